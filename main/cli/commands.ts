@@ -1,0 +1,4 @@
+// The table of `reskv` sub-commands; each lives in its own module beside this one.
+import type { CliCommand } from './command.js';
+
+export const commands: CliCommand[] = [];
