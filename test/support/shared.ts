@@ -1,10 +1,8 @@
 // Locates the read-only fixtures in ../shared (real model, held-out text) for tests and benchmarks.
 // Set RESKV_SHARED to point elsewhere. In CI a missing fixture is an error; elsewhere tests skip loudly.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { join, resolve } from 'node:path';
+import { repoRoot } from './paths.js';
 
 export const sharedDir = resolve(repoRoot, process.env.RESKV_SHARED ?? '../shared');
 

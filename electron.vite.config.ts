@@ -1,0 +1,44 @@
+// electron-vite: builds the main process, the sandboxed preload and the React renderer into out/.
+import { defineConfig } from 'electron-vite';
+import react from '@vitejs/plugin-react';
+import { resolve } from 'node:path';
+import { contentSecurityPolicy, devContentSecurityPolicy } from './main/electron/security.js';
+
+export default defineConfig(({ command }) => ({
+  main: {
+    build: {
+      outDir: 'out/main',
+      lib: { entry: resolve('main/electron/main.ts'), formats: ['es'] },
+      // Native addon: loaded from node_modules (unpacked from asar by electron-builder).
+      externalizeDeps: true,
+    },
+  },
+  preload: {
+    build: {
+      outDir: 'out/preload',
+      lib: { entry: resolve('main/preload/index.ts'), formats: ['cjs'] },
+      // Sandboxed preloads cannot require node_modules: bundle everything into one CommonJS file.
+      externalizeDeps: false,
+      rollupOptions: { output: { entryFileNames: '[name].cjs' } },
+    },
+  },
+  renderer: {
+    root: 'renderer',
+    base: './',
+    plugins: [
+      react(),
+      {
+        // One CSP, defined in main/electron/security.ts, injected into the page at build time.
+        name: 'reskv-csp',
+        transformIndexHtml: (html: string) =>
+          html.replace('%RESKV_CSP%', command === 'serve' ? devContentSecurityPolicy : contentSecurityPolicy),
+      },
+    ],
+    build: {
+      outDir: resolve('out/renderer'),
+      emptyOutDir: true,
+      minify: true,
+      rollupOptions: { input: resolve('renderer/index.html') },
+    },
+  },
+}));

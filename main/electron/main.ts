@@ -1,0 +1,64 @@
+// Electron main-process entry: creates the one window and applies the security policy.
+// Everything that does not need Electron lives elsewhere in main/ and runs in plain Node too.
+import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeRuntime } from '../app-info.js';
+import { ipcChannels } from '../ipc/channels.js';
+import { parseIpcArgs } from '../ipc/contract.js';
+import {
+  isNavigationAllowed,
+  isPermissionGranted,
+  isRequestAllowed,
+  secureWebPreferences,
+  windowOpenDecision,
+} from './security.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+
+function registerIpcHandlers(): void {
+  ipcMain.handle(ipcChannels.appInfo, (_event, ...args: unknown[]) => {
+    parseIpcArgs(ipcChannels.appInfo, args);
+    return describeRuntime(app.getName(), app.getVersion());
+  });
+}
+
+function hardenSession(): void {
+  session.defaultSession.setPermissionRequestHandler((_wc, permission, callback) => callback(isPermissionGranted(permission)));
+  session.defaultSession.setPermissionCheckHandler((_wc, permission) => isPermissionGranted(permission));
+  session.defaultSession.webRequest.onBeforeRequest((details, callback) =>
+    callback({ cancel: !isRequestAllowed(details.url, devServerUrl) }),
+  );
+}
+
+function createWindow(): void {
+  const window = new BrowserWindow({
+    width: 1280,
+    height: 820,
+    title: 'ResKV',
+    show: false,
+    webPreferences: secureWebPreferences(join(here, '../preload/index.cjs')),
+  });
+  window.once('ready-to-show', () => window.show());
+  window.webContents.setWindowOpenHandler(windowOpenDecision);
+  window.webContents.on('will-navigate', (event, url) => {
+    if (!isNavigationAllowed(url)) event.preventDefault();
+  });
+  window.webContents.on('will-attach-webview', (event) => event.preventDefault());
+  if (devServerUrl) void window.loadURL(devServerUrl);
+  else void window.loadFile(join(here, '../renderer/index.html'));
+}
+
+app.enableSandbox();
+void app.whenReady().then(() => {
+  hardenSession();
+  registerIpcHandlers();
+  createWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+});
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});

@@ -1,0 +1,43 @@
+// The app frame: navigation rail, the current view, and a status line about the backend.
+import { useEffect } from 'react';
+import { useAppInfo } from './state/app-info.js';
+import { useNavigation, views, viewTitles, type ViewId } from './state/navigation.js';
+import { NotAvailableYet } from './views/NotAvailableYet.js';
+import { SettingsView } from './views/SettingsView.js';
+
+const pendingWork: Record<Exclude<ViewId, 'settings'>, string> = {
+  chat: 'Chatting needs the generation engine with the RVQ-compressed cache, which is not built yet.',
+  tradeoffs: 'Depth sweeps need the engine and its evaluation, which are not built yet.',
+  cost: 'The deployment cost estimator is not connected to the app yet.',
+  models: 'Importing checkpoints from the app is not connected yet.',
+};
+
+function CurrentView({ view }: { view: ViewId }) {
+  if (view === 'settings') return <SettingsView />;
+  return <NotAvailableYet title={viewTitles[view]} reason={pendingWork[view]} />;
+}
+
+export function App() {
+  const view = useNavigation((s) => s.view);
+  const show = useNavigation((s) => s.show);
+  const load = useAppInfo((s) => s.load);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  return (
+    <div className="frame">
+      <nav className="rail" aria-label="Views">
+        <div className="brand">ResKV</div>
+        {views.map((id) => (
+          <button key={id} type="button" className="nav-item" aria-current={id === view ? 'page' : undefined} onClick={() => show(id)}>
+            {viewTitles[id]}
+          </button>
+        ))}
+      </nav>
+      <main className="content" aria-labelledby="view-title">
+        <CurrentView view={view} />
+      </main>
+    </div>
+  );
+}
