@@ -33,7 +33,7 @@ export default tseslint.config(
     rules: {
       ...reactHooks.configs.recommended.rules,
       ...restricted([
-        { group: ['**/main/**'], allowTypeImports: true, message: 'renderer/ may import only types from main/.' },
+        { group: ['**/main/api', '**/main/api/**'], allowTypeImports: true, message: 'renderer/ may import only types from main/api/.' },
         { group: ['**/main/**', '!**/main/api', '!**/main/api/**'], message: 'renderer/ may import only main/api/ (the API contract).' },
         { group: ['**/quant/**', 'electron', 'onnxruntime-node', 'node:*'], message: 'renderer/ talks to the engine only through the bridge.' },
       ]),
