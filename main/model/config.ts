@@ -1,0 +1,126 @@
+// The normalized description of a decoder-only transformer that every reader produces and every
+// graph builder / reference forward consumes. One type for llama2.c files and Hugging Face folders.
+
+export const supportedArchitectures = ['llama', 'mistral', 'qwen2', 'gemma'] as const;
+export type Architecture = (typeof supportedArchitectures)[number];
+
+/** Llama 3 "rope_scaling" (type llama3): long wavelengths divided by factor, smooth in between. */
+export interface Llama3RopeScaling {
+  type: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositions: number;
+}
+
+/** Linear position interpolation: every frequency divided by factor. */
+export interface LinearRopeScaling {
+  type: 'linear';
+  factor: number;
+}
+
+export interface RopeConfig {
+  theta: number;
+  /** 'interleaved': pairs (2i, 2i+1) rotate together (llama2.c); 'half': pairs (i, i + d/2) (Hugging Face). */
+  style: 'interleaved' | 'half';
+  scaling: Llama3RopeScaling | LinearRopeScaling | null;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  maxPositions: number;
+  normEps: number;
+  /** RMSNorm multiplies by (offset + w): 0 for Llama, 1 for Gemma. */
+  normWeightOffset: number;
+  activation: 'silu' | 'gelu_tanh';
+  qkvBias: boolean;
+  tiedEmbeddings: boolean;
+  /** Token embeddings are multiplied by this (Gemma: sqrt(hidden)). */
+  embeddingScale: number;
+  rope: RopeConfig;
+}
+
+/** Row-major shapes of every weight tensor the config implies, under Hugging Face names. */
+export function expectedWeightShapes(c: ModelConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  shapes.set('model.embed_tokens.weight', [c.vocabSize, c.hiddenSize]);
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    shapes.set(`${p}input_layernorm.weight`, [c.hiddenSize]);
+    shapes.set(`${p}self_attn.q_proj.weight`, [q, c.hiddenSize]);
+    shapes.set(`${p}self_attn.k_proj.weight`, [kv, c.hiddenSize]);
+    shapes.set(`${p}self_attn.v_proj.weight`, [kv, c.hiddenSize]);
+    if (c.qkvBias) {
+      shapes.set(`${p}self_attn.q_proj.bias`, [q]);
+      shapes.set(`${p}self_attn.k_proj.bias`, [kv]);
+      shapes.set(`${p}self_attn.v_proj.bias`, [kv]);
+    }
+    shapes.set(`${p}self_attn.o_proj.weight`, [c.hiddenSize, q]);
+    shapes.set(`${p}post_attention_layernorm.weight`, [c.hiddenSize]);
+    shapes.set(`${p}mlp.gate_proj.weight`, [c.intermediateSize, c.hiddenSize]);
+    shapes.set(`${p}mlp.up_proj.weight`, [c.intermediateSize, c.hiddenSize]);
+    shapes.set(`${p}mlp.down_proj.weight`, [c.hiddenSize, c.intermediateSize]);
+  }
+  shapes.set('model.norm.weight', [c.hiddenSize]);
+  if (!c.tiedEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, c.hiddenSize]);
+  return shapes;
+}
+
+export function parameterCount(c: ModelConfig): number {
+  let n = 0;
+  for (const shape of expectedWeightShapes(c).values()) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/** Bytes of fp16 K and V one token occupies across all layers. */
+export function kvBytesPerTokenFp16(c: ModelConfig): number {
+  return 2 * c.numLayers * c.numKvHeads * c.headDim * 2;
+}
+
+/**
+ * RoPE inverse frequencies theta^(-2i/d), i < d/2, with the configured scaling applied
+ * (Llama 3: Meta's apply_scaling; wavelengths above original/lowFreqFactor divided by factor,
+ * below original/highFreqFactor unchanged, smoothly interpolated in between).
+ */
+export function ropeInverseFrequencies(c: ModelConfig): Float64Array {
+  const half = c.headDim / 2;
+  const inv = new Float64Array(half);
+  const s = c.rope.scaling;
+  for (let i = 0; i < half; i++) {
+    let f = Math.pow(c.rope.theta, (-2 * i) / c.headDim);
+    if (s?.type === 'linear') f /= s.factor;
+    if (s?.type === 'llama3') {
+      const wavelength = (2 * Math.PI) / f;
+      const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
+      const highWavelen = s.originalMaxPositions / s.highFreqFactor;
+      if (wavelength > lowWavelen) f /= s.factor;
+      else if (wavelength >= highWavelen) {
+        const smooth = (s.originalMaxPositions / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+        f = (1 - smooth) * (f / s.factor) + smooth * f;
+      }
+    }
+    inv[i] = f;
+  }
+  return inv;
+}
+
+/** Partner channel and frequency index of channel c under the configured RoPE pairing. */
+export function ropePair(c: ModelConfig, channel: number): { partner: number; freq: number; sign: number } {
+  const half = c.headDim / 2;
+  if (c.rope.style === 'interleaved') {
+    const even = channel % 2 === 0;
+    // (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin)
+    return { partner: even ? channel + 1 : channel - 1, freq: channel >> 1, sign: even ? -1 : 1 };
+  }
+  const first = channel < half;
+  return { partner: first ? channel + half : channel - half, freq: channel % half, sign: first ? -1 : 1 };
+}

@@ -1,0 +1,125 @@
+// Reader for llama2.c checkpoints (Karpathy's run.c format, version 0): a header of seven int32
+// (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; negative vocab_size means
+// an untied classifier follows), then float32 arrays in a fixed order, matrices row-major [out][in].
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { ModelConfig } from './config.js';
+import { expectedWeightShapes } from './config.js';
+import type { LoadedCheckpoint, WeightSource } from './weights.js';
+
+const headerBytes = 7 * 4;
+
+interface Span {
+  offset: number;
+  count: number;
+}
+
+/** Where each Hugging Face-named tensor lies in the file (per-layer tensors are stacked there). */
+function llama2cLayout(c: ModelConfig): { spans: Map<string, Span>; end: number } {
+  const spans = new Map<string, Span>();
+  let offset = headerBytes;
+  const add = (name: string, count: number) => {
+    spans.set(name, { offset, count });
+    offset += count * 4;
+  };
+  const stacked = (suffix: string, count: number) => {
+    for (let i = 0; i < c.numLayers; i++) add(`model.layers.${i}.${suffix}`, count);
+  };
+  const h = c.hiddenSize;
+  const kv = c.numKvHeads * c.headDim;
+  add('model.embed_tokens.weight', c.vocabSize * h);
+  stacked('input_layernorm.weight', h);
+  stacked('self_attn.q_proj.weight', h * h);
+  stacked('self_attn.k_proj.weight', kv * h);
+  stacked('self_attn.v_proj.weight', kv * h);
+  stacked('self_attn.o_proj.weight', h * h);
+  stacked('post_attention_layernorm.weight', h);
+  stacked('mlp.gate_proj.weight', c.intermediateSize * h); // w1
+  stacked('mlp.down_proj.weight', h * c.intermediateSize); // w2
+  stacked('mlp.up_proj.weight', c.intermediateSize * h); // w3
+  add('model.norm.weight', h);
+  offset += 2 * c.maxPositions * (c.headDim / 2) * 4; // legacy freq_cis_real / freq_cis_imag
+  if (!c.tiedEmbeddings) add('lm_head.weight', c.vocabSize * h);
+  return { spans, end: offset };
+}
+
+function configFromHeader(file: string, header: Int32Array): ModelConfig {
+  const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = header;
+  const bad = (what: string) => new Error(`${file}: not a llama2.c checkpoint (${what})`);
+  for (const [name, v] of [['dim', dim], ['hidden_dim', hidden], ['n_layers', layers], ['n_heads', heads], ['n_kv_heads', kvHeads], ['seq_len', seqLen]] as const) {
+    if (!(v > 0 && v <= 1 << 20)) throw bad(`header ${name} = ${v}`);
+  }
+  if (vocab === 0 || Math.abs(vocab) > 1 << 22) throw bad(`header vocab_size = ${vocab}`);
+  if (dim % heads !== 0) throw bad(`dim ${dim} not divisible by n_heads ${heads}`);
+  if (heads % kvHeads !== 0) throw bad(`n_heads ${heads} not divisible by n_kv_heads ${kvHeads}`);
+  const headDim = dim / heads;
+  if (headDim % 2 !== 0) throw bad(`odd head size ${headDim}`);
+  return {
+    architecture: 'llama',
+    hiddenSize: dim,
+    numLayers: layers,
+    numHeads: heads,
+    numKvHeads: kvHeads,
+    headDim,
+    intermediateSize: hidden,
+    vocabSize: Math.abs(vocab),
+    maxPositions: seqLen,
+    normEps: 1e-5,
+    normWeightOffset: 0,
+    activation: 'silu',
+    qkvBias: false,
+    tiedEmbeddings: vocab > 0,
+    embeddingScale: 1,
+    rope: { theta: 10000, style: 'interleaved', scaling: null },
+  };
+}
+
+class Llama2cWeights implements WeightSource {
+  readonly shapes: ReadonlyMap<string, readonly number[]>;
+
+  constructor(
+    config: ModelConfig,
+    private readonly fd: number,
+    private readonly spans: Map<string, Span>,
+  ) {
+    this.shapes = expectedWeightShapes(config);
+  }
+
+  read(name: string): Float32Array {
+    const span = this.spans.get(name);
+    if (!span) throw new Error(`unknown weight tensor ${name}`);
+    const out = new Float32Array(span.count);
+    const bytes = new Uint8Array(out.buffer);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(this.fd, bytes, done, bytes.length - done, span.offset + done);
+      if (n === 0) throw new Error(`unexpected end of file reading ${name}`);
+      done += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Opens a llama2.c checkpoint; the file length must equal exactly what the header implies. */
+export function readLlama2cCheckpoint(path: string): LoadedCheckpoint {
+  const file = basename(path);
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < headerBytes) throw new Error(`${file}: truncated (${size} bytes, shorter than the 28-byte llama2.c header)`);
+    const header = new Int32Array(7);
+    readSync(fd, new Uint8Array(header.buffer), 0, headerBytes, 0);
+    const config = configFromHeader(file, header);
+    const { spans, end } = llama2cLayout(config);
+    if (size < end) throw new Error(`${file}: truncated: ${size} bytes, the header implies ${end}`);
+    if (size > end) throw new Error(`${file}: ${size - end} unexpected trailing bytes (the header implies ${end} bytes)`);
+    return { config, weights: new Llama2cWeights(config, fd, spans) };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}

@@ -1,0 +1,142 @@
+// Decoder graphs with the Hugging Face Optimum interface: input_ids, attention_mask, position_ids
+// (int64) and per-layer past K/V in; logits and the updated cache out. The cache handling is a
+// strategy so the fp, capture and rvq graphs share one transformer body.
+import type { ModelConfig } from '../model/config.js';
+import type { WeightSource } from '../model/weights.js';
+import type { TensorStore } from './builder.js';
+import { DataType, GraphBuilder, inlineTensors } from './builder.js';
+import type { WeightType } from './layers.js';
+import { ModelGraph } from './layers.js';
+
+export type CacheType = 'float32' | 'float16';
+
+export interface DecoderGraphOptions {
+  weightType?: WeightType;
+  /** Element type of past/present K/V in the fp graph. */
+  cacheType?: CacheType;
+  /** Inline (default) or external data. */
+  store?: TensorStore;
+}
+
+/** Per-graph positions and mask shared by every layer. */
+export interface StepContext {
+  m: ModelGraph;
+  /** RoPE tables at the new tokens' positions. */
+  newTables: { cos: string; sin: string };
+  /** int64 scalar-shaped [1] tensors: number of new tokens, number of past tokens. */
+  seqLen: string;
+  pastLen: string;
+}
+
+/** How a layer's K/V cache enters and leaves the graph. */
+export interface CacheStrategy {
+  /** Declares graph inputs (called once before the layers). */
+  declareInputs(m: ModelGraph): void;
+  /**
+   * Given the new tokens' pre-RoPE keys and values [batch, kvHeads, n, headDim], declares the
+   * layer's outputs and returns the post-RoPE keys and the values attention runs over.
+   */
+  layer(ctx: StepContext, layer: number, keysPreRope: string, values: string): { keys: string; values: string };
+}
+
+/** Builds the transformer around `cache`; returns the serialized model. */
+export function buildTransformerGraph(config: ModelConfig, weights: WeightSource, cache: CacheStrategy, options: DecoderGraphOptions, graphName: string): Uint8Array {
+  const g = new GraphBuilder(options.store ?? inlineTensors);
+  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32');
+  const { hiddenSize: hidden, numHeads, numKvHeads, headDim, vocabSize, intermediateSize } = config;
+
+  const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
+  const attentionMask = g.input('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length']);
+  const positionIds = g.input('position_ids', DataType.INT64, ['batch_size', 'sequence_length']);
+  cache.declareInputs(m);
+
+  // allowed[b, 0, i, j]: key j is visible to new token i (causal, and not padding)
+  const seqLen = g.op('Shape', [inputIds], { start: 1, end: 2 });
+  const totalLen = g.op('Shape', [attentionMask], { start: 1, end: 2 });
+  const pastLen = g.op('Sub', [totalLen, seqLen]);
+  const scalar = (x: string) => g.op('Squeeze', [x, g.int64([0])]);
+  const keyIndex = g.op('Range', [g.int64([0], []), scalar(totalLen), g.int64([1], [])]);
+  const queryIndex = g.op('Range', [scalar(pastLen), scalar(totalLen), g.int64([1], [])]);
+  const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [keyIndex, g.int64([0])]), g.op('Unsqueeze', [queryIndex, g.int64([1])])]);
+  const notPadding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: DataType.BOOL }), g.int64([1, 2])]);
+  const allowed = g.op('And', [causal, notPadding]);
+  const ctx: StepContext = { m, newTables: m.ropeTables(positionIds), seqLen, pastLen };
+
+  const embed = m.weight('model.embed_tokens.weight', [vocabSize, hidden]);
+  let x = g.op('Gather', [embed, inputIds]);
+  if (config.embeddingScale !== 1) x = g.op('Mul', [x, g.float([config.embeddingScale], [])]);
+
+  for (let i = 0; i < config.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    const xn = m.rmsNorm(x, `${p}input_layernorm.weight`);
+    const q = m.splitHeads(m.linear(xn, `${p}self_attn.q_proj`, numHeads * headDim, hidden), numHeads);
+    const k = m.splitHeads(m.linear(xn, `${p}self_attn.k_proj`, numKvHeads * headDim, hidden), numKvHeads);
+    const v = m.splitHeads(m.linear(xn, `${p}self_attn.v_proj`, numKvHeads * headDim, hidden), numKvHeads);
+    const kv = cache.layer(ctx, i, k, v);
+    const attn = m.attention(m.rope(q, ctx.newTables), kv.keys, kv.values, allowed);
+    x = g.op('Add', [x, m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim)]);
+
+    const hn = m.rmsNorm(x, `${p}post_attention_layernorm.weight`);
+    const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
+    const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
+    x = g.op('Add', [x, m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize)]);
+  }
+
+  // logits = norm(x) E^T through Gemm(transB) so a tied embedding is stored once
+  const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])]);
+  const head = config.tiedEmbeddings ? embed : m.weight('lm_head.weight', [vocabSize, hidden]);
+  const flat = g.op('Gemm', [xf, head], { transB: 1 });
+  const logitsShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([vocabSize])], { axis: 0 });
+  g.op('Reshape', [flat, logitsShape], {}, 'logits');
+  g.output('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocabSize]);
+  return g.encode(graphName);
+}
+
+/** The baseline `fp` graph: past_key_values.{i}.key/value (post-RoPE, Optimum layout) in, present.{i}.* out. */
+export function buildDecoderGraph(config: ModelConfig, weights: WeightSource, options: DecoderGraphOptions = {}): Uint8Array {
+  const cacheElem = options.cacheType === 'float16' ? DataType.FLOAT16 : DataType.FLOAT;
+  const dims = ['batch_size', config.numKvHeads, 'past_sequence_length', config.headDim];
+  const outDims = ['batch_size', config.numKvHeads, 'total_sequence_length', config.headDim];
+  const fp: CacheStrategy = {
+    declareInputs(m) {
+      for (let i = 0; i < config.numLayers; i++) {
+        m.g.input(`past_key_values.${i}.key`, cacheElem, dims);
+        m.g.input(`past_key_values.${i}.value`, cacheElem, dims);
+      }
+    },
+    layer(ctx, i, keysPreRope, values) {
+      const { g } = ctx.m;
+      const toFloat = (x: string) => (cacheElem === DataType.FLOAT ? x : g.op('Cast', [x], { to: DataType.FLOAT }));
+      const keys = g.op('Concat', [toFloat(`past_key_values.${i}.key`), ctx.m.rope(keysPreRope, ctx.newTables)], { axis: 2 });
+      const allValues = g.op('Concat', [toFloat(`past_key_values.${i}.value`), values], { axis: 2 });
+      for (const [kind, t] of [['key', keys], ['value', allValues]] as const) {
+        const name = `present.${i}.${kind}`;
+        if (cacheElem === DataType.FLOAT) g.op('Identity', [t], {}, name);
+        else g.op('Cast', [t], { to: cacheElem }, name);
+        g.output(name, cacheElem, outDims);
+      }
+      return { keys, values: allValues };
+    },
+  };
+  return buildTransformerGraph(config, weights, fp, options, 'reskv-fp');
+}
+
+/**
+ * The `capture` graph for codebook calibration: a full-sequence forward (no past) that also
+ * outputs every layer's pre-RoPE keys and values, keys_pre_rope.{i} / values.{i} [batch, kvHeads, n, headDim].
+ */
+export function buildCaptureGraph(config: ModelConfig, weights: WeightSource, options: DecoderGraphOptions = {}): Uint8Array {
+  const dims = ['batch_size', config.numKvHeads, 'sequence_length', config.headDim];
+  const capture: CacheStrategy = {
+    declareInputs() {},
+    layer(ctx, i, keysPreRope, values) {
+      const { g } = ctx.m;
+      g.op('Identity', [keysPreRope], {}, `keys_pre_rope.${i}`);
+      g.op('Identity', [values], {}, `values.${i}`);
+      g.output(`keys_pre_rope.${i}`, DataType.FLOAT, dims);
+      g.output(`values.${i}`, DataType.FLOAT, dims);
+      return { keys: ctx.m.rope(keysPreRope, ctx.newTables), values };
+    },
+  };
+  return buildTransformerGraph(config, weights, capture, options, 'reskv-capture');
+}
