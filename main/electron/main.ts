@@ -3,13 +3,13 @@
 import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeRuntime } from '../app-info.js';
-import { ipcChannels } from '../ipc/channels.js';
-import { parseIpcArgs } from '../ipc/contract.js';
+import { apiMethodNames, ipcChannelFor } from '../api/methods.js';
+import { callBackendMethod } from '../backend/methods.js';
 import {
   isNavigationAllowed,
   isPermissionGranted,
   isRequestAllowed,
+  isTrustedIpcSender,
   secureWebPreferences,
   windowOpenDecision,
 } from './security.js';
@@ -18,10 +18,13 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 
 function registerIpcHandlers(): void {
-  ipcMain.handle(ipcChannels.appInfo, (_event, ...args: unknown[]) => {
-    parseIpcArgs(ipcChannels.appInfo, args);
-    return describeRuntime(app.getName(), app.getVersion());
-  });
+  const host = { name: app.getName(), version: app.getVersion() };
+  for (const name of apiMethodNames) {
+    ipcMain.handle(ipcChannelFor(name), (event, ...args: unknown[]) => {
+      if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error(`IPC ${name} refused: untrusted sender`);
+      return callBackendMethod(host, name, args);
+    });
+  }
 }
 
 function hardenSession(): void {

@@ -61,6 +61,13 @@ export function isPermissionGranted(_permission: string): boolean {
   return false;
 }
 
+/** IPC is answered only for the app's own page (file:// bundle, or the dev server in development). */
+export function isTrustedIpcSender(frameUrl: string, devServerUrl: string | undefined): boolean {
+  if (frameUrl.startsWith('file://')) return true;
+  if (!devServerUrl || !URL.canParse(frameUrl)) return false;
+  return new URL(frameUrl).origin === new URL(devServerUrl).origin;
+}
+
 /** Requests the renderer may make: its own bundled files and the dev server in development. */
 export function isRequestAllowed(url: string, devServerUrl: string | undefined): boolean {
   if (url.startsWith('file://') || url.startsWith('devtools://') || url.startsWith('data:') || url.startsWith('blob:')) {

@@ -1,12 +1,13 @@
 // Preload (sandboxed renderer context): exposes the typed ResKV bridge and nothing else.
 import { contextBridge, ipcRenderer } from 'electron';
-import type { AppInfo, ResKvBridge } from '../api/types.js';
-import { ipcChannels } from '../ipc/channels.js';
+import { apiMethodNames, ipcChannelFor } from '../api/methods.js';
 
-const bridge: ResKvBridge = {
-  app: {
-    info: () => ipcRenderer.invoke(ipcChannels.appInfo) as Promise<AppInfo>,
-  },
-};
+// Builds `{ app: { info: (...args) => invoke('reskv:app.info', ...args) } }` from the method names.
+const bridge: Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>> = {};
+for (const name of apiMethodNames) {
+  const [area, action] = name.split('.');
+  bridge[area] ??= {};
+  bridge[area][action] = (...args: unknown[]) => ipcRenderer.invoke(ipcChannelFor(name), ...args);
+}
 
 contextBridge.exposeInMainWorld('reskv', bridge);

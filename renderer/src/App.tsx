@@ -1,6 +1,6 @@
 // The app frame: navigation rail, the current view, and a status line about the backend.
 import { useEffect } from 'react';
-import { useAppInfo } from './state/app-info.js';
+import { useConnection } from './state/connection.js';
 import { useNavigation, views, viewTitles, type ViewId } from './state/navigation.js';
 import { NotAvailableYet } from './views/NotAvailableYet.js';
 import { SettingsView } from './views/SettingsView.js';
@@ -20,10 +20,10 @@ function CurrentView({ view }: { view: ViewId }) {
 export function App() {
   const view = useNavigation((s) => s.view);
   const show = useNavigation((s) => s.show);
-  const load = useAppInfo((s) => s.load);
+  const connect = useConnection((s) => s.connect);
   useEffect(() => {
-    void load();
-  }, [load]);
+    void connect();
+  }, [connect]);
 
   return (
     <div className="frame">

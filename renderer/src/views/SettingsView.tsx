@@ -1,8 +1,8 @@
 // Settings: for now, what the renderer knows about the backend it is connected to.
-import { useAppInfo } from '../state/app-info.js';
+import { useConnection } from '../state/connection.js';
 
 export function SettingsView() {
-  const connection = useAppInfo((s) => s.connection);
+  const connection = useConnection((s) => s.connection);
   return (
     <section className="view">
       <h1 id="view-title">Settings</h1>

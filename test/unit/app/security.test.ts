@@ -5,11 +5,10 @@ import {
   isNavigationAllowed,
   isPermissionGranted,
   isRequestAllowed,
+  isTrustedIpcSender,
   secureWebPreferences,
   windowOpenDecision,
 } from '../../../main/electron/security.js';
-import { parseIpcArgs, IpcArgumentError } from '../../../main/ipc/contract.js';
-import { ipcChannels } from '../../../main/ipc/channels.js';
 
 describe('Electron security policy', () => {
   it('isolates and sandboxes the renderer with no Node access', () => {
@@ -56,10 +55,12 @@ describe('Electron security policy', () => {
   });
 });
 
-describe('IPC argument validation', () => {
-  it('accepts the declared arguments and rejects anything else with the channel named', () => {
-    expect(parseIpcArgs(ipcChannels.appInfo, [])).toEqual([]);
-    expect(() => parseIpcArgs(ipcChannels.appInfo, [{ evil: true }])).toThrow(IpcArgumentError);
-    expect(() => parseIpcArgs(ipcChannels.appInfo, ['x'])).toThrow(/reskv:app:info/);
+describe('IPC senders', () => {
+  it('answers only the app page', () => {
+    expect(isTrustedIpcSender('file:///opt/ResKV/resources/app.asar/out/renderer/index.html', undefined)).toBe(true);
+    expect(isTrustedIpcSender('https://evil.example/', undefined)).toBe(false);
+    expect(isTrustedIpcSender('http://localhost:5173/', 'http://localhost:5173')).toBe(true);
+    expect(isTrustedIpcSender('http://localhost:5174/', 'http://localhost:5173')).toBe(false);
+    expect(isTrustedIpcSender('', undefined)).toBe(false);
   });
 });

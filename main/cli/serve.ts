@@ -1,0 +1,46 @@
+// `reskv serve`: runs ResKV headless — the built renderer and its API on a loopback HTTP server.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startHeadlessServer } from '../server/http-server.js';
+import { CliUsageError, type CliCommand } from './command.js';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+const help = `usage: reskv serve [--port N] [--token SECRET]
+
+Starts ResKV headless on 127.0.0.1 and prints the URL to open in a browser.
+  --port N        port to listen on (default 8417; 0 picks a free one)
+  --token SECRET  require "Authorization: Bearer SECRET" on API calls
+                  (the printed URL carries it for the browser)`;
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'run ResKV headless: the app in your browser, API on loopback',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { port: { type: 'string', default: '8417' }, token: { type: 'string' }, help: { type: 'boolean' } },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(help);
+      return 0;
+    }
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliUsageError(`--port must be an integer 0..65535, got '${values.port}'`);
+    if (values.token !== undefined && values.token.length < 8) throw new CliUsageError('--token must be at least 8 characters');
+    const rendererDir = join(repoRoot, 'out', 'renderer');
+    if (!existsSync(join(rendererDir, 'index.html'))) throw new Error(`no built renderer in ${rendererDir}: run \`npm run build\` first (\`npm run serve\` does both)`);
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { productName: string; version: string };
+    const server = await startHeadlessServer({ port, rendererDir, token: values.token, host: { name: pkg.productName, version: pkg.version } });
+    console.log(`ResKV headless: ${server.url}${values.token ? `#token=${encodeURIComponent(values.token)}` : ''}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await server.close();
+    return 0;
+  },
+};
