@@ -1,0 +1,143 @@
+// Hugging Face config.json -> ModelConfig for the supported decoder families, validated with zod.
+// Defaults follow transformers' LlamaConfig / MistralConfig / Qwen2Config / GemmaConfig.
+import { z } from 'zod';
+import type { Architecture, ModelConfig, RopeConfig } from './config.js';
+import { supportedArchitectures } from './config.js';
+
+const positiveInt = z.number().int().positive();
+
+const ropeScalingSchema = z
+  .object({
+    rope_type: z.string().optional(),
+    type: z.string().optional(),
+    factor: z.number().positive().optional(),
+    low_freq_factor: z.number().positive().optional(),
+    high_freq_factor: z.number().positive().optional(),
+    original_max_position_embeddings: positiveInt.optional(),
+  })
+  .nullable()
+  .optional();
+
+const hfConfigSchema = z.object({
+  model_type: z.string(),
+  hidden_size: positiveInt,
+  intermediate_size: positiveInt,
+  num_hidden_layers: positiveInt,
+  num_attention_heads: positiveInt,
+  num_key_value_heads: positiveInt.nullable().optional(),
+  head_dim: positiveInt.nullable().optional(),
+  vocab_size: positiveInt,
+  max_position_embeddings: positiveInt.optional(),
+  rms_norm_eps: z.number().positive().optional(),
+  rope_theta: z.number().positive().optional(),
+  rope_scaling: ropeScalingSchema,
+  hidden_act: z.string().optional(),
+  hidden_activation: z.string().nullable().optional(),
+  tie_word_embeddings: z.boolean().optional(),
+  attention_bias: z.boolean().optional(),
+  mlp_bias: z.boolean().optional(),
+  sliding_window: positiveInt.nullable().optional(),
+  use_sliding_window: z.boolean().optional(),
+});
+
+export type HfConfigJson = z.input<typeof hfConfigSchema>;
+
+/** Parses config.json's object; `file` names it in errors. */
+export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConfig {
+  const modelType = typeof raw === 'object' && raw !== null ? (raw as { model_type?: unknown }).model_type : undefined;
+  if (!supportedArchitectures.includes(modelType as Architecture)) {
+    throw new Error(`${file}: model_type ${JSON.stringify(modelType)} is not supported (supported: ${supportedArchitectures.join(', ')})`);
+  }
+  const parsed = hfConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`${file}: invalid config (${problems})`);
+  }
+  const j = parsed.data;
+  const architecture = j.model_type as Architecture;
+  const bad = (what: string) => new Error(`${file}: ${what}`);
+  const numKvHeads = j.num_key_value_heads ?? j.num_attention_heads;
+  if (j.num_attention_heads % numKvHeads !== 0) throw bad(`num_attention_heads ${j.num_attention_heads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  if (!j.head_dim && j.hidden_size % j.num_attention_heads !== 0) throw bad(`hidden_size ${j.hidden_size} is not divisible by num_attention_heads ${j.num_attention_heads}`);
+  const headDim = j.head_dim ?? j.hidden_size / j.num_attention_heads;
+  if (headDim % 2 !== 0) throw bad(`head_dim ${headDim} is odd; RoPE needs channel pairs`);
+  if (j.attention_bias && architecture !== 'qwen2') throw bad('attention_bias = true (biases on every attention projection) is not supported');
+  if (j.mlp_bias) throw bad('mlp_bias = true is not supported');
+
+  const isGemma = architecture === 'gemma';
+  const activationName = isGemma ? (j.hidden_activation ?? j.hidden_act ?? 'gelu_pytorch_tanh') : (j.hidden_act ?? 'silu');
+  // Gemma's "gelu" is run as the tanh approximation by transformers (see GemmaMLP).
+  const activation = activationName === 'silu' ? 'silu' : isGemma || activationName === 'gelu_pytorch_tanh' ? 'gelu_tanh' : null;
+  if (!activation) throw bad(`hidden_act "${activationName}" is not supported (silu, gelu_pytorch_tanh)`);
+
+  let maxPositions = j.max_position_embeddings ?? 2048;
+  // Sliding-window attention is not built into the graphs: keep contexts inside the window, where
+  // it is identical to full attention.
+  const window = architecture === 'qwen2' && !j.use_sliding_window ? null : j.sliding_window;
+  if (window) maxPositions = Math.min(maxPositions, window);
+
+  return {
+    architecture,
+    hiddenSize: j.hidden_size,
+    numLayers: j.num_hidden_layers,
+    numHeads: j.num_attention_heads,
+    numKvHeads,
+    headDim,
+    intermediateSize: j.intermediate_size,
+    vocabSize: j.vocab_size,
+    maxPositions,
+    normEps: j.rms_norm_eps ?? 1e-6,
+    normWeightOffset: isGemma ? 1 : 0,
+    activation,
+    qkvBias: architecture === 'qwen2',
+    tiedEmbeddings: j.tie_word_embeddings ?? isGemma,
+    embeddingScale: isGemma ? Math.sqrt(j.hidden_size) : 1,
+    rope: { theta: j.rope_theta ?? 10000, style: 'half', scaling: ropeScaling(j.rope_scaling, bad) },
+  };
+}
+
+function ropeScaling(s: z.infer<typeof ropeScalingSchema>, bad: (what: string) => Error): RopeConfig['scaling'] {
+  if (!s) return null;
+  const type = s.rope_type ?? s.type;
+  if (type === 'default') return null;
+  if (type === 'linear') {
+    if (!s.factor) throw bad('rope_scaling (linear) needs factor');
+    return { type: 'linear', factor: s.factor };
+  }
+  if (type === 'llama3') {
+    if (!s.factor || !s.low_freq_factor || !s.high_freq_factor || !s.original_max_position_embeddings) {
+      throw bad('rope_scaling (llama3) needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings');
+    }
+    if (s.high_freq_factor <= s.low_freq_factor) throw bad('rope_scaling (llama3): high_freq_factor must exceed low_freq_factor');
+    return { type: 'llama3', factor: s.factor, lowFreqFactor: s.low_freq_factor, highFreqFactor: s.high_freq_factor, originalMaxPositions: s.original_max_position_embeddings };
+  }
+  throw bad(`rope_scaling type ${JSON.stringify(type)} is not supported (llama3, linear)`);
+}
+
+/** The config.json our exporter writes for `c` (inverse of modelConfigFromHf for supported models). */
+export function hfConfigJson(c: ModelConfig): HfConfigJson & Record<string, unknown> {
+  const s = c.rope.scaling;
+  return {
+    architectures: [{ llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', gemma: 'GemmaForCausalLM' }[c.architecture]],
+    model_type: c.architecture,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads,
+    head_dim: c.headDim,
+    vocab_size: c.vocabSize,
+    max_position_embeddings: c.maxPositions,
+    rms_norm_eps: c.normEps,
+    rope_theta: c.rope.theta,
+    rope_scaling:
+      s?.type === 'llama3'
+        ? { rope_type: 'llama3', factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor, original_max_position_embeddings: s.originalMaxPositions }
+        : s?.type === 'linear'
+          ? { rope_type: 'linear', factor: s.factor }
+          : null,
+    hidden_act: c.activation === 'silu' ? 'silu' : 'gelu_pytorch_tanh',
+    tie_word_embeddings: c.tiedEmbeddings,
+    torch_dtype: 'float32',
+  };
+}

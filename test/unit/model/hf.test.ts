@@ -1,0 +1,142 @@
+// Hugging Face folders written by our exporter: reading, shape checks, error reporting, and graph
+// logits against the reference forward for every supported architecture.
+import * as ort from 'onnxruntime-node';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bfloat16BitsToFloat32 } from '../../../quant/index.js';
+import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
+import { readHfCheckpoint } from '../../../main/model/hf.js';
+import { ReferenceModel } from '../../../main/model/reference.js';
+import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';
+import { readAllWeights } from '../../../main/model/weights.js';
+import { buildDecoderGraph } from '../../../main/onnx/decoder.js';
+import { emptyFpCache, maxLogitError, presentAsPast, stepFeeds } from './session.js';
+import { tinyModels } from './tiny-models.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'reskv-hf-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let folders = 0;
+const freshFolder = () => join(dir, `m${folders++}`);
+
+describe.each(Object.entries(tinyModels))('%s', (_, config) => {
+  it('round-trips through our exporter and the fp graph matches the reference within 1e-4', async () => {
+    const folder = freshFolder();
+    const source = new RandomWeights(config, 7);
+    writeHfFolder(folder, config, source);
+    const ck = readHfCheckpoint(folder);
+    expect(ck.config).toEqual(config);
+    const weights = readAllWeights(ck.weights);
+    for (const [name, w] of weights) expect(w).toEqual(source.read(name));
+
+    const session = await ort.InferenceSession.create(buildDecoderGraph(ck.config, ck.weights));
+    ck.weights.close();
+    const ref = new ReferenceModel(config, weights);
+    const prompt = [5, 17, 250, 3, 99];
+    const first = await session.run({ ...stepFeeds(prompt, 0), ...emptyFpCache(config) });
+    expect(maxLogitError(ref, prompt, first.logits.data as Float32Array)).toBeLessThan(1e-4);
+    const next = [42, 7];
+    const second = await session.run({ ...stepFeeds(next, prompt.length), ...presentAsPast(first) });
+    expect(maxLogitError(ref, next, second.logits.data as Float32Array)).toBeLessThan(1e-4);
+  });
+});
+
+describe('Hugging Face reader', () => {
+  const config = tinyModels['llama3 (GQA 2, theta 500000, llama3 scaling, untied)'];
+
+  it('reads bf16 shards through the index', () => {
+    const folder = freshFolder();
+    const source = new RandomWeights(config, 3);
+    writeHfFolder(folder, config, source, { dtype: 'BF16', maxShardBytes: 20_000 });
+    const index = JSON.parse(readFileSync(join(folder, 'model.safetensors.index.json'), 'utf8'));
+    expect(new Set(Object.values(index.weight_map)).size).toBeGreaterThan(2);
+    const ck = readHfCheckpoint(folder);
+    const name = 'model.layers.1.mlp.down_proj.weight';
+    const original = source.read(name);
+    const read = ck.weights.read(name);
+    // bf16 keeps 8 mantissa bits: relative error below 2^-8
+    for (let i = 0; i < original.length; i++) expect(Math.abs(read[i] - original[i])).toBeLessThanOrEqual(Math.abs(original[i]) / 256);
+    expect(bfloat16BitsToFloat32(new Uint32Array(Float32Array.of(read[0]).buffer)[0] >>> 16)).toBe(read[0]);
+    ck.weights.close();
+  });
+
+  it('names an unsupported model_type and lists the supported ones', () => {
+    const folder = freshFolder();
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, model_type: 'gpt2' }));
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2, gemma)');
+  });
+
+  it('reports a tensor whose shape disagrees with config.json', () => {
+    const folder = freshFolder();
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, intermediate_size: 64 }));
+    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: tensor model\.layers\.0\.mlp\.(gate_proj\.weight has shape \[48,32\], config\.json implies \[64,32\]|down_proj\.weight has shape \[32,48\], config\.json implies \[32,64\])$/);
+  });
+
+  it('reports truncated, missing and mislabeled files by name', () => {
+    const folder = freshFolder();
+    writeHfFolder(folder, config, new RandomWeights(config, 1), { maxShardBytes: 40_000 });
+    const index = JSON.parse(readFileSync(join(folder, 'model.safetensors.index.json'), 'utf8'));
+    const shard = index.weight_map['model.norm.weight'] as string;
+    expect(shard).toMatch(/^model-0000\d-of-0000\d\.safetensors$/);
+    const path = join(folder, shard);
+    const bytes = readFileSync(path);
+    truncateSync(path, bytes.length - 100);
+    expect(() => readHfCheckpoint(folder)).toThrow(new RegExp(`^${shard}: .*truncated`));
+    unlinkSync(path);
+    expect(() => readHfCheckpoint(folder)).toThrow(`${shard}: missing (named by model.safetensors.index.json)`);
+    writeFileSync(path, Buffer.from('{"not":"safetensors"}'));
+    expect(() => readHfCheckpoint(folder)).toThrow(new RegExp(`^${shard}: not a safetensors file`));
+    writeFileSync(join(folder, 'config.json'), '{"model_type": "llama", ');
+    expect(() => readHfCheckpoint(folder)).toThrow(/^config\.json: not valid JSON/);
+    unlinkSync(join(folder, 'config.json'));
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: missing');
+  });
+
+  it('requires lm_head.weight when embeddings are untied', () => {
+    const folder = freshFolder();
+    writeHfFolder(folder, { ...config, tiedEmbeddings: true }, new RandomWeights({ ...config, tiedEmbeddings: true }, 1));
+    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, tie_word_embeddings: false }));
+    expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: missing tensor lm_head.weight (config.json says tie_word_embeddings = false)');
+  });
+
+  it('rejects impossible configs with the field named', () => {
+    const folder = freshFolder();
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, num_key_value_heads: 3 }));
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: num_attention_heads 4 is not a multiple of num_key_value_heads 3');
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, hidden_size: -1 }));
+    expect(() => readHfCheckpoint(folder)).toThrow(/config\.json: invalid config \(hidden_size: /);
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, rope_scaling: { rope_type: 'yarn', factor: 4 } }));
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: rope_scaling type "yarn" is not supported (llama3, linear)');
+  });
+});
+
+describe('Hugging Face tokenizer', () => {
+  it('encodes, decodes, renders the chat template and knows the eos ids', () => {
+    const folder = freshFolder();
+    const config = tinyModels['llama (MHA, tied)'];
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const tok = readHfTokenizer(folder);
+    const text = 'the cat sat on the mat, naïvely';
+    const ids = tok.encode(text);
+    expect(ids.length).toBeLessThan(new TextEncoder().encode(text).length); // merges applied
+    expect(tok.decode(ids)).toBe(text);
+    expect(tok.eosIds).toEqual([0, 2]);
+    expect(tok.bosId).toBeNull();
+    const prompt = tok.applyChatTemplate([{ role: 'user', content: 'Hi' }]);
+    expect(prompt).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    expect(tok.encode(prompt)).toContain(1); // <|im_start|> is one special token
+    expect(tok.decode(tok.encode(prompt))).toBe('user\nHi\nassistant\n');
+  });
+
+  it('names a missing tokenizer.json', () => {
+    expect(() => readHfTokenizer(freshFolder())).toThrow('tokenizer.json: missing');
+  });
+});
