@@ -46,7 +46,7 @@ export function bfloat16BitsToFloat32(h: number): number {
   return scratch.getFloat32(0);
 }
 
-export function float32ArrayToFloat16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
+export function float32ArrayToFloat16(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
   checkLength(src.length, dst.length);
   for (let i = 0; i < src.length; i++) dst[i] = float32ToFloat16Bits(src[i]);
   return dst;
@@ -63,14 +63,14 @@ function float16Table(): Float32Array {
   return halfTable;
 }
 
-export function float16ArrayToFloat32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
+export function float16ArrayToFloat32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
   checkLength(src.length, dst.length);
   const table = float16Table();
   for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
   return dst;
 }
 
-export function bfloat16ArrayToFloat32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
+export function bfloat16ArrayToFloat32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
   checkLength(src.length, dst.length);
   // bfloat16 is the top half of a float32: shift the bits into place through an integer view.
   const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
