@@ -1,0 +1,144 @@
+// The model library: one folder per imported model holding manifest.json, the ONNX graphs, one
+// external-data weights file they share, and the tokenizer files. An import is written into a
+// hidden temporary folder and renamed into place only when complete.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
+import { expectedWeightShapes, parameterCount } from './config.js';
+import { buildCaptureGraph, buildDecoderGraph } from '../onnx/decoder.js';
+import { ExternalTensorFile } from '../onnx/external-data.js';
+import type { WeightType } from '../onnx/layers.js';
+import type { OpenCheckpointOptions } from './checkpoint.js';
+import { openCheckpoint } from './checkpoint.js';
+import type { ModelManifest } from './manifest.js';
+import { manifestFileName, manifestFormat, readManifest } from './manifest.js';
+import { readHfTokenizer, tokenizerFiles } from './tokenizer-hf.js';
+import type { TextTokenizer } from './tokenizer.js';
+import { readLlama2cTokenizer } from './tokenizer-llama2c.js';
+
+/** RESKV_LIBRARY, else the per-user data folder of the platform. */
+export function defaultLibraryDir(): string {
+  if (process.env.RESKV_LIBRARY) return process.env.RESKV_LIBRARY;
+  const home = homedir();
+  if (process.platform === 'win32') return join(process.env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'ResKV', 'models');
+  if (process.platform === 'darwin') return join(home, 'Library', 'Application Support', 'ResKV', 'models');
+  return join(process.env.XDG_DATA_HOME ?? join(home, '.local', 'share'), 'reskv', 'models');
+}
+
+export interface ImportProgress {
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface ImportOptions extends OpenCheckpointOptions {
+  library?: string;
+  /** Folder name in the library (default: from the checkpoint's name). */
+  id?: string;
+  weightType?: WeightType;
+  onProgress?: (p: ImportProgress) => void;
+}
+
+const weightsFileName = 'weights.bin';
+const graphFiles = { fp: 'fp.onnx', capture: 'capture.onnx' };
+
+/** Converts a checkpoint into a library folder; returns its manifest and folder. */
+export function importModel(sourcePath: string, options: ImportOptions = {}): { folder: string; manifest: ModelManifest } {
+  const library = options.library ?? defaultLibraryDir();
+  const weightType = options.weightType ?? 'float32';
+  const id = options.id ?? modelIdFrom(sourcePath);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) throw new Error(`model id "${id}" may hold only letters, digits, '.', '_' and '-'`);
+  const folder = join(library, id);
+  if (existsSync(folder)) throw new Error(`${folder} already exists: remove it or import under another id`);
+
+  const ck = openCheckpoint(sourcePath, options);
+  const temp = join(library, `.importing-${id}-${process.pid}-${Date.now()}`);
+  try {
+    mkdirSync(temp, { recursive: true });
+    const bytesPerValue = weightType === 'float32' ? 4 : 2;
+    let bytesTotal = 0;
+    for (const shape of expectedWeightShapes(ck.config).values()) bytesTotal += shape.reduce((a, b) => a * b, 1) * bytesPerValue;
+    let bytesDone = 0;
+    options.onProgress?.({ bytesDone, bytesTotal });
+    const store = new ExternalTensorFile(join(temp, weightsFileName), (n) => {
+      bytesDone += n;
+      options.onProgress?.({ bytesDone, bytesTotal });
+    });
+    try {
+      writeFileSync(join(temp, graphFiles.fp), buildDecoderGraph(ck.config, ck.weights, { weightType, store }));
+      writeFileSync(join(temp, graphFiles.capture), buildCaptureGraph(ck.config, ck.weights, { weightType, store }));
+    } finally {
+      store.close();
+    }
+
+    let tokenizer: TextTokenizer;
+    let tokenizerEntry: ModelManifest['tokenizer'];
+    if (ck.format === 'llama2c') {
+      tokenizer = readLlama2cTokenizer(ck.tokenizerPath, ck.config.vocabSize);
+      copyFileSync(ck.tokenizerPath, join(temp, 'tokenizer.bin'));
+      tokenizerEntry = { format: 'llama2c', file: 'tokenizer.bin' };
+    } else {
+      tokenizer = readHfTokenizer(ck.tokenizerPath);
+      const files = tokenizerFiles.filter((f) => existsSync(join(ck.tokenizerPath, f)));
+      for (const f of files) copyFileSync(join(ck.tokenizerPath, f), join(temp, f));
+      tokenizerEntry = { format: 'huggingface', files };
+    }
+    const manifest: ModelManifest = {
+      format: manifestFormat,
+      id,
+      source: { format: ck.format, path: sourcePath },
+      importedAt: new Date().toISOString(),
+      config: ck.config,
+      parameterCount: parameterCount(ck.config),
+      weightType,
+      weightsFile: weightsFileName,
+      weightsBytes: store.bytesWritten,
+      graphs: graphFiles,
+      tokenizer: tokenizerEntry,
+      bosId: tokenizer.bosId,
+      eosIds: [...tokenizer.eosIds],
+    };
+    writeFileSync(join(temp, manifestFileName), JSON.stringify(manifest, null, 2));
+    renameSync(temp, folder);
+    return { folder, manifest };
+  } catch (e) {
+    rmSync(temp, { recursive: true, force: true });
+    throw e;
+  } finally {
+    ck.weights.close();
+  }
+}
+
+export interface LibraryEntry {
+  folder: string;
+  manifest: ModelManifest | null;
+  /** Why the folder is not a usable model (unreadable or invalid manifest). */
+  problem?: string;
+  bytesOnDisk: number;
+}
+
+/** Every model folder in the library (temporary import folders are skipped). */
+export function listModels(library = defaultLibraryDir()): LibraryEntry[] {
+  if (!existsSync(library)) return [];
+  const entries: LibraryEntry[] = [];
+  for (const name of readdirSync(library).sort()) {
+    const folder = join(library, name);
+    if (name.startsWith('.') || !statSync(folder).isDirectory()) continue;
+    const bytesOnDisk = readdirSync(folder).reduce((n, f) => n + statSync(join(folder, f)).size, 0);
+    try {
+      entries.push({ folder, manifest: readManifest(folder), bytesOnDisk });
+    } catch (e) {
+      entries.push({ folder, manifest: null, problem: (e as Error).message, bytesOnDisk });
+    }
+  }
+  return entries;
+}
+
+/** The tokenizer stored with an imported model. */
+export function loadLibraryTokenizer(folder: string, manifest: ModelManifest): TextTokenizer {
+  return manifest.tokenizer.format === 'llama2c' ? readLlama2cTokenizer(join(folder, manifest.tokenizer.file), manifest.config.vocabSize) : readHfTokenizer(folder);
+}
+
+function modelIdFrom(sourcePath: string): string {
+  const name = basename(sourcePath.replace(/[\\/]+$/, '')).replace(/\.bin$/, '');
+  return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'model';
+}

@@ -1,0 +1,73 @@
+// The manifest.json of a model in the library: what was imported, how, and which files hold it.
+// Validated with zod whenever it is read.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { supportedArchitectures } from './config.js';
+
+export const manifestFileName = 'manifest.json';
+export const manifestFormat = 'reskv-model/1';
+
+const positiveInt = z.number().int().positive();
+const modelConfigSchema = z.object({
+  architecture: z.enum(supportedArchitectures),
+  hiddenSize: positiveInt,
+  numLayers: positiveInt,
+  numHeads: positiveInt,
+  numKvHeads: positiveInt,
+  headDim: positiveInt,
+  intermediateSize: positiveInt,
+  vocabSize: positiveInt,
+  maxPositions: positiveInt,
+  normEps: z.number().positive(),
+  normWeightOffset: z.number(),
+  activation: z.enum(['silu', 'gelu_tanh']),
+  qkvBias: z.boolean(),
+  tiedEmbeddings: z.boolean(),
+  embeddingScale: z.number().positive(),
+  rope: z.object({
+    theta: z.number().positive(),
+    style: z.enum(['interleaved', 'half']),
+    scaling: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('llama3'), factor: z.number().positive(), lowFreqFactor: z.number().positive(), highFreqFactor: z.number().positive(), originalMaxPositions: positiveInt }),
+        z.object({ type: z.literal('linear'), factor: z.number().positive() }),
+      ])
+      .nullable(),
+  }),
+});
+
+export const manifestSchema = z.object({
+  format: z.literal(manifestFormat),
+  id: z.string().min(1),
+  source: z.object({ format: z.enum(['llama2c', 'huggingface']), path: z.string() }),
+  importedAt: z.string(),
+  config: modelConfigSchema,
+  parameterCount: positiveInt,
+  weightType: z.enum(['float32', 'float16']),
+  /** ONNX external data file shared by every graph of the model. */
+  weightsFile: z.string(),
+  weightsBytes: z.number().int().nonnegative(),
+  graphs: z.object({ fp: z.string(), capture: z.string() }),
+  tokenizer: z.discriminatedUnion('format', [
+    z.object({ format: z.literal('llama2c'), file: z.string() }),
+    z.object({ format: z.literal('huggingface'), files: z.array(z.string()) }),
+  ]),
+  bosId: z.number().int().nonnegative().nullable(),
+  eosIds: z.array(z.number().int().nonnegative()),
+});
+
+export type ModelManifest = z.infer<typeof manifestSchema>;
+
+export function readManifest(modelFolder: string): ModelManifest {
+  const path = join(modelFolder, manifestFileName);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`${path}: invalid manifest (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  return parsed.data;
+}

@@ -1,0 +1,107 @@
+// Import into the model library: graphs on disk with shared external weights, manifest, tokenizer,
+// progress, and nothing left behind when an import fails.
+import * as ort from 'onnxruntime-node';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
+import { readHfCheckpoint } from '../../../main/model/hf.js';
+import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
+import type { ImportProgress } from '../../../main/model/library.js';
+import { importModel, listModels, loadLibraryTokenizer } from '../../../main/model/library.js';
+import { readManifest } from '../../../main/model/manifest.js';
+import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
+import { readAllWeights } from '../../../main/model/weights.js';
+import { fixtures, haveFixtures } from '../../support/shared.js';
+import { graphGreedy, maxLogitError, stepFeeds } from './session.js';
+import { tinyModels } from './tiny-models.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'reskv-library-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('importing stories260K', () => {
+  it('writes a library folder whose graphs generate the reference story', async () => {
+    const library = join(dir, 'lib1');
+    const progress: ImportProgress[] = [];
+    const { folder, manifest } = importModel(fixtures.stories260K, { library, onProgress: (p) => progress.push(p) });
+    expect(folder).toBe(join(library, 'stories260K'));
+    expect(readdirSync(library)).toEqual(['stories260K']);
+    expect(readManifest(folder)).toEqual(manifest);
+    // file = 28-byte header + float32 weights + two legacy RoPE tables of 512 x 4 floats
+    const params = (1056540 - 28 - 2 * 512 * 4 * 4) / 4;
+    expect(manifest).toMatchObject({ parameterCount: params, bosId: 1, eosIds: [2], tokenizer: { format: 'llama2c' } });
+    // progress climbs to the total, which is the float32 weight bytes
+    expect(progress[0].bytesDone).toBe(0);
+    expect(progress.at(-1)).toEqual({ bytesDone: params * 4, bytesTotal: params * 4 });
+    // the weights are stored once, shared by both graphs
+    expect(manifest.weightsBytes).toBeLessThan(params * 4 + 64 * 100);
+    expect(readFileSync(join(folder, 'fp.onnx')).length).toBeLessThan(100_000);
+
+    const ck = readLlama2cCheckpoint(fixtures.stories260K);
+    const weights = readAllWeights(ck.weights);
+    ck.weights.close();
+    const session = await ort.InferenceSession.create(join(folder, manifest.graphs.fp));
+    const tok = loadLibraryTokenizer(folder, manifest);
+    const ids = await graphGreedy(session, manifest.config, [1], 30);
+    expect(ids).toEqual(referenceGreedy(new ReferenceModel(manifest.config, weights), [1], 30));
+    expect(tok.decode([1, ...ids])).toMatch(/^Once upon a time, there was a little girl named Lily\./);
+
+    const capture = await ort.InferenceSession.create(join(folder, manifest.graphs.capture));
+    expect(capture.outputNames).toContain('keys_pre_rope.4');
+
+    expect(() => importModel(fixtures.stories260K, { library })).toThrow(/already exists/);
+    expect(listModels(library).map((e) => e.manifest?.id)).toEqual(['stories260K']);
+  });
+});
+
+describe('importing a Hugging Face folder', () => {
+  const config = tinyModels['qwen2 (qkv biases, tied, GQA 2)'];
+  const source = join(dir, 'tiny-qwen');
+  writeHfFolder(source, config, new RandomWeights(config, 11), { dtype: 'BF16' });
+
+  it('imports with float16 weights and keeps tokenizer files', async () => {
+    const library = join(dir, 'lib2');
+    const { folder, manifest } = importModel(source, { library, weightType: 'float16', id: 'qwen-tiny' });
+    expect(manifest.weightType).toBe('float16');
+    expect(manifest.tokenizer).toEqual({ format: 'huggingface', files: ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'] });
+    expect(loadLibraryTokenizer(folder, manifest).eosIds).toEqual([0, 2]);
+    // bf16 source values are exactly representable in fp16 here (|w| well inside range, 8-bit mantissa)
+    const ck = readHfCheckpoint(source);
+    const ref = new ReferenceModel(config, readAllWeights(ck.weights));
+    ck.weights.close();
+    const session = await ort.InferenceSession.create(join(folder, manifest.graphs.fp));
+    const prompt = [4, 8, 15, 16];
+    const feeds: Record<string, ort.Tensor> = stepFeeds(prompt, 0);
+    for (let i = 0; i < config.numLayers; i++) for (const k of ['key', 'value']) feeds[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [1, config.numKvHeads, 0, config.headDim]);
+    const out = await session.run(feeds);
+    expect(maxLogitError(ref, prompt, out.logits.data as Float32Array)).toBeLessThan(1e-4);
+  });
+
+  it('leaves nothing behind when the import fails part-way', () => {
+    const library = join(dir, 'lib3');
+    expect(() =>
+      importModel(source, {
+        library,
+        onProgress: (p) => {
+          if (p.bytesDone > p.bytesTotal / 2) throw new Error('cancelled by test');
+        },
+      }),
+    ).toThrow('cancelled by test');
+    expect(readdirSync(library)).toEqual([]);
+    const broken = join(dir, 'broken');
+    writeHfFolder(broken, config, new RandomWeights(config, 1));
+    writeFileSync(join(broken, 'model.safetensors'), readFileSync(join(broken, 'model.safetensors')).subarray(0, 1000));
+    expect(() => importModel(broken, { library })).toThrow(/^model\.safetensors: /);
+    expect(readdirSync(library)).toEqual([]);
+    expect(existsSync(join(library, 'broken'))).toBe(false);
+  });
+
+  it('reports a library folder with a damaged manifest instead of failing the listing', () => {
+    const library = join(dir, 'lib2');
+    writeFileSync(join(library, 'qwen-tiny', 'manifest.json'), '{"format": "reskv-model/1"}');
+    const [entry] = listModels(library);
+    expect(entry.manifest).toBeNull();
+    expect(entry.problem).toMatch(/invalid manifest \(id: /);
+  });
+});
