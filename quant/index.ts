@@ -15,3 +15,6 @@ export * from './metrics.js';
 export { createRng } from './prng.js';
 export type { Rng } from './prng.js';
 export * from './synthetic.js';
+export * from './quantizer.js';
+export { blockQuantizer } from './block-quant.js';
+export { kiviQuantizer } from './kivi.js';
