@@ -1,0 +1,227 @@
+// KvCodeStore: the RVQ-compressed cache. Per layer, keys and values are each held as RvqTokenRecords
+// (bit-packed codes + fp16 scales + per-token depth), optionally behind a recent window of the last R
+// tokens in fp16 that are encoded as they leave it (R = 0: the paper's behaviour, every token coded
+// at once). The rvq graph reads zero-copy views (`past`), so nothing is copied per token.
+import { z } from 'zod';
+import { float16ArrayToFloat32, rvqSpecSchema, tokenWidth } from '../../quant/index.js';
+import type { RvqSpec, SafetensorEntry } from '../../quant/index.js';
+import { checkKvRows, tokenMajorFloat32, tokenMajorFp16 } from './kv-rows.js';
+import { KV_KINDS, checkLayer, kvBytes, sumKvBytes } from './kv-store.js';
+import type { KvBytes, KvGeometry, KvKind, KvRows, KvStore } from './kv-store.js';
+import { RecentWindow } from './recent-window.js';
+import { RvqTokenRecords } from './rvq-token-records.js';
+import type { RvqRecordViews, RvqTokenCodes } from './rvq-token-records.js';
+import { asUint16, blobJson, blobTensor, bytesOf, decodeStoreBlob, encodeStoreBlob } from './store-blob.js';
+
+/** Codes token rows [tokens, W] to `depth` stages; quant's RvqCodec is one (a codec per layer and K/V). */
+export interface RvqTokenEncoder {
+  encode(rows: Float32Array, depth: number): RvqTokenCodes;
+}
+
+export interface KvCodeStoreOptions {
+  numLayers: number;
+  keySpec: RvqSpec;
+  valueSpec: RvqSpec;
+  /** R: the newest tokens kept in fp16, encoded when they leave the window (0 = paper behaviour). */
+  recentWindow?: number;
+  /** Per-layer encoders for keys and values; `append` needs them, `appendEncoded` does not. */
+  encoders?: { key: readonly RvqTokenEncoder[]; value: readonly RvqTokenEncoder[] };
+}
+
+/** What the rvq graph reads for one layer's K or V: the coded tokens, then the window's fp16 rows. */
+export interface RvqPast extends RvqRecordViews {
+  codedTokens: number;
+  /** [windowTokens, W] fp16 bits, positions codedTokens .. codedTokens + windowTokens - 1. */
+  window: Uint16Array;
+  windowTokens: number;
+}
+
+interface Lane {
+  records: RvqTokenRecords;
+  window: RecentWindow;
+}
+
+function sameSpec(a: RvqSpec, b: RvqSpec): boolean {
+  return (Object.keys(rvqSpecSchema.shape) as (keyof RvqSpec)[]).every((k) => a[k] === b[k]);
+}
+
+const layerDepthsSchema = z.strictObject({ key: z.array(z.number().int()), value: z.array(z.number().int()) });
+
+export class KvCodeStore implements KvStore {
+  readonly format = 'rvq' as const;
+  readonly geometry: KvGeometry;
+  readonly options: KvCodeStoreOptions;
+  private readonly window: number;
+  private readonly lanes: Record<KvKind, Lane>[];
+
+  constructor(options: KvCodeStoreOptions) {
+    const { numLayers, keySpec, valueSpec, recentWindow = 0, encoders } = options;
+    if (!Number.isInteger(numLayers) || numLayers < 1) throw new RangeError(`numLayers must be a positive integer, got ${numLayers}`);
+    if (keySpec.headDim !== valueSpec.headDim || keySpec.numKvHeads !== valueSpec.numKvHeads) {
+      throw new Error(`key spec [${keySpec.numKvHeads} heads x ${keySpec.headDim}] and value spec [${valueSpec.numKvHeads} x ${valueSpec.headDim}] must share the KV geometry`);
+    }
+    if (!Number.isInteger(recentWindow) || recentWindow < 0) throw new RangeError(`recentWindow must be a non-negative integer, got ${recentWindow}`);
+    if (encoders && (encoders.key.length !== numLayers || encoders.value.length !== numLayers)) {
+      throw new Error(`need one key and one value encoder per layer (${numLayers}), got ${encoders.key.length} and ${encoders.value.length}`);
+    }
+    this.options = options;
+    this.window = recentWindow;
+    this.geometry = { numLayers, numKvHeads: keySpec.numKvHeads, headDim: keySpec.headDim };
+    const spec = { key: keySpec, value: valueSpec };
+    this.lanes = Array.from({ length: numLayers }, () => {
+      const lane = (kind: KvKind): Lane => ({ records: new RvqTokenRecords(spec[kind]), window: new RecentWindow(recentWindow, tokenWidth(spec[kind])) });
+      return { key: lane('key'), value: lane('value') };
+    });
+  }
+
+  get length(): number {
+    const { records, window } = this.lanes[0].key;
+    return records.length + window.length;
+  }
+
+  private lane(layer: number, kind: KvKind): Lane {
+    checkLayer(this.geometry, layer);
+    return this.lanes[layer][kind];
+  }
+
+  /** Takes the graph's raw (pre-RoPE) keys or values: into the window, or coded at the current depth. */
+  append(layer: number, kind: KvKind, rows: KvRows): void {
+    const lane = this.lane(layer, kind);
+    const encoder = this.options.encoders?.[kind][layer];
+    if (!encoder) throw new Error('this KvCodeStore has no encoders: append codes with appendEncoded, or give encoders');
+    const { numKvHeads, headDim } = this.geometry;
+    checkKvRows(rows, numKvHeads, headDim);
+    const depth = lane.records.depth;
+    if (this.window === 0) {
+      if (rows.count > 0) lane.records.appendEncoded(encoder.encode(tokenMajorFloat32(rows, numKvHeads, headDim), depth));
+      return;
+    }
+    // Through fp16 either way, so the codes do not depend on how the tokens were chunked.
+    const leaving = lane.window.push(tokenMajorFp16(rows, numKvHeads, headDim));
+    if (leaving.length > 0) lane.records.appendEncoded(encoder.encode(float16ArrayToFloat32(leaving), depth));
+  }
+
+  /** Takes tokens the graph already coded (only without a recent window, which needs raw values). */
+  appendEncoded(layer: number, kind: KvKind, encoded: RvqTokenCodes): void {
+    if (this.window > 0) throw new Error('a KvCodeStore with a recent window takes raw keys/values (append), not codes');
+    this.lane(layer, kind).records.appendEncoded(encoded);
+  }
+
+  /** Record depth of one layer's K or V. */
+  depth(layer: number, kind: KvKind): number {
+    return this.lane(layer, kind).records.depth;
+  }
+
+  /**
+   * Changes the residual depth mid-conversation: of every layer's K and V, or of one layer and/or
+   * one kind. Lowering cuts the stored tokens; raising applies to tokens stored from now on.
+   */
+  setDepth(depth: number, target: { layer?: number; kind?: KvKind } = {}): void {
+    const layers = target.layer === undefined ? [...this.lanes.keys()] : [target.layer];
+    const kinds = target.kind === undefined ? KV_KINDS : [target.kind];
+    for (const layer of layers) for (const kind of kinds) this.lane(layer, kind).records.setDepth(depth);
+  }
+
+  /** Zero-copy views of one layer's K or V for the rvq graph. */
+  past(layer: number, kind: KvKind): RvqPast {
+    const { records, window } = this.lane(layer, kind);
+    return { ...records.views(), codedTokens: records.length, window: window.view(), windowTokens: window.length };
+  }
+
+  /** Token t's codes (stage-major, its own depth) in one layer's K or V. */
+  tokenCodes(layer: number, kind: KvKind, t: number): Uint32Array {
+    return this.lane(layer, kind).records.tokenCodes(t);
+  }
+
+  /**
+   * Keeps the first `length` tokens. Cutting into the coded part empties the window (those tokens
+   * stay coded; the window refills with the next ones).
+   */
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.length) throw new RangeError(`cannot truncate ${this.length} tokens to ${length}`);
+    for (const layer of this.lanes) {
+      for (const { records, window } of Object.values(layer)) {
+        if (length >= records.length) window.truncate(length - records.length);
+        else {
+          records.truncate(length);
+          window.truncate(0);
+        }
+      }
+    }
+  }
+
+  bytes(): KvBytes {
+    return sumKvBytes(
+      this.lanes.flatMap((layer) =>
+        Object.values(layer).map(({ records, window }) => {
+          const coded = records.bytes();
+          const windowBytes = window.view().byteLength;
+          return kvBytes({
+            tokens: coded.tokens + window.length,
+            codes: coded.codes,
+            scales: coded.scales,
+            values: windowBytes,
+            bookkeeping: coded.bookkeeping,
+            fp16: coded.fp16 + windowBytes,
+            allocated: coded.allocated + window.allocatedBytes,
+            fedPerStep: coded.fedPerStep + windowBytes,
+          });
+        }),
+      ),
+    );
+  }
+
+  save(): Uint8Array {
+    const tensors: Record<string, SafetensorEntry> = {};
+    const depths: Record<KvKind, number[]> = { key: [], value: [] };
+    this.lanes.forEach((layer, i) => {
+      for (const kind of KV_KINDS) {
+        const { records, window } = layer[kind];
+        if (records.length + window.length !== this.length) throw new Error(`layer ${i} ${kind} holds ${records.length + window.length} tokens, layer 0 key ${this.length}: a step was left half done`);
+        Object.assign(tensors, records.toTensors(`layers.${i}.${kind}`));
+        tensors[`layers.${i}.${kind}.window`] = { dtype: 'F16', shape: [window.length, window.width], data: bytesOf(window.view()) };
+        depths[kind].push(records.depth);
+      }
+    });
+    const { numLayers, keySpec, valueSpec } = this.options;
+    return encodeStoreBlob('rvq', {
+      'reskv.layers': String(numLayers),
+      'reskv.key_spec': JSON.stringify(keySpec),
+      'reskv.value_spec': JSON.stringify(valueSpec),
+      'reskv.recent_window': String(this.window),
+      'reskv.depths': JSON.stringify(depths),
+      'reskv.tokens': String(this.length),
+    }, tensors);
+  }
+
+  /** Restores a snapshot for a store configured as `options` (same layers, specs and window, or an error). */
+  static restore(bytes: Uint8Array, options: KvCodeStoreOptions): KvCodeStore {
+    const blob = decodeStoreBlob(bytes, 'rvq');
+    const store = new KvCodeStore(options);
+    const { numLayers, keySpec, valueSpec, recentWindow = 0 } = options;
+    const layers = blobJson(blob, 'reskv.layers', z.number().int());
+    if (layers !== numLayers) throw new Error(`saved KV cache has ${layers} layers, this model has ${numLayers}`);
+    const saved = { key: blobJson(blob, 'reskv.key_spec', rvqSpecSchema), value: blobJson(blob, 'reskv.value_spec', rvqSpecSchema) };
+    for (const [kind, spec] of [['key', keySpec], ['value', valueSpec]] as const) {
+      if (!sameSpec(saved[kind], spec)) throw new Error(`saved KV cache ${kind} spec ${JSON.stringify(saved[kind])} differs from this model's ${JSON.stringify(spec)}`);
+    }
+    const window = blobJson(blob, 'reskv.recent_window', z.number().int());
+    if (window !== recentWindow) throw new Error(`saved KV cache has a recent window of ${window} tokens, this store ${recentWindow}`);
+    const tokens = blobJson(blob, 'reskv.tokens', z.number().int().nonnegative());
+    const depths = blobJson(blob, 'reskv.depths', layerDepthsSchema);
+    for (let i = 0; i < numLayers; i++) {
+      for (const kind of KV_KINDS) {
+        const spec = saved[kind];
+        const depth = depths[kind][i];
+        if (!(depth >= 1 && depth <= spec.depth)) throw new Error(`saved KV cache: layer ${i} ${kind} depth ${depth} is outside 1..${spec.depth}`);
+        const prefix = `layers.${i}.${kind}`;
+        const windowTokens = blob.tensors[`${prefix}.window`]?.shape[0] ?? 0;
+        if (windowTokens > recentWindow || windowTokens > tokens) throw new Error(`saved KV cache: ${prefix} window holds ${windowTokens} tokens, more than the window or the cache`);
+        const lane = store.lanes[i][kind];
+        lane.records = RvqTokenRecords.fromTensors(blob, prefix, spec, depth, tokens - windowTokens);
+        lane.window.load(asUint16(blobTensor(blob, `${prefix}.window`, 'F16', [windowTokens, tokenWidth(spec)])));
+      }
+    }
+    return store;
+  }
+}

@@ -1,0 +1,170 @@
+// One layer's keys or values held as RVQ token records (the contract's layout): per token the codes
+// stage-major [stage][group] bit-packed at log2(C) bits and padded to a whole byte, in one
+// capacity-doubling byte buffer at a stride of R_d = ceil(G*d*log2(C)/8) bytes for the current record
+// depth d; the fp16 scales [tokens, scalesPerToken] in a separate buffer (the graph gets codes and
+// scales as two tensors); and each token's own depth, so the graph can mask stages the token lacks.
+import { codeBits, groupsPerToken, packCodes, rvqCodeBytesPerToken, rvqScaleBytesPerToken, scalesPerToken, tokenWidth, unpackCodes } from '../../quant/index.js';
+import type { RvqSpec, SafetensorEntry } from '../../quant/index.js';
+import { withCapacity, withExactCapacity } from './growable.js';
+import { kvBytes } from './kv-store.js';
+import type { KvBytes } from './kv-store.js';
+import { asUint16, blobTensor, bytesOf } from './store-blob.js';
+import type { StoreBlob } from './store-blob.js';
+
+/** Encoded tokens, the shape of quant's RvqEncoded: codes [tokens, depth, G] (stage-major per token), scales [tokens, S] fp16 bits. */
+export interface RvqTokenCodes {
+  tokens: number;
+  depth: number;
+  codes: Uint32Array;
+  scales: Uint16Array;
+}
+
+/** Zero-copy views of the live records, what the rvq graph is fed. */
+export interface RvqRecordViews {
+  /** [tokens, recordBytes] */
+  records: Uint8Array;
+  recordBytes: number;
+  /** [tokens, scalesPerToken] fp16 bits */
+  scales: Uint16Array;
+  /** [tokens]: stages each token holds; stages at or past it are zero padding. */
+  depths: Uint8Array;
+}
+
+export class RvqTokenRecords {
+  readonly spec: RvqSpec;
+  private readonly groups: number;
+  private readonly bits: number;
+  private readonly scaleCount: number;
+  private recordDepth: number;
+  private stride: number;
+  private count = 0;
+  private records: Uint8Array = new Uint8Array(0);
+  private scales: Uint16Array = new Uint16Array(0);
+  private depths: Uint8Array = new Uint8Array(0);
+
+  constructor(spec: RvqSpec, depth = spec.depth) {
+    this.spec = spec;
+    this.groups = groupsPerToken(spec);
+    this.bits = codeBits(spec);
+    this.scaleCount = scalesPerToken(spec);
+    this.stride = rvqCodeBytesPerToken(spec, depth); // validates depth
+    this.recordDepth = depth;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Depth of the records (tokens appended from now on get this many stages). */
+  get depth(): number {
+    return this.recordDepth;
+  }
+
+  /** Appends tokens coded to at least the current depth; deeper stages are dropped. */
+  appendEncoded(encoded: RvqTokenCodes): void {
+    const { tokens, depth, codes, scales } = encoded;
+    const d = this.recordDepth;
+    if (depth < d) throw new RangeError(`tokens coded to depth ${depth}, the store holds depth ${d}`);
+    if (codes.length !== tokens * depth * this.groups) throw new RangeError(`${codes.length} codes for ${tokens} tokens of depth ${depth} x ${this.groups} groups`);
+    if (scales.length !== tokens * this.scaleCount) throw new RangeError(`${scales.length} scales for ${tokens} tokens of ${this.scaleCount} scales`);
+    const total = this.count + tokens;
+    this.records = withCapacity(this.records, total * this.stride, this.count * this.stride);
+    this.scales = withCapacity(this.scales, total * this.scaleCount, this.count * this.scaleCount);
+    this.depths = withCapacity(this.depths, total, this.count);
+    for (let t = 0; t < tokens; t++) {
+      const at = (this.count + t) * this.stride;
+      const record = this.records.subarray(at, at + this.stride);
+      record.fill(0); // padding bits must be zero; packCodes keeps bits it does not write
+      packCodes(codes.subarray(t * depth * this.groups, (t * depth + d) * this.groups), this.bits, record);
+    }
+    this.scales.set(scales, this.count * this.scaleCount);
+    this.depths.fill(d, this.count, total);
+    this.count = total;
+  }
+
+  /**
+   * Lowering the depth cuts every stored record to its first d stages in place (stage-major, so the
+   * depth-d prefix is the first G*d*log2(C) stream bits) and gives the freed bytes back; raising it
+   * re-lays the records at the wider stride with zero padding, and only tokens appended later get
+   * the extra stages. Either way each token's depth becomes min(its depth, d).
+   */
+  setDepth(depth: number): void {
+    const next = rvqCodeBytesPerToken(this.spec, depth);
+    const old = this.stride;
+    const capacityTokens = Math.max(this.count, Math.floor(this.records.length / old));
+    if (depth < this.recordDepth) {
+      const tailBits = (this.groups * depth * this.bits) % 8;
+      for (let t = 0; t < this.count; t++) {
+        // record t moves to t*next <= t*old: it never overwrites a record not yet moved
+        this.records.copyWithin(t * next, t * old, t * old + next);
+        if (tailBits) this.records[t * next + next - 1] &= (1 << tailBits) - 1;
+        if (this.depths[t] > depth) this.depths[t] = depth;
+      }
+      this.records = withExactCapacity(this.records, capacityTokens * next, this.count * next);
+    } else if (depth > this.recordDepth) {
+      const relaid = new Uint8Array(capacityTokens * next);
+      for (let t = 0; t < this.count; t++) relaid.set(this.records.subarray(t * old, (t + 1) * old), t * next);
+      this.records = relaid;
+    }
+    this.recordDepth = depth;
+    this.stride = next;
+  }
+
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.count) throw new RangeError(`cannot truncate ${this.count} tokens to ${length}`);
+    this.count = length;
+  }
+
+  views(): RvqRecordViews {
+    return {
+      records: this.records.subarray(0, this.count * this.stride),
+      recordBytes: this.stride,
+      scales: this.scales.subarray(0, this.count * this.scaleCount),
+      depths: this.depths.subarray(0, this.count),
+    };
+  }
+
+  /** Token t's codes, stage-major [depth_t, G]. */
+  tokenCodes(t: number): Uint32Array {
+    if (!Number.isInteger(t) || t < 0 || t >= this.count) throw new RangeError(`token ${t} is outside the ${this.count} stored`);
+    return unpackCodes(this.records, this.bits, this.depths[t] * this.groups, undefined, t * this.stride * 8);
+  }
+
+  bytes(): KvBytes {
+    const n = this.count;
+    const bytes = kvBytes({
+      tokens: n,
+      codes: n * this.stride,
+      scales: n * rvqScaleBytesPerToken(this.spec),
+      values: 0,
+      bookkeeping: n,
+      fp16: n * tokenWidth(this.spec) * 2,
+      allocated: this.records.length + this.scales.byteLength + this.depths.length,
+      fedPerStep: 0,
+    });
+    bytes.fedPerStep = bytes.held; // the graph reads every view whole
+    return bytes;
+  }
+
+  toTensors(prefix: string): Record<string, SafetensorEntry> {
+    const { records, scales, depths } = this.views();
+    return {
+      [`${prefix}.records`]: { dtype: 'U8', shape: [this.count, this.stride], data: records },
+      [`${prefix}.scales`]: { dtype: 'F16', shape: [this.count, this.scaleCount], data: bytesOf(scales) },
+      [`${prefix}.depths`]: { dtype: 'U8', shape: [this.count], data: depths },
+    };
+  }
+
+  /** Rebuilds records saved by toTensors, checking shapes and per-token depths against `depth`. */
+  static fromTensors(blob: StoreBlob, prefix: string, spec: RvqSpec, depth: number, length: number): RvqTokenRecords {
+    const store = new RvqTokenRecords(spec, depth);
+    const depths = blobTensor(blob, `${prefix}.depths`, 'U8', [length]);
+    const bad = depths.findIndex((d) => d < 1 || d > depth);
+    if (bad >= 0) throw new Error(`saved KV cache: token ${bad} of ${prefix} has depth ${depths[bad]}, outside 1..${depth}`);
+    store.records = blobTensor(blob, `${prefix}.records`, 'U8', [length, store.stride]);
+    store.scales = asUint16(blobTensor(blob, `${prefix}.scales`, 'F16', [length, store.scaleCount]));
+    store.depths = depths;
+    store.count = length;
+    return store;
+  }
+}

@@ -1,0 +1,92 @@
+// The saved form of a KV store: a safetensors file (quant's codec) whose metadata names the format
+// version and store kind and carries a CRC-32 over the metadata and every tensor's bytes, so a
+// truncated, edited or bit-flipped snapshot is rejected instead of silently decoding to garbage.
+import { z } from 'zod';
+import { decodeSafetensors, encodeSafetensors } from '../../quant/index.js';
+import type { SafetensorDtype, SafetensorEntry } from '../../quant/index.js';
+import { crc32 } from './crc32.js';
+import type { KvFormat } from './kv-store.js';
+
+export const KV_STORE_FILE_FORMAT = 'reskv-kv-store/1';
+const FORMAT_KEY = 'reskv.format';
+const STORE_KEY = 'reskv.store';
+const CRC_KEY = 'reskv.crc32';
+
+export interface StoreBlob {
+  metadata: Record<string, string>;
+  tensors: Record<string, SafetensorEntry>;
+}
+
+/** CRC over the metadata (sorted, checksum excluded) then each tensor's name, dtype, shape and bytes, by name. */
+function checksum(metadata: Record<string, string>, tensors: Record<string, SafetensorEntry>): string {
+  const text = new TextEncoder();
+  const meta = Object.entries(metadata)
+    .filter(([k]) => k !== CRC_KEY)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let crc = crc32(text.encode(JSON.stringify(meta)));
+  for (const name of Object.keys(tensors).sort()) {
+    const { dtype, shape, data } = tensors[name];
+    crc = crc32(data, crc32(text.encode(`${name}:${dtype}:${shape.join('x')}`), crc));
+  }
+  return crc.toString(16).padStart(8, '0');
+}
+
+export function encodeStoreBlob(store: KvFormat, metadata: Record<string, string>, tensors: Record<string, SafetensorEntry>): Uint8Array {
+  const full = { ...metadata, [FORMAT_KEY]: KV_STORE_FILE_FORMAT, [STORE_KEY]: store };
+  return encodeSafetensors(tensors, { ...full, [CRC_KEY]: checksum(full, tensors) });
+}
+
+/** Parses and verifies a snapshot of a `store` store; every failure is an Error saying what is wrong. */
+export function decodeStoreBlob(bytes: Uint8Array, store: KvFormat): StoreBlob {
+  let blob: StoreBlob;
+  try {
+    blob = decodeSafetensors(bytes);
+  } catch (e) {
+    throw new Error(`saved KV cache is corrupt or not a KV cache: ${(e as Error).message}`, { cause: e });
+  }
+  const { metadata, tensors } = blob;
+  if (metadata[FORMAT_KEY] !== KV_STORE_FILE_FORMAT) {
+    throw new Error(`saved KV cache has format ${JSON.stringify(metadata[FORMAT_KEY] ?? null)}; this build reads ${KV_STORE_FILE_FORMAT}`);
+  }
+  if (metadata[STORE_KEY] !== store) throw new Error(`saved KV cache holds a ${metadata[STORE_KEY]} store, not ${store}`);
+  const expected = checksum(metadata, tensors);
+  if (metadata[CRC_KEY] !== expected) {
+    throw new Error(`saved KV cache is corrupt: checksum ${metadata[CRC_KEY] ?? '(missing)'} does not match the content (${expected})`);
+  }
+  return blob;
+}
+
+/** A metadata entry parsed as JSON and validated. */
+export function blobJson<T>(blob: StoreBlob, key: string, schema: z.ZodType<T>): T {
+  const raw = blob.metadata[key];
+  if (raw === undefined) throw new Error(`saved KV cache lacks metadata "${key}"`);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error(`saved KV cache metadata "${key}" is not JSON`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new Error(`saved KV cache metadata "${key}" is invalid: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** A tensor's bytes (copied, so they are aligned and owned), after checking its dtype and shape. */
+export function blobTensor(blob: StoreBlob, name: string, dtype: SafetensorDtype, shape: readonly number[]): Uint8Array {
+  const entry = blob.tensors[name];
+  if (!entry) throw new Error(`saved KV cache lacks tensor "${name}"`);
+  if (entry.dtype !== dtype || entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`saved KV cache tensor "${name}" is ${entry.dtype} [${entry.shape.join(', ')}], expected ${dtype} [${shape.join(', ')}]`);
+  }
+  return entry.data.slice();
+}
+
+/** fp16/uint16 tensor data as a Uint16Array (little-endian platform, as safetensors). */
+export function asUint16(bytes: Uint8Array): Uint16Array {
+  return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+}
+
+/** A typed array's bytes, for a SafetensorEntry. */
+export function bytesOf(array: Uint8Array | Uint16Array): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+}
