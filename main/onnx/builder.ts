@@ -65,22 +65,27 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A small constant initializer (shapes, axes, scalars), shared by content. */
+  /** A small constant initializer (shapes, axes, scalars, index tables), shared by content. */
   int64(values: readonly number[], dims: readonly number[] = [values.length]): string {
-    return this.constant(DataType.INT64, values, dims, () => new Uint8Array(BigInt64Array.from(values, BigInt).buffer));
+    return this.constant(DataType.INT64, values, dims);
   }
 
   float(values: readonly number[], dims: readonly number[] = [values.length]): string {
-    return this.constant(DataType.FLOAT, values, dims, () => new Uint8Array(Float32Array.from(values).buffer));
+    return this.constant(DataType.FLOAT, values, dims);
   }
 
-  private constant(dataType: ElemType, values: readonly number[], dims: readonly number[], bytes: () => Uint8Array): string {
+  uint32(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.constant(DataType.UINT32, values, dims);
+  }
+
+  private constant(dataType: ElemType, values: readonly number[], dims: readonly number[]): string {
     const key = `${dataType}:${dims.join('x')}:${values.join(',')}`;
     let name = this.constants.get(key);
     if (!name) {
       name = `const_${this.constants.size}`;
       this.constants.set(key, name);
-      this.initializers.push(inlineTensors.tensor(name, dataType, dims, bytes));
+      const typed = dataType === DataType.INT64 ? BigInt64Array.from(values, BigInt) : dataType === DataType.UINT32 ? Uint32Array.from(values) : Float32Array.from(values);
+      this.initializers.push(inlineTensors.tensor(name, dataType, dims, () => new Uint8Array(typed.buffer)));
     }
     return name;
   }

@@ -1,0 +1,146 @@
+// The RVQ codec of quant/ (contract: scale by fp16 std, group channels, residual stages, stage-major
+// codes bit-packed LSB-first at log2(C) bits) expressed as ONNX subgraphs, so a decoder graph can
+// read and write its KV cache as codes. Index tables are fixed at build time; `depth` is a runtime
+// int64 [1] tensor. Token tensors are [batch, n, ...].
+import type { RvqSpec } from '../../quant/index.js';
+import { codeBits, groupChannelMap, groupsPerToken, rvqCodeBytesPerToken, scalesPerToken, tokenWidth } from '../../quant/index.js';
+import type { GraphBuilder } from './builder.js';
+import { DataType } from './builder.js';
+import { bytesOf } from './layers.js';
+
+const largestHalf = 65504;
+
+export class RvqGraphCodec {
+  readonly codeBytes: number;
+  readonly numScales: number;
+  private readonly bits: number;
+  private readonly groups: number;
+  private readonly width: number;
+  /** [depth, C, groupSize] float32 initializer */
+  private readonly books: string;
+  private readonly channelMap: Uint32Array;
+
+  /** `codebooks` is [depth, C, groupSize] float32 (quant's layout); `name` names the initializer. */
+  constructor(
+    private readonly g: GraphBuilder,
+    readonly spec: RvqSpec,
+    private readonly codebooks: Float32Array,
+    name: string,
+  ) {
+    this.bits = codeBits(spec);
+    this.groups = groupsPerToken(spec);
+    this.width = tokenWidth(spec);
+    this.codeBytes = rvqCodeBytesPerToken(spec);
+    this.numScales = scalesPerToken(spec);
+    this.channelMap = groupChannelMap(spec);
+    this.books = g.initializer(name, DataType.FLOAT, [spec.depth, spec.codebookSize, spec.groupSize], () => bytesOf(codebooks));
+  }
+
+  /** uint8 [b, n, codeBytes] -> int64 codes [b, n, depth, G]: code i = (bytes from bit i*b on) >> shift & mask. */
+  unpack(bytes: string): string {
+    const { g, bits } = this;
+    const count = this.spec.depth * this.groups;
+    const span = Math.ceil((7 + bits) / 8); // bytes one code can touch
+    const padded = g.op('Pad', [bytes, g.int64([0, 0, 0, 0, 0, span - 1])]);
+    let word = '';
+    for (let k = 0; k < span; k++) {
+      const index = Array.from({ length: count }, (_, i) => Math.floor((i * bits) / 8) + k);
+      let part = g.op('Cast', [g.op('Gather', [padded, g.int64(index)], { axis: 2 })], { to: DataType.UINT32 });
+      if (k > 0) part = g.op('BitShift', [part, g.uint32([8 * k], [])], { direction: 'LEFT' });
+      word = k === 0 ? part : g.op('BitwiseOr', [word, part]);
+    }
+    const shifts = Array.from({ length: count }, (_, i) => (i * bits) % 8);
+    const shifted = g.op('BitShift', [word, g.uint32(shifts)], { direction: 'RIGHT' });
+    const codes = g.op('BitwiseAnd', [shifted, g.uint32([2 ** bits - 1], [])]);
+    return g.op('Reshape', [g.op('Cast', [codes], { to: DataType.INT64 }), g.int64([0, 0, this.spec.depth, this.groups])]);
+  }
+
+  /** int64 codes [b, n, depth, G] -> uint8 [b, n, codeBytes]; each byte sums the disjoint bit pieces of the codes overlapping it. */
+  pack(codes: string): string {
+    const { g, bits } = this;
+    const count = this.spec.depth * this.groups;
+    const pieceCode: number[] = [];
+    const rightShift: number[] = [];
+    const leftShift: number[] = [];
+    const byteOfPiece: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const first = i * bits;
+      for (let j = Math.floor(first / 8); j <= Math.floor((first + bits - 1) / 8); j++) {
+        pieceCode.push(i);
+        rightShift.push(Math.max(0, 8 * j - first));
+        leftShift.push(Math.max(0, first - 8 * j));
+        byteOfPiece.push(j);
+      }
+    }
+    const flat = g.op('Cast', [g.op('Reshape', [codes, g.int64([0, 0, count])])], { to: DataType.UINT32 });
+    const pieces = g.op('Gather', [flat, g.int64(pieceCode)], { axis: 2 });
+    const moved = g.op('BitShift', [g.op('BitShift', [pieces, g.uint32(rightShift)], { direction: 'RIGHT' }), g.uint32(leftShift)], { direction: 'LEFT' });
+    const masked = g.op('Cast', [g.op('BitwiseAnd', [moved, g.uint32([255], [])])], { to: DataType.FLOAT });
+    // [pieces, bytes] 0/1 matrix; the sums are integers below 256, exact in float32
+    const gatherToBytes = new Array<number>(pieceCode.length * this.codeBytes).fill(0);
+    byteOfPiece.forEach((j, p) => (gatherToBytes[p * this.codeBytes + j] = 1));
+    const summed = g.op('MatMul', [masked, g.float(gatherToBytes, [pieceCode.length, this.codeBytes])]);
+    return g.op('Cast', [summed], { to: DataType.UINT8 });
+  }
+
+  /**
+   * Rows [b, n, W] float from codes [b, n, depth, G] and fp16 scales [b, n, S] (null for scale
+   * 'none'): sum the first `depth` stages' entries (one Gather over the stacked codebooks), put
+   * channels back from their groups, multiply by the scales.
+   */
+  dequantize(codes: string, scales: string | null, depth: string): string {
+    const { g, spec } = this;
+    const stageOffsets = g.int64(Array.from({ length: spec.depth }, (_, s) => s * spec.codebookSize), [spec.depth, 1]);
+    const flatIndex = g.op('Slice', [g.op('Add', [codes, stageOffsets]), g.int64([0]), depth, g.int64([2])]);
+    const flatBooks = g.op('Reshape', [this.books, g.int64([spec.depth * spec.codebookSize, spec.groupSize])]);
+    const summed = g.op('ReduceSum', [g.op('Gather', [flatBooks, flatIndex]), g.int64([2])], { keepdims: 0 });
+    const inverse = new Array<number>(this.width);
+    this.channelMap.forEach((channel, k) => (inverse[channel] = k));
+    const rows = g.op('Gather', [g.op('Reshape', [summed, g.int64([0, 0, this.width])]), g.int64(inverse)], { axis: 2 });
+    return scales ? g.op('Mul', [rows, this.perChannel(g.op('Cast', [scales], { to: DataType.FLOAT }))]) : rows;
+  }
+
+  /**
+   * Greedy residual encoding of rows [b, n, W]: scale by the fp16-rounded unbiased std (zero -> 1),
+   * group, then per stage nearest entry = ArgMin(||c||^2/2 - <r, c>) and subtract it.
+   * Returns codes int64 [b, n, depth, G] and the fp16 scales [b, n, S] (null for 'none').
+   */
+  quantize(rows: string): { codes: string; scales: string | null } {
+    const { g, spec } = this;
+    let scaled = rows;
+    let scales: string | null = null;
+    if (this.numScales > 0) {
+      const span = this.width / this.numScales;
+      const segments = g.op('Reshape', [rows, g.int64([0, 0, this.numScales, span])]);
+      const deviation = g.op('Sub', [segments, g.op('ReduceMean', [segments, g.int64([-1])], { keepdims: 1 })]);
+      const variance = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [deviation, deviation]), g.int64([-1])], { keepdims: 0 }), g.float([span - 1], [])]);
+      const rounded = g.op('Cast', [g.op('Cast', [g.op('Min', [g.op('Sqrt', [variance]), g.float([largestHalf], [])])], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
+      const divisor = g.op('Where', [g.op('Equal', [rounded, g.float([0], [])]), g.float([1], []), rounded]);
+      scales = g.op('Cast', [divisor], { to: DataType.FLOAT16 });
+      scaled = g.op('Div', [rows, this.perChannel(divisor)]);
+    }
+    let residual = g.op('Reshape', [g.op('Gather', [scaled, g.int64([...this.channelMap])], { axis: 2 }), g.int64([0, 0, this.groups, spec.groupSize])]);
+    const stageCodes: string[] = [];
+    for (let s = 0; s < spec.depth; s++) {
+      const book = g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 });
+      const halfNorms = new Array<number>(spec.codebookSize);
+      for (let c = 0; c < spec.codebookSize; c++) {
+        let sum = 0;
+        for (let t = 0; t < spec.groupSize; t++) sum += this.codebooks[(s * spec.codebookSize + c) * spec.groupSize + t] ** 2;
+        halfNorms[c] = sum / 2;
+      }
+      const dot = g.op('MatMul', [residual, g.op('Transpose', [book], { perm: [1, 0] })]);
+      const code = g.op('ArgMin', [g.op('Sub', [g.float(halfNorms), dot])], { axis: -1, keepdims: 0 });
+      stageCodes.push(g.op('Unsqueeze', [code, g.int64([2])]));
+      if (s + 1 < spec.depth) residual = g.op('Sub', [residual, g.op('Gather', [book, code])]);
+    }
+    return { codes: g.op('Concat', stageCodes, { axis: 2 }), scales };
+  }
+
+  /** Scales [b, n, S] float -> per-channel factors [b, n, W]. */
+  private perChannel(scales: string): string {
+    const span = this.width / this.numScales;
+    const index = Array.from({ length: this.width }, (_, c) => Math.floor(c / span));
+    return this.g.op('Gather', [scales, this.g.int64(index)], { axis: 2 });
+  }
+}
