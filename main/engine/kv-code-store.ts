@@ -4,19 +4,17 @@
 // at once). The rvq graph reads zero-copy views (`past`), so nothing is copied per token.
 import { z } from 'zod';
 import { float16ArrayToFloat32, rvqSpecSchema, tokenWidth } from '../../quant/index.js';
-import type { RvqSpec, SafetensorEntry } from '../../quant/index.js';
+import type { RvqCodec, RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { checkKvRows, tokenMajorFloat32, tokenMajorFp16 } from './kv-rows.js';
-import { KV_KINDS, checkLayer, kvBytes, sumKvBytes } from './kv-store.js';
+import { KV_KINDS, checkComplete, checkLayer, kvBytes, sumKvBytes } from './kv-store.js';
 import type { KvBytes, KvGeometry, KvKind, KvRows, KvStore } from './kv-store.js';
 import { RecentWindow } from './recent-window.js';
 import { RvqTokenRecords } from './rvq-token-records.js';
-import type { RvqRecordViews, RvqTokenCodes } from './rvq-token-records.js';
+import type { RvqRecordViews } from './rvq-token-records.js';
 import { asUint16, blobJson, blobTensor, bytesOf, decodeStoreBlob, encodeStoreBlob } from './store-blob.js';
 
-/** Codes token rows [tokens, W] to `depth` stages; quant's RvqCodec is one (a codec per layer and K/V). */
-export interface RvqTokenEncoder {
-  encode(rows: Float32Array, depth: number): RvqTokenCodes;
-}
+/** Codes token rows [tokens, W] to `depth` stages: quant's RvqCodec (one per layer and K/V). */
+export type RvqTokenEncoder = Pick<RvqCodec, 'encode'>;
 
 export interface KvCodeStoreOptions {
   numLayers: number;
@@ -102,7 +100,7 @@ export class KvCodeStore implements KvStore {
   }
 
   /** Takes tokens the graph already coded (only without a recent window, which needs raw values). */
-  appendEncoded(layer: number, kind: KvKind, encoded: RvqTokenCodes): void {
+  appendEncoded(layer: number, kind: KvKind, encoded: RvqEncoded): void {
     if (this.window > 0) throw new Error('a KvCodeStore with a recent window takes raw keys/values (append), not codes');
     this.lane(layer, kind).records.appendEncoded(encoded);
   }
@@ -174,10 +172,11 @@ export class KvCodeStore implements KvStore {
   save(): Uint8Array {
     const tensors: Record<string, SafetensorEntry> = {};
     const depths: Record<KvKind, number[]> = { key: [], value: [] };
+    const held = ({ records, window }: Lane) => ({ length: records.length + window.length });
+    checkComplete(this.lanes.map((layer) => ({ key: held(layer.key), value: held(layer.value) })), this.length);
     this.lanes.forEach((layer, i) => {
       for (const kind of KV_KINDS) {
         const { records, window } = layer[kind];
-        if (records.length + window.length !== this.length) throw new Error(`layer ${i} ${kind} holds ${records.length + window.length} tokens, layer 0 key ${this.length}: a step was left half done`);
         Object.assign(tensors, records.toTensors(`layers.${i}.${kind}`));
         tensors[`layers.${i}.${kind}.window`] = { dtype: 'F16', shape: [window.length, window.width], data: bytesOf(window.view()) };
         depths[kind].push(records.depth);

@@ -58,3 +58,14 @@ export function tokenMajorFloat32(rows: KvRows, heads: number, headDim: number):
   }
   return out;
 }
+
+/** Token-major rows [tokens, heads*headDim] (float32 or fp16 bits) as head-major KvRows. */
+export function tokenRowsAsKvRows(rows: Float32Array | Uint16Array, heads: number, headDim: number): KvRows {
+  const width = heads * headDim;
+  const tokens = rows.length / width;
+  const data = rows instanceof Uint16Array ? new Uint16Array(rows.length) : new Float32Array(rows.length);
+  for (let t = 0; t < tokens; t++) {
+    for (let h = 0; h < heads; h++) data.set(rows.subarray(t * width + h * headDim, t * width + (h + 1) * headDim), (h * tokens + t) * headDim);
+  }
+  return { data, tokens, start: 0, count: tokens };
+}

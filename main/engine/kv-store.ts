@@ -1,5 +1,6 @@
 // The one interface every KV cache store implements (RVQ codes, fp16, scalar baselines), the byte
 // accounting they all report, and the form in which a graph hands a store its new keys/values.
+import { z } from 'zod';
 import type { ScalarFormat } from '../../quant/index.js';
 
 export type KvKind = 'key' | 'value';
@@ -96,4 +97,22 @@ export function checkGeometry(geometry: KvGeometry): void {
   for (const [field, value] of Object.entries(geometry)) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${field} must be a positive integer, got ${value}`);
   }
+}
+
+export const kvGeometrySchema = z.strictObject({ numLayers: z.number().int(), numKvHeads: z.number().int(), headDim: z.number().int() });
+
+/** Throws unless a saved geometry is the one expected. */
+export function checkSavedGeometry(saved: KvGeometry, geometry: KvGeometry): void {
+  if (saved.numLayers !== geometry.numLayers || saved.numKvHeads !== geometry.numKvHeads || saved.headDim !== geometry.headDim) {
+    throw new Error(`saved KV cache geometry ${JSON.stringify(saved)} differs from this model's ${JSON.stringify(geometry)}`);
+  }
+}
+
+/** Throws unless every lane holds `length` tokens (a failed step can leave some layers ahead). */
+export function checkComplete(lanes: readonly Record<KvKind, { length: number }>[], length: number): void {
+  lanes.forEach((layer, i) => {
+    for (const kind of KV_KINDS) {
+      if (layer[kind].length !== length) throw new Error(`layer ${i} ${kind} holds ${layer[kind].length} tokens, layer 0 key ${length}: a step was left half done`);
+    }
+  });
 }

@@ -4,20 +4,12 @@
 // depth d; the fp16 scales [tokens, scalesPerToken] in a separate buffer (the graph gets codes and
 // scales as two tensors); and each token's own depth, so the graph can mask stages the token lacks.
 import { codeBits, groupsPerToken, packCodes, rvqCodeBytesPerToken, rvqScaleBytesPerToken, scalesPerToken, tokenWidth, unpackCodes } from '../../quant/index.js';
-import type { RvqSpec, SafetensorEntry } from '../../quant/index.js';
+import type { RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { withCapacity, withExactCapacity } from './growable.js';
 import { kvBytes } from './kv-store.js';
 import type { KvBytes } from './kv-store.js';
 import { asUint16, blobTensor, bytesOf } from './store-blob.js';
 import type { StoreBlob } from './store-blob.js';
-
-/** Encoded tokens, the shape of quant's RvqEncoded: codes [tokens, depth, G] (stage-major per token), scales [tokens, S] fp16 bits. */
-export interface RvqTokenCodes {
-  tokens: number;
-  depth: number;
-  codes: Uint32Array;
-  scales: Uint16Array;
-}
 
 /** Zero-copy views of the live records, what the rvq graph is fed. */
 export interface RvqRecordViews {
@@ -61,7 +53,7 @@ export class RvqTokenRecords {
   }
 
   /** Appends tokens coded to at least the current depth; deeper stages are dropped. */
-  appendEncoded(encoded: RvqTokenCodes): void {
+  appendEncoded(encoded: RvqEncoded): void {
     const { tokens, depth, codes, scales } = encoded;
     const d = this.recordDepth;
     if (depth < d) throw new RangeError(`tokens coded to depth ${depth}, the store holds depth ${d}`);

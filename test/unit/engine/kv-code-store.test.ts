@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { codeBits, groupsPerToken, packCodes, rvqBitsPerValue, rvqBytesPerToken, rvqCodeBytesPerToken, rvqScaleBytesPerToken, tokenWidth } from '../../../quant/index.js';
+import { RvqCodec, codeBits, createRng, groupsPerToken, packCodes, rvqBitsPerValue, rvqBytesPerToken, rvqCodeBytesPerToken, rvqScaleBytesPerToken, tokenWidth } from '../../../quant/index.js';
 import type { RvqSpec } from '../../../quant/index.js';
 import { KvCodeStore } from '../../../main/engine/kv-code-store.js';
+import { tokenMajorFloat32 } from '../../../main/engine/kv-rows.js';
 import type { KvCodeStoreOptions } from '../../../main/engine/kv-code-store.js';
 import { RvqTokenRecords } from '../../../main/engine/rvq-token-records.js';
 import { headMajorRows, paperSpec, sampleCodes, storiesSpec, valueEncoder } from './rvq-fixtures.js';
@@ -207,5 +208,21 @@ describe('KvCodeStore', () => {
     expect(() => withEncoders.append(0, 'key', { data: new Float32Array(31), tokens: 1, start: 0, count: 1 })).toThrow(/K\/V rows hold 31/);
     expect(() => withEncoders.append(0, 'key', { data: headMajorRows(storiesSpec, 2), tokens: 2, start: 1, count: 2 })).toThrow(/outside/);
     expect(() => new KvCodeStore(twoLayers({ valueSpec: paperSpec }))).toThrow(/geometry/);
+  });
+});
+
+describe('KvCodeStore with quant\'s RvqCodec', () => {
+  it('stores exactly what the codec encodes, per token, and its scales', () => {
+    const rng = createRng(7);
+    const spec = { ...storiesSpec, codebookSize: 16, depth: 4 };
+    const codec = new RvqCodec(spec, Float32Array.from({ length: 4 * 16 * 32 }, () => rng.normal() * 0.3));
+    const store = new KvCodeStore({ numLayers: 1, keySpec: spec, valueSpec: spec, encoders: { key: [codec], value: [codec] } });
+    const rows = { data: headMajorRows(spec, 6), tokens: 6, start: 0, count: 6 };
+    store.append(0, 'key', rows);
+    store.append(0, 'value', rows);
+    const expected = codec.encode(tokenMajorFloat32(rows, 4, 8));
+    for (let t = 0; t < 6; t++) expect(store.tokenCodes(0, 'key', t)).toEqual(expected.codes.subarray(t * 4, (t + 1) * 4));
+    expect(store.past(0, 'value').scales).toEqual(expected.scales);
+    expect(store.bytes().codes).toBe(2 * 6 * rvqCodeBytesPerToken(spec));
   });
 });

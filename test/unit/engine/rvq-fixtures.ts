@@ -2,9 +2,8 @@
 // deterministic codes, and a stand-in encoder.
 import { createHash } from 'node:crypto';
 import { codeBits, float32ToFloat16Bits, groupsPerToken, parseRvqSpec, scalesPerToken, tokenWidth } from '../../../quant/index.js';
-import type { RvqSpec } from '../../../quant/index.js';
+import type { RvqEncoded, RvqSpec } from '../../../quant/index.js';
 import type { RvqTokenEncoder } from '../../../main/engine/kv-code-store.js';
-import type { RvqTokenCodes } from '../../../main/engine/rvq-token-records.js';
 
 /** headDim 128, 1 head, 32-channel groups in the head, C 2048, depth 8, per-head scale: 46 bytes/token. */
 export const paperSpec: RvqSpec = parseRvqSpec({ headDim: 128, numKvHeads: 1, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
@@ -13,7 +12,7 @@ export const paperSpec: RvqSpec = parseRvqSpec({ headDim: 128, numKvHeads: 1, gr
 export const storiesSpec: RvqSpec = parseRvqSpec({ headDim: 8, numKvHeads: 4, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'contiguous', groupSpan: 'token', scale: 'token' });
 
 /** Deterministic pseudo-random codes for `tokens` tokens of `depth` stages (a hash, so no shared PRNG state). */
-export function sampleCodes(spec: RvqSpec, tokens: number, depth = spec.depth, salt = 0): RvqTokenCodes {
+export function sampleCodes(spec: RvqSpec, tokens: number, depth = spec.depth, salt = 0): RvqEncoded {
   const G = groupsPerToken(spec);
   const codes = new Uint32Array(tokens * depth * G);
   for (let i = 0; i < codes.length; i++) codes[i] = createHash('sha256').update(`${salt}:${i}`).digest().readUInt32LE(0) % spec.codebookSize;
@@ -30,7 +29,7 @@ export function valueEncoder(spec: RvqSpec): RvqTokenEncoder {
   const G = groupsPerToken(spec);
   const S = scalesPerToken(spec);
   return {
-    encode(rows: Float32Array, depth: number): RvqTokenCodes {
+    encode(rows: Float32Array, depth = spec.depth): RvqEncoded {
       const tokens = rows.length / W;
       const codes = new Uint32Array(tokens * depth * G);
       for (let t = 0; t < tokens; t++) {
