@@ -82,6 +82,12 @@ export class KvCodeStore implements KvStore {
     return this.lanes[layer][kind];
   }
 
+  /** A lane that takes codes directly: only without a recent window, which needs the raw values. */
+  private codedLane(layer: number, kind: KvKind): Lane {
+    if (this.window > 0) throw new Error('a KvCodeStore with a recent window takes raw keys/values (append), not codes');
+    return this.lane(layer, kind);
+  }
+
   /** Takes the graph's raw (pre-RoPE) keys or values: into the window, or coded at the current depth. */
   append(layer: number, kind: KvKind, rows: KvRows): void {
     const lane = this.lane(layer, kind);
@@ -101,8 +107,12 @@ export class KvCodeStore implements KvStore {
 
   /** Takes tokens the graph already coded (only without a recent window, which needs raw values). */
   appendEncoded(layer: number, kind: KvKind, encoded: RvqEncoded): void {
-    if (this.window > 0) throw new Error('a KvCodeStore with a recent window takes raw keys/values (append), not codes');
-    this.lane(layer, kind).records.appendEncoded(encoded);
+    this.codedLane(layer, kind).records.appendEncoded(encoded);
+  }
+
+  /** Takes records the graph packed at `packedDepth` (its new_codes) with their scales; no recent window. */
+  appendPacked(layer: number, kind: KvKind, packed: Uint8Array, packedDepth: number, scales: Uint16Array): void {
+    this.codedLane(layer, kind).records.appendPacked(packed, packedDepth, scales);
   }
 
   /** Record depth of one layer's K or V. */

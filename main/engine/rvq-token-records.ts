@@ -85,13 +85,9 @@ export class RvqTokenRecords {
     const old = this.stride;
     const capacityTokens = Math.max(this.count, Math.floor(this.records.length / old));
     if (depth < this.recordDepth) {
-      const tailBits = (this.groups * depth * this.bits) % 8;
-      for (let t = 0; t < this.count; t++) {
-        // record t moves to t*next <= t*old: it never overwrites a record not yet moved
-        this.records.copyWithin(t * next, t * old, t * old + next);
-        if (tailBits) this.records[t * next + next - 1] &= (1 << tailBits) - 1;
-        if (this.depths[t] > depth) this.depths[t] = depth;
-      }
+      // record t moves to t*next <= t*old: it never overwrites a record not yet moved
+      this.cutRecords(this.records, old, this.count, 0, depth);
+      for (let t = 0; t < this.count; t++) if (this.depths[t] > depth) this.depths[t] = depth;
       this.records = withExactCapacity(this.records, capacityTokens * next, this.count * next);
     } else if (depth > this.recordDepth) {
       const relaid = new Uint8Array(capacityTokens * next);
@@ -100,6 +96,42 @@ export class RvqTokenRecords {
     }
     this.recordDepth = depth;
     this.stride = next;
+  }
+
+  /**
+   * Writes `count` packed records of stride `srcStride` (a depth >= `depth`) as depth-`depth` records
+   * from token `at` on: the stage-major depth-d prefix is the first G*d*log2(C) stream bits, so each
+   * record is its first R_d bytes with the bits past the prefix cleared. src may be this.records.
+   */
+  private cutRecords(src: Uint8Array, srcStride: number, count: number, at: number, depth: number): void {
+    const stride = rvqCodeBytesPerToken(this.spec, depth);
+    const tailBits = (this.groups * depth * this.bits) % 8;
+    for (let t = 0; t < count; t++) {
+      const to = (at + t) * stride;
+      this.records.set(src.subarray(t * srcStride, t * srcStride + stride), to);
+      if (tailBits) this.records[to + stride - 1] &= (1 << tailBits) - 1;
+    }
+  }
+
+  /**
+   * Appends records already packed at depth `packedDepth` >= the current depth (the rvq graph's
+   * new_codes, [tokens, R_packedDepth]) with their scales [tokens, S], cut to the current depth.
+   */
+  appendPacked(packed: Uint8Array, packedDepth: number, scales: Uint16Array): void {
+    const d = this.recordDepth;
+    if (packedDepth < d) throw new RangeError(`records packed at depth ${packedDepth}, the store holds depth ${d}`);
+    const srcStride = rvqCodeBytesPerToken(this.spec, packedDepth);
+    if (packed.length % srcStride !== 0) throw new RangeError(`${packed.length} bytes are not whole ${srcStride}-byte depth-${packedDepth} records`);
+    const tokens = packed.length / srcStride;
+    if (scales.length !== tokens * this.scaleCount) throw new RangeError(`${scales.length} scales for ${tokens} tokens of ${this.scaleCount} scales`);
+    const total = this.count + tokens;
+    this.records = withCapacity(this.records, total * this.stride, this.count * this.stride);
+    this.scales = withCapacity(this.scales, total * this.scaleCount, this.count * this.scaleCount);
+    this.depths = withCapacity(this.depths, total, this.count);
+    this.cutRecords(packed, srcStride, tokens, this.count, d);
+    this.scales.set(scales, this.count * this.scaleCount);
+    this.depths.fill(d, this.count, total);
+    this.count = total;
   }
 
   truncate(length: number): void {

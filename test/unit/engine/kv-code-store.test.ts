@@ -116,6 +116,23 @@ describe('RvqTokenRecords depth changes mid-conversation', () => {
     for (let t = 0; t < 6; t++) expect(records.tokenCodes(t)).toEqual(first.codes.subarray(t * 8, t * 8 + 2));
   });
 
+  it('takes records packed at full depth (the rvq graph\'s new_codes) cut to the current depth', () => {
+    const spec = paperSpec;
+    const encoded = sampleCodes(spec, 5);
+    const packed = new Uint8Array(5 * 44);
+    for (let t = 0; t < 5; t++) packed.set(expectedRecord(spec, encoded.codes, 8, t, 8), t * 44);
+    const full = new RvqTokenRecords(spec);
+    full.appendPacked(packed, 8, encoded.scales);
+    const viaCodes = new RvqTokenRecords(spec);
+    viaCodes.appendEncoded(encoded);
+    expect(full.views()).toEqual(viaCodes.views());
+    const cut = new RvqTokenRecords(spec, 3);
+    cut.appendPacked(packed, 8, encoded.scales);
+    for (let t = 0; t < 5; t++) expect(recordOf(cut, t)).toEqual(expectedRecord(spec, encoded.codes, 8, t, 3));
+    expect(() => cut.appendPacked(packed.subarray(0, 43), 8, encoded.scales)).toThrow(/whole 44-byte/);
+    expect(() => new RvqTokenRecords(spec).appendPacked(packed.subarray(0, 17 * 5), 3, encoded.scales)).toThrow(/depth 3.*depth 8/);
+  });
+
   it('rejects impossible depths', () => {
     const records = new RvqTokenRecords(storiesSpec);
     expect(() => records.setDepth(9)).toThrow(/depth/);
