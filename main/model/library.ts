@@ -11,7 +11,7 @@ import type { WeightType } from '../onnx/layers.js';
 import type { OpenCheckpointOptions } from './checkpoint.js';
 import { openCheckpoint } from './checkpoint.js';
 import type { ModelManifest } from './manifest.js';
-import { manifestFileName, manifestFormat, readManifest } from './manifest.js';
+import { manifestFormat, readManifest, writeManifest } from './manifest.js';
 import { readHfTokenizer, tokenizerFiles } from './tokenizer-hf.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { readLlama2cTokenizer } from './tokenizer-llama2c.js';
@@ -92,12 +92,14 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
       weightType,
       weightsFile: weightsFileName,
       weightsBytes: store.bytesWritten,
+      weightsTable: store.table,
       graphs: graphFiles,
+      rvq: {},
       tokenizer: tokenizerEntry,
       bosId: tokenizer.bosId,
       eosIds: [...tokenizer.eosIds],
     };
-    writeFileSync(join(temp, manifestFileName), JSON.stringify(manifest, null, 2));
+    writeManifest(temp, manifest);
     renameSync(temp, folder);
     return { folder, manifest };
   } catch (e) {

@@ -1,6 +1,6 @@
 // The manifest.json of a model in the library: what was imported, how, and which files hold it.
 // Validated with zod whenever it is read.
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { supportedArchitectures } from './config.js';
@@ -48,7 +48,11 @@ export const manifestSchema = z.object({
   /** ONNX external data file shared by every graph of the model. */
   weightsFile: z.string(),
   weightsBytes: z.number().int().nonnegative(),
+  /** Offset and length of every initializer in weightsFile, so graphs built later share it. */
+  weightsTable: z.record(z.string(), z.object({ offset: z.number().int().nonnegative(), length: z.number().int().nonnegative() })),
   graphs: z.object({ fp: z.string(), capture: z.string() }),
+  /** rvq graphs installed for codebook sets, by name. */
+  rvq: z.record(z.string(), z.object({ graph: z.string(), codebooks: z.string() })),
   tokenizer: z.discriminatedUnion('format', [
     z.object({ format: z.literal('llama2c'), file: z.string() }),
     z.object({ format: z.literal('huggingface'), files: z.array(z.string()) }),
@@ -70,4 +74,11 @@ export function readManifest(modelFolder: string): ModelManifest {
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${path}: invalid manifest (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
   return parsed.data;
+}
+
+/** Replaces the manifest atomically (write beside, then rename). */
+export function writeManifest(modelFolder: string, manifest: ModelManifest): void {
+  const path = join(modelFolder, manifestFileName);
+  writeFileSync(`${path}.tmp`, JSON.stringify(manifestSchema.parse(manifest), null, 2));
+  renameSync(`${path}.tmp`, path);
 }

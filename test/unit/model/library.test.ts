@@ -10,6 +10,9 @@ import { readHfCheckpoint } from '../../../main/model/hf.js';
 import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
 import type { ImportProgress } from '../../../main/model/library.js';
 import { importModel, listModels, loadLibraryTokenizer } from '../../../main/model/library.js';
+import { installRvqGraph } from '../../../main/model/library-rvq.js';
+import { buildRvqDecoderGraph } from '../../../main/onnx/rvq-cache.js';
+import { createRng, encodeCodebooks, parseRvqSpec } from '../../../quant/index.js';
 import { readManifest } from '../../../main/model/manifest.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
 import { readAllWeights } from '../../../main/model/weights.js';
@@ -49,6 +52,33 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('importing
 
     const capture = await ort.InferenceSession.create(join(folder, manifest.graphs.capture));
     expect(capture.outputNames).toContain('keys_pre_rope.4');
+
+    // an rvq graph installed later shares the weights file and runs like one built from the checkpoint
+    const spec = parseRvqSpec({ headDim: 8, numKvHeads: 4, groupSize: 32, codebookSize: 64, depth: 2, grouping: 'contiguous', groupSpan: 'token', scale: 'token' });
+    const rng = createRng(3);
+    const set = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: 5 }, () => ({ key: Float32Array.from({ length: 2 * 64 * 32 }, () => rng.normal()), value: Float32Array.from({ length: 2 * 64 * 32 }, () => rng.normal()) })) };
+    const codebookFile = join(dir, 'books.safetensors');
+    writeFileSync(codebookFile, encodeCodebooks(set));
+    const updated = installRvqGraph(folder, codebookFile, 'test');
+    expect(readManifest(folder).rvq).toEqual({ test: { graph: 'rvq-test.onnx', codebooks: 'codebooks-test.safetensors' } });
+    expect(updated.rvq.test.graph).toBe('rvq-test.onnx');
+    expect(readFileSync(join(folder, 'rvq-test.onnx')).length).toBeLessThan(2 * 5 * 2 * 64 * 32 * 4 + 100_000);
+    const installed = await ort.InferenceSession.create(join(folder, 'rvq-test.onnx'));
+    const ck2 = readLlama2cCheckpoint(fixtures.stories260K);
+    const direct = await ort.InferenceSession.create(buildRvqDecoderGraph(ck2.config, ck2.weights, set));
+    ck2.weights.close();
+    const feeds: Record<string, ort.Tensor> = { ...stepFeeds([1, 265, 270], 0), depth: new ort.Tensor('int64', BigInt64Array.of(2n), [1]) };
+    for (let i = 0; i < 5; i++) {
+      for (const kind of ['key', 'value']) {
+        feeds[`past_codes.${i}.${kind}`] = new ort.Tensor('uint8', new Uint8Array(0), [1, 0, 2]);
+        feeds[`past_scales.${i}.${kind}`] = new ort.Tensor('float16', new Uint16Array(0), [1, 0, 1]);
+      }
+    }
+    expect((await installed.run(feeds)).logits.data).toEqual((await direct.run(feeds)).logits.data);
+    writeFileSync(codebookFile, encodeCodebooks({ ...set, layers: set.layers.slice(0, 4) }));
+    expect(() => installRvqGraph(folder, codebookFile, 'bad')).toThrow('codebooks are for 4 layers, the model has 5');
+    writeFileSync(codebookFile, 'junk');
+    expect(() => installRvqGraph(folder, codebookFile, 'bad')).toThrow(/^books\.safetensors: /);
 
     expect(() => importModel(fixtures.stories260K, { library })).toThrow(/already exists/);
     expect(listModels(library).map((e) => e.manifest?.id)).toEqual(['stories260K']);
