@@ -1,5 +1,6 @@
 // The table of `reskv` sub-commands; each lives in its own module beside this one.
 import type { CliCommand } from './command.js';
+import { costCommand } from './cost.js';
 import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
 import { modelsCommand } from './models.js';
@@ -10,4 +11,5 @@ export const commands: CliCommand[] = [
   importCommand,
   modelsCommand,
   inspectCommand,
+  costCommand,
 ];
