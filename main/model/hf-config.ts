@@ -58,8 +58,9 @@ export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConf
   const bad = (what: string) => new Error(`${file}: ${what}`);
   const numKvHeads = j.num_key_value_heads ?? j.num_attention_heads;
   if (j.num_attention_heads % numKvHeads !== 0) throw bad(`num_attention_heads ${j.num_attention_heads} is not a multiple of num_key_value_heads ${numKvHeads}`);
-  if (!j.head_dim && j.hidden_size % j.num_attention_heads !== 0) throw bad(`hidden_size ${j.hidden_size} is not divisible by num_attention_heads ${j.num_attention_heads}`);
-  const headDim = j.head_dim ?? j.hidden_size / j.num_attention_heads;
+  if (!j.head_dim && architecture !== 'gemma' && j.hidden_size % j.num_attention_heads !== 0) throw bad(`hidden_size ${j.hidden_size} is not divisible by num_attention_heads ${j.num_attention_heads}`);
+  // GemmaConfig's head_dim defaults to 256 rather than hidden/heads
+  const headDim = j.head_dim ?? (architecture === 'gemma' ? 256 : j.hidden_size / j.num_attention_heads);
   if (headDim % 2 !== 0) throw bad(`head_dim ${headDim} is odd; RoPE needs channel pairs`);
   if (j.attention_bias && architecture !== 'qwen2') throw bad('attention_bias = true (biases on every attention projection) is not supported');
   if (j.mlp_bias) throw bad('mlp_bias = true is not supported');
@@ -70,10 +71,11 @@ export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConf
   const activation = activationName === 'silu' ? 'silu' : isGemma || activationName === 'gelu_pytorch_tanh' ? 'gelu_tanh' : null;
   if (!activation) throw bad(`hidden_act "${activationName}" is not supported (silu, gelu_pytorch_tanh)`);
 
-  let maxPositions = j.max_position_embeddings ?? 2048;
+  let maxPositions = j.max_position_embeddings ?? { llama: 2048, mistral: 32768, qwen2: 32768, gemma: 8192 }[architecture];
   // Sliding-window attention is not built into the graphs: keep contexts inside the window, where
-  // it is identical to full attention.
-  const window = architecture === 'qwen2' && !j.use_sliding_window ? null : j.sliding_window;
+  // it is identical to full attention. (MistralConfig defaults the window to 4096; Qwen2 uses it
+  // only with use_sliding_window.)
+  const window = architecture === 'mistral' ? (j.sliding_window === undefined ? 4096 : j.sliding_window) : architecture === 'qwen2' && j.use_sliding_window ? j.sliding_window : null;
   if (window) maxPositions = Math.min(maxPositions, window);
 
   return {
@@ -128,6 +130,7 @@ export function hfConfigJson(c: ModelConfig): HfConfigJson & Record<string, unkn
     head_dim: c.headDim,
     vocab_size: c.vocabSize,
     max_position_embeddings: c.maxPositions,
+    sliding_window: null,
     rms_norm_eps: c.normEps,
     rope_theta: c.rope.theta,
     rope_scaling:

@@ -43,8 +43,13 @@ function llama2cLayout(c: ModelConfig): { spans: Map<string, Span>; end: number 
   return { spans, end: offset };
 }
 
+const versionedMagic = 0x616b3432; // "ak42": llama2.c export.py --version 1/2 files
+
 function configFromHeader(file: string, header: Int32Array): ModelConfig {
   const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = header;
+  if (header[0] === versionedMagic) {
+    throw new Error(`${file}: llama2.c export version ${header[1]} (magic "ak42"); only the legacy version 0 format that run.c reads is supported (export.py --version 0)`);
+  }
   const bad = (what: string) => new Error(`${file}: not a llama2.c checkpoint (${what})`);
   for (const [name, v] of [['dim', dim], ['hidden_dim', hidden], ['n_layers', layers], ['n_heads', heads], ['n_kv_heads', kvHeads], ['seq_len', seqLen]] as const) {
     if (!(v > 0 && v <= 1 << 20)) throw bad(`header ${name} = ${v}`);

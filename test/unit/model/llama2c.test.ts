@@ -27,6 +27,8 @@ describe('llama2.c checkpoint reader', () => {
     expect(() => readLlama2cCheckpoint(path)).toThrow(/garbage\.bin: not a llama2\.c checkpoint \(dim 64 not divisible by n_heads 7\)/);
     writeFileSync(path, header([-1, 172, 5, 8, 4, 512, 512]));
     expect(() => readLlama2cCheckpoint(path)).toThrow(/header dim = -1/);
+    writeFileSync(path, header([0x616b3432, 1, 64, 172, 5, 8, 4, 512, 512]));
+    expect(() => readLlama2cCheckpoint(path)).toThrow('garbage.bin: llama2.c export version 1 (magic "ak42"); only the legacy version 0 format');
   });
 
   it.skipIf(!haveFixtures(fixtures.stories260K))('rejects a truncated or padded copy of stories260K', () => {
