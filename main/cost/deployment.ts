@@ -65,7 +65,7 @@ export interface FeasiblePlan {
 export type DeploymentPlan = FeasiblePlan | { feasible: false; problem: string };
 
 /** One decode step of `batch` sequences, each attending `context` cached tokens: the slower roofline. */
-export function decodeStep(s: Setting, kv: KvAccounting, tp: number, batch: number): DecodeStep {
+function decodeStep(s: Setting, kv: KvAccounting, tp: number, batch: number): DecodeStep {
   const bytesReadPerGpu = (s.weightBytesReadPerStep + batch * s.context * kv.bytesPerToken) / tp + kv.codebookBytes;
   const memorySeconds = bytesReadPerGpu / (s.bandwidth * s.decodeEfficiency);
   const flopsPerToken = forwardFlopsPerToken(s.geometry, s.parameters, s.context) + kv.encodeFlopsPerToken;
@@ -76,12 +76,12 @@ export function decodeStep(s: Setting, kv: KvAccounting, tp: number, batch: numb
 }
 
 /** Compute roofline for one prompt: token i attends i positions, (P+1)/2 on average. */
-export function prefillSeconds(s: Setting, kv: KvAccounting, tp: number): number {
+function prefillSeconds(s: Setting, kv: KvAccounting, tp: number): number {
   const perToken = forwardFlopsPerToken(s.geometry, s.parameters, (s.promptTokens + 1) / 2) + kv.encodeFlopsPerToken;
   return (s.promptTokens * perToken) / (tp * s.flops * s.computeEfficiency);
 }
 
-export function kvBudgetBytesPerReplica(s: Setting, kv: KvAccounting, tp: number): number {
+function kvBudgetBytesPerReplica(s: Setting, kv: KvAccounting, tp: number): number {
   return tp * (s.usableBytesPerGpu - kv.codebookBytes) - s.weightBytes;
 }
 

@@ -138,6 +138,13 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
     'tensor-parallel communication, attention-kernel and scheduling overheads are folded into the efficiency factors',
     'prefill and decode share each replica in turn (no overlap), so capacities are on the low side',
   ];
+  const moneyDefaults = [
+    input.money.utilisation === undefined && `utilisation ${DEFAULTS.utilisation}`,
+    input.money.pricing === 'own' && input.money.amortisationMonths === undefined && `amortisation over ${DEFAULTS.amortisationMonths} months`,
+    input.money.pricing === 'own' && input.money.electricityUsdPerKWh === undefined && `electricity $${DEFAULTS.electricityUsdPerKWh}/kWh`,
+    input.money.pricing === 'own' && input.money.pue === undefined && `PUE ${DEFAULTS.pue}`,
+  ].filter((d): d is string => typeof d === 'string');
+  if (moneyDefaults.length > 0) notes.push(`assumed defaults: ${moneyDefaults.join(', ')}`);
   if (model.slidingWindow !== undefined) {
     notes.push(`${model.name} has a ${model.slidingWindow}-token sliding window: a rolling-buffer cache would hold at most that many tokens; these figures count the whole context`);
   }

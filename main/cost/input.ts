@@ -58,8 +58,8 @@ export const costInputSchema = z
       context: atLeastOne,
       promptTokens: atLeastOne.optional(),
       answerTokens: atLeastOne.optional(),
-      requestsPerDay: nonNegative.optional(),
-      tokensPerDay: nonNegative.optional(),
+      requestsPerDay: positive.optional(),
+      tokensPerDay: positive.optional(),
       targetDecodeTokensPerSecondPerUser: positive.optional(),
     }),
     money: z

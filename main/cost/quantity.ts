@@ -11,6 +11,5 @@ export function quantity<U extends string>(value: number, unit: U, note?: string
   return note === undefined ? { value, unit } : { value, unit, note };
 }
 
-export const GIB = 1024 ** 3;
 export const HOURS_PER_MONTH = (365 * 24) / 12; // 730 h: a month is a twelfth of a 365-day year
 export const SECONDS_PER_DAY = 86_400;

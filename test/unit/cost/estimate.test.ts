@@ -169,6 +169,13 @@ describe('deployment sizing', () => {
     expect(plan(e.formats[0]).money.monthly.value).toBeCloseTo(2 * 730, 9);
   });
 
+  it('names the defaults it assumed and the config facts it does not model', () => {
+    const e = estimateDeploymentCost({ ...l40sCase, model: model('mistral-7b-v0.1'), money: { pue: 1.2 } });
+    expect(e.notes).toContain('assumed defaults: utilisation 0.5, amortisation over 36 months, electricity $0.15/kWh');
+    expect(e.notes.join(' ')).toMatch(/4096-token sliding window/);
+    expect(e.workload.targetDecodeSpeedPerUser.note).toMatch(/^assumed default/);
+  });
+
   it('passes measured quality through beside its format', () => {
     const quality = { perplexityDeltaPercent: 0.5, klDivergence: 0.004, top1AgreementPercent: 97.5, measuredOn: 'stories260K, held-out sample' };
     const e = estimateDeploymentCost({ ...l40sCase, kv: [{ format: { kind: 'rvq', depth: 8 }, measuredQuality: quality }] });
