@@ -1,0 +1,67 @@
+// reskv import / models / inspect as a user runs them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { CliUsageError } from '../../../main/cli/command.js';
+import { importCommand } from '../../../main/cli/import.js';
+import { inspectCommand } from '../../../main/cli/inspect.js';
+import { modelsCommand } from '../../../main/cli/models.js';
+import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
+import { tinyModels } from './tiny-models.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'reskv-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+function captured(): { out: () => string; err: () => string } {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  return { out: () => log.mock.calls.map((c) => c.join(' ')).join('\n'), err: () => err.mock.calls.map((c) => String(c[0])).join('') };
+}
+
+describe('reskv import / models / inspect', () => {
+  const config = tinyModels['llama3 (GQA 2, theta 500000, llama3 scaling, untied)'];
+  const source = join(dir, 'tiny-llama3');
+  writeHfFolder(source, config, new RandomWeights(config, 2));
+  const library = join(dir, 'library');
+
+  it('imports with progress on stderr, then lists and inspects the model', async () => {
+    let io = captured();
+    expect(await importCommand.run([source, '--library', library, '--weights', 'float16'])).toBe(0);
+    expect(io.out()).toMatch(/^imported tiny-llama3 \(llama, 0\.03M parameters, float16\) in /);
+    expect(io.err()).toMatch(/converting weights: .* \(100%\)/);
+    vi.restoreAllMocks();
+
+    io = captured();
+    expect(await modelsCommand.run(['--library', library])).toBe(0);
+    expect(io.out()).toMatch(/tiny-llama3\s+llama\s+0\.03M\s+float16/);
+    vi.restoreAllMocks();
+
+    io = captured();
+    expect(await inspectCommand.run([source])).toBe(0);
+    expect(io.out()).toContain('Hugging Face folder');
+    expect(io.out()).toContain('heads / KV heads  4 / 2 (head dim 8)');
+    expect(io.out()).toContain('RoPE              theta 500000, half, llama3 scaling x8');
+    expect(io.out()).toContain(`KV cache fp16     ${2 * 2 * 2 * 8 * 2} bytes/token`);
+    vi.restoreAllMocks();
+
+    io = captured();
+    expect(await inspectCommand.run([join(library, 'tiny-llama3'), '--json'])).toBe(0);
+    expect(JSON.parse(io.out())).toMatchObject({ format: 'ResKV library model', kvBytesPerTokenFp16: 128, config: { numKvHeads: 2 } });
+  });
+
+  it('turns bad arguments into usage errors', async () => {
+    await expect(importCommand.run([])).rejects.toThrow(CliUsageError);
+    await expect(importCommand.run([source, '--weights', 'int4'])).rejects.toThrow("--weights must be float32 or float16, got 'int4'");
+    await expect(importCommand.run([source, '--frobnicate'])).rejects.toThrow(CliUsageError);
+    await expect(modelsCommand.run(['extra'])).rejects.toThrow(CliUsageError);
+    await expect(inspectCommand.run([join(dir, 'nothing-here')])).rejects.toThrow('nothing-here: no such file or folder');
+  });
+
+  it('says so when the library is empty', async () => {
+    const io = captured();
+    expect(await modelsCommand.run(['--library', join(dir, 'empty')])).toBe(0);
+    expect(io.out()).toMatch(/^no models in .*empty/);
+  });
+});
