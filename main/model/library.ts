@@ -39,7 +39,7 @@ export interface ImportOptions extends OpenCheckpointOptions {
 }
 
 const weightsFileName = 'weights.bin';
-const graphFiles = { fp: 'fp.onnx', capture: 'capture.onnx' };
+const graphFiles = { fp: 'fp.onnx', fpHalfCache: 'fp-kv16.onnx', capture: 'capture.onnx' };
 
 /** Converts a checkpoint into a library folder; returns its manifest and folder. */
 export function importModel(sourcePath: string, options: ImportOptions = {}): { folder: string; manifest: ModelManifest } {
@@ -65,6 +65,7 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
     });
     try {
       writeFileSync(join(temp, graphFiles.fp), buildDecoderGraph(ck.config, ck.weights, { weightType, store }));
+      writeFileSync(join(temp, graphFiles.fpHalfCache), buildDecoderGraph(ck.config, ck.weights, { weightType, store, cacheType: 'float16' }));
       writeFileSync(join(temp, graphFiles.capture), buildCaptureGraph(ck.config, ck.weights, { weightType, store }));
     } finally {
       store.close();
@@ -78,6 +79,7 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
       tokenizerEntry = { format: 'llama2c', file: 'tokenizer.bin' };
     } else {
       tokenizer = readHfTokenizer(ck.tokenizerPath);
+      if (tokenizer.vocabSize > ck.config.vocabSize) throw new Error(`tokenizer.json has ${tokenizer.vocabSize} tokens, more than the model's vocab_size ${ck.config.vocabSize}`);
       const files = tokenizerFiles.filter((f) => existsSync(join(ck.tokenizerPath, f)));
       for (const f of files) copyFileSync(join(ck.tokenizerPath, f), join(temp, f));
       tokenizerEntry = { format: 'huggingface', files };

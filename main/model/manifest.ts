@@ -50,7 +50,8 @@ export const manifestSchema = z.object({
   weightsBytes: z.number().int().nonnegative(),
   /** Offset and length of every initializer in weightsFile, so graphs built later share it. */
   weightsTable: z.record(z.string(), z.object({ offset: z.number().int().nonnegative(), length: z.number().int().nonnegative() })),
-  graphs: z.object({ fp: z.string(), capture: z.string() }),
+  /** fp: float32 cache; fpHalfCache: the same with a float16 past/present; capture: calibration. */
+  graphs: z.object({ fp: z.string(), fpHalfCache: z.string(), capture: z.string() }),
   /** rvq graphs installed for codebook sets, by name. */
   rvq: z.record(z.string(), z.object({ graph: z.string(), codebooks: z.string() })),
   tokenizer: z.discriminatedUnion('format', [

@@ -17,7 +17,7 @@ import { readManifest } from '../../../main/model/manifest.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
 import { readAllWeights } from '../../../main/model/weights.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
-import { graphGreedy, maxLogitError, stepFeeds } from './session.js';
+import { emptyFpCache, graphGreedy, maxLogitError, stepFeeds } from './session.js';
 import { tinyModels } from './tiny-models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'reskv-library-'));
@@ -50,6 +50,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('importing
     expect(ids).toEqual(referenceGreedy(new ReferenceModel(manifest.config, weights), [1], 30));
     expect(tok.decode([1, ...ids])).toMatch(/^Once upon a time, there was a little girl named Lily\./);
 
+    const halfCache = await ort.InferenceSession.create(join(folder, manifest.graphs.fpHalfCache));
+    const halfOut = await halfCache.run({ ...stepFeeds([1, 265], 0), ...emptyFpCache(manifest.config, 'float16') });
+    expect(halfOut['present.0.key'].type).toBe('float16');
     const capture = await ort.InferenceSession.create(join(folder, manifest.graphs.capture));
     expect(capture.outputNames).toContain('keys_pre_rope.4');
 
@@ -102,9 +105,7 @@ describe('importing a Hugging Face folder', () => {
     ck.weights.close();
     const session = await ort.InferenceSession.create(join(folder, manifest.graphs.fp));
     const prompt = [4, 8, 15, 16];
-    const feeds: Record<string, ort.Tensor> = stepFeeds(prompt, 0);
-    for (let i = 0; i < config.numLayers; i++) for (const k of ['key', 'value']) feeds[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [1, config.numKvHeads, 0, config.headDim]);
-    const out = await session.run(feeds);
+    const out = await session.run({ ...stepFeeds(prompt, 0), ...emptyFpCache(config) });
     expect(maxLogitError(ref, prompt, out.logits.data as Float32Array)).toBeLessThan(1e-4);
   });
 

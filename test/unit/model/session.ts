@@ -18,10 +18,11 @@ export function stepFeeds(ids: readonly number[], past: number): Feeds {
   };
 }
 
-export function emptyFpCache(c: ModelConfig): Feeds {
+export function emptyFpCache(c: ModelConfig, type: 'float32' | 'float16' = 'float32'): Feeds {
   const feeds: Feeds = {};
+  const empty = type === 'float32' ? new Float32Array(0) : new Uint16Array(0);
   for (let i = 0; i < c.numLayers; i++) {
-    for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]);
+    for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor(type, empty, [1, c.numKvHeads, 0, c.headDim]);
   }
   return feeds;
 }

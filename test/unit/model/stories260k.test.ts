@@ -2,7 +2,6 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../quant/index.js';
-import type { ModelConfig } from '../../../main/model/config.js';
 import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
 import { readLlama2cTokenizer } from '../../../main/model/tokenizer-llama2c.js';
@@ -64,7 +63,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('stories26
     const session = await ort.InferenceSession.create(buildDecoderGraph(ck.config, ck.weights, { weightType: 'float16', cacheType: 'float16' }));
     expect(session.inputNames).toContain('past_key_values.0.key');
     const prompt = [1, 403, 407, 261];
-    const out = await session.run({ ...stepFeeds(prompt, 0), ...emptyFpCache16(ck.config) });
+    const out = await session.run({ ...stepFeeds(prompt, 0), ...emptyFpCache(ck.config, 'float16') });
     expect(out['present.0.key'].type).toBe('float16');
     expect(maxLogitError(new ReferenceModel(ck.config, rounded), prompt, out.logits.data as Float32Array)).toBeLessThan(1e-4);
   });
@@ -89,9 +88,3 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('stories26
     }
   });
 });
-
-function emptyFpCache16(c: ModelConfig): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (let i = 0; i < c.numLayers; i++) for (const k of ['key', 'value']) feeds[`past_key_values.${i}.${k}`] = new ort.Tensor('float16', new Uint16Array(0), [1, c.numKvHeads, 0, c.headDim]);
-  return feeds;
-}
