@@ -1,4 +1,5 @@
-// The estimate as a plain-text table, one column per KV format, for the CLI.
+// The estimate as a table, one column per KV format: structured (costReport, for the app and the
+// PoC report) and as plain text (formatCostTable, for the CLI).
 import type { CostEstimate } from './estimate.js';
 import type { FormatEstimate, FormatPlanEstimate } from './format-estimate.js';
 
@@ -26,7 +27,15 @@ function significant(value: number): string {
 
 type Row = [label: string, cell: (plan: FormatPlanEstimate, format: FormatEstimate) => string];
 
-export function formatCostTable(e: CostEstimate): string {
+/** The estimate laid out for people: header lines, one column per KV format, and the notes. */
+export interface CostReport {
+  header: string[];
+  columns: string[];
+  rows: Array<{ label: string; cells: string[] }>;
+  notes: string[];
+}
+
+export function costReport(e: CostEstimate): CostReport {
   const users = whole.format(e.workload.users.value);
   const context = whole.format(e.workload.context.value);
   const assumedMark = (q: { note?: string }) => (q.note?.startsWith('assumed') ? ' (assumed)' : '');
@@ -71,14 +80,15 @@ export function formatCostTable(e: CostEstimate): string {
     ['savings vs fp16 per month', (p) => (p.money.savingsVsFp16 ? `${usd(p.money.savingsVsFp16.value)} (${p.money.savingsVsFp16Percent!.value.toFixed(0)}%)` : 'n/a')],
   ];
 
-  const rows: string[][] = [['', ...e.formats.map((f) => f.label)]];
-  for (const [label, cell] of kvRows) rows.push([label, ...e.formats.map(cell)]);
-  for (const [label, cell] of planRows) rows.push([label, ...e.formats.map((f) => (f.plan.feasible ? cell(f.plan, f) : 'does not fit'))]);
+  const rows: CostReport['rows'] = [];
+  for (const [label, cell] of kvRows) rows.push({ label, cells: e.formats.map(cell) });
+  for (const [label, cell] of planRows) rows.push({ label, cells: e.formats.map((f) => (f.plan.feasible ? cell(f.plan, f) : 'does not fit')) });
   if (e.formats.some((f) => f.measuredQuality)) {
-    rows.push(['measured perplexity change', ...e.formats.map((f) => (f.measuredQuality?.perplexityDeltaPercent === undefined ? '-' : `${f.measuredQuality.perplexityDeltaPercent.toFixed(2)}%`))]);
+    rows.push({
+      label: 'measured perplexity change',
+      cells: e.formats.map((f) => (f.measuredQuality?.perplexityDeltaPercent === undefined ? '-' : `${f.measuredQuality.perplexityDeltaPercent.toFixed(2)}%`)),
+    });
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const table = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
 
   const notes = [
     `monthly cost per GPU ${usd(e.hardware.monthlyCostPerGpu.value)}: ${e.hardware.monthlyCostPerGpu.note}`,
@@ -86,5 +96,13 @@ export function formatCostTable(e: CostEstimate): string {
     ...e.formats.flatMap((f) => (f.plan.feasible ? [] : [`${f.label}: ${f.plan.problem}`])),
     ...e.formats.flatMap((f) => [f.kv.bitsPerValue.note, f.kv.codebooksPerGpu.note].filter((n): n is string => n !== undefined).map((n) => `${f.label}: ${n}`)),
   ];
-  return [...header, '', ...table, '', 'notes:', ...[...new Set(notes)].map((n) => `  - ${n}`)].join('\n');
+  return { header, columns: e.formats.map((f) => f.label), rows, notes: [...new Set(notes)] };
+}
+
+export function formatCostTable(e: CostEstimate): string {
+  const report = costReport(e);
+  const lines = [['', ...report.columns], ...report.rows.map((r) => [r.label, ...r.cells])];
+  const widths = lines[0].map((_, c) => Math.max(...lines.map((r) => r[c].length)));
+  const table = lines.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+  return [...report.header, '', ...table, '', 'notes:', ...report.notes.map((n) => `  - ${n}`)].join('\n');
 }

@@ -18,4 +18,5 @@ export { builtInHardware, hardwareEntrySchema, hardwareCatalogSchema, parseHardw
 export type { HardwareEntry } from './hardware.js';
 export { loadHardwareCatalog, loadUserHardware, saveUserHardware, removeUserHardware, USER_HARDWARE_FILE } from './hardware-store.js';
 export type { CatalogEntry } from './hardware-store.js';
-export { formatCostTable, formatBytes } from './cost-table.js';
+export { costReport, formatCostTable, formatBytes } from './cost-table.js';
+export type { CostReport } from './cost-table.js';
