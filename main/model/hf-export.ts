@@ -115,7 +115,7 @@ function writeTokenizerFiles(folder: string, vocabSize: number): void {
   writeFileSync(join(folder, 'tokenizer.json'), JSON.stringify(tokenizer));
   const chatTemplate =
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-  writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|im_start|>', eos_token: '<|im_end|>', add_bos_token: false, chat_template: chatTemplate, tokenizer_class: 'GPT2Tokenizer' }, null, 2));
+  writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|im_start|>', eos_token: '<|im_end|>', chat_template: chatTemplate, tokenizer_class: 'GPT2Tokenizer' }, null, 2));
   writeFileSync(join(folder, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: [0, 2] }, null, 2));
 }
 

@@ -97,7 +97,8 @@ export function readHfCheckpoint(folder: string): LoadedCheckpoint {
         throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
       }
       for (const [name, info] of Object.entries(header.tensors)) {
-        if (ignoredTensor.test(name)) continue;
+        // a tied model may still carry a copy of the classifier; tying means the embedding is used
+        if (ignoredTensor.test(name) || (config.tiedEmbeddings && name === 'lm_head.weight')) continue;
         if (claimed && !claimed.has(name)) throw new Error(`${file}: holds tensor ${name}, which ${shardIndexName} places elsewhere or not at all`);
         const shape = expected.get(name);
         if (!shape) throw new Error(`${file}: unexpected tensor ${name} for a ${config.architecture} model with this config`);

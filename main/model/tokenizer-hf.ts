@@ -14,11 +14,10 @@ const tokenText = z.union([z.string(), z.object({ content: z.string() })]).nulla
 const tokenizerConfigSchema = z.looseObject({
   bos_token: tokenText,
   eos_token: tokenText,
-  add_bos_token: z.boolean().optional(),
   chat_template: z.union([z.string(), z.array(z.object({ name: z.string(), template: z.string() }))]).nullable().optional(),
 });
 const idOrIds = z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().optional();
-const generationConfigSchema = z.looseObject({ bos_token_id: idOrIds, eos_token_id: idOrIds });
+const generationConfigSchema = z.looseObject({ eos_token_id: idOrIds });
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -40,9 +39,11 @@ export class HfTokenizer implements TextTokenizer {
     const text = (t: z.infer<typeof tokenText>) => (typeof t === 'string' ? t : (t?.content ?? ''));
     this.bosText = text(tokenizerConfig.bos_token);
     this.eosText = text(tokenizerConfig.eos_token);
-    const genBos = generationConfig.bos_token_id;
-    const bos = typeof genBos === 'number' ? genBos : this.bosText ? tokenizer.token_to_id(this.bosText) : undefined;
-    this.bosId = tokenizerConfig.add_bos_token === false || bos === undefined ? null : bos;
+    // BOS only where the tokenizer itself would add it (its post-processor): Llama, Gemma yes;
+    // SmolLM2, Qwen2 no.
+    const withSpecials = tokenizer.encode('a', { add_special_tokens: true }).ids;
+    const plain = tokenizer.encode('a', { add_special_tokens: false }).ids;
+    this.bosId = withSpecials.length > plain.length && withSpecials[0] !== plain[0] ? withSpecials[0] : null;
     const genEos = generationConfig.eos_token_id;
     const eos = genEos === null || genEos === undefined ? tokenizer.token_to_id(this.eosText) : genEos;
     this.eosIds = eos === undefined ? [] : Array.isArray(eos) ? eos : [eos];
@@ -65,6 +66,12 @@ export class HfTokenizer implements TextTokenizer {
 
   get hasChatTemplate(): boolean {
     return this.chatTemplate !== null;
+  }
+
+  /** Ids of the chat prompt for `messages`, with BOS added unless the template already wrote it. */
+  encodeChat(messages: readonly ChatMessage[]): number[] {
+    const ids = this.encode(this.applyChatTemplate(messages));
+    return this.bosId !== null && ids[0] !== this.bosId ? [this.bosId, ...ids] : ids;
   }
 
   /** The prompt text the model's own chat template makes of `messages` (generation prompt added). */

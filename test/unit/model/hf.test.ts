@@ -136,6 +136,28 @@ describe('Hugging Face tokenizer', () => {
     expect(tok.decode(tok.encode(prompt))).toBe('user\nHi\nassistant\n');
   });
 
+  it('adds BOS exactly when the tokenizer\'s post-processor would, and not twice in chat prompts', () => {
+    const folder = freshFolder();
+    const config = tinyModels['llama (MHA, tied)'];
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const json = JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8'));
+    json.post_processor = {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [0], tokens: ['<|endoftext|>'] } },
+    };
+    writeFileSync(join(folder, 'tokenizer.json'), JSON.stringify(json));
+    const tok = readHfTokenizer(folder);
+    expect(tok.bosId).toBe(0);
+    expect(tok.encode('hi')[0]).not.toBe(0);
+    const chat = tok.encodeChat([{ role: 'user', content: 'hi' }]);
+    expect(chat.slice(0, 2)).toEqual([0, 1]);
+    const config2 = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8'));
+    writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify({ ...config2, bos_token: '<|endoftext|>', chat_template: '{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}' }));
+    expect(readHfTokenizer(folder).encodeChat([{ role: 'user', content: 'hi' }]).filter((id) => id === 0)).toHaveLength(1);
+  });
+
   it('names a missing tokenizer.json', () => {
     expect(() => readHfTokenizer(freshFolder())).toThrow('tokenizer.json: missing');
   });
