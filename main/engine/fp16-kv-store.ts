@@ -6,7 +6,7 @@ import type { SafetensorEntry } from '../../quant/index.js';
 import { Fp16Lane } from './fp16-lane.js';
 import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, kvBytes, kvGeometrySchema } from './kv-store.js';
 import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows } from './kv-store.js';
-import { asUint16, blobJson, blobTensor, bytesOf, decodeStoreBlob, encodeStoreBlob } from './store-blob.js';
+import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
 
 export class Fp16KvStore implements Fp16PastStore {
   readonly format = 'fp16' as const;
@@ -57,12 +57,12 @@ export class Fp16KvStore implements Fp16PastStore {
     this.lanes.forEach((layer, i) => {
       for (const kind of KV_KINDS) tensors[`layers.${i}.${kind}`] = { dtype: 'F16', shape: [H, this.length, D], data: bytesOf(layer[kind].view()) };
     });
-    return encodeStoreBlob('fp16', { 'reskv.geometry': JSON.stringify(this.geometry), 'reskv.tokens': String(this.length) }, tensors);
+    return encodeBlob(kvStoreBlob('fp16'), { 'reskv.geometry': JSON.stringify(this.geometry), 'reskv.tokens': String(this.length) }, tensors);
   }
 
   /** Restores a snapshot into a store of `geometry` (the same, or an error). */
   static restore(bytes: Uint8Array, geometry: KvGeometry): Fp16KvStore {
-    const blob = decodeStoreBlob(bytes, 'fp16');
+    const blob = decodeBlob(bytes, kvStoreBlob('fp16'));
     checkSavedGeometry(blobJson(blob, 'reskv.geometry', kvGeometrySchema), geometry);
     const tokens = blobJson(blob, 'reskv.tokens', z.number().int().nonnegative());
     const store = new Fp16KvStore(geometry);

@@ -11,7 +11,7 @@ import type { KvBytes, KvGeometry, KvKind, KvRows, KvStore } from './kv-store.js
 import { RecentWindow } from './recent-window.js';
 import { RvqTokenRecords } from './rvq-token-records.js';
 import type { RvqRecordViews } from './rvq-token-records.js';
-import { asUint16, blobJson, blobTensor, bytesOf, decodeStoreBlob, encodeStoreBlob } from './store-blob.js';
+import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
 
 /** Codes token rows [tokens, W] to `depth` stages: quant's RvqCodec (one per layer and K/V). */
 export type RvqTokenEncoder = Pick<RvqCodec, 'encode'>;
@@ -193,7 +193,7 @@ export class KvCodeStore implements KvStore {
       }
     });
     const { numLayers, keySpec, valueSpec } = this.options;
-    return encodeStoreBlob('rvq', {
+    return encodeBlob(kvStoreBlob('rvq'), {
       'reskv.layers': String(numLayers),
       'reskv.key_spec': JSON.stringify(keySpec),
       'reskv.value_spec': JSON.stringify(valueSpec),
@@ -205,7 +205,7 @@ export class KvCodeStore implements KvStore {
 
   /** Restores a snapshot for a store configured as `options` (same layers, specs and window, or an error). */
   static restore(bytes: Uint8Array, options: KvCodeStoreOptions): KvCodeStore {
-    const blob = decodeStoreBlob(bytes, 'rvq');
+    const blob = decodeBlob(bytes, kvStoreBlob('rvq'));
     const store = new KvCodeStore(options);
     const { numLayers, keySpec, valueSpec, recentWindow = 0 } = options;
     const layers = blobJson(blob, 'reskv.layers', z.number().int());

@@ -13,7 +13,7 @@ import { withCapacity } from './growable.js';
 import { checkKvRows, tokenMajorFp16, tokenRowsAsKvRows } from './kv-rows.js';
 import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, kvBytes, kvGeometrySchema, sumKvBytes } from './kv-store.js';
 import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows } from './kv-store.js';
-import { asUint16, blobJson, blobTensor, bytesOf, decodeStoreBlob, encodeStoreBlob } from './store-blob.js';
+import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
 
 export type ScalarCacheFormat = Exclude<ScalarFormat, 'fp16'>;
 
@@ -153,12 +153,12 @@ export class ScalarKvStore implements Fp16PastStore {
         tensors[`layers.${i}.${kind}.pending`] = { dtype: 'F16', shape: [this.length - lane.codedTokens, lane.quantizer.width], data: bytesOf(lane.pending) };
       }
     });
-    return encodeStoreBlob(this.format, { 'reskv.geometry': JSON.stringify(this.geometry), 'reskv.tokens': String(this.length) }, tensors);
+    return encodeBlob(kvStoreBlob(this.format), { 'reskv.geometry': JSON.stringify(this.geometry), 'reskv.tokens': String(this.length) }, tensors);
   }
 
   /** Restores a snapshot (the coded blocks are decoded again to rebuild the fp16 the graph reads). */
   static restore(bytes: Uint8Array, format: ScalarCacheFormat, geometry: KvGeometry): ScalarKvStore {
-    const blob = decodeStoreBlob(bytes, format);
+    const blob = decodeBlob(bytes, kvStoreBlob(format));
     checkSavedGeometry(blobJson(blob, 'reskv.geometry', kvGeometrySchema), geometry);
     const tokens = blobJson(blob, 'reskv.tokens', z.number().int().nonnegative());
     const store = new ScalarKvStore(format, geometry);
