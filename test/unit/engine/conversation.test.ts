@@ -4,6 +4,7 @@ import { Conversation, Conversations } from '../../../main/engine/conversation.j
 import type { ConversationSetup, ReplyResult } from '../../../main/engine/conversation.js';
 import { Fp16KvStore } from '../../../main/engine/fp16-kv-store.js';
 import type { GenerationOptionsInput } from '../../../main/engine/generate.js';
+import type { KvStore } from '../../../main/engine/kv-store.js';
 import { percentile, summarizeTiming } from '../../../main/engine/timing.js';
 import { SumDecoder, charTokenizer } from './loop-doubles.js';
 
@@ -82,7 +83,7 @@ describe('Conversation', () => {
     const corrupt = saved.slice();
     corrupt[corrupt.length - 1] ^= 1;
     expect(() => conversations.restore(corrupt)).toThrow(/saved conversation is corrupt: checksum/);
-    expect(() => Conversation.restore(saved, s, 'rvq')).toThrow(/holds a fp16 store, not rvq/);
+    expect(() => Conversation.restore<KvStore>(saved, s as ConversationSetup<KvStore>, 'rvq')).toThrow(/holds a fp16 store, not rvq/);
   });
 
   it('rejects a prompt that does not fit, or drops the oldest turns when asked', async () => {
