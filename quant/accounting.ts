@@ -1,21 +1,15 @@
 // Exact storage accounting (see the RVQ contract). Figures are for ONE layer, ONE of K/V, ONE token;
 // codebooks are a fixed per-model cost reported separately.
-import { codeBits, groupsPerToken, scalesPerToken, tokenWidth } from './spec.js';
+import { checkDepth, codeBits, groupsPerToken, scalesPerToken, tokenWidth } from './spec.js';
 import type { RvqSpec } from './spec.js';
 
 export type ScalarFormat = 'fp16' | 'q8_0' | 'q4_0' | 'kivi2' | 'kivi3' | 'kivi4';
 
 export const SCALAR_FORMATS: readonly ScalarFormat[] = ['fp16', 'q8_0', 'q4_0', 'kivi2', 'kivi3', 'kivi4'];
 
-function checkDepth(spec: RvqSpec, depth: number): void {
-  if (!Number.isInteger(depth) || depth < 1 || depth > spec.depth) {
-    throw new RangeError(`depth must be an integer from 1 to the stored depth ${spec.depth}, got ${depth}`);
-  }
-}
-
 /** ceil(G * depth * log2(C) / 8): the bit-packed codes of the depth-prefix, padded to a whole byte. */
 export function rvqCodeBytesPerToken(spec: RvqSpec, depth = spec.depth): number {
-  checkDepth(spec, depth);
+  checkDepth(depth, spec.depth);
   return Math.ceil((groupsPerToken(spec) * depth * codeBits(spec)) / 8);
 }
 
@@ -34,7 +28,7 @@ export function rvqBitsPerValue(spec: RvqSpec, depth = spec.depth): number {
 
 /** depth * C * groupSize float32 values. */
 export function rvqCodebookBytes(spec: RvqSpec, depth = spec.depth): number {
-  checkDepth(spec, depth);
+  checkDepth(depth, spec.depth);
   return depth * spec.codebookSize * spec.groupSize * 4;
 }
 

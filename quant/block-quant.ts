@@ -6,7 +6,8 @@
 //         x^ = (q - 8) * d; byte j holds q[j] (low nibble) and q[j + 16] (high)   -> 18 bytes / 32 values
 import { float16BitsToFloat32, float32ToFloat16Bits } from './fp16.js';
 import type { KvQuantizer } from './quantizer.js';
-import { checkStoredBytes, tokenCount } from './quantizer.js';
+import { tokenCount } from './grouping.js';
+import { checkStoredBytes } from './quantizer.js';
 
 const BLOCK = 32;
 

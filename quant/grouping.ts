@@ -28,6 +28,12 @@ export function groupChannelMap(spec: RvqSpec): Uint32Array {
   return map;
 }
 
+/** Rows in a [tokens, width] batch; throws on a ragged batch. */
+export function tokenCount(rows: Float32Array, width: number): number {
+  if (rows.length % width !== 0) throw new RangeError(`rows hold ${rows.length} values, not a whole number of ${width}-channel tokens`);
+  return rows.length / width;
+}
+
 /** Unbiased (n-1) standard deviation of values[offset .. offset+n). */
 export function unbiasedStd(values: Float32Array, offset: number, n: number): number {
   let sum = 0;

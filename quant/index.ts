@@ -16,5 +16,6 @@ export { createRng } from './prng.js';
 export type { Rng } from './prng.js';
 export * from './synthetic.js';
 export * from './quantizer.js';
+export * from './scalar-quantizers.js';
 export { blockQuantizer } from './block-quant.js';
 export { kiviQuantizer } from './kivi.js';

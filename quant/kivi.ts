@@ -10,7 +10,8 @@
 import { packCodes, packedByteLength, unpackCodes } from './bitpack.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './fp16.js';
 import type { KvQuantizer, KvRole } from './quantizer.js';
-import { checkStoredBytes, tokenCount } from './quantizer.js';
+import { tokenCount } from './grouping.js';
+import { checkStoredBytes } from './quantizer.js';
 
 const GROUP = 32;
 

@@ -1,10 +1,7 @@
 // One interface for every KV quantizer compared in ResKV (RVQ and the scalar baselines): token rows
 // [tokens, width] in, the exact stored bytes out, and back. bits/value are measured from those bytes.
-import { float16ArrayToFloat32, float32ArrayToFloat16 } from './fp16.js';
 import { rvqBytesPerToken } from './accounting.js';
-import type { ScalarFormat } from './accounting.js';
-import { blockQuantizer } from './block-quant.js';
-import { kiviQuantizer } from './kivi.js';
+import { tokenCount } from './grouping.js';
 import type { RvqCodec } from './rvq-codec.js';
 
 export interface KvQuantizer {
@@ -33,33 +30,10 @@ export function roundTrip(quantizer: KvQuantizer, rows: Float32Array): Float32Ar
   return quantizer.decode(bytes, tokens);
 }
 
-/** Rows in a [tokens, width] batch; throws on a ragged batch. */
-export function tokenCount(rows: Float32Array, width: number): number {
-  if (rows.length % width !== 0) throw new RangeError(`rows hold ${rows.length} values, not a whole number of ${width}-channel tokens`);
-  return rows.length / width;
-}
-
 /** Throws unless `bytes` is exactly what `tokens` rows occupy. */
 export function checkStoredBytes(quantizer: KvQuantizer, bytes: Uint8Array, tokens: number): void {
   const expected = quantizer.storedBytes(tokens);
   if (bytes.length !== expected) throw new RangeError(`${quantizer.name}: ${bytes.length} bytes given, ${tokens} tokens occupy ${expected}`);
-}
-
-export function fp16Quantizer(width: number): KvQuantizer {
-  const quantizer: KvQuantizer = {
-    name: 'fp16',
-    width,
-    storedBytes: (tokens) => tokens * width * 2,
-    encode: (rows) => {
-      tokenCount(rows, width);
-      return new Uint8Array(float32ArrayToFloat16(rows).buffer);
-    },
-    decode: (bytes, tokens) => {
-      checkStoredBytes(quantizer, bytes, tokens);
-      return float16ArrayToFloat32(new Uint16Array(bytes.slice().buffer));
-    },
-  };
-  return quantizer;
 }
 
 /** RVQ through the common interface, storing token records of `depth` stages. */
@@ -76,21 +50,4 @@ export function rvqQuantizer(codec: RvqCodec, depth = codec.spec.depth): KvQuant
     },
   };
   return quantizer;
-}
-
-/** A scalar baseline by format name (see scalarBitsPerValue for the nominal bits). */
-export function scalarQuantizer(format: ScalarFormat, width: number, role: KvRole): KvQuantizer {
-  switch (format) {
-    case 'fp16':
-      return fp16Quantizer(width);
-    case 'q8_0':
-    case 'q4_0':
-      return blockQuantizer(format, width);
-    case 'kivi2':
-      return kiviQuantizer(2, width, role);
-    case 'kivi3':
-      return kiviQuantizer(3, width, role);
-    case 'kivi4':
-      return kiviQuantizer(4, width, role);
-  }
 }

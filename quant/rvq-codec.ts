@@ -3,12 +3,12 @@
 // then the fp16 scales little-endian).
 import { packCodes, unpackCodes } from './bitpack.js';
 import { rvqBytesPerToken, rvqCodeBytesPerToken } from './accounting.js';
-import { groupLayout, groupsToRows, rowsToGroups } from './grouping.js';
+import { groupLayout, groupsToRows, rowsToGroups, tokenCount } from './grouping.js';
 import type { GroupLayout } from './grouping.js';
 import { prepareCodebook } from './nearest.js';
 import type { PreparedCodebook } from './nearest.js';
 import { residualDecode, residualEncode } from './residual.js';
-import { codeBits } from './spec.js';
+import { checkDepth, codeBits } from './spec.js';
 import type { RvqSpec } from './spec.js';
 
 export interface RvqEncoded {
@@ -44,16 +44,11 @@ export class RvqCodec {
     return this.layout.width;
   }
 
-  private checkDepth(depth: number, available: number): void {
-    if (!Number.isInteger(depth) || depth < 1 || depth > available) throw new RangeError(`depth must be an integer from 1 to ${available}, got ${depth}`);
-  }
-
   /** Encodes rows [tokens, W] greedily to `depth` stages. */
   encode(rows: Float32Array, depth = this.spec.depth): RvqEncoded {
-    this.checkDepth(depth, this.spec.depth);
+    checkDepth(depth, this.spec.depth);
     const { width, groups, scalesPerToken } = this.layout;
-    if (rows.length % width !== 0) throw new RangeError(`rows hold ${rows.length} values, not a whole number of ${width}-channel tokens`);
-    const tokens = rows.length / width;
+    const tokens = tokenCount(rows, width);
     const count = tokens * groups;
     const vectors = new Float32Array(rows.length);
     const scales = new Uint16Array(tokens * scalesPerToken);
@@ -71,7 +66,7 @@ export class RvqCodec {
 
   /** Reconstructs rows [tokens, W] from the first `depth` stages (any depth up to the encoded one). */
   decode(encoded: RvqEncoded, depth = encoded.depth): Float32Array {
-    this.checkDepth(depth, encoded.depth);
+    checkDepth(depth, encoded.depth);
     const { width, groups } = this.layout;
     const { tokens } = encoded;
     const count = tokens * groups;
@@ -91,7 +86,7 @@ export class RvqCodec {
 
   /** Packs token records of `depth` stages (a prefix when depth < encoded.depth), tokens back to back. */
   toRecords(encoded: RvqEncoded, depth = encoded.depth): Uint8Array {
-    this.checkDepth(depth, encoded.depth);
+    checkDepth(depth, encoded.depth);
     const { groups, scalesPerToken } = this.layout;
     const recordBytes = rvqBytesPerToken(this.spec, depth);
     const codeBytes = rvqCodeBytesPerToken(this.spec, depth);
@@ -107,7 +102,7 @@ export class RvqCodec {
 
   /** Reads token records of `depth` stages written by toRecords. */
   fromRecords(bytes: Uint8Array, depth = this.spec.depth): RvqEncoded {
-    this.checkDepth(depth, this.spec.depth);
+    checkDepth(depth, this.spec.depth);
     const { groups, scalesPerToken } = this.layout;
     const recordBytes = rvqBytesPerToken(this.spec, depth);
     if (bytes.length % recordBytes !== 0) throw new RangeError(`${bytes.length} bytes is not a whole number of ${recordBytes}-byte depth-${depth} token records`);

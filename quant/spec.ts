@@ -78,3 +78,10 @@ export function codeBits(spec: RvqSpec): number {
 export function scalesPerToken(spec: RvqSpec): number {
   return spec.scale === 'head' ? spec.numKvHeads : spec.scale === 'token' ? 1 : 0;
 }
+
+/** Throws unless depth is an integer from 1 to `available` (the stages stored or encoded). */
+export function checkDepth(depth: number, available: number): void {
+  if (!Number.isInteger(depth) || depth < 1 || depth > available) {
+    throw new RangeError(`depth must be an integer from 1 to ${available}, got ${depth}`);
+  }
+}

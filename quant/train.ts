@@ -4,7 +4,7 @@
 // batches of all training vectors; finally every vector is coded with the finished codebook and its
 // residual passed to the next stage. Deterministic for a seed and a deterministic `assign`.
 import { EmaCodebook } from './ema.js';
-import { groupLayout, rowsToGroups } from './grouping.js';
+import { groupLayout, rowsToGroups, tokenCount } from './grouping.js';
 import { kmeans } from './kmeans.js';
 import type { AssignNearest } from './kmeans.js';
 import { addEntries, assignNearest, prepareCodebook } from './nearest.js';
@@ -63,8 +63,7 @@ function positiveInteger(name: string, value: number): number {
 export async function trainResidualCodebooks(rows: Float32Array, spec: RvqSpec, options: TrainOptions = {}): Promise<TrainedCodebooks> {
   const { codebookSize: C, groupSize: dim, depth } = spec;
   const layout = groupLayout(spec);
-  if (rows.length % layout.width !== 0) throw new RangeError(`training rows hold ${rows.length} values, not a whole number of ${layout.width}-channel tokens`);
-  const tokens = rows.length / layout.width;
+  const tokens = tokenCount(rows, layout.width);
   const count = tokens * layout.groups;
   if (count < C) throw new Error(`training needs at least ${C} group vectors (codebookSize) but ${tokens} tokens give ${count}`);
   const kmeansSample = Math.min(count, positiveInteger('kmeansSample', options.kmeansSample ?? 32 * C));

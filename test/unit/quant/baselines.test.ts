@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fp16Quantizer, quantizerBitsPerValue, roundTrip, rvqQuantizer, scalarQuantizer } from '../../../quant/quantizer.js';
+import { quantizerBitsPerValue, roundTrip, rvqQuantizer } from '../../../quant/quantizer.js';
+import { fp16Quantizer, scalarQuantizer } from '../../../quant/scalar-quantizers.js';
 import { blockQuantizer } from '../../../quant/block-quant.js';
 import { kiviQuantizer } from '../../../quant/kivi.js';
 import { SCALAR_FORMATS, scalarBitsPerValue } from '../../../quant/accounting.js';
