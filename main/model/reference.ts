@@ -5,20 +5,30 @@ import { ropeInverseFrequencies, ropePair } from './config.js';
 
 type Vec = Float64Array;
 
+/**
+ * What the KV cache makes of a token's pre-RoPE key or value row [kvHeads*headDim] before attention
+ * reads it (e.g. a quantize/dequantize round trip); identity when absent.
+ */
+export type KvTransform = (layer: number, kind: 'key' | 'value', row: Vec, position: number) => Vec;
+
 export class ReferenceModel {
-  /** Per layer, per cached position: the pre-RoPE key and the value, [kvHeads*headDim]. */
+  /** Per layer, per cached position: the pre-RoPE key and the value as computed, [kvHeads*headDim]. */
   readonly preRopeKeys: Vec[][];
   readonly values: Vec[][];
-  private readonly keys: Vec[][]; // post-RoPE, what attention uses
+  private readonly keys: Vec[][]; // what attention reads: transformed, then RoPE
+  private readonly cachedValues: Vec[][];
   private readonly invFreq: Float64Array;
 
   constructor(
     readonly config: ModelConfig,
     private readonly w: ReadonlyMap<string, Float32Array>,
+    private readonly kvTransform?: KvTransform,
   ) {
-    this.preRopeKeys = Array.from({ length: config.numLayers }, () => []);
-    this.values = Array.from({ length: config.numLayers }, () => []);
-    this.keys = Array.from({ length: config.numLayers }, () => []);
+    const perLayer = () => Array.from({ length: config.numLayers }, (): Vec[] => []);
+    this.preRopeKeys = perLayer();
+    this.values = perLayer();
+    this.keys = perLayer();
+    this.cachedValues = perLayer();
     this.invFreq = ropeInverseFrequencies(config);
   }
 
@@ -40,12 +50,11 @@ export class ReferenceModel {
       const q = this.linear(xn, `${p}self_attn.q_proj`);
       const kPre = this.linear(xn, `${p}self_attn.k_proj`);
       const v = this.linear(xn, `${p}self_attn.v_proj`);
-      const k = this.rope(kPre, c.numKvHeads, pos);
-      const qr = this.rope(q, c.numHeads, pos);
       this.preRopeKeys[l].push(kPre);
       this.values[l].push(v);
-      this.keys[l].push(k);
-      const attn = this.attend(l, qr);
+      this.keys[l].push(this.rope(this.kvTransform ? this.kvTransform(l, 'key', kPre, pos) : kPre, c.numKvHeads, pos));
+      this.cachedValues[l].push(this.kvTransform ? this.kvTransform(l, 'value', v, pos) : v);
+      const attn = this.attend(l, this.rope(q, c.numHeads, pos));
       add(x, this.linear(attn, `${p}self_attn.o_proj`));
 
       const hn = this.rmsNorm(x, `${p}post_attention_layernorm.weight`);
@@ -106,7 +115,7 @@ export class ReferenceModel {
     const c = this.config;
     const d = c.headDim;
     const keys = this.keys[layer];
-    const values = this.values[layer];
+    const values = this.cachedValues[layer];
     const group = c.numHeads / c.numKvHeads;
     const out = new Float64Array(c.numHeads * d);
     const scores = new Float64Array(keys.length);

@@ -1,13 +1,18 @@
 // The `rvq` decoder graph: the KV cache enters and leaves as RVQ codes (Kumar 2024) and exists in
-// full precision only inside each layer's attention.
-//   in:  past_codes.{i}.key|value   uint8   [batch, past, codeBytes]  (quant's token-record code part)
-//        past_scales.{i}.key|value  float16 [batch, past, S]          (absent for scale 'none')
-//        depth                      int64   [1]                       stages to decode (1..spec depth)
-//   out: logits, new_codes.{i}.* / new_scales.{i}.* for the new tokens only (all spec.depth stages).
-// Keys are coded pre-RoPE; past keys get RoPE at positions cumsum(attention_mask) - 1, which equals
-// the position_ids they were written with for unpadded sequences (positions 0, 1, 2, ...).
-// The new tokens' K/V are quantized in the graph and attention uses them dequantized at `depth`,
-// like the past: the model sees exactly what a later step will read back.
+// full precision only inside each layer's attention. Per layer i and kind k (key | value):
+//   in:  past_codes.{i}.{k}   uint8   [batch, coded, R_d]   codes of the coded past (quant's token-record
+//                                                            code part at any record depth d <= spec depth)
+//        past_depths.{i}.{k}  uint8   [batch, coded]        stages each coded token holds
+//        past_scales.{i}.{k}  float16 [batch, coded, S]     (absent for scale 'none')
+//        past_window.{i}.{k}  float16 [batch, window, W]    newest past tokens kept uncoded, token-major
+//        depth                int64   [1]                   stages to decode (a prefix of the spec depth)
+//        window_size          int64   [1]                   R: the last R positions stay uncoded (0: paper)
+//   out: logits; new_codes.{i}.{k} uint8 [batch, n, R_D] and new_scales.{i}.{k} (all spec stages) and
+//        keys_pre_rope.{i} / values.{i} float32 [batch, kvHeads, n, headDim] of the new tokens.
+// The past is [coded tokens, window tokens] in position order. Keys are pre-RoPE throughout; past
+// keys get RoPE at positions cumsum(attention_mask) - 1 (0, 1, 2, ... for unpadded sequences).
+// New tokens are attended as a later step will read them back: fp16-rounded if they fall in the
+// last window_size positions, else quantized and dequantized at `depth`.
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
@@ -16,43 +21,57 @@ import type { CacheStrategy, DecoderGraphOptions } from './decoder.js';
 import { buildTransformerGraph } from './decoder.js';
 import { RvqGraphCodec } from './rvq-codec-graph.js';
 
+type Kind = 'key' | 'value';
+
 export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource, codebooks: CodebookSet, options: Omit<DecoderGraphOptions, 'cacheType'> = {}): Uint8Array {
   checkCodebooksFit(config, codebooks);
   const { numKvHeads: kvh, headDim: d } = config;
+  const W = kvh * d;
   const kinds = [
     ['key', codebooks.keySpec],
     ['value', codebooks.valueSpec],
   ] as const;
-  const codecs: Record<'key' | 'value', RvqGraphCodec>[] = [];
-  let pastTables: { cos: string; sin: string } | null = null;
+  const codecs: Record<Kind, RvqGraphCodec>[] = [];
+  let shared: { tables: { cos: string; sin: string }; inWindow: string } | null = null;
 
   const rvq: CacheStrategy = {
     declareInputs(m) {
       m.g.input('depth', DataType.INT64, [1]);
+      m.g.input('window_size', DataType.INT64, [1]);
       for (let i = 0; i < config.numLayers; i++) {
-        const layer = {} as Record<'key' | 'value', RvqGraphCodec>;
+        const layer = {} as Record<Kind, RvqGraphCodec>;
         for (const [kind, spec] of kinds) {
           const codec = new RvqGraphCodec(m.g, spec, codebooks.layers[i][kind], `rvq.layers.${i}.${kind}.codebooks`);
           layer[kind] = codec;
-          m.g.input(`past_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'past_sequence_length', codec.codeBytes]);
-          if (codec.numScales) m.g.input(`past_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'past_sequence_length', codec.numScales]);
+          m.g.input(`past_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'past_coded_length', `${kind}_record_bytes`]);
+          m.g.input(`past_depths.${i}.${kind}`, DataType.UINT8, ['batch_size', 'past_coded_length']);
+          if (codec.numScales) m.g.input(`past_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'past_coded_length', codec.numScales]);
+          m.g.input(`past_window.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'past_window_length', W]);
         }
         codecs.push(layer);
       }
     },
     layer(ctx, i, keysPreRope, values) {
       const { g } = ctx.m;
-      if (!pastTables) {
-        const positions = g.op('Sub', [g.op('CumSum', ['attention_mask', g.int64([1], [])]), g.int64([1], [])]);
-        pastTables = ctx.m.ropeTables(g.op('Slice', [positions, g.int64([0]), ctx.pastLen, g.int64([1])]));
+      if (!shared) {
+        // RoPE tables for every attended position: the past from the mask, the new from position_ids
+        const maskPositions = g.op('Sub', [g.op('CumSum', ['attention_mask', g.int64([1], [])]), g.int64([1], [])]);
+        const pastPositions = g.op('Slice', [maskPositions, g.int64([0]), ctx.pastLen, g.int64([1])]);
+        const tables = ctx.m.ropeTables(g.op('Concat', [pastPositions, 'position_ids'], { axis: 1 }));
+        // new token j stays uncoded when j >= n - window_size
+        const newIndex = g.op('Reshape', [g.op('Range', [g.int64([0], []), g.op('Squeeze', [ctx.seqLen, g.int64([0])]), g.int64([1], [])]), g.int64([1, -1, 1])]);
+        const inWindow = g.op('GreaterOrEqual', [newIndex, g.op('Sub', [ctx.seqLen, 'window_size'])]);
+        shared = { tables, inWindow };
       }
-      const attended = {} as Record<'key' | 'value', string>;
+      g.op('Identity', [keysPreRope], {}, `keys_pre_rope.${i}`);
+      g.op('Identity', [values], {}, `values.${i}`);
+      const attended = {} as Record<Kind, string>;
       for (const [kind] of kinds) {
         const codec = codecs[i][kind];
         const fresh = kind === 'key' ? keysPreRope : values;
-        // [batch, kvh, n, d] <-> rows [batch, n, kvh*d]
-        const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, kvh * d])]);
-        const toHeads = (r: string) => g.op('Transpose', [g.op('Reshape', [r, g.int64([0, 0, kvh, d])])], { perm: [0, 2, 1, 3] });
+        g.output(kind === 'key' ? `keys_pre_rope.${i}` : `values.${i}`, DataType.FLOAT, ['batch_size', kvh, 'sequence_length', d]);
+        // [batch, kvh, n, d] -> token rows [batch, n, W]
+        const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, W])]);
         const q = codec.quantize(rows);
         g.op('Identity', [codec.pack(q.codes)], {}, `new_codes.${i}.${kind}`);
         g.output(`new_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'sequence_length', codec.codeBytes]);
@@ -60,14 +79,14 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
           g.op('Identity', [q.scales], {}, `new_scales.${i}.${kind}`);
           g.output(`new_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'sequence_length', codec.numScales]);
         }
+        const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
+        const newRows = g.op('Where', [shared.inWindow, roundedNew, codec.dequantize(q.codes, q.scales, 'depth')]);
         const pastScales = codec.numScales ? `past_scales.${i}.${kind}` : null;
-        let past = toHeads(codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, 'depth'));
-        let now = toHeads(codec.dequantize(q.codes, q.scales, 'depth'));
-        if (kind === 'key') {
-          past = ctx.m.rope(past, pastTables);
-          now = ctx.m.rope(now, ctx.newTables);
-        }
-        attended[kind] = g.op('Concat', [past, now], { axis: 2 });
+        const coded = codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, 'depth', `past_depths.${i}.${kind}`);
+        const window = g.op('Cast', [`past_window.${i}.${kind}`], { to: DataType.FLOAT });
+        const all = g.op('Concat', [coded, window, newRows], { axis: 1 });
+        const heads = g.op('Transpose', [g.op('Reshape', [all, g.int64([0, 0, kvh, d])])], { perm: [0, 2, 1, 3] });
+        attended[kind] = kind === 'key' ? ctx.m.rope(heads, shared.tables) : heads;
       }
       return { keys: attended.key, values: attended.value };
     },

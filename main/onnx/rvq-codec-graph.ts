@@ -36,12 +36,17 @@ export class RvqGraphCodec {
     this.books = g.initializer(name, DataType.FLOAT, [spec.depth, spec.codebookSize, spec.groupSize], () => bytesOf(codebooks));
   }
 
-  /** uint8 [b, n, codeBytes] -> int64 codes [b, n, depth, G]: code i = (bytes from bit i*b on) >> shift & mask. */
+  /**
+   * uint8 [b, n, R] -> int64 codes [b, n, depth, G]: code i = (bytes from bit i*b on) >> shift & mask.
+   * R may be the record size of any depth d <= spec.depth (a stage-major record's depth-d prefix is
+   * its first R_d bytes): the bytes are zero-padded to full depth, and the missing stages read as 0.
+   */
   unpack(bytes: string): string {
     const { g, bits } = this;
     const count = this.spec.depth * this.groups;
     const span = Math.ceil((7 + bits) / 8); // bytes one code can touch
-    const padded = g.op('Pad', [bytes, g.int64([0, 0, 0, 0, 0, span - 1])]);
+    const missing = g.op('Sub', [g.int64([this.codeBytes + span - 1]), g.op('Shape', [bytes], { start: 2, end: 3 })]);
+    const padded = g.op('Pad', [bytes, g.op('Concat', [g.int64([0, 0, 0, 0, 0]), missing], { axis: 0 })]);
     let word = '';
     for (let k = 0; k < span; k++) {
       const index = Array.from({ length: count }, (_, i) => Math.floor((i * bits) / 8) + k);
@@ -85,19 +90,27 @@ export class RvqGraphCodec {
 
   /**
    * Rows [b, n, W] float from codes [b, n, depth, G] and fp16 scales [b, n, S] (null for scale
-   * 'none'): sum the first `depth` stages' entries (one Gather over the stacked codebooks), put
-   * channels back from their groups, multiply by the scales.
+   * 'none'): sum the entries of the first `depth` stages (one Gather over the stacked codebooks,
+   * ReduceSum), put channels back from their groups, multiply by the scales. `tokenDepths` (uint8
+   * [b, n], optional) limits each token to the stages it holds; masked stages gather a zero row.
    */
-  dequantize(codes: string, scales: string | null, depth: string): string {
+  dequantize(codes: string, scales: string | null, depth: string, tokenDepths: string | null = null): string {
     const { g, spec } = this;
-    const stageOffsets = g.int64(Array.from({ length: spec.depth }, (_, s) => s * spec.codebookSize), [spec.depth, 1]);
-    const flatIndex = g.op('Slice', [g.op('Add', [codes, stageOffsets]), g.int64([0]), depth, g.int64([2])]);
-    const flatBooks = g.op('Reshape', [this.books, g.int64([spec.depth * spec.codebookSize, spec.groupSize])]);
-    const summed = g.op('ReduceSum', [g.op('Gather', [flatBooks, flatIndex]), g.int64([2])], { keepdims: 0 });
+    const { depth: D, codebookSize: C, groupSize } = spec;
+    const stageOffsets = g.int64(Array.from({ length: D }, (_, s) => s * C), [D, 1]);
+    let index = g.op('Slice', [g.op('Add', [codes, stageOffsets]), g.int64([0]), depth, g.int64([2])]);
+    const rows = [g.op('Reshape', [this.books, g.int64([D * C, groupSize])]), g.float(new Array<number>(groupSize).fill(0), [1, groupSize])];
+    const table = g.op('Concat', rows, { axis: 0 }); // row D*C is zero
+    if (tokenDepths) {
+      const stage = g.op('Reshape', [g.op('Slice', [g.int64(Array.from({ length: D }, (_, s) => s)), g.int64([0]), depth, g.int64([0])]), g.int64([1, 1, -1, 1])]);
+      const held = g.op('Unsqueeze', [g.op('Cast', [tokenDepths], { to: DataType.INT64 }), g.int64([2, 3])]);
+      index = g.op('Where', [g.op('Less', [stage, held]), index, g.int64([D * C], [])]);
+    }
+    const summed = g.op('ReduceSum', [g.op('Gather', [table, index]), g.int64([2])], { keepdims: 0 });
     const inverse = new Array<number>(this.width);
     this.channelMap.forEach((channel, k) => (inverse[channel] = k));
-    const rows = g.op('Gather', [g.op('Reshape', [summed, g.int64([0, 0, this.width])]), g.int64(inverse)], { axis: 2 });
-    return scales ? g.op('Mul', [rows, this.perChannel(g.op('Cast', [scales], { to: DataType.FLOAT }))]) : rows;
+    const ungrouped = g.op('Gather', [g.op('Reshape', [summed, g.int64([0, 0, this.width])]), g.int64(inverse)], { axis: 2 });
+    return scales ? g.op('Mul', [ungrouped, this.perChannel(g.op('Cast', [scales], { to: DataType.FLOAT }))]) : ungrouped;
   }
 
   /**

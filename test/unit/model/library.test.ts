@@ -70,11 +70,17 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('importing
     const ck2 = readLlama2cCheckpoint(fixtures.stories260K);
     const direct = await ort.InferenceSession.create(buildRvqDecoderGraph(ck2.config, ck2.weights, set));
     ck2.weights.close();
-    const feeds: Record<string, ort.Tensor> = { ...stepFeeds([1, 265, 270], 0), depth: new ort.Tensor('int64', BigInt64Array.of(2n), [1]) };
+    const feeds: Record<string, ort.Tensor> = {
+      ...stepFeeds([1, 265, 270], 0),
+      depth: new ort.Tensor('int64', BigInt64Array.of(2n), [1]),
+      window_size: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+    };
     for (let i = 0; i < 5; i++) {
       for (const kind of ['key', 'value']) {
         feeds[`past_codes.${i}.${kind}`] = new ort.Tensor('uint8', new Uint8Array(0), [1, 0, 2]);
+        feeds[`past_depths.${i}.${kind}`] = new ort.Tensor('uint8', new Uint8Array(0), [1, 0]);
         feeds[`past_scales.${i}.${kind}`] = new ort.Tensor('float16', new Uint16Array(0), [1, 0, 1]);
+        feeds[`past_window.${i}.${kind}`] = new ort.Tensor('float16', new Uint16Array(0), [1, 0, 32]);
       }
     }
     expect((await installed.run(feeds)).logits.data).toEqual((await direct.run(feeds)).logits.data);
