@@ -2,7 +2,7 @@
 import type { AppInfo } from './api/types.js';
 
 /** Describes the running process; name and version come from Electron's `app` or package.json. */
-export function describeRuntime(name: string, version: string): AppInfo {
+export function describeRuntime(name: string, version: string, dataDir: string): AppInfo {
   return {
     name,
     version,
@@ -10,5 +10,6 @@ export function describeRuntime(name: string, version: string): AppInfo {
     node: process.versions.node,
     platform: process.platform,
     arch: process.arch,
+    dataDir,
   };
 }

@@ -2,17 +2,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultDataDir } from '../data-dir.js';
 import { startHeadlessServer } from '../server/http-server.js';
 import { CliUsageError, type CliCommand } from './command.js';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 
-const help = `usage: reskv serve [--port N] [--token SECRET]
+const help = `usage: reskv serve [--port N] [--token SECRET] [--data-dir DIR]
 
 Starts ResKV headless on 127.0.0.1 and prints the URL to open in a browser.
   --port N        port to listen on (default 8417; 0 picks a free one)
   --token SECRET  require "Authorization: Bearer SECRET" on API calls
-                  (the printed URL carries it for the browser)`;
+                  (the printed URL carries it for the browser)
+  --data-dir DIR  where models, hardware entries and results live
+                  (default: RESKV_DATA_DIR or ${defaultDataDir()})`;
 
 export const serveCommand: CliCommand = {
   name: 'serve',
@@ -20,7 +23,7 @@ export const serveCommand: CliCommand = {
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { port: { type: 'string', default: '8417' }, token: { type: 'string' }, help: { type: 'boolean' } },
+      options: { port: { type: 'string', default: '8417' }, token: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean' } },
       strict: true,
     });
     if (values.help) {
@@ -33,7 +36,7 @@ export const serveCommand: CliCommand = {
     const rendererDir = join(repoRoot, 'out', 'renderer');
     if (!existsSync(join(rendererDir, 'index.html'))) throw new Error(`no built renderer in ${rendererDir}: run \`npm run build\` first (\`npm run serve\` does both)`);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { productName: string; version: string };
-    const server = await startHeadlessServer({ port, rendererDir, token: values.token, host: { name: pkg.productName, version: pkg.version } });
+    const server = await startHeadlessServer({ port, rendererDir, token: values.token, host: { name: pkg.productName, version: pkg.version, dataDir: values['data-dir'] ?? defaultDataDir() } });
     console.log(`ResKV headless: ${server.url}${values.token ? `#token=${encodeURIComponent(values.token)}` : ''}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

@@ -4,14 +4,9 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtInHardware, HardwareCatalogError, parseHardwareCatalog, parseHardwareEntry } from './hardware.js';
-import type { HardwareEntry } from './hardware.js';
+import type { CatalogEntry, HardwareEntry } from './hardware.js';
 
 export const USER_HARDWARE_FILE = 'hardware-user.json';
-
-export interface CatalogEntry {
-  entry: HardwareEntry;
-  origin: 'built-in' | 'user';
-}
 
 function userFile(dir: string): string {
   return join(dir, USER_HARDWARE_FILE);

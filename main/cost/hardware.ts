@@ -38,6 +38,12 @@ export const hardwareEntrySchema = z.strictObject({
 
 export type HardwareEntry = z.infer<typeof hardwareEntrySchema>;
 
+/** A catalog row as the app lists it: built into ResKV, or added by the user. */
+export interface CatalogEntry {
+  entry: HardwareEntry;
+  origin: 'built-in' | 'user';
+}
+
 export const hardwareCatalogSchema = z
   .strictObject({
     format: z.literal('reskv-hardware-catalog/1'),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiMethodNames, ipcChannelFor } from '../api/methods.js';
 import { callBackendMethod } from '../backend/methods.js';
+import { defaultDataDir } from '../data-dir.js';
 import {
   isNavigationAllowed,
   isPermissionGranted,
@@ -18,7 +19,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 
 function registerIpcHandlers(): void {
-  const host = { name: app.getName(), version: app.getVersion() };
+  const host = { name: app.getName(), version: app.getVersion(), dataDir: defaultDataDir() };
   for (const name of apiMethodNames) {
     ipcMain.handle(ipcChannelFor(name), (event, ...args: unknown[]) => {
       if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error(`IPC ${name} refused: untrusted sender`);

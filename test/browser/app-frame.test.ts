@@ -1,37 +1,22 @@
-// Builds the app, starts ResKV headless (the real loopback server and HTTP bridge), and checks in
-// headless Chromium that the frame renders under the production CSP and its navigation works.
-import { join } from 'node:path';
-import { build } from 'electron-vite';
-import type { Browser } from 'playwright-core';
+// The app frame in headless Chromium: renders under the production CSP, navigation works, and the
+// renderer reaches the backend through the HTTP bridge.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHeadlessServer, type HeadlessServer } from '../../main/server/http-server.js';
-import { collectPageErrors, launchChromium, saveScreenshot } from '../support/browser.js';
-import { repoRoot } from '../support/paths.js';
+import { saveScreenshot } from '../support/browser.js';
+import { startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
 
-let server: HeadlessServer;
-let browser: Browser;
+let app: HeadlessApp;
 
 beforeAll(async () => {
-  await build({ configFile: join(repoRoot, 'electron.vite.config.ts'), root: repoRoot, logLevel: 'warn' });
-  server = await startHeadlessServer({
-    port: 0,
-    rendererDir: join(repoRoot, 'out', 'renderer'),
-    token: 'browser-test-token',
-    host: { name: 'ResKV', version: 'test' },
-  });
-  browser = await launchChromium();
+  app = await startHeadlessApp();
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await app?.close();
 });
 
 describe('app frame (headless mode)', () => {
   it('renders the navigation, switches views and reaches the backend', async () => {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
-    const errors = collectPageErrors(page);
-    await page.goto(`${server.url}#token=browser-test-token`);
+    const { page, errors } = await app.open();
 
     const nav = page.getByRole('navigation', { name: 'Views' });
     await expect.poll(() => nav.getByRole('button').allTextContents()).toEqual(['Chat', 'Tradeoffs', 'Cost', 'Models', 'Settings']);
@@ -51,6 +36,7 @@ describe('app frame (headless mode)', () => {
     await nav.getByRole('button', { name: 'Settings' }).click();
     await expect.poll(() => page.getByText('Headless (plain Node)').count()).toBe(1);
     expect(await page.getByText(process.versions.node, { exact: true }).count()).toBe(1);
+    expect(await page.getByText(app.dataDir, { exact: true }).count()).toBe(1);
     await saveScreenshot(page, 'settings');
 
     await nav.getByRole('button', { name: 'Chat' }).click();

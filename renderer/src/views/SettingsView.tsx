@@ -28,9 +28,11 @@ export function SettingsView() {
           <dd>{connection.info.node}</dd>
           <dt>Platform</dt>
           <dd>{`${connection.info.platform} / ${connection.info.arch}`}</dd>
+          <dt>Data folder</dt>
+          <dd>{connection.info.dataDir}</dd>
         </dl>
       )}
-      <p className="notice">Execution provider, thread count, model library location and the local API are not configurable yet.</p>
+      <p className="notice">Execution provider, thread count, the data folder and the local API are not configurable from the app yet (the data folder follows RESKV_DATA_DIR).</p>
     </section>
   );
 }

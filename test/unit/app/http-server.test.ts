@@ -12,7 +12,7 @@ let secured: HeadlessServer;
 beforeAll(async () => {
   const rendererDir = await mkdtemp(join(tmpdir(), 'reskv-renderer-'));
   await writeFile(join(rendererDir, 'index.html'), '<!doctype html><title>ResKV</title>');
-  const host = { name: 'ResKV', version: '9.9.9' };
+  const host = { name: 'ResKV', version: '9.9.9', dataDir: await mkdtemp(join(tmpdir(), 'reskv-data-')) };
   server = await startHeadlessServer({ port: 0, rendererDir, host, maxBodyBytes: 1024 });
   secured = await startHeadlessServer({ port: 0, rendererDir, host, token: 'correct-horse' });
 });

@@ -1,0 +1,147 @@
+// Cost estimator state: the catalog from the backend, the operator's inputs (kept as typed text so
+// fields can be edited freely), and the last estimate or error.
+import { create } from 'zustand';
+import type { CostCatalog, CostInput, CostResult, HardwareEntry, ResKvBridge } from '../../../main/api/types.js';
+
+export const scalarFormats = ['fp16', 'q8_0', 'q4_0', 'kivi2'] as const;
+export type ScalarFormatId = (typeof scalarFormats)[number];
+
+export interface CostForm {
+  presetId: string;
+  gpuId: string;
+  weights: 'fp16' | 'bf16' | 'int8' | 'int4';
+  users: string;
+  context: string;
+  promptTokens: string;
+  answerTokens: string;
+  targetTokensPerSecond: string;
+  pricing: 'own' | 'cloud';
+  purchaseUsdPerGpu: string;
+  cloudUsdPerGpuHour: string;
+  amortisationMonths: string;
+  electricityUsdPerKWh: string;
+  pue: string;
+  utilisation: string;
+  scalar: Record<ScalarFormatId, boolean>;
+  /** Comma-separated residual depths, e.g. "4, 8". */
+  rvqDepths: string;
+  codebookSize: string;
+  groupSize: string;
+}
+
+const initialForm: CostForm = {
+  presetId: 'llama-3-8b',
+  gpuId: 'l40s',
+  weights: 'fp16',
+  users: '32',
+  context: '8192',
+  promptTokens: '',
+  answerTokens: '',
+  targetTokensPerSecond: '',
+  pricing: 'own',
+  purchaseUsdPerGpu: '',
+  cloudUsdPerGpuHour: '',
+  amortisationMonths: '',
+  electricityUsdPerKWh: '',
+  pue: '',
+  utilisation: '',
+  scalar: { fp16: true, q8_0: true, q4_0: true, kivi2: true },
+  rvqDepths: '4, 8',
+  codebookSize: '2048',
+  groupSize: '32',
+};
+
+/** '' → absent; anything else must be a number (NaN reaches the backend, which names the field). */
+const optionalNumber = (text: string) => (text.trim() === '' ? undefined : Number(text));
+
+export class CostFormError extends Error {}
+
+/** Turns the form into the estimator's input; the backend validates every field. */
+export function costInputFromForm(form: CostForm, catalog: CostCatalog): CostInput {
+  const preset = catalog.presets.find((p) => p.id === form.presetId);
+  if (!preset) throw new CostFormError(`Choose a model (unknown preset '${form.presetId}')`);
+  const hardware = catalog.hardware.find((h) => h.entry.id === form.gpuId)?.entry;
+  if (!hardware) throw new CostFormError(`Choose a GPU (unknown id '${form.gpuId}')`);
+  const depths = form.rvqDepths.split(',').map((d) => d.trim()).filter((d) => d !== '');
+  const kv: CostInput['kv'] = [
+    ...scalarFormats.filter((f) => form.scalar[f]).map((kind) => ({ format: { kind } })),
+    ...depths.map((d) => ({
+      format: { kind: 'rvq' as const, depth: Number(d), codebookSize: Number(form.codebookSize), groupSize: Number(form.groupSize) },
+    })),
+  ];
+  if (kv.length === 0) throw new CostFormError('Choose at least one KV format');
+  return {
+    model: preset.geometry,
+    hardware,
+    weights: form.weights,
+    kv,
+    workload: {
+      users: Number(form.users),
+      context: Number(form.context),
+      promptTokens: optionalNumber(form.promptTokens),
+      answerTokens: optionalNumber(form.answerTokens),
+      targetDecodeTokensPerSecondPerUser: optionalNumber(form.targetTokensPerSecond),
+    },
+    money: {
+      pricing: form.pricing,
+      purchaseUsdPerGpu: optionalNumber(form.purchaseUsdPerGpu),
+      cloudUsdPerGpuHour: optionalNumber(form.cloudUsdPerGpuHour),
+      amortisationMonths: optionalNumber(form.amortisationMonths),
+      electricityUsdPerKWh: optionalNumber(form.electricityUsdPerKWh),
+      pue: optionalNumber(form.pue),
+      utilisation: optionalNumber(form.utilisation),
+    },
+  };
+}
+
+interface CostState {
+  catalog: CostCatalog | null;
+  form: CostForm;
+  result: CostResult | null;
+  error: string | null;
+  busy: boolean;
+  load(bridge: ResKvBridge): Promise<void>;
+  update(patch: Partial<CostForm>): void;
+  estimate(bridge: ResKvBridge): Promise<void>;
+  saveHardware(bridge: ResKvBridge, entry: HardwareEntry): Promise<void>;
+  removeHardware(bridge: ResKvBridge, id: string): Promise<void>;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export const useCost = create<CostState>((set, get) => ({
+  catalog: null,
+  form: initialForm,
+  result: null,
+  error: null,
+  busy: false,
+  load: async (bridge) => {
+    try {
+      set({ catalog: await bridge.cost.catalog(), error: null });
+      await get().estimate(bridge);
+    } catch (err) {
+      set({ error: message(err) });
+    }
+  },
+  update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
+  estimate: async (bridge) => {
+    const { catalog, form } = get();
+    if (!catalog) return;
+    set({ busy: true });
+    try {
+      set({ result: await bridge.cost.estimate(costInputFromForm(form, catalog)), error: null });
+    } catch (err) {
+      set({ error: message(err) });
+    } finally {
+      set({ busy: false });
+    }
+  },
+  saveHardware: async (bridge, entry) => {
+    const hardware = await bridge.cost.saveHardware(entry);
+    set((s) => ({ catalog: s.catalog && { ...s.catalog, hardware }, form: { ...s.form, gpuId: entry.id } }));
+  },
+  removeHardware: async (bridge, id) => {
+    const hardware = await bridge.cost.removeHardware(id);
+    set((s) => ({ catalog: s.catalog && { ...s.catalog, hardware }, form: { ...s.form, gpuId: s.form.gpuId === id ? 'l40s' : s.form.gpuId } }));
+  },
+}));

@@ -1,0 +1,107 @@
+// Cost: the deployment estimator's inputs and outputs, with charts. Everything is computed by the
+// backend's estimateDeploymentCost; this view only collects inputs and shows results.
+import { useEffect, useMemo } from 'react';
+import type { ResKvBridge } from '../../../main/api/types.js';
+import { useConnection } from '../state/connection.js';
+import { scalarFormats, useCost, type CostForm } from '../state/cost.js';
+import { CostCharts } from './cost/CostCharts.js';
+import { CostNotes, CostTable } from './cost/CostTable.js';
+import { HardwareForm } from './cost/HardwareForm.js';
+import { Field, Select, TextInput } from './Field.js';
+
+function CostInputs({ bridge }: { bridge: ResKvBridge }) {
+  const form = useCost((s) => s.form);
+  const catalog = useCost((s) => s.catalog);
+  const update = useCost((s) => s.update);
+  const estimate = useCost((s) => s.estimate);
+  const busy = useCost((s) => s.busy);
+  if (!catalog) return <p role="status">Loading the hardware catalog…</p>;
+  const text = (key: keyof CostForm, label: string, hint?: string) => (
+    <Field label={label} hint={hint}>
+      <TextInput value={form[key] as string} onChange={(v) => update({ [key]: v })} placeholder={hint ? undefined : 'default'} />
+    </Field>
+  );
+  return (
+    <form
+      className="cost-inputs"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void estimate(bridge);
+      }}
+    >
+      <div className="form-grid">
+        <Field label="Model">
+          <Select value={form.presetId} onChange={(presetId) => update({ presetId })} options={catalog.presets.map((p) => ({ value: p.id, label: p.geometry.name }))} />
+        </Field>
+        <Field label="GPU">
+          <Select value={form.gpuId} onChange={(gpuId) => update({ gpuId })} options={catalog.hardware.map((h) => ({ value: h.entry.id, label: `${h.entry.name}${h.origin === 'user' ? ' (yours)' : ''}` }))} />
+        </Field>
+        <Field label="Weights">
+          <Select value={form.weights} onChange={(weights) => update({ weights })} options={(['fp16', 'bf16', 'int8', 'int4'] as const).map((w) => ({ value: w, label: w }))} />
+        </Field>
+        {text('users', 'Concurrent conversations', 'users at once')}
+        {text('context', 'Context length', 'tokens per conversation')}
+        {text('promptTokens', 'Prompt tokens')}
+        {text('answerTokens', 'Answer tokens')}
+        {text('targetTokensPerSecond', 'Target tokens/s per user')}
+        <Field label="Pricing">
+          <Select value={form.pricing} onChange={(pricing) => update({ pricing })} options={[{ value: 'own', label: 'buy (amortised)' }, { value: 'cloud', label: 'rent (cloud $/h)' }]} />
+        </Field>
+        {form.pricing === 'own' ? text('purchaseUsdPerGpu', 'Price per GPU (USD)') : text('cloudUsdPerGpuHour', 'Cloud USD per GPU-hour')}
+        {form.pricing === 'own' && text('amortisationMonths', 'Amortisation (months)')}
+        {form.pricing === 'own' && text('electricityUsdPerKWh', 'Electricity (USD/kWh)')}
+        {form.pricing === 'own' && text('pue', 'PUE')}
+        {text('utilisation', 'Utilisation (0-1)')}
+      </div>
+      <fieldset className="formats">
+        <legend>KV formats</legend>
+        {scalarFormats.map((f) => (
+          <label key={f} className="check">
+            <input type="checkbox" checked={form.scalar[f]} onChange={(e) => update({ scalar: { ...form.scalar, [f]: e.target.checked } })} /> {f}
+          </label>
+        ))}
+        {text('rvqDepths', 'RVQ depths', 'comma-separated, e.g. 4, 8')}
+        {text('codebookSize', 'Codebook size C', 'power of two')}
+        {text('groupSize', 'Group size', 'channels per group')}
+      </fieldset>
+      <button type="submit" disabled={busy}>
+        {busy ? 'Estimating…' : 'Estimate'}
+      </button>
+    </form>
+  );
+}
+
+export function CostView() {
+  const connection = useConnection((s) => s.connection);
+  const bridge = connection.status === 'connected' ? connection.bridge : null;
+  const load = useCost((s) => s.load);
+  const loaded = useCost((s) => s.catalog !== null);
+  const result = useCost((s) => s.result);
+  const error = useCost((s) => s.error);
+  const hardware = useCost((s) => s.catalog?.hardware);
+  const userHardware = useMemo(() => hardware?.filter((h) => h.origin === 'user') ?? [], [hardware]);
+  useEffect(() => {
+    if (bridge && !loaded) void load(bridge);
+  }, [bridge, loaded, load]);
+
+  return (
+    <section className="view">
+      <h1 id="view-title">Cost</h1>
+      {!bridge && <p className="notice" role="status">The cost estimator runs in the ResKV backend, which this page is not connected to.</p>}
+      {bridge && <CostInputs bridge={bridge} />}
+      {bridge && loaded && <HardwareForm bridge={bridge} userEntries={userHardware} />}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      {result && (
+        <>
+          <CostNotes report={result.report} />
+          <CostTable report={result.report} />
+          <CostCharts estimate={result.estimate} />
+        </>
+      )}
+    </section>
+  );
+}

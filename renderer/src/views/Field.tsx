@@ -1,0 +1,36 @@
+// Small labelled form controls shared by the views. A Field gives its control an id, so the label
+// (and only the label) names it; the hint describes it.
+import { cloneElement, useId, type ReactElement } from 'react';
+
+export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactElement<{ id?: string; 'aria-describedby'?: string }> }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label className="field-label" htmlFor={id}>
+        {label}
+      </label>
+      {cloneElement(children, { id, 'aria-describedby': hint ? `${id}-hint` : undefined })}
+      {hint && (
+        <span className="field-hint" id={`${id}-hint`}>
+          {hint}
+        </span>
+      )}
+    </div>
+  );
+}
+
+export function TextInput({ value, onChange, placeholder, inputMode = 'decimal', ...aria }: { value: string; onChange: (v: string) => void; placeholder?: string; inputMode?: 'decimal' | 'text'; id?: string; 'aria-describedby'?: string }) {
+  return <input type="text" inputMode={inputMode} value={value} placeholder={placeholder} onChange={(e) => onChange(e.target.value)} {...aria} />;
+}
+
+export function Select<T extends string>({ value, onChange, options, ...aria }: { value: T; onChange: (v: T) => void; options: Array<{ value: T; label: string }>; id?: string; 'aria-describedby'?: string }) {
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value as T)} {...aria}>
+      {options.map((o) => (
+        <option key={o.value} value={o.value}>
+          {o.label}
+        </option>
+      ))}
+    </select>
+  );
+}
