@@ -1,0 +1,56 @@
+// Decode-step time of the fp graph and the rvq graph (onnxruntime-node, CPU) on a random model of
+// SmolLM2-135M's geometry, with the paper's setting (groups of 32, C = 2048, depth 8; random
+// codebooks: speed does not depend on their values), at several past lengths.
+// Usage: npm run bench:rvq-graph [-- --past 128,512,2048 --steps 5]
+import * as ort from 'onnxruntime-node';
+import { parseArgs } from 'node:util';
+import type { CodebookSet } from '../../quant/index.js';
+import { createRng, parseRvqSpec, rvqCodeBytesPerToken } from '../../quant/index.js';
+import type { ModelConfig } from '../../main/model/config.js';
+import { RandomWeights } from '../../main/model/hf-export.js';
+import { buildDecoderGraph } from '../../main/onnx/decoder.js';
+import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
+
+const { values } = parseArgs({ options: { past: { type: 'string', default: '128,512,2048' }, steps: { type: 'string', default: '5' } } });
+const pasts = values.past!.split(',').map(Number);
+const steps = Number(values.steps);
+
+const c: ModelConfig = {
+  architecture: 'llama', hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, maxPositions: 8192,
+  normEps: 1e-5, normWeightOffset: 0, activation: 'silu', qkvBias: false, tiedEmbeddings: true, embeddingScale: 1, rope: { theta: 100000, style: 'half', scaling: null },
+};
+const spec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
+const rng = createRng(1);
+const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
+const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: c.numLayers }, () => ({ key: book(), value: book() })) };
+const weights = new RandomWeights(c, 1);
+const int64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), dims);
+const step = (past: number) => ({ input_ids: int64([42], [1, 1]), attention_mask: int64(new Array(past + 1).fill(1), [1, past + 1]), position_ids: int64([past], [1, 1]) });
+
+async function time(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<number> {
+  await session.run(feeds); // warm-up
+  const t = performance.now();
+  for (let i = 0; i < steps; i++) await session.run(feeds);
+  return (performance.now() - t) / steps;
+}
+
+const fp = await ort.InferenceSession.create(buildDecoderGraph(c, weights));
+const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(c, weights, set));
+const codeBytes = rvqCodeBytesPerToken(spec);
+console.log(`SmolLM2-135M geometry, random weights, 1 new token per step, ${steps} steps; rvq: groups 32, C 2048, depth 8 (${codeBytes} code bytes + 6 scale bytes per token per layer per K/V)`);
+for (const past of pasts) {
+  const fpFeeds: Record<string, ort.Tensor> = step(past);
+  const rvqFeeds: Record<string, ort.Tensor> = { ...step(past), depth: int64([8], [1]), window_size: int64([0], [1]) };
+  for (let i = 0; i < c.numLayers; i++) {
+    for (const kind of ['key', 'value']) {
+      fpFeeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', Float32Array.from({ length: 3 * past * 64 }, () => rng.normal()), [1, 3, past, 64]);
+      rvqFeeds[`past_codes.${i}.${kind}`] = new ort.Tensor('uint8', Uint8Array.from({ length: past * codeBytes }, () => rng.int(256)), [1, past, codeBytes]);
+      rvqFeeds[`past_depths.${i}.${kind}`] = new ort.Tensor('uint8', new Uint8Array(past).fill(8), [1, past]);
+      rvqFeeds[`past_scales.${i}.${kind}`] = new ort.Tensor('float16', new Uint16Array(past * 3).fill(0x3c00), [1, past, 3]);
+      rvqFeeds[`past_window.${i}.${kind}`] = new ort.Tensor('float16', new Uint16Array(0), [1, 0, 192]);
+    }
+  }
+  const fpMs = await time(fp, fpFeeds);
+  const rvqMs = await time(rvq, rvqFeeds);
+  console.log(`past ${String(past).padStart(5)}: fp ${fpMs.toFixed(1)} ms/step, rvq ${rvqMs.toFixed(1)} ms/step (x${(rvqMs / fpMs).toFixed(2)})`);
+}
