@@ -111,7 +111,7 @@ export async function* streamGeneration<S extends KvStore>(request: GenerationRe
 
   const history = [...(request.cached ?? []), ...input];
   const eos = new Set(tokenizer.eosIds);
-  const stopText = new StopText(tokenizer, options.stop);
+  const stopText = new StopText(tokenizer, options.stop, history);
   const tokens: number[] = [];
   const latencies: number[] = [];
   const start = performance.now();

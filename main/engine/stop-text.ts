@@ -1,6 +1,7 @@
-// The generated text as it may be shown: decoded from all generated ids each token (so multi-token
-// characters and tokenizer spacing come out right), with stop strings caught even when they span
-// tokens. Text that might be the start of a stop string, or an incomplete UTF-8 character (U+FFFD at
+// The generated text as it may be shown: decoded from all generated ids each token, after a few
+// context tokens whose own text is then cut off (so multi-token characters and spacing come out as
+// in the full text: SentencePiece drops a word's leading space only right after BOS), with stop
+// strings caught even when they span tokens. Text that might be the start of a stop string, or an incomplete UTF-8 character (U+FFFD at
 // the end), is held back until it is decided; a stop string itself is never emitted.
 import type { TextTokenizer } from '../model/tokenizer.js';
 
@@ -13,16 +14,30 @@ export interface StopTextUpdate {
   stopped: boolean;
 }
 
+/** Context tokens decoded before the generated ones. */
+const CONTEXT_TOKENS = 4;
+
 export class StopText {
-  private readonly ids: number[] = [];
+  private readonly ids: number[];
+  private readonly contextText: string;
   private readonly stops: readonly string[];
   private emitted = '';
 
+  /** `context`: the tokens before the generated ones (its last few are used). */
   constructor(
     private readonly tokenizer: Pick<TextTokenizer, 'decode'>,
     stops: readonly string[],
+    context: readonly number[] = [],
   ) {
     this.stops = stops.filter((s) => s.length > 0);
+    this.ids = context.slice(-CONTEXT_TOKENS);
+    this.contextText = tokenizer.decode(this.ids);
+  }
+
+  /** The generated tokens' text: the whole decode less the context's own text. */
+  private decodeGenerated(): string {
+    const full = this.tokenizer.decode(this.ids);
+    return full.startsWith(this.contextText) ? full.slice(this.contextText.length) : full;
   }
 
   /** All text emitted so far. */
@@ -32,7 +47,7 @@ export class StopText {
 
   push(tokenId: number): StopTextUpdate {
     this.ids.push(tokenId);
-    const full = this.tokenizer.decode(this.ids);
+    const full = this.decodeGenerated();
     // Decoding is prefix-stable for practical tokenizers; if a later token rewrote shown text, go on from its length.
     const from = Math.min(this.emitted.length, full.length);
     let stopAt = -1;
@@ -46,7 +61,7 @@ export class StopText {
 
   /** At the end of generation: the held-back text, which did not become a stop string. */
   flush(): string {
-    const full = this.tokenizer.decode(this.ids);
+    const full = this.decodeGenerated();
     return this.emit(full, full.length);
   }
 

@@ -40,6 +40,17 @@ describe('StopText', () => {
     expect(run([3, 4], ['orl'])).toMatchObject({ stopped: true, text: ' w' });
   });
 
+  it('decodes after the context and shows only the generated text', () => {
+    // a tokenizer that, like SentencePiece after BOS (id 0 here), drops the first word's space
+    const spaced = { decode: (ids: readonly number[]) => ids.map((id) => ['<s>', ' Once', ' upon'][id]).join('').replace(/^<s> /, '').replace('<s>', '') };
+    const after = (context: number[]) => {
+      const stream = new StopText(spaced, [], context);
+      return stream.push(1).text + stream.push(2).text;
+    };
+    expect(after([0])).toBe('Once upon');
+    expect(after([2])).toBe(' Once upon');
+  });
+
   it('holds back an incomplete UTF-8 character until its last byte arrives', () => {
     expect(run([1, 10, 11, 2], [])).toEqual({ shown: ['Hel', '', 'é', 'lo', ''], stopped: false, text: 'Helélo' });
     expect(run([1, 10], []).text).toBe('Hel\uFFFD'); // flushed as is when generation ends

@@ -1,0 +1,50 @@
+// DecoderStep over the `fp` graph built with a float16 KV cache (buildDecoderGraph, cacheType
+// 'float16'): the store's fp16 past goes in as past_key_values.{i}.key/value [1, kvHeads, past,
+// headDim] without a copy, and the new tokens are taken from present.{i}.* into the store. Works with
+// any Fp16PastStore: the fp16 baseline, and the scalar formats (which quantize what they store).
+import * as ort from 'onnxruntime-node';
+import type { ModelConfig } from '../model/config.js';
+import type { DecoderStep } from './generate.js';
+import { checkGraphInputs, logitsOf, stepFeeds } from './graph-feeds.js';
+import type { Feeds } from './graph-feeds.js';
+import { KV_KINDS } from './kv-store.js';
+import type { Fp16PastStore } from './kv-store.js';
+
+export class FpGraphDecoder implements DecoderStep<Fp16PastStore> {
+  readonly contextLength: number;
+  readonly vocabSize: number;
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly config: ModelConfig,
+  ) {
+    this.contextLength = config.maxPositions;
+    this.vocabSize = config.vocabSize;
+    const names = Array.from({ length: config.numLayers }, (_, i) => KV_KINDS.map((kind) => `past_key_values.${i}.${kind}`)).flat();
+    checkGraphInputs(session, ['input_ids', 'attention_mask', 'position_ids', ...names], 'fp');
+  }
+
+  async step(tokens: readonly number[], store: Fp16PastStore): Promise<Float32Array> {
+    const { numLayers, numKvHeads: H, headDim: D } = this.config;
+    const g = store.geometry;
+    if (g.numLayers !== numLayers || g.numKvHeads !== H || g.headDim !== D) {
+      throw new Error(`store geometry ${JSON.stringify(g)} does not match the model (${numLayers} layers, ${H} KV heads of ${D})`);
+    }
+    const past = store.length;
+    const n = tokens.length;
+    const feeds: Feeds = stepFeeds(tokens, past);
+    for (let i = 0; i < numLayers; i++) {
+      for (const kind of KV_KINDS) feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float16', store.fp16Past(i, kind), [1, H, past, D]);
+    }
+    const out = await this.session.run(feeds);
+    const logits = logitsOf(out, n, this.vocabSize);
+    for (let i = 0; i < numLayers; i++) {
+      for (const kind of KV_KINDS) {
+        const present = out[`present.${i}.${kind}`] as ort.Tensor;
+        if (present.type !== 'float16') throw new Error(`present.${i}.${kind} is ${present.type}: build the fp graph with cacheType 'float16'`);
+        store.append(i, kind, { data: present.data as Uint16Array, tokens: past + n, start: past, count: n });
+      }
+    }
+    return logits;
+  }
+}
