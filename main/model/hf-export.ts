@@ -89,7 +89,7 @@ function encodeValues(values: Float32Array, dtype: NonNullable<HfExportOptions['
   return new Uint8Array(out.buffer);
 }
 
-export const exportedSpecialTokens = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
+const exportedSpecialTokens = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 const exportedMerges: [string, string][] = [['Ġ', 't'], ['h', 'e'], ['Ġt', 'he'], ['i', 'n'], ['Ġ', 'a'], ['o', 'n']];
 
 /** A byte-level BPE tokenizer (GPT-2 byte alphabet, a few merges) with ChatML special tokens. */

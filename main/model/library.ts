@@ -3,7 +3,7 @@
 // hidden temporary folder and renamed into place only when complete.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { expectedWeightShapes, parameterCount } from './config.js';
 import { buildCaptureGraph, buildDecoderGraph } from '../onnx/decoder.js';
 import { ExternalTensorFile } from '../onnx/external-data.js';
@@ -87,7 +87,7 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
     const manifest: ModelManifest = {
       format: manifestFormat,
       id,
-      source: { format: ck.format, path: sourcePath },
+      source: { format: ck.format, path: resolve(sourcePath) },
       importedAt: new Date().toISOString(),
       config: ck.config,
       parameterCount: parameterCount(ck.config),

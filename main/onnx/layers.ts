@@ -115,7 +115,7 @@ export function bytesOf(a: Float32Array | Uint16Array | Uint8Array): Uint8Array 
 }
 
 /** [rows, cols] row-major -> [cols, rows] */
-export function transpose(t: Float32Array, rows: number, cols: number): Float32Array {
+function transpose(t: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(t.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t[r * cols + c];
   return out;
