@@ -1,6 +1,6 @@
 // Recognizes what a user points at: a llama2.c checkpoint file (plus its tokenizer.bin) or a
 // Hugging Face model folder, and opens it.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readHfCheckpoint } from './hf.js';
 import { readLlama2cCheckpoint } from './llama2c.js';
@@ -25,6 +25,7 @@ export function openCheckpoint(path: string, options: OpenCheckpointOptions = {}
     if (!existsSync(join(path, 'config.json'))) throw new Error(`${path}: a folder without config.json is not a Hugging Face model`);
     return { ...readHfCheckpoint(path), format: 'huggingface', tokenizerPath: path };
   }
+  rejectOtherFormats(path);
   const tokenizerPath = options.tokenizer ?? findLlama2cTokenizer(path);
   if (!existsSync(tokenizerPath)) throw new Error(`${tokenizerPath}: tokenizer file not found`);
   return { ...readLlama2cCheckpoint(path), format: 'llama2c', tokenizerPath };
@@ -36,4 +37,21 @@ function findLlama2cTokenizer(checkpoint: string): string {
   const candidates = readdirSync(folder).filter((f) => /^tok.*\.bin$/.test(f));
   if (candidates.length === 1) return join(folder, candidates[0]);
   throw new Error(`${basename(checkpoint)}: cannot tell which llama2.c tokenizer belongs to it (found ${candidates.length ? candidates.join(', ') : 'no tokenizer.bin or tok*.bin'} beside it); name one with --tokenizer`);
+}
+
+/** Files users commonly point at that are not llama2.c checkpoints, with what to do instead. */
+function rejectOtherFormats(path: string): void {
+  const name = basename(path);
+  if (/\.(safetensors|json)$/.test(name)) throw new Error(`${name}: point at the Hugging Face model folder that holds it, not at the file`);
+  const head = new Uint8Array(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const magic = String.fromCharCode(...head);
+  if (magic === 'GGUF') throw new Error(`${name}: GGUF files are not supported; import the Hugging Face folder (safetensors) the GGUF was made from`);
+  // zip (torch.save since 1.6) or the legacy pickle header 80 02 8a 0a
+  if (magic === 'PK\x03\x04' || magic === '\x80\x02\x8a\x0a') throw new Error(`${name}: a PyTorch checkpoint (pickle) is not supported; import a folder with safetensors weights`);
 }

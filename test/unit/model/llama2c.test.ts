@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../../main/model/checkpoint.js';
 import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
 import { Llama2cTokenizer, readLlama2cTokenizer } from '../../../main/model/tokenizer-llama2c.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
@@ -79,5 +80,28 @@ describe('llama2.c tokenizer reader', () => {
     expect(tok.encode('ab')).toEqual([id(' ab')]);
     expect(tok.encode('ba')).toEqual([id(' '), id('b'), id('a')]);
     expect(tok.decode([1, ...tok.encode('ab ab')])).toBe('ab ab');
+  });
+});
+
+describe('openCheckpoint', () => {
+  it('names formats it does not read and says what to import instead', () => {
+    const cases: [string, Buffer, RegExp][] = [
+      ['model.safetensors', Buffer.alloc(16), /model\.safetensors: point at the Hugging Face model folder/],
+      ['model.gguf', Buffer.from('GGUF\x03\x00\x00\x00'), /model\.gguf: GGUF files are not supported/],
+      ['pytorch_model.bin', Buffer.from('PK\x03\x04rest'), /pytorch_model\.bin: a PyTorch checkpoint \(pickle\) is not supported/],
+    ];
+    for (const [name, bytes, message] of cases) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      expect(() => openCheckpoint(path)).toThrow(message);
+    }
+    expect(() => openCheckpoint(dir)).toThrow(/a folder without config\.json is not a Hugging Face model/);
+  });
+
+  it.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('finds the single tok*.bin beside a llama2.c checkpoint', () => {
+    const ck = openCheckpoint(fixtures.stories260K);
+    expect(ck.format).toBe('llama2c');
+    expect(ck.tokenizerPath).toBe(fixtures.tok512);
+    ck.weights.close();
   });
 });
