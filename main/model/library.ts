@@ -51,7 +51,8 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
   if (existsSync(folder)) throw new Error(`${folder} already exists: remove it or import under another id`);
 
   const ck = openCheckpoint(sourcePath, options);
-  const temp = join(library, `.importing-${id}-${process.pid}-${Date.now()}`);
+  removeAbandonedImports(library);
+  const temp = join(library, `${tempPrefix}${id}-${process.pid}-${Date.now()}`);
   try {
     mkdirSync(temp, { recursive: true });
     const bytesPerValue = weightType === 'float32' ? 4 : 2;
@@ -140,6 +141,26 @@ export function listModels(library = defaultLibraryDir()): LibraryEntry[] {
 /** The tokenizer stored with an imported model. */
 export function loadLibraryTokenizer(folder: string, manifest: ModelManifest): TextTokenizer {
   return manifest.tokenizer.format === 'llama2c' ? readLlama2cTokenizer(join(folder, manifest.tokenizer.file), manifest.config.vocabSize) : readHfTokenizer(folder);
+}
+
+const tempPrefix = '.importing-';
+
+/** Deletes temporary folders of imports whose process is gone (killed mid-import). */
+function removeAbandonedImports(library: string): void {
+  if (!existsSync(library)) return;
+  for (const name of readdirSync(library)) {
+    const pid = name.startsWith(tempPrefix) ? Number(name.match(/-(\d+)-\d+$/)?.[1]) : NaN;
+    if (Number.isInteger(pid) && !processIsAlive(pid)) rmSync(join(library, name), { recursive: true, force: true });
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function modelIdFrom(sourcePath: string): string {

@@ -1,7 +1,7 @@
 // Import into the model library: graphs on disk with shared external weights, manifest, tokenizer,
 // progress, and nothing left behind when an import fails.
 import * as ort from 'onnxruntime-node';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,16 @@ describe('importing a Hugging Face folder', () => {
     expect(() => importModel(broken, { library })).toThrow(/^model\.safetensors: /);
     expect(readdirSync(library)).toEqual([]);
     expect(existsSync(join(library, 'broken'))).toBe(false);
+  });
+
+  it('clears temporary folders that killed imports left behind', () => {
+    const library = join(dir, 'lib4');
+    const abandoned = join(library, '.importing-old-999999999-1');
+    const running = join(library, `.importing-other-${process.pid}-1`);
+    mkdirSync(abandoned, { recursive: true });
+    mkdirSync(running, { recursive: true });
+    importModel(source, { library, id: 'fresh' });
+    expect(readdirSync(library).sort()).toEqual([`.importing-other-${process.pid}-1`, 'fresh']);
   });
 
   it('reports a library folder with a damaged manifest instead of failing the listing', () => {
