@@ -3,7 +3,7 @@
 // tokens in fp16 that are encoded as they leave it (R = 0: the paper's behaviour, every token coded
 // at once). The rvq graph reads zero-copy views (`past`), so nothing is copied per token.
 import { z } from 'zod';
-import { float16ArrayToFloat32, rvqSpecSchema, tokenWidth } from '../../quant/index.js';
+import { float16ArrayToFloat32, rvqSpecSchema, scalesPerToken, tokenWidth } from '../../quant/index.js';
 import type { RvqCodec, RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { checkKvRows, tokenMajorFloat32, tokenMajorFp16 } from './kv-rows.js';
 import { KV_KINDS, checkComplete, checkLayer, kvBytes, sumKvBytes } from './kv-store.js';
@@ -26,6 +26,13 @@ export interface KvCodeStoreOptions {
   encoders?: { key: readonly RvqTokenEncoder[]; value: readonly RvqTokenEncoder[] };
 }
 
+/** Token records as the rvq graph packs them: [tokens, R_depth] codes and [tokens, S] fp16 scales. */
+export interface PackedRecords {
+  records: Uint8Array;
+  depth: number;
+  scales: Uint16Array;
+}
+
 /** What the rvq graph reads for one layer's K or V: the coded tokens, then the window's fp16 rows. */
 export interface RvqPast extends RvqRecordViews {
   codedTokens: number;
@@ -39,7 +46,8 @@ interface Lane {
   window: RecentWindow;
 }
 
-function sameSpec(a: RvqSpec, b: RvqSpec): boolean {
+/** Field-by-field equality of two specs. */
+export function sameSpec(a: RvqSpec, b: RvqSpec): boolean {
   return (Object.keys(rvqSpecSchema.shape) as (keyof RvqSpec)[]).every((k) => a[k] === b[k]);
 }
 
@@ -88,21 +96,45 @@ export class KvCodeStore implements KvStore {
     return this.lane(layer, kind);
   }
 
-  /** Takes the graph's raw (pre-RoPE) keys or values: into the window, or coded at the current depth. */
-  append(layer: number, kind: KvKind, rows: KvRows): void {
+  /**
+   * Takes one layer's new (pre-RoPE) keys or values. Without a recent window they are coded at the
+   * current depth: `graphCodes` (the same tokens as the graph coded them) when given, else by the
+   * store's encoder. With a window they enter it as fp16; tokens pushed out of it are coded by the
+   * encoder from their fp16 (all the graph ever read of them), except tokens of this batch that
+   * leave at once, which take `graphCodes` when given (what the graph attended this step).
+   */
+  append(layer: number, kind: KvKind, rows: KvRows, graphCodes?: PackedRecords): void {
     const lane = this.lane(layer, kind);
-    const encoder = this.options.encoders?.[kind][layer];
-    if (!encoder) throw new Error('this KvCodeStore has no encoders: append codes with appendEncoded, or give encoders');
     const { numKvHeads, headDim } = this.geometry;
     checkKvRows(rows, numKvHeads, headDim);
+    if (graphCodes && graphCodes.scales.length !== rows.count * scalesPerToken(lane.records.spec)) {
+      throw new RangeError(`graph codes carry ${graphCodes.scales.length} scales for ${rows.count} tokens`);
+    }
     const depth = lane.records.depth;
+    const encode = (values: Float32Array) => {
+      const encoder = this.options.encoders?.[kind][layer];
+      if (!encoder) throw new Error('this KvCodeStore has no encoders: give encoders, or the codes the graph made');
+      lane.records.appendEncoded(encoder.encode(values, depth));
+    };
     if (this.window === 0) {
-      if (rows.count > 0) lane.records.appendEncoded(encoder.encode(tokenMajorFloat32(rows, numKvHeads, headDim), depth));
+      if (rows.count === 0) return;
+      if (graphCodes) lane.records.appendPacked(graphCodes.records, graphCodes.depth, graphCodes.scales);
+      else encode(tokenMajorFloat32(rows, numKvHeads, headDim));
       return;
     }
-    // Through fp16 either way, so the codes do not depend on how the tokens were chunked.
+    const held = lane.window.length;
     const leaving = lane.window.push(tokenMajorFp16(rows, numKvHeads, headDim));
-    if (leaving.length > 0) lane.records.appendEncoded(encoder.encode(float16ArrayToFloat32(leaving), depth));
+    const W = numKvHeads * headDim;
+    const fromWindow = Math.min(leaving.length / W, held);
+    const fromBatch = leaving.length / W - fromWindow;
+    if (fromWindow > 0) encode(float16ArrayToFloat32(leaving.subarray(0, fromWindow * W)));
+    if (fromBatch === 0) return;
+    if (!graphCodes) encode(float16ArrayToFloat32(leaving.subarray(fromWindow * W)));
+    else {
+      const recordBytes = graphCodes.records.length / rows.count;
+      const S = scalesPerToken(lane.records.spec);
+      lane.records.appendPacked(graphCodes.records.subarray(0, fromBatch * recordBytes), graphCodes.depth, graphCodes.scales.subarray(0, fromBatch * S));
+    }
   }
 
   /** Takes tokens the graph already coded (only without a recent window, which needs raw values). */

@@ -205,6 +205,22 @@ describe('KvCodeStore', () => {
     expect(() => chunked.appendEncoded(0, 'key', sampleCodes(storiesSpec, 1))).toThrow(/recent window/);
   });
 
+  it('takes the graph\'s codes for tokens of a batch that leave the window at once, encodes the others', () => {
+    const store = new KvCodeStore(twoLayers({ recentWindow: 2 }));
+    const rows = (n: number, first: number) => ({ data: headMajorRows(storiesSpec, n, first), tokens: n, start: 0, count: n });
+    const graph = sampleCodes(storiesSpec, 5, 8, 9);
+    const packed = new Uint8Array(5 * 11);
+    for (let t = 0; t < 5; t++) packed.set(expectedRecord(storiesSpec, graph.codes, 8, t, 8), t * 11);
+    store.append(0, 'key', rows(1, 0)); // token 0 waits in the window
+    store.append(0, 'key', rows(5, 1), { records: packed, depth: 8, scales: graph.scales });
+    // window held [0]; 6 tokens over R = 2: token 0 leaves from the window, tokens 1..3 from the batch
+    expect(store.past(0, 'key')).toMatchObject({ codedTokens: 4, windowTokens: 2 });
+    const fromWindow = valueEncoder(storiesSpec).encode(headMajorRows(storiesSpec, 1, 0), 8);
+    expect(store.tokenCodes(0, 'key', 0)).toEqual(fromWindow.codes);
+    for (let t = 1; t < 4; t++) expect(store.tokenCodes(0, 'key', t)).toEqual(graph.codes.subarray((t - 1) * 8, t * 8));
+    expect(() => store.append(0, 'key', rows(1, 6), { records: packed.subarray(0, 11), depth: 8, scales: new Uint16Array(3) })).toThrow(/3 scales for 1 tokens/);
+  });
+
   it('truncates into the window and into the coded tokens', () => {
     const store = new KvCodeStore(twoLayers({ recentWindow: 4 }));
     feed(store, 10, 10);

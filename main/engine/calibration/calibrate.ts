@@ -1,0 +1,206 @@
+// Codebook calibration of an imported model (Kumar 2024, sec. 3): run its capture graph over
+// calibration text, keep a uniform sample of each layer's pre-RoPE K and V token rows, train the
+// residual quantizers, and save the codebook file in the model's library folder (through a temporary
+// file renamed into place) with an `rvq` graph installed for it. Deterministic for a seed: the same
+// inputs and seed give the same codebook bytes.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { decodeSafetensors, encodeCodebooks, encodeSafetensors, groupsPerToken, parseRvqSpec, rvqBitsPerValue } from '../../../quant/index.js';
+import type { RvqSpec } from '../../../quant/index.js';
+import type { ModelConfig } from '../../model/config.js';
+import { loadLibraryTokenizer } from '../../model/library.js';
+import { installRvqGraph } from '../../model/library-rvq.js';
+import { readManifest } from '../../model/manifest.js';
+import { parseOptions } from '../sampler.js';
+import type { SessionOptionsInput } from '../session.js';
+import { captureChunks, documentTokens, readTextFiles, sampleOwnText } from './calibration-text.js';
+import type { TextFileRecord } from './calibration-text.js';
+import { KvCapture } from './kv-capture.js';
+import { KvReservoir } from './kv-reservoir.js';
+import { OrtNearestEntry } from './nearest-entry-graph.js';
+import { captureIntoReservoir, trainKvCodebooks } from './train-kv.js';
+import type { KvKind, TrainedKv, TrainProgress } from './train-kv.js';
+
+const positiveInt = (max: number) => z.number().int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+
+/** The quantizer configuration a user chooses; groupSpan and scale default per model (see calibrationSpecs). */
+export const calibrationSettingsSchema = z.strictObject({
+  depth: positiveInt(64).default(8),
+  codebookSize: positiveInt(65536).default(2048),
+  groupSize: positiveInt(1 << 20).default(32),
+  keyGrouping: z.enum(['strided', 'contiguous']).default('strided'),
+  valueGrouping: z.enum(['strided', 'contiguous']).default('contiguous'),
+  groupSpan: z.enum(['head', 'token']).optional(),
+  scale: z.enum(['head', 'token', 'none']).optional(),
+  /** Token rows sampled per layer (each of K and V); default min(65536, what 2 GiB holds). */
+  maxVectors: positiveInt(1 << 24).optional(),
+  seed: z.number().int('must be an integer').min(0, 'must be at least 0').max(2 ** 32 - 1, 'must fit in 32 bits').default(0),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "may hold only letters, digits, '.', '_' and '-'").default('default'),
+  kmeansSample: positiveInt(1 << 24).optional(),
+  kmeansIterations: positiveInt(1000).optional(),
+  emaPasses: z.number().int('must be an integer').min(0, 'must be at least 0').max(100, 'must be at most 100').optional(),
+});
+
+export type CalibrationSettingsInput = z.input<typeof calibrationSettingsSchema>;
+export type CalibrationSettings = z.output<typeof calibrationSettingsSchema>;
+
+/**
+ * Key and value specs for a model. Default (the paper): groups inside each head with per-head fp16
+ * scales; when the group size does not divide head_dim (stories260K: head_dim 8, groups of 32), the
+ * groups span the token's KV heads and one fp16 scale per token is kept (per-head scales would cost
+ * 16/head_dim bits per value).
+ */
+export function calibrationSpecs(config: ModelConfig, settings: CalibrationSettings): Record<KvKind, RvqSpec> {
+  const headSpan = config.headDim % settings.groupSize === 0;
+  const groupSpan = settings.groupSpan ?? (headSpan ? 'head' : 'token');
+  const scale = settings.scale ?? (groupSpan === 'head' ? 'head' : 'token');
+  const spec = (grouping: RvqSpec['grouping']) =>
+    parseRvqSpec({ headDim: config.headDim, numKvHeads: config.numKvHeads, groupSize: settings.groupSize, codebookSize: settings.codebookSize, depth: settings.depth, grouping, groupSpan, scale });
+  return { key: spec(settings.keyGrouping), value: spec(settings.valueGrouping) };
+}
+
+export type CalibrationText = { kind: 'files'; paths: string[] } | { kind: 'self-generated'; tokens: number };
+
+export type CalibrationProgress =
+  | { phase: 'generate'; tokens: number; target: number }
+  | { phase: 'capture'; tokensSeen: number; tokensTotal: number; vectorsHeld: number }
+  | ({ phase: 'train' } & TrainProgress)
+  | { phase: 'save' };
+
+export interface CalibrateOptions {
+  text: CalibrationText;
+  settings?: CalibrationSettingsInput;
+  /** ONNX Runtime options for every session of the run (default: CPU). */
+  session?: SessionOptionsInput;
+  onProgress?: (p: CalibrationProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** What the codebook file's `reskv.calibration` metadata records (no times: the bytes follow the seed). */
+export interface CalibrationRecord {
+  model: string;
+  source: { kind: 'text'; files: TextFileRecord[] } | { kind: 'self-generated'; temperature: 1; tokens: number; samples: number };
+  tokensSeen: number;
+  tokensSampled: number;
+  settings: CalibrationSettings;
+}
+
+export interface CalibrationResult {
+  folder: string;
+  name: string;
+  /** The codebook file and rvq graph in the model folder. */
+  codebookFile: string;
+  graphFile: string;
+  specs: Record<KvKind, RvqSpec>;
+  bitsPerValue: Record<KvKind, number>;
+  record: CalibrationRecord;
+  residualMse: TrainedKv['residualMse'];
+  seconds: { text: number; capture: number; train: number; save: number };
+}
+
+/** Default token sample per layer: 65536 rows, fewer when the K and V rows of every layer would pass 2 GiB. */
+function defaultMaxVectors(config: ModelConfig): number {
+  const bytesPerToken = config.numLayers * 2 * config.numKvHeads * config.headDim * 4;
+  return Math.max(1, Math.min(65536, Math.floor(2 ** 31 / bytesPerToken)));
+}
+
+export async function calibrateModel(folder: string, options: CalibrateOptions): Promise<CalibrationResult> {
+  const settings = parseOptions(calibrationSettingsSchema, options.settings ?? {}, 'calibration settings');
+  const { signal, onProgress } = options;
+  const session = options.session ?? { providers: ['cpu'] };
+  const manifest = readManifest(folder);
+  const { config } = manifest;
+  const specs = calibrationSpecs(config, settings);
+  const maxVectors = settings.maxVectors ?? defaultMaxVectors(config);
+  const groupVectors = maxVectors * Math.min(groupsPerToken(specs.key), groupsPerToken(specs.value));
+  if (groupVectors < settings.codebookSize) {
+    throw new Error(`maxVectors ${maxVectors} tokens give ${groupVectors} group vectors per layer, fewer than the ${settings.codebookSize} codebook entries`);
+  }
+  const tokenizer = loadLibraryTokenizer(folder, manifest);
+  let clock = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const seconds = (now - clock) / 1000;
+    clock = now;
+    return seconds;
+  };
+
+  let sequences: number[][];
+  let source: CalibrationRecord['source'];
+  if (options.text.kind === 'files') {
+    const { documents, files } = readTextFiles(options.text.paths);
+    sequences = documents.map((d) => documentTokens(tokenizer, d));
+    source = { kind: 'text', files };
+  } else {
+    const target = options.text.tokens;
+    if (!Number.isInteger(target) || target < 1) throw new RangeError(`self-generated calibration needs a positive whole number of tokens, got ${target}`);
+    sequences = await sampleOwnText(folder, manifest, tokenizer, { tokens: target, seed: settings.seed, session, signal, onProgress: (tokens) => onProgress?.({ phase: 'generate', tokens, target }) });
+    source = { kind: 'self-generated', temperature: 1, tokens: target, samples: sequences.length };
+  }
+  const textSeconds = lap();
+
+  const chunks = captureChunks(sequences, config.maxPositions);
+  const tokensTotal = chunks.reduce((n, c) => n + c.length, 0);
+  const reservoir = new KvReservoir(config.numLayers, config.numKvHeads * config.headDim, maxVectors, settings.seed);
+  const capture = await KvCapture.open(join(folder, manifest.graphs.capture), config, session);
+  try {
+    await captureIntoReservoir(capture, chunks, reservoir, signal, (tokensSeen) => onProgress?.({ phase: 'capture', tokensSeen, tokensTotal, vectorsHeld: reservoir.held }));
+  } finally {
+    await capture.release();
+  }
+  const captureSeconds = lap();
+  const heldVectors = reservoir.held * Math.min(groupsPerToken(specs.key), groupsPerToken(specs.value));
+  if (heldVectors < settings.codebookSize) {
+    throw new Error(`the calibration text gave ${reservoir.held} tokens (${heldVectors} group vectors per layer), fewer than the ${settings.codebookSize} codebook entries: give more text or a smaller codebook size`);
+  }
+
+  const search = await OrtNearestEntry.create(session);
+  let trained: TrainedKv;
+  try {
+    trained = await trainKvCodebooks(reservoir.rows(), specs, {
+      assign: search.assign,
+      seed: settings.seed,
+      training: { kmeansSample: settings.kmeansSample, kmeansIterations: settings.kmeansIterations, emaPasses: settings.emaPasses },
+      signal,
+      onProgress: (p) => onProgress?.({ phase: 'train', ...p }),
+    });
+  } finally {
+    await search.release();
+  }
+  const trainSeconds = lap();
+
+  signal?.throwIfAborted();
+  onProgress?.({ phase: 'save' });
+  const record: CalibrationRecord = { model: manifest.id, source, tokensSeen: reservoir.seen, tokensSampled: reservoir.held, settings };
+  const { codebookFile, graphFile } = saveCodebooks(folder, settings.name, encodeCodebookFile(specs, trained, record));
+  return {
+    folder,
+    name: settings.name,
+    codebookFile,
+    graphFile,
+    specs,
+    bitsPerValue: { key: rvqBitsPerValue(specs.key), value: rvqBitsPerValue(specs.value) },
+    record,
+    residualMse: trained.residualMse,
+    seconds: { text: textSeconds, capture: captureSeconds, train: trainSeconds, save: lap() },
+  };
+}
+
+/** quant/'s codebook file with the calibration record added to its metadata as `reskv.calibration`. */
+function encodeCodebookFile(specs: Record<KvKind, RvqSpec>, trained: TrainedKv, record: CalibrationRecord): Uint8Array {
+  const file = decodeSafetensors(encodeCodebooks({ keySpec: specs.key, valueSpec: specs.value, layers: trained.layers }));
+  return encodeSafetensors(file.tensors, { ...file.metadata, 'reskv.calibration': JSON.stringify(record) });
+}
+
+/** Writes the file beside the model under a temporary name; installRvqGraph renames its copy into place. */
+function saveCodebooks(folder: string, name: string, bytes: Uint8Array): { codebookFile: string; graphFile: string } {
+  const temp = join(folder, `.calibrating-${name}-${process.pid}.safetensors`);
+  try {
+    writeFileSync(temp, bytes);
+    const entry = installRvqGraph(folder, temp, name).rvq[name];
+    return { codebookFile: join(folder, entry.codebooks), graphFile: join(folder, entry.graph) };
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
