@@ -1,51 +1,48 @@
 // The normalized description of a decoder-only transformer that every reader produces and every
 // graph builder / reference forward consumes. One type for llama2.c files and Hugging Face folders.
+import { z } from 'zod';
 
 export const supportedArchitectures = ['llama', 'mistral', 'qwen2', 'gemma'] as const;
 export type Architecture = (typeof supportedArchitectures)[number];
 
-/** Llama 3 "rope_scaling" (type llama3): long wavelengths divided by factor, smooth in between. */
-export interface Llama3RopeScaling {
-  type: 'llama3';
-  factor: number;
-  lowFreqFactor: number;
-  highFreqFactor: number;
-  originalMaxPositions: number;
-}
+const positiveInt = z.number().int().positive();
 
-/** Linear position interpolation: every frequency divided by factor. */
-export interface LinearRopeScaling {
-  type: 'linear';
-  factor: number;
-}
-
-export interface RopeConfig {
-  theta: number;
-  /** 'interleaved': pairs (2i, 2i+1) rotate together (llama2.c); 'half': pairs (i, i + d/2) (Hugging Face). */
-  style: 'interleaved' | 'half';
-  scaling: Llama3RopeScaling | LinearRopeScaling | null;
-}
-
-export interface ModelConfig {
-  architecture: Architecture;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  intermediateSize: number;
-  vocabSize: number;
-  maxPositions: number;
-  normEps: number;
+/** The schema validates configs read back from files (the library manifest); the type is its output. */
+export const modelConfigSchema = z.object({
+  architecture: z.enum(supportedArchitectures),
+  hiddenSize: positiveInt,
+  numLayers: positiveInt,
+  numHeads: positiveInt,
+  numKvHeads: positiveInt,
+  headDim: positiveInt,
+  intermediateSize: positiveInt,
+  vocabSize: positiveInt,
+  maxPositions: positiveInt,
+  normEps: z.number().positive(),
   /** RMSNorm multiplies by (offset + w): 0 for Llama, 1 for Gemma. */
-  normWeightOffset: number;
-  activation: 'silu' | 'gelu_tanh';
-  qkvBias: boolean;
-  tiedEmbeddings: boolean;
+  normWeightOffset: z.number(),
+  activation: z.enum(['silu', 'gelu_tanh']),
+  qkvBias: z.boolean(),
+  tiedEmbeddings: z.boolean(),
   /** Token embeddings are multiplied by this (Gemma: sqrt(hidden)). */
-  embeddingScale: number;
-  rope: RopeConfig;
-}
+  embeddingScale: z.number().positive(),
+  rope: z.object({
+    theta: z.number().positive(),
+    /** 'interleaved': pairs (2i, 2i+1) rotate together (llama2.c); 'half': pairs (i, i + d/2) (Hugging Face). */
+    style: z.enum(['interleaved', 'half']),
+    scaling: z
+      .discriminatedUnion('type', [
+        // Llama 3: long wavelengths divided by factor, short ones kept, smooth in between
+        z.object({ type: z.literal('llama3'), factor: z.number().positive(), lowFreqFactor: z.number().positive(), highFreqFactor: z.number().positive(), originalMaxPositions: positiveInt }),
+        // linear position interpolation: every frequency divided by factor
+        z.object({ type: z.literal('linear'), factor: z.number().positive() }),
+      ])
+      .nullable(),
+  }),
+});
+
+export type ModelConfig = z.infer<typeof modelConfigSchema>;
+export type RopeConfig = ModelConfig['rope'];
 
 /** Row-major shapes of every weight tensor the config implies, under Hugging Face names. */
 export function expectedWeightShapes(c: ModelConfig): Map<string, number[]> {

@@ -3,39 +3,12 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { supportedArchitectures } from './config.js';
+import { modelConfigSchema } from './config.js';
 
 export const manifestFileName = 'manifest.json';
 export const manifestFormat = 'reskv-model/1';
 
 const positiveInt = z.number().int().positive();
-const modelConfigSchema = z.object({
-  architecture: z.enum(supportedArchitectures),
-  hiddenSize: positiveInt,
-  numLayers: positiveInt,
-  numHeads: positiveInt,
-  numKvHeads: positiveInt,
-  headDim: positiveInt,
-  intermediateSize: positiveInt,
-  vocabSize: positiveInt,
-  maxPositions: positiveInt,
-  normEps: z.number().positive(),
-  normWeightOffset: z.number(),
-  activation: z.enum(['silu', 'gelu_tanh']),
-  qkvBias: z.boolean(),
-  tiedEmbeddings: z.boolean(),
-  embeddingScale: z.number().positive(),
-  rope: z.object({
-    theta: z.number().positive(),
-    style: z.enum(['interleaved', 'half']),
-    scaling: z
-      .discriminatedUnion('type', [
-        z.object({ type: z.literal('llama3'), factor: z.number().positive(), lowFreqFactor: z.number().positive(), highFreqFactor: z.number().positive(), originalMaxPositions: positiveInt }),
-        z.object({ type: z.literal('linear'), factor: z.number().positive() }),
-      ])
-      .nullable(),
-  }),
-});
 
 export const manifestSchema = z.object({
   format: z.literal(manifestFormat),

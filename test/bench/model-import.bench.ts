@@ -1,6 +1,8 @@
 // Measures `reskv import` (wall time, peak RSS via /usr/bin/time -v) on stories260K and on a random
 // model with SmolLM2-135M's geometry written by our exporter (bf16 safetensors, like the real one).
-// Usage: npm run bench:import [-- --weights float16]
+// With --over-2gb also a random ~700M-parameter llama whose float32 weights file exceeds 2 GB
+// (ONNX external data past the protobuf limit).
+// Usage: npm run bench:import [-- --weights float16] [-- --over-2gb]
 import * as ort from 'onnxruntime-node';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { readManifest } from '../../main/model/manifest.js';
 import { RandomWeights, writeHfFolder } from '../../main/model/hf-export.js';
 import { fixtures } from '../support/shared.js';
 
-const { values } = parseArgs({ options: { weights: { type: 'string', default: 'float32' } } });
+const { values } = parseArgs({ options: { weights: { type: 'string', default: 'float32' }, 'over-2gb': { type: 'boolean', default: false } } });
 
 const smolLm2Geometry: ModelConfig = {
   architecture: 'llama',
@@ -34,6 +36,8 @@ const smolLm2Geometry: ModelConfig = {
   rope: { theta: 100000, style: 'half', scaling: null },
 };
 
+const over2gb: ModelConfig = { ...smolLm2Geometry, hiddenSize: 1536, numLayers: 24, numHeads: 12, numKvHeads: 4, headDim: 128, intermediateSize: 4096, vocabSize: 32000, tiedEmbeddings: false };
+
 const work = mkdtempSync(join(tmpdir(), 'reskv-import-bench-'));
 try {
   const smol = join(work, 'smollm2-135m-random');
@@ -42,6 +46,13 @@ try {
   console.log(`exported random SmolLM2-135M geometry (${(parameterCount(smolLm2Geometry) / 1e6).toFixed(1)}M parameters, bf16) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
   const sources = [...(existsSync(fixtures.stories260K) ? [['stories260K', fixtures.stories260K]] : []), ['smollm2-135m-random', smol]];
+  if (values['over-2gb']) {
+    const big = join(work, 'llama-700m-random');
+    t = Date.now();
+    writeHfFolder(big, over2gb, new RandomWeights(over2gb, 700), { dtype: 'BF16', maxShardBytes: 500e6 });
+    console.log(`exported random ${(parameterCount(over2gb) / 1e6).toFixed(0)}M-parameter llama (bf16, ${(parameterCount(over2gb) * 4 / 2 ** 30).toFixed(2)} GiB as float32) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    sources.push(['llama-700m-random', big]);
+  }
   for (const [name, path] of sources) {
     t = Date.now();
     const run = spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', 'main/cli.ts', 'import', path, '--library', join(work, 'library'), '--weights', values.weights!], { encoding: 'utf8' });
