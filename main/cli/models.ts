@@ -21,14 +21,15 @@ export const modelsCommand: CliCommand = {
       return 0;
     }
     const rows = [['id', 'architecture', 'parameters', 'weights', 'on disk', 'imported']];
+    const unusable: string[] = [];
     for (const e of entries) {
       const m = e.manifest;
-      const id = e.folder.split(/[\\/]/).pop() ?? e.folder;
-      if (!m) rows.push([id, `unusable: ${e.problem}`, '', '', '', '']);
+      if (!m) unusable.push(`${e.folder}: unusable (${e.problem}); remove it and import again`);
       else rows.push([m.id, m.config.architecture, `${(m.parameterCount / 1e6).toFixed(2)}M`, m.weightType, `${(e.bytesOnDisk / 1e6).toFixed(1)} MB`, m.importedAt.slice(0, 19).replace('T', ' ')]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+    if (rows.length > 1) for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+    for (const line of unusable) console.log(line);
     console.log(`\nlibrary: ${library}`);
     return 0;
   },
