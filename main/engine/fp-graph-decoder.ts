@@ -1,6 +1,7 @@
 // DecoderStep over the `fp` graph built with a float16 KV cache (buildDecoderGraph, cacheType
 // 'float16'): the store's fp16 past goes in as past_key_values.{i}.key/value [1, kvHeads, past,
-// headDim] without a copy, and the new tokens are taken from present.{i}.* into the store. Works with
+// headDim] without a copy, and present.{i}.* (past + new) comes back: the fp16 store keeps it as its
+// buffer, a scalar store quantizes the new tokens out of it. Works with
 // any Fp16PastStore: the fp16 baseline, and the scalar formats (which quantize what they store).
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../model/config.js';
@@ -42,7 +43,7 @@ export class FpGraphDecoder implements DecoderStep<Fp16PastStore> {
       for (const kind of KV_KINDS) {
         const present = out[`present.${i}.${kind}`] as ort.Tensor;
         if (present.type !== 'float16') throw new Error(`present.${i}.${kind} is ${present.type}: build the fp graph with cacheType 'float16'`);
-        store.append(i, kind, { data: present.data as Uint16Array, tokens: past + n, start: past, count: n });
+        store.append(i, kind, { data: present.data as Uint16Array, tokens: past + n, start: past, count: n, pastIsStore: true });
       }
     }
     return logits;

@@ -1,6 +1,6 @@
 // Fp16KvStore: the baseline cache, fp16 keys and values per layer as Fp16Lanes in the Optimum past
 // layout [kvHeads, tokens, headDim], so `fp16Past` hands the fp graph the buffer itself (fed per step:
-// the whole cache; copied per step: the whole cache too, by the re-lay on append, see Fp16Lane).
+// the whole cache). Fed the graph's present, a step copies nothing; other appends re-lay (Fp16Lane).
 import { z } from 'zod';
 import type { SafetensorEntry } from '../../quant/index.js';
 import { Fp16Lane } from './fp16-lane.js';
@@ -45,9 +45,9 @@ export class Fp16KvStore implements Fp16PastStore {
     return kvBytes({ tokens: this.length, codes: 0, scales: 0, values, bookkeeping: 0, fp16: values, allocated: values, fedPerStep: values });
   }
 
-  /** Bytes re-laid per decode step (the whole cache, see Fp16Lane). */
-  copiedPerStep(): number {
-    return this.bytes().values;
+  /** Bytes the store has copied re-laying its lanes so far (none when it keeps the graph's present). */
+  copiedBytes(): number {
+    return this.lanes.reduce((n, layer) => n + layer.key.copiedBytes + layer.value.copiedBytes, 0);
   }
 
   save(): Uint8Array {

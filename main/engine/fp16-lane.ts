@@ -1,6 +1,7 @@
 // One layer's keys or values as fp16 in the Optimum past layout [kvHeads, tokens, headDim] (batch 1),
 // exact-size so the graph is handed the buffer itself. Head-major growth cannot keep spare capacity
-// and stay contiguous, so each append re-lays the lane into a new buffer: one copy of the lane per step.
+// and stay contiguous, so an append re-lays the lane into a new buffer (one copy of the lane), unless
+// it is given the fp graph's fp16 present (past + new in this very layout), which is kept as it is.
 import { float32ArrayToFloat16 } from '../../quant/index.js';
 import { checkKvRows, writeHeadMajorFp16 } from './kv-rows.js';
 import type { KvRows } from './kv-store.js';
@@ -9,6 +10,8 @@ export class Fp16Lane {
   readonly heads: number;
   readonly headDim: number;
   private data: Uint16Array = new Uint16Array(0);
+  /** Bytes copied by appends and truncations so far (a present kept as is copies none). */
+  copiedBytes = 0;
 
   constructor(heads: number, headDim: number) {
     this.heads = heads;
@@ -30,12 +33,17 @@ export class Fp16Lane {
     const keep = Math.min(have, tokens);
     const next = new Uint16Array(H * tokens * D);
     for (let h = 0; h < H; h++) next.set(this.data.subarray(h * have * D, (h * have + keep) * D), h * tokens * D);
+    this.copiedBytes += 2 * H * keep * D;
     return next;
   }
 
   append(rows: KvRows): void {
     checkKvRows(rows, this.heads, this.headDim);
     const at = this.length;
+    if (rows.pastIsStore && rows.data instanceof Uint16Array && rows.start === at && rows.start + rows.count === rows.tokens) {
+      this.data = rows.data;
+      return;
+    }
     const next = this.relaid(at + rows.count);
     writeHeadMajorFp16(rows, this.heads, this.headDim, next, at + rows.count, at);
     this.data = next;

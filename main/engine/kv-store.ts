@@ -60,6 +60,11 @@ export interface KvRows {
   tokens: number;
   start: number;
   count: number;
+  /**
+   * The first `start` tokens of `data` are exactly the past the store fed the graph (the fp graph's
+   * present = concat(past, new)), so an fp16 store may keep `data` itself instead of copying.
+   */
+  pastIsStore?: boolean;
 }
 
 export interface KvGeometry {

@@ -59,6 +59,7 @@ describe('FpGraphDecoder on a tiny random model', () => {
       expect(result.tokens).toEqual(expected);
       expect(store.length).toBe(prompt.length + 11);
       expect(store.bytes().fedPerStep).toBe(store.bytes().held);
+      expect(store.copiedBytes()).toBe(0); // every step kept the graph's present as the store's buffer
     }
   });
 

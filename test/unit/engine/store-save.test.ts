@@ -92,15 +92,30 @@ describe('Fp16KvStore', () => {
     feed(store, 6, 0);
     const b = store.bytes();
     expect(b).toMatchObject({ tokens: 6, codes: 0, scales: 0, values: 2 * 2 * 6 * 32 * 2, fp16: 2 * 2 * 6 * 32 * 2, fedPerStep: 2 * 2 * 6 * 32 * 2 });
-    expect(store.copiedPerStep()).toBe(b.values);
+    expect(store.copiedBytes()).toBe(0); // the first append has nothing to re-lay
     const restored = Fp16KvStore.restore(store.save(), geometry);
     expect(restored.fp16Past(1, 'key')).toEqual(store.fp16Past(1, 'key'));
     expect(() => Fp16KvStore.restore(store.save(), { ...geometry, headDim: 16 })).toThrow(/geometry/);
     store.truncate(2);
     expect(store.length).toBe(2);
+    expect(store.copiedBytes()).toBe(2 * 2 * 2 * 32 * 2); // 2 tokens of 32 fp16 values kept, per layer and K/V
     const shorter = new Fp16KvStore(geometry);
     feed(shorter, 2, 0);
     expect(store.fp16Past(0, 'value')).toEqual(shorter.fp16Past(0, 'value'));
+  });
+
+  it('keeps the graph\'s present as its buffer, copying nothing, when told it holds the fed past', () => {
+    const store = new Fp16KvStore(geometry);
+    feed(store, 3, 0);
+    const copied = store.copiedBytes();
+    const present = new Fp16KvStore(geometry);
+    feed(present, 5, 0); // stands in for concat(past, new) as the graph returns it
+    for (let layer = 0; layer < 2; layer++) {
+      for (const kind of ['key', 'value'] as const) store.append(layer, kind, { data: present.fp16Past(layer, kind), tokens: 5, start: 3, count: 2, pastIsStore: true });
+    }
+    expect(store.fp16Past(1, 'value')).toBe(present.fp16Past(1, 'value'));
+    expect(store.copiedBytes()).toBe(copied);
+    expect(store.length).toBe(5);
   });
 
   it('rejects bad geometry and refuses to save a half-done step', () => {
