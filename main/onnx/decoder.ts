@@ -23,7 +23,7 @@ export interface StepContext {
   m: ModelGraph;
   /** RoPE tables at the new tokens' positions. */
   newTables: { cos: string; sin: string };
-  /** int64 scalar-shaped [1] tensors: number of new tokens, number of past tokens. */
+  /** int64 [1] tensors: number of new tokens, number of past tokens. */
   seqLen: string;
   pastLen: string;
 }
