@@ -4,7 +4,7 @@
 // over an Fp16KvStore / ScalarKvStore, the rvq graph over a KvCodeStore.
 import { z } from 'zod';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import type { KvStore } from './kv-store.js';
+import type { KvBytes, KvStore } from './kv-store.js';
 import { Sampler, parseOptions, samplingOptionsSchema } from './sampler.js';
 import { StopText } from './stop-text.js';
 import { summarizeTiming } from './timing.js';
@@ -57,6 +57,10 @@ export interface GenerationResult {
   stopReason: StopReason;
   seed: number;
   timing: GenerationTiming;
+  /** The store's bytes when generation ended (held, fp16 equivalent, fed per step, ...). */
+  cache: KvBytes;
+  /** Resident set size of the process when generation ended. */
+  residentBytes: number;
 }
 
 export class ContextOverflowError extends Error {
@@ -117,7 +121,15 @@ export async function* streamGeneration<S extends KvStore>(request: GenerationRe
   const start = performance.now();
   let prefillMs = 0;
   let stopReason: StopReason = 'cancelled';
-  const finish = (): GenerationResult => ({ tokens, text: stopText.text, stopReason, seed: sampler.seed, timing: summarizeTiming(input.length, prefillMs, latencies) });
+  const finish = (): GenerationResult => ({
+    tokens,
+    text: stopText.text,
+    stopReason,
+    seed: sampler.seed,
+    timing: summarizeTiming(input.length, prefillMs, latencies),
+    cache: store.bytes(),
+    residentBytes: process.memoryUsage.rss(),
+  });
 
   let logits: Float32Array | null = null;
   for (let at = 0; at < input.length; at += options.prefillChunk) {

@@ -25,6 +25,9 @@ describe('generate', () => {
     expect(timing.decodeTokens).toBe(3);
     expect(timing.latencyP95Ms).toBeGreaterThanOrEqual(timing.latencyP50Ms);
     expect(timing.decodeMs).toBeGreaterThanOrEqual(0);
+    // 5 tokens cached (the last sampled one is not fed), 1 layer x K and V x 1 value x 2 bytes
+    expect(result.cache).toMatchObject({ tokens: 5, values: 5 * 2 * 2, fp16: 5 * 2 * 2 });
+    expect(result.residentBytes).toBeGreaterThan(0);
   });
 
   it('stops on an end-of-sequence id, which is returned but not shown', async () => {
