@@ -1,0 +1,22 @@
+// Published model geometries for benchmarks with random weights (speed does not depend on the weights).
+import type { ModelConfig } from '../../main/model/config.js';
+
+/** HuggingFaceTB/SmolLM2-135M's config.json. */
+export const smolLm2Geometry: ModelConfig = {
+  architecture: 'llama',
+  hiddenSize: 576,
+  numLayers: 30,
+  numHeads: 9,
+  numKvHeads: 3,
+  headDim: 64,
+  intermediateSize: 1536,
+  vocabSize: 49152,
+  maxPositions: 8192,
+  normEps: 1e-5,
+  normWeightOffset: 0,
+  activation: 'silu',
+  qkvBias: false,
+  tiedEmbeddings: true,
+  embeddingScale: 1,
+  rope: { theta: 100000, style: 'half', scaling: null },
+};
