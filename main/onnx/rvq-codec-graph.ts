@@ -3,7 +3,7 @@
 // read and write its KV cache as codes. Index tables are fixed at build time; `depth` is a runtime
 // int64 [1] tensor. Token tensors are [batch, n, ...].
 import type { RvqSpec } from '../../quant/index.js';
-import { codeBits, groupChannelMap, groupsPerToken, rvqCodeBytesPerToken, scalesPerToken, tokenWidth } from '../../quant/index.js';
+import { codeBits, groupsPerToken, rvqCodeBytesPerToken, scalesPerToken, tokenWidth, unitWidth } from '../../quant/index.js';
 import type { GraphBuilder } from './builder.js';
 import { DataType } from './builder.js';
 import { bytesOf } from './layers.js';
@@ -18,7 +18,6 @@ export class RvqGraphCodec {
   private readonly width: number;
   /** [depth, C, groupSize] float32 initializer */
   private readonly books: string;
-  private readonly channelMap: Uint32Array;
 
   /** `codebooks` is [depth, C, groupSize] float32 (quant's layout); `name` names the initializer. */
   constructor(
@@ -32,7 +31,6 @@ export class RvqGraphCodec {
     this.width = tokenWidth(spec);
     this.codeBytes = rvqCodeBytesPerToken(spec);
     this.numScales = scalesPerToken(spec);
-    this.channelMap = groupChannelMap(spec);
     this.books = g.initializer(name, DataType.FLOAT, [spec.depth, spec.codebookSize, spec.groupSize], () => bytesOf(codebooks));
   }
 
@@ -99,18 +97,16 @@ export class RvqGraphCodec {
     const { depth: D, codebookSize: C, groupSize } = spec;
     const stageOffsets = g.int64(Array.from({ length: D }, (_, s) => s * C), [D, 1]);
     let index = g.op('Slice', [g.op('Add', [codes, stageOffsets]), g.int64([0]), depth, g.int64([2])]);
-    const rows = [g.op('Reshape', [this.books, g.int64([D * C, groupSize])]), g.float(new Array<number>(groupSize).fill(0), [1, groupSize])];
-    const table = g.op('Concat', rows, { axis: 0 }); // row D*C is zero
+    const entries = [g.op('Reshape', [this.books, g.int64([D * C, groupSize])]), g.float(new Array<number>(groupSize).fill(0), [1, groupSize])];
+    const table = g.op('Concat', entries, { axis: 0 }); // row D*C is zero
     if (tokenDepths) {
       const stage = g.op('Reshape', [g.op('Slice', [g.int64(Array.from({ length: D }, (_, s) => s)), g.int64([0]), depth, g.int64([0])]), g.int64([1, 1, -1, 1])]);
       const held = g.op('Unsqueeze', [g.op('Cast', [tokenDepths], { to: DataType.INT64 }), g.int64([2, 3])]);
       index = g.op('Where', [g.op('Less', [stage, held]), index, g.int64([D * C], [])]);
     }
     const summed = g.op('ReduceSum', [g.op('Gather', [table, index]), g.int64([2])], { keepdims: 0 });
-    const inverse = new Array<number>(this.width);
-    this.channelMap.forEach((channel, k) => (inverse[channel] = k));
-    const ungrouped = g.op('Gather', [g.op('Reshape', [summed, g.int64([0, 0, this.width])]), g.int64(inverse)], { axis: 2 });
-    return scales ? g.op('Mul', [ungrouped, this.perChannel(g.op('Cast', [scales], { to: DataType.FLOAT }))]) : ungrouped;
+    const rows = this.regroup(summed, 'toRows');
+    return scales ? this.applyScales(rows, 'Mul', g.op('Cast', [scales], { to: DataType.FLOAT })) : rows;
   }
 
   /**
@@ -130,9 +126,9 @@ export class RvqGraphCodec {
       const rounded = g.op('Cast', [g.op('Cast', [g.op('Min', [g.op('Sqrt', [variance]), g.float([largestHalf], [])])], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
       const divisor = g.op('Where', [g.op('Equal', [rounded, g.float([0], [])]), g.float([1], []), rounded]);
       scales = g.op('Cast', [divisor], { to: DataType.FLOAT16 });
-      scaled = g.op('Div', [rows, this.perChannel(divisor)]);
+      scaled = this.applyScales(rows, 'Div', divisor);
     }
-    let residual = g.op('Reshape', [g.op('Gather', [scaled, g.int64([...this.channelMap])], { axis: 2 }), g.int64([0, 0, this.groups, spec.groupSize])]);
+    let residual = g.op('Reshape', [this.regroup(scaled, 'toGroups'), g.int64([0, 0, this.groups, spec.groupSize])]);
     const stageCodes: string[] = [];
     for (let s = 0; s < spec.depth; s++) {
       const book = g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 });
@@ -150,10 +146,25 @@ export class RvqGraphCodec {
     return { codes: g.op('Concat', stageCodes, { axis: 2 }), scales };
   }
 
-  /** Scales [b, n, S] float -> per-channel factors [b, n, W]. */
-  private perChannel(scales: string): string {
-    const span = this.width / this.numScales;
-    const index = Array.from({ length: this.width }, (_, c) => Math.floor(c / span));
-    return this.g.op('Gather', [scales, this.g.int64(index)], { axis: 2 });
+  /** rows [b, n, W] (op) scales [b, n, S]: each scale covers W/S consecutive channels. */
+  private applyScales(rows: string, op: 'Mul' | 'Div', scales: string): string {
+    const { g } = this;
+    const segments = g.op('Reshape', [rows, g.int64([0, 0, this.numScales, this.width / this.numScales])]);
+    return g.op('Reshape', [g.op(op, [segments, g.op('Unsqueeze', [scales, g.int64([-1])])]), g.int64([0, 0, this.width])]);
+  }
+
+  /**
+   * Token rows [b, n, W] <-> group vectors flattened [b, n, G*groupSize]. Contiguous groups are the
+   * rows as they are. Strided groups (channel j + t*P of a unit is position t of group j, with P
+   * groups per unit) are a unit viewed [groupSize, P] and transposed; the way back views [P, groupSize].
+   */
+  private regroup(x: string, to: 'toGroups' | 'toRows'): string {
+    const { g, spec } = this;
+    if (spec.grouping === 'contiguous') return g.op('Reshape', [x, g.int64([0, 0, this.width])]);
+    const units = this.width / unitWidth(spec);
+    const perUnit = unitWidth(spec) / spec.groupSize;
+    const dims = to === 'toGroups' ? [spec.groupSize, perUnit] : [perUnit, spec.groupSize];
+    const view = g.op('Reshape', [x, g.int64([0, 0, units, ...dims])]);
+    return g.op('Reshape', [g.op('Transpose', [view], { perm: [0, 1, 2, 4, 3] }), g.int64([0, 0, this.width])]);
   }
 }
