@@ -2,13 +2,13 @@
 // chat templates through @huggingface/jinja, end-of-sequence ids from generation_config.json.
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readJsonFile } from './hf.js';
 import type { TextTokenizer } from './tokenizer.js';
 
-export const tokenizerFiles = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'] as const;
+export const tokenizerFiles = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'chat_template.json'] as const;
 
 const tokenText = z.union([z.string(), z.object({ content: z.string() })]).nullable().optional();
 const tokenizerConfigSchema = z.looseObject({
@@ -49,7 +49,11 @@ export class HfTokenizer implements TextTokenizer {
     this.eosIds = eos === undefined ? [] : Array.isArray(eos) ? eos : [eos];
     const template = tokenizerConfig.chat_template;
     const source = Array.isArray(template) ? (template.find((t) => t.name === 'default') ?? template[0])?.template : template;
-    this.chatTemplate = source ? new Template(source) : null;
+    try {
+      this.chatTemplate = source ? new Template(source) : null;
+    } catch (e) {
+      throw new Error(`chat_template cannot be parsed (${(e as Error).message})`, { cause: e });
+    }
   }
 
   get vocabSize(): number {
@@ -88,6 +92,13 @@ export function readHfTokenizer(folder: string): HfTokenizer {
   const config = parseWith(tokenizerConfigSchema, existsSync(configPath) ? readJsonFile(configPath, 'tokenizer_config.json') : {}, 'tokenizer_config.json');
   const genPath = join(folder, 'generation_config.json');
   const generation = parseWith(generationConfigSchema, existsSync(genPath) ? readJsonFile(genPath, 'generation_config.json') : {}, 'generation_config.json');
+  // newer exports keep the template beside tokenizer_config.json
+  const jinjaPath = join(folder, 'chat_template.jinja');
+  const templateJsonPath = join(folder, 'chat_template.json');
+  if (!config.chat_template && existsSync(jinjaPath)) config.chat_template = readFileSync(jinjaPath, 'utf8');
+  else if (!config.chat_template && existsSync(templateJsonPath)) {
+    config.chat_template = parseWith(z.object({ chat_template: z.string() }), readJsonFile(templateJsonPath, 'chat_template.json'), 'chat_template.json').chat_template;
+  }
   let tokenizer: Tokenizer;
   try {
     tokenizer = new Tokenizer(json as object, config);

@@ -158,6 +158,19 @@ describe('Hugging Face tokenizer', () => {
     expect(readHfTokenizer(folder).encodeChat([{ role: 'user', content: 'hi' }]).filter((id) => id === 0)).toHaveLength(1);
   });
 
+  it('reads a chat template kept in chat_template.jinja', () => {
+    const folder = freshFolder();
+    const config = tinyModels['llama (MHA, tied)'];
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const tokenizerConfig = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8'));
+    delete tokenizerConfig.chat_template;
+    writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+    writeFileSync(join(folder, 'chat_template.jinja'), '{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}');
+    expect(readHfTokenizer(folder).applyChatTemplate([{ role: 'user', content: 'hello' }])).toBe('[user] hello\n');
+    writeFileSync(join(folder, 'chat_template.jinja'), '{% for m in messages %}');
+    expect(() => readHfTokenizer(folder)).toThrow(/^chat_template cannot be parsed/);
+  });
+
   it('names a missing tokenizer.json', () => {
     expect(() => readHfTokenizer(freshFolder())).toThrow('tokenizer.json: missing');
   });
