@@ -51,9 +51,12 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
   if (existsSync(folder)) throw new Error(`${folder} already exists: remove it or import under another id`);
 
   const ck = openCheckpoint(sourcePath, options);
-  removeAbandonedImports(library);
   const temp = join(library, `${tempPrefix}${id}-${process.pid}-${Date.now()}`);
   try {
+    // the tokenizer is checked before the long weight conversion
+    const tokenizer: TextTokenizer = ck.format === 'llama2c' ? readLlama2cTokenizer(ck.tokenizerPath, ck.config.vocabSize) : readHfTokenizer(ck.tokenizerPath);
+    if (tokenizer.vocabSize > ck.config.vocabSize) throw new Error(`the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${ck.config.vocabSize}`);
+    removeAbandonedImports(library);
     mkdirSync(temp, { recursive: true });
     const bytesPerValue = weightType === 'float32' ? 4 : 2;
     let bytesTotal = 0;
@@ -72,19 +75,10 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
       store.close();
     }
 
-    let tokenizer: TextTokenizer;
-    let tokenizerEntry: ModelManifest['tokenizer'];
-    if (ck.format === 'llama2c') {
-      tokenizer = readLlama2cTokenizer(ck.tokenizerPath, ck.config.vocabSize);
-      copyFileSync(ck.tokenizerPath, join(temp, 'tokenizer.bin'));
-      tokenizerEntry = { format: 'llama2c', file: 'tokenizer.bin' };
-    } else {
-      tokenizer = readHfTokenizer(ck.tokenizerPath);
-      if (tokenizer.vocabSize > ck.config.vocabSize) throw new Error(`tokenizer.json has ${tokenizer.vocabSize} tokens, more than the model's vocab_size ${ck.config.vocabSize}`);
-      const files = tokenizerFiles.filter((f) => existsSync(join(ck.tokenizerPath, f)));
-      for (const f of files) copyFileSync(join(ck.tokenizerPath, f), join(temp, f));
-      tokenizerEntry = { format: 'huggingface', files };
-    }
+    const tokenizerEntry: ModelManifest['tokenizer'] =
+      ck.format === 'llama2c' ? { format: 'llama2c', file: 'tokenizer.bin' } : { format: 'huggingface', files: tokenizerFiles.filter((f) => existsSync(join(ck.tokenizerPath, f))) };
+    if (tokenizerEntry.format === 'llama2c') copyFileSync(ck.tokenizerPath, join(temp, tokenizerEntry.file));
+    else for (const f of tokenizerEntry.files) copyFileSync(join(ck.tokenizerPath, f), join(temp, f));
     const manifest: ModelManifest = {
       format: manifestFormat,
       id,

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
 import { readHfCheckpoint } from '../../../main/model/hf.js';
 import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
@@ -132,6 +132,13 @@ describe('importing a Hugging Face folder', () => {
     expect(() => importModel(broken, { library })).toThrow(/^model\.safetensors: /);
     expect(readdirSync(library)).toEqual([]);
     expect(existsSync(join(library, 'broken'))).toBe(false);
+    // a bad tokenizer is found before any weight is converted
+    writeHfFolder(broken, config, new RandomWeights(config, 1));
+    writeFileSync(join(broken, 'tokenizer.json'), '{"model": ');
+    const progress = vi.fn();
+    expect(() => importModel(broken, { library, onProgress: progress })).toThrow(/^tokenizer\.json: not valid JSON/);
+    expect(progress).not.toHaveBeenCalled();
+    expect(readdirSync(library)).toEqual([]);
   });
 
   it('clears temporary folders that killed imports left behind', () => {
