@@ -85,7 +85,7 @@ export class Conversation<S extends KvStore> {
         this.turns.shift();
         dropped++;
       }
-      if (dropped > 0) this.kv = this.setup.stores.create();
+      if (dropped > 0) this.kv.truncate(0); // every position shifts: recompute, keeping the store's settings (depths)
     }
     if (needed() > context) throw new ContextOverflowError(needed(), context);
     return dropped;

@@ -97,7 +97,9 @@ describe('Conversation', () => {
     const firstTurn = await reply(dropping, [2, 3, 4]);
     expect(firstTurn.droppedTurns).toBe(0);
     s.decoder.calls.length = 0;
+    const store = dropping.store;
     const second = await reply(dropping, [5, 6, 7, 1, 2, 3], { maxTokens: 2 });
+    expect(dropping.store).toBe(store); // emptied and refilled, so settings such as a live depth survive
     expect(second.droppedTurns).toBe(1);
     expect(dropping.turnCount).toBe(1);
     expect(s.decoder.calls[0]).toEqual([1, 5, 6, 7, 1, 2, 3]); // cache rebuilt: preamble + the new turn

@@ -230,6 +230,10 @@ describe('KvCodeStore', () => {
     expect(store.past(0, 'key')).toMatchObject({ codedTokens: 3, windowTokens: 0 });
     expect(store.length).toBe(3);
     expect(() => store.truncate(4)).toThrow(/truncate/);
+    store.setDepth(5);
+    store.truncate(0); // what a conversation does when it drops turns: the live depth stays
+    expect(store.length).toBe(0);
+    expect(store.depth(1, 'value')).toBe(5);
   });
 
   it('needs encoders for raw values and checks the rows it is given', () => {
