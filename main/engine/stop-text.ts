@@ -20,6 +20,7 @@ const CONTEXT_TOKENS = 4;
 export class StopText {
   private readonly ids: number[];
   private readonly contextText: string;
+  private readonly contextLength: number;
   private readonly stops: readonly string[];
   private emitted = '';
 
@@ -31,13 +32,14 @@ export class StopText {
   ) {
     this.stops = stops.filter((s) => s.length > 0);
     this.ids = context.slice(-CONTEXT_TOKENS);
+    this.contextLength = this.ids.length;
     this.contextText = tokenizer.decode(this.ids);
   }
 
-  /** The generated tokens' text: the whole decode less the context's own text. */
+  /** The generated tokens' text: the whole decode less the context's own text (or, should the context's text change, the generated ids alone). */
   private decodeGenerated(): string {
     const full = this.tokenizer.decode(this.ids);
-    return full.startsWith(this.contextText) ? full.slice(this.contextText.length) : full;
+    return full.startsWith(this.contextText) ? full.slice(this.contextText.length) : this.tokenizer.decode(this.ids.slice(this.contextLength));
   }
 
   /** All text emitted so far. */

@@ -49,6 +49,10 @@ describe('StopText', () => {
     };
     expect(after([0])).toBe('Once upon');
     expect(after([2])).toBe(' Once upon');
+    // a context whose text changes once more tokens follow (here: 'x' then 'y' decodes as 'Z'): never shown
+    const merging = { decode: (ids: readonly number[]) => ids.map((id) => 'xy!'[id]).join('').replace('xy', 'Z') };
+    const stream = new StopText(merging, [], [0]);
+    expect(stream.push(1).text + stream.push(2).text).toBe('y!');
   });
 
   it('holds back an incomplete UTF-8 character until its last byte arrives', () => {
