@@ -6,6 +6,7 @@ import type { ModelConfig } from '../model/config.js';
 import { kvBytesPerTokenFp16, parameterCount } from '../model/config.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
+import { parseRvqSpec, rvqBytesPerToken } from '../../quant/index.js';
 import type { CliCommand } from './command.js';
 import { CliUsageError } from './command.js';
 import { parseOptions } from './parse-options.js';
@@ -53,7 +54,19 @@ export const inspectCommand: CliCommand = {
       ['embeddings', config.tiedEmbeddings ? 'tied' : 'untied'],
       ['KV cache fp16', `${kvBytes.toLocaleString('en-US')} bytes/token (${((kvBytes * 1024) / 2 ** 20).toFixed(2)} MiB per 1k tokens)`],
     ];
+    const rvq = paperRvqBytesPerToken(config);
+    if (rvq) lines.push(['KV cache RVQ', `${rvq.toLocaleString('en-US')} bytes/token with groups of 32, 2048-entry codebooks, depth 8 (${(kvBytes / rvq).toFixed(2)}x smaller)`]);
     for (const [k, v] of lines) console.log(`${k.padEnd(17)} ${v}`);
     return 0;
   },
 };
+
+/** K+V bytes per token, all layers, at the paper's setting (null when no 32-channel grouping fits). */
+function paperRvqBytesPerToken(c: ModelConfig): number | null {
+  const base = { headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided' } as const;
+  const spec =
+    c.headDim % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'head', scale: 'head' })
+    : (c.headDim * c.numKvHeads) % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'token', scale: 'token' })
+    : null;
+  return spec ? 2 * c.numLayers * rvqBytesPerToken(spec) : null;
+}

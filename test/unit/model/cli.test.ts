@@ -1,5 +1,5 @@
 // reskv import / models / inspect as a user runs them.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -8,6 +8,9 @@ import { importCommand } from '../../../main/cli/import.js';
 import { inspectCommand } from '../../../main/cli/inspect.js';
 import { modelsCommand } from '../../../main/cli/models.js';
 import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
+import { modelConfigFromHf } from '../../../main/model/hf-config.js';
+import type { ModelManifest } from '../../../main/model/manifest.js';
+import { writeManifest } from '../../../main/model/manifest.js';
 import { tinyModels } from './tiny-models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'reskv-cli-'));
@@ -49,6 +52,22 @@ describe('reskv import / models / inspect', () => {
     io = captured();
     expect(await inspectCommand.run([join(library, 'tiny-llama3'), '--json'])).toBe(0);
     expect(JSON.parse(io.out())).toMatchObject({ format: 'ResKV library model', kvBytesPerTokenFp16: 128, config: { numKvHeads: 2 } });
+  });
+
+  it('inspects a library model: Llama 3.1 8B geometry is 131,072 fp16 and 23,552 RVQ bytes per token', async () => {
+    const folder = join(dir, 'llama31-manifest-only');
+    mkdirSync(folder);
+    const manifest: ModelManifest = {
+      format: 'reskv-model/1', id: 'llama31', source: { format: 'huggingface', path: '/nowhere' }, importedAt: new Date().toISOString(),
+      config: modelConfigFromHf({ model_type: 'llama', hidden_size: 4096, intermediate_size: 14336, num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128256, rope_theta: 500000 }),
+      parameterCount: 1, weightType: 'float16', weightsFile: 'weights.bin', weightsBytes: 0, weightsTable: {}, graphs: { fp: 'fp.onnx', fpHalfCache: 'fp-kv16.onnx', capture: 'capture.onnx' },
+      rvq: {}, tokenizer: { format: 'huggingface', files: [] }, bosId: null, eosIds: [],
+    };
+    writeManifest(folder, manifest);
+    const io = captured();
+    expect(await inspectCommand.run([folder])).toBe(0);
+    expect(io.out()).toContain('KV cache fp16     131,072 bytes/token');
+    expect(io.out()).toContain('KV cache RVQ      23,552 bytes/token');
   });
 
   it('turns bad arguments into usage errors', async () => {
