@@ -8,7 +8,8 @@ export default defineConfig(({ command }) => ({
   main: {
     build: {
       outDir: 'out/main',
-      lib: { entry: resolve('main/electron/main.ts'), formats: ['es'] },
+      // The backend worker is its own entry: the main process starts it as a worker thread.
+      lib: { entry: { main: resolve('main/electron/main.ts'), 'backend-worker': resolve('main/backend/worker.ts') }, formats: ['es'] },
       // Native addon: loaded from node_modules (unpacked from asar by electron-builder).
       externalizeDeps: true,
     },
@@ -38,6 +39,8 @@ export default defineConfig(({ command }) => ({
       outDir: resolve('out/renderer'),
       emptyOutDir: true,
       minify: true,
+      // One bundle loaded from disk (or loopback): no network round trips to save by splitting.
+      chunkSizeWarningLimit: 2048,
       rollupOptions: { input: resolve('renderer/index.html') },
     },
   },

@@ -16,6 +16,9 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/support/build-app.ts'],
+          // The UI waits on a real backend on a 2-core machine: give expect.poll room.
+          expect: { poll: { timeout: 20_000, interval: 100 } },
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 300_000,

@@ -1,8 +1,25 @@
 // Names of the backend methods the renderer may call (dependency-free, so the sandboxed preload can
 // import it). Each name `a.b` appears in the bridge as `reskv.a.b(...)`; over IPC its channel is
 // `reskv:a.b`, over the headless HTTP bridge `POST /api/a.b` with the argument array as JSON body.
-export const apiMethodNames = ['app.info', 'cost.catalog', 'cost.estimate', 'cost.saveHardware', 'cost.removeHardware'] as const;
+export const apiMethodNames = [
+  'app.info',
+  'cost.catalog',
+  'cost.estimate',
+  'cost.saveHardware',
+  'cost.removeHardware',
+  'models.list',
+  'models.import',
+  'models.remove',
+  'jobs.list',
+  'jobs.cancel',
+] as const;
 
 export type ApiMethodName = (typeof apiMethodNames)[number];
 
 export const ipcChannelFor = (method: ApiMethodName): string => `reskv:${method}`;
+
+/** The IPC channel on which the main process pushes backend events to the renderer. */
+export const backendEventChannel = 'reskv:event';
+
+/** Electron-only: the native picker for a checkpoint file or folder (handled in the main process). */
+export const pickCheckpointChannel = 'reskv:dialogs.pickCheckpoint';

@@ -32,6 +32,54 @@ export interface CostResult {
   report: CostReport;
 }
 
+export type JobKind = 'import' | 'calibrate' | 'sweep';
+
+export interface JobProgress {
+  done: number;
+  total: number;
+  unit: string;
+  /** What is happening now, e.g. "layer 3 key, stage 2". */
+  stage?: string;
+}
+
+export interface JobSnapshot {
+  id: number;
+  kind: JobKind;
+  title: string;
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  progress: JobProgress | null;
+  /** Result summary when done, the error when failed. */
+  message: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** A model folder in the library, as the Models view lists it. */
+export interface ModelSummary {
+  id: string;
+  folder: string;
+  bytesOnDisk: number;
+  /** Absent when the folder is damaged; `problem` says why. */
+  info: {
+    architecture: string;
+    parameterCount: number;
+    weightType: string;
+    numLayers: number;
+    numKvHeads: number;
+    headDim: number;
+    maxPositions: number;
+    kvBytesPerTokenFp16: number;
+    importedAt: string;
+    source: string;
+    /** Names of installed codebook sets (calibrations). */
+    calibrations: string[];
+  } | null;
+  problem: string | null;
+}
+
+/** Pushed from the backend to the renderer. */
+export type BackendEvent = { type: 'job'; job: JobSnapshot } | { type: 'models-changed' };
+
 export interface ResKvBridge {
   app: {
     info(): Promise<AppInfo>;
@@ -43,6 +91,24 @@ export interface ResKvBridge {
     /** Adds or replaces a user hardware entry; returns the new catalog. */
     saveHardware(entry: HardwareEntry): Promise<CatalogEntry[]>;
     removeHardware(id: string): Promise<CatalogEntry[]>;
+  };
+  models: {
+    list(): Promise<ModelSummary[]>;
+    /** Starts importing a checkpoint (llama2.c file or Hugging Face folder) at a path on this machine. */
+    import(path: string): Promise<JobSnapshot>;
+    remove(id: string): Promise<ModelSummary[]>;
+  };
+  jobs: {
+    list(): Promise<JobSnapshot[]>;
+    cancel(id: number): Promise<JobSnapshot>;
+  };
+  /** Electron only (native file dialogs); absent in headless mode, where the operator types a path. */
+  dialogs?: {
+    pickCheckpoint(kind: 'file' | 'folder'): Promise<string | null>;
+  };
+  /** Not a method: the bridge delivers backend events to the listener until unsubscribed. */
+  events: {
+    subscribe(listener: (event: BackendEvent) => void): () => void;
   };
 }
 

@@ -2,7 +2,7 @@
 // by the Electron IPC handlers and the headless HTTP bridge. Every argument is parsed with zod first.
 import { z } from 'zod';
 import type { ApiMethodName } from '../api/methods.js';
-import type { ResKvBridge } from '../api/types.js';
+import type { BackendEvent, ResKvBridge } from '../api/types.js';
 import { describeRuntime } from '../app-info.js';
 import {
   costInputSchema,
@@ -14,6 +14,8 @@ import {
   removeUserHardware,
   saveUserHardware,
 } from '../cost/index.js';
+import type { JobRegistry } from './jobs.js';
+import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 
 /** Facts the host (Electron or the headless server) supplies. */
 export interface BackendHost {
@@ -21,6 +23,13 @@ export interface BackendHost {
   version: string;
   /** Where user data lives (see data-dir.ts); tests pass a temporary folder. */
   dataDir: string;
+}
+
+/** What every method runs with: the host's facts, the job registry and the event publisher. */
+export interface BackendContext {
+  host: BackendHost;
+  jobs: JobRegistry;
+  publish(event: BackendEvent): void;
 }
 
 /** `'app.info'` → the type of `ResKvBridge['app']['info']`. */
@@ -34,7 +43,9 @@ type BridgeFunction<N extends string> = N extends `${infer A}.${infer B}`
     : never
   : never;
 
-type BridgeMethodName = { [A in keyof ResKvBridge]: `${A}.${keyof ResKvBridge[A] & string}` }[keyof ResKvBridge];
+/** `events` (a subscription) and `dialogs` (Electron's own windows) are provided by the transports. */
+type MethodArea = Exclude<keyof ResKvBridge, 'events' | 'dialogs'>;
+type BridgeMethodName = { [A in MethodArea]: `${A}.${keyof ResKvBridge[A] & string}` }[MethodArea];
 // Compile-time check: the name list the preload uses matches the bridge type exactly.
 const namesMatchBridge: [ApiMethodName] extends [BridgeMethodName] ? ([BridgeMethodName] extends [ApiMethodName] ? true : never) : never = true;
 void namesMatchBridge;
@@ -42,37 +53,62 @@ void namesMatchBridge;
 type MethodTable = {
   [N in ApiMethodName]: {
     args: z.ZodType<BridgeFunction<N>['args']>;
-    run(host: BackendHost, ...args: BridgeFunction<N>['args']): Promise<BridgeFunction<N>['result']> | BridgeFunction<N>['result'];
+    run(context: BackendContext, ...args: BridgeFunction<N>['args']): Promise<BridgeFunction<N>['result']> | BridgeFunction<N>['result'];
   };
 };
 
 const methods: MethodTable = {
-  'app.info': { args: z.tuple([]), run: (host) => describeRuntime(host.name, host.version, host.dataDir) },
+  'app.info': { args: z.tuple([]), run: ({ host }) => describeRuntime(host.name, host.version, host.dataDir) },
   'cost.catalog': {
     args: z.tuple([]),
-    run: (host) => ({ hardware: loadHardwareCatalog(host.dataDir), presets: [...modelPresets] }),
+    run: ({ host }) => ({ hardware: loadHardwareCatalog(host.dataDir), presets: [...modelPresets] }),
   },
   'cost.estimate': {
     args: z.tuple([costInputSchema]),
-    run: (_host, input) => {
+    run: (_context, input) => {
       const estimate = estimateDeploymentCost(input);
       return { estimate, report: costReport(estimate) };
     },
   },
   'cost.saveHardware': {
     args: z.tuple([hardwareEntrySchema]),
-    run: (host, entry) => {
+    run: ({ host }, entry) => {
       saveUserHardware(host.dataDir, entry);
       return loadHardwareCatalog(host.dataDir);
     },
   },
   'cost.removeHardware': {
     args: z.tuple([z.string().min(1).max(200)]),
-    run: (host, id) => {
+    run: ({ host }, id) => {
       removeUserHardware(host.dataDir, id);
       return loadHardwareCatalog(host.dataDir);
     },
   },
+  'models.list': { args: z.tuple([]), run: ({ host }) => listModelSummaries(host.dataDir) },
+  'models.import': {
+    args: z.tuple([z.string().trim().min(1, 'give the path of a checkpoint file or folder').max(4096)]),
+    run: ({ host, jobs, publish }, path) =>
+      jobs.start(
+        'import',
+        `Import ${path}`,
+        (control) => {
+          const id = importIntoLibrary(host.dataDir, path, control);
+          publish({ type: 'models-changed' });
+          return id;
+        },
+        (id) => `imported as '${id}'`,
+      ),
+  },
+  'models.remove': {
+    args: z.tuple([z.string().min(1).max(255)]),
+    run: ({ host, publish }, id) => {
+      removeModel(host.dataDir, id);
+      publish({ type: 'models-changed' });
+      return listModelSummaries(host.dataDir);
+    },
+  },
+  'jobs.list': { args: z.tuple([]), run: ({ jobs }) => jobs.list() },
+  'jobs.cancel': { args: z.tuple([z.number().int().positive()]), run: ({ jobs }, id) => jobs.cancel(id) },
 };
 
 /** Bad arguments from the renderer or an HTTP client; the message names the method and field. */
@@ -83,8 +119,8 @@ export function isApiMethodName(name: string): name is ApiMethodName {
 }
 
 /** Validates `args` for `name` and runs the method. */
-export async function callBackendMethod(host: BackendHost, name: ApiMethodName, args: unknown): Promise<unknown> {
-  const spec = methods[name] as { args: z.ZodType<unknown[]>; run(host: BackendHost, ...args: unknown[]): unknown };
+export async function callBackendMethod(context: BackendContext, name: ApiMethodName, args: unknown): Promise<unknown> {
+  const spec = methods[name] as { args: z.ZodType<unknown[]>; run(context: BackendContext, ...args: unknown[]): unknown };
   const parsed = spec.args.safeParse(args);
   if (!parsed.success) {
     // Paths start with the argument's index; name the field inside it instead.
@@ -92,5 +128,5 @@ export async function callBackendMethod(host: BackendHost, name: ApiMethodName, 
     const issues = parsed.error.issues.map((i) => `${field(i.path)}: ${i.message}`).join('; ');
     throw new ApiArgumentError(`invalid arguments for ${name}: ${issues}`);
   }
-  return spec.run(host, ...parsed.data);
+  return spec.run(context, ...parsed.data);
 }

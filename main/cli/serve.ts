@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startBackend } from '../backend/client.js';
 import { defaultDataDir } from '../data-dir.js';
 import { startHeadlessServer } from '../server/http-server.js';
 import { CliUsageError, type CliCommand } from './command.js';
@@ -36,7 +37,9 @@ export const serveCommand: CliCommand = {
     const rendererDir = join(repoRoot, 'out', 'renderer');
     if (!existsSync(join(rendererDir, 'index.html'))) throw new Error(`no built renderer in ${rendererDir}: run \`npm run build\` first (\`npm run serve\` does both)`);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { productName: string; version: string };
-    const server = await startHeadlessServer({ port, rendererDir, token: values.token, host: { name: pkg.productName, version: pkg.version, dataDir: values['data-dir'] ?? defaultDataDir() } });
+    const host = { name: pkg.productName, version: pkg.version, dataDir: values['data-dir'] ?? defaultDataDir() };
+    const backend = startBackend(new URL('../backend/worker-from-source.js', import.meta.url), host);
+    const server = await startHeadlessServer({ port, rendererDir, token: values.token, backend });
     console.log(`ResKV headless: ${server.url}${values.token ? `#token=${encodeURIComponent(values.token)}` : ''}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
@@ -44,6 +47,7 @@ export const serveCommand: CliCommand = {
       process.once('SIGTERM', stop);
     });
     await server.close();
+    await backend.close();
     return 0;
   },
 };

@@ -1,10 +1,10 @@
 // Electron main-process entry: creates the one window and applies the security policy.
 // Everything that does not need Electron lives elsewhere in main/ and runs in plain Node too.
-import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, session } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiMethodNames, ipcChannelFor } from '../api/methods.js';
-import { callBackendMethod } from '../backend/methods.js';
+import { apiMethodNames, backendEventChannel, ipcChannelFor, pickCheckpointChannel } from '../api/methods.js';
+import { startBackend, type Backend } from '../backend/client.js';
 import { defaultDataDir } from '../data-dir.js';
 import {
   isNavigationAllowed,
@@ -18,14 +18,28 @@ import {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 
-function registerIpcHandlers(): void {
-  const host = { name: app.getName(), version: app.getVersion(), dataDir: defaultDataDir() };
+function registerIpcHandlers(backend: Backend): void {
   for (const name of apiMethodNames) {
     ipcMain.handle(ipcChannelFor(name), (event, ...args: unknown[]) => {
       if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error(`IPC ${name} refused: untrusted sender`);
-      return callBackendMethod(host, name, args);
+      return backend.call(name, args);
     });
   }
+  ipcMain.handle(pickCheckpointChannel, async (event, kind: unknown) => {
+    if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error('IPC refused: untrusted sender');
+    if (kind !== 'file' && kind !== 'folder') throw new Error(`pickCheckpoint: kind must be 'file' or 'folder', got ${JSON.stringify(kind)}`);
+    const window = BrowserWindow.fromWebContents(event.sender);
+    const options: Electron.OpenDialogOptions = {
+      title: kind === 'file' ? 'Choose a llama2.c checkpoint (.bin)' : 'Choose a Hugging Face model folder',
+      properties: [kind === 'file' ? 'openFile' : 'openDirectory'],
+    };
+    const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+    return result.canceled ? null : (result.filePaths[0] ?? null);
+  });
+  // Backend events go to every window (there is one).
+  backend.subscribe((event) => {
+    for (const window of BrowserWindow.getAllWindows()) window.webContents.send(backendEventChannel, event);
+  });
 }
 
 function hardenSession(): void {
@@ -57,7 +71,10 @@ function createWindow(): void {
 app.enableSandbox();
 void app.whenReady().then(() => {
   hardenSession();
-  registerIpcHandlers();
+  // The backend (engine, import, calibration) runs in a worker thread, never on this one.
+  const backend = startBackend(new URL('./backend-worker.js', import.meta.url), { name: app.getName(), version: app.getVersion(), dataDir: defaultDataDir() });
+  app.on('will-quit', () => void backend.close());
+  registerIpcHandlers(backend);
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

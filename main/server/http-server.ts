@@ -3,7 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { ApiArgumentError, callBackendMethod, isApiMethodName, type BackendHost } from '../backend/methods.js';
+import type { Backend } from '../backend/client.js';
+import { ApiArgumentError, isApiMethodName } from '../backend/methods.js';
 import { serveStaticFile } from './static-files.js';
 
 export interface HeadlessServerOptions {
@@ -13,7 +14,7 @@ export interface HeadlessServerOptions {
   rendererDir: string;
   /** When set, every /api request needs `Authorization: Bearer <token>`. */
   token?: string;
-  host: BackendHost;
+  backend: Backend;
   /** Largest accepted request body in bytes. */
   maxBodyBytes?: number;
 }
@@ -69,14 +70,27 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
     const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (pathname.startsWith('/api/')) {
       if (options.token && !tokenMatches(req.headers.authorization, options.token)) throw new HttpError(401, 'missing or wrong bearer token');
+      if (pathname === '/api/events') {
+        streamEvents(req, res);
+        return;
+      }
       if (req.method !== 'POST') throw new HttpError(405, 'API methods are called with POST');
       const name = pathname.slice('/api/'.length);
       if (!isApiMethodName(name)) throw new HttpError(404, `unknown API method '${name}'`);
       const args = await readJsonBody(req, maxBodyBytes);
-      sendJson(res, 200, { result: await callBackendMethod(options.host, name, args) });
+      sendJson(res, 200, { result: await options.backend.call(name, args) });
       return;
     }
     if (!(await serveStaticFile(options.rendererDir, req, res))) throw new HttpError(404, `not found: ${pathname}`);
+  }
+
+  /** Backend events as server-sent events, one `data:` line of JSON each, until the client leaves. */
+  function streamEvents(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET') throw new HttpError(405, 'events are read with GET');
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    const unsubscribe = options.backend.subscribe((event) => res.write(`data: ${JSON.stringify(event)}\n\n`));
+    req.on('close', unsubscribe);
   }
 
   const server: Server = createServer((req, res) => {

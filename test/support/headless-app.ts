@@ -1,16 +1,16 @@
-// Builds the app and starts ResKV headless (the real loopback server and HTTP bridge) with a fresh
+// Starts ResKV headless (the real loopback server and HTTP bridge) with a fresh
 // data folder, plus headless Chromium, for browser tests.
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'electron-vite';
 import type { Browser, Page } from 'playwright-core';
 import { startHeadlessServer, type HeadlessServer } from '../../main/server/http-server.js';
+import type { Backend } from '../../main/backend/client.js';
+import { startSourceBackend } from './backend.js';
 import { collectPageErrors, launchChromium } from './browser.js';
 import { repoRoot } from './paths.js';
 
 export interface HeadlessApp {
   server: HeadlessServer;
+  backend: Backend;
   browser: Browser;
   dataDir: string;
   /** Opens the app in a new page, authenticated; `errors` collects console and page errors. */
@@ -21,17 +21,13 @@ export interface HeadlessApp {
 const token = 'browser-test-token';
 
 export async function startHeadlessApp(): Promise<HeadlessApp> {
-  await build({ configFile: join(repoRoot, 'electron.vite.config.ts'), root: repoRoot, logLevel: 'warn' });
-  const dataDir = await mkdtemp(join(tmpdir(), 'reskv-data-'));
-  const server = await startHeadlessServer({
-    port: 0,
-    rendererDir: join(repoRoot, 'out', 'renderer'),
-    token,
-    host: { name: 'ResKV', version: 'test', dataDir },
-  });
+  // out/renderer was built by the browser project's global setup (build-app.ts).
+  const { backend, dataDir } = await startSourceBackend();
+  const server = await startHeadlessServer({ port: 0, rendererDir: join(repoRoot, 'out', 'renderer'), token, backend });
   const browser = await launchChromium();
   return {
     server,
+    backend,
     browser,
     dataDir,
     async open() {
@@ -43,6 +39,7 @@ export async function startHeadlessApp(): Promise<HeadlessApp> {
     async close() {
       await browser.close();
       await server.close();
+      await backend.close();
     },
   };
 }

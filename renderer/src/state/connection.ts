@@ -2,6 +2,8 @@
 import { create } from 'zustand';
 import type { AppInfo, ResKvBridge } from '../../../main/api/types.js';
 import { connectBridge } from '../bridge/connect.js';
+import { useJobs } from './jobs.js';
+import { useModels } from './models.js';
 
 type Connection =
   | { status: 'connecting' }
@@ -23,7 +25,14 @@ export const useConnection = create<ConnectionState>((set) => ({
         set({ connection: { status: 'absent' } });
         return;
       }
-      set({ connection: { status: 'connected', bridge, info: await bridge.app.info() } });
+      const info = await bridge.app.info();
+      // One subscription for the app's lifetime routes backend events to the stores that show them.
+      bridge.events.subscribe((event) => {
+        if (event.type === 'job') useJobs.getState().upsert(event.job);
+        else if (event.type === 'models-changed') void useModels.getState().refresh(bridge);
+      });
+      for (const job of await bridge.jobs.list()) useJobs.getState().upsert(job);
+      set({ connection: { status: 'connected', bridge, info } });
     } catch (err) {
       set({ connection: { status: 'error', message: err instanceof Error ? err.message : String(err) } });
     }

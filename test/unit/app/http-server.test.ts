@@ -4,22 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../../../main/backend/client.js';
 import { startHeadlessServer, type HeadlessServer } from '../../../main/server/http-server.js';
+import { startSourceBackend } from '../../support/backend.js';
 
 let server: HeadlessServer;
 let secured: HeadlessServer;
+let backend: Backend;
 
 beforeAll(async () => {
   const rendererDir = await mkdtemp(join(tmpdir(), 'reskv-renderer-'));
   await writeFile(join(rendererDir, 'index.html'), '<!doctype html><title>ResKV</title>');
-  const host = { name: 'ResKV', version: '9.9.9', dataDir: await mkdtemp(join(tmpdir(), 'reskv-data-')) };
-  server = await startHeadlessServer({ port: 0, rendererDir, host, maxBodyBytes: 1024 });
-  secured = await startHeadlessServer({ port: 0, rendererDir, host, token: 'correct-horse' });
+  ({ backend } = await startSourceBackend());
+  server = await startHeadlessServer({ port: 0, rendererDir, backend, maxBodyBytes: 1024 });
+  secured = await startHeadlessServer({ port: 0, rendererDir, backend, token: 'correct-horse' });
 });
 
 afterAll(async () => {
   await server?.close();
   await secured?.close();
+  await backend?.close();
 });
 
 /** Raw request so tests can send what fetch would not (a forged Host header, a huge body). */
@@ -57,7 +61,7 @@ describe('headless server', () => {
   it('answers API calls with validated arguments', async () => {
     const ok = await send(server.url, '/api/app.info', { method: 'POST', body: '[]' });
     expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.body).result).toMatchObject({ name: 'ResKV', version: '9.9.9', electron: null });
+    expect(JSON.parse(ok.body).result).toMatchObject({ name: 'ResKV', version: 'test', electron: null });
 
     const badArgs = await send(server.url, '/api/app.info', { method: 'POST', body: '[1]' });
     expect(badArgs.status).toBe(400);

@@ -1,0 +1,48 @@
+// The model library as the app sees it: summaries, import as a job, removal. Runs in the backend worker.
+import { rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { ModelSummary } from '../api/types.js';
+import { kvBytesPerTokenFp16 } from '../model/config.js';
+import { importModel, listModels } from '../model/library.js';
+import type { JobControl } from './jobs.js';
+
+export function libraryDir(dataDir: string): string {
+  return process.env.RESKV_LIBRARY ?? join(dataDir, 'models');
+}
+
+export function listModelSummaries(dataDir: string): ModelSummary[] {
+  return listModels(libraryDir(dataDir)).map(({ folder, manifest, problem, bytesOnDisk }) => ({
+    id: basename(folder),
+    folder,
+    bytesOnDisk,
+    info: manifest && {
+      architecture: manifest.config.architecture,
+      parameterCount: manifest.parameterCount,
+      weightType: manifest.weightType,
+      numLayers: manifest.config.numLayers,
+      numKvHeads: manifest.config.numKvHeads,
+      headDim: manifest.config.headDim,
+      maxPositions: manifest.config.maxPositions,
+      kvBytesPerTokenFp16: kvBytesPerTokenFp16(manifest.config),
+      importedAt: manifest.importedAt,
+      source: manifest.source.path,
+      calibrations: Object.keys(manifest.rvq),
+    },
+    problem: problem ?? null,
+  }));
+}
+
+/** Imports a checkpoint; throwing from the progress callback (on cancel) removes the partial folder. */
+export function importIntoLibrary(dataDir: string, path: string, control: JobControl): string {
+  const { manifest } = importModel(resolve(path), {
+    library: libraryDir(dataDir),
+    onProgress: ({ bytesDone, bytesTotal }) => control.report({ done: bytesDone, total: bytesTotal, unit: 'bytes', stage: 'converting weights' }),
+  });
+  return manifest.id;
+}
+
+export function removeModel(dataDir: string, id: string): void {
+  const entry = listModelSummaries(dataDir).find((m) => m.id === id);
+  if (!entry) throw new Error(`no model '${id}' in the library`);
+  rmSync(entry.folder, { recursive: true, force: true });
+}

@@ -1,0 +1,38 @@
+// The backend worker thread: runs every backend method (model import, engine, calibration, cost) off
+// the Electron main thread / HTTP server thread, and posts results and events back.
+import { parentPort, workerData } from 'node:worker_threads';
+import { JobRegistry } from './jobs.js';
+import { ApiArgumentError, callBackendMethod, type BackendContext } from './methods.js';
+import type { FromWorker, ToWorker, WorkerData } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('main/backend/worker.ts runs as a worker thread only');
+const { host, cancelFlags } = workerData as WorkerData;
+const flags = new Int32Array(cancelFlags);
+const post = (message: FromWorker) => port.postMessage(message);
+
+const context: BackendContext = {
+  host,
+  publish: (event) => post({ kind: 'event', event }),
+  // Cancels can arrive while a job blocks this thread; the shared flags let it see them anyway.
+  jobs: new JobRegistry(
+    (job) => post({ kind: 'event', event: { type: 'job', job } }),
+    (id) => Atomics.load(flags, id % flags.length) === id,
+  ),
+};
+
+port.on('message', (message: ToWorker) => {
+  if (message.kind === 'cancel-job') {
+    try {
+      context.jobs.cancel(message.jobId);
+    } catch {
+      // unknown or finished job: nothing to cancel
+    }
+    return;
+  }
+  callBackendMethod(context, message.method, message.args).then(
+    (value) => post({ kind: 'result', id: message.id, ok: true, value }),
+    (err: unknown) =>
+      post({ kind: 'result', id: message.id, ok: false, message: err instanceof Error ? err.message : String(err), badArguments: err instanceof ApiArgumentError }),
+  );
+});

@@ -1,0 +1,18 @@
+// Backend jobs (import, calibration, sweeps) as the events report them.
+import { create } from 'zustand';
+import type { JobSnapshot } from '../../../main/api/types.js';
+
+interface JobsState {
+  jobs: Record<number, JobSnapshot>;
+  upsert(job: JobSnapshot): void;
+}
+
+export const useJobs = create<JobsState>((set) => ({
+  jobs: {},
+  upsert: (job) => set((s) => ({ jobs: { ...s.jobs, [job.id]: job } })),
+}));
+
+/** Progress as a fraction 0..1, or null when the job has not reported any yet. */
+export function jobFraction(job: JobSnapshot): number | null {
+  return job.progress && job.progress.total > 0 ? Math.min(1, job.progress.done / job.progress.total) : null;
+}
