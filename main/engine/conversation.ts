@@ -74,6 +74,27 @@ export class Conversation<S extends KvStore> {
     return this.turns.length;
   }
 
+  /**
+   * Forgets every token from `length` on (the preamble is kept): later turns are dropped, the turn
+   * holding position `length` is cut there, and the store keeps at most `length` tokens.
+   */
+  rewind(length: number): void {
+    if (this.busy) throw new Error(`conversation ${this.id} is generating a reply`);
+    const total = this.tokens.length;
+    if (!Number.isInteger(length) || length < this.preamble.length || length > total) {
+      throw new RangeError(`cannot rewind ${total} tokens to ${length} (the preamble holds ${this.preamble.length})`);
+    }
+    let at = this.preamble.length;
+    const kept: number[][] = [];
+    for (const turn of this.turns) {
+      if (at >= length) break;
+      kept.push(turn.slice(0, length - at));
+      at += turn.length;
+    }
+    this.turns.splice(0, this.turns.length, ...kept);
+    if (this.kv.length > length) this.kv.truncate(length);
+  }
+
   /** Makes room for `prompt` by the overflow policy; returns how many turns were dropped. */
   private makeRoom(prompt: readonly number[], maxTokens: number): number {
     const context = this.setup.decoder.contextLength;

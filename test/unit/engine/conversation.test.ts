@@ -39,6 +39,18 @@ describe('Conversation', () => {
     expect(s.decoder.calls[0]).toEqual([3, 5, 6]);
   });
 
+  it('rewinds into a turn, cutting the history and the store', async () => {
+    const chat = new Conversation(setup(), { preamble: [1] });
+    await reply(chat, [2]); // tokens 1 | 2 4 1 3, store holds 4
+    await reply(chat, [5]);
+    chat.rewind(3);
+    expect(chat.tokens).toEqual([1, 2, 4]);
+    expect(chat.turnCount).toBe(1);
+    expect(chat.store.length).toBe(3);
+    expect(() => chat.rewind(0)).toThrow(/preamble holds 1/);
+    expect(() => chat.rewind(4)).toThrow(/cannot rewind 3 tokens to 4/);
+  });
+
   it('keeps several conversations apart, each with its own store', async () => {
     const conversations = new Conversations(setup(), 'fp16');
     const a = conversations.create({ id: 'a' });
