@@ -5,7 +5,9 @@
 // the caller chooses an error or dropping the oldest exchanges (system messages stay).
 import type { ChatMessage } from '../model/tokenizer-hf.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import type { Conversation, ReplyResult } from './conversation.js';
+import { z } from 'zod';
+import { Conversation } from './conversation.js';
+import type { ConversationSetup, ReplyResult } from './conversation.js';
 import { ContextOverflowError, parseGenerationOptions } from './generate.js';
 import type { GenerationEvent, GenerationOptionsInput } from './generate.js';
 import type { KvStore } from './kv-store.js';
@@ -16,6 +18,8 @@ export type { ChatMessage };
 export interface ChatTokenizer extends Pick<TextTokenizer, 'decode' | 'eosIds'> {
   encodeChat(messages: readonly ChatMessage[]): number[];
 }
+
+const messagesSchema = z.array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }));
 
 function commonPrefix(a: readonly number[], b: readonly number[]): number {
   let k = 0;
@@ -69,5 +73,30 @@ export class ChatConversation<S extends KvStore> {
     const result = yield* this.conversation.reply(ids.slice(keep), options, signal);
     this.history = [...messages, { role: 'assistant', content: result.text }];
     return { ...result, droppedMessages: asked.length - messages.length };
+  }
+
+  /** The conversation snapshot with the messages attached. */
+  save(): Uint8Array {
+    return this.conversation.save(JSON.stringify(this.history));
+  }
+
+  static restore<S extends KvStore>(
+    bytes: Uint8Array,
+    setup: ConversationSetup<S> & { tokenizer: ChatTokenizer },
+    format: S['format'],
+    overflow: 'error' | 'drop-oldest-turns' = 'error',
+  ): ChatConversation<S> {
+    const { conversation, attachment } = Conversation.restoreWithAttachment(bytes, setup, format);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(attachment);
+    } catch {
+      throw new Error('saved chat carries no message list');
+    }
+    const messages = messagesSchema.safeParse(parsed);
+    if (!messages.success) throw new Error(`saved chat messages are invalid: ${z.prettifyError(messages.error)}`);
+    const chat = new ChatConversation(conversation, setup.tokenizer, setup.decoder.contextLength, overflow);
+    chat.history = messages.data;
+    return chat;
   }
 }

@@ -139,7 +139,8 @@ export class Conversation<S extends KvStore> {
     }
   }
 
-  save(): Uint8Array {
+  /** A snapshot; `attachment` is any text the caller wants back on restore (a chat keeps its messages there). */
+  save(attachment = ''): Uint8Array {
     if (this.busy) throw new Error(`conversation ${this.id} is generating; save it after the reply`);
     const store = this.kv.save();
     return encodeBlob(
@@ -149,6 +150,7 @@ export class Conversation<S extends KvStore> {
         'reskv.preamble': String(this.preamble.length),
         'reskv.turns': JSON.stringify(this.turns.map((t) => t.length)),
         'reskv.overflow': JSON.stringify(this.overflow),
+        'reskv.attachment': JSON.stringify(attachment),
       },
       {
         tokens: { dtype: 'I32', shape: [this.tokens.length], data: bytesOf(Int32Array.from(this.tokens)) },
@@ -159,11 +161,17 @@ export class Conversation<S extends KvStore> {
 
   /** Restores a saved conversation; its store must match `setup.stores` (checked by the store's restore). */
   static restore<S extends KvStore>(bytes: Uint8Array, setup: ConversationSetup<S>, format: S['format']): Conversation<S> {
+    return Conversation.restoreWithAttachment(bytes, setup, format).conversation;
+  }
+
+  /** Restores a conversation and the attachment it was saved with. */
+  static restoreWithAttachment<S extends KvStore>(bytes: Uint8Array, setup: ConversationSetup<S>, format: S['format']): { conversation: Conversation<S>; attachment: string } {
     const blob = decodeBlob(bytes, conversationBlob(format));
     const id = blobJson(blob, 'reskv.id', z.string().min(1));
     const preambleLength = blobJson(blob, 'reskv.preamble', z.number().int().nonnegative());
     const turnLengths = blobJson(blob, 'reskv.turns', z.array(z.number().int().positive()));
     const overflow = blobJson(blob, 'reskv.overflow', overflowSchema);
+    const attachment = blobJson(blob, 'reskv.attachment', z.string());
     const total = preambleLength + turnLengths.reduce((a, b) => a + b, 0);
     const raw = blobTensor(blob, 'tokens', 'I32', [total]);
     const tokens = Array.from(new Int32Array(raw.buffer, raw.byteOffset, total));
@@ -180,7 +188,7 @@ export class Conversation<S extends KvStore> {
       at += length;
     }
     conversation.kv = store;
-    return conversation;
+    return { conversation, attachment };
   }
 }
 

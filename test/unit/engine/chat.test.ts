@@ -52,6 +52,12 @@ describe('ChatConversation', () => {
     // the same chat rendered at once into a fresh conversation replies the same (greedy)
     const fresh = await drain(new Conversation(setup).reply(rendered, { maxTokens: 6 }));
     expect(second.tokens).toEqual(fresh.tokens);
+    // saved and restored, the chat goes on exactly as the original
+    const restored = ChatConversation.restore(chat.save(), { ...setup, tokenizer: tok }, 'fp16');
+    expect(restored.messages).toEqual(chat.messages);
+    const [a, b] = [await drain(chat.say('And then?', { maxTokens: 5 })), await drain(restored.say('And then?', { maxTokens: 5 }))];
+    expect(b.tokens).toEqual(a.tokens);
+    expect(() => ChatConversation.restore(new Conversation(setup).save(), { ...setup, tokenizer: tok }, 'fp16')).toThrow(/no message list/);
   });
 
   it('rejects a chat that outgrows the context, or drops the oldest exchanges when asked', async () => {
