@@ -45,6 +45,16 @@ export class Llama2cTokenizer implements TextTokenizer {
     return this.pieceBytes.length;
   }
 
+  /** Token `id`'s raw bytes as stored in the file. */
+  piece(id: number): Uint8Array {
+    return this.pieceBytes[id];
+  }
+
+  /** Token `id`'s merge score. */
+  score(id: number): number {
+    return this.scores[id];
+  }
+
   /** run.c encode(): dummy-prefix space, code points (or byte fallback), then best-score merges. */
   encode(text: string): number[] {
     if (text === '') return [];
@@ -58,21 +68,42 @@ export class Llama2cTokenizer implements TextTokenizer {
       if (id !== undefined) tokens.push(id);
       else for (const b of utf8) tokens.push(b + byteFallbackBase);
     }
-    for (;;) {
-      let bestScore = -Infinity;
-      let bestId = -1;
-      let bestAt = -1;
-      for (let i = 0; i + 1 < tokens.length; i++) {
-        const merged = this.idOf.get(latin1(this.pieceBytes[tokens[i]]) + latin1(this.pieceBytes[tokens[i + 1]]));
-        if (merged !== undefined && this.scores[merged] > bestScore) {
-          bestScore = this.scores[merged];
-          bestId = merged;
-          bestAt = i;
-        }
-      }
-      if (bestAt < 0) return tokens;
-      tokens.splice(bestAt, 2, bestId);
+    return this.merge(tokens);
+  }
+
+  /**
+   * run.c's merge rule (repeatedly merge the adjacent pair whose merged token scores highest, the
+   * leftmost among equals) with a linked list and a heap of candidate pairs instead of rescanning
+   * the sequence for every merge: O(n log n) rather than O(n^2), same result.
+   */
+  private merge(initial: number[]): number[] {
+    const n = initial.length;
+    const id = Int32Array.from(initial);
+    const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+    const heap = new PairHeap();
+    const offer = (left: number) => {
+      const right = next[left];
+      if (left < 0 || right < 0) return;
+      const merged = this.idOf.get(latin1(this.pieceBytes[id[left]]) + latin1(this.pieceBytes[id[right]]));
+      if (merged !== undefined) heap.push({ score: this.scores[merged], left, leftId: id[left], rightId: id[right], merged });
+    };
+    for (let i = 0; i + 1 < n; i++) offer(i);
+    const removed = new Uint8Array(n);
+    for (let pair = heap.pop(); pair; pair = heap.pop()) {
+      const right = next[pair.left];
+      // stale: a symbol of the pair was merged away or changed since the pair was offered
+      if (removed[pair.left] || right < 0 || id[pair.left] !== pair.leftId || id[right] !== pair.rightId) continue;
+      id[pair.left] = pair.merged;
+      removed[right] = 1;
+      next[pair.left] = next[right];
+      if (next[right] >= 0) prev[next[right]] = pair.left;
+      offer(prev[pair.left]);
+      offer(pair.left);
     }
+    const out: number[] = [];
+    for (let i = 0; i >= 0 && i < n; i = next[i]) out.push(id[i]);
+    return out;
   }
 
   /** run.c decode(): byte tokens become raw bytes; a space after BOS is dropped; specials vanish. */
@@ -99,6 +130,55 @@ export class Llama2cTokenizer implements TextTokenizer {
 
 export function readLlama2cTokenizer(path: string, vocabSize: number): Llama2cTokenizer {
   return new Llama2cTokenizer(readFileSync(path), vocabSize, basename(path));
+}
+
+interface Pair {
+  score: number;
+  /** Original index of the pair's left symbol: list order, so the smaller one is further left. */
+  left: number;
+  leftId: number;
+  rightId: number;
+  merged: number;
+}
+
+/** Binary max-heap of pairs: higher score first, then the leftmost. */
+class PairHeap {
+  private readonly items: Pair[] = [];
+
+  private before(a: Pair, b: Pair): boolean {
+    return a.score > b.score || (a.score === b.score && a.left < b.left);
+  }
+
+  push(p: Pair): void {
+    const items = this.items;
+    items.push(p);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(items[i], items[parent])) break;
+      [items[i], items[parent]] = [items[parent], items[i]];
+      i = parent;
+    }
+  }
+
+  pop(): Pair | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      items[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let best = i;
+        if (l < items.length && this.before(items[l], items[best])) best = l;
+        if (r < items.length && this.before(items[r], items[best])) best = r;
+        if (best === i) break;
+        [items[i], items[best]] = [items[best], items[i]];
+        i = best;
+      }
+    }
+    return top;
+  }
 }
 
 /** Bytes as a string of the same length (one char per byte): a map key that keeps raw bytes apart. */

@@ -83,6 +83,43 @@ describe('llama2.c tokenizer reader', () => {
   });
 });
 
+/** run.c's encode() verbatim (rescans for the best pair after every merge): the oracle. */
+function runCEncode(tok: Llama2cTokenizer, text: string): number[] {
+  const key = (bytes: Uint8Array) => Array.from(bytes, (b) => String.fromCharCode(b)).join('');
+  const idOf = new Map<string, number>();
+  for (let id = tok.vocabSize - 1; id >= 0; id--) idOf.set(key(tok.piece(id)), id);
+  const tokens = [idOf.get(' ')!];
+  for (const ch of text) {
+    const bytes = new TextEncoder().encode(ch);
+    const id = idOf.get(key(bytes));
+    if (id !== undefined) tokens.push(id);
+    else tokens.push(...Array.from(bytes, (b) => b + 3));
+  }
+  for (;;) {
+    let [best, at, merged] = [-1e10, -1, -1];
+    for (let i = 0; i + 1 < tokens.length; i++) {
+      const id = idOf.get(key(tok.piece(tokens[i])) + key(tok.piece(tokens[i + 1])));
+      if (id !== undefined && tok.score(id) > best) [best, at, merged] = [tok.score(id), i, id];
+    }
+    if (at < 0) return tokens;
+    tokens.splice(at, 2, merged);
+  }
+}
+
+describe.skipIf(!haveFixtures(fixtures.tok512, fixtures.validSample))('llama2.c encoder on real text', () => {
+  it('produces exactly run.c\'s tokens, and a long text stays fast', () => {
+    const tok = readLlama2cTokenizer(fixtures.tok512, 512);
+    const text = readFileSync(fixtures.validSample, 'utf8');
+    for (const sample of [text.slice(0, 1200), text.slice(50_000, 51_000), 'Ünïcödé ☃ and 🚀 rockets, tabs\tand\nnewlines', '  double  spaces  ']) {
+      const ids = tok.encode(sample);
+      expect(ids).toEqual(runCEncode(tok, sample));
+      expect(tok.decode([1, ...ids])).toBe(sample);
+    }
+    // the whole 190 kB sample (run.c's rescanning would take minutes)
+    expect(tok.decode([1, ...tok.encode(text)])).toBe(text);
+  });
+});
+
 describe('openCheckpoint', () => {
   it('names formats it does not read and says what to import instead', () => {
     const cases: [string, Buffer, RegExp][] = [
