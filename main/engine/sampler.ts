@@ -33,10 +33,10 @@ export function parseSamplingOptions(input: unknown): SamplingOptions {
   return parseOptions(samplingOptionsSchema, input, 'sampling options');
 }
 
-/** Logits with the repetition penalty applied to every distinct token in `history` (a copy). */
+/** Logits with the repetition penalty applied to every distinct token in `history` (a copy; `logits` itself when the penalty is 1). */
 export function penalizeRepetition(logits: Float32Array, history: ArrayLike<number>, penalty: number): Float32Array {
+  if (penalty === 1) return logits;
   const out = logits.slice();
-  if (penalty === 1) return out;
   const seen = new Set<number>();
   for (let i = 0; i < history.length; i++) {
     const id = history[i];
@@ -60,10 +60,41 @@ export function argmax(logits: Float32Array): number {
   return best;
 }
 
-/** The k-th largest logit (k <= length), by a native numeric sort of a copy. */
-function kthLargest(logits: Float32Array, k: number): number {
-  const sorted = logits.slice().sort();
-  return sorted[sorted.length - k];
+/** Vocabulary-sized work arrays a Sampler reuses from token to token. */
+export interface SamplerScratch {
+  values: Float32Array;
+  weights: Float64Array;
+}
+
+export function samplerScratch(vocabSize: number): SamplerScratch {
+  return { values: new Float32Array(vocabSize), weights: new Float64Array(vocabSize) };
+}
+
+/** The k-th largest value (1 <= k <= length), by quickselect on a copy in `work`: O(n) on average. */
+function kthLargest(values: Float32Array, k: number, work: Float32Array): number {
+  const a = work.subarray(0, values.length);
+  a.set(values);
+  const target = a.length - k; // index of the k-th largest in ascending order
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i++] = a[j];
+        a[j--] = t;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break; // a[j+1 .. i-1] all equal the pivot
+  }
+  return a[target];
 }
 
 export interface Distribution {
@@ -72,53 +103,70 @@ export interface Distribution {
   probs: number[];
 }
 
+/**
+ * Tokens that may hold the top-p nucleus, unsorted: those at or above a probability threshold, once
+ * their mass reaches topP (they precede every other token in descending order), so only they need
+ * sorting. The threshold starts at 1e-3 and drops a thousandfold until the mass suffices.
+ */
+function nucleusPool(weights: Float64Array, total: number, topP: number): Uint32Array {
+  for (let threshold = 1e-3; ; threshold = threshold < 1e-30 ? 0 : threshold / 1000) {
+    const cut = threshold * total;
+    const picked: number[] = [];
+    let mass = 0;
+    for (let i = 0; i < weights.length; i++) {
+      if (weights[i] > 0 && weights[i] >= cut) {
+        picked.push(i);
+        mass += weights[i];
+      }
+    }
+    if (mass >= topP * total || threshold === 0) return Uint32Array.from(picked);
+  }
+}
+
 /** The tokens that may be drawn and their probabilities after temperature, top-k and top-p. */
-export function candidateDistribution(logits: Float32Array, options: Pick<SamplingOptions, 'temperature' | 'topK' | 'topP'>): Distribution {
+export function candidateDistribution(
+  logits: Float32Array,
+  options: Pick<SamplingOptions, 'temperature' | 'topK' | 'topP'>,
+  scratch: SamplerScratch = samplerScratch(logits.length),
+): Distribution {
   const { temperature, topK, topP } = options;
   if (!(temperature > 0)) throw new RangeError('candidateDistribution needs a positive temperature (0 is greedy)');
-  const floor = topK > 0 && topK < logits.length ? kthLargest(logits, topK) : -Infinity;
-  let ids: number[] = [];
+  const V = logits.length;
+  if (scratch.values.length < V || scratch.weights.length < V) throw new RangeError(`sampler scratch holds ${scratch.values.length} values, the logits ${V}`);
+  const floor = topK > 0 && topK < V ? kthLargest(logits, topK, scratch.values) : -Infinity;
   let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) {
-    if (logits[i] >= floor && logits[i] > -Infinity) {
-      ids.push(i);
-      if (logits[i] > max) max = logits[i];
-    }
+  for (let i = 0; i < V; i++) if (logits[i] >= floor && logits[i] > max) max = logits[i];
+  if (max === -Infinity) throw new Error('every logit is -Infinity: no token can be drawn');
+  // unnormalised probabilities, 0 outside top-k
+  const weights = scratch.weights.subarray(0, V);
+  let total = 0;
+  for (let i = 0; i < V; i++) {
+    weights[i] = logits[i] >= floor ? Math.exp((logits[i] - max) / temperature) : 0;
+    total += weights[i];
   }
-  if (ids.length === 0) throw new Error('every logit is -Infinity: no token can be drawn');
-  let probs = ids.map((id) => Math.exp((logits[id] - max) / temperature));
-  let total = probs.reduce((a, b) => a + b, 0);
+  let order: ArrayLike<number>;
+  let mass = total;
   if (topP < 1) {
-    // Only tokens at or above a probability threshold can be in the nucleus once those above it
-    // already reach topP (they precede every other token in descending order): sort just them.
-    let threshold = 1e-3;
-    let pool: number[];
-    for (;;) {
-      const cut = threshold * total;
-      pool = probs.map((_, i) => i).filter((i) => probs[i] >= cut);
-      const mass = pool.reduce((a, i) => a + probs[i], 0);
-      if (mass >= topP * total || threshold === 0) break;
-      threshold = threshold < 1e-30 ? 0 : threshold / 1000;
-    }
-    pool.sort((a, b) => probs[b] - probs[a] || ids[a] - ids[b]);
+    const pool = nucleusPool(weights, total, topP);
+    pool.sort((a, b) => weights[b] - weights[a] || a - b);
+    let n = 0;
+    mass = 0;
+    while (n < pool.length && mass < topP * total) mass += weights[pool[n++]];
+    order = pool.subarray(0, n);
+  } else {
     const kept: number[] = [];
-    let mass = 0;
-    for (const i of pool) {
-      kept.push(i);
-      mass += probs[i];
-      if (mass >= topP * total) break;
-    }
-    ids = kept.map((i) => ids[i]);
-    probs = kept.map((i) => probs[i]);
-    total = mass;
+    for (let i = 0; i < V; i++) if (weights[i] > 0) kept.push(i);
+    order = kept;
   }
-  return { ids, probs: probs.map((p) => p / total) };
+  const ids = Array.from(order);
+  return { ids, probs: ids.map((id) => weights[id] / mass) };
 }
 
 export class Sampler {
   readonly options: SamplingOptions;
   readonly seed: number;
   private readonly rng: Rng;
+  private scratch: SamplerScratch = samplerScratch(0);
 
   constructor(options: SamplingOptionsInput = {}) {
     this.options = parseSamplingOptions(options);
@@ -132,7 +180,8 @@ export class Sampler {
     const { temperature, repetitionPenalty } = this.options;
     const scores = penalizeRepetition(logits, history, repetitionPenalty);
     if (temperature === 0) return argmax(scores);
-    const { ids, probs } = candidateDistribution(scores, this.options);
+    if (this.scratch.values.length !== scores.length) this.scratch = samplerScratch(scores.length);
+    const { ids, probs } = candidateDistribution(scores, this.options, this.scratch);
     const u = this.rng.next();
     let cumulative = 0;
     for (let i = 0; i < ids.length; i++) {
