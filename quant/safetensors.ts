@@ -164,8 +164,10 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
 }
 
 /** Copies little-endian bytes into a fresh typed array (copying also fixes misalignment). */
+/** A copy of exactly these bytes, aligned at 0. (Typed-array slice copies; a Node Buffer's own
+ * slice() would return a view of its whole pool, so call Uint8Array's.) */
 function alignedCopy(data: Uint8Array): ArrayBuffer {
-  return data.slice().buffer;
+  return Uint8Array.prototype.slice.call(data).buffer as ArrayBuffer;
 }
 
 /** A floating-point tensor's values as float32 (F32 copied, F16/BF16/F64 converted). */

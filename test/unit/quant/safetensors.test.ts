@@ -42,6 +42,14 @@ describe('safetensors', () => {
     expect(file.tensors.empty.data.length).toBe(0);
   });
 
+  it('reads tensors out of a Node Buffer (whose slice() shares its pool) without leaking the pool', () => {
+    const bytes = encodeSafetensors({ h: { dtype: 'F16', shape: [2], data: new Uint8Array(float32ArrayToFloat16(new Float32Array([2, -0.25])).buffer) } });
+    // Buffer.from(Uint8Array) copies into Node's shared 8 KiB pool at some offset.
+    const pooled = Buffer.from(bytes);
+    expect(pooled.buffer.byteLength).toBeGreaterThan(bytes.length);
+    expect(Array.from(safetensorToFloat32(decodeSafetensors(pooled).tensors.h))).toEqual([2, -0.25]);
+  });
+
   it('writes the standard layout other readers expect', () => {
     const bytes = encodeSafetensors({ x: { dtype: 'U8', shape: [2], data: new Uint8Array([7, 9]) } });
     const n = safetensorsHeaderLength(bytes);
