@@ -38,6 +38,19 @@ describe('candidate distribution', () => {
     expect(candidateDistribution(Float32Array.from([3, 1, 1, 0]), { temperature: 1, topK: 2, topP: 1 }).ids).toEqual([0, 1, 2]);
   });
 
+  it('top-k agrees with a plain sort on random logits full of duplicates', () => {
+    let seed = 7;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1 + Math.floor(next() * 300);
+      const values = Float32Array.from({ length: n }, () => Math.floor(next() * 12) - 6);
+      const k = 1 + Math.floor(next() * n);
+      const kth = [...values].sort((a, b) => b - a)[k - 1];
+      const expected = [...values.keys()].filter((i) => values[i] >= kth);
+      expect(candidateDistribution(values, { temperature: 1, topK: k, topP: 1 }).ids).toEqual(expected);
+    }
+  });
+
   it('top-p keeps the smallest most-likely set reaching p', () => {
     // cumulative in order: 0.6439, 0.8808, 0.9679, 1
     expect(candidateDistribution(logits, { temperature: 1, topK: 0, topP: 0.6 }).ids).toEqual([0]);
