@@ -1,17 +1,13 @@
 // The model library as the app sees it: summaries, import as a job, removal. Runs in the backend worker.
 import { rmSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { ModelSummary } from '../api/types.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
-import { importModel, listModels } from '../model/library.js';
+import { importModel, libraryDirIn, listModels } from '../model/library.js';
 import type { JobControl } from './jobs.js';
 
-export function libraryDir(dataDir: string): string {
-  return process.env.RESKV_LIBRARY ?? join(dataDir, 'models');
-}
-
 export function listModelSummaries(dataDir: string): ModelSummary[] {
-  return listModels(libraryDir(dataDir)).map(({ folder, manifest, problem, bytesOnDisk }) => ({
+  return listModels(libraryDirIn(dataDir)).map(({ folder, manifest, problem, bytesOnDisk }) => ({
     id: basename(folder),
     folder,
     bytesOnDisk,
@@ -35,7 +31,7 @@ export function listModelSummaries(dataDir: string): ModelSummary[] {
 /** Imports a checkpoint; throwing from the progress callback (on cancel) removes the partial folder. */
 export function importIntoLibrary(dataDir: string, path: string, control: JobControl): string {
   const { manifest } = importModel(resolve(path), {
-    library: libraryDir(dataDir),
+    library: libraryDirIn(dataDir),
     onProgress: ({ bytesDone, bytesTotal }) => control.report({ done: bytesDone, total: bytesTotal, unit: 'bytes', stage: 'converting weights' }),
   });
   return manifest.id;

@@ -2,7 +2,6 @@
 // external-data weights file they share, and the tokenizer files. An import is written into a
 // hidden temporary folder and renamed into place only when complete.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { expectedWeightShapes, parameterCount } from './config.js';
 import { buildCaptureGraph, buildDecoderGraph } from '../onnx/decoder.js';
@@ -15,14 +14,16 @@ import { manifestFormat, readManifest, writeManifest } from './manifest.js';
 import { readHfTokenizer, tokenizerFiles } from './tokenizer-hf.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { readLlama2cTokenizer } from './tokenizer-llama2c.js';
+import { defaultDataDir } from '../data-dir.js';
 
-/** RESKV_LIBRARY, else the per-user data folder of the platform. */
+/** The model library inside a ResKV data folder, unless RESKV_LIBRARY names another place. */
+export function libraryDirIn(dataDir: string): string {
+  return process.env.RESKV_LIBRARY ?? join(dataDir, 'models');
+}
+
+/** The library of the default data folder (RESKV_DATA_DIR or the platform's app-data folder). */
 export function defaultLibraryDir(): string {
-  if (process.env.RESKV_LIBRARY) return process.env.RESKV_LIBRARY;
-  const home = homedir();
-  if (process.platform === 'win32') return join(process.env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'ResKV', 'models');
-  if (process.platform === 'darwin') return join(home, 'Library', 'Application Support', 'ResKV', 'models');
-  return join(process.env.XDG_DATA_HOME ?? join(home, '.local', 'share'), 'reskv', 'models');
+  return libraryDirIn(defaultDataDir());
 }
 
 export interface ImportProgress {

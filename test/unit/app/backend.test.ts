@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { JobCancelledError, JobRegistry } from '../../../main/backend/jobs.js';
-import { importIntoLibrary, libraryDir } from '../../../main/backend/models.js';
+import { importIntoLibrary } from '../../../main/backend/models.js';
+import { libraryDirIn } from '../../../main/model/library.js';
 import { ApiArgumentError } from '../../../main/backend/methods.js';
 import { startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
@@ -111,7 +112,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('backend w
   });
 
   it('an import cancelled mid-way leaves no folder behind', async () => {
-    const library = libraryDir(dataDir);
+    const library = libraryDirIn(dataDir);
     let reports = 0;
     const control = {
       signal: new AbortController().signal,
