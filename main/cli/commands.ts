@@ -1,4 +1,5 @@
 // The table of `reskv` sub-commands; each lives in its own module beside this one.
+import { calibrateCommand } from './calibrate.js';
 import type { CliCommand } from './command.js';
 import { costCommand } from './cost.js';
 import { importCommand } from './import.js';
@@ -12,4 +13,5 @@ export const commands: CliCommand[] = [
   modelsCommand,
   inspectCommand,
   costCommand,
+  calibrateCommand,
 ];

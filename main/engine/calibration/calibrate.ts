@@ -60,7 +60,7 @@ export function calibrationSpecs(config: ModelConfig, settings: CalibrationSetti
   return { key: spec(settings.keyGrouping), value: spec(settings.valueGrouping) };
 }
 
-export type CalibrationText = { kind: 'files'; paths: string[] } | { kind: 'self-generated'; tokens: number };
+export type CalibrationText = { kind: 'files'; paths: readonly string[] } | { kind: 'self-generated'; tokens: number };
 
 export type CalibrationProgress =
   | { phase: 'generate'; tokens: number; target: number }
@@ -83,7 +83,8 @@ export interface CalibrationRecord {
   source: { kind: 'text'; files: TextFileRecord[] } | { kind: 'self-generated'; temperature: 1; tokens: number; samples: number };
   tokensSeen: number;
   tokensSampled: number;
-  settings: CalibrationSettings;
+  /** Everything but the set's name (where it is stored, not how it was learned). */
+  settings: Omit<CalibrationSettings, 'name'>;
 }
 
 export interface CalibrationResult {
@@ -172,11 +173,12 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
 
   signal?.throwIfAborted();
   onProgress?.({ phase: 'save' });
-  const record: CalibrationRecord = { model: manifest.id, source, tokensSeen: reservoir.seen, tokensSampled: reservoir.held, settings };
-  const { codebookFile, graphFile } = saveCodebooks(folder, settings.name, encodeCodebookFile(specs, trained, record));
+  const { name, ...learning } = settings;
+  const record: CalibrationRecord = { model: manifest.id, source, tokensSeen: reservoir.seen, tokensSampled: reservoir.held, settings: learning };
+  const { codebookFile, graphFile } = saveCodebooks(folder, name, encodeCodebookFile(specs, trained, record));
   return {
     folder,
-    name: settings.name,
+    name,
     codebookFile,
     graphFile,
     specs,
