@@ -1,8 +1,9 @@
 // User-added hardware entries, persisted as a catalog document in a directory the caller chooses
 // (the app's data folder). Writes are atomic (temporary file + rename), and a bad entry or a
 // corrupt saved file never overwrites what is already saved.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import { builtInHardware, HardwareCatalogError, parseHardwareCatalog, parseHardwareEntry } from './hardware.js';
 import type { CatalogEntry, HardwareEntry } from './hardware.js';
 
@@ -32,17 +33,8 @@ export function loadUserHardware(dir: string): HardwareEntry[] {
 }
 
 function writeUserHardware(dir: string, entries: HardwareEntry[]): void {
-  mkdirSync(dir, { recursive: true });
-  const file = userFile(dir);
-  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   const document = { format: 'reskv-hardware-catalog/1', entries };
-  try {
-    writeFileSync(temporary, `${JSON.stringify(document, null, 2)}\n`, { flush: true });
-    renameSync(temporary, file);
-  } catch (err) {
-    rmSync(temporary, { force: true });
-    throw err;
-  }
+  writeFileAtomic(userFile(dir), `${JSON.stringify(document, null, 2)}\n`);
 }
 
 /**

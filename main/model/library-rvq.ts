@@ -1,8 +1,9 @@
 // Installs an `rvq` decoder graph for a codebook set (quant/'s codebook file) into an imported
 // model's library folder. The graph references the model's existing weights file; the codebooks are
 // initializers inside the graph, and a copy of the codebook file is kept beside it.
-import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { copyFileAtomic, writeFileAtomic } from '../atomic-file.js';
 import { decodeCodebooks } from '../../quant/index.js';
 import { existingExternalTensors } from '../onnx/external-data.js';
 import { buildRvqDecoderGraph } from '../onnx/rvq-cache.js';
@@ -35,10 +36,8 @@ export function installRvqGraph(modelFolder: string, codebookFile: string, name 
   });
   const graphFile = `rvq-${name}.onnx`;
   const codebooksCopy = `codebooks-${name}.safetensors`;
-  writeFileSync(join(modelFolder, `${graphFile}.tmp`), graph);
-  copyFileSync(codebookFile, join(modelFolder, `${codebooksCopy}.tmp`));
-  renameSync(join(modelFolder, `${codebooksCopy}.tmp`), join(modelFolder, codebooksCopy));
-  renameSync(join(modelFolder, `${graphFile}.tmp`), join(modelFolder, graphFile));
+  copyFileAtomic(codebookFile, join(modelFolder, codebooksCopy));
+  writeFileAtomic(join(modelFolder, graphFile), graph);
   const updated: ModelManifest = { ...manifest, rvq: { ...manifest.rvq, [name]: { graph: graphFile, codebooks: codebooksCopy } } };
   writeManifest(modelFolder, updated);
   return updated;

@@ -1,7 +1,8 @@
 // The manifest.json of a model in the library: what was imported, how, and which files hold it.
 // Validated with zod whenever it is read.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import { z } from 'zod';
 import { modelConfigSchema } from './config.js';
 
@@ -52,7 +53,5 @@ export function readManifest(modelFolder: string): ModelManifest {
 
 /** Replaces the manifest atomically (write beside, then rename). */
 export function writeManifest(modelFolder: string, manifest: ModelManifest): void {
-  const path = join(modelFolder, manifestFileName);
-  writeFileSync(`${path}.tmp`, JSON.stringify(manifestSchema.parse(manifest), null, 2));
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomic(join(modelFolder, manifestFileName), JSON.stringify(manifestSchema.parse(manifest), null, 2));
 }
