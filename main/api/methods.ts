@@ -10,6 +10,8 @@ export const apiMethodNames = [
   'models.list',
   'models.import',
   'models.remove',
+  'settings.get',
+  'settings.save',
   'jobs.list',
   'jobs.cancel',
 ] as const;

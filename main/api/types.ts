@@ -77,8 +77,23 @@ export interface ModelSummary {
   problem: string | null;
 }
 
+export type ExecutionProviderName = 'cuda' | 'dml' | 'coreml' | 'cpu';
+
+export interface Settings {
+  providers: ExecutionProviderName[];
+  threads: number;
+  libraryDir: string | null;
+  localApi: { enabled: boolean; port: number; token: string | null };
+}
+
+export interface SettingsState {
+  settings: Settings;
+  /** Set when the saved file is damaged and defaults are in use. */
+  problem: string | null;
+}
+
 /** Pushed from the backend to the renderer. */
-export type BackendEvent = { type: 'job'; job: JobSnapshot } | { type: 'models-changed' };
+export type BackendEvent = { type: 'job'; job: JobSnapshot } | { type: 'models-changed' } | { type: 'settings-changed'; settings: Settings };
 
 export interface ResKvBridge {
   app: {
@@ -97,6 +112,10 @@ export interface ResKvBridge {
     /** Starts importing a checkpoint (llama2.c file or Hugging Face folder) at a path on this machine. */
     import(path: string): Promise<JobSnapshot>;
     remove(id: string): Promise<ModelSummary[]>;
+  };
+  settings: {
+    get(): Promise<SettingsState>;
+    save(settings: Settings): Promise<SettingsState>;
   };
   jobs: {
     list(): Promise<JobSnapshot[]>;

@@ -16,6 +16,7 @@ import {
 } from '../cost/index.js';
 import type { JobRegistry } from './jobs.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
+import { loadSettings, saveSettings, settingsSchema } from './settings.js';
 
 /** Facts the host (Electron or the headless server) supplies. */
 export interface BackendHost {
@@ -105,6 +106,16 @@ const methods: MethodTable = {
       removeModel(host.dataDir, id);
       publish({ type: 'models-changed' });
       return listModelSummaries(host.dataDir);
+    },
+  },
+  'settings.get': { args: z.tuple([]), run: ({ host }) => loadSettings(host.dataDir) },
+  'settings.save': {
+    args: z.tuple([settingsSchema]),
+    run: ({ host, publish }, settings) => {
+      const state = saveSettings(host.dataDir, settings);
+      publish({ type: 'settings-changed', settings: state.settings });
+      publish({ type: 'models-changed' });
+      return state;
     },
   },
   'jobs.list': { args: z.tuple([]), run: ({ jobs }) => jobs.list() },

@@ -3,11 +3,12 @@ import { rmSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { ModelSummary } from '../api/types.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
-import { importModel, libraryDirIn, listModels } from '../model/library.js';
+import { importModel, listModels } from '../model/library.js';
 import type { JobControl } from './jobs.js';
+import { libraryFor } from './settings.js';
 
 export function listModelSummaries(dataDir: string): ModelSummary[] {
-  return listModels(libraryDirIn(dataDir)).map(({ folder, manifest, problem, bytesOnDisk }) => ({
+  return listModels(libraryFor(dataDir)).map(({ folder, manifest, problem, bytesOnDisk }) => ({
     id: basename(folder),
     folder,
     bytesOnDisk,
@@ -31,7 +32,7 @@ export function listModelSummaries(dataDir: string): ModelSummary[] {
 /** Imports a checkpoint; throwing from the progress callback (on cancel) removes the partial folder. */
 export function importIntoLibrary(dataDir: string, path: string, control: JobControl): string {
   const { manifest } = importModel(resolve(path), {
-    library: libraryDirIn(dataDir),
+    library: libraryFor(dataDir),
     onProgress: ({ bytesDone, bytesTotal }) => control.report({ done: bytesDone, total: bytesTotal, unit: 'bytes', stage: 'converting weights' }),
   });
   return manifest.id;

@@ -37,11 +37,23 @@ describe('app frame (headless mode)', () => {
     await expect.poll(() => page.getByText('Headless (plain Node)').count()).toBe(1);
     expect(await page.getByText(process.versions.node, { exact: true }).count()).toBe(1);
     expect(await page.getByText(app.dataDir, { exact: true }).count()).toBe(1);
+
+    // Settings are validated by the backend and persist across a reload.
+    await page.getByLabel('Threads per operator').fill('-1');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('threads');
+    await page.getByLabel('Threads per operator').fill('2');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.getByText('Saved.').count()).toBe(1);
     await saveScreenshot(page, 'settings');
+    await page.reload();
+    await nav.getByRole('button', { name: 'Settings' }).click();
+    await expect.poll(() => page.getByLabel('Threads per operator').inputValue()).toBe('2');
 
     await nav.getByRole('button', { name: 'Chat' }).click();
     await saveScreenshot(page, 'app-frame');
-    expect(errors).toEqual([]);
+    // The one console error is the browser's log of the deliberately rejected save.
+    expect(errors).toEqual(['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
     await page.close();
   });
 });

@@ -1,12 +1,100 @@
-// Settings: for now, what the renderer knows about the backend it is connected to.
+// Settings: execution providers and threads, the model library location, the local API; and what the
+// backend reports about itself.
+import { useEffect } from 'react';
+import type { AppInfo, ExecutionProviderName, ResKvBridge, Settings } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
+import { useSettings } from '../state/settings.js';
+import { Field, TextInput } from './Field.js';
+
+const providerLabels: Record<ExecutionProviderName, string> = {
+  cuda: 'CUDA (NVIDIA GPU)',
+  dml: 'DirectML (Windows GPU)',
+  coreml: 'CoreML (Apple)',
+  cpu: 'CPU (always the last resort)',
+};
+
+function BackendFacts({ info }: { info: AppInfo }) {
+  return (
+    <dl className="facts">
+      <dt>Version</dt>
+      <dd>{`${info.name} ${info.version}`}</dd>
+      <dt>Runtime</dt>
+      <dd>{info.electron ? `Electron ${info.electron}` : 'Headless (plain Node)'}</dd>
+      <dt>Node</dt>
+      <dd>{info.node}</dd>
+      <dt>Platform</dt>
+      <dd>{`${info.platform} / ${info.arch}`}</dd>
+      <dt>Data folder</dt>
+      <dd>{info.dataDir}</dd>
+    </dl>
+  );
+}
+
+function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft: Settings; headless: boolean }) {
+  const edit = useSettings((s) => s.edit);
+  const save = useSettings((s) => s.save);
+  const toggleProvider = (p: ExecutionProviderName, on: boolean) =>
+    edit({ providers: (Object.keys(providerLabels) as ExecutionProviderName[]).filter((q) => (q === p ? on : draft.providers.includes(q) || q === 'cpu')) });
+  const number = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save(bridge);
+      }}
+    >
+      <fieldset className="formats">
+        <legend>Execution providers, in order of preference</legend>
+        {(Object.keys(providerLabels) as ExecutionProviderName[]).map((p) => (
+          <label key={p} className="check">
+            <input type="checkbox" checked={p === 'cpu' || draft.providers.includes(p)} disabled={p === 'cpu'} onChange={(e) => toggleProvider(p, e.target.checked)} /> {providerLabels[p]}
+          </label>
+        ))}
+      </fieldset>
+      <div className="form-grid">
+        <Field label="Threads per operator" hint="0 lets ONNX Runtime decide">
+          <TextInput value={String(draft.threads)} onChange={(v) => edit({ threads: number(v) })} />
+        </Field>
+        <Field label="Model library folder" hint="empty: models/ in the data folder">
+          <TextInput value={draft.libraryDir ?? ''} inputMode="text" onChange={(v) => edit({ libraryDir: v.trim() === '' ? null : v })} />
+        </Field>
+      </div>
+      <fieldset className="formats">
+        <legend>Local API (OpenAI-compatible, 127.0.0.1 only)</legend>
+        {headless ? (
+          <p className="field-hint">Headless mode: the API is served by this server, at its address.</p>
+        ) : (
+          <label className="check">
+            <input type="checkbox" checked={draft.localApi.enabled} onChange={(e) => edit({ localApi: { ...draft.localApi, enabled: e.target.checked } })} /> Serve the local API
+          </label>
+        )}
+        <Field label="Port">
+          <TextInput value={String(draft.localApi.port)} onChange={(v) => edit({ localApi: { ...draft.localApi, port: number(v) } })} />
+        </Field>
+        <Field label="Bearer token" hint="empty: no token">
+          <TextInput value={draft.localApi.token ?? ''} inputMode="text" onChange={(v) => edit({ localApi: { ...draft.localApi, token: v === '' ? null : v } })} />
+        </Field>
+      </fieldset>
+      <button type="submit">Save settings</button>
+    </form>
+  );
+}
 
 export function SettingsView() {
   const connection = useConnection((s) => s.connection);
+  const bridge = connection.status === 'connected' ? connection.bridge : null;
+  const draft = useSettings((s) => s.draft);
+  const problem = useSettings((s) => s.problem);
+  const error = useSettings((s) => s.error);
+  const status = useSettings((s) => s.status);
+  const load = useSettings((s) => s.load);
+  useEffect(() => {
+    if (bridge && !draft) void load(bridge);
+  }, [bridge, draft, load]);
+
   return (
     <section className="view">
       <h1 id="view-title">Settings</h1>
-      <h2>Backend</h2>
       {connection.status === 'connecting' && <p role="status">Connecting…</p>}
       {connection.status === 'absent' && (
         <p className="notice" role="status">
@@ -18,21 +106,20 @@ export function SettingsView() {
           The backend did not answer: {connection.message}
         </p>
       )}
-      {connection.status === 'connected' && (
-        <dl className="facts">
-          <dt>Version</dt>
-          <dd>{`${connection.info.name} ${connection.info.version}`}</dd>
-          <dt>Runtime</dt>
-          <dd>{connection.info.electron ? `Electron ${connection.info.electron}` : 'Headless (plain Node)'}</dd>
-          <dt>Node</dt>
-          <dd>{connection.info.node}</dd>
-          <dt>Platform</dt>
-          <dd>{`${connection.info.platform} / ${connection.info.arch}`}</dd>
-          <dt>Data folder</dt>
-          <dd>{connection.info.dataDir}</dd>
-        </dl>
+      {problem && (
+        <p className="notice" role="status">
+          {problem}
+        </p>
       )}
-      <p className="notice">Execution provider, thread count, the data folder and the local API are not configurable from the app yet (the data folder follows RESKV_DATA_DIR).</p>
+      {bridge && draft && connection.status === 'connected' && <SettingsForm bridge={bridge} draft={draft} headless={connection.info.electron === null} />}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      {status && <p role="status">{status}</p>}
+      <h2>Backend</h2>
+      {connection.status === 'connected' && <BackendFacts info={connection.info} />}
     </section>
   );
 }
