@@ -1,0 +1,175 @@
+// A library model's KV cache format made runnable: the graph session that reads it, the decoder over
+// that session, and the factory of its stores. One place decides how a cache choice ("fp16", "q8_0",
+// "q4_0", "kivi2", "rvq[:<codebook set>]") maps to graph + store, for conversations, evaluation and
+// benchmarks alike. RVQ uses the rvq graph installed for a codebook set (main/model/library-rvq.ts).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBitsPerValue } from '../../quant/index.js';
+import type { CodebookSet, RvqSpec } from '../../quant/index.js';
+import type { ModelManifest } from '../model/manifest.js';
+import type { StoreFactory } from './conversation.js';
+import { FpGraphDecoder } from './fp-graph-decoder.js';
+import { Fp16KvStore } from './fp16-kv-store.js';
+import type { DecoderStep } from './generate.js';
+import { KvCodeStore } from './kv-code-store.js';
+import type { KvCodeStoreOptions } from './kv-code-store.js';
+import { KV_KINDS } from './kv-store.js';
+import type { KvGeometry, KvKind, KvStore } from './kv-store.js';
+import { RvqGraphDecoder } from './rvq-graph-decoder.js';
+import { ScalarKvStore } from './scalar-kv-store.js';
+import type { ScalarCacheFormat } from './scalar-kv-store.js';
+import { createSession } from './session.js';
+import type { ExecutionProvider, SessionOptionsInput } from './session.js';
+
+export const cacheFormats = ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq'] as const;
+export type CacheFormat = (typeof cacheFormats)[number];
+
+/** Per-layer residual depths of keys and values (one entry per layer each). */
+export interface LayerDepths {
+  key: number[];
+  value: number[];
+}
+
+export interface CacheChoice {
+  format: CacheFormat;
+  /** rvq: the codebook set installed in the model folder (default: "default", else the only one). */
+  codebooks?: string;
+  /** rvq: stages kept for new conversations (default: the codebooks' depth). */
+  depth?: number;
+  /** rvq: per-layer depths for new conversations (overrides `depth`). */
+  layerDepths?: LayerDepths;
+  /** rvq: newest tokens kept in fp16 and coded when they leave (0 = the paper). */
+  recentWindow?: number;
+}
+
+/** Parses "fp16", "q8_0", "q4_0", "kivi2", "rvq" or "rvq:<codebook set>". */
+export function parseCacheChoice(text: string): CacheChoice {
+  const [format, codebooks, ...rest] = text.split(':');
+  if (!(cacheFormats as readonly string[]).includes(format) || rest.length > 0 || (codebooks !== undefined && (format !== 'rvq' || codebooks === ''))) {
+    throw new Error(`unknown cache '${text}': expected one of ${cacheFormats.join(', ')} or rvq:<codebook set name>`);
+  }
+  return codebooks === undefined ? { format: format as CacheFormat } : { format: 'rvq', codebooks };
+}
+
+export interface CacheRuntime {
+  /** e.g. "rvq:default" or "q8_0". */
+  label: string;
+  format: CacheFormat;
+  decoder: DecoderStep<KvStore>;
+  /** Creates stores with the choice's depth settings; restores saved ones (checked against the configuration). */
+  stores: StoreFactory<KvStore>;
+  geometry: KvGeometry;
+  provider: ExecutionProvider;
+  skippedProviders: { provider: ExecutionProvider; reason: string }[];
+  /** rvq only: the codebook set, its specs, and the codebook bytes the graph holds (float32, every layer, K and V). */
+  rvq: { name: string; set: CodebookSet; codebookBytes: number } | null;
+  /** Bits per cached value at a store's depths (codes + scales; independent of the token count). */
+  bitsPerValue(depths?: LayerDepths): number;
+  release(): Promise<void>;
+}
+
+/** The codebook set name to use: the one asked for, else "default", else the model's only set. */
+export function codebookSetName(manifest: ModelManifest, asked?: string): string {
+  const names = Object.keys(manifest.rvq);
+  if (asked !== undefined) {
+    if (!manifest.rvq[asked]) throw new Error(`model ${manifest.id} has no codebook set "${asked}" (installed: ${names.join(', ') || 'none; run reskv calibrate'})`);
+    return asked;
+  }
+  if (manifest.rvq.default) return 'default';
+  if (names.length === 1) return names[0];
+  if (names.length === 0) throw new Error(`model ${manifest.id} has no RVQ codebooks yet: run reskv calibrate --model ${manifest.id}`);
+  throw new Error(`model ${manifest.id} has several codebook sets (${names.join(', ')}): name one as rvq:<name>`);
+}
+
+/** Throws unless `depth` is a whole number of stages the spec has. */
+export function checkDepth(depth: number, spec: RvqSpec): void {
+  if (!Number.isInteger(depth) || depth < 1 || depth > spec.depth) throw new RangeError(`depth must be a whole number from 1 to ${spec.depth} (the codebooks' stages), got ${depth}`);
+}
+
+function checkLayerDepths(depths: LayerDepths, set: CodebookSet): void {
+  for (const kind of KV_KINDS) {
+    const list = depths[kind];
+    if (list.length !== set.layers.length) throw new RangeError(`layer depths for ${kind}s give ${list.length} entries, the model has ${set.layers.length} layers`);
+    list.forEach((d) => checkDepth(d, kind === 'key' ? set.keySpec : set.valueSpec));
+  }
+}
+
+/** Depths of every layer of a KvCodeStore. */
+export function storeDepths(store: KvCodeStore): LayerDepths {
+  const depths = (kind: KvKind) => Array.from({ length: store.geometry.numLayers }, (_, i) => store.depth(i, kind));
+  return { key: depths('key'), value: depths('value') };
+}
+
+function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheChoice) {
+  const name = codebookSetName(manifest, choice.codebooks);
+  const entry = manifest.rvq[name];
+  let set: CodebookSet;
+  try {
+    set = decodeCodebooks(new Uint8Array(readFileSync(join(folder, entry.codebooks))));
+  } catch (e) {
+    throw new Error(`codebook set "${name}" of ${manifest.id}: ${(e as Error).message}`, { cause: e });
+  }
+  const window = choice.recentWindow ?? 0;
+  if (!Number.isInteger(window) || window < 0 || window > manifest.config.maxPositions) throw new RangeError(`recent window must be a whole number from 0 to ${manifest.config.maxPositions}, got ${window}`);
+  const L = manifest.config.numLayers;
+  const depths: LayerDepths = choice.layerDepths ?? { key: new Array<number>(L).fill(choice.depth ?? set.keySpec.depth), value: new Array<number>(L).fill(choice.depth ?? set.valueSpec.depth) };
+  checkLayerDepths(depths, set);
+  // encoders only code tokens leaving the recent window; without one the graph's own codes are stored
+  const encoders = window > 0 ? { key: set.layers.map((l) => new RvqCodec(set.keySpec, l.key)), value: set.layers.map((l) => new RvqCodec(set.valueSpec, l.value)) } : undefined;
+  const options: KvCodeStoreOptions = { numLayers: L, keySpec: set.keySpec, valueSpec: set.valueSpec, recentWindow: window, encoders };
+  const create = (): KvStore => {
+    const store = new KvCodeStore(options);
+    for (let i = 0; i < L; i++) for (const kind of KV_KINDS) store.setDepth(depths[kind][i], { layer: i, kind });
+    return store;
+  };
+  return { name, entry, set, stores: { create, restore: (bytes: Uint8Array) => KvCodeStore.restore(bytes, options) }, label: `rvq:${name}` };
+}
+
+/** Opens the graph session and store factory for `choice` on an imported model. */
+export async function openCacheRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, session: SessionOptionsInput = {}): Promise<CacheRuntime> {
+  const { config } = manifest;
+  const geometry: KvGeometry = { numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim };
+  if (choice.format !== 'rvq' && (choice.codebooks !== undefined || choice.depth !== undefined || choice.layerDepths !== undefined || (choice.recentWindow ?? 0) > 0)) {
+    throw new Error(`codebooks, depth and recent window apply to the rvq cache only, not ${choice.format}`);
+  }
+  if (choice.format === 'rvq') {
+    const parts = rvqRuntimeParts(folder, manifest, choice);
+    const created = await createSession(join(folder, parts.entry.graph), session);
+    const { set } = parts;
+    const codebookBytes = set.layers.length * (rvqCodebookBytes(set.keySpec) + rvqCodebookBytes(set.valueSpec));
+    return {
+      label: parts.label,
+      format: 'rvq',
+      decoder: new RvqGraphDecoder(created.session, config, set) as DecoderStep<KvStore>,
+      stores: parts.stores,
+      geometry,
+      provider: created.provider,
+      skippedProviders: created.skipped,
+      rvq: { name: parts.name, set, codebookBytes },
+      bitsPerValue: (depths) => {
+        if (!depths) return (rvqBitsPerValue(set.keySpec) + rvqBitsPerValue(set.valueSpec)) / 2;
+        const sum = (kind: KvKind, spec: RvqSpec) => depths[kind].reduce((n, d) => n + rvqBitsPerValue(spec, d), 0);
+        return (sum('key', set.keySpec) + sum('value', set.valueSpec)) / (2 * depths.key.length);
+      },
+      release: () => created.session.release(),
+    };
+  }
+  const created = await createSession(join(folder, manifest.graphs.fpHalfCache), session);
+  const format = choice.format;
+  const stores: StoreFactory<KvStore> =
+    format === 'fp16'
+      ? { create: () => new Fp16KvStore(geometry), restore: (bytes) => Fp16KvStore.restore(bytes, geometry) }
+      : { create: () => new ScalarKvStore(format as ScalarCacheFormat, geometry), restore: (bytes) => ScalarKvStore.restore(bytes, format as ScalarCacheFormat, geometry) };
+  return {
+    label: format,
+    format,
+    decoder: new FpGraphDecoder(created.session, config) as DecoderStep<KvStore>,
+    stores,
+    geometry,
+    provider: created.provider,
+    skippedProviders: created.skipped,
+    rvq: null,
+    bitsPerValue: () => scalarBitsPerValue(format),
+    release: () => created.session.release(),
+  };
+}

@@ -1,0 +1,342 @@
+// EngineModel: the engine's service API. Opens an imported model with a KV cache format, keeps several
+// conversations on it (a chat through the model's chat template, or plain text continuation after BOS
+// for models without one), streams replies token by token with timing, changes an RVQ conversation's
+// depth while it runs (from the next token on), reports live figures, saves and restores
+// conversations, and cancels at any token. Transport-free: everything crossing its edges is plain
+// data, so a worker thread, the HTTP API and the CLI call it the same way.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../atomic-file.js';
+import { defaultLibraryDir, loadLibraryTokenizer } from '../model/library.js';
+import { manifestFileName, readManifest } from '../model/manifest.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import { checkDepth, openCacheRuntime, storeDepths } from './cache-runtime.js';
+import type { CacheChoice, CacheRuntime, LayerDepths } from './cache-runtime.js';
+import { ChatConversation } from './chat.js';
+import type { ChatTokenizer } from './chat.js';
+import { Conversation } from './conversation.js';
+import type { ConversationSetup, OverflowPolicy, ReplyResult } from './conversation.js';
+import type { GenerationOptionsInput, StopReason } from './generate.js';
+import { KvCodeStore } from './kv-code-store.js';
+import type { KvBytes, KvKind, KvStore } from './kv-store.js';
+import { parseOptions } from './sampler.js';
+import type { SessionOptionsInput } from './session.js';
+import type { GenerationTiming } from './timing.js';
+
+export interface EngineOpenOptions {
+  /** A model id in the library, or a library model folder. */
+  model: string;
+  library?: string;
+  cache?: CacheChoice;
+  session?: SessionOptionsInput;
+}
+
+export interface EngineModelInfo {
+  id: string;
+  folder: string;
+  cache: string;
+  provider: string;
+  skippedProviders: { provider: string; reason: string }[];
+  /** true: messages go through the chat template; false: prompts continue the text after BOS. */
+  chat: boolean;
+  contextLength: number;
+  /** rvq: the codebooks' stages (the largest depth), else null. */
+  maxDepth: number | null;
+  codebookBytes: number;
+}
+
+export interface ConversationFigures {
+  id: string;
+  /** Tokens of the conversation's history (the store lacks at most the last sampled one). */
+  tokens: number;
+  cachedTokens: number;
+  kv: KvBytes;
+  /** fp16 bytes / (codes + scales + fp16 values) held. */
+  compressionRatio: number;
+  /** fp16 bytes / (all held bytes + codebook bytes). */
+  compressionWithCodebooks: number;
+  codebookBytes: number;
+  /** Codes + scales per cached value, from the store's depths (rvq) or the format. */
+  bitsPerValue: number;
+  /** rvq: each layer's depth for new tokens; else null. */
+  depths: LayerDepths | null;
+  /** The last reply's timing (prefill/decode tokens/s, p50/p95 latency), null before any. */
+  lastReply: GenerationTiming | null;
+  residentBytes: number;
+}
+
+export interface TokenEvent {
+  conversationId: string;
+  tokenId: number | null;
+  index: number;
+  text: string;
+  latencyMs: number;
+}
+
+export interface ReplySummary {
+  conversationId: string;
+  text: string;
+  tokens: number[];
+  stopReason: StopReason;
+  seed: number;
+  timing: GenerationTiming;
+  droppedTurns: number;
+  figures: ConversationFigures;
+}
+
+export interface NewConversation {
+  id?: string;
+  /** Chat models: a system message. */
+  system?: string;
+  overflow?: OverflowPolicy;
+}
+
+export interface DepthChange {
+  depth: number;
+  layer?: number;
+  kind?: KvKind;
+}
+
+const conversationIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "may hold only letters, digits, '.', '_' and '-' (at most 128)");
+const newConversationSchema = z.strictObject({ id: conversationIdSchema.optional(), system: z.string().optional(), overflow: z.enum(['error', 'drop-oldest-turns']).optional() });
+const savedExtension = '.reskv-conversation';
+
+interface OpenConversation {
+  conversation: Conversation<KvStore>;
+  chat: ChatConversation<KvStore> | null;
+  controller: AbortController | null;
+  pendingDepths: DepthChange[];
+  lastReply: GenerationTiming | null;
+}
+
+/** The library folder of a model id or folder, or an error naming where it looked. */
+export function findLibraryModel(model: string, library = defaultLibraryDir()): string {
+  if (existsSync(join(model, manifestFileName))) return model;
+  if (!isAbsolute(model) && !model.includes('/') && !model.includes('\\') && existsSync(join(library, model, manifestFileName))) return join(library, model);
+  throw new Error(`no model '${model}' in the library ${library} (import it first: reskv import <checkpoint>)`);
+}
+
+function isChatTokenizer(tokenizer: TextTokenizer): tokenizer is TextTokenizer & ChatTokenizer & { hasChatTemplate: boolean } {
+  return 'encodeChat' in tokenizer && (tokenizer as { hasChatTemplate?: boolean }).hasChatTemplate === true;
+}
+
+export class EngineModel {
+  private readonly open = new Map<string, OpenConversation>();
+  private readonly setup: ConversationSetup<KvStore>;
+  private nextId = 1;
+
+  private constructor(
+    readonly info: EngineModelInfo,
+    private readonly runtime: CacheRuntime,
+    private readonly tokenizer: TextTokenizer,
+    private readonly chatTokenizer: ChatTokenizer | null,
+  ) {
+    this.setup = { decoder: runtime.decoder, stores: runtime.stores, tokenizer };
+  }
+
+  static async open(options: EngineOpenOptions): Promise<EngineModel> {
+    const folder = findLibraryModel(options.model, options.library);
+    const manifest = readManifest(folder);
+    const tokenizer = loadLibraryTokenizer(folder, manifest);
+    const runtime = await openCacheRuntime(folder, manifest, options.cache ?? { format: 'fp16' }, options.session);
+    const spec = runtime.rvq?.set.keySpec;
+    const info: EngineModelInfo = {
+      id: manifest.id,
+      folder,
+      cache: runtime.label,
+      provider: runtime.provider,
+      skippedProviders: runtime.skippedProviders,
+      chat: isChatTokenizer(tokenizer),
+      contextLength: manifest.config.maxPositions,
+      maxDepth: spec ? Math.max(spec.depth, runtime.rvq!.set.valueSpec.depth) : null,
+      codebookBytes: runtime.rvq?.codebookBytes ?? 0,
+    };
+    return new EngineModel(info, runtime, tokenizer, isChatTokenizer(tokenizer) ? tokenizer : null);
+  }
+
+  private get(id: string): OpenConversation {
+    const open = this.open.get(id);
+    if (!open) throw new Error(`no open conversation '${id}'`);
+    return open;
+  }
+
+  private add(conversation: Conversation<KvStore>, chat: ChatConversation<KvStore> | null): string {
+    if (this.open.has(conversation.id)) throw new Error(`a conversation '${conversation.id}' is already open`);
+    this.open.set(conversation.id, { conversation, chat, controller: null, pendingDepths: [], lastReply: null });
+    return conversation.id;
+  }
+
+  /** Starts a conversation; returns its id. */
+  createConversation(options: NewConversation = {}): string {
+    const { id = `c${this.nextId++}`, system, overflow = 'error' } = parseOptions(newConversationSchema, options, 'conversation options');
+    if (this.chatTokenizer) {
+      const conversation = new Conversation(this.setup, { id });
+      return this.add(conversation, new ChatConversation(conversation, this.chatTokenizer, this.info.contextLength, overflow, system));
+    }
+    if (system !== undefined) throw new Error(`model ${this.info.id} has no chat template: it continues text and takes no system message`);
+    const bos = this.tokenizer.bosId;
+    return this.add(new Conversation(this.setup, { id, preamble: bos === null ? [] : [bos], overflow }), null);
+  }
+
+  ids(): string[] {
+    return [...this.open.keys()];
+  }
+
+  /**
+   * Sends a user message (chat) or more text to continue (plain models) and streams the reply.
+   * `cancel(id)` or `signal` stops it at the next token; the reply so far is kept.
+   */
+  async *send(id: string, text: string, options: GenerationOptionsInput = {}, signal?: AbortSignal): AsyncGenerator<TokenEvent, ReplySummary> {
+    const open = this.get(id);
+    if (open.controller) throw new Error(`conversation '${id}' is already generating a reply`);
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    signal?.addEventListener('abort', abort);
+    if (signal?.aborted) controller.abort();
+    open.controller = controller;
+    try {
+      let stream: AsyncGenerator<{ tokenId: number | null; index: number; text: string; latencyMs: number }, ReplyResult>;
+      if (open.chat) stream = open.chat.say(text, options, controller.signal);
+      else {
+        const prompt = this.tokenizer.encode(text);
+        if (prompt.length === 0) throw new Error('the prompt is empty: give some text to continue');
+        stream = open.conversation.reply(prompt, options, controller.signal);
+      }
+      for (;;) {
+        const next = await stream.next();
+        if (next.done) {
+          open.lastReply = next.value.timing;
+          this.applyDepths(open);
+          const { text: replyText, tokens, stopReason, seed, timing, droppedTurns } = next.value;
+          return { conversationId: id, text: replyText, tokens, stopReason, seed, timing, droppedTurns, figures: this.figures(id) };
+        }
+        // the loop is suspended before the next step: a depth change applies to the next token
+        this.applyDepths(open);
+        yield { conversationId: id, ...next.value };
+      }
+    } finally {
+      signal?.removeEventListener('abort', abort);
+      open.controller = null;
+    }
+  }
+
+  /** Stops a running reply at its next token (false when none runs). */
+  cancel(id: string): boolean {
+    const open = this.get(id);
+    open.controller?.abort();
+    return open.controller !== null;
+  }
+
+  /**
+   * Changes an RVQ conversation's depth (all layers, or one layer and/or kind): lowering cuts the
+   * stored tokens, raising applies to tokens stored from now on. During a reply it applies from the
+   * next token.
+   */
+  setDepth(id: string, change: DepthChange): ConversationFigures {
+    const open = this.get(id);
+    const set = this.runtime.rvq?.set;
+    if (!set) throw new Error(`the ${this.info.cache} cache has no residual depth (open the model with the rvq cache)`);
+    const { depth, layer, kind } = change;
+    if (layer !== undefined && (!Number.isInteger(layer) || layer < 0 || layer >= set.layers.length)) throw new RangeError(`layer must be 0..${set.layers.length - 1}, got ${layer}`);
+    if (kind !== undefined && kind !== 'key' && kind !== 'value') throw new RangeError(`kind must be key or value, got ${String(kind)}`);
+    for (const k of kind ? [kind] : (['key', 'value'] as const)) checkDepth(depth, k === 'key' ? set.keySpec : set.valueSpec);
+    open.pendingDepths.push({ depth, layer, kind });
+    if (!open.controller) this.applyDepths(open);
+    return this.figures(id);
+  }
+
+  private applyDepths(open: OpenConversation): void {
+    const store = open.conversation.store;
+    for (const { depth, layer, kind } of open.pendingDepths.splice(0)) if (store instanceof KvCodeStore) store.setDepth(depth, { layer, kind });
+  }
+
+  /** Live figures of a conversation (plain data). */
+  figures(id: string): ConversationFigures {
+    const open = this.get(id);
+    const store = open.conversation.store;
+    const kv = store.bytes();
+    const depths = store instanceof KvCodeStore ? storeDepths(store) : null;
+    const codebookBytes = this.info.codebookBytes;
+    const payload = kv.codes + kv.scales + kv.values;
+    return {
+      id,
+      tokens: open.conversation.tokens.length,
+      cachedTokens: store.length,
+      kv,
+      compressionRatio: payload > 0 ? kv.fp16 / payload : NaN,
+      compressionWithCodebooks: kv.held + codebookBytes > 0 ? kv.fp16 / (kv.held + codebookBytes) : NaN,
+      codebookBytes,
+      bitsPerValue: this.runtime.bitsPerValue(depths ?? undefined),
+      depths,
+      lastReply: open.lastReply,
+      residentBytes: process.memoryUsage.rss(),
+    };
+  }
+
+  /** Forgets a conversation's history and cache (its depth settings stay). */
+  reset(id: string): void {
+    const open = this.get(id);
+    if (open.controller) throw new Error(`conversation '${id}' is generating a reply`);
+    if (open.chat && this.chatTokenizer) {
+      const system = open.chat.messages.find((m) => m.role === 'system')?.content;
+      const conversation = new Conversation(this.setup, { id });
+      const store = open.conversation.store;
+      if (store instanceof KvCodeStore) {
+        const depths = storeDepths(store);
+        for (let i = 0; i < depths.key.length; i++) for (const kind of ['key', 'value'] as const) (conversation.store as KvCodeStore).setDepth(depths[kind][i], { layer: i, kind });
+      }
+      open.chat = new ChatConversation(conversation, this.chatTokenizer, this.info.contextLength, open.conversation.overflow, system);
+      open.conversation = conversation;
+    } else open.conversation.rewind(this.tokenizer.bosId === null ? 0 : 1);
+    open.lastReply = null;
+  }
+
+  close(id: string): boolean {
+    const open = this.open.get(id);
+    open?.controller?.abort();
+    return this.open.delete(id);
+  }
+
+  /** Saves a conversation (history + KV cache) as <folder>/<id>.reskv-conversation, atomically; returns the file. */
+  save(id: string, folder: string): string {
+    const open = this.get(id);
+    if (open.controller) throw new Error(`conversation '${id}' is generating; save it after the reply`);
+    const file = join(folder, `${id}${savedExtension}`);
+    writeFileAtomic(file, open.chat ? open.chat.save() : open.conversation.save());
+    return file;
+  }
+
+  /** Restores a saved conversation file without recomputing it; returns its id. */
+  restore(file: string): string {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(file));
+    } catch (e) {
+      throw new Error(`cannot read saved conversation ${file}: ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      if (this.chatTokenizer) {
+        const chat = ChatConversation.restore(bytes, { ...this.setup, tokenizer: this.chatTokenizer }, this.runtime.format);
+        return this.add(chat.conversation, chat);
+      }
+      return this.add(Conversation.restore(bytes, this.setup, this.runtime.format), null);
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message} (was it saved with model ${this.info.id} and the ${this.info.cache} cache?)`, { cause: e });
+    }
+  }
+
+  /** Restores every conversation saved in a folder; returns their ids. */
+  restoreAll(folder: string): string[] {
+    if (!existsSync(folder)) return [];
+    return readdirSync(folder)
+      .filter((f) => f.endsWith(savedExtension))
+      .sort()
+      .map((f) => this.restore(join(folder, f)));
+  }
+
+  async release(): Promise<void> {
+    for (const id of this.ids()) this.close(id);
+    await this.runtime.release();
+  }
+}
