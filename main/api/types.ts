@@ -92,8 +92,73 @@ export interface SettingsState {
   problem: string | null;
 }
 
+/** A KV cache choice: fp16, q8_0, q4_0, kivi2, rvq (default codebook set) or rvq:<set>. */
+export type CacheName = string;
+
+export interface SamplingOptions {
+  maxTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+  /** null: a random seed (reported with the reply). */
+  seed: number | null;
+  stop: string[];
+}
+
+export interface ChatModelInfo {
+  id: string;
+  cache: string;
+  /** The execution provider that actually runs the model, and those passed over with why. */
+  provider: string;
+  skippedProviders: { provider: string; reason: string }[];
+  /** false: the model has no chat template; prompts continue text after BOS. */
+  chat: boolean;
+  contextLength: number;
+  /** rvq: the codebooks' depth (the largest residual depth); else null. */
+  maxDepth: number | null;
+  codebookBytes: number;
+}
+
+export interface ChatFigures {
+  tokens: number;
+  cachedTokens: number;
+  kv: { codes: number; scales: number; values: number; bookkeeping: number; held: number; fp16: number; fedPerStep: number };
+  compressionRatio: number;
+  compressionWithCodebooks: number;
+  codebookBytes: number;
+  bitsPerValue: number;
+  /** rvq: depth for new tokens (the deepest layer's); else null. */
+  depth: number | null;
+  lastReply: { prefillTokensPerSecond: number; decodeTokensPerSecond: number; firstTokenMs: number; latencyP50Ms: number; latencyP95Ms: number } | null;
+  residentBytes: number;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** A conversation as saved (survives restarts); `open` when its cache is loaded now. */
+export interface ChatSession {
+  id: string;
+  model: string;
+  cache: CacheName;
+  createdAt: string;
+  updatedAt: string;
+  messages: ChatMessage[];
+  open: { info: ChatModelInfo; figures: ChatFigures } | null;
+}
+
 /** Pushed from the backend to the renderer. */
-export type BackendEvent = { type: 'job'; job: JobSnapshot } | { type: 'models-changed' } | { type: 'settings-changed'; settings: Settings };
+export type BackendEvent =
+  | { type: 'job'; job: JobSnapshot }
+  | { type: 'models-changed' }
+  | { type: 'settings-changed'; settings: Settings }
+  | { type: 'chat-token'; conversationId: string; index: number; text: string; latencyMs: number }
+  | { type: 'chat-figures'; conversationId: string; figures: ChatFigures }
+  | { type: 'completion-delta'; requestId: string; text: string };
 
 export interface ResKvBridge {
   app: {
@@ -112,6 +177,20 @@ export interface ResKvBridge {
     /** Starts importing a checkpoint (llama2.c file or Hugging Face folder) at a path on this machine. */
     import(path: string): Promise<JobSnapshot>;
     remove(id: string): Promise<ModelSummary[]>;
+  };
+  chat: {
+    /** Saved conversations, newest first. */
+    list(): Promise<ChatSession[]>;
+    /** Opens the model with the cache (loading it if needed) and starts a conversation. */
+    start(model: string, cache: CacheName, system: string | null): Promise<ChatSession>;
+    /** Loads a saved conversation's cache back (no recomputation). */
+    resume(id: string): Promise<ChatSession>;
+    /** Sends a message; tokens arrive as chat-token events; resolves after the reply. */
+    send(id: string, text: string, options: SamplingOptions): Promise<ChatSession>;
+    cancel(id: string): Promise<boolean>;
+    /** Residual depth from the next token on (rvq caches). */
+    setDepth(id: string, depth: number): Promise<ChatFigures>;
+    remove(id: string): Promise<ChatSession[]>;
   };
   settings: {
     get(): Promise<SettingsState>;

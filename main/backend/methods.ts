@@ -14,6 +14,7 @@ import {
   removeUserHardware,
   saveUserHardware,
 } from '../cost/index.js';
+import type { EngineHost } from './engine-host.js';
 import type { JobRegistry } from './jobs.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
@@ -26,12 +27,24 @@ export interface BackendHost {
   dataDir: string;
 }
 
-/** What every method runs with: the host's facts, the job registry and the event publisher. */
+/** What every method runs with: the host's facts, the job registry, the engine and the event publisher. */
 export interface BackendContext {
   host: BackendHost;
   jobs: JobRegistry;
+  engine: EngineHost;
   publish(event: BackendEvent): void;
 }
+
+const conversationId = z.string().min(1).max(200);
+const samplingSchema = z.strictObject({
+  maxTokens: z.number().int().min(1, 'must be at least 1').max(100_000, 'must be at most 100000'),
+  temperature: z.number().min(0, 'must be at least 0').max(5, 'must be at most 5'),
+  topK: z.number().int().min(0, 'must be at least 0'),
+  topP: z.number().gt(0, 'must be greater than 0').max(1, 'must be at most 1'),
+  repetitionPenalty: z.number().min(1, 'must be at least 1').max(5, 'must be at most 5'),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable(),
+  stop: z.array(z.string().min(1).max(200)).max(16),
+});
 
 /** `'app.info'` → the type of `ResKvBridge['app']['info']`. */
 type BridgeFunction<N extends string> = N extends `${infer A}.${infer B}`
@@ -108,6 +121,19 @@ const methods: MethodTable = {
       return listModelSummaries(host.dataDir);
     },
   },
+  'chat.list': { args: z.tuple([]), run: ({ engine }) => engine.list() },
+  'chat.start': {
+    args: z.tuple([z.string().min(1, 'choose a model').max(4096), z.string().min(1, 'choose a cache').max(200), z.string().max(20_000).nullable()]),
+    run: ({ engine }, model, cache, system) => engine.start(model, cache, system),
+  },
+  'chat.resume': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.resume(id) },
+  'chat.send': {
+    args: z.tuple([conversationId, z.string().min(1, 'write a message').max(200_000), samplingSchema]),
+    run: ({ engine }, id, text, options) => engine.send(id, text, options),
+  },
+  'chat.cancel': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.cancel(id) },
+  'chat.setDepth': { args: z.tuple([conversationId, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.setDepth(id, depth) },
+  'chat.remove': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.remove(id) },
   'settings.get': { args: z.tuple([]), run: ({ host }) => loadSettings(host.dataDir) },
   'settings.save': {
     args: z.tuple([settingsSchema]),

@@ -1,6 +1,7 @@
 // The backend worker thread: runs every backend method (model import, engine, calibration, cost) off
 // the Electron main thread / HTTP server thread, and posts results and events back.
 import { parentPort, workerData } from 'node:worker_threads';
+import { EngineHost } from './engine-host.js';
 import { JobRegistry } from './jobs.js';
 import { ApiArgumentError, callBackendMethod, type BackendContext } from './methods.js';
 import type { FromWorker, ToWorker, WorkerData } from './protocol.js';
@@ -11,9 +12,11 @@ const { host, cancelFlags } = workerData as WorkerData;
 const flags = new Int32Array(cancelFlags);
 const post = (message: FromWorker) => port.postMessage(message);
 
+const publish: BackendContext['publish'] = (event) => post({ kind: 'event', event });
 const context: BackendContext = {
   host,
-  publish: (event) => post({ kind: 'event', event }),
+  publish,
+  engine: new EngineHost(host.dataDir, publish),
   // Cancels can arrive while a job blocks this thread; the shared flags let it see them anyway.
   jobs: new JobRegistry(
     (job) => post({ kind: 'event', event: { type: 'job', job } }),

@@ -1,0 +1,263 @@
+// The backend's engine host (runs in the backend worker): opens library models with a cache format
+// (one EngineModel per model and cache, kept loaded), runs conversations for the Chat view and
+// one-shot completions for the local API, streams tokens as events, and keeps every conversation on
+// disk (transcript + KV cache) so a restarted app continues without recomputing. Work on one loaded
+// model is queued: requests run one after another, never concurrently on the same session.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { BackendEvent, CacheName, ChatFigures, ChatMessage, ChatSession, SamplingOptions } from '../api/types.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import { parseCacheChoice } from '../engine/cache-runtime.js';
+import { EngineModel, findLibraryModel, type ConversationFigures } from '../engine/engine-model.js';
+import type { GenerationOptionsInput } from '../engine/generate.js';
+import { libraryFor, loadSettings } from './settings.js';
+
+const transcriptSchema = z.strictObject({
+  id: z.string(),
+  model: z.string(),
+  cache: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  messages: z.array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() })),
+});
+type Transcript = z.infer<typeof transcriptSchema>;
+
+interface LoadedModel {
+  engine: Promise<EngineModel>;
+  /** Tail of the model's work queue. */
+  queue: Promise<unknown>;
+}
+
+export interface CompletionInput {
+  requestId: string;
+  model: string;
+  cache: CacheName;
+  depth: number | null;
+  /** Chat messages (rendered by the model's chat template) or a plain prompt. */
+  messages: ChatMessage[] | null;
+  prompt: string | null;
+  options: GenerationOptionsInput;
+}
+
+export interface CompletionOutput {
+  text: string;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+  kvBytes: number;
+  kvBytesFp16: number;
+}
+
+/** The API's figures from the engine's (plain data; the deepest layer's depth). */
+function chatFigures(f: ConversationFigures): ChatFigures {
+  const { codes, scales, values, bookkeeping, held, fp16, fedPerStep } = f.kv;
+  return {
+    tokens: f.tokens,
+    cachedTokens: f.cachedTokens,
+    kv: { codes, scales, values, bookkeeping, held, fp16, fedPerStep },
+    compressionRatio: f.compressionRatio,
+    compressionWithCodebooks: f.compressionWithCodebooks,
+    codebookBytes: f.codebookBytes,
+    bitsPerValue: f.bitsPerValue,
+    depth: f.depths ? Math.max(...f.depths.key, ...f.depths.value) : null,
+    lastReply: f.lastReply && {
+      prefillTokensPerSecond: f.lastReply.prefillTokensPerSecond,
+      decodeTokensPerSecond: f.lastReply.decodeTokensPerSecond,
+      firstTokenMs: f.lastReply.firstTokenMs,
+      latencyP50Ms: f.lastReply.latencyP50Ms,
+      latencyP95Ms: f.lastReply.latencyP95Ms,
+    },
+    residentBytes: f.residentBytes,
+  };
+}
+
+export class EngineHost {
+  private readonly loaded = new Map<string, LoadedModel>();
+  /** Conversations whose cache is loaded now, by id. */
+  private readonly live = new Map<string, { key: string; transcript: Transcript }>();
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly publish: (event: BackendEvent) => void,
+  ) {}
+
+  private get conversationsDir(): string {
+    return join(this.dataDir, 'conversations');
+  }
+
+  /** Loads (once) the model with the cache; returns its key. */
+  private load(model: string, cache: CacheName): string {
+    const folder = findLibraryModel(model, libraryFor(this.dataDir));
+    const key = `${folder}\n${cache}`;
+    if (!this.loaded.has(key)) {
+      const { providers, threads } = loadSettings(this.dataDir).settings;
+      const engine = EngineModel.open({ model: folder, cache: parseCacheChoice(cache), session: { providers, threads } });
+      engine.catch(() => this.loaded.delete(key)); // a failed load is retried next time
+      this.loaded.set(key, { engine, queue: Promise.resolve() });
+    }
+    return key;
+  }
+
+  /** Runs `work` after everything queued on that model. */
+  private enqueue<T>(key: string, work: (engine: EngineModel) => Promise<T> | T): Promise<T> {
+    const entry = this.loaded.get(key)!;
+    const run = entry.queue.then(async () => work(await entry.engine));
+    entry.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private folderOf(id: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) throw new Error(`invalid conversation id '${id}'`);
+    return join(this.conversationsDir, id);
+  }
+
+  private async session(id: string): Promise<ChatSession> {
+    const live = this.live.get(id);
+    if (!live) return { ...this.readTranscript(id), open: null };
+    const engine = await this.loaded.get(live.key)!.engine;
+    return { ...live.transcript, open: { info: engine.info, figures: chatFigures(engine.figures(id)) } };
+  }
+
+  private readTranscript(id: string): Transcript {
+    const file = join(this.folderOf(id), 'transcript.json');
+    try {
+      return transcriptSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    } catch (err) {
+      throw new Error(`conversation '${id}' cannot be read (${file}: ${(err as Error).message})`, { cause: err });
+    }
+  }
+
+  private persist(engine: EngineModel, transcript: Transcript): void {
+    const folder = this.folderOf(transcript.id);
+    engine.save(transcript.id, folder);
+    writeFileAtomic(join(folder, 'transcript.json'), `${JSON.stringify(transcript, null, 2)}\n`);
+  }
+
+  list(): ChatSession[] {
+    if (!existsSync(this.conversationsDir)) return [];
+    const sessions: ChatSession[] = [];
+    for (const id of readdirSync(this.conversationsDir)) {
+      try {
+        sessions.push({ ...this.readTranscript(id), open: null });
+      } catch {
+        // a damaged folder is skipped here; opening it reports why
+      }
+    }
+    return sessions.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  }
+
+  async start(model: string, cache: CacheName, system: string | null): Promise<ChatSession> {
+    const key = this.load(model, cache);
+    const id = `chat-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+    const transcript = await this.enqueue(key, (engine) => {
+      engine.createConversation({ id, ...(system ? { system } : {}) });
+      const now = new Date().toISOString();
+      const t: Transcript = { id, model: engine.info.id, cache, createdAt: now, updatedAt: now, messages: system ? [{ role: 'system', content: system }] : [] };
+      this.persist(engine, t);
+      return t;
+    });
+    this.live.set(id, { key, transcript });
+    return this.session(id);
+  }
+
+  async resume(id: string): Promise<ChatSession> {
+    if (this.live.has(id)) return this.session(id);
+    const transcript = this.readTranscript(id);
+    const key = this.load(transcript.model, transcript.cache);
+    await this.enqueue(key, (engine) => engine.restore(join(this.folderOf(id), `${id}.reskv-conversation`)));
+    this.live.set(id, { key, transcript });
+    return this.session(id);
+  }
+
+  private liveConversation(id: string) {
+    const live = this.live.get(id);
+    if (!live) throw new Error(`conversation '${id}' is not open: resume it first`);
+    return live;
+  }
+
+  async send(id: string, text: string, options: SamplingOptions): Promise<ChatSession> {
+    const live = this.liveConversation(id);
+    const { seed, ...rest } = options;
+    await this.enqueue(live.key, async (engine) => {
+      const stream = engine.send(id, text, { ...rest, ...(seed === null ? {} : { seed }) });
+      let next = await stream.next();
+      while (!next.done) {
+        const { index, text: piece, latencyMs } = next.value;
+        this.publish({ type: 'chat-token', conversationId: id, index, text: piece, latencyMs });
+        next = await stream.next();
+      }
+      const now = new Date().toISOString();
+      live.transcript = {
+        ...live.transcript,
+        updatedAt: now,
+        messages: [...live.transcript.messages, { role: 'user', content: text }, { role: 'assistant', content: next.value.text }],
+      };
+      this.persist(engine, live.transcript);
+      this.publish({ type: 'chat-figures', conversationId: id, figures: chatFigures(next.value.figures) });
+    });
+    return this.session(id);
+  }
+
+  /** Stops a reply at its next token (not queued: it must reach a running reply). */
+  async cancel(id: string): Promise<boolean> {
+    const live = this.liveConversation(id);
+    return (await this.loaded.get(live.key)!.engine).cancel(id);
+  }
+
+  /** Applies at once (from the next token when a reply is running). */
+  async setDepth(id: string, depth: number): Promise<ChatFigures> {
+    const live = this.liveConversation(id);
+    const figures = chatFigures((await this.loaded.get(live.key)!.engine).setDepth(id, { depth }));
+    this.publish({ type: 'chat-figures', conversationId: id, figures });
+    return figures;
+  }
+
+  async remove(id: string): Promise<ChatSession[]> {
+    const live = this.live.get(id);
+    if (live) {
+      (await this.loaded.get(live.key)!.engine).close(id);
+      this.live.delete(id);
+    }
+    rmSync(this.folderOf(id), { recursive: true, force: true });
+    return this.list();
+  }
+
+  /** One request of the local API: a throwaway conversation on the model's queue. */
+  async complete(input: CompletionInput): Promise<CompletionOutput> {
+    const key = this.load(input.model, input.cache);
+    return this.enqueue(key, async (engine) => {
+      const id = `api-${randomUUID()}`;
+      const system = input.messages?.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
+      engine.createConversation({ id, ...(system ? { system } : {}) });
+      try {
+        if (input.depth !== null) engine.setDepth(id, { depth: input.depth });
+        const text = input.messages ? input.messages.filter((m) => m.role !== 'system').map((m) => m.content).join('\n') : input.prompt!;
+        const stream = engine.send(id, text, input.options);
+        let next = await stream.next();
+        while (!next.done) {
+          this.publish({ type: 'completion-delta', requestId: input.requestId, text: next.value.text });
+          next = await stream.next();
+        }
+        const { figures, tokens, stopReason } = next.value;
+        return {
+          text: next.value.text,
+          finishReason: stopReason === 'max-tokens' || stopReason === 'context-full' ? 'length' : 'stop',
+          promptTokens: figures.tokens - tokens.length,
+          completionTokens: tokens.length,
+          kvBytes: figures.kv.held,
+          kvBytesFp16: figures.kv.fp16,
+        };
+      } finally {
+        engine.close(id);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const { engine } of this.loaded.values()) await (await engine.catch(() => null))?.release();
+    this.loaded.clear();
+    this.live.clear();
+  }
+}
