@@ -1,6 +1,9 @@
 // ONNX Runtime sessions with an execution-provider preference: each provider is tried in order
 // (CUDA, DirectML, CoreML where the platform has them, CPU last) and the first that creates the
 // session runs it; the result says which one did and why the others were passed over.
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { parseOptions } from './sampler.js';
@@ -11,6 +14,18 @@ export type ExecutionProvider = (typeof executionProviders)[number];
 /** Providers that can exist on a platform (DirectML is Windows-only, CoreML Apple-only). */
 export function platformProviders(platform: NodeJS.Platform = process.platform): ExecutionProvider[] {
   return executionProviders.filter((p) => (p === 'dml' ? platform === 'win32' : p === 'coreml' ? platform === 'darwin' : true));
+}
+
+/**
+ * onnxruntime-node ships CUDA's provider libraries only when its install step downloaded them (users
+ * with internet); without them, trying CUDA only prints a native error. Looks for the library beside
+ * the addon.
+ */
+function cudaProviderInstalled(): boolean {
+  const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin');
+  const find = (dir: string): boolean =>
+    existsSync(dir) && readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? find(join(dir, e.name)) : e.name.includes('providers_cuda')));
+  return find(binDir);
 }
 
 export const sessionOptionsSchema = z.strictObject({
@@ -38,6 +53,10 @@ export async function createSession(model: Uint8Array | string, options: Session
   for (const provider of order) {
     if (!available.includes(provider)) {
       skipped.push({ provider, reason: `not available on ${process.platform}` });
+      continue;
+    }
+    if (provider === 'cuda' && !cudaProviderInstalled()) {
+      skipped.push({ provider, reason: "onnxruntime-node's CUDA provider libraries are not installed (its install step downloads them)" });
       continue;
     }
     try {
