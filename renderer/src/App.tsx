@@ -2,13 +2,13 @@
 import { useEffect } from 'react';
 import { useConnection } from './state/connection.js';
 import { useNavigation, views, viewTitles, type ViewId } from './state/navigation.js';
+import { ChatView } from './views/ChatView.js';
 import { CostView } from './views/CostView.js';
 import { ModelsView } from './views/ModelsView.js';
 import { NotAvailableYet } from './views/NotAvailableYet.js';
 import { SettingsView } from './views/SettingsView.js';
 
-const pendingWork: Record<Exclude<ViewId, 'settings' | 'cost' | 'models'>, string> = {
-  chat: 'Chatting needs the generation engine with the RVQ-compressed cache, which is not built yet.',
+const pendingWork: Record<Exclude<ViewId, 'settings' | 'cost' | 'models' | 'chat'>, string> = {
   tradeoffs: 'Depth sweeps need the engine and its evaluation, which are not built yet.',
 };
 
@@ -16,6 +16,7 @@ function CurrentView({ view }: { view: ViewId }) {
   if (view === 'settings') return <SettingsView />;
   if (view === 'cost') return <CostView />;
   if (view === 'models') return <ModelsView />;
+  if (view === 'chat') return <ChatView />;
   return <NotAvailableYet title={viewTitles[view]} reason={pendingWork[view]} />;
 }
 

@@ -2,6 +2,7 @@
 import { create } from 'zustand';
 import type { AppInfo, ResKvBridge } from '../../../main/api/types.js';
 import { connectBridge } from '../bridge/connect.js';
+import { useChat } from './chat.js';
 import { useJobs } from './jobs.js';
 import { useModels } from './models.js';
 
@@ -30,6 +31,7 @@ export const useConnection = create<ConnectionState>((set) => ({
       bridge.events.subscribe((event) => {
         if (event.type === 'job') useJobs.getState().upsert(event.job);
         else if (event.type === 'models-changed') void useModels.getState().refresh(bridge);
+        else useChat.getState().onEvent(event);
       });
       for (const job of await bridge.jobs.list()) useJobs.getState().upsert(job);
       set({ connection: { status: 'connected', bridge, info } });

@@ -1,0 +1,102 @@
+// Chat: conversations with a model whose KV cache is stored as the operator chose, the reply
+// streaming in, live memory and speed figures beside it, and the residual depth changeable mid-chat.
+import { useEffect, useState } from 'react';
+import type { ResKvBridge } from '../../../main/api/types.js';
+import { useChat } from '../state/chat.js';
+import { useConnection } from '../state/connection.js';
+import { FiguresPanel } from './chat/FiguresPanel.js';
+import { NewConversation } from './chat/NewConversation.js';
+import { SamplingPanel } from './chat/SamplingPanel.js';
+import { Transcript } from './chat/Transcript.js';
+
+function Composer({ bridge, busy }: { bridge: ResKvBridge; busy: boolean }) {
+  const [text, setText] = useState('');
+  const send = useChat((s) => s.send);
+  const cancel = useChat((s) => s.cancel);
+  return (
+    <form
+      className="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (text.trim() === '' || busy) return;
+        void send(bridge, text);
+        setText('');
+      }}
+    >
+      <textarea aria-label="Message" rows={3} value={text} onChange={(e) => setText(e.target.value)} placeholder="Write a message (text models continue what you write)" />
+      {busy ? (
+        <button type="button" className="danger" onClick={() => void cancel(bridge)}>
+          Stop
+        </button>
+      ) : (
+        <button type="submit">Send</button>
+      )}
+    </form>
+  );
+}
+
+export function ChatView() {
+  const connection = useConnection((s) => s.connection);
+  const bridge = connection.status === 'connected' ? connection.bridge : null;
+  const sessions = useChat((s) => s.sessions);
+  const activeId = useChat((s) => s.activeId);
+  const streaming = useChat((s) => (activeId ? (s.streaming[activeId] ?? '') : ''));
+  const busy = useChat((s) => (activeId ? (s.busy[activeId] ?? false) : false));
+  const figures = useChat((s) => (activeId ? s.figures[activeId] : undefined));
+  const error = useChat((s) => s.error);
+  const load = useChat((s) => s.load);
+  const select = useChat((s) => s.select);
+  const remove = useChat((s) => s.remove);
+  useEffect(() => {
+    if (bridge) void load(bridge);
+  }, [bridge, load]);
+  const active = sessions.find((s) => s.id === activeId) ?? null;
+
+  if (!bridge) {
+    return (
+      <section className="view">
+        <h1 id="view-title">Chat</h1>
+        <p className="notice" role="status">The model runs in the ResKV backend, which this page is not connected to.</p>
+      </section>
+    );
+  }
+  return (
+    <section className="view chat-view">
+      <h1 id="view-title">Chat</h1>
+      <NewConversation bridge={bridge} />
+      <div className="chat-layout">
+        <nav className="conversations" aria-label="Conversations">
+          {sessions.length === 0 && <p className="field-hint">No conversations yet.</p>}
+          {sessions.map((s) => (
+            <div key={s.id} className={`conversation-item${s.id === activeId ? ' active' : ''}`}>
+              <button type="button" className="link" onClick={() => void select(bridge, s.id)}>
+                {`${s.model} · ${s.cache}`}
+                <span className="field-hint">{s.messages.find((m) => m.role === 'user')?.content.slice(0, 40) ?? 'new'}</span>
+              </button>
+              <button type="button" className="danger" aria-label={`Delete conversation ${s.id}`} onClick={() => void remove(bridge, s.id)}>
+                ×
+              </button>
+            </div>
+          ))}
+        </nav>
+        <div className="chat-main">
+          {active ? (
+            <>
+              <Transcript session={active} streaming={streaming} busy={busy} />
+              <Composer bridge={bridge} busy={busy} />
+              <SamplingPanel />
+            </>
+          ) : (
+            <p className="field-hint">Start or choose a conversation.</p>
+          )}
+          {error && (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          )}
+        </div>
+        {active?.open && figures && <FiguresPanel bridge={bridge} info={active.open.info} figures={figures} />}
+      </div>
+    </section>
+  );
+}
