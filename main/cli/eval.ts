@@ -1,0 +1,111 @@
+// `reskv eval`: teacher-forced evaluation of a model's KV cache formats over a text: fp16 (the
+// reference), q8_0, q4_0, KIVI-2 and every installed RVQ codebook set (keys-only, values-only or
+// contiguous-key sets included when calibrated under their own names), at chosen depths. Mean NLL,
+// perplexity, KL(fp16 || format), top-1 agreement, bits per value and measured KV bytes.
+import { readFileSync } from 'node:fs';
+import { documentTokens, splitDocuments } from '../engine/calibration/calibration-text.js';
+import { parseCacheChoice } from '../engine/cache-runtime.js';
+import { defaultChoices, evaluateLibraryModel, evaluationTable } from '../engine/evaluate-library.js';
+import type { NamedChoice } from '../engine/evaluate-library.js';
+import { loadLibraryTokenizer } from '../model/library.js';
+import { readManifest } from '../model/manifest.js';
+import type { CliCommand } from './command.js';
+import { CliUsageError } from './command.js';
+import { asUsage, modelArgs, modelOptions, numberList, numberOption } from './engine-args.js';
+import { parseOptions } from './parse-options.js';
+
+const help = `usage: reskv eval --model <id|path> --text FILE [options]
+
+Reads the text teacher-forced through every cache format in lockstep (chunked prefill; texts longer
+than the context are scored in back-to-back segments) and compares each with the fp16 cache.
+  --model M         a model id in the library, a library model folder, or a checkpoint
+  --library DIR     library folder (default: $RESKV_LIBRARY or the per-user data folder)
+  --text FILE       the text; documents separated by <|endoftext|>, each starting with BOS
+  --documents A:B   documents A..B-1 of the file only (0-based; default all)
+  --max-tokens N    score at most N tokens (default all)
+  --formats LIST    comma-separated caches (default fp16,q8_0,q4_0,kivi2 and every rvq:<set>);
+                    fp16 is always the reference
+  --depths LIST     rvq depths to evaluate, e.g. 8,4,2 (default: each set's full depth)
+  --window R        rvq: newest tokens kept in fp16 (default 0)
+  --context N       state the compression ratio with codebooks at N tokens (default: the model's context)
+  --chunk N         tokens per forward pass (default 64)
+  --threads N       ONNX Runtime threads
+  --json            results as JSON`;
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'teacher-forced quality and bytes of every KV cache format over a text',
+  async run(args) {
+    const { values, positionals } = parseOptions({
+      args,
+      allowPositionals: true,
+      options: { ...modelOptions, text: { type: 'string' }, documents: { type: 'string' }, 'max-tokens': { type: 'string' }, formats: { type: 'string' }, depths: { type: 'string' }, context: { type: 'string' }, chunk: { type: 'string' } },
+    });
+    if (values.help) {
+      console.log(help);
+      return 0;
+    }
+    if (positionals.length > 0) throw new CliUsageError(`unexpected argument '${positionals[0]}' (see --help)`);
+    if (values.cache !== undefined || values.depth !== undefined) throw new CliUsageError('eval compares caches: use --formats and --depths');
+    if (!values.text) throw new CliUsageError('--text is required (see --help)');
+    let text: string;
+    try {
+      text = readFileSync(values.text, 'utf8');
+    } catch (e) {
+      throw new CliUsageError(`--text: ${(e as Error).message}`);
+    }
+    let documents = splitDocuments(text);
+    if (values.documents !== undefined) {
+      const match = /^(\d+):(\d+)$/.exec(values.documents);
+      if (!match || Number(match[1]) >= Number(match[2]) || Number(match[2]) > documents.length) throw new CliUsageError(`--documents must be A:B with 0 <= A < B <= ${documents.length}, got '${values.documents}'`);
+      documents = documents.slice(Number(match[1]), Number(match[2]));
+    }
+    if (documents.length === 0) throw new CliUsageError(`--text: ${values.text} holds no text`);
+    const maxTokens = numberOption('max-tokens', values['max-tokens']);
+    if (maxTokens !== undefined && maxTokens < 2) throw new CliUsageError(`--max-tokens must be at least 2, got ${maxTokens}`);
+    const depths = values.depths === undefined ? undefined : numberList('depths', values.depths);
+    const chunk = numberOption('chunk', values.chunk) ?? 64;
+    if (chunk < 1) throw new CliUsageError(`--chunk must be at least 1, got ${chunk}`);
+    const { folder, session, cache } = modelArgs({ ...values, cache: 'rvq' });
+    const manifest = readManifest(folder);
+    const context = numberOption('context', values.context) ?? manifest.config.maxPositions;
+    if (context < 1) throw new CliUsageError(`--context must be at least 1, got ${context}`);
+    let choices: NamedChoice[];
+    if (values.formats === undefined) choices = defaultChoices(manifest, depths, cache.recentWindow);
+    else {
+      const parsed = values.formats.split(',').map((name) => {
+        try {
+          return { name, choice: parseCacheChoice(name) };
+        } catch (e) {
+          throw new CliUsageError(`--formats: ${(e as Error).message}`);
+        }
+      });
+      choices = [{ name: 'fp16', choice: { format: 'fp16' } }];
+      for (const c of parsed.filter((p) => p.choice.format !== 'fp16')) {
+        if (c.choice.format !== 'rvq') choices.push(c);
+        else for (const depth of depths ?? [undefined]) choices.push({ name: depth ? `${c.name} d${depth}` : c.name, choice: { ...c.choice, depth, recentWindow: cache.recentWindow } });
+      }
+    }
+    const tokenizer = loadLibraryTokenizer(folder, manifest);
+    const tokens = documents.flatMap((d) => documentTokens(tokenizer, d)).slice(0, maxTokens);
+    let lastShown = 0;
+    const rows = await asUsage(() =>
+      evaluateLibraryModel(folder, manifest, tokens, choices, {
+        chunk,
+        session,
+        onProgress: (done, total) => {
+          if (Date.now() - lastShown < 250 && done < total) return;
+          lastShown = Date.now();
+          process.stderr.write(`\revaluating: ${done} / ${total} tokens`);
+        },
+      }),
+    );
+    process.stderr.write('\n');
+    if (values.json) console.log(JSON.stringify({ model: manifest.id, documents: documents.length, tokens: tokens.length, context, results: rows }, null, 2));
+    else {
+      console.log(`${manifest.id}: ${tokens.length} tokens from ${documents.length} documents of ${values.text}, ${rows[0].positions} positions scored`);
+      console.log(evaluationTable(rows, context));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,49 @@
+// Decode speed and cache bytes at a context length, measured through the engine's own generation loop:
+// the store already holds the context, then `steps` tokens are decoded greedily (no end-of-sequence
+// stop), timing each. Used by `reskv bench` and the engine benchmarks.
+import { generate } from './generate.js';
+import type { DecoderStep } from './generate.js';
+import type { KvBytes, KvStore } from './kv-store.js';
+
+export interface DecodeMeasurement {
+  label: string;
+  /** Tokens in the cache when decoding began. */
+  context: number;
+  steps: number;
+  decodeTokensPerSecond: number;
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+  /** The store at the end. */
+  bytes: KvBytes;
+  residentBytes: number;
+}
+
+const silentTokenizer = { eosIds: [] as number[], decode: () => '' };
+
+/** Fills `store` by prefilling `tokens` in chunks (real keys/values of a real model). */
+export async function prefill(decoder: DecoderStep<KvStore>, store: KvStore, tokens: readonly number[], chunk = 64): Promise<void> {
+  for (let at = 0; at < tokens.length; at += chunk) await decoder.step(tokens.slice(at, at + chunk), store);
+}
+
+/** Decodes `steps` tokens after the store's context (one extra input token is fed first). */
+export async function measureDecode(label: string, decoder: DecoderStep<KvStore>, store: KvStore, steps: number, inputToken = 1): Promise<DecodeMeasurement> {
+  const context = store.length;
+  if (context + steps + 1 > decoder.contextLength) throw new RangeError(`context ${context} + ${steps + 1} decoded tokens exceed the model's ${decoder.contextLength} positions`);
+  const result = await generate({ decoder, store, tokenizer: silentTokenizer, input: [inputToken], options: { maxTokens: steps + 1 } });
+  const t = result.timing;
+  return { label, context, steps: t.decodeTokens, decodeTokensPerSecond: t.decodeTokensPerSecond, latencyP50Ms: t.latencyP50Ms, latencyP95Ms: t.latencyP95Ms, bytes: result.cache, residentBytes: result.residentBytes };
+}
+
+const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+
+/** One line: speed, latency, held bytes by part, fp16 bytes and ratio, bytes fed per step, RSS. */
+export function describeDecode(m: DecodeMeasurement, fp16Speed?: number): string {
+  const b = m.bytes;
+  const payload = b.codes + b.scales + b.values;
+  const vs = fp16Speed ? `  speed ${(m.decodeTokensPerSecond / fp16Speed).toFixed(2)}x fp16` : '';
+  return (
+    `  ${m.label.padEnd(12)} decode ${m.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s  p50 ${m.latencyP50Ms.toFixed(1)} ms  p95 ${m.latencyP95Ms.toFixed(1)} ms | ` +
+    `held ${mib(payload)} MiB (codes ${mib(b.codes)} + scales ${mib(b.scales)} + fp16 ${mib(b.values)}; + depths ${mib(b.bookkeeping)}), fp16 ${mib(b.fp16)} MiB, ${(b.fp16 / payload).toFixed(2)}x smaller, ` +
+    `fed/step ${mib(b.fedPerStep)} MiB (${(b.fedPerStep / payload).toFixed(3)}x held) | rss ${mib(m.residentBytes)} MiB${vs}`
+  );
+}

@@ -1,0 +1,86 @@
+// Teacher-forced evaluation of an imported model's cache formats (evaluate.ts) from cache choices:
+// each choice opens its runtime (graph + stores), fp16 is the reference, and every row carries the
+// measured bytes beside the codebook bytes its format needs. Also the table the CLI and the
+// benchmark print.
+import { openCacheRuntime } from './cache-runtime.js';
+import type { CacheChoice, CacheRuntime } from './cache-runtime.js';
+import { evaluateFormats } from './evaluate.js';
+import type { EvaluatedFormat, EvaluationOptions, FormatEvaluation } from './evaluate.js';
+import type { ModelManifest } from '../model/manifest.js';
+import type { SessionOptionsInput } from './session.js';
+
+export interface NamedChoice {
+  name: string;
+  choice: CacheChoice;
+}
+
+export interface LibraryEvaluation extends FormatEvaluation {
+  cache: string;
+  /** Float32 codebook bytes the format needs (every layer, K and V; 0 for scalar formats). */
+  codebookBytes: number;
+  /** Perplexity change vs the reference, in percent. */
+  perplexityChangePercent: number;
+}
+
+/** The default lineup: fp16, q8_0, q4_0, KIVI-2, then every installed codebook set at `depths` (default: its full depth). */
+export function defaultChoices(manifest: ModelManifest, depths?: readonly number[], recentWindow = 0): NamedChoice[] {
+  const choices: NamedChoice[] = (['fp16', 'q8_0', 'q4_0', 'kivi2'] as const).map((format) => ({ name: format, choice: { format } }));
+  for (const set of Object.keys(manifest.rvq).sort()) {
+    const window = recentWindow > 0 ? ` R${recentWindow}` : '';
+    if (!depths) choices.push({ name: `rvq:${set}${window}`, choice: { format: 'rvq', codebooks: set, recentWindow } });
+    else for (const depth of depths) choices.push({ name: `rvq:${set} d${depth}${window}`, choice: { format: 'rvq', codebooks: set, depth, recentWindow } });
+  }
+  return choices;
+}
+
+/** Scores every choice against the first (the reference, normally fp16) over `tokens`. */
+export async function evaluateLibraryModel(
+  folder: string,
+  manifest: ModelManifest,
+  tokens: readonly number[],
+  choices: readonly NamedChoice[],
+  options: EvaluationOptions & { session?: SessionOptionsInput } = {},
+): Promise<LibraryEvaluation[]> {
+  const runtimes: CacheRuntime[] = [];
+  try {
+    for (const { choice } of choices) runtimes.push(await openCacheRuntime(folder, manifest, choice, options.session));
+    const formats: EvaluatedFormat[] = runtimes.map((r, k) => ({ name: choices[k].name, decoder: r.decoder, createStore: () => r.stores.create() }));
+    const results = await evaluateFormats(tokens, formats, options);
+    const reference = results[0].perplexity;
+    return results.map((r, k) => ({ ...r, cache: runtimes[k].label, codebookBytes: runtimes[k].rvq?.codebookBytes ?? 0, perplexityChangePercent: (100 * (r.perplexity - reference)) / reference }));
+  } finally {
+    for (const r of runtimes) await r.release();
+  }
+}
+
+/**
+ * A fixed-width table. KV held = codes + scales + fp16 values (what bits/value counts); the RVQ
+ * store's per-token depth bytes (1 per token, layer and K/V) are listed beside it. `context`: the
+ * token count at which the compression ratio is stated counting the codebooks: fp16 bytes /
+ * (bytes held at that context + codebook bytes), from the measured bytes per token.
+ */
+export function evaluationTable(rows: readonly LibraryEvaluation[], context: number): string {
+  const header = ['format', 'bits/value', 'perplexity', 'vs fp16', 'KL(fp16||f)', 'top-1', 'KV held', '+depth bytes', 'fp16 bytes', 'x smaller', 'codebooks', `x at ${context} incl. codebooks`];
+  const lines = rows.map((r) => {
+    const held = r.bytes.codes + r.bytes.scales + r.bytes.values;
+    const perToken = { held: (held + r.bytes.bookkeeping) / r.bytes.tokens, fp16: r.bytes.fp16 / r.bytes.tokens };
+    const withBooks = (perToken.fp16 * context) / (perToken.held * context + r.codebookBytes);
+    return [
+      r.name,
+      r.bitsPerValue.toFixed(3),
+      r.perplexity.toFixed(4),
+      `${r.perplexityChangePercent >= 0 ? '+' : ''}${r.perplexityChangePercent.toFixed(2)}%`,
+      r.meanKl.toFixed(5),
+      `${(100 * r.top1Agreement).toFixed(2)}%`,
+      String(held),
+      String(r.bytes.bookkeeping),
+      String(r.bytes.fp16),
+      (r.bytes.fp16 / held).toFixed(2),
+      String(r.codebookBytes),
+      withBooks.toFixed(3),
+    ];
+  });
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i].length)));
+  return all.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n');
+}
