@@ -142,14 +142,17 @@ export const calibrateCommand: CliCommand = {
     const threads = integer('threads', values.threads) ?? 0;
     if (threads < 0) throw new CliUsageError(`--threads must be at least 0, got ${threads}`);
 
+    // at most four updates a second, but the first of every phase always shows
     let lastShown = 0;
-    const show = (message: string, force = false) => {
+    let lastPhase = '';
+    const show = (message: string, phase: string) => {
       const now = Date.now();
-      if (!force && now - lastShown < 250) return;
+      if (phase === lastPhase && now - lastShown < 250) return;
       lastShown = now;
+      lastPhase = phase;
       process.stderr.write(`\r${message.padEnd(100)}`);
     };
-    const folder = resolveLibraryModel(values.model, values.library ?? defaultLibraryDir(), (m) => show(m));
+    const folder = resolveLibraryModel(values.model, values.library ?? defaultLibraryDir(), (m) => show(m, 'import'));
     try {
       calibrationSpecs(readManifest(folder).config, checked.data);
     } catch (e) {
@@ -166,7 +169,7 @@ export const calibrateCommand: CliCommand = {
         settings: checked.data,
         session: { providers: ['cpu'], threads },
         signal: controller.signal,
-        onProgress: (p) => show(describe(p), p.phase === 'save'),
+        onProgress: (p) => show(describe(p), p.phase),
       });
     } finally {
       process.removeListener('SIGINT', cancel);

@@ -5,6 +5,9 @@
 // EMA pass, to keep the run to a few minutes on 2 cores) and every error is measured on held-out vectors.
 // Throughput is single-threaded, best of 5 on 512 tokens per depth (plus one bulk depth-8 encode). Attention error: relative error of softmax(qK^T/sqrt(d))V
 // with decoded keys and exact values (the data are keys), over contexts of 1024 held-out tokens.
+// Then the same error/bits tables on real pre-RoPE K/V of ../shared/models/stories260K (stories-kv.ts):
+// calibrated on the first 180 stories of the shared TinyStories sample, measured on the other 41.
+// `--only synthetic|real` runs one part.
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -26,6 +29,10 @@ import {
   trainResidualCodebooks,
 } from '../../quant/index.js';
 import type { KvQuantizer, RvqSpec } from '../../quant/index.js';
+import { fixtures, haveFixtures } from '../support/shared.js';
+import { errorColumns, printTable } from './kv-table.js';
+import { realKvBenchmark } from './stories-kv.js';
+import type { ErrorRow } from './kv-table.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +45,10 @@ const { values: args } = parseArgs({
     'throughput-tokens': { type: 'string', default: '512' },
     'logit-std': { type: 'string', default: '2' },
     seed: { type: 'string', default: '1' },
+    only: { type: 'string', default: 'all' },
+    'real-train-stories': { type: 'string', default: '180' },
+    'real-max-vectors': { type: 'string', default: '65536' },
+    'real-kmeans-sample': { type: 'string', default: '16384' },
   },
 });
 const num = (name: keyof typeof args): number => {
@@ -54,6 +65,23 @@ const evalTokens = num('eval-tokens');
 if (trainTokens + evalTokens > tokens) throw new Error('--train-tokens + --eval-tokens must not exceed --tokens (evaluation is held out)');
 if (evalTokens % CONTEXT !== 0) throw new Error(`--eval-tokens must be a multiple of the ${CONTEXT}-token attention context`);
 const seed = num('seed');
+if (!['all', 'synthetic', 'real'].includes(args.only)) throw new Error(`--only must be all, synthetic or real, got ${args.only}`);
+
+/** stories260K's real K/V (../shared fixtures), when present. */
+async function realKvRun(): Promise<void> {
+  if (!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.validSample)) return;
+  await realKvBenchmark({
+    trainStories: num('real-train-stories'),
+    maxVectors: num('real-max-vectors'),
+    seed,
+    training: { kmeansSample: num('real-kmeans-sample'), kmeansIterations: num('kmeans-iters'), emaPasses: num('ema-passes') },
+    logitStd: num('logit-std'),
+  });
+}
+if (args.only === 'real') {
+  await realKvRun();
+  process.exit(0);
+}
 
 // ---- data -------------------------------------------------------------------------------------------
 const source = syntheticKvSource({ headDim: HEAD_DIM, seed });
@@ -87,16 +115,7 @@ function attentionError(decoded: Float32Array): number {
 }
 
 // ---- measurement ------------------------------------------------------------------------------------
-interface Row {
-  method: string;
-  grouping: string;
-  depth: string;
-  bits: number;
-  bytesPerToken: number;
-  mse: number;
-  snr: number;
-  cos: number;
-  attn: number;
+interface Row extends ErrorRow {
   encVps?: number;
   encGflops?: number;
   decVps?: number;
@@ -178,27 +197,12 @@ for (const format of SCALAR_FORMATS) {
 }
 
 // ---- report -----------------------------------------------------------------------------------------
-const columns: [string, (r: Row) => string][] = [
-  ['method', (r) => r.method],
-  ['grouping', (r) => r.grouping],
-  ['depth', (r) => r.depth],
-  ['bits/val', (r) => r.bits.toFixed(4)],
-  ['B/token', (r) => r.bytesPerToken.toFixed(2)],
-  ['x fp16', (r) => compressionVsFp16(r.bits).toFixed(3)],
-  ['MSE', (r) => r.mse.toExponential(3)],
-  ['SNR dB', (r) => r.snr.toFixed(2)],
-  ['cos', (r) => r.cos.toFixed(5)],
-  ['attn err', (r) => r.attn.toFixed(4)],
+printTable(rows, [
+  ...errorColumns,
   ['enc vec/s', (r) => (r.encVps === undefined ? '' : r.encVps.toFixed(0))],
   ['enc GFLOP/s', (r) => (r.encGflops === undefined ? '' : r.encGflops.toFixed(2))],
   ['dec vec/s', (r) => (r.decVps === undefined ? '' : r.decVps.toFixed(0))],
-];
-const cells = rows.map((r) => columns.map(([, f]) => f(r)));
-const widths = columns.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-const line = (values: string[]) => values.map((v, i) => (i < 3 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
-console.log('\n' + line(columns.map(([h]) => h)));
-console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-for (const c of cells) console.log(line(c));
+]);
 
 // RVQ vs each baseline: the best RVQ attention error among configurations with no more bits per value.
 console.log("\nRVQ vs scalar baselines (best RVQ attention error among rows with bits/val <= the baseline's):");
@@ -223,6 +227,6 @@ const depth8 = rvqRows.filter((r) => r.depth === '8');
 console.log(`contract check: depth 8 stores ${depth8.map((r) => r.bytesPerToken).join(' / ')} bytes/token = ${depth8[0].bits} bits/value (${compressionVsFp16(depth8[0].bits).toFixed(3)}x vs fp16); expected 46 / 2.875`);
 const gflops = rvqRows.map((r) => r.encGflops ?? 0);
 console.log(`encoder: ${Math.min(...gflops).toFixed(2)}..${Math.max(...gflops).toFixed(2)} GFLOP/s on one core across depths and groupings (target >= 1)`);
-console.log('real K/V from ../shared/models/stories260K: not yet available (needs the engine\'s K/V dump).');
+if (args.only === 'all') await realKvRun();
 console.log(`machine load average at the end ${loadavg()[0].toFixed(2)}`);
 console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);

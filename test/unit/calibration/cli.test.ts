@@ -36,7 +36,7 @@ describe('reskv calibrate', () => {
     expect(io.out()).toContain('calibrated tiny codebook set "cli" from text: stories.txt (12 documents)');
     // groups of 16 do not fit the 8-channel heads: they span the token's two KV heads, one scale per token
     expect(io.out()).toContain('keys:   C 16, depth 2, groups of 16 (strided, token span), fp16 scale per token: 1.5 bits/value');
-    expect(io.err()).toMatch(/capturing K\/V: .*saving codebooks and installing the rvq graph/s);
+    expect(io.err()).toMatch(/capturing K\/V: .*training .*layer 0 keys, stage 1.*saving codebooks and installing the rvq graph/s);
     expect(readManifest(lib.folder).rvq.cli).toBeDefined();
   });
 
