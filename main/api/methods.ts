@@ -32,3 +32,5 @@ export const backendEventChannel = 'reskv:event';
 
 /** Electron-only: the native picker for a checkpoint file or folder (handled in the main process). */
 export const pickCheckpointChannel = 'reskv:dialogs.pickCheckpoint';
+/** Electron-only: renders the report HTML to PDF and saves it where the operator chooses. */
+export const exportReportPdfChannel = 'reskv:dialogs.exportReportPdf';

@@ -203,6 +203,8 @@ export interface ResKvBridge {
   /** Electron only (native file dialogs); absent in headless mode, where the operator types a path. */
   dialogs?: {
     pickCheckpoint(kind: 'file' | 'folder'): Promise<string | null>;
+    /** Renders the report's HTML to PDF and asks where to save it; the path, or null if cancelled. */
+    exportReportPdf(html: string, suggestedName: string): Promise<string | null>;
   };
   /** Not a method: the bridge delivers backend events to the listener until unsubscribed. */
   events: {

@@ -1,11 +1,12 @@
 // Electron main-process entry: creates the one window and applies the security policy.
 // Everything that does not need Electron lives elsewhere in main/ and runs in plain Node too.
-import { app, BrowserWindow, dialog, ipcMain, session } from 'electron';
+import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiMethodNames, backendEventChannel, ipcChannelFor, pickCheckpointChannel } from '../api/methods.js';
+import { apiMethodNames, backendEventChannel, ipcChannelFor } from '../api/methods.js';
 import { startBackend, type Backend } from '../backend/client.js';
 import { defaultDataDir } from '../data-dir.js';
+import { registerDialogHandlers } from './dialogs.js';
 import {
   isNavigationAllowed,
   isPermissionGranted,
@@ -25,17 +26,6 @@ function registerIpcHandlers(backend: Backend): void {
       return backend.call(name, args);
     });
   }
-  ipcMain.handle(pickCheckpointChannel, async (event, kind: unknown) => {
-    if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error('IPC refused: untrusted sender');
-    if (kind !== 'file' && kind !== 'folder') throw new Error(`pickCheckpoint: kind must be 'file' or 'folder', got ${JSON.stringify(kind)}`);
-    const window = BrowserWindow.fromWebContents(event.sender);
-    const options: Electron.OpenDialogOptions = {
-      title: kind === 'file' ? 'Choose a llama2.c checkpoint (.bin)' : 'Choose a Hugging Face model folder',
-      properties: [kind === 'file' ? 'openFile' : 'openDirectory'],
-    };
-    const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
-    return result.canceled ? null : (result.filePaths[0] ?? null);
-  });
   // Backend events go to every window (there is one).
   backend.subscribe((event) => {
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(backendEventChannel, event);
@@ -75,6 +65,7 @@ void app.whenReady().then(() => {
   const backend = startBackend(new URL('./backend-worker.js', import.meta.url), { name: app.getName(), version: app.getVersion(), dataDir: defaultDataDir() });
   app.on('will-quit', () => void backend.close());
   registerIpcHandlers(backend);
+  registerDialogHandlers(devServerUrl);
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

@@ -6,9 +6,10 @@ import { ChatView } from './views/ChatView.js';
 import { CostView } from './views/CostView.js';
 import { ModelsView } from './views/ModelsView.js';
 import { NotAvailableYet } from './views/NotAvailableYet.js';
+import { ReportView } from './views/ReportView.js';
 import { SettingsView } from './views/SettingsView.js';
 
-const pendingWork: Record<Exclude<ViewId, 'settings' | 'cost' | 'models' | 'chat'>, string> = {
+const pendingWork: Record<Exclude<ViewId, 'settings' | 'cost' | 'models' | 'chat' | 'report'>, string> = {
   tradeoffs: 'Depth sweeps need the engine and its evaluation, which are not built yet.',
 };
 
@@ -17,6 +18,7 @@ function CurrentView({ view }: { view: ViewId }) {
   if (view === 'cost') return <CostView />;
   if (view === 'models') return <ModelsView />;
   if (view === 'chat') return <ChatView />;
+  if (view === 'report') return <ReportView />;
   return <NotAvailableYet title={viewTitles[view]} reason={pendingWork[view]} />;
 }
 
