@@ -8,6 +8,7 @@ import { FiguresPanel } from './chat/FiguresPanel.js';
 import { NewConversation } from './chat/NewConversation.js';
 import { SamplingPanel } from './chat/SamplingPanel.js';
 import { Transcript } from './chat/Transcript.js';
+import { ErrorMessage } from './common.js';
 
 function Composer({ bridge, busy }: { bridge: ResKvBridge; busy: boolean }) {
   const [text, setText] = useState('');
@@ -89,11 +90,7 @@ export function ChatView() {
           ) : (
             <p className="field-hint">Start or choose a conversation.</p>
           )}
-          {error && (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          )}
+          <ErrorMessage message={error} />
         </div>
         {active?.open && figures && <FiguresPanel bridge={bridge} info={active.open.info} figures={figures} />}
       </div>

@@ -8,6 +8,7 @@ import { CostCharts } from './cost/CostCharts.js';
 import { CostNotes, CostTable } from './cost/CostTable.js';
 import { HardwareForm } from './cost/HardwareForm.js';
 import { Field, Select, TextInput } from './Field.js';
+import { ErrorMessage } from './common.js';
 
 function CostInputs({ bridge }: { bridge: ResKvBridge }) {
   const form = useCost((s) => s.form);
@@ -90,11 +91,7 @@ export function CostView() {
       {!bridge && <p className="notice" role="status">The cost estimator runs in the ResKV backend, which this page is not connected to.</p>}
       {bridge && <CostInputs bridge={bridge} />}
       {bridge && loaded && <HardwareForm bridge={bridge} userEntries={userHardware} />}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {result && (
         <>
           <CostNotes report={result.report} />

@@ -8,6 +8,7 @@ import { useModels } from '../state/models.js';
 import { Field, TextInput } from './Field.js';
 import { JobProgress } from './JobProgress.js';
 import { formatBytes, formatCount } from './format.js';
+import { ErrorMessage, TableHead } from './common.js';
 
 function ImportForm({ bridge }: { bridge: ResKvBridge }) {
   const [path, setPath] = useState('');
@@ -46,11 +47,7 @@ function ImportForm({ bridge }: { bridge: ResKvBridge }) {
         </>
       )}
       <button type="submit">Import</button>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
     </form>
   );
 }
@@ -61,15 +58,7 @@ function ModelTable({ models, bridge }: { models: ModelSummary[]; bridge: ResKvB
   return (
     <div className="table-scroll">
       <table className="data-table models" aria-label="Installed models">
-        <thead>
-          <tr>
-            {['Model', 'Architecture', 'Parameters', 'Weights', 'On disk', 'Layers × KV heads × head dim', 'KV bytes/token (fp16)', 'Context', 'Calibration', ''].map((h) => (
-              <th key={h} scope="col">
-                {h}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <TableHead columns={['Model', 'Architecture', 'Parameters', 'Weights', 'On disk', 'Layers × KV heads × head dim', 'KV bytes/token (fp16)', 'Context', 'Calibration', '']} />
         <tbody>
           {models.map((m) => (
             <tr key={m.id}>
@@ -129,11 +118,7 @@ export function ModelsView() {
       {!bridge && <p className="notice" role="status">The model library lives in the ResKV backend, which this page is not connected to.</p>}
       {bridge && <ImportForm bridge={bridge} />}
       {bridge && imports.map((job) => <JobProgress key={job.id} job={job} bridge={bridge} />)}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {bridge && models && <ModelTable models={models} bridge={bridge} />}
     </section>
   );

@@ -10,6 +10,7 @@ import { CostCharts } from './cost/CostCharts.js';
 import { CostNotes, CostTable } from './cost/CostTable.js';
 import { formatBytes, formatCount } from './format.js';
 import { downloadHtml, reportDocument } from './report/report-document.js';
+import { TableHead } from './common.js';
 
 export function ReportView() {
   const connection = useConnection((s) => s.connection);
@@ -80,15 +81,7 @@ export function ReportView() {
         <h2>Models</h2>
         {models && models.length > 0 ? (
           <table aria-label="Models in the report">
-            <thead>
-              <tr>
-                {['Model', 'Architecture', 'Parameters', 'KV bytes/token (fp16)', 'Context', 'Calibrations'].map((h) => (
-                  <th key={h} scope="col">
-                    {h}
-                  </th>
-                ))}
-              </tr>
-            </thead>
+            <TableHead columns={['Model', 'Architecture', 'Parameters', 'KV bytes/token (fp16)', 'Context', 'Calibrations']} />
             <tbody>
               {models.flatMap((m) =>
                 m.info
@@ -113,15 +106,7 @@ export function ReportView() {
         <h2>Measured conversations</h2>
         {measured.length > 0 ? (
           <table aria-label="Measured conversations">
-            <thead>
-              <tr>
-                {['Model', 'Cache', 'Tokens', 'KV held', 'fp16 would hold', 'Compression', 'Bits/value', 'Decode tokens/s', 'p95 latency'].map((h) => (
-                  <th key={h} scope="col">
-                    {h}
-                  </th>
-                ))}
-              </tr>
-            </thead>
+            <TableHead columns={['Model', 'Cache', 'Tokens', 'KV held', 'fp16 would hold', 'Compression', 'Bits/value', 'Decode tokens/s', 'p95 latency']} />
             <tbody>
               {measured.map((s) => {
                 const f = figures[s.id];

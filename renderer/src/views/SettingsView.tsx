@@ -5,6 +5,7 @@ import type { AppInfo, ExecutionProviderName, ResKvBridge, Settings } from '../.
 import { useConnection } from '../state/connection.js';
 import { useSettings } from '../state/settings.js';
 import { Field, TextInput } from './Field.js';
+import { ErrorMessage } from './common.js';
 
 const providerLabels: Record<ExecutionProviderName, string> = {
   cuda: 'CUDA (NVIDIA GPU)',
@@ -112,11 +113,7 @@ export function SettingsView() {
         </p>
       )}
       {bridge && draft && connection.status === 'connected' && <SettingsForm bridge={bridge} draft={draft} headless={connection.info.electron === null} />}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {status && <p role="status">{status}</p>}
       <h2>Backend</h2>
       {connection.status === 'connected' && <BackendFacts info={connection.info} />}

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import type { CatalogEntry, HardwareEntry, ResKvBridge } from '../../../../main/api/types.js';
 import { useCost } from '../../state/cost.js';
 import { Field, TextInput } from '../Field.js';
+import { ErrorMessage } from '../common.js';
 
 const empty = { id: '', name: '', vendor: '', memoryGiB: '', bandwidthGBs: '', tflops: '', powerW: '', priceUsd: '', cloudUsdPerHour: '', source: '' };
 
@@ -73,11 +74,7 @@ export function HardwareForm({ bridge, userEntries }: { bridge: ResKvBridge; use
       <button type="button" onClick={() => void save()}>
         Save hardware
       </button>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
     </details>
   );
 }
