@@ -3,10 +3,10 @@
 // residual quantizers, and save the codebook file in the model's library folder (through a temporary
 // file renamed into place) with an `rvq` graph installed for it. Deterministic for a seed: the same
 // inputs and seed give the same codebook bytes.
-import { rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { decodeSafetensors, encodeCodebooks, encodeSafetensors, groupsPerToken, parseRvqSpec, rvqBitsPerValue } from '../../../quant/index.js';
+import { decodeSafetensors, encodeCodebooks, encodeSafetensors, groupsPerToken, parseRvqSpec, parseSafetensorsHeader, rvqBitsPerValue, safetensorsHeaderLength } from '../../../quant/index.js';
 import type { RvqSpec } from '../../../quant/index.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
@@ -85,6 +85,44 @@ export interface CalibrationRecord {
   tokensSampled: number;
   /** Everything but the set's name (where it is stored, not how it was learned). */
   settings: Omit<CalibrationSettings, 'name'>;
+}
+
+const calibrationRecordSchema = z.object({
+  model: z.string(),
+  source: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('text'), files: z.array(z.object({ file: z.string(), sha256: z.string(), documents: z.number().int() })) }),
+    z.object({ kind: z.literal('self-generated'), temperature: z.literal(1), tokens: z.number().int(), samples: z.number().int() }),
+  ]),
+  tokensSeen: z.number().int(),
+  tokensSampled: z.number().int(),
+  settings: calibrationSettingsSchema.omit({ name: true }),
+});
+
+/**
+ * How a codebook file was calibrated (its `reskv.calibration` metadata), read from the file's header
+ * only; null for a file written without one (e.g. by another tool). Throws on a malformed record.
+ */
+export function readCalibrationRecord(codebookFile: string): CalibrationRecord | null {
+  const fd = openSync(codebookFile, 'r');
+  try {
+    const first8 = new Uint8Array(8);
+    readSync(fd, first8, 0, 8, 0);
+    const header = new Uint8Array(8 + safetensorsHeaderLength(first8));
+    readSync(fd, header, 0, header.length, 0);
+    const text = parseSafetensorsHeader(header, fstatSync(fd).size).metadata['reskv.calibration'];
+    if (text === undefined) return null;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new Error(`${codebookFile}: reskv.calibration metadata is not JSON`);
+    }
+    const parsed = calibrationRecordSchema.safeParse(json);
+    if (!parsed.success) throw new Error(`${codebookFile}: malformed reskv.calibration metadata (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+    return parsed.data;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface CalibrationResult {

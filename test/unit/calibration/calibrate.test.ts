@@ -1,11 +1,11 @@
 // calibrateModel end to end on a tiny random model: the saved file, the installed rvq graph, the
 // recorded source, determinism for a seed, and cancellation.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeCodebooks, decodeSafetensors } from '../../../quant/index.js';
-import { calibrateModel, calibrationSpecs } from '../../../main/engine/calibration/calibrate.js';
+import { decodeCodebooks, decodeSafetensors, encodeCodebooks, encodeSafetensors } from '../../../quant/index.js';
+import { calibrateModel, calibrationSpecs, readCalibrationRecord } from '../../../main/engine/calibration/calibrate.js';
 import type { CalibrationProgress, CalibrationSettingsInput } from '../../../main/engine/calibration/calibrate.js';
 import { calibrationSettingsSchema } from '../../../main/engine/calibration/calibrate.js';
 import { readManifest } from '../../../main/model/manifest.js';
@@ -29,7 +29,8 @@ describe('calibrateModel', () => {
     expect(set.layers).toHaveLength(tinyConfig.numLayers);
     expect(set.keySpec).toEqual({ headDim: 8, numKvHeads: 2, groupSize: 8, codebookSize: 16, depth: 2, grouping: 'strided', groupSpan: 'head', scale: 'head' });
     expect(set.valueSpec.grouping).toBe('contiguous');
-    const record = JSON.parse(decodeSafetensors(bytes).metadata['reskv.calibration']);
+    const record = readCalibrationRecord(result.codebookFile)!;
+    expect(record).toEqual(result.record);
     expect(record.source).toEqual({ kind: 'text', files: [{ file: 'stories.txt', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), documents: 12 }] });
     expect(record.tokensSampled).toBe(300);
     expect(record.tokensSeen).toBeGreaterThan(300);
@@ -65,11 +66,12 @@ describe('calibrateModel', () => {
   it('calibrates data-free on text the model samples at temperature 1 and says so', async () => {
     const run = async (name: string) => calibrateModel(lib.folder, { text: { kind: 'self-generated', tokens: 400 }, settings: { ...small, name, seed: 3 } });
     const result = await run('self');
-    const record = JSON.parse(decodeSafetensors(new Uint8Array(readFileSync(result.codebookFile))).metadata['reskv.calibration']);
-    expect(record.source).toMatchObject({ kind: 'self-generated', temperature: 1, tokens: 400 });
+    const { source, tokensSeen } = readCalibrationRecord(result.codebookFile)!;
+    if (source.kind !== 'self-generated') throw new Error(`recorded source ${source.kind}`);
+    expect(source).toMatchObject({ temperature: 1, tokens: 400 });
     // every sample starts with BOS; at most 63 generated tokens fit after it in the 64-token context
-    expect(record.source.samples).toBeGreaterThanOrEqual(Math.ceil(400 / 63));
-    expect(record.tokensSeen).toBe(400 + record.source.samples);
+    expect(source.samples).toBeGreaterThanOrEqual(Math.ceil(400 / 63));
+    expect(tokensSeen).toBe(400 + source.samples);
     expect(readFileSync(result.codebookFile).equals(readFileSync((await run('self2')).codebookFile))).toBe(true);
   });
 
@@ -97,6 +99,25 @@ describe('calibrateModel', () => {
     await expect(calibrateModel(lib.folder, { text: { kind: 'self-generated', tokens: 0 }, settings: small })).rejects.toThrow(/positive whole number of tokens/);
     await expect(calibrateModel(lib.folder, { text: { kind: 'self-generated', tokens: 5 }, settings: small })).rejects.toThrow(/fewer than the 16 codebook entries/);
     expect(existsSync(join(lib.folder, 'codebooks-default.safetensors'))).toBe(false);
+  });
+});
+
+describe('readCalibrationRecord', () => {
+  it('is null for a codebook file without a record and names a malformed one', () => {
+    const lib = createTinyLibrary();
+    try {
+      const spec = calibrationSpecs(tinyConfig, calibrationSettingsSchema.parse({ codebookSize: 2, depth: 1, groupSize: 8 })).key;
+      const layers = [{ key: new Float32Array(16), value: new Float32Array(16) }];
+      const plain = join(lib.dir, 'plain.safetensors');
+      writeFileSync(plain, encodeCodebooks({ keySpec: spec, valueSpec: spec, layers }));
+      expect(readCalibrationRecord(plain)).toBeNull();
+      const file = decodeSafetensors(encodeCodebooks({ keySpec: spec, valueSpec: spec, layers }));
+      const bad = join(lib.dir, 'bad.safetensors');
+      writeFileSync(bad, encodeSafetensors(file.tensors, { ...file.metadata, 'reskv.calibration': JSON.stringify({ model: 'x', source: { kind: 'telepathy' } }) }));
+      expect(() => readCalibrationRecord(bad)).toThrow(/bad\.safetensors: malformed reskv\.calibration metadata \(source\.kind/);
+    } finally {
+      lib.cleanup();
+    }
   });
 });
 
