@@ -33,7 +33,8 @@ text, saves them in the model's library folder and installs an rvq graph for the
   --kmeans-sample N          group vectors in each stage's k-means initialisation (default 32 x C)
   --kmeans-iterations N      k-means iterations per stage (default 10)
   --ema-passes N             EMA passes over the sample per stage (default 1)
-  --seed S                   seed of sampling and training (default 0); same seed, same codebooks
+  --seed S                   seed of sampling and training (default 0); the same seed gives the same
+                             codebook bytes (same machine and --threads)
   --name NAME                codebook set name in the model folder (default "default")
   --library DIR              library folder (default: $RESKV_LIBRARY or the per-user data folder)
   --threads N                ONNX Runtime threads (default: its own choice)
