@@ -1,0 +1,87 @@
+// Engine decode speed and cache bytes on a random model of SmolLM2-135M's geometry (issue 5,
+// benchmark part 2): the fp16 cache (fp graph) against RVQ depth 8 and depth 4 (rvq graph; groups of
+// 32 inside the head, C 2048, per-head fp16 scales; random codebooks), at several context lengths,
+// through the engine's stores, decoders and generation loop. The past is filled with random values /
+// random codes (decode speed does not depend on them), then `steps` tokens are decoded greedily.
+import { createRng, parseRvqSpec, rvqBytesPerToken, rvqCodeBytesPerToken, rvqCodebookBytes, scalesPerToken } from '../../quant/index.js';
+import type { CodebookSet } from '../../quant/index.js';
+import { describeDecode, measureDecode } from '../../main/engine/decode-measure.js';
+import type { DecodeMeasurement } from '../../main/engine/decode-measure.js';
+import { FpGraphDecoder } from '../../main/engine/fp-graph-decoder.js';
+import { Fp16KvStore } from '../../main/engine/fp16-kv-store.js';
+import type { DecoderStep } from '../../main/engine/generate.js';
+import { KvCodeStore } from '../../main/engine/kv-code-store.js';
+import { KV_KINDS } from '../../main/engine/kv-store.js';
+import type { KvStore } from '../../main/engine/kv-store.js';
+import { RvqGraphDecoder } from '../../main/engine/rvq-graph-decoder.js';
+import { createSession } from '../../main/engine/session.js';
+import { RandomWeights } from '../../main/model/hf-export.js';
+import { buildDecoderGraph } from '../../main/onnx/decoder.js';
+import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
+import { smolLm2Geometry as c } from '../support/geometries.js';
+
+export const smolLm2RvqSpec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
+
+export interface SpeedAtContext {
+  context: number;
+  fp16: DecodeMeasurement;
+  rvq: Record<8 | 4, DecodeMeasurement>;
+  /** What the paper's formula gives for the RVQ store's codes + scales at depth d (every layer, K and V). */
+  formulaBytes: Record<8 | 4, number>;
+}
+
+/** Runs the measurement, printing a line per cache; returns the figures. */
+export async function runEngineSpeed(pasts: readonly number[], steps: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
+  const spec = smolLm2RvqSpec;
+  const rng = createRng(1);
+  const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
+  const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: c.numLayers }, () => ({ key: book(), value: book() })) };
+  const weights = new RandomWeights(c, 1);
+  const geometry = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
+  const W = c.numKvHeads * c.headDim;
+
+  const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: ['cpu'] });
+  const rvqSession = await createSession(buildRvqDecoderGraph(c, weights, set), { providers: ['cpu'] });
+  const fp = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
+  const rvq = new RvqGraphDecoder(rvqSession.session, c, set) as DecoderStep<KvStore>;
+  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
+
+  const filledFp16 = (past: number): KvStore => {
+    const store = new Fp16KvStore(geometry);
+    for (let i = 0; i < c.numLayers; i++) {
+      for (const kind of KV_KINDS) store.append(i, kind, { data: Float32Array.from({ length: past * W }, () => rng.normal()), tokens: past, start: 0, count: past });
+    }
+    return store;
+  };
+  const filledRvq = (past: number, depth: number): KvStore => {
+    const store = new KvCodeStore({ numLayers: c.numLayers, keySpec: spec, valueSpec: spec });
+    store.setDepth(depth);
+    const records = Uint8Array.from({ length: past * rvqCodeBytesPerToken(spec) }, () => rng.int(256));
+    const scales = new Uint16Array(past * scalesPerToken(spec)).fill(0x3c00);
+    for (let i = 0; i < c.numLayers; i++) for (const kind of KV_KINDS) store.appendPacked(i, kind, records, spec.depth, scales);
+    return store;
+  };
+
+  const results: SpeedAtContext[] = [];
+  try {
+    for (const past of pasts) {
+      log(`context ${past} (+${steps} decoded):`);
+      const fp16 = await measureDecode('fp16', fp, filledFp16(past), steps, 42);
+      log(describeDecode(fp16));
+      const at = async (depth: 8 | 4) => {
+        const m = await measureDecode(`rvq depth ${depth}`, rvq, filledRvq(past, depth), steps, 42);
+        log(describeDecode(m, fp16.decodeTokensPerSecond));
+        return m;
+      };
+      const rvq8 = await at(8);
+      const rvq4 = await at(4);
+      const formula = (depth: number) => rvq8.bytes.tokens * 2 * c.numLayers * rvqBytesPerToken(spec, depth);
+      results.push({ context: past, fp16, rvq: { 8: rvq8, 4: rvq4 }, formulaBytes: { 8: formula(8), 4: formula(4) } });
+    }
+  } finally {
+    await fpSession.session.release();
+    await rvqSession.session.release();
+  }
+  return results;
+}

@@ -1,0 +1,135 @@
+// npm run bench:engine (issue 5's benchmark).
+// Part 1, quality on a real model: stories260K (../shared) is imported into a temporary library and
+// calibrated (reskv calibrate's module) on the first stories of ../shared/data/tinystories-valid-sample.txt;
+// the remaining stories are held out for the teacher-forced evaluation of fp16, q8_0, q4_0, KIVI-2 and
+// RVQ depths 1..8, then the recent window (R 0 vs 32) and a per-layer depth chosen from a per-layer
+// sensitivity run. RVQ configuration: 32-channel groups spanning the token's 4 KV heads (head_dim 8),
+// one fp16 scale per token, C 2048, depth 8 = 3.25 bits/value.
+// Part 2, speed: decode tokens/s, bytes and resident memory on a random model of SmolLM2-135M's
+// geometry at contexts 128, 512, 2048 (engine-speed.ts). Measured-vs-target lines at the end of each part.
+// Usage: npm run bench:engine [-- --calibration-stories 150 --max-eval-tokens 8192 --steps 16 --skip-speed]
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
+import { documentTokens, splitDocuments } from '../../main/engine/calibration/calibration-text.js';
+import type { LayerDepths } from '../../main/engine/cache-runtime.js';
+import { defaultChoices, evaluateLibraryModel, evaluationTable } from '../../main/engine/evaluate-library.js';
+import type { LibraryEvaluation, NamedChoice } from '../../main/engine/evaluate-library.js';
+import { importModel, loadLibraryTokenizer } from '../../main/model/library.js';
+import { readManifest } from '../../main/model/manifest.js';
+import { fixtures, haveFixtures } from '../support/shared.js';
+import { runEngineSpeed } from './engine-speed.js';
+
+const { values } = parseArgs({
+  options: {
+    'calibration-stories': { type: 'string', default: '150' },
+    'max-eval-tokens': { type: 'string', default: '8192' },
+    steps: { type: 'string', default: '16' },
+    'skip-speed': { type: 'boolean' },
+  },
+});
+const calibrationStories = Number(values['calibration-stories']);
+const maxEvalTokens = Number(values['max-eval-tokens']);
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+const verdict = (ok: boolean) => (ok ? 'MET' : 'MISSED');
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}%`;
+const session = { providers: ['cpu' as const] };
+
+if (!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.validSample)) process.exit(1);
+const dir = mkdtempSync(join(tmpdir(), 'reskv-bench-engine-'));
+try {
+  console.log('== Part 1: stories260K, calibrated on part of the TinyStories validation sample, evaluated on the rest ==');
+  const stories = splitDocuments(readFileSync(fixtures.validSample, 'utf8'));
+  const calibrationFile = join(dir, 'calibration-stories.txt');
+  writeFileSync(calibrationFile, stories.slice(0, calibrationStories).join('\n<|endoftext|>\n'));
+  const heldOut = stories.slice(calibrationStories);
+  const { folder } = importModel(fixtures.stories260K, { library: join(dir, 'library'), id: 'stories260K', tokenizer: fixtures.tok512 });
+  const manifest0 = readManifest(folder);
+  const tokenizer = loadLibraryTokenizer(folder, manifest0);
+  const evalTokens = heldOut.flatMap((d) => documentTokens(tokenizer, d)).slice(0, maxEvalTokens);
+  const calibrated = await calibrateModel(folder, { text: { kind: 'files', paths: [calibrationFile] }, settings: { depth: 8, codebookSize: 2048, groupSize: 32, seed: 0 }, session });
+  const k = calibrated.specs.key;
+  console.log(`stories 0..${calibrationStories - 1} of ${stories.length} calibrate (${calibrated.record.tokensSeen} tokens seen, ${calibrated.record.tokensSampled} sampled per layer); stories ${calibrationStories}..${stories.length - 1} are held out: the first ${evalTokens.length} of their tokens (BOS before each story) are evaluated in ${manifest0.config.maxPositions}-token segments`);
+  console.log(`RVQ: C ${k.codebookSize}, depth ${k.depth}, groups of ${k.groupSize} spanning the token's ${k.numKvHeads} KV heads of ${k.headDim} (${calibrated.specs.key.grouping} keys, ${calibrated.specs.value.grouping} values; one group per token, so the grouping is moot), one fp16 scale per ${k.scale}: ${calibrated.bitsPerValue.key} bits/value at depth 8; calibration took ${calibrated.seconds.capture.toFixed(1)} s capture + ${calibrated.seconds.train.toFixed(1)} s training`);
+  const manifest = readManifest(folder);
+  const context = manifest.config.maxPositions;
+  const rows = await evaluateLibraryModel(folder, manifest, evalTokens, defaultChoices(manifest, [1, 2, 3, 4, 5, 6, 7, 8]), { session, chunk: 128 });
+  console.log(`\nteacher-forced over ${rows[0].positions} held-out positions (${elapsed()}):`);
+  console.log(evaluationTable(rows, context));
+  const codebooks = rows.find((r) => r.codebookBytes > 0)!.codebookBytes;
+  const fp16PerToken = rows[0].bytes.fp16 / rows[0].bytes.tokens;
+  console.log(`codebook bytes (float32, 5 layers x K and V x 8 stages x 2048 x 32): ${codebooks} = the fp16 cache of ${(codebooks / fp16PerToken).toFixed(0)} tokens (${(codebooks / (fp16PerToken * context)).toFixed(1)}x a full ${context}-token fp16 cache); the last column states each ratio at ${context} tokens counting them`);
+
+  const byName = (name: string) => rows.find((r) => r.name === name) as LibraryEvaluation;
+  const d8 = byName('rvq:default d8');
+  const d4 = byName('rvq:default d4');
+  console.log('\nmeasured vs target (part 1):');
+  console.log(`  RVQ depth 8 bits/value ${d8.bitsPerValue} (measured bytes) — target 3.25: ${verdict(d8.bitsPerValue === 3.25)}`);
+  console.log(`  RVQ depth 8 perplexity ${pct(d8.perplexityChangePercent)} — target <= +1%: ${verdict(d8.perplexityChangePercent <= 1)}`);
+  console.log(`  RVQ depth 8 KL ${d8.meanKl.toFixed(4)} — target <= 0.01: ${verdict(d8.meanKl <= 0.01)}`);
+  console.log(`  RVQ depth 8 top-1 agreement ${(100 * d8.top1Agreement).toFixed(2)}% — target >= 96%: ${verdict(d8.top1Agreement >= 0.96)}`);
+  console.log(`  RVQ depth 4 perplexity ${pct(d4.perplexityChangePercent)} — target <= +2.5%: ${verdict(d4.perplexityChangePercent <= 2.5)}`);
+  for (const name of ['q4_0', 'kivi2']) {
+    const r = byName(name);
+    console.log(`  ${name} (${r.bitsPerValue.toFixed(2)} bits/value) perplexity ${pct(r.perplexityChangePercent)} vs RVQ depth 8 (3.25) ${pct(d8.perplexityChangePercent)} — target: scalar loses more: ${verdict(r.perplexityChangePercent > d8.perplexityChangePercent)}`);
+  }
+
+  console.log(`\nrecent window (beyond the paper): the newest R tokens kept in fp16 (${elapsed()}):`);
+  const windowChoices: NamedChoice[] = [{ name: 'fp16', choice: { format: 'fp16' } }];
+  for (const depth of [8, 4, 2]) for (const R of [0, 32]) windowChoices.push({ name: `rvq d${depth} R${R}`, choice: { format: 'rvq', depth, recentWindow: R } });
+  console.log(evaluationTable(await evaluateLibraryModel(folder, manifest, evalTokens, windowChoices, { session, chunk: 128 }), context));
+
+  // The rvq graph takes one runtime depth, fed as the deepest layer's: new tokens of a step are
+  // attended at it in every layer (stored and later read at their layer's depth). One token per step
+  // keeps that to each token's attention to itself.
+  console.log(`\nper-layer depth (beyond the paper), chosen from a sensitivity run: one layer at depth 2, the others at 8; one token per step (${elapsed()}):`);
+  const L = manifest.config.numLayers;
+  const depthsWith = (fill: number, layer: number, depth: number): LayerDepths => {
+    const list = Array.from({ length: L }, (_, i) => (i === layer ? depth : fill));
+    return { key: list, value: [...list] };
+  };
+  const sensitivity = await evaluateLibraryModel(folder, manifest, evalTokens.slice(0, 2048), [
+    { name: 'fp16', choice: { format: 'fp16' } },
+    ...Array.from({ length: L }, (_, i) => ({ name: `layer ${i} at d2`, choice: { format: 'rvq' as const, layerDepths: depthsWith(8, i, 2) } })),
+  ], { session, chunk: 1 });
+  console.log(evaluationTable(sensitivity, context));
+  // KL, not perplexity: over 2048 tokens the perplexity change is too noisy to rank layers by
+  const worst = sensitivity.slice(1).reduce((a, b, i) => (b.meanKl > a.kl ? { layer: i, kl: b.meanKl } : a), { layer: 0, kl: -Infinity }).layer;
+  console.log(`most sensitive (largest KL): layer ${worst}; it keeps depth 8, the other layers get 4, against uniform depths 4 and 5 (first 4096 held-out tokens, one per step):`);
+  const perLayer = await evaluateLibraryModel(folder, manifest, evalTokens.slice(0, 4096), [
+    { name: 'fp16', choice: { format: 'fp16' } },
+    { name: 'rvq d4', choice: { format: 'rvq', depth: 4 } },
+    { name: 'rvq d5', choice: { format: 'rvq', depth: 5 } },
+    { name: `rvq layer ${worst} d8, rest d4`, choice: { format: 'rvq', layerDepths: depthsWith(4, worst, 8) } },
+  ], { session, chunk: 1 });
+  console.log(evaluationTable(perLayer, context));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (!values['skip-speed']) {
+  console.log(`\n== Part 2: decode speed and bytes, random model of SmolLM2-135M geometry (${elapsed()}) ==`);
+  const speed = await runEngineSpeed([128, 512, 2048], Number(values.steps));
+  console.log('\nmeasured vs target (part 2):');
+  for (const s of speed) {
+    const r8 = s.rvq[8].bytes;
+    const held8 = r8.codes + r8.scales;
+    console.log(`  context ${s.context}: RVQ depth 8 codes + scales ${held8} bytes, formula ${s.formulaBytes[8]} — target: exact: ${verdict(held8 === s.formulaBytes[8])}; ${(r8.fp16 / held8).toFixed(2)}x smaller than fp16 — target 5.33x: ${verdict((r8.fp16 / held8).toFixed(2) === '5.33')}`);
+    for (const depth of [8, 4] as const) {
+      const m = s.rvq[depth];
+      console.log(`  context ${s.context}: RVQ depth ${depth} bytes fed per step ${(m.bytes.fedPerStep / m.bytes.held).toFixed(3)}x held (depth bytes included) — target <= 1.1x: ${verdict(m.bytes.fedPerStep <= 1.1 * m.bytes.held)}`);
+    }
+  }
+  const last = speed.find((s) => s.context === 2048);
+  if (last) {
+    for (const depth of [8, 4] as const) {
+      const ratio = last.rvq[depth].decodeTokensPerSecond / last.fp16.decodeTokensPerSecond;
+      console.log(`  RVQ depth ${depth} decode ${ratio.toFixed(2)}x fp16 at 2048 (${last.rvq[depth].decodeTokensPerSecond.toFixed(2)} vs ${last.fp16.decodeTokensPerSecond.toFixed(2)} tok/s) — target 0.8x: ${verdict(ratio >= 0.8)}`);
+    }
+    console.log(`  resident memory at the end: ${(last.rvq[4].residentBytes / 2 ** 20).toFixed(0)} MiB (process, both graphs loaded)`);
+  }
+}
+console.log(`\ntotal ${elapsed()}`);
