@@ -4,6 +4,7 @@
 // benchmarks alike. RVQ uses the rvq graph installed for a codebook set (main/model/library-rvq.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBitsPerValue } from '../../quant/index.js';
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
 import type { ModelManifest } from '../model/manifest.js';
@@ -41,6 +42,17 @@ export interface CacheChoice {
   /** rvq: newest tokens kept in fp16 and coded when they leave (0 = the paper). */
   recentWindow?: number;
 }
+
+const depthList = z.array(z.number().int('must be an integer').min(1, 'must be at least 1'));
+
+/** A cache choice arriving from outside (IPC, HTTP): checked here; depths against the codebooks on open. */
+export const cacheChoiceSchema = z.strictObject({
+  format: z.enum(cacheFormats),
+  codebooks: z.string().min(1).optional(),
+  depth: z.number().int('must be an integer').min(1, 'must be at least 1').optional(),
+  layerDepths: z.strictObject({ key: depthList, value: depthList }).optional(),
+  recentWindow: z.number().int('must be an integer').min(0, 'must be at least 0').optional(),
+});
 
 /** Parses "fp16", "q8_0", "q4_0", "kivi2", "rvq" or "rvq:<codebook set>". */
 export function parseCacheChoice(text: string): CacheChoice {

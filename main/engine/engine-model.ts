@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../atomic-file.js';
 import { defaultLibraryDir, loadLibraryTokenizer } from '../model/library.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
-import { checkDepth, openCacheRuntime, storeDepths } from './cache-runtime.js';
+import { cacheChoiceSchema, checkDepth, openCacheRuntime, storeDepths } from './cache-runtime.js';
 import type { CacheChoice, CacheRuntime, LayerDepths } from './cache-runtime.js';
 import { ChatConversation } from './chat.js';
 import type { ChatTokenizer } from './chat.js';
@@ -139,7 +139,8 @@ export class EngineModel {
     const folder = findLibraryModel(options.model, options.library);
     const manifest = readManifest(folder);
     const tokenizer = loadLibraryTokenizer(folder, manifest);
-    const runtime = await openCacheRuntime(folder, manifest, options.cache ?? { format: 'fp16' }, options.session);
+    const cache = parseOptions(cacheChoiceSchema, options.cache ?? { format: 'fp16' }, 'cache choice');
+    const runtime = await openCacheRuntime(folder, manifest, cache, options.session);
     const spec = runtime.rvq?.set.keySpec;
     const info: EngineModelInfo = {
       id: manifest.id,

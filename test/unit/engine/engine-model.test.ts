@@ -148,6 +148,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('EngineMod
     await expect(EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'rvq', codebooks: 'other' } })).rejects.toThrow(/no codebook set "other" \(installed: synthetic\)/);
     await expect(EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'rvq', depth: 9 } })).rejects.toThrow(/depth must be a whole number from 1 to 4/);
     await expect(EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'q8_0', depth: 2 } })).rejects.toThrow(/apply to the rvq cache only/);
+    await expect(EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'q5' } as never })).rejects.toThrow(/Invalid cache choice: format: /);
+    await expect(EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'rvq', depth: 2.5 } })).rejects.toThrow(/Invalid cache choice: depth: must be an integer/);
     const model = await EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'rvq' }, session: cpu });
     const id = model.createConversation();
     expect(() => model.setDepth(id, { depth: 1000 })).toThrow(/depth must be a whole number from 1 to 4 .*, got 1000/);
