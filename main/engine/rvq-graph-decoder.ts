@@ -1,7 +1,8 @@
 // DecoderStep over the `rvq` graph (buildRvqDecoderGraph): a KvCodeStore's zero-copy views go in as
 // they are (past_codes [1, coded, R_d] at the live record depth, past_depths, past_scales, the fp16
-// recent window), with `depth` the deepest lane's record depth (each token's own depth caps it) and
-// `window_size` the store's R. The new tokens come back both as records packed at the spec depth
+// recent window), with `depth` each layer's K and V record depth (so the new tokens of a step are
+// attended at their own layer's depth; each stored token's own depth caps it) and `window_size` the
+// store's R. The new tokens come back both as records packed at the spec depth
 // (new_codes, cut to the live depth by the store) and as raw pre-RoPE K/V, for the recent window
 // (whose tokens the store's encoders code as they leave it).
 import * as ort from 'onnxruntime-node';
@@ -45,19 +46,19 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
     const window = store.options.recentWindow ?? 0;
     const n = tokens.length;
     const feeds: Feeds = { ...stepFeeds(tokens, store.length), window_size: int64(window) };
-    let depth = 1;
+    const depths = new BigInt64Array(2 * numLayers);
     for (let i = 0; i < numLayers; i++) {
       for (const kind of KV_KINDS) {
         const spec = kind === 'key' ? this.specs.keySpec : this.specs.valueSpec;
         const p = store.past(i, kind);
-        depth = Math.max(depth, store.depth(i, kind));
+        depths[2 * i + (kind === 'key' ? 0 : 1)] = BigInt(store.depth(i, kind));
         feeds[`past_codes.${i}.${kind}`] = new ort.Tensor('uint8', p.records, [1, p.codedTokens, p.recordBytes]);
         feeds[`past_depths.${i}.${kind}`] = new ort.Tensor('uint8', p.depths, [1, p.codedTokens]);
         if (scalesPerToken(spec)) feeds[`past_scales.${i}.${kind}`] = new ort.Tensor('float16', p.scales, [1, p.codedTokens, scalesPerToken(spec)]);
         feeds[`past_window.${i}.${kind}`] = new ort.Tensor('float16', p.window, [1, p.windowTokens, tokenWidth(spec)]);
       }
     }
-    feeds.depth = int64(depth);
+    feeds.depth = new ort.Tensor('int64', depths, [2 * numLayers]);
     const out = await this.session.run(feeds);
     const logits = logitsOf(out, n, this.vocabSize);
     for (let i = 0; i < numLayers; i++) {

@@ -5,7 +5,8 @@
 //        past_depths.{i}.{k}  uint8   [batch, coded]        stages each coded token holds
 //        past_scales.{i}.{k}  float16 [batch, coded, S]     (absent for scale 'none')
 //        past_window.{i}.{k}  float16 [batch, window, W]    newest past tokens kept uncoded, token-major
-//        depth                int64   [1]                   stages to decode (a prefix of the spec depth)
+//        depth                int64   [1] or [2 * layers]   stages to decode (a prefix of the spec depth): one
+//                                                            for every layer, or per layer and kind (2i key, 2i+1 value)
 //        window_size          int64   [1]                   R: the last R positions stay uncoded (0: paper)
 //   out: logits; new_codes.{i}.{k} uint8 [batch, n, R_D] and new_scales.{i}.{k} (all spec stages) and
 //        keys_pre_rope.{i} / values.{i} float32 [batch, kvHeads, n, headDim] of the new tokens.
@@ -32,11 +33,11 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
     ['value', codebooks.valueSpec],
   ] as const;
   const codecs: Record<Kind, RvqGraphCodec>[] = [];
-  let shared: { tables: { cos: string; sin: string }; inWindow: string } | null = null;
+  let shared: { tables: { cos: string; sin: string }; inWindow: string; depths: string[] } | null = null;
 
   const rvq: CacheStrategy = {
     declareInputs(m) {
-      m.g.input('depth', DataType.INT64, [1]);
+      m.g.input('depth', DataType.INT64, ['depth_count']);
       m.g.input('window_size', DataType.INT64, [1]);
       for (let i = 0; i < config.numLayers; i++) {
         const layer = {} as Record<Kind, RvqGraphCodec>;
@@ -61,13 +62,19 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         // new token j stays uncoded when j >= n - window_size
         const newIndex = g.op('Reshape', [g.op('Range', [g.int64([0], []), g.op('Squeeze', [ctx.seqLen, g.int64([0])]), g.int64([1], [])]), g.int64([1, -1, 1])]);
         const inWindow = g.op('GreaterOrEqual', [newIndex, g.op('Sub', [ctx.seqLen, 'window_size'])]);
-        shared = { tables, inWindow };
+        // per layer and kind: depth[min(2i + k, depth_count - 1)], so a single depth serves every layer
+        const lastDepth = g.op('Sub', [g.op('Size', ['depth']), g.int64([1], [])]);
+        const lanes = 2 * config.numLayers;
+        const all = g.op('Gather', ['depth', g.op('Min', [g.int64(Array.from({ length: lanes }, (_, j) => j)), lastDepth])]);
+        const depths = g.opN('Split', [all], lanes, { axis: 0, num_outputs: lanes });
+        shared = { tables, inWindow, depths };
       }
       g.op('Identity', [keysPreRope], {}, `keys_pre_rope.${i}`);
       g.op('Identity', [values], {}, `values.${i}`);
       const attended = {} as Record<Kind, string>;
       for (const [kind] of kinds) {
         const codec = codecs[i][kind];
+        const depth = shared.depths[2 * i + (kind === 'key' ? 0 : 1)];
         const fresh = kind === 'key' ? keysPreRope : values;
         g.output(kind === 'key' ? `keys_pre_rope.${i}` : `values.${i}`, DataType.FLOAT, ['batch_size', kvh, 'sequence_length', d]);
         // [batch, kvh, n, d] -> token rows [batch, n, W]
@@ -80,9 +87,9 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
           g.output(`new_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'sequence_length', codec.numScales]);
         }
         const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
-        const newRows = g.op('Where', [shared.inWindow, roundedNew, codec.dequantize(q.codes, q.scales, 'depth')]);
+        const newRows = g.op('Where', [shared.inWindow, roundedNew, codec.dequantize(q.codes, q.scales, depth)]);
         const pastScales = codec.numScales ? `past_scales.${i}.${kind}` : null;
-        const coded = codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, 'depth', `past_depths.${i}.${kind}`);
+        const coded = codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, depth, `past_depths.${i}.${kind}`);
         const window = g.op('Cast', [`past_window.${i}.${kind}`], { to: DataType.FLOAT });
         const all = g.op('Concat', [coded, window, newRows], { axis: 1 });
         const heads = g.op('Transpose', [g.op('Reshape', [all, g.int64([0, 0, kvh, d])])], { perm: [0, 2, 1, 3] });

@@ -82,29 +82,26 @@ try {
   for (const depth of [8, 4, 2]) for (const R of [0, 32]) windowChoices.push({ name: `rvq d${depth} R${R}`, choice: { format: 'rvq', depth, recentWindow: R } });
   console.log(evaluationTable(await evaluateLibraryModel(folder, manifest, evalTokens, windowChoices, { session, chunk: 128 }), context));
 
-  // The rvq graph takes one runtime depth, fed as the deepest layer's: new tokens of a step are
-  // attended at it in every layer (stored and later read at their layer's depth). One token per step
-  // keeps that to each token's attention to itself.
-  console.log(`\nper-layer depth (beyond the paper), chosen from a sensitivity run: one layer at depth 2, the others at 8; one token per step (${elapsed()}):`);
+  console.log(`\nper-layer depth (beyond the paper), chosen from a sensitivity run: one layer at depth 2, the others at 8 (${elapsed()}):`);
   const L = manifest.config.numLayers;
   const depthsWith = (fill: number, layer: number, depth: number): LayerDepths => {
     const list = Array.from({ length: L }, (_, i) => (i === layer ? depth : fill));
     return { key: list, value: [...list] };
   };
-  const sensitivity = await evaluateLibraryModel(folder, manifest, evalTokens.slice(0, 2048), [
+  const sensitivity = await evaluateLibraryModel(folder, manifest, evalTokens.slice(0, 4096), [
     { name: 'fp16', choice: { format: 'fp16' } },
     ...Array.from({ length: L }, (_, i) => ({ name: `layer ${i} at d2`, choice: { format: 'rvq' as const, layerDepths: depthsWith(8, i, 2) } })),
-  ], { session, chunk: 1 });
+  ], { session, chunk: 128 });
   console.log(evaluationTable(sensitivity, context));
-  // KL, not perplexity: over 2048 tokens the perplexity change is too noisy to rank layers by
+  // KL, not perplexity: over 4096 tokens the perplexity change is too noisy to rank layers by
   const worst = sensitivity.slice(1).reduce((a, b, i) => (b.meanKl > a.kl ? { layer: i, kl: b.meanKl } : a), { layer: 0, kl: -Infinity }).layer;
-  console.log(`most sensitive (largest KL): layer ${worst}; it keeps depth 8, the other layers get 4, against uniform depths 4 and 5 (first 4096 held-out tokens, one per step):`);
-  const perLayer = await evaluateLibraryModel(folder, manifest, evalTokens.slice(0, 4096), [
+  console.log(`most sensitive (largest KL): layer ${worst}; it keeps depth 8, the other layers get 4, against uniform depths 4 and 5:`);
+  const perLayer = await evaluateLibraryModel(folder, manifest, evalTokens, [
     { name: 'fp16', choice: { format: 'fp16' } },
     { name: 'rvq d4', choice: { format: 'rvq', depth: 4 } },
     { name: 'rvq d5', choice: { format: 'rvq', depth: 5 } },
     { name: `rvq layer ${worst} d8, rest d4`, choice: { format: 'rvq', layerDepths: depthsWith(4, worst, 8) } },
-  ], { session, chunk: 1 });
+  ], { session, chunk: 128 });
   console.log(evaluationTable(perLayer, context));
 } finally {
   rmSync(dir, { recursive: true, force: true });

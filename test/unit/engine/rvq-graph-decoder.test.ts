@@ -103,6 +103,17 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('RvqGraphDecoder on stories
     expect(store.bytes().codes).toBe(2 * ck.config.numLayers * ids.length); // 1 group x 1 stage x 4 bits -> 1 byte
   });
 
+  it('attends every layer and kind at its own depth, the new tokens of a multi-token step included', async () => {
+    const store = new KvCodeStore(storeOptions());
+    store.setDepth(1, { layer: 1 });
+    store.setDepth(1, { layer: 3, kind: 'value' });
+    const engine = await runEngine(store);
+    const full = transform(2);
+    const shallow = transform(1);
+    const reference = referenceLogits((layer, kind, row, position) => (layer === 1 || (layer === 3 && kind === 'value') ? shallow : full)(layer, kind, row, position));
+    engine.forEach((row, i) => expect(maxError(row, reference[i])).toBeLessThan(1e-3));
+  });
+
   it('keeps a recent window in fp16 and codes tokens with quant as they leave it', async () => {
     const store = new KvCodeStore(storeOptions(2));
     const engine = await runEngine(store);
