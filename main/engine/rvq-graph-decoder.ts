@@ -32,7 +32,12 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
     this.vocabSize = config.vocabSize;
     const names = Array.from({ length: config.numLayers }, (_, i) => KV_KINDS.flatMap((kind) => [`past_codes.${i}.${kind}`, `past_depths.${i}.${kind}`, `past_window.${i}.${kind}`])).flat();
     checkGraphInputs(session, ['input_ids', 'attention_mask', 'position_ids', 'depth', 'window_size', ...names], 'rvq');
+    // graphs installed before per-layer depths declare `depth` as [1]: they get the deepest lane's
+    const depthInput = session.inputMetadata.find((m) => m.name === 'depth');
+    this.depthPerLane = !(depthInput?.isTensor && depthInput.shape.length === 1 && depthInput.shape[0] === 1);
   }
+
+  private readonly depthPerLane: boolean;
 
   private checkStore(store: KvCodeStore): void {
     const { numLayers, keySpec, valueSpec } = store.options;
@@ -58,7 +63,7 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
         feeds[`past_window.${i}.${kind}`] = new ort.Tensor('float16', p.window, [1, p.windowTokens, tokenWidth(spec)]);
       }
     }
-    feeds.depth = new ort.Tensor('int64', depths, [2 * numLayers]);
+    feeds.depth = this.depthPerLane ? new ort.Tensor('int64', depths, [2 * numLayers]) : int64(Math.max(...Array.from(depths, Number)));
     const out = await this.session.run(feeds);
     const logits = logitsOf(out, n, this.vocabSize);
     for (let i = 0; i < numLayers; i++) {
