@@ -13,28 +13,10 @@ import type { ModelConfig } from '../../main/model/config.js';
 import { parameterCount } from '../../main/model/config.js';
 import { readManifest } from '../../main/model/manifest.js';
 import { RandomWeights, writeHfFolder } from '../../main/model/hf-export.js';
+import { smolLm2Geometry } from '../support/geometries.js';
 import { fixtures } from '../support/shared.js';
 
 const { values } = parseArgs({ options: { weights: { type: 'string', default: 'float32' }, 'over-2gb': { type: 'boolean', default: false } } });
-
-const smolLm2Geometry: ModelConfig = {
-  architecture: 'llama',
-  hiddenSize: 576,
-  numLayers: 30,
-  numHeads: 9,
-  numKvHeads: 3,
-  headDim: 64,
-  intermediateSize: 1536,
-  vocabSize: 49152,
-  maxPositions: 8192,
-  normEps: 1e-5,
-  normWeightOffset: 0,
-  activation: 'silu',
-  qkvBias: false,
-  tiedEmbeddings: true,
-  embeddingScale: 1,
-  rope: { theta: 100000, style: 'half', scaling: null },
-};
 
 const over2gb: ModelConfig = { ...smolLm2Geometry, hiddenSize: 1536, numLayers: 24, numHeads: 12, numKvHeads: 4, headDim: 128, intermediateSize: 4096, vocabSize: 32000, tiedEmbeddings: false };
 
