@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import type { ChatModelInfo } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { defaultLibraryDir, loadLibraryTokenizer } from '../model/library.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
@@ -32,18 +33,9 @@ export interface EngineOpenOptions {
   session?: SessionOptionsInput;
 }
 
-export interface EngineModelInfo {
-  id: string;
+/** What the API reports of an open model (ChatModelInfo), plus its library folder. */
+export interface EngineModelInfo extends ChatModelInfo {
   folder: string;
-  cache: string;
-  provider: string;
-  skippedProviders: { provider: string; reason: string }[];
-  /** true: messages go through the chat template; false: prompts continue the text after BOS. */
-  chat: boolean;
-  contextLength: number;
-  /** rvq: the codebooks' stages (the largest depth), else null. */
-  maxDepth: number | null;
-  codebookBytes: number;
 }
 
 export interface ConversationFigures {
