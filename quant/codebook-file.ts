@@ -69,15 +69,19 @@ function specFromMetadata(metadata: Record<string, string>, key: string): RvqSpe
   }
 }
 
+/** What a codebook file's metadata declares (format checked): layer count and the key and value specs. */
+export function codebookFileDeclaration(metadata: Record<string, string>): { layers: number; keySpec: RvqSpec; valueSpec: RvqSpec } {
+  const format = metadata['reskv.format'];
+  if (format !== CODEBOOK_FORMAT) throw new Error(`not a ResKV codebook file: reskv.format is ${format === undefined ? 'missing' : JSON.stringify(format)}, expected "${CODEBOOK_FORMAT}"`);
+  const layers = Number(metadata['reskv.layers']);
+  if (!Number.isInteger(layers) || layers < 1) throw new Error(`codebook file metadata reskv.layers must be a positive integer, got ${JSON.stringify(metadata['reskv.layers'])}`);
+  return { layers, keySpec: specFromMetadata(metadata, 'reskv.key_spec'), valueSpec: specFromMetadata(metadata, 'reskv.value_spec') };
+}
+
 /** Parses and fully validates a codebook file (format, specs, every tensor's presence, dtype and shape, finiteness). */
 export function decodeCodebooks(bytes: Uint8Array): CodebookSet {
   const file = decodeSafetensors(bytes);
-  const format = file.metadata['reskv.format'];
-  if (format !== CODEBOOK_FORMAT) throw new Error(`not a ResKV codebook file: reskv.format is ${format === undefined ? 'missing' : JSON.stringify(format)}, expected "${CODEBOOK_FORMAT}"`);
-  const layerCount = Number(file.metadata['reskv.layers']);
-  if (!Number.isInteger(layerCount) || layerCount < 1) throw new Error(`codebook file metadata reskv.layers must be a positive integer, got ${JSON.stringify(file.metadata['reskv.layers'])}`);
-  const keySpec = specFromMetadata(file.metadata, 'reskv.key_spec');
-  const valueSpec = specFromMetadata(file.metadata, 'reskv.value_spec');
+  const { layers: layerCount, keySpec, valueSpec } = codebookFileDeclaration(file.metadata);
   const expectedNames = new Set<string>();
   const read = (layer: number, kind: Kind): Float32Array => {
     const name = tensorName(layer, kind);

@@ -2,8 +2,8 @@
 // installs them with an rvq graph in its library folder. Progress on stderr; Ctrl-C cancels.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { calibrateModel, calibrationSettingsSchema, calibrationSpecs } from '../engine/calibration/calibrate.js';
-import type { CalibrationProgress, CalibrationText } from '../engine/calibration/calibrate.js';
+import { calibrateModel, calibrationSettingsSchema, defaultSelfGeneratedTokens, describeCalibrationProgress, planCalibration } from '../engine/calibration/calibrate.js';
+import type { CalibrationText } from '../engine/calibration/calibrate.js';
 import { defaultLibraryDir, importModel, listModels } from '../model/library.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
 import type { CliCommand } from './command.js';
@@ -40,8 +40,6 @@ text, saves them in the model's library folder and installs an rvq graph for the
   --threads N                ONNX Runtime threads (default: its own choice)
   --json                     print the result as JSON`;
 
-const defaultSelfGeneratedTokens = 16384;
-
 function integer(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -62,19 +60,6 @@ export function resolveLibraryModel(spec: string, library: string, onImport: (me
     library,
     onProgress: ({ bytesDone, bytesTotal }) => onImport(`converting weights${isFile ? '' : ' of the folder'}: ${((100 * bytesDone) / Math.max(1, bytesTotal)).toFixed(0)}%`),
   }).folder;
-}
-
-function describe(p: CalibrationProgress): string {
-  switch (p.phase) {
-    case 'generate':
-      return `sampling calibration text: ${p.tokens} / ${p.target} tokens`;
-    case 'capture':
-      return `capturing K/V: ${p.tokensSeen} / ${p.tokensTotal} tokens seen, ${p.vectorsHeld} sampled per layer`;
-    case 'train':
-      return `training ${(100 * p.fraction).toFixed(1)}%: layer ${p.layer} ${p.kind}s, stage ${p.stage + 1}, ${p.step} (${p.vectors} vectors)`;
-    case 'save':
-      return 'saving codebooks and installing the rvq graph';
-  }
 }
 
 export const calibrateCommand: CliCommand = {
@@ -155,7 +140,7 @@ export const calibrateCommand: CliCommand = {
     };
     const folder = resolveLibraryModel(values.model, values.library ?? defaultLibraryDir(), (m) => show(m, 'import'));
     try {
-      calibrationSpecs(readManifest(folder).config, checked.data);
+      planCalibration(readManifest(folder).config, checked.data);
     } catch (e) {
       // a configuration this model cannot take, e.g. a group size dividing neither head_dim nor the token width
       throw new CliUsageError((e as Error).message);
@@ -170,7 +155,7 @@ export const calibrateCommand: CliCommand = {
         settings: checked.data,
         session: { providers: ['cpu'], threads },
         signal: controller.signal,
-        onProgress: (p) => show(describe(p), p.phase),
+        onProgress: (p) => show(describeCalibrationProgress(p), p.phase),
       });
     } finally {
       process.removeListener('SIGINT', cancel);

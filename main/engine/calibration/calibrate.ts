@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { decodeSafetensors, encodeCodebooks, encodeSafetensors, groupsPerToken, parseRvqSpec, parseSafetensorsHeader, rvqBitsPerValue, safetensorsHeaderLength } from '../../../quant/index.js';
+import { codebookFileDeclaration, decodeSafetensors, encodeCodebooks, encodeSafetensors, groupsPerToken, parseRvqSpec, parseSafetensorsHeader, rvqBitsPerValue, safetensorsHeaderLength } from '../../../quant/index.js';
 import type { RvqSpec } from '../../../quant/index.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
@@ -14,7 +14,7 @@ import { installRvqGraph } from '../../model/library-rvq.js';
 import { readManifest } from '../../model/manifest.js';
 import { parseOptions } from '../sampler.js';
 import type { SessionOptionsInput } from '../session.js';
-import { captureChunks, documentTokens, readTextFiles, sampleOwnText } from './calibration-text.js';
+import { captureChunks, documentTokens, readTextFile, sampleOwnText, textDocuments } from './calibration-text.js';
 import type { TextFileRecord } from './calibration-text.js';
 import { KvCapture } from './kv-capture.js';
 import { KvReservoir } from './kv-reservoir.js';
@@ -60,13 +60,34 @@ export function calibrationSpecs(config: ModelConfig, settings: CalibrationSetti
   return { key: spec(settings.keyGrouping), value: spec(settings.valueGrouping) };
 }
 
-export type CalibrationText = { kind: 'files'; paths: readonly string[] } | { kind: 'self-generated'; tokens: number };
+/**
+ * Where the calibration tokens come from: text files, text held in memory (recorded under `name` like
+ * a file, e.g. the app's bundled sample), or `tokens` tokens the model samples itself (data-free).
+ */
+export type CalibrationText = { kind: 'files'; paths: readonly string[] } | { kind: 'text'; name: string; text: string } | { kind: 'self-generated'; tokens: number };
+
+/** Data-free calibration's token budget when the user gives none. */
+export const defaultSelfGeneratedTokens = 16384;
 
 export type CalibrationProgress =
   | { phase: 'generate'; tokens: number; target: number }
   | { phase: 'capture'; tokensSeen: number; tokensTotal: number; vectorsHeld: number }
   | ({ phase: 'train' } & TrainProgress)
   | { phase: 'save' };
+
+/** One line for a progress update (the CLI's status line, the app's job stage). */
+export function describeCalibrationProgress(p: CalibrationProgress): string {
+  switch (p.phase) {
+    case 'generate':
+      return `sampling calibration text: ${p.tokens} / ${p.target} tokens`;
+    case 'capture':
+      return `capturing K/V: ${p.tokensSeen} / ${p.tokensTotal} tokens seen, ${p.vectorsHeld} sampled per layer`;
+    case 'train':
+      return `training ${(100 * p.fraction).toFixed(1)}%: layer ${p.layer} ${p.kind}s, stage ${p.stage + 1}, ${p.step} (${p.vectors} vectors)`;
+    case 'save':
+      return 'saving codebooks and installing the rvq graph';
+  }
+}
 
 export interface CalibrateOptions {
   text: CalibrationText;
@@ -98,31 +119,52 @@ const calibrationRecordSchema = z.object({
   settings: calibrationSettingsSchema.omit({ name: true }),
 });
 
-/**
- * How a codebook file was calibrated (its `reskv.calibration` metadata), read from the file's header
- * only; null for a file written without one (e.g. by another tool). Throws on a malformed record.
- */
-export function readCalibrationRecord(codebookFile: string): CalibrationRecord | null {
-  const fd = openSync(codebookFile, 'r');
+/** A safetensors file's metadata, read from its header only. */
+function readSafetensorsMetadata(file: string): Record<string, string> {
+  const fd = openSync(file, 'r');
   try {
     const first8 = new Uint8Array(8);
     readSync(fd, first8, 0, 8, 0);
     const header = new Uint8Array(8 + safetensorsHeaderLength(first8));
     readSync(fd, header, 0, header.length, 0);
-    const text = parseSafetensorsHeader(header, fstatSync(fd).size).metadata['reskv.calibration'];
-    if (text === undefined) return null;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new Error(`${codebookFile}: reskv.calibration metadata is not JSON`);
-    }
-    const parsed = calibrationRecordSchema.safeParse(json);
-    if (!parsed.success) throw new Error(`${codebookFile}: malformed reskv.calibration metadata (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
-    return parsed.data;
+    return parseSafetensorsHeader(header, fstatSync(fd).size).metadata;
   } finally {
     closeSync(fd);
   }
+}
+
+function calibrationRecordIn(codebookFile: string, metadata: Record<string, string>): CalibrationRecord | null {
+  const text = metadata['reskv.calibration'];
+  if (text === undefined) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${codebookFile}: reskv.calibration metadata is not JSON`);
+  }
+  const parsed = calibrationRecordSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`${codebookFile}: malformed reskv.calibration metadata (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  return parsed.data;
+}
+
+/**
+ * How a codebook file was calibrated (its `reskv.calibration` metadata), read from the file's header
+ * only; null for a file written without one (e.g. by another tool). Throws on a malformed record.
+ */
+export function readCalibrationRecord(codebookFile: string): CalibrationRecord | null {
+  return calibrationRecordIn(codebookFile, readSafetensorsMetadata(codebookFile));
+}
+
+/** A codebook file's specs, layer count and calibration record, from its header only (no tensor is read). */
+export function readCodebookHeader(codebookFile: string): { layers: number; specs: Record<KvKind, RvqSpec>; record: CalibrationRecord | null } {
+  const metadata = readSafetensorsMetadata(codebookFile);
+  let declared;
+  try {
+    declared = codebookFileDeclaration(metadata);
+  } catch (e) {
+    throw new Error(`${codebookFile}: ${(e as Error).message}`, { cause: e });
+  }
+  return { layers: declared.layers, specs: { key: declared.keySpec, value: declared.valueSpec }, record: calibrationRecordIn(codebookFile, metadata) };
 }
 
 export interface CalibrationResult {
@@ -139,9 +181,24 @@ export interface CalibrationResult {
 }
 
 /** Default token sample per layer: 65536 rows, fewer when the K and V rows of every layer would pass 2 GiB. */
-function defaultMaxVectors(config: ModelConfig): number {
+export function defaultMaxVectors(config: ModelConfig): number {
   const bytesPerToken = config.numLayers * 2 * config.numKvHeads * config.headDim * 4;
   return Math.max(1, Math.min(65536, Math.floor(2 ** 31 / bytesPerToken)));
+}
+
+/**
+ * The specs and token sample size the settings give on this model; throws, naming the setting, when
+ * the model cannot take them (a group size dividing neither head_dim nor the token width, a sample
+ * too small for the codebook). Cheap: callers check settings with it before starting a run.
+ */
+export function planCalibration(config: ModelConfig, settings: CalibrationSettings): { specs: Record<KvKind, RvqSpec>; maxVectors: number } {
+  const specs = calibrationSpecs(config, settings);
+  const maxVectors = settings.maxVectors ?? defaultMaxVectors(config);
+  const groupVectors = maxVectors * Math.min(groupsPerToken(specs.key), groupsPerToken(specs.value));
+  if (groupVectors < settings.codebookSize) {
+    throw new Error(`maxVectors ${maxVectors} tokens give ${groupVectors} group vectors per layer, fewer than the ${settings.codebookSize} codebook entries`);
+  }
+  return { specs, maxVectors };
 }
 
 export async function calibrateModel(folder: string, options: CalibrateOptions): Promise<CalibrationResult> {
@@ -150,12 +207,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   const session = options.session ?? { providers: ['cpu'] };
   const manifest = readManifest(folder);
   const { config } = manifest;
-  const specs = calibrationSpecs(config, settings);
-  const maxVectors = settings.maxVectors ?? defaultMaxVectors(config);
-  const groupVectors = maxVectors * Math.min(groupsPerToken(specs.key), groupsPerToken(specs.value));
-  if (groupVectors < settings.codebookSize) {
-    throw new Error(`maxVectors ${maxVectors} tokens give ${groupVectors} group vectors per layer, fewer than the ${settings.codebookSize} codebook entries`);
-  }
+  const { specs, maxVectors } = planCalibration(config, settings);
   const tokenizer = loadLibraryTokenizer(folder, manifest);
   let clock = performance.now();
   const lap = () => {
@@ -167,10 +219,10 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
 
   let sequences: number[][];
   let source: CalibrationRecord['source'];
-  if (options.text.kind === 'files') {
-    const { documents, files } = readTextFiles(options.text.paths);
-    sequences = documents.map((d) => documentTokens(tokenizer, d));
-    source = { kind: 'text', files };
+  if (options.text.kind !== 'self-generated') {
+    const texts = options.text.kind === 'files' ? options.text.paths.map(readTextFile) : [textDocuments(options.text.name, new TextEncoder().encode(options.text.text))];
+    sequences = texts.flatMap((t) => t.documents.map((d) => documentTokens(tokenizer, d)));
+    source = { kind: 'text', files: texts.map((t) => t.file) };
   } else {
     const target = options.text.tokens;
     if (!Number.isInteger(target) || target < 1) throw new RangeError(`self-generated calibration needs a positive whole number of tokens, got ${target}`);

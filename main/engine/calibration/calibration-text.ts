@@ -29,25 +29,24 @@ export interface TextFileRecord {
   documents: number;
 }
 
-/** Reads UTF-8 text files into documents; each file is recorded (name, sha256, documents) for the codebook metadata. */
-export function readTextFiles(paths: readonly string[]): { documents: string[]; files: TextFileRecord[] } {
-  const documents: string[] = [];
-  const files: TextFileRecord[] = [];
-  for (const path of paths) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      throw new Error(`calibration text ${path}: ${(e as Error).message}`, { cause: e });
-    }
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-    if (text.includes('\u0000')) throw new Error(`calibration text ${path} holds NUL bytes: it is not a plain-text file`);
-    const docs = splitDocuments(text);
-    if (docs.length === 0) throw new Error(`calibration text ${path} is empty`);
-    documents.push(...docs);
-    files.push({ file: basename(path), sha256: createHash('sha256').update(bytes).digest('hex'), documents: docs.length });
+/** The documents of one text (file bytes, or text held in memory) and its record under `name`. */
+export function textDocuments(name: string, bytes: Uint8Array): { documents: string[]; file: TextFileRecord } {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  if (text.includes('\u0000')) throw new Error(`calibration text ${name} holds NUL bytes: it is not a plain-text file`);
+  const documents = splitDocuments(text);
+  if (documents.length === 0) throw new Error(`calibration text ${name} is empty`);
+  return { documents, file: { file: basename(name), sha256: createHash('sha256').update(bytes).digest('hex'), documents: documents.length } };
+}
+
+/** Reads a UTF-8 text file into documents, recorded (name, sha256, documents) for the codebook metadata. */
+export function readTextFile(path: string): { documents: string[]; file: TextFileRecord } {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(`calibration text ${path}: ${(e as Error).message}`, { cause: e });
   }
-  return { documents, files };
+  return textDocuments(path, bytes);
 }
 
 /** Token ids of a document as the model sees a fresh one: BOS (when the model has one), then the text. */

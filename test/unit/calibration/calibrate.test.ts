@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCodebooks, decodeSafetensors, encodeCodebooks, encodeSafetensors } from '../../../quant/index.js';
-import { calibrateModel, calibrationSpecs, readCalibrationRecord } from '../../../main/engine/calibration/calibrate.js';
+import { calibrateModel, calibrationSpecs, readCalibrationRecord, readCodebookHeader } from '../../../main/engine/calibration/calibrate.js';
 import type { CalibrationProgress, CalibrationSettingsInput } from '../../../main/engine/calibration/calibrate.js';
 import { calibrationSettingsSchema } from '../../../main/engine/calibration/calibrate.js';
 import { readManifest } from '../../../main/model/manifest.js';
-import { createTinyLibrary, tinyConfig } from './tiny-library.js';
+import { createHash } from 'node:crypto';
+import { createTinyLibrary, randomStories, tinyConfig } from './tiny-library.js';
 import type { TinyLibrary } from './tiny-library.js';
 
 const small: CalibrationSettingsInput = { depth: 2, codebookSize: 16, groupSize: 8, maxVectors: 300, kmeansIterations: 3 };
@@ -31,6 +32,7 @@ describe('calibrateModel', () => {
     expect(set.valueSpec.grouping).toBe('contiguous');
     const record = readCalibrationRecord(result.codebookFile)!;
     expect(record).toEqual(result.record);
+    expect(readCodebookHeader(result.codebookFile)).toEqual({ layers: tinyConfig.numLayers, specs: result.specs, record });
     expect(record.source).toEqual({ kind: 'text', files: [{ file: 'stories.txt', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), documents: 12 }] });
     expect(record.tokensSampled).toBe(300);
     expect(record.tokensSeen).toBeGreaterThan(300);
@@ -61,6 +63,12 @@ describe('calibrateModel', () => {
     const c = await run('c', 10);
     expect(a.equals(b)).toBe(true);
     expect(a.equals(c)).toBe(false);
+  });
+
+  it('calibrates on text held in memory, recorded under its name like a file', async () => {
+    const text = randomStories(10, 40, 5);
+    const result = await calibrateModel(lib.folder, { text: { kind: 'text', name: 'sample.txt', text }, settings: { ...small, name: 'memory' } });
+    expect(result.record.source).toEqual({ kind: 'text', files: [{ file: 'sample.txt', sha256: createHash('sha256').update(text).digest('hex'), documents: 10 }] });
   });
 
   it('calibrates data-free on text the model samples at temperature 1 and says so', async () => {
