@@ -17,6 +17,8 @@ export const apiMethodNames = [
   'chat.cancel',
   'chat.setDepth',
   'chat.remove',
+  'tradeoffs.run',
+  'tradeoffs.list',
   'settings.get',
   'settings.save',
   'jobs.list',

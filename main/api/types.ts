@@ -151,6 +151,67 @@ export interface ChatSession {
   open: { info: ChatModelInfo; figures: ChatFigures } | null;
 }
 
+/** What a residual-depth sweep (Tradeoffs view) measures; every field is checked by the backend. */
+export interface TradeoffSweepOptions {
+  /** A plain-text file on this machine (documents separated by <|endoftext|>), scored from its start. */
+  textPath: string;
+  /** Tokens of the text scored teacher-forced. */
+  maxTokens: number;
+  /** Codebook sets swept; empty: every set the model has. */
+  codebookSets: string[];
+  /** Depths 1..maxDepth of each set (at most the set's depth); null: every depth the set has. */
+  maxDepth: number | null;
+  /** Also measure q8_0, q4_0 and KIVI-2 (fp16, the reference, is always measured). */
+  scalarBaselines: boolean;
+  /** Decode latency is measured with this many tokens in the cache ... */
+  latencyContext: number;
+  /** ... over this many decoded tokens. */
+  latencySteps: number;
+}
+
+export type RvqGroupingName = 'strided' | 'contiguous';
+
+/** One measured cache format (an rvq set at one depth, or fp16 / a scalar format). */
+export interface TradeoffPoint {
+  /** e.g. "fp16", "q4_0", "rvq:default d3". */
+  label: string;
+  format: 'fp16' | 'q8_0' | 'q4_0' | 'kivi2' | 'rvq';
+  rvq: { set: string; depth: number; maxDepth: number; keyGrouping: RvqGroupingName; valueGrouping: RvqGroupingName; codebookSize: number; groupSize: number } | null;
+  bitsPerValue: number;
+  /** Measured bytes held per token (codes, scales, fp16 values and per-token depth bytes; every layer, K and V). */
+  kvBytesPerToken: number;
+  perplexity: number;
+  /** Against fp16 on the same text, in percent. */
+  perplexityChangePercent: number;
+  /** Mean KL(fp16 || format) per position, in nats. */
+  meanKl: number;
+  /** Share of positions whose most likely next token matches fp16's (0..1). */
+  top1Agreement: number;
+  /** Median milliseconds per decoded token at the sweep's latency context. */
+  decodeMsPerToken: number;
+  decodeTokensPerSecond: number;
+}
+
+/** A finished sweep as kept in the data folder. */
+export interface TradeoffRun {
+  id: string;
+  model: string;
+  startedAt: string;
+  finishedAt: string;
+  options: TradeoffSweepOptions;
+  text: { file: string; sha256: string; documents: number; tokens: number; positions: number };
+  machine: { platform: string; arch: string; cpu: string; cores: number; provider: string; threads: number };
+  fp16BytesPerToken: number;
+  points: TradeoffPoint[];
+}
+
+/** A model's kept sweeps, newest first; `problem` says why a damaged results file could not be read. */
+export interface TradeoffHistory {
+  model: string;
+  runs: TradeoffRun[];
+  problem: string | null;
+}
+
 /** Pushed from the backend to the renderer. */
 export type BackendEvent =
   | { type: 'job'; job: JobSnapshot }
@@ -191,6 +252,11 @@ export interface ResKvBridge {
     /** Residual depth from the next token on (rvq caches). */
     setDepth(id: string, depth: number): Promise<ChatFigures>;
     remove(id: string): Promise<ChatSession[]>;
+  };
+  tradeoffs: {
+    /** Starts a residual-depth sweep of a library model as a 'sweep' job; the result is kept. */
+    run(model: string, options: TradeoffSweepOptions): Promise<JobSnapshot>;
+    list(model: string): Promise<TradeoffHistory>;
   };
   settings: {
     get(): Promise<SettingsState>;

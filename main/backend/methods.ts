@@ -18,6 +18,7 @@ import type { EngineHost } from './engine-host.js';
 import type { JobRegistry } from './jobs.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
+import { modelIdSchema, readTradeoffHistory, startTradeoffSweep, tradeoffSweepOptionsSchema } from './tradeoffs.js';
 
 /** Facts the host (Electron or the headless server) supplies. */
 export interface BackendHost {
@@ -134,6 +135,11 @@ const methods: MethodTable = {
   'chat.cancel': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.cancel(id) },
   'chat.setDepth': { args: z.tuple([conversationId, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.setDepth(id, depth) },
   'chat.remove': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.remove(id) },
+  'tradeoffs.run': {
+    args: z.tuple([modelIdSchema, tradeoffSweepOptionsSchema]),
+    run: ({ host, jobs }, model, options) => startTradeoffSweep(host.dataDir, jobs, model, options),
+  },
+  'tradeoffs.list': { args: z.tuple([modelIdSchema]), run: ({ host }, model) => readTradeoffHistory(host.dataDir, model) },
   'settings.get': { args: z.tuple([]), run: ({ host }) => loadSettings(host.dataDir) },
   'settings.save': {
     args: z.tuple([settingsSchema]),

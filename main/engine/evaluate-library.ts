@@ -22,6 +22,9 @@ export interface LibraryEvaluation extends FormatEvaluation {
   perplexityChangePercent: number;
 }
 
+/** Perplexity change of `perplexity` against the reference's, in percent. */
+export const perplexityChangePercent = (perplexity: number, reference: number): number => (100 * (perplexity - reference)) / reference;
+
 /** The default lineup: fp16, q8_0, q4_0, KIVI-2, then every installed codebook set at `depths` (default: its full depth). */
 export function defaultChoices(manifest: ModelManifest, depths?: readonly number[], recentWindow = 0): NamedChoice[] {
   const choices: NamedChoice[] = (['fp16', 'q8_0', 'q4_0', 'kivi2'] as const).map((format) => ({ name: format, choice: { format } }));
@@ -47,7 +50,7 @@ export async function evaluateLibraryModel(
     const formats: EvaluatedFormat[] = runtimes.map((r, k) => ({ name: choices[k].name, decoder: r.decoder, createStore: () => r.stores.create() }));
     const results = await evaluateFormats(tokens, formats, options);
     const reference = results[0].perplexity;
-    return results.map((r, k) => ({ ...r, cache: runtimes[k].label, codebookBytes: runtimes[k].rvq?.codebookBytes ?? 0, perplexityChangePercent: (100 * (r.perplexity - reference)) / reference }));
+    return results.map((r, k) => ({ ...r, cache: runtimes[k].label, codebookBytes: runtimes[k].rvq?.codebookBytes ?? 0, perplexityChangePercent: perplexityChangePercent(r.perplexity, reference) }));
   } finally {
     for (const r of runtimes) await r.release();
   }

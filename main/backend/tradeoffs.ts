@@ -1,0 +1,206 @@
+// Residual-depth sweeps for the Tradeoffs view (backend worker): checks the request, runs the engine's
+// sweep (main/engine/depth-sweep.ts) as a 'sweep' job, and keeps every finished run in
+// <data>/tradeoffs/<model>.json (newest first, zod-checked when read back). A damaged results file is
+// reported, not thrown; the next finished sweep keeps it beside as <model>.json.damaged.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import type { JobSnapshot, TradeoffHistory, TradeoffPoint, TradeoffRun, TradeoffSweepOptions } from '../api/types.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import { documentTokens, splitDocuments } from '../engine/calibration/calibration-text.js';
+import { sweepDepths } from '../engine/depth-sweep.js';
+import type { DepthSweepPoint, DepthSweepProgress } from '../engine/depth-sweep.js';
+import { findLibraryModel } from '../engine/engine-model.js';
+import { loadLibraryTokenizer } from '../model/library.js';
+import { readManifest } from '../model/manifest.js';
+import type { ModelManifest } from '../model/manifest.js';
+import type { JobControl, JobRegistry } from './jobs.js';
+import { libraryFor, loadSettings } from './settings.js';
+
+/** Sweeps kept per model (older ones are dropped when a new one is saved). */
+export const keptRunsPerModel = 20;
+const resultsFormat = 'reskv-tradeoffs/1';
+
+const count = (min: number, max: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+export const modelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be the id of a model in the library');
+
+export const tradeoffSweepOptionsSchema = z.strictObject({
+  textPath: z.string().trim().min(1, 'give the path of a text file on this machine').max(4096),
+  maxTokens: count(2, 1_000_000),
+  codebookSets: z.array(z.string().min(1).max(200)).max(64),
+  maxDepth: count(1, 64).nullable(),
+  scalarBaselines: z.boolean(),
+  latencyContext: count(1, 1 << 20),
+  latencySteps: count(2, 1024),
+});
+
+const grouping = z.enum(['strided', 'contiguous']);
+const finite = z.number().finite();
+const pointSchema = z.strictObject({
+  label: z.string(),
+  format: z.enum(['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq']),
+  rvq: z
+    .strictObject({ set: z.string(), depth: count(1, 64), maxDepth: count(1, 64), keyGrouping: grouping, valueGrouping: grouping, codebookSize: z.number().int().positive(), groupSize: z.number().int().positive() })
+    .nullable(),
+  bitsPerValue: finite,
+  kvBytesPerToken: finite,
+  perplexity: finite,
+  perplexityChangePercent: finite,
+  meanKl: finite,
+  top1Agreement: z.number().min(0).max(1),
+  decodeMsPerToken: finite,
+  decodeTokensPerSecond: finite,
+});
+const runSchema = z.strictObject({
+  id: z.string(),
+  model: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  options: tradeoffSweepOptionsSchema,
+  text: z.strictObject({ file: z.string(), sha256: z.string(), documents: z.number().int(), tokens: z.number().int(), positions: z.number().int() }),
+  machine: z.strictObject({ platform: z.string(), arch: z.string(), cpu: z.string(), cores: z.number().int(), provider: z.string(), threads: z.number().int() }),
+  fp16BytesPerToken: finite,
+  points: z.array(pointSchema),
+});
+const resultsFileSchema = z.strictObject({ format: z.literal(resultsFormat), model: z.string(), runs: z.array(runSchema) });
+
+// Compile-time checks: what is read back is exactly the API's types.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const typesMatch: [Same<z.infer<typeof runSchema>, TradeoffRun>, Same<z.infer<typeof tradeoffSweepOptionsSchema>, TradeoffSweepOptions>] = [true, true];
+void typesMatch;
+
+const resultsFile = (dataDir: string, model: string) => join(dataDir, 'tradeoffs', `${modelIdSchema.parse(model)}.json`);
+
+/** The kept sweeps of `model`, newest first. */
+export function readTradeoffHistory(dataDir: string, model: string): TradeoffHistory {
+  const file = resultsFile(dataDir, model);
+  if (!existsSync(file)) return { model, runs: [], problem: null };
+  try {
+    const parsed = resultsFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (parsed.success) return { model, runs: parsed.data.runs, problem: null };
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ');
+    return { model, runs: [], problem: `${file} is invalid (${issues}); it is kept beside as .damaged when the next sweep is saved` };
+  } catch (err) {
+    return { model, runs: [], problem: `${file} cannot be read (${(err as Error).message}); it is kept beside as .damaged when the next sweep is saved` };
+  }
+}
+
+function keepRun(dataDir: string, run: TradeoffRun): void {
+  const file = resultsFile(dataDir, run.model);
+  const history = readTradeoffHistory(dataDir, run.model);
+  if (history.problem) copyFileSync(file, `${file}.damaged`);
+  const runs = [run, ...history.runs].slice(0, keptRunsPerModel);
+  writeFileAtomic(file, `${JSON.stringify(resultsFileSchema.parse({ format: resultsFormat, model: run.model, runs }), null, 1)}\n`);
+}
+
+interface SweepText {
+  file: string;
+  sha256: string;
+  documents: string[];
+}
+
+function readSweepText(path: string): SweepText {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new Error(`text file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const text = new TextDecoder('utf-8').decode(bytes);
+  if (text.includes('\u0000')) throw new Error(`text file ${path} holds NUL bytes: it is not a plain-text file`);
+  const documents = splitDocuments(text);
+  if (documents.length === 0) throw new Error(`text file ${path} is empty`);
+  return { file: basename(path), sha256: createHash('sha256').update(bytes).digest('hex'), documents };
+}
+
+/** The sets and depths to sweep; throws naming what the model lacks. */
+function sweptSets(manifest: ModelManifest, options: TradeoffSweepOptions): { name: string; maxDepth: number | null }[] {
+  const installed = Object.keys(manifest.rvq).sort();
+  if (installed.length === 0) throw new Error(`model ${manifest.id} has no codebook sets yet: calibrate one first (Models view)`);
+  const names = options.codebookSets.length > 0 ? [...new Set(options.codebookSets)] : installed;
+  const unknown = names.find((n) => !installed.includes(n));
+  if (unknown !== undefined) throw new Error(`model ${manifest.id} has no codebook set '${unknown}' (installed: ${installed.join(', ')})`);
+  return names.map((name) => ({ name, maxDepth: options.maxDepth }));
+}
+
+function describeProgress(p: DepthSweepProgress): Parameters<JobControl['report']>[0] {
+  return p.phase === 'quality'
+    ? { done: p.tokensDone, total: p.tokensTotal, unit: 'tokens', stage: `1/2 quality of ${p.formats} caches against fp16` }
+    : { done: p.pointsDone, total: p.pointsTotal, unit: 'points', stage: `2/2 decode latency${p.label === 'done' ? '' : `: ${p.label}`}` };
+}
+
+function apiPoint(p: DepthSweepPoint): TradeoffPoint {
+  return {
+    label: p.label,
+    format: p.format,
+    rvq: p.rvq && {
+      set: p.rvq.set,
+      depth: p.rvq.depth,
+      maxDepth: p.rvq.keySpec.depth,
+      keyGrouping: p.rvq.keySpec.grouping,
+      valueGrouping: p.rvq.valueSpec.grouping,
+      codebookSize: p.rvq.keySpec.codebookSize,
+      groupSize: p.rvq.keySpec.groupSize,
+    },
+    bitsPerValue: p.quality.bitsPerValue,
+    kvBytesPerToken: p.kvBytesPerToken,
+    perplexity: p.quality.perplexity,
+    perplexityChangePercent: p.quality.perplexityChangePercent,
+    meanKl: p.quality.meanKl,
+    top1Agreement: p.quality.top1Agreement,
+    decodeMsPerToken: p.decode.latencyP50Ms,
+    decodeTokensPerSecond: p.decode.decodeTokensPerSecond,
+  };
+}
+
+/** Checks the request (model, sets, depths, text, latency context) and starts the sweep job. */
+export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: string, options: TradeoffSweepOptions): JobSnapshot {
+  const folder = findLibraryModel(modelIdSchema.parse(model), libraryFor(dataDir));
+  const manifest = readManifest(folder);
+  const sets = sweptSets(manifest, options);
+  const { maxPositions } = manifest.config;
+  if (options.latencyContext + options.latencySteps + 1 > maxPositions) {
+    throw new RangeError(`latency context ${options.latencyContext} + ${options.latencySteps + 1} decoded tokens exceed ${model}'s ${maxPositions} positions`);
+  }
+  const text = readSweepText(options.textPath);
+  const { providers, threads } = loadSettings(dataDir).settings;
+  const startedAt = new Date().toISOString();
+  return jobs.start(
+    'sweep',
+    `Depth sweep of ${model} on ${text.file}`,
+    async (control) => {
+      const tokenizer = loadLibraryTokenizer(folder, manifest);
+      const tokens: number[] = [];
+      for (const document of text.documents) {
+        if (tokens.length >= options.maxTokens) break;
+        tokens.push(...documentTokens(tokenizer, document));
+      }
+      tokens.length = Math.min(tokens.length, options.maxTokens);
+      if (tokens.length < 2) throw new Error(`text file ${options.textPath} gave ${tokens.length} token: at least 2 are needed`);
+      const points = await sweepDepths(
+        folder,
+        manifest,
+        tokens,
+        { sets, scalarBaselines: options.scalarBaselines, latency: { context: options.latencyContext, steps: options.latencySteps } },
+        { session: { providers, threads }, signal: control.signal, onProgress: (p) => control.report(describeProgress(p)) },
+      );
+      const run: TradeoffRun = {
+        id: `sweep-${startedAt.replace(/[:.]/g, '-')}`,
+        model,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        options,
+        text: { file: text.file, sha256: text.sha256, documents: text.documents.length, tokens: tokens.length, positions: points[0].quality.positions },
+        machine: { platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), provider: points[0].provider, threads },
+        fp16BytesPerToken: points[0].fp16BytesPerToken,
+        points: points.map(apiPoint),
+      };
+      keepRun(dataDir, run);
+      return run;
+    },
+    (run) => `${run.points.length} caches measured over ${run.text.tokens} tokens; kept`,
+  );
+}
