@@ -10,6 +10,8 @@ export const apiMethodNames = [
   'models.list',
   'models.import',
   'models.remove',
+  'models.calibrate',
+  'models.removeCalibration',
   'chat.list',
   'chat.start',
   'chat.resume',
@@ -34,5 +36,7 @@ export const backendEventChannel = 'reskv:event';
 
 /** Electron-only: the native picker for a checkpoint file or folder (handled in the main process). */
 export const pickCheckpointChannel = 'reskv:dialogs.pickCheckpoint';
+/** Electron-only: the native picker for calibration text files. */
+export const pickTextFilesChannel = 'reskv:dialogs.pickTextFiles';
 /** Electron-only: renders the report HTML to PDF and saves it where the operator chooses. */
 export const exportReportPdfChannel = 'reskv:dialogs.exportReportPdf';

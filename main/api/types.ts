@@ -54,6 +54,74 @@ export interface JobSnapshot {
   finishedAt: string | null;
 }
 
+/** How one kind (keys or values) of a codebook set quantizes (see quant/spec.ts). */
+export interface CalibrationQuantizer {
+  depth: number;
+  codebookSize: number;
+  groupSize: number;
+  grouping: 'strided' | 'contiguous';
+  groupSpan: 'head' | 'token';
+  scale: 'head' | 'token' | 'none';
+  /** Codes and scales at full depth. */
+  bitsPerValue: number;
+}
+
+/** Where a codebook set's calibration tokens came from, as its file records it. */
+export type CalibrationSource =
+  | { kind: 'text'; files: { file: string; sha256: string; documents: number }[] }
+  | { kind: 'self-generated'; tokens: number; samples: number };
+
+/** An installed codebook set, read from its codebook file's header. */
+export interface CalibrationSummary {
+  name: string;
+  /** null when the codebook file cannot be read; `problem` says why. */
+  key: CalibrationQuantizer | null;
+  value: CalibrationQuantizer | null;
+  codebookFileBytes: number;
+  /** null: the file records no calibration (made by another tool). */
+  source: CalibrationSource | null;
+  tokensSampled: number | null;
+  seed: number | null;
+  problem: string | null;
+}
+
+/** The text a calibration learns from. */
+export type CalibrationTextChoice =
+  | { kind: 'sample' }
+  | { kind: 'files'; paths: string[] }
+  | { kind: 'self-generated'; tokens: number };
+
+/** Calibration settings; every field left out takes the default (the same as `reskv calibrate`'s). */
+export interface CalibrationSettingsChoice {
+  name?: string;
+  depth?: number;
+  codebookSize?: number;
+  groupSize?: number;
+  keyGrouping?: 'strided' | 'contiguous';
+  valueGrouping?: 'strided' | 'contiguous';
+  groupSpan?: 'head' | 'token';
+  scale?: 'head' | 'token' | 'none';
+  /** Token rows sampled per layer for training. */
+  maxVectors?: number;
+  seed?: number;
+  kmeansSample?: number;
+  kmeansIterations?: number;
+  emaPasses?: number;
+}
+
+export interface CalibrationRequest {
+  text: CalibrationTextChoice;
+  settings: CalibrationSettingsChoice;
+}
+
+/** What the calibration form starts from for a model (the defaults `reskv calibrate` uses). */
+export interface CalibrationDefaults {
+  settings: Required<Omit<CalibrationSettingsChoice, 'groupSpan' | 'scale' | 'kmeansSample' | 'kmeansIterations' | 'emaPasses'>>;
+  selfGeneratedTokens: number;
+  /** The bundled sample text: its file name and what it is. */
+  sample: { name: string; about: string; documents: number; bytes: number };
+}
+
 /** A model folder in the library, as the Models view lists it. */
 export interface ModelSummary {
   id: string;
@@ -71,8 +139,9 @@ export interface ModelSummary {
     kvBytesPerTokenFp16: number;
     importedAt: string;
     source: string;
-    /** Names of installed codebook sets (calibrations). */
-    calibrations: string[];
+    /** Installed codebook sets (calibrations), by name. */
+    calibrations: CalibrationSummary[];
+    calibrationDefaults: CalibrationDefaults;
   } | null;
   problem: string | null;
 }
@@ -238,6 +307,9 @@ export interface ResKvBridge {
     /** Starts importing a checkpoint (llama2.c file or Hugging Face folder) at a path on this machine. */
     import(path: string): Promise<JobSnapshot>;
     remove(id: string): Promise<ModelSummary[]>;
+    /** Starts calibrating a codebook set of a library model (a 'calibrate' job); a set of the same name is replaced when it succeeds. */
+    calibrate(id: string, request: CalibrationRequest): Promise<JobSnapshot>;
+    removeCalibration(id: string, name: string): Promise<ModelSummary[]>;
   };
   chat: {
     /** Saved conversations, newest first. */
@@ -269,6 +341,8 @@ export interface ResKvBridge {
   /** Electron only (native file dialogs); absent in headless mode, where the operator types a path. */
   dialogs?: {
     pickCheckpoint(kind: 'file' | 'folder'): Promise<string | null>;
+    /** Plain-text files to calibrate on; empty when cancelled. */
+    pickTextFiles(): Promise<string[]>;
     /** Renders the report's HTML to PDF and asks where to save it; the path, or null if cancelled. */
     exportReportPdf(html: string, suggestedName: string): Promise<string | null>;
   };

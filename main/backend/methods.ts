@@ -16,6 +16,7 @@ import {
 } from '../cost/index.js';
 import type { EngineHost } from './engine-host.js';
 import type { JobRegistry } from './jobs.js';
+import { calibrationNameArgument, calibrationRequestSchema, modelIdArgument, removeCalibration, startCalibration } from './calibrations.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
 import { modelIdSchema, readTradeoffHistory, startTradeoffSweep, tradeoffSweepOptionsSchema } from './tradeoffs.js';
@@ -118,6 +119,18 @@ const methods: MethodTable = {
     args: z.tuple([z.string().min(1).max(255)]),
     run: ({ host, publish }, id) => {
       removeModel(host.dataDir, id);
+      publish({ type: 'models-changed' });
+      return listModelSummaries(host.dataDir);
+    },
+  },
+  'models.calibrate': {
+    args: z.tuple([modelIdArgument, calibrationRequestSchema]),
+    run: ({ host, jobs, publish }, id, request) => startCalibration(host.dataDir, jobs, id, request, () => publish({ type: 'models-changed' })),
+  },
+  'models.removeCalibration': {
+    args: z.tuple([modelIdArgument, calibrationNameArgument]),
+    run: ({ host, publish }, id, name) => {
+      removeCalibration(host.dataDir, id, name);
       publish({ type: 'models-changed' });
       return listModelSummaries(host.dataDir);
     },

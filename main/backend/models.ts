@@ -4,6 +4,7 @@ import { basename, resolve } from 'node:path';
 import type { ModelSummary } from '../api/types.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
 import { importModel, listModels } from '../model/library.js';
+import { calibrationDefaults, calibrationSummaries } from './calibrations.js';
 import type { JobControl } from './jobs.js';
 import { libraryFor } from './settings.js';
 
@@ -23,7 +24,8 @@ export function listModelSummaries(dataDir: string): ModelSummary[] {
       kvBytesPerTokenFp16: kvBytesPerTokenFp16(manifest.config),
       importedAt: manifest.importedAt,
       source: manifest.source.path,
-      calibrations: Object.keys(manifest.rvq),
+      calibrations: calibrationSummaries(folder, manifest),
+      calibrationDefaults: calibrationDefaults(manifest),
     },
     problem: problem ?? null,
   }));

@@ -3,7 +3,7 @@
 import { BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { exportReportPdfChannel, pickCheckpointChannel } from '../api/methods.js';
+import { exportReportPdfChannel, pickCheckpointChannel, pickTextFilesChannel } from '../api/methods.js';
 import { isTrustedIpcSender } from './security.js';
 
 const pickArgs = z.tuple([z.enum(['file', 'folder'])]);
@@ -27,6 +27,17 @@ export function registerDialogHandlers(devServerUrl: string | undefined): void {
     };
     const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
     return result.canceled ? null : (result.filePaths[0] ?? null);
+  });
+
+  checked(pickTextFilesChannel, z.tuple([]), devServerUrl, async (event) => {
+    const window = BrowserWindow.fromWebContents(event.sender);
+    const options: Electron.OpenDialogOptions = {
+      title: 'Choose calibration text files (documents separated by <|endoftext|>)',
+      properties: ['openFile', 'multiSelections'],
+      filters: [{ name: 'Text', extensions: ['txt', 'md'] }, { name: 'All files', extensions: ['*'] }],
+    };
+    const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+    return result.canceled ? [] : result.filePaths;
   });
 
   checked(exportReportPdfChannel, exportArgs, devServerUrl, async (event, html, suggestedName) => {

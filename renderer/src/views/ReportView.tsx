@@ -92,7 +92,7 @@ export function ReportView() {
                         <td>{formatCount(m.info.parameterCount)}</td>
                         <td>{formatCount(m.info.kvBytesPerTokenFp16)}</td>
                         <td>{formatCount(m.info.maxPositions)}</td>
-                        <td>{m.info.calibrations.join(', ') || 'none'}</td>
+                        <td>{m.info.calibrations.map((c) => c.name).join(', ') || 'none'}</td>
                       </tr>,
                     ]
                   : [],

@@ -19,7 +19,7 @@ export function NewConversation({ bridge }: { bridge: ResKvBridge }) {
   }, [bridge, models, refresh]);
   const chosen = usable.find((m) => m.id === model) ?? usable[0];
   if (!chosen) return <p className="notice" role="status">No models yet: import one in the Models view.</p>;
-  const caches = ['fp16', 'q8_0', 'q4_0', 'kivi2', ...(chosen.info?.calibrations ?? []).map((c) => `rvq:${c}`)];
+  const caches = ['fp16', 'q8_0', 'q4_0', 'kivi2', ...(chosen.info?.calibrations ?? []).map((c) => `rvq:${c.name}`)];
   return (
     <form
       className="new-conversation"

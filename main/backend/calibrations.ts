@@ -1,0 +1,193 @@
+// Codebook calibration from the app (runs in the backend worker): the installed sets of a model as the
+// Models view lists them, calibration as a job (settings checked before it starts, progress, cancel),
+// and removal of a set. The text is the bundled sample, the user's files, or data-free.
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import sampleFile from '../../assets/calibration-sample.json' with { type: 'json' };
+import { rvqBitsPerValue } from '../../quant/index.js';
+import type { RvqSpec } from '../../quant/index.js';
+import type { CalibrationDefaults, CalibrationQuantizer, CalibrationRequest, CalibrationSummary, JobProgress, JobSnapshot } from '../api/types.js';
+import {
+  calibrateModel,
+  calibrationSettingsSchema,
+  defaultMaxVectors,
+  defaultSelfGeneratedTokens,
+  describeCalibrationProgress,
+  planCalibration,
+  readCodebookHeader,
+} from '../engine/calibration/calibrate.js';
+import type { CalibrationProgress, CalibrationResult, CalibrationText } from '../engine/calibration/calibrate.js';
+import { DOCUMENT_SEPARATOR } from '../engine/calibration/calibration-text.js';
+import type { ModelManifest } from '../model/manifest.js';
+import { readManifest, writeManifest } from '../model/manifest.js';
+import type { JobControl, JobRegistry } from './jobs.js';
+import { libraryFor, loadSettings } from './settings.js';
+
+const sampleSchema = z.strictObject({
+  format: z.literal('reskv-calibration-sample/1'),
+  name: z.string().min(1),
+  about: z.string().min(1),
+  documents: z.array(z.string().min(1)).min(1),
+});
+
+let sample: { name: string; about: string; text: string; documents: number } | undefined;
+
+/** assets/calibration-sample.json (bundled with the code), validated on first use. */
+function bundledSample(): NonNullable<typeof sample> {
+  if (!sample) {
+    const { name, about, documents } = sampleSchema.parse(sampleFile);
+    sample = { name, about, text: documents.join(`\n${DOCUMENT_SEPARATOR}\n`), documents: documents.length };
+  }
+  return sample;
+}
+
+const maxSelfGeneratedTokens = 1 << 24;
+
+export const calibrationRequestSchema = z.strictObject({
+  text: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('sample') }),
+    z.strictObject({
+      kind: z.literal('files'),
+      paths: z.array(z.string().trim().min(1, 'must not be empty').max(4096)).min(1, 'choose at least one text file').max(256, 'at most 256 files'),
+    }),
+    z.strictObject({
+      kind: z.literal('self-generated'),
+      tokens: z.number().int('must be a whole number').min(1, 'must be at least 1').max(maxSelfGeneratedTokens, `must be at most ${maxSelfGeneratedTokens}`),
+    }),
+  ]),
+  settings: calibrationSettingsSchema,
+});
+type CheckedRequest = z.output<typeof calibrationRequestSchema>;
+
+export const modelIdArgument = z.string().min(1, 'choose a model').max(255);
+export const calibrationNameArgument = z.string().min(1, 'choose a codebook set').max(255);
+
+function quantizer(spec: RvqSpec): CalibrationQuantizer {
+  const { depth, codebookSize, groupSize, grouping, groupSpan, scale } = spec;
+  return { depth, codebookSize, groupSize, grouping, groupSpan, scale, bitsPerValue: rvqBitsPerValue(spec) };
+}
+
+/** The model's installed sets, each read from its codebook file's header (a damaged file is listed with its problem). */
+export function calibrationSummaries(folder: string, manifest: ModelManifest): CalibrationSummary[] {
+  return Object.entries(manifest.rvq)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, entry]) => {
+      const file = join(folder, entry.codebooks);
+      try {
+        const { specs, record } = readCodebookHeader(file);
+        const source = record && (record.source.kind === 'text' ? record.source : { kind: record.source.kind, tokens: record.source.tokens, samples: record.source.samples });
+        return { name, key: quantizer(specs.key), value: quantizer(specs.value), codebookFileBytes: statSync(file).size, source, tokensSampled: record?.tokensSampled ?? null, seed: record?.settings.seed ?? null, problem: null };
+      } catch (e) {
+        return { name, key: null, value: null, codebookFileBytes: 0, source: null, tokensSampled: null, seed: null, problem: (e as Error).message };
+      }
+    });
+}
+
+/** The settings a new calibration of this model starts from (`reskv calibrate`'s defaults). */
+export function calibrationDefaults(manifest: ModelManifest): CalibrationDefaults {
+  const { name, depth, codebookSize, groupSize, keyGrouping, valueGrouping, seed } = calibrationSettingsSchema.parse({});
+  const { name: sampleName, about, text, documents } = bundledSample();
+  return {
+    settings: { name, depth, codebookSize, groupSize, keyGrouping, valueGrouping, seed, maxVectors: defaultMaxVectors(manifest.config) },
+    selfGeneratedTokens: defaultSelfGeneratedTokens,
+    sample: { name: sampleName, about, documents, bytes: new TextEncoder().encode(text).length },
+  };
+}
+
+function libraryModelFolder(dataDir: string, id: string): { folder: string; manifest: ModelManifest } {
+  const folder = join(libraryFor(dataDir), id);
+  if (id.includes('/') || id.includes('\\') || id.startsWith('.') || !existsSync(folder)) throw new Error(`no model '${id}' in the library`);
+  return { folder, manifest: readManifest(folder) };
+}
+
+/** A job's progress from calibration's: the phase's own count, and the update described in words. */
+function jobProgress(p: CalibrationProgress): JobProgress {
+  const stage = describeCalibrationProgress(p);
+  switch (p.phase) {
+    case 'generate':
+      return { done: p.tokens, total: p.target, unit: 'tokens', stage };
+    case 'capture':
+      return { done: p.tokensSeen, total: p.tokensTotal, unit: 'tokens', stage };
+    case 'train':
+      return { done: p.fraction, total: 1, unit: 'of training', stage };
+    case 'save':
+      return { done: 1, total: 1, unit: 'step', stage };
+  }
+}
+
+/** Reports at most ten updates a second, but always the first of a phase (each is a published event). */
+function throttledReport(control: JobControl): (p: CalibrationProgress) => void {
+  let lastPhase = '';
+  let lastAt = 0;
+  return (p) => {
+    const now = performance.now();
+    if (p.phase === lastPhase && now - lastAt < 100) return;
+    lastPhase = p.phase;
+    lastAt = now;
+    control.report(jobProgress(p));
+  };
+}
+
+function calibrationText(text: CheckedRequest['text']): CalibrationText {
+  switch (text.kind) {
+    case 'sample': {
+      const { name, text: content } = bundledSample();
+      return { kind: 'text', name, text: content };
+    }
+    case 'files':
+      for (const path of text.paths) {
+        if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`calibration text ${path} is not a file`);
+      }
+      return { kind: 'files', paths: text.paths };
+    case 'self-generated':
+      return text;
+  }
+}
+
+function describeResult({ name, bitsPerValue, record }: CalibrationResult): string {
+  return `codebook set "${name}": ${bitsPerValue.key} bits/value for keys, ${bitsPerValue.value} for values, from ${record.tokensSampled} tokens sampled per layer`;
+}
+
+/** Models with a calibration running: a second one on the same model would race on its manifest. */
+const calibrating = new Set<string>();
+
+/**
+ * Starts a calibration job after checking everything that can be checked up front (model, settings
+ * against the model, text files); throws with a message naming the problem otherwise. The job saves
+ * the set only when it succeeds, so a failed or cancelled run leaves the installed sets as they were.
+ */
+export function startCalibration(dataDir: string, jobs: JobRegistry, id: string, request: CalibrationRequest, onInstalled: () => void): JobSnapshot {
+  // the method table checked the request already; parsing again gives the settings with defaults as typed
+  const { text: textChoice, settings } = calibrationRequestSchema.parse(request);
+  const { folder, manifest } = libraryModelFolder(dataDir, id);
+  planCalibration(manifest.config, settings);
+  const text = calibrationText(textChoice);
+  if (calibrating.has(id)) throw new Error(`model '${id}' is being calibrated already: wait for that job or cancel it`);
+  calibrating.add(id);
+  const { providers, threads } = loadSettings(dataDir).settings;
+  return jobs.start(
+    'calibrate',
+    `Calibrate ${id} → "${settings.name}"`,
+    async (control) => {
+      try {
+        const result = await calibrateModel(folder, { text, settings, session: { providers, threads }, signal: control.signal, onProgress: throttledReport(control) });
+        onInstalled();
+        return result;
+      } finally {
+        calibrating.delete(id);
+      }
+    },
+    describeResult,
+  );
+}
+
+/** Removes a codebook set: its manifest entry first (so the model never lists a half-removed set), then its files. */
+export function removeCalibration(dataDir: string, id: string, name: string): void {
+  const { folder, manifest } = libraryModelFolder(dataDir, id);
+  const entry = manifest.rvq[name];
+  if (!entry) throw new Error(`model '${id}' has no codebook set '${name}'`);
+  if (calibrating.has(id)) throw new Error(`model '${id}' is being calibrated: wait for that job or cancel it first`);
+  writeManifest(folder, { ...manifest, rvq: Object.fromEntries(Object.entries(manifest.rvq).filter(([set]) => set !== name)) });
+  for (const file of [entry.graph, entry.codebooks]) rmSync(join(folder, file), { force: true });
+}

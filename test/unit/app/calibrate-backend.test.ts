@@ -1,0 +1,133 @@
+// models.calibrate / models.removeCalibration through the real backend worker on stories260K: bad
+// arguments named, a small calibration on the bundled sample with progress, the set listed from its
+// file, cancel and failure leaving the installed set alone, one calibration per model, removal.
+import { copyFile, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackendEvent, CalibrationRequest, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
+import type { Backend } from '../../../main/backend/client.js';
+import { ApiArgumentError } from '../../../main/backend/methods.js';
+import { startSourceBackend } from '../../support/backend.js';
+import { fixtures, haveFixtures } from '../../support/shared.js';
+
+describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook calibration from the app', () => {
+  let backend: Backend;
+  let dataDir: string;
+  const events: BackendEvent[] = [];
+  const small = { name: 'small', depth: 2, codebookSize: 256, maxVectors: 1000, kmeansIterations: 3 };
+  const sample: CalibrationRequest = { text: { kind: 'sample' }, settings: small };
+
+  const jobEvents = (id: number) => events.flatMap((e) => (e.type === 'job' && e.job.id === id ? [e.job] : []));
+  /** The job's last snapshot once it stopped running (the test's or hook's timeout bounds the wait). */
+  const finished = async (job: JobSnapshot) => {
+    while ((jobEvents(job.id).at(-1)?.state ?? 'running') === 'running') await new Promise((r) => setTimeout(r, 50));
+    return jobEvents(job.id).at(-1)!;
+  };
+  const model = async () => ((await backend.call('models.list', [])) as ModelSummary[])[0];
+
+  beforeAll(async () => {
+    ({ backend, dataDir } = await startSourceBackend());
+    backend.subscribe((e) => events.push(e));
+    const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
+    await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
+    await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
+    const job = (await backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
+    expect((await finished(job)).state).toBe('done');
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+  });
+
+  it('offers the CLI defaults and the bundled sample for a new calibration', async () => {
+    const { info } = await model();
+    expect(info?.calibrations).toEqual([]);
+    expect(info?.calibrationDefaults).toEqual({
+      settings: { name: 'default', depth: 8, codebookSize: 2048, groupSize: 32, keyGrouping: 'strided', valueGrouping: 'contiguous', seed: 0, maxVectors: 65536 },
+      selfGeneratedTokens: 16384,
+      sample: { name: 'reskv-sample-stories.txt', about: expect.stringContaining('written for ResKV'), documents: 25, bytes: expect.any(Number) },
+    });
+  });
+
+  it.each([
+    [{ ...sample, settings: { ...small, depth: 0 } }, ApiArgumentError, /settings\.depth: must be at least 1/],
+    [{ ...sample, settings: { ...small, name: '../x' } }, ApiArgumentError, /settings\.name: may hold only/],
+    [{ ...sample, settings: { ...small, keyGrouping: 'diagonal' } }, ApiArgumentError, /settings\.keyGrouping/],
+    [{ text: { kind: 'files', paths: [] }, settings: small }, ApiArgumentError, /text\.paths: choose at least one text file/],
+    [{ text: { kind: 'self-generated', tokens: 0 }, settings: small }, ApiArgumentError, /text\.tokens: must be at least 1/],
+    [{ text: { kind: 'web' }, settings: small }, ApiArgumentError, /text/],
+    [{ ...sample, settings: { ...small, codebookSize: 1000 } }, Error, /codebookSize: must be a power of two/],
+    [{ ...sample, settings: { ...small, groupSize: 5 } }, Error, /groupSize: 5 must divide the token width/],
+    [{ ...sample, settings: { ...small, maxVectors: 100 } }, Error, /maxVectors 100 tokens give 100 group vectors per layer, fewer than the 256 codebook entries/],
+    [{ text: { kind: 'files', paths: ['/no/such/text.txt'] }, settings: small }, Error, /calibration text \/no\/such\/text\.txt is not a file/],
+  ])('rejects %j before starting a job, naming the problem', async (request, type, message) => {
+    const call = backend.call('models.calibrate', ['stories260K', request]);
+    await expect(call).rejects.toThrow(type);
+    await expect(call).rejects.toThrow(message);
+  });
+
+  it('rejects an unknown model', async () => {
+    await expect(backend.call('models.calibrate', ['no-such-model', sample])).rejects.toThrow(/no model 'no-such-model'/);
+    await expect(backend.call('models.calibrate', ['../stories260K', sample])).rejects.toThrow(/no model '\.\.\/stories260K'/);
+  });
+
+  it('calibrates on the bundled sample with progress, and lists the set as its file records it', async () => {
+    const job = (await backend.call('models.calibrate', ['stories260K', sample])) as JobSnapshot;
+    expect(job).toMatchObject({ kind: 'calibrate', state: 'running' });
+    const done = await finished(job);
+    expect(done.state).toBe('done');
+    expect(done.message).toMatch(/^codebook set "small": \d+(\.\d+)? bits\/value for keys, \d+(\.\d+)? for values, from 1000 tokens sampled per layer$/);
+    const stages = jobEvents(job.id).flatMap((j) => (j.progress?.stage ? [j.progress.stage] : []));
+    expect(stages.some((s) => s.startsWith('capturing K/V'))).toBe(true);
+    expect(stages.some((s) => /^training .*layer \d+ (key|value)s, stage \d/.test(s))).toBe(true);
+    expect(stages.at(-1)).toBe('saving codebooks and installing the rvq graph');
+    expect(events.filter((e) => e.type === 'models-changed').length).toBeGreaterThanOrEqual(2);
+
+    const [set] = (await model()).info!.calibrations;
+    // stories260K: 4 KV heads x head_dim 8 = 32 channels, one group of 32 per token (token span, one fp16 scale)
+    const quantizer = { depth: 2, codebookSize: 256, groupSize: 32, groupSpan: 'token', scale: 'token', bitsPerValue: (2 * 8 + 16) / 32 };
+    expect(set).toEqual({
+      name: 'small',
+      key: { ...quantizer, grouping: 'strided' },
+      value: { ...quantizer, grouping: 'contiguous' },
+      codebookFileBytes: expect.any(Number),
+      source: { kind: 'text', files: [{ file: 'reskv-sample-stories.txt', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), documents: 25 }] },
+      tokensSampled: 1000,
+      seed: 0,
+      problem: null,
+    });
+    // 5 layers x K and V x depth 2 x 256 entries x 32 float32 values, plus the header
+    expect(set.codebookFileBytes).toBeGreaterThan(5 * 2 * 2 * 256 * 32 * 4);
+  });
+
+  it('a cancelled calibration leaves the installed set and no stray files; one calibration per model at a time', async () => {
+    const folder = join(dataDir, 'models', 'stories260K');
+    const before = (await readdir(folder)).sort();
+    const job = (await backend.call('models.calibrate', ['stories260K', { text: { kind: 'self-generated', tokens: 1_000_000 }, settings: { ...small, name: 'cancelled' } }])) as JobSnapshot;
+    await expect(backend.call('models.calibrate', ['stories260K', sample])).rejects.toThrow(/being calibrated already/);
+    await expect(backend.call('models.removeCalibration', ['stories260K', 'small'])).rejects.toThrow(/being calibrated/);
+    await expect.poll(() => jobEvents(job.id).some((j) => j.progress?.stage?.startsWith('sampling calibration text')), { timeout: 30_000 }).toBe(true);
+    await backend.call('jobs.cancel', [job.id]);
+    expect((await finished(job)).state).toBe('cancelled');
+    expect((await model()).info!.calibrations.map((c) => c.name)).toEqual(['small']);
+    expect((await readdir(folder)).sort()).toEqual(before);
+  });
+
+  it('a failed calibration says why and leaves the installed set', async () => {
+    const tiny = join(dataDir, 'tiny.txt');
+    await writeFile(tiny, 'Once upon a time.');
+    const job = (await backend.call('models.calibrate', ['stories260K', { text: { kind: 'files', paths: [tiny] }, settings: { ...small, name: 'tiny' } }])) as JobSnapshot;
+    const failed = await finished(job);
+    expect(failed.state).toBe('failed');
+    expect(failed.message).toMatch(/fewer than the 256 codebook entries: give more text or a smaller codebook size/);
+    expect((await model()).info!.calibrations.map((c) => c.name)).toEqual(['small']);
+  });
+
+  it('removes a set with its files', async () => {
+    await expect(backend.call('models.removeCalibration', ['stories260K', 'nope'])).rejects.toThrow(/has no codebook set 'nope'/);
+    const [after] = (await backend.call('models.removeCalibration', ['stories260K', 'small'])) as ModelSummary[];
+    expect(after.info!.calibrations).toEqual([]);
+    expect((await readdir(join(dataDir, 'models', 'stories260K'))).filter((f) => f.includes('small'))).toEqual([]);
+  });
+});
