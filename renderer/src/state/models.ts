@@ -7,25 +7,25 @@ interface ModelsState {
   error: string | null;
   refresh(bridge: ResKvBridge): Promise<void>;
   remove(bridge: ResKvBridge, id: string): Promise<void>;
+  removeCalibration(bridge: ResKvBridge, id: string, name: string): Promise<void>;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-export const useModels = create<ModelsState>((set) => ({
-  models: null,
-  error: null,
-  refresh: async (bridge) => {
+export const useModels = create<ModelsState>((set) => {
+  /** Every call answers with the new model list; a failure keeps the list and shows the error. */
+  const replaceWith = async (call: () => Promise<ModelSummary[]>) => {
     try {
-      set({ models: await bridge.models.list(), error: null });
+      set({ models: await call(), error: null });
     } catch (err) {
       set({ error: message(err) });
     }
-  },
-  remove: async (bridge, id) => {
-    try {
-      set({ models: await bridge.models.remove(id), error: null });
-    } catch (err) {
-      set({ error: message(err) });
-    }
-  },
-}));
+  };
+  return {
+    models: null,
+    error: null,
+    refresh: (bridge) => replaceWith(() => bridge.models.list()),
+    remove: (bridge, id) => replaceWith(() => bridge.models.remove(id)),
+    removeCalibration: (bridge, id, name) => replaceWith(() => bridge.models.removeCalibration(id, name)),
+  };
+});

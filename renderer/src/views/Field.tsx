@@ -19,6 +19,9 @@ export function Field({ label, hint, children }: { label: string; hint?: string;
   );
 }
 
+/** A numeric field's text as a number; empty is NaN, which the backend rejects naming the field. */
+export const numberFromField = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+
 export function TextInput({ value, onChange, placeholder, inputMode = 'decimal', ...aria }: { value: string; onChange: (v: string) => void; placeholder?: string; inputMode?: 'decimal' | 'text'; id?: string; 'aria-describedby'?: string }) {
   return <input type="text" inputMode={inputMode} value={value} placeholder={placeholder} onChange={(e) => onChange(e.target.value)} {...aria} />;
 }

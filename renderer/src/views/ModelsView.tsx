@@ -1,5 +1,5 @@
 // Models: import a checkpoint (native picker in Electron, a path field in headless mode), follow the
-// import's progress, and list or delete the models in the library.
+// import's progress, list or delete the models in the library, and calibrate their codebook sets.
 import { useEffect, useMemo, useState } from 'react';
 import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
@@ -9,6 +9,7 @@ import { Field, TextInput } from './Field.js';
 import { JobProgress } from './JobProgress.js';
 import { formatBytes, formatCount } from './format.js';
 import { ErrorMessage, TableHead } from './common.js';
+import { CalibrationPanel } from './models/CalibrationPanel.js';
 
 function ImportForm({ bridge }: { bridge: ResKvBridge }) {
   const [path, setPath] = useState('');
@@ -52,7 +53,7 @@ function ImportForm({ bridge }: { bridge: ResKvBridge }) {
   );
 }
 
-function ModelTable({ models, bridge }: { models: ModelSummary[]; bridge: ResKvBridge }) {
+function ModelTable({ models, bridge, selected, select }: { models: ModelSummary[]; bridge: ResKvBridge; selected: string | null; select: (id: string | null) => void }) {
   const remove = useModels((s) => s.remove);
   if (models.length === 0) return <p role="status">No models yet: import a checkpoint above.</p>;
   return (
@@ -74,14 +75,19 @@ function ModelTable({ models, bridge }: { models: ModelSummary[]; bridge: ResKvB
                   <td>{`${m.info.numLayers} × ${m.info.numKvHeads} × ${m.info.headDim}`}</td>
                   <td>{formatCount(m.info.kvBytesPerTokenFp16)}</td>
                   <td>{formatCount(m.info.maxPositions)}</td>
-                  <td>{m.info.calibrations.length ? m.info.calibrations.join(', ') : 'not calibrated'}</td>
+                  <td>{m.info.calibrations.length ? m.info.calibrations.map((c) => c.name).join(', ') : 'not calibrated'}</td>
                 </>
               ) : (
                 <td colSpan={8} className="error">
                   damaged: {m.problem}
                 </td>
               )}
-              <td>
+              <td className="actions">
+                {m.info && (
+                  <button type="button" className="secondary" aria-pressed={selected === m.id} onClick={() => select(selected === m.id ? null : m.id)}>
+                    Calibration
+                  </button>
+                )}
                 <button
                   type="button"
                   className="danger"
@@ -108,6 +114,8 @@ export function ModelsView() {
   const refresh = useModels((s) => s.refresh);
   const jobs = useJobs((s) => s.jobs);
   const imports = useMemo(() => Object.values(jobs).filter((j) => j.kind === 'import').reverse(), [jobs]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const selectedModel = models?.find((m) => m.id === selected) ?? null;
   useEffect(() => {
     if (bridge && models === null) void refresh(bridge);
   }, [bridge, models, refresh]);
@@ -119,7 +127,8 @@ export function ModelsView() {
       {bridge && <ImportForm bridge={bridge} />}
       {bridge && imports.map((job) => <JobProgress key={job.id} job={job} bridge={bridge} />)}
       <ErrorMessage message={error} />
-      {bridge && models && <ModelTable models={models} bridge={bridge} />}
+      {bridge && models && <ModelTable models={models} bridge={bridge} selected={selected} select={setSelected} />}
+      {bridge && selectedModel && <CalibrationPanel model={selectedModel} bridge={bridge} />}
     </section>
   );
 }

@@ -9,6 +9,7 @@ import { useChat } from '../state/chat.js';
 import { CostCharts } from './cost/CostCharts.js';
 import { CostNotes, CostTable } from './cost/CostTable.js';
 import { formatBytes, formatCount } from './format.js';
+import { describeCalibration } from './models/describe-calibration.js';
 import { downloadHtml, reportDocument } from './report/report-document.js';
 import { TableHead } from './common.js';
 
@@ -92,7 +93,7 @@ export function ReportView() {
                         <td>{formatCount(m.info.parameterCount)}</td>
                         <td>{formatCount(m.info.kvBytesPerTokenFp16)}</td>
                         <td>{formatCount(m.info.maxPositions)}</td>
-                        <td>{m.info.calibrations.map((c) => c.name).join(', ') || 'none'}</td>
+                        <td>{m.info.calibrations.map(describeCalibration).join('; ') || 'none'}</td>
                       </tr>,
                     ]
                   : [],

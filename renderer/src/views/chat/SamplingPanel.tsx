@@ -1,7 +1,7 @@
 // Sampling settings for the next replies (validated by the backend, which names a bad field).
 import type { SamplingOptions } from '../../../../main/api/types.js';
 import { useChat } from '../../state/chat.js';
-import { Field, TextInput } from '../Field.js';
+import { Field, numberFromField, TextInput } from '../Field.js';
 
 const fields: Array<[keyof SamplingOptions, string, string?]> = [
   ['maxTokens', 'Max tokens'],
@@ -15,7 +15,6 @@ const fields: Array<[keyof SamplingOptions, string, string?]> = [
 export function SamplingPanel() {
   const sampling = useChat((s) => s.sampling);
   const setSampling = useChat((s) => s.setSampling);
-  const toNumber = (v: string) => (v.trim() === '' ? Number.NaN : Number(v));
   return (
     <details className="sampling">
       <summary>Sampling</summary>
@@ -24,7 +23,7 @@ export function SamplingPanel() {
           <Field key={key} label={label} hint={hint}>
             <TextInput
               value={sampling[key] === null ? '' : String(sampling[key])}
-              onChange={(v) => setSampling({ [key]: key === 'seed' && v.trim() === '' ? null : toNumber(v) })}
+              onChange={(v) => setSampling({ [key]: key === 'seed' && v.trim() === '' ? null : numberFromField(v) })}
             />
           </Field>
         ))}
