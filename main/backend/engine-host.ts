@@ -77,6 +77,8 @@ export class EngineHost {
   private readonly loaded = new Map<string, LoadedModel>();
   /** Conversations whose cache is loaded now, by id. */
   private readonly live = new Map<string, { key: string; transcript: Transcript }>();
+  /** Counts loaded caches retired by codebooksChanged, for unique keys. */
+  private retired = 0;
 
   constructor(
     private readonly dataDir: string,
@@ -98,6 +100,27 @@ export class EngineHost {
       this.loaded.set(key, { engine, queue: Promise.resolve() });
     }
     return key;
+  }
+
+  /**
+   * A model's codebook sets changed (one calibrated again or removed): later loads of its rvq caches
+   * read the files afresh. A loaded rvq cache is released once its queued work is done, unless open
+   * conversations use it: they keep it (under a retired key) until they are removed.
+   */
+  codebooksChanged(model: string): void {
+    const prefix = `${findLibraryModel(model, libraryFor(this.dataDir))}\n`;
+    for (const [key, entry] of [...this.loaded]) {
+      if (!key.startsWith(`${prefix}rvq`)) continue;
+      this.loaded.delete(key);
+      const users = [...this.live.values()].filter((live) => live.key === key);
+      if (users.length === 0) {
+        void entry.queue.then(async () => (await entry.engine.catch(() => null))?.release());
+        continue;
+      }
+      const retiredKey = `${key}\nretired ${++this.retired}`;
+      this.loaded.set(retiredKey, entry);
+      for (const live of users) live.key = retiredKey;
+    }
   }
 
   /** Runs `work` after everything queued on that model. */

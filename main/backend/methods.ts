@@ -125,12 +125,17 @@ const methods: MethodTable = {
   },
   'models.calibrate': {
     args: z.tuple([modelIdArgument, calibrationRequestSchema]),
-    run: ({ host, jobs, publish }, id, request) => startCalibration(host.dataDir, jobs, id, request, () => publish({ type: 'models-changed' })),
+    run: ({ host, jobs, engine, publish }, id, request) =>
+      startCalibration(host.dataDir, jobs, id, request, () => {
+        engine.codebooksChanged(id);
+        publish({ type: 'models-changed' });
+      }),
   },
   'models.removeCalibration': {
     args: z.tuple([modelIdArgument, calibrationNameArgument]),
-    run: ({ host, publish }, id, name) => {
+    run: ({ host, engine, publish }, id, name) => {
       removeCalibration(host.dataDir, id, name);
+      engine.codebooksChanged(id);
       publish({ type: 'models-changed' });
       return listModelSummaries(host.dataDir);
     },

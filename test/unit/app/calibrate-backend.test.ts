@@ -5,7 +5,7 @@ import { copyFile, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendEvent, CalibrationRequest, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
+import type { BackendEvent, CalibrationRequest, ChatSession, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { ApiArgumentError } from '../../../main/backend/methods.js';
 import { startSourceBackend } from '../../support/backend.js';
@@ -99,6 +99,20 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
     });
     // 5 layers x K and V x depth 2 x 256 entries x 32 float32 values, plus the header
     expect(set.codebookFileBytes).toBeGreaterThan(5 * 2 * 2 * 256 * 32 * 4);
+  });
+
+  it('a set calibrated again is what new conversations load; an open one keeps its codebooks', async () => {
+    const greedy = { maxTokens: 8, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: null, stop: [] };
+    const before = (await backend.call('chat.start', ['stories260K', 'rvq:small', null])) as ChatSession;
+    expect(before.open?.info.maxDepth).toBe(2);
+    const job = (await backend.call('models.calibrate', ['stories260K', { ...sample, settings: { ...small, depth: 3 } }])) as JobSnapshot;
+    expect((await finished(job)).state).toBe('done');
+    const after = (await backend.call('chat.start', ['stories260K', 'rvq:small', null])) as ChatSession;
+    expect(after.open?.info.maxDepth).toBe(3);
+    const reply = (await backend.call('chat.send', [before.id, 'Once upon a time', greedy])) as ChatSession;
+    expect(reply.open?.info.maxDepth).toBe(2);
+    expect(reply.messages.at(-1)?.role).toBe('assistant');
+    for (const { id } of [before, after]) await backend.call('chat.remove', [id]);
   });
 
   it('a cancelled calibration leaves the installed set and no stray files; one calibration per model at a time', async () => {
