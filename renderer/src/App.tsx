@@ -5,13 +5,9 @@ import { useNavigation, views, viewTitles, type ViewId } from './state/navigatio
 import { ChatView } from './views/ChatView.js';
 import { CostView } from './views/CostView.js';
 import { ModelsView } from './views/ModelsView.js';
-import { NotAvailableYet } from './views/NotAvailableYet.js';
 import { ReportView } from './views/ReportView.js';
 import { SettingsView } from './views/SettingsView.js';
-
-const pendingWork: Record<Exclude<ViewId, 'settings' | 'cost' | 'models' | 'chat' | 'report'>, string> = {
-  tradeoffs: 'Depth sweeps need the engine and its evaluation, which are not built yet.',
-};
+import { TradeoffsView } from './views/TradeoffsView.js';
 
 function CurrentView({ view }: { view: ViewId }) {
   if (view === 'settings') return <SettingsView />;
@@ -19,7 +15,7 @@ function CurrentView({ view }: { view: ViewId }) {
   if (view === 'models') return <ModelsView />;
   if (view === 'chat') return <ChatView />;
   if (view === 'report') return <ReportView />;
-  return <NotAvailableYet title={viewTitles[view]} reason={pendingWork[view]} />;
+  return <TradeoffsView />;
 }
 
 export function App() {

@@ -4,7 +4,7 @@ import { Bar, CartesianGrid, ComposedChart, Legend, Line, LineChart, ReferenceLi
 import type { CostEstimate } from '../../../../main/api/types.js';
 
 const GiB = 2 ** 30;
-const palette = ['#2f6fde', '#d9480f', '#2b8a3e', '#862e9c', '#e67700', '#0b7285', '#c2255c', '#5c940d', '#495057'];
+export const palette = ['#2f6fde', '#d9480f', '#2b8a3e', '#862e9c', '#e67700', '#0b7285', '#c2255c', '#5c940d', '#495057'];
 
 export function MemoryVsContextChart({ estimate }: { estimate: CostEstimate }) {
   const series = estimate.series.memoryVsContext;

@@ -1,0 +1,91 @@
+// Tradeoffs state: the model being examined, the sweep form (typed text, checked by the backend),
+// the kept sweeps of each model, the sweep job running, and the operator's acceptable perplexity
+// increase (kept across reloads; the Report and Cost views read it too).
+import { create } from 'zustand';
+import { createJSONStorage, persist } from 'zustand/middleware';
+import type { ResKvBridge, TradeoffHistory, TradeoffRun, TradeoffSweepOptions } from '../../../main/api/types.js';
+
+export interface SweepForm {
+  textPath: string;
+  maxTokens: string;
+  /** '' = every depth each set has. */
+  maxDepth: string;
+  /** Sets left out of the sweep (all installed sets are swept by default). */
+  excludedSets: string[];
+  scalarBaselines: boolean;
+  latencyContext: string;
+  latencySteps: string;
+}
+
+const initialForm: SweepForm = { textPath: '', maxTokens: '256', maxDepth: '', excludedSets: [], scalarBaselines: true, latencyContext: '128', latencySteps: '16' };
+
+/** The form as the backend's options; every number is checked there (NaN comes back as a named error). */
+export function sweepOptions(form: SweepForm, installedSets: readonly string[]): TradeoffSweepOptions {
+  const sets = installedSets.filter((s) => !form.excludedSets.includes(s));
+  if (sets.length === 0) throw new Error('Choose at least one codebook set to sweep');
+  return {
+    textPath: form.textPath,
+    maxTokens: Number(form.maxTokens),
+    codebookSets: sets,
+    maxDepth: form.maxDepth.trim() === '' ? null : Number(form.maxDepth),
+    scalarBaselines: form.scalarBaselines,
+    latencyContext: Number(form.latencyContext),
+    latencySteps: Number(form.latencySteps),
+  };
+}
+
+interface TradeoffsState {
+  /** The model the view examines (and the Cost view takes measurements from). */
+  model: string | null;
+  form: SweepForm;
+  histories: Record<string, TradeoffHistory>;
+  /** The sweep job started from this view, by model. */
+  jobs: Record<string, number>;
+  /** Acceptable perplexity increase in percent, as typed. */
+  acceptableLoss: string;
+  error: string | null;
+  select(model: string): void;
+  update(patch: Partial<SweepForm>): void;
+  setAcceptableLoss(text: string): void;
+  load(bridge: ResKvBridge, model: string): Promise<void>;
+  run(bridge: ResKvBridge, model: string, installedSets: readonly string[]): Promise<void>;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export const useTradeoffs = create<TradeoffsState>()(
+  persist(
+    (set, get) => ({
+      model: null,
+      form: initialForm,
+      histories: {},
+      jobs: {},
+      acceptableLoss: '5',
+      error: null,
+      select: (model) => set({ model, error: null }),
+      update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
+      setAcceptableLoss: (acceptableLoss) => set({ acceptableLoss }),
+      load: async (bridge, model) => {
+        try {
+          const history = await bridge.tradeoffs.list(model);
+          set((s) => ({ histories: { ...s.histories, [model]: history }, error: null }));
+        } catch (err) {
+          set({ error: message(err) });
+        }
+      },
+      run: async (bridge, model, installedSets) => {
+        try {
+          const job = await bridge.tradeoffs.run(model, sweepOptions(get().form, installedSets));
+          set((s) => ({ jobs: { ...s.jobs, [model]: job.id }, error: null }));
+        } catch (err) {
+          set({ error: message(err) });
+        }
+      },
+    }),
+    // Only the operator's choices survive a reload; measurements come from the backend.
+    { name: 'reskv.tradeoffs', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ model: s.model, form: s.form, acceptableLoss: s.acceptableLoss }) },
+  ),
+);
+
+/** The newest kept sweep of `model`, if any. */
+export const latestRun = (histories: Record<string, TradeoffHistory>, model: string | null): TradeoffRun | null => (model ? (histories[model]?.runs[0] ?? null) : null);

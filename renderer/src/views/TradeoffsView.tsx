@@ -1,0 +1,151 @@
+// Tradeoffs: for a library model on this machine, a residual-depth sweep (backend job) measuring
+// quality against fp16, KV bytes per token and decode latency per codebook set and depth, with the
+// scalar formats as references; kept sweeps; the operator's acceptable perplexity increase marks the
+// smallest depth that meets it.
+import { useEffect, useMemo, useState } from 'react';
+import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
+import { useConnection } from '../state/connection.js';
+import { useJobs } from '../state/jobs.js';
+import { useModels } from '../state/models.js';
+import { useTradeoffs, type SweepForm } from '../state/tradeoffs.js';
+import { ErrorMessage } from './common.js';
+import { Field, Select, TextInput } from './Field.js';
+import { JobProgress } from './JobProgress.js';
+import { TradeoffCharts, TradeoffTable } from './tradeoffs/TradeoffCharts.js';
+import { acceptableDepth, describeChoice, describeRun, parseAcceptableLoss } from './tradeoffs/tradeoff-curves.js';
+
+type CalibratedModel = ModelSummary & { info: NonNullable<ModelSummary['info']> };
+
+function SweepFormView({ bridge, model }: { bridge: ResKvBridge; model: CalibratedModel }) {
+  const form = useTradeoffs((s) => s.form);
+  const update = useTradeoffs((s) => s.update);
+  const run = useTradeoffs((s) => s.run);
+  const sets = model.info.calibrations;
+  const text = (key: keyof SweepForm, label: string, hint: string, inputMode: 'decimal' | 'text' = 'decimal') => (
+    <Field label={label} hint={hint}>
+      <TextInput value={form[key] as string} onChange={(v) => update({ [key]: v })} inputMode={inputMode} />
+    </Field>
+  );
+  return (
+    <form
+      className="sweep-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(bridge, model.id, sets.map((s) => s.name));
+      }}
+    >
+      <div className="form-grid">
+        {text('textPath', 'Text file', 'plain text on this machine; documents separated by <|endoftext|>', 'text')}
+        {text('maxTokens', 'Tokens to score', 'from the start of the text')}
+        {text('maxDepth', 'Deepest depth', 'empty: every depth of each set')}
+        {text('latencyContext', 'Latency context', 'tokens cached when decode is timed')}
+        {text('latencySteps', 'Latency steps', 'tokens decoded and timed')}
+      </div>
+      <fieldset className="formats">
+        <legend>Caches</legend>
+        {sets.map((s) => (
+          <label key={s.name} className="check">
+            <input
+              type="checkbox"
+              checked={!form.excludedSets.includes(s.name)}
+              onChange={(e) => update({ excludedSets: e.target.checked ? form.excludedSets.filter((n) => n !== s.name) : [...form.excludedSets, s.name] })}
+            />{' '}
+            {`rvq:${s.name}${s.key ? ` (keys ${s.key.grouping})` : ''}`}
+          </label>
+        ))}
+        <label className="check">
+          <input type="checkbox" checked={form.scalarBaselines} onChange={(e) => update({ scalarBaselines: e.target.checked })} /> q8_0, q4_0, KIVI-2 as references
+        </label>
+      </fieldset>
+      <button type="submit">Run sweep</button>
+    </form>
+  );
+}
+
+function Results({ model }: { model: string }) {
+  const history = useTradeoffs((s) => s.histories[model]);
+  const acceptableText = useTradeoffs((s) => s.acceptableLoss);
+  const setAcceptableLoss = useTradeoffs((s) => s.setAcceptableLoss);
+  const [runId, setRunId] = useState<string | null>(null);
+  const runs = history?.runs ?? [];
+  const run = runs.find((r) => r.id === runId) ?? runs[0] ?? null;
+  const acceptable = parseAcceptableLoss(acceptableText);
+  const choice = useMemo(() => (run && acceptable !== null ? acceptableDepth(run, acceptable) : null), [run, acceptable]);
+  if (!history) return <p role="status">Loading kept sweeps…</p>;
+  return (
+    <>
+      {history.problem && <p className="notice" role="alert">{history.problem}</p>}
+      {!run ? (
+        <p className="notice" role="status">
+          No sweep of {model} kept yet: run one above.
+        </p>
+      ) : (
+        <>
+          <div className="form-grid">
+            <Field label="Acceptable perplexity increase (%)" hint="marks the smallest depth within it">
+              <TextInput value={acceptableText} onChange={setAcceptableLoss} />
+            </Field>
+            <Field label="Sweep" hint={`${runs.length} kept`}>
+              <Select value={run.id} onChange={setRunId} options={runs.map((r) => ({ value: r.id, label: `${r.finishedAt.slice(0, 16).replace('T', ' ')} — ${r.text.file}` }))} />
+            </Field>
+          </div>
+          <p className="chosen-depth" role="status" data-testid="chosen-depth">
+            {acceptable === null && acceptableText.trim() !== '' ? 'The acceptable increase must be a number of percent, 0 or more.' : describeChoice(choice, acceptable)}
+          </p>
+          <p className="run-facts">{describeRun(run)}</p>
+          <TradeoffCharts run={run} acceptable={acceptable} choice={choice} />
+          <TradeoffTable run={run} acceptable={acceptable} choice={choice} />
+        </>
+      )}
+    </>
+  );
+}
+
+export function TradeoffsView() {
+  const connection = useConnection((s) => s.connection);
+  const bridge = connection.status === 'connected' ? connection.bridge : null;
+  const models = useModels((s) => s.models);
+  const refreshModels = useModels((s) => s.refresh);
+  const selected = useTradeoffs((s) => s.model);
+  const select = useTradeoffs((s) => s.select);
+  const load = useTradeoffs((s) => s.load);
+  const error = useTradeoffs((s) => s.error);
+  const calibrated = useMemo(() => (models ?? []).filter((m): m is CalibratedModel => m.info !== null && m.info.calibrations.length > 0), [models]);
+  const model = calibrated.find((m) => m.id === selected) ?? calibrated[0] ?? null;
+  const jobId = useTradeoffs((s) => (model ? s.jobs[model.id] : undefined));
+  const job = useJobs((s) => (jobId === undefined ? undefined : s.jobs[jobId]));
+
+  useEffect(() => {
+    if (bridge && models === null) void refreshModels(bridge);
+  }, [bridge, models, refreshModels]);
+  // Kept sweeps of the model shown, loaded again when its sweep finishes.
+  const jobState = job?.state;
+  useEffect(() => {
+    if (bridge && model && jobState !== 'running') void load(bridge, model.id);
+  }, [bridge, model, jobState, load]);
+
+  return (
+    <section className="view">
+      <h1 id="view-title">Tradeoffs</h1>
+      {!bridge && <p className="notice" role="status">Depth sweeps run in the ResKV backend, which this page is not connected to.</p>}
+      {bridge && models && calibrated.length === 0 && (
+        <p className="notice" role="status">
+          No model with a codebook set yet: import a model and calibrate it in the Models view.
+        </p>
+      )}
+      {bridge && model && (
+        <>
+          <div className="form-grid">
+            <Field label="Model">
+              <Select value={model.id} onChange={select} options={calibrated.map((m) => ({ value: m.id, label: m.id }))} />
+            </Field>
+          </div>
+          <SweepFormView bridge={bridge} model={model} />
+          {job && <JobProgress job={job} bridge={bridge} />}
+          <ErrorMessage message={error} />
+          <Results model={model.id} />
+        </>
+      )}
+    </section>
+  );
+}

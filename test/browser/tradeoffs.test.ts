@@ -1,0 +1,89 @@
+// The Tradeoffs view in headless Chromium with the real engine on stories260K and two small codebook
+// sets (strided and contiguous keys): a small sweep run from the form, its curves charted against
+// depth, and the acceptable perplexity increase marking the smallest depth within it.
+import { copyFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackendEvent, JobSnapshot, TradeoffHistory } from '../../main/api/types.js';
+import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
+import { saveScreenshot } from '../support/browser.js';
+import { startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
+import { fixtures, haveFixtures } from '../support/shared.js';
+
+describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.validSample))('Tradeoffs view', () => {
+  let app: HeadlessApp;
+
+  beforeAll(async () => {
+    app = await startHeadlessApp();
+    const events: BackendEvent[] = [];
+    app.backend.subscribe((e) => events.push(e));
+    const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
+    await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
+    await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
+    const job = (await app.backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
+    while (!events.some((e) => e.type === 'job' && e.job.id === job.id && e.job.state !== 'running')) await new Promise((r) => setTimeout(r, 50));
+    // Small sets so the test stays quick; groups of 16 of the token's 32 channels, so strided and
+    // contiguous keys really group differently.
+    const folder = join(app.dataDir, 'models', 'stories260K');
+    const text = { kind: 'files' as const, paths: [fixtures.validSample] };
+    await calibrateModel(folder, { text, settings: { depth: 4, codebookSize: 64, groupSize: 16, maxVectors: 2000, name: 'strided' } });
+    await calibrateModel(folder, { text, settings: { depth: 4, codebookSize: 64, groupSize: 16, maxVectors: 2000, name: 'contiguous', keyGrouping: 'contiguous' } });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('runs a small sweep, charts it against depth and marks the smallest acceptable depth', async () => {
+    const { page, errors } = await app.open();
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Tradeoffs' }).click();
+    await expect.poll(() => page.getByText('No sweep of stories260K kept yet').count()).toBe(1);
+
+    await page.getByLabel('Text file').fill(fixtures.validSample);
+    await page.getByLabel('Tokens to score').fill('128');
+    await page.getByLabel('Latency context').fill('32');
+    await page.getByLabel('Latency steps').fill('4');
+    await page.getByRole('button', { name: 'Run sweep' }).click();
+    const status = page.getByLabel('Depth sweep of stories260K on tinystories-valid-sample.txt').getByRole('status');
+    await expect.poll(() => status.textContent(), { timeout: 60_000 }).toMatch(/^done: 12 caches measured over 128 tokens; kept/);
+
+    // One line per codebook set in every chart; the scalar formats as labelled reference lines.
+    const perplexity = page.getByRole('figure', { name: 'Perplexity increase against residual depth' });
+    await expect.poll(() => perplexity.locator('.recharts-line').count()).toBe(2);
+    expect(await perplexity.locator('.recharts-line-dots circle, .recharts-line-dot').count()).toBe(8);
+    const legend = await perplexity.locator('.recharts-legend-item-text').allTextContents();
+    expect(legend).toEqual(['contiguous (keys contiguous, values contiguous)', 'strided (keys strided, values contiguous)']);
+    for (const format of ['q8_0', 'q4_0', 'kivi2']) expect(await perplexity.getByText(format, { exact: true }).count()).toBe(1);
+    expect(await page.getByRole('figure', { name: 'KV bytes per token against residual depth' }).getByText('fp16', { exact: true }).count()).toBe(1);
+    expect(await page.getByRole('figure').count()).toBe(5);
+    expect(await page.getByRole('table', { name: 'Measured points' }).locator('tbody tr').count()).toBe(12);
+
+    // The threshold sits at one measured point, so at least that depth meets it; the expected depth is
+    // worked out here from the kept measurements.
+    const [run] = ((await app.backend.call('tradeoffs.list', ['stories260K'])) as TradeoffHistory).runs;
+    const threshold = run.points.find((p) => p.label === 'rvq:strided d3')!.perplexityChangePercent;
+    const meeting = run.points.filter((p) => p.rvq && p.perplexityChangePercent <= threshold).map((p) => p.rvq!.depth);
+    const expected = Math.min(...meeting);
+    await page.getByLabel('Acceptable perplexity increase (%)').fill(String(threshold));
+    const chosen = page.getByTestId('chosen-depth');
+    await expect.poll(() => chosen.textContent()).toContain(`: depth ${expected} of `);
+    expect(await perplexity.getByText(`depth ${expected}`, { exact: true }).count()).toBe(1);
+    expect(await page.locator('tr[aria-current="true"] th').textContent()).toMatch(new RegExp(`^rvq:\\w+ d${expected}$`));
+    await saveScreenshot(page, 'tradeoffs');
+
+    const below = Math.min(...run.points.filter((p) => p.rvq).map((p) => p.perplexityChangePercent)) - 1;
+    await page.getByLabel('Acceptable perplexity increase (%)').fill(String(below));
+    await expect.poll(() => chosen.textContent()).toBe(`No swept depth keeps the perplexity increase within ${below}%.`);
+    await page.getByLabel('Acceptable perplexity increase (%)').fill('lots');
+    await expect.poll(() => chosen.textContent()).toContain('must be a number');
+
+    // The choice survives a reload, and the kept sweep is shown again.
+    await page.getByLabel('Acceptable perplexity increase (%)').fill(String(threshold));
+    await page.reload();
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Tradeoffs' }).click();
+    await expect.poll(() => page.getByTestId('chosen-depth').textContent()).toContain(`: depth ${expected} of `);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
