@@ -58,7 +58,7 @@ export class JobRegistry {
         update({ state: 'done', message: describeResult(result), finishedAt: new Date().toISOString() });
       } catch (err) {
         const cancelled = controller.signal.aborted || err instanceof JobCancelledError;
-        update({ state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'cancelled' : (err as Error).message, finishedAt: new Date().toISOString() });
+        update({ state: cancelled ? 'cancelled' : 'failed', message: cancelled ? null : (err as Error).message, finishedAt: new Date().toISOString() });
       }
     });
     return job.snapshot;

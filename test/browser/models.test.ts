@@ -1,7 +1,7 @@
 // The Models view in headless Chromium: import the real stories260K checkpoint by path, watch the
 // import job finish, see the model listed with its KV bytes per token, reject a bad path; calibrate a
 // small codebook set on the bundled sample (a bad setting is named first), see it listed from its
-// file, delete the set and the model.
+// file, cancel a data-free calibration, delete the set and the model.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveScreenshot } from '../support/browser.js';
 import { startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
@@ -85,6 +85,18 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('Models vi
     ]);
     expect(await row.locator('td').nth(7).textContent()).toBe('small');
     await saveScreenshot(page, 'models');
+
+    // data-free with a large budget, cancelled while the model samples its text: the set stays as it was
+    await form.getByLabel('Calibration text').selectOption('self-generated');
+    expect(await form.getByText(/data-free: the model writes its own calibration text/).count()).toBe(1);
+    await form.getByLabel('Tokens to sample').fill('1000000');
+    await form.getByLabel('Set name').fill('free');
+    await form.getByRole('button', { name: 'Calibrate' }).click();
+    const running = panel.locator('.job-running');
+    await expect.poll(() => running.locator('.job-status').textContent(), { timeout: 30_000 }).toContain('sampling calibration text');
+    await running.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => panel.locator('.job-cancelled .job-status').textContent(), { timeout: 30_000 }).toBe('cancelled');
+    expect(await sets.locator('tbody th').allTextContents()).toEqual(['small']);
 
     page.once('dialog', (dialog) => void dialog.accept());
     await sets.getByRole('button', { name: 'Delete set small' }).click();
