@@ -121,3 +121,19 @@ export function ropePair(c: ModelConfig, channel: number): { partner: number; fr
   const first = channel < half;
   return { partner: first ? channel + half : channel - half, freq: channel % half, sign: first ? -1 : 1 };
 }
+
+/**
+ * RoPE of one token row [heads*headDim] at `position` into `out` (not `row` itself): channel c turns
+ * with its partner by position * invFreq (from ropeInverseFrequencies). `inverse` turns back by the
+ * same angle, undoing it exactly (RoPE is a rotation): how post-RoPE keys are brought back pre-RoPE.
+ */
+export function rotateRope(c: ModelConfig, invFreq: Float64Array, row: ArrayLike<number>, heads: number, position: number, out: Float32Array | Float64Array, inverse = false): void {
+  const d = c.headDim;
+  const turn = inverse ? -position : position;
+  for (let ch = 0; ch < d; ch++) {
+    const { partner, freq, sign } = ropePair(c, ch);
+    const cos = Math.cos(turn * invFreq[freq]);
+    const sin = sign * Math.sin(turn * invFreq[freq]);
+    for (let h = 0; h < heads; h++) out[h * d + ch] = row[h * d + ch] * cos + row[h * d + partner] * sin;
+  }
+}

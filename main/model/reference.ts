@@ -1,7 +1,7 @@
 // Plain TypeScript forward pass, one token at a time with a KV cache, in the style of llama2.c's
 // run.c: loops and float64 accumulation. Slow and obvious on purpose: tests compare graphs with it.
 import type { ModelConfig } from './config.js';
-import { ropeInverseFrequencies, ropePair } from './config.js';
+import { ropeInverseFrequencies, rotateRope } from './config.js';
 
 type Vec = Float64Array;
 
@@ -98,15 +98,8 @@ export class ReferenceModel {
   }
 
   private rope(x: Vec, heads: number, pos: number): Vec {
-    const d = this.config.headDim;
     const out = new Float64Array(x.length);
-    for (let h = 0; h < heads; h++) {
-      for (let ch = 0; ch < d; ch++) {
-        const { partner, freq, sign } = ropePair(this.config, ch);
-        const angle = pos * this.invFreq[freq];
-        out[h * d + ch] = x[h * d + ch] * Math.cos(angle) + sign * x[h * d + partner] * Math.sin(angle);
-      }
-    }
+    rotateRope(this.config, this.invFreq, x, heads, pos, out);
     return out;
   }
 
