@@ -1,11 +1,12 @@
 // `reskv eval`: teacher-forced evaluation of a model's KV cache formats over a text: fp16 (the
-// reference), q8_0, q4_0, KIVI-2 and every installed RVQ codebook set (keys-only, values-only or
-// contiguous-key sets included when calibrated under their own names), at chosen depths. Mean NLL,
-// perplexity, KL(fp16 || format), top-1 agreement, bits per value and measured KV bytes.
+// reference), q8_0, q4_0, KIVI-2 and every installed RVQ codebook set at chosen depths, each set also
+// on the keys only and on the values only (the other kind fp16). Strided vs contiguous key grouping
+// compares two sets calibrated with different --key-grouping. Mean NLL, perplexity, KL(fp16 ||
+// format), top-1 agreement, bits per value and measured KV bytes.
 import { readFileSync } from 'node:fs';
 import { documentTokens, splitDocuments } from '../engine/calibration/calibration-text.js';
 import { parseCacheChoice } from '../engine/cache-runtime.js';
-import { defaultChoices, evaluateLibraryModel, evaluationTable } from '../engine/evaluate-library.js';
+import { choiceName, defaultChoices, evaluateLibraryModel, evaluationTable } from '../engine/evaluate-library.js';
 import type { NamedChoice } from '../engine/evaluate-library.js';
 import { loadLibraryTokenizer } from '../model/library.js';
 import { readManifest } from '../model/manifest.js';
@@ -23,8 +24,10 @@ than the context are scored in back-to-back segments) and compares each with the
   --text FILE       the text; documents separated by <|endoftext|>, each starting with BOS
   --documents A:B   documents A..B-1 of the file only (0-based; default all)
   --max-tokens N    score at most N tokens (default all)
-  --formats LIST    comma-separated caches (default fp16,q8_0,q4_0,kivi2 and every rvq:<set>);
-                    fp16 is always the reference
+  --formats LIST    comma-separated caches (default fp16,q8_0,q4_0,kivi2 and, for every set,
+                    rvq:<set>, rvq:<set>/keys and rvq:<set>/values); fp16 is always the reference;
+                    /keys: RVQ on the keys only, values kept fp16; /values: the reverse
+  --no-one-kind     default formats without the keys-only and values-only rows
   --depths LIST     rvq depths to evaluate, e.g. 8,4,2 (default: each set's full depth)
   --window R        rvq: newest tokens kept in fp16 (default 0)
   --context N       state the compression ratio with codebooks at N tokens (default: the model's context)
@@ -39,7 +42,7 @@ export const evalCommand: CliCommand = {
     const { values, positionals } = parseOptions({
       args,
       allowPositionals: true,
-      options: { ...modelOptions, text: { type: 'string' }, documents: { type: 'string' }, 'max-tokens': { type: 'string' }, formats: { type: 'string' }, depths: { type: 'string' }, context: { type: 'string' }, chunk: { type: 'string' } },
+      options: { ...modelOptions, text: { type: 'string' }, documents: { type: 'string' }, 'max-tokens': { type: 'string' }, formats: { type: 'string' }, depths: { type: 'string' }, context: { type: 'string' }, chunk: { type: 'string' }, 'no-one-kind': { type: 'boolean' } },
     });
     if (values.help) {
       console.log(help);
@@ -71,7 +74,8 @@ export const evalCommand: CliCommand = {
     const context = numberOption('context', values.context) ?? manifest.config.maxPositions;
     if (context < 1) throw new CliUsageError(`--context must be at least 1, got ${context}`);
     let choices: NamedChoice[];
-    if (values.formats === undefined) choices = defaultChoices(manifest, depths, cache.recentWindow);
+    if (values['no-one-kind'] && values.formats !== undefined) throw new CliUsageError('--no-one-kind shapes the default formats; with --formats, list the caches wanted');
+    if (values.formats === undefined) choices = defaultChoices(manifest, { depths, recentWindow: cache.recentWindow, oneKind: !values['no-one-kind'] });
     else {
       const parsed = values.formats.split(',').map((name) => {
         try {
@@ -83,7 +87,7 @@ export const evalCommand: CliCommand = {
       choices = [{ name: 'fp16', choice: { format: 'fp16' } }];
       for (const c of parsed.filter((p) => p.choice.format !== 'fp16')) {
         if (c.choice.format !== 'rvq') choices.push(c);
-        else for (const depth of depths ?? [undefined]) choices.push({ name: depth ? `${c.name} d${depth}` : c.name, choice: { ...c.choice, depth, recentWindow: cache.recentWindow } });
+        else for (const depth of depths ?? [undefined]) choices.push({ name: choiceName(c.name, depth, cache.recentWindow), choice: { ...c.choice, depth, recentWindow: cache.recentWindow } });
       }
     }
     const tokenizer = loadLibraryTokenizer(folder, manifest);
@@ -105,6 +109,7 @@ export const evalCommand: CliCommand = {
     else {
       console.log(`${manifest.id}: ${tokens.length} tokens from ${documents.length} documents of ${values.text}, ${rows[0].positions} positions scored`);
       console.log(evaluationTable(rows, context));
+      if (rows.some((r) => r.quantizes.endsWith('only'))) console.log('/keys: RVQ on the keys only (values fp16); /values: RVQ on the values only (keys fp16)');
     }
     return 0;
   },

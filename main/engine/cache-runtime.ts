@@ -1,7 +1,9 @@
 // A library model's KV cache format made runnable: the graph session that reads it, the decoder over
 // that session, and the factory of its stores. One place decides how a cache choice ("fp16", "q8_0",
-// "q4_0", "kivi2", "rvq[:<codebook set>]") maps to graph + store, for conversations, evaluation and
-// benchmarks alike. RVQ uses the rvq graph installed for a codebook set (main/model/library-rvq.ts).
+// "q4_0", "kivi2", "rvq[:<codebook set>][/keys|/values]") maps to graph + store, for conversations,
+// evaluation and benchmarks alike. RVQ uses the rvq graph installed for a codebook set
+// (main/model/library-rvq.ts); RVQ on the keys only or the values only (the other kind fp16, an
+// ablation) runs through the fp graph with a OneKindRvqStore coding that kind with the set's codebooks.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -16,6 +18,8 @@ import { KvCodeStore } from './kv-code-store.js';
 import type { KvCodeStoreOptions } from './kv-code-store.js';
 import { KV_KINDS } from './kv-store.js';
 import type { KvGeometry, KvKind, KvStore } from './kv-store.js';
+import { OneKindRvqStore, SingleTokenSteps } from './one-kind-rvq-store.js';
+import type { OneKindRvqOptions } from './one-kind-rvq-store.js';
 import { RvqGraphDecoder } from './rvq-graph-decoder.js';
 import { ScalarKvStore } from './scalar-kv-store.js';
 import type { ScalarCacheFormat } from './scalar-kv-store.js';
@@ -24,6 +28,10 @@ import type { ExecutionProvider, SessionOptionsInput } from './session.js';
 
 export const cacheFormats = ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq'] as const;
 export type CacheFormat = (typeof cacheFormats)[number];
+
+/** rvq: code only the keys or only the values; the other kind stays fp16. */
+export const rvqOnlyKinds = ['keys', 'values'] as const;
+export type RvqOnlyKind = (typeof rvqOnlyKinds)[number];
 
 /** Per-layer residual depths of keys and values (one entry per layer each). */
 export interface LayerDepths {
@@ -41,6 +49,8 @@ export interface CacheChoice {
   layerDepths?: LayerDepths;
   /** rvq: newest tokens kept in fp16 and coded when they leave (0 = the paper). */
   recentWindow?: number;
+  /** rvq: quantize only the keys or only the values (fixed depth, no recent window). */
+  only?: RvqOnlyKind;
 }
 
 const depthList = z.array(z.number().int('must be an integer').min(1, 'must be at least 1'));
@@ -52,15 +62,24 @@ export const cacheChoiceSchema = z.strictObject({
   depth: z.number().int('must be an integer').min(1, 'must be at least 1').optional(),
   layerDepths: z.strictObject({ key: depthList, value: depthList }).optional(),
   recentWindow: z.number().int('must be an integer').min(0, 'must be at least 0').optional(),
+  only: z.enum(rvqOnlyKinds).optional(),
 });
 
-/** Parses "fp16", "q8_0", "q4_0", "kivi2", "rvq" or "rvq:<codebook set>". */
+/** Parses "fp16", "q8_0", "q4_0", "kivi2", "rvq" or "rvq:<codebook set>", the rvq forms optionally + "/keys" or "/values". */
 export function parseCacheChoice(text: string): CacheChoice {
-  const [format, codebooks, ...rest] = text.split(':');
+  const [name, only, ...more] = text.split('/');
+  const [format, codebooks, ...rest] = name.split(':');
+  const expected = `expected one of ${cacheFormats.join(', ')} or rvq:<codebook set name>, the rvq forms optionally followed by /keys or /values (RVQ on that kind only)`;
   if (!(cacheFormats as readonly string[]).includes(format) || rest.length > 0 || (codebooks !== undefined && (format !== 'rvq' || codebooks === ''))) {
-    throw new Error(`unknown cache '${text}': expected one of ${cacheFormats.join(', ')} or rvq:<codebook set name>`);
+    throw new Error(`unknown cache '${text}': ${expected}`);
   }
-  return codebooks === undefined ? { format: format as CacheFormat } : { format: 'rvq', codebooks };
+  if (only !== undefined && (format !== 'rvq' || more.length > 0 || !(rvqOnlyKinds as readonly string[]).includes(only))) {
+    throw new Error(`unknown cache '${text}': ${format === 'rvq' ? `after '/' comes keys or values` : `only rvq quantizes one kind alone`} (${expected})`);
+  }
+  const choice: CacheChoice = { format: format as CacheFormat };
+  if (codebooks !== undefined) choice.codebooks = codebooks;
+  if (only !== undefined) choice.only = only as RvqOnlyKind;
+  return choice;
 }
 
 export interface CacheRuntime {
@@ -73,8 +92,11 @@ export interface CacheRuntime {
   geometry: KvGeometry;
   provider: ExecutionProvider;
   skippedProviders: { provider: ExecutionProvider; reason: string }[];
-  /** rvq only: the codebook set, its specs, and the codebook bytes the graph holds (float32, every layer, K and V). */
-  rvq: { name: string; set: CodebookSet; codebookBytes: number } | null;
+  /**
+   * rvq only: the codebook set, its specs, the codebook bytes the format needs (float32, every layer,
+   * K and V, or the one kind coded), and `only` when one kind alone is coded (its depth is fixed).
+   */
+  rvq: { name: string; set: CodebookSet; codebookBytes: number; only: RvqOnlyKind | null } | null;
   /** Bits per cached value at a store's depths (codes + scales; independent of the token count). */
   bitsPerValue(depths?: LayerDepths): number;
   release(): Promise<void>;
@@ -112,7 +134,8 @@ export function storeDepths(store: KvCodeStore): LayerDepths {
   return { key: depths('key'), value: depths('value') };
 }
 
-function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheChoice) {
+/** The choice's codebook set, read and checked, with the per-layer depths its stores start at. */
+function loadCodebookSet(folder: string, manifest: ModelManifest, choice: CacheChoice) {
   const name = codebookSetName(manifest, choice.codebooks);
   const entry = manifest.rvq[name];
   let set: CodebookSet;
@@ -121,11 +144,17 @@ function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheC
   } catch (e) {
     throw new Error(`codebook set "${name}" of ${manifest.id}: ${(e as Error).message}`, { cause: e });
   }
-  const window = choice.recentWindow ?? 0;
-  if (!Number.isInteger(window) || window < 0 || window > manifest.config.maxPositions) throw new RangeError(`recent window must be a whole number from 0 to ${manifest.config.maxPositions}, got ${window}`);
   const L = manifest.config.numLayers;
   const depths: LayerDepths = choice.layerDepths ?? { key: new Array<number>(L).fill(choice.depth ?? set.keySpec.depth), value: new Array<number>(L).fill(choice.depth ?? set.valueSpec.depth) };
   checkLayerDepths(depths, set);
+  return { name, entry, set, depths };
+}
+
+function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheChoice) {
+  const { name, entry, set, depths } = loadCodebookSet(folder, manifest, choice);
+  const window = choice.recentWindow ?? 0;
+  if (!Number.isInteger(window) || window < 0 || window > manifest.config.maxPositions) throw new RangeError(`recent window must be a whole number from 0 to ${manifest.config.maxPositions}, got ${window}`);
+  const L = manifest.config.numLayers;
   // encoders only code tokens leaving the recent window; without one the graph's own codes are stored
   const encoders = window > 0 ? { key: set.layers.map((l) => new RvqCodec(set.keySpec, l.key)), value: set.layers.map((l) => new RvqCodec(set.valueSpec, l.value)) } : undefined;
   const options: KvCodeStoreOptions = { numLayers: L, keySpec: set.keySpec, valueSpec: set.valueSpec, recentWindow: window, encoders };
@@ -144,6 +173,8 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   if (choice.format !== 'rvq' && (choice.codebooks !== undefined || choice.depth !== undefined || choice.layerDepths !== undefined || (choice.recentWindow ?? 0) > 0)) {
     throw new Error(`codebooks, depth and recent window apply to the rvq cache only, not ${choice.format}`);
   }
+  if (choice.format !== 'rvq' && choice.only !== undefined) throw new Error(`/${choice.only} (RVQ on one kind only) applies to the rvq cache, not ${choice.format}`);
+  if (choice.format === 'rvq' && choice.only !== undefined) return openOneKindRuntime(folder, manifest, choice, choice.only, session, geometry);
   if (choice.format === 'rvq') {
     const parts = rvqRuntimeParts(folder, manifest, choice);
     const created = await createSession(join(folder, parts.entry.graph), session);
@@ -157,7 +188,7 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
       geometry,
       provider: created.provider,
       skippedProviders: created.skipped,
-      rvq: { name: parts.name, set, codebookBytes },
+      rvq: { name: parts.name, set, codebookBytes, only: null },
       bitsPerValue: (depths) => {
         if (!depths) return (rvqBitsPerValue(set.keySpec) + rvqBitsPerValue(set.valueSpec)) / 2;
         const sum = (kind: KvKind, spec: RvqSpec) => depths[kind].reduce((n, d) => n + rvqBitsPerValue(spec, d), 0);
@@ -182,6 +213,30 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
     skippedProviders: created.skipped,
     rvq: null,
     bitsPerValue: () => scalarBitsPerValue(format),
+    release: () => created.session.release(),
+  };
+}
+
+/** RVQ on one kind only: the fp graph with OneKindRvqStores coding that kind with the set's codebooks. */
+async function openOneKindRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, only: RvqOnlyKind, session: SessionOptionsInput, geometry: KvGeometry): Promise<CacheRuntime> {
+  if ((choice.recentWindow ?? 0) > 0) throw new Error(`a recent window applies to the rvq cache of keys and values, not rvq/${only}`);
+  const { name, set, depths } = loadCodebookSet(folder, manifest, choice);
+  const kind: KvKind = only === 'keys' ? 'key' : 'value';
+  const spec = kind === 'key' ? set.keySpec : set.valueSpec;
+  const options: OneKindRvqOptions = { config: manifest.config, quantized: kind, spec, codecs: set.layers.map((l) => new RvqCodec(spec, l[kind])), depths: depths[kind] };
+  const created = await createSession(join(folder, manifest.graphs.fpHalfCache), session);
+  const L = manifest.config.numLayers;
+  return {
+    label: `rvq:${name}/${only}`,
+    format: 'rvq',
+    decoder: new SingleTokenSteps(new FpGraphDecoder(created.session, manifest.config)) as DecoderStep<KvStore>,
+    stores: { create: () => new OneKindRvqStore(options), restore: (bytes) => OneKindRvqStore.restore(bytes, options) },
+    geometry,
+    provider: created.provider,
+    skippedProviders: created.skipped,
+    rvq: { name, set, codebookBytes: L * rvqCodebookBytes(spec), only },
+    // the fp16 kind counts 16 bits per value beside the coded kind's codes + scales
+    bitsPerValue: (layerDepths = depths) => (layerDepths[kind].reduce((n, d) => n + rvqBitsPerValue(spec, d), 0) + 16 * L) / (2 * L),
     release: () => created.session.release(),
   };
 }

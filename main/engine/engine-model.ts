@@ -142,7 +142,7 @@ export class EngineModel {
       skippedProviders: runtime.skippedProviders,
       chat: isChatTokenizer(tokenizer),
       contextLength: manifest.config.maxPositions,
-      maxDepth: spec ? Math.max(spec.depth, runtime.rvq!.set.valueSpec.depth) : null,
+      maxDepth: spec && !runtime.rvq!.only ? Math.max(spec.depth, runtime.rvq!.set.valueSpec.depth) : null,
       codebookBytes: runtime.rvq?.codebookBytes ?? 0,
     };
     return new EngineModel(info, runtime, tokenizer, isChatTokenizer(tokenizer) ? tokenizer : null);
@@ -230,6 +230,7 @@ export class EngineModel {
     const open = this.get(id);
     const set = this.runtime.rvq?.set;
     if (!set) throw new Error(`the ${this.info.cache} cache has no residual depth (open the model with the rvq cache)`);
+    if (this.runtime.rvq?.only) throw new Error(`the ${this.info.cache} cache codes one kind at a fixed depth (open the model with rvq for live depth changes)`);
     const { depth, layer, kind } = change;
     if (layer !== undefined && (!Number.isInteger(layer) || layer < 0 || layer >= set.layers.length)) throw new RangeError(`layer must be 0..${set.layers.length - 1}, got ${layer}`);
     if (kind !== undefined && kind !== 'key' && kind !== 'value') throw new RangeError(`kind must be key or value, got ${String(kind)}`);

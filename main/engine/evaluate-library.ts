@@ -1,8 +1,9 @@
 // Teacher-forced evaluation of an imported model's cache formats (evaluate.ts) from cache choices:
 // each choice opens its runtime (graph + stores), fp16 is the reference, and every row carries the
-// measured bytes beside the codebook bytes its format needs. Also the table the CLI and the
-// benchmark print.
-import { openCacheRuntime } from './cache-runtime.js';
+// measured bytes beside the codebook bytes its format needs and which of K/V it quantizes (RVQ on
+// the keys only or the values only is an ablation of the full rvq cache). Also the table the CLI and
+// the benchmark print.
+import { openCacheRuntime, rvqOnlyKinds } from './cache-runtime.js';
 import type { CacheChoice, CacheRuntime } from './cache-runtime.js';
 import { evaluateFormats } from './evaluate.js';
 import type { EvaluatedFormat, EvaluationOptions, FormatEvaluation } from './evaluate.js';
@@ -16,7 +17,9 @@ export interface NamedChoice {
 
 export interface LibraryEvaluation extends FormatEvaluation {
   cache: string;
-  /** Float32 codebook bytes the format needs (every layer, K and V; 0 for scalar formats). */
+  /** What the format quantizes; the rest of the cache stays fp16. */
+  quantizes: Quantized;
+  /** Float32 codebook bytes the format needs (every layer, the kinds it codes; 0 for scalar formats). */
   codebookBytes: number;
   /** Perplexity change vs the reference, in percent. */
   perplexityChangePercent: number;
@@ -25,13 +28,40 @@ export interface LibraryEvaluation extends FormatEvaluation {
 /** Perplexity change of `perplexity` against the reference's, in percent. */
 export const perplexityChangePercent = (perplexity: number, reference: number): number => (100 * (perplexity - reference)) / reference;
 
-/** The default lineup: fp16, q8_0, q4_0, KIVI-2, then every installed codebook set at `depths` (default: its full depth). */
-export function defaultChoices(manifest: ModelManifest, depths?: readonly number[], recentWindow = 0): NamedChoice[] {
+export type Quantized = 'none' | 'keys and values' | 'keys only' | 'values only';
+
+function quantizedBy(runtime: CacheRuntime): Quantized {
+  if (runtime.format === 'fp16') return 'none';
+  return runtime.rvq?.only ? `${runtime.rvq.only} only` : 'keys and values';
+}
+
+/** A row name: the cache ("rvq:<set>[/keys|/values]"), then " d<depth>" and " R<window>" where given. */
+export function choiceName(cache: string, depth?: number, recentWindow = 0): string {
+  return `${cache}${depth === undefined ? '' : ` d${depth}`}${recentWindow > 0 ? ` R${recentWindow}` : ''}`;
+}
+
+export interface DefaultLineup {
+  /** RVQ depths to evaluate (default: each set's full depth). */
+  depths?: readonly number[];
+  /** RVQ recent window (default 0). */
+  recentWindow?: number;
+  /** Also RVQ on the keys only and on the values only, per set and depth (default true; they take no recent window, so none with one). */
+  oneKind?: boolean;
+}
+
+/**
+ * The default lineup: fp16, q8_0, q4_0, KIVI-2, then every installed codebook set at each depth: the
+ * rvq cache, then (without a recent window) keys-only and values-only RVQ.
+ */
+export function defaultChoices(manifest: ModelManifest, lineup: DefaultLineup = {}): NamedChoice[] {
+  const { depths, recentWindow = 0, oneKind = true } = lineup;
   const choices: NamedChoice[] = (['fp16', 'q8_0', 'q4_0', 'kivi2'] as const).map((format) => ({ name: format, choice: { format } }));
   for (const set of Object.keys(manifest.rvq).sort()) {
-    const window = recentWindow > 0 ? ` R${recentWindow}` : '';
-    if (!depths) choices.push({ name: `rvq:${set}${window}`, choice: { format: 'rvq', codebooks: set, recentWindow } });
-    else for (const depth of depths) choices.push({ name: `rvq:${set} d${depth}${window}`, choice: { format: 'rvq', codebooks: set, depth, recentWindow } });
+    for (const depth of depths ?? [undefined]) {
+      choices.push({ name: choiceName(`rvq:${set}`, depth, recentWindow), choice: { format: 'rvq', codebooks: set, depth, recentWindow } });
+      if (!oneKind || recentWindow > 0) continue;
+      for (const only of rvqOnlyKinds) choices.push({ name: choiceName(`rvq:${set}/${only}`, depth), choice: { format: 'rvq', codebooks: set, depth, only } });
+    }
   }
   return choices;
 }
@@ -50,7 +80,7 @@ export async function evaluateLibraryModel(
     const formats: EvaluatedFormat[] = runtimes.map((r, k) => ({ name: choices[k].name, decoder: r.decoder, createStore: () => r.stores.create() }));
     const results = await evaluateFormats(tokens, formats, options);
     const reference = results[0].perplexity;
-    return results.map((r, k) => ({ ...r, cache: runtimes[k].label, codebookBytes: runtimes[k].rvq?.codebookBytes ?? 0, perplexityChangePercent: perplexityChangePercent(r.perplexity, reference) }));
+    return results.map((r, k) => ({ ...r, cache: runtimes[k].label, quantizes: quantizedBy(runtimes[k]), codebookBytes: runtimes[k].rvq?.codebookBytes ?? 0, perplexityChangePercent: perplexityChangePercent(r.perplexity, reference) }));
   } finally {
     for (const r of runtimes) await r.release();
   }

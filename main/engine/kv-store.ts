@@ -6,7 +6,8 @@ import type { ScalarFormat } from '../../quant/index.js';
 export type KvKind = 'key' | 'value';
 export const KV_KINDS: readonly KvKind[] = ['key', 'value'];
 
-export type KvFormat = 'rvq' | ScalarFormat;
+/** rvq-keys / rvq-values: RVQ on one kind only, the other fp16 (OneKindRvqStore). */
+export type KvFormat = 'rvq' | 'rvq-keys' | 'rvq-values' | ScalarFormat;
 
 /**
  * Bytes a store holds for the tokens it has, split by what they are. `held` is the sum of the four

@@ -2,12 +2,14 @@
 // Part 1, quality on a real model: stories260K (../shared) is imported into a temporary library and
 // calibrated (reskv calibrate's module) on the first stories of ../shared/data/tinystories-valid-sample.txt;
 // the remaining stories are held out for the teacher-forced evaluation of fp16, q8_0, q4_0, KIVI-2 and
-// RVQ depths 1..8, then the recent window (R 0 vs 32) and a per-layer depth chosen from a per-layer
-// sensitivity run. RVQ configuration: 32-channel groups spanning the token's 4 KV heads (head_dim 8),
-// one fp16 scale per token, C 2048, depth 8 = 3.25 bits/value.
+// RVQ depths 1..8, then RVQ on the keys only and on the values only (the other kind fp16), strided vs
+// contiguous key grouping (two more sets with 16-channel groups, where grouping matters), the recent
+// window (R 0 vs 32) and a per-layer depth chosen from a per-layer sensitivity run. RVQ configuration:
+// 32-channel groups spanning the token's 4 KV heads (head_dim 8), one fp16 scale per token, C 2048,
+// depth 8 = 3.25 bits/value.
 // Part 2, speed: decode tokens/s, bytes and resident memory on a random model of SmolLM2-135M's
 // geometry at contexts 128, 512, 2048 (engine-speed.ts). Measured-vs-target lines at the end of each part.
-// Usage: npm run bench:engine [-- --calibration-stories 150 --max-eval-tokens 8192 --steps 16 --skip-speed]
+// Usage: npm run bench:engine [-- --calibration-stories 150 --max-eval-tokens 8192 --steps 16 --skip-speed --skip-grouping]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { documentTokens, splitDocuments } from '../../main/engine/calibration/calibration-text.js';
 import type { LayerDepths } from '../../main/engine/cache-runtime.js';
-import { defaultChoices, evaluateLibraryModel, evaluationTable } from '../../main/engine/evaluate-library.js';
+import { choiceName, defaultChoices, evaluateLibraryModel, evaluationTable } from '../../main/engine/evaluate-library.js';
 import type { LibraryEvaluation, NamedChoice } from '../../main/engine/evaluate-library.js';
 import { importModel, loadLibraryTokenizer } from '../../main/model/library.js';
 import { readManifest } from '../../main/model/manifest.js';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     'max-eval-tokens': { type: 'string', default: '8192' },
     steps: { type: 'string', default: '16' },
     'skip-speed': { type: 'boolean' },
+    'skip-grouping': { type: 'boolean' },
   },
 });
 const calibrationStories = Number(values['calibration-stories']);
@@ -56,7 +59,7 @@ try {
   console.log(`RVQ: C ${k.codebookSize}, depth ${k.depth}, groups of ${k.groupSize} spanning the token's ${k.numKvHeads} KV heads of ${k.headDim} (${calibrated.specs.key.grouping} keys, ${calibrated.specs.value.grouping} values; one group per token, so the grouping is moot), one fp16 scale per ${k.scale}: ${calibrated.bitsPerValue.key} bits/value at depth 8; calibration took ${calibrated.seconds.capture.toFixed(1)} s capture + ${calibrated.seconds.train.toFixed(1)} s training`);
   const manifest = readManifest(folder);
   const context = manifest.config.maxPositions;
-  const rows = await evaluateLibraryModel(folder, manifest, evalTokens, defaultChoices(manifest, [1, 2, 3, 4, 5, 6, 7, 8]), { session, chunk: 128 });
+  const rows = await evaluateLibraryModel(folder, manifest, evalTokens, defaultChoices(manifest, { depths: [1, 2, 3, 4, 5, 6, 7, 8], oneKind: false }), { session, chunk: 128 });
   console.log(`\nteacher-forced over ${rows[0].positions} held-out positions (${elapsed()}):`);
   console.log(evaluationTable(rows, context));
   const codebooks = rows.find((r) => r.codebookBytes > 0)!.codebookBytes;
@@ -75,6 +78,37 @@ try {
   for (const name of ['q4_0', 'kivi2']) {
     const r = byName(name);
     console.log(`  ${name} (${r.bitsPerValue.toFixed(2)} bits/value) perplexity ${pct(r.perplexityChangePercent)} vs RVQ depth 8 (3.25) ${pct(d8.perplexityChangePercent)} — target: scalar loses more: ${verdict(r.perplexityChangePercent > d8.perplexityChangePercent)}`);
+  }
+
+  console.log(`\nRVQ on one kind only, the other kept fp16 (/keys: keys coded pre-RoPE, values fp16; /values: the reverse) (${elapsed()}):`);
+  console.log('(these run the fp graph one token a step, so each token attends to the coded past and to its own K/V uncoded; the rvq rows attend their own K/V coded too)');
+  const oneKind: NamedChoice[] = [{ name: 'fp16', choice: { format: 'fp16' } }];
+  for (const depth of [8, 4]) for (const only of [undefined, 'keys', 'values'] as const) oneKind.push({ name: choiceName(`rvq${only ? `/${only}` : ''}`, depth), choice: { format: 'rvq', depth, only } });
+  console.log(evaluationTable(await evaluateLibraryModel(folder, manifest, evalTokens, oneKind, { session, chunk: 128 }), context));
+
+  if (!values['skip-grouping']) {
+    // One group per token (32 channels over 4 heads of 8) leaves nothing to group: strided and
+    // contiguous would be the same codebooks. Two sets of 16-channel groups spanning the token differ
+    // only in the key grouping (strided: even channels / odd channels; contiguous: heads 0-1 / 2-3).
+    console.log(`\nstrided vs contiguous key grouping (${elapsed()}): two more sets calibrated on the same stories, same settings but the key grouping —`);
+    const grouping = { depth: 4, codebookSize: 2048, groupSize: 16, groupSpan: 'token', scale: 'token', valueGrouping: 'contiguous', seed: 0 } as const;
+    console.log(`groups of ${grouping.groupSize} spanning the token, C ${grouping.codebookSize}, depth ${grouping.depth} (= 3.25 bits/value, the default set's depth-8 rate; trained to depth 4 only to keep the bench modest), one fp16 scale per token, values contiguous`);
+    for (const keyGrouping of ['strided', 'contiguous'] as const) {
+      const r = await calibrateModel(folder, { text: { kind: 'files', paths: [calibrationFile] }, settings: { ...grouping, keyGrouping, name: `g16-${keyGrouping}` }, session });
+      console.log(`  g16-${keyGrouping}: keys ${r.specs.key.grouping}, values ${r.specs.value.grouping}, ${r.bitsPerValue.key} bits/value; ${r.seconds.train.toFixed(1)} s training`);
+    }
+    const manifestG = readManifest(folder);
+    const groupingChoices: NamedChoice[] = [{ name: 'fp16', choice: { format: 'fp16' } }];
+    for (const depth of [4, 2]) {
+      for (const set of ['g16-strided', 'g16-contiguous']) for (const only of [undefined, 'keys'] as const) groupingChoices.push({ name: choiceName(`rvq:${set}${only ? `/${only}` : ''}`, depth), choice: { format: 'rvq', codebooks: set, depth, only } });
+    }
+    const groupingRows = await evaluateLibraryModel(folder, manifestG, evalTokens, groupingChoices, { session, chunk: 128 });
+    console.log(evaluationTable(groupingRows, context));
+    const row = (name: string) => groupingRows.find((r) => r.name === name) as LibraryEvaluation;
+    for (const [what, suffix] of [['keys and values', ' d4'], ['keys only', '/keys d4']]) {
+      const [strided, contiguous] = ['strided', 'contiguous'].map((g) => row(`rvq:g16-${g}${suffix}`));
+      console.log(`  ${what} at depth 4: KL strided ${strided.meanKl.toFixed(5)} vs contiguous ${contiguous.meanKl.toFixed(5)}, perplexity ${pct(strided.perplexityChangePercent)} vs ${pct(contiguous.perplexityChangePercent)} — ${strided.meanKl < contiguous.meanKl ? 'strided' : 'contiguous'} keys lose less`);
+    }
   }
 
   console.log(`\nrecent window (beyond the paper): the newest R tokens kept in fp16 (${elapsed()}):`);

@@ -66,15 +66,19 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(await evalCommand.run(['--model', 'stories', '--library', lib.library, '--text', fixtures.validSample, '--max-tokens', '80', '--depths', '4,1', '--json'])).toBe(0);
     const { results, tokens } = JSON.parse(io.out());
     expect(tokens).toBe(80);
-    expect(results.map((r: { name: string }) => r.name)).toEqual(['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq:synthetic d4', 'rvq:synthetic d1']);
-    expect(results[0]).toMatchObject({ meanKl: 0, top1Agreement: 1, bitsPerValue: 16, perplexityChangePercent: 0 });
-    expect(results[4]).toMatchObject({ bitsPerValue: 1, codebookBytes: 5 * 2 * 4 * 16 * 32 * 4 });
-    expect(results[5].bytes.codes).toBe(80 * 10);
+    expect(results.map((r: { name: string }) => r.name)).toEqual(['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq:synthetic d4', 'rvq:synthetic/keys d4', 'rvq:synthetic/values d4', 'rvq:synthetic d1', 'rvq:synthetic/keys d1', 'rvq:synthetic/values d1']);
+    expect(results[0]).toMatchObject({ meanKl: 0, top1Agreement: 1, bitsPerValue: 16, perplexityChangePercent: 0, quantizes: 'none' });
+    expect(results[4]).toMatchObject({ bitsPerValue: 1, codebookBytes: 5 * 2 * 4 * 16 * 32 * 4, quantizes: 'keys and values' });
+    expect(results[5]).toMatchObject({ cache: 'rvq:synthetic/keys', quantizes: 'keys only', bitsPerValue: 8.5, codebookBytes: 5 * 4 * 16 * 32 * 4 });
+    expect(results[6].bytes).toMatchObject({ codes: 80 * 5 * 2, scales: 80 * 5 * 2, values: 80 * 5 * 32 * 2 });
+    expect(results[7].bytes.codes).toBe(80 * 10);
     vi.restoreAllMocks();
     const table = captured();
-    expect(await evalCommand.run(['--model', 'stories', '--library', lib.library, '--text', fixtures.validSample, '--documents', '3:4', '--formats', 'q8_0'])).toBe(0);
+    expect(await evalCommand.run(['--model', 'stories', '--library', lib.library, '--text', fixtures.validSample, '--documents', '3:4', '--max-tokens', '100', '--formats', 'q8_0,rvq/values', '--depths', '2'])).toBe(0);
     expect(table.out()).toMatch(/1 documents.*\nformat +bits\/value +perplexity/);
     expect(table.out()).toMatch(/\nq8_0 +8\.500 /);
+    expect(table.out()).toMatch(/\nrvq\/values d2 +8\.375 /);
+    expect(table.out()).toContain('/values: RVQ on the values only (keys fp16)');
   });
 
   it('bench measures decode at each context per cache', async () => {
@@ -100,6 +104,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     [evalCommand, ['--model', 'stories'], /--text is required/],
     [evalCommand, ['--model', 'stories', '--text', fixtures.validSample, '--documents', '5:2'], /--documents must be A:B/],
     [evalCommand, ['--model', 'stories', '--text', fixtures.validSample, '--formats', 'fp8'], /--formats: unknown cache 'fp8'/],
+    [evalCommand, ['--model', 'stories', '--text', fixtures.validSample, '--formats', 'rvq/kv'], /--formats: unknown cache 'rvq\/kv': after '\/' comes keys or values/],
+    [evalCommand, ['--model', 'stories', '--text', fixtures.validSample, '--formats', 'q4_0', '--no-one-kind'], /--no-one-kind shapes the default formats/],
     [benchCommand, ['--model', 'stories', '--contexts', '4096'], /--contexts: 4096 is outside 1\.\.495/],
     [benchCommand, ['--model', 'stories', '--steps', '1'], /--steps must be at least 2/],
   ] as const)('%o rejects %j as a usage error', async (command, args, message) => {
