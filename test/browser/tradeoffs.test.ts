@@ -81,8 +81,29 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     // The choice survives a reload, and the kept sweep is shown again.
     await page.getByLabel('Acceptable perplexity increase (%)').fill(String(threshold));
     await page.reload();
-    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Tradeoffs' }).click();
+    const nav = page.getByRole('navigation', { name: 'Views' });
+    await nav.getByRole('button', { name: 'Tradeoffs' }).click();
     await expect.poll(() => page.getByTestId('chosen-depth').textContent()).toContain(`: depth ${expected} of `);
+    const chosenSet = /^rvq:(\w+) d/.exec((await page.locator('tr[aria-current="true"] th').textContent())!)![1];
+
+    // Cost: the chosen depth's set prefills the RVQ formats, and the sweep's perplexity changes go with them.
+    await nav.getByRole('button', { name: 'Cost' }).click();
+    await expect.poll(() => page.getByRole('note', { name: 'Measured quality' }).textContent()).toContain(`stories260K on tinystories-valid-sample.txt (128 tokens`);
+    const table = page.getByRole('table', { name: 'Cost estimate per KV format' });
+    await expect.poll(() => table.locator('thead th').allTextContents()).toEqual(['', 'fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq:1:64:16', 'rvq:2:64:16', 'rvq:3:64:16', 'rvq:4:64:16']);
+    const measuredRow = table.getByRole('row', { name: /^measured perplexity change/ });
+    const percent = (label: string) => `${run.points.find((p) => p.label === label)!.perplexityChangePercent.toFixed(2)}%`;
+    await expect
+      .poll(() => measuredRow.locator('td').allTextContents())
+      .toEqual(['fp16', 'q8_0', 'q4_0', 'kivi2', ...[1, 2, 3, 4].map((d) => `rvq:${chosenSet} d${d}`)].map(percent));
+
+    // Report: the acceptable loss, the chosen depth, and the sweep's charts and table.
+    await nav.getByRole('button', { name: 'Report' }).click();
+    const facts = page.getByRole('definition').filter({ hasText: 'codebook set' });
+    await expect.poll(() => facts.textContent()).toBe(`${expected} (codebook set ${chosenSet}, keys ${chosenSet === 'strided' ? 'strided' : 'contiguous'})`);
+    expect(await page.locator('.report').getByText(`${threshold}%`, { exact: true }).count()).toBe(1);
+    await expect.poll(() => page.locator('.report .chart .recharts-wrapper').count()).toBe(7);
+    expect(await page.locator('.report').getByRole('table', { name: 'Measured points' }).locator('tbody tr').count()).toBe(12);
     expect(errors).toEqual([]);
     await page.close();
   });

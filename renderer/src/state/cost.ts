@@ -1,7 +1,7 @@
 // Cost estimator state: the catalog from the backend, the operator's inputs (kept as typed text so
 // fields can be edited freely), and the last estimate or error.
 import { create } from 'zustand';
-import type { CostCatalog, CostInput, CostResult, HardwareEntry, ResKvBridge } from '../../../main/api/types.js';
+import type { CostCatalog, CostInput, CostResult, HardwareEntry, ResKvBridge, TradeoffRun } from '../../../main/api/types.js';
 
 export const scalarFormats = ['fp16', 'q8_0', 'q4_0', 'kivi2'] as const;
 export type ScalarFormatId = (typeof scalarFormats)[number];
@@ -56,8 +56,37 @@ const optionalNumber = (text: string) => (text.trim() === '' ? undefined : Numbe
 
 export class CostFormError extends Error {}
 
+/** A depth sweep measured on this machine whose quality figures go with the matching formats. */
+export interface MeasuredSweep {
+  run: TradeoffRun;
+  /** The codebook set whose depths stand for the rvq formats. */
+  set: string;
+}
+
+type KvOption = CostInput['kv'][number];
+
+/**
+ * The sweep's quality for a format: scalar formats by name; rvq at a depth from the sweep's set, when
+ * its codebook size and group size are the format's (otherwise the figures would be another quantizer's).
+ */
+export function measuredQualityFor(format: KvOption['format'], measured: MeasuredSweep): KvOption['measuredQuality'] {
+  const { run } = measured;
+  const point = run.points.find((p) =>
+    format.kind === 'rvq'
+      ? p.rvq?.set === measured.set && p.rvq.depth === format.depth && p.rvq.codebookSize === format.codebookSize && p.rvq.groupSize === format.groupSize
+      : p.format === format.kind,
+  );
+  if (!point) return undefined;
+  return {
+    perplexityDeltaPercent: point.perplexityChangePercent,
+    klDivergence: point.meanKl,
+    top1AgreementPercent: 100 * point.top1Agreement,
+    measuredOn: `${run.model} on ${run.text.file} (${run.text.tokens} tokens), this machine, ${run.finishedAt.slice(0, 10)}`,
+  };
+}
+
 /** Turns the form into the estimator's input; the backend validates every field. */
-export function costInputFromForm(form: CostForm, catalog: CostCatalog): CostInput {
+export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured: MeasuredSweep | null = null): CostInput {
   const preset = catalog.presets.find((p) => p.id === form.presetId);
   if (!preset) throw new CostFormError(`Choose a model (unknown preset '${form.presetId}')`);
   const hardware = catalog.hardware.find((h) => h.entry.id === form.gpuId)?.entry;
@@ -70,6 +99,7 @@ export function costInputFromForm(form: CostForm, catalog: CostCatalog): CostInp
     })),
   ];
   if (kv.length === 0) throw new CostFormError('Choose at least one KV format');
+  if (measured) for (const option of kv) option.measuredQuality = measuredQualityFor(option.format, measured);
   return {
     model: preset.geometry,
     hardware,
@@ -100,6 +130,9 @@ interface CostState {
   result: CostResult | null;
   error: string | null;
   busy: boolean;
+  /** Quality measured on this machine, attached to the formats it covers. */
+  measured: MeasuredSweep | null;
+  setMeasured(measured: MeasuredSweep | null): void;
   load(bridge: ResKvBridge): Promise<void>;
   update(patch: Partial<CostForm>): void;
   estimate(bridge: ResKvBridge): Promise<void>;
@@ -115,6 +148,8 @@ export const useCost = create<CostState>((set, get) => ({
   result: null,
   error: null,
   busy: false,
+  measured: null,
+  setMeasured: (measured) => set({ measured }),
   load: async (bridge) => {
     try {
       set({ catalog: await bridge.cost.catalog(), error: null });
@@ -125,11 +160,11 @@ export const useCost = create<CostState>((set, get) => ({
   },
   update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
   estimate: async (bridge) => {
-    const { catalog, form } = get();
+    const { catalog, form, measured } = get();
     if (!catalog) return;
     set({ busy: true });
     try {
-      set({ result: await bridge.cost.estimate(costInputFromForm(form, catalog)), error: null });
+      set({ result: await bridge.cost.estimate(costInputFromForm(form, catalog, measured)), error: null });
     } catch (err) {
       set({ error: message(err) });
     } finally {

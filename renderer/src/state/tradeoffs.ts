@@ -3,7 +3,7 @@
 // increase (kept across reloads; the Report and Cost views read it too).
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
-import type { ResKvBridge, TradeoffHistory, TradeoffRun, TradeoffSweepOptions } from '../../../main/api/types.js';
+import type { ModelSummary, ResKvBridge, TradeoffHistory, TradeoffRun, TradeoffSweepOptions } from '../../../main/api/types.js';
 
 export interface SweepForm {
   textPath: string;
@@ -41,10 +41,13 @@ interface TradeoffsState {
   histories: Record<string, TradeoffHistory>;
   /** The sweep job started from this view, by model. */
   jobs: Record<string, number>;
+  /** The kept sweep shown, by model (absent: the newest). */
+  shownRuns: Record<string, string>;
   /** Acceptable perplexity increase in percent, as typed. */
   acceptableLoss: string;
   error: string | null;
   select(model: string): void;
+  showRun(model: string, runId: string): void;
   update(patch: Partial<SweepForm>): void;
   setAcceptableLoss(text: string): void;
   load(bridge: ResKvBridge, model: string): Promise<void>;
@@ -60,9 +63,11 @@ export const useTradeoffs = create<TradeoffsState>()(
       form: initialForm,
       histories: {},
       jobs: {},
+      shownRuns: {},
       acceptableLoss: '5',
       error: null,
       select: (model) => set({ model, error: null }),
+      showRun: (model, runId) => set((s) => ({ shownRuns: { ...s.shownRuns, [model]: runId } })),
       update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
       setAcceptableLoss: (acceptableLoss) => set({ acceptableLoss }),
       load: async (bridge, model) => {
@@ -87,5 +92,17 @@ export const useTradeoffs = create<TradeoffsState>()(
   ),
 );
 
-/** The newest kept sweep of `model`, if any. */
-export const latestRun = (histories: Record<string, TradeoffHistory>, model: string | null): TradeoffRun | null => (model ? (histories[model]?.runs[0] ?? null) : null);
+export type CalibratedModel = ModelSummary & { info: NonNullable<ModelSummary['info']> };
+
+/** Library models that have a codebook set (the ones a sweep can run on). */
+export const calibratedModels = (models: readonly ModelSummary[] | null): CalibratedModel[] =>
+  (models ?? []).filter((m): m is CalibratedModel => m.info !== null && m.info.calibrations.length > 0);
+
+/** The model the Tradeoffs view shows: the one chosen there, else the first calibrated one. */
+export const shownModel = (models: readonly CalibratedModel[], selected: string | null): CalibratedModel | null => models.find((m) => m.id === selected) ?? models[0] ?? null;
+
+/** The kept sweep shown for `model`: the one chosen in the view, else the newest; null when none is kept. */
+export function shownRun(state: Pick<TradeoffsState, 'histories' | 'shownRuns'>, model: string | null): TradeoffRun | null {
+  const runs = model ? (state.histories[model]?.runs ?? []) : [];
+  return runs.find((r) => r.id === state.shownRuns[model ?? '']) ?? runs[0] ?? null;
+}

@@ -7,6 +7,7 @@ import { scalarFormats, useCost, type CostForm } from '../state/cost.js';
 import { CostCharts } from './cost/CostCharts.js';
 import { CostNotes, CostTable } from './cost/CostTable.js';
 import { HardwareForm } from './cost/HardwareForm.js';
+import { MeasuredSweep } from './cost/MeasuredSweep.js';
 import { Field, Select, TextInput } from './Field.js';
 import { ErrorMessage } from './common.js';
 
@@ -89,6 +90,7 @@ export function CostView() {
     <section className="view">
       <h1 id="view-title">Cost</h1>
       {!bridge && <p className="notice" role="status">The cost estimator runs in the ResKV backend, which this page is not connected to.</p>}
+      {bridge && <MeasuredSweep bridge={bridge} />}
       {bridge && <CostInputs bridge={bridge} />}
       {bridge && loaded && <HardwareForm bridge={bridge} userEntries={userHardware} />}
       <ErrorMessage message={error} />

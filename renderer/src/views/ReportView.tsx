@@ -11,6 +11,7 @@ import { CostNotes, CostTable } from './cost/CostTable.js';
 import { formatBytes, formatCount } from './format.js';
 import { describeCalibration } from './models/describe-calibration.js';
 import { downloadHtml, reportDocument } from './report/report-document.js';
+import { ReportTradeoffs } from './tradeoffs/ReportTradeoffs.js';
 import { TableHead } from './common.js';
 
 export function ReportView() {
@@ -130,6 +131,8 @@ export function ReportView() {
         ) : (
           <p className="notice">No conversation measured in this session yet (Chat view).</p>
         )}
+
+        <ReportTradeoffs bridge={bridge} />
 
         <h2>Cost comparison</h2>
         {cost ? (

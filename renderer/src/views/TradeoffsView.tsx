@@ -2,19 +2,16 @@
 // quality against fp16, KV bytes per token and decode latency per codebook set and depth, with the
 // scalar formats as references; kept sweeps; the operator's acceptable perplexity increase marks the
 // smallest depth that meets it.
-import { useEffect, useMemo, useState } from 'react';
-import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
+import { useEffect, useMemo } from 'react';
+import type { ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
 import { useJobs } from '../state/jobs.js';
 import { useModels } from '../state/models.js';
-import { useTradeoffs, type SweepForm } from '../state/tradeoffs.js';
+import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
 import { ErrorMessage } from './common.js';
 import { Field, Select, TextInput } from './Field.js';
 import { JobProgress } from './JobProgress.js';
-import { TradeoffCharts, TradeoffTable } from './tradeoffs/TradeoffCharts.js';
-import { acceptableDepth, describeChoice, describeRun, parseAcceptableLoss } from './tradeoffs/tradeoff-curves.js';
-
-type CalibratedModel = ModelSummary & { info: NonNullable<ModelSummary['info']> };
+import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 
 function SweepFormView({ bridge, model }: { bridge: ResKvBridge; model: CalibratedModel }) {
   const form = useTradeoffs((s) => s.form);
@@ -64,13 +61,10 @@ function SweepFormView({ bridge, model }: { bridge: ResKvBridge; model: Calibrat
 
 function Results({ model }: { model: string }) {
   const history = useTradeoffs((s) => s.histories[model]);
+  const run = useTradeoffs((s) => shownRun(s, model));
+  const showRun = useTradeoffs((s) => s.showRun);
   const acceptableText = useTradeoffs((s) => s.acceptableLoss);
   const setAcceptableLoss = useTradeoffs((s) => s.setAcceptableLoss);
-  const [runId, setRunId] = useState<string | null>(null);
-  const runs = history?.runs ?? [];
-  const run = runs.find((r) => r.id === runId) ?? runs[0] ?? null;
-  const acceptable = parseAcceptableLoss(acceptableText);
-  const choice = useMemo(() => (run && acceptable !== null ? acceptableDepth(run, acceptable) : null), [run, acceptable]);
   if (!history) return <p role="status">Loading kept sweeps…</p>;
   return (
     <>
@@ -85,16 +79,11 @@ function Results({ model }: { model: string }) {
             <Field label="Acceptable perplexity increase (%)" hint="marks the smallest depth within it">
               <TextInput value={acceptableText} onChange={setAcceptableLoss} />
             </Field>
-            <Field label="Sweep" hint={`${runs.length} kept`}>
-              <Select value={run.id} onChange={setRunId} options={runs.map((r) => ({ value: r.id, label: `${r.finishedAt.slice(0, 16).replace('T', ' ')} — ${r.text.file}` }))} />
+            <Field label="Sweep" hint={`${history.runs.length} kept`}>
+              <Select value={run.id} onChange={(id) => showRun(model, id)} options={history.runs.map((r) => ({ value: r.id, label: `${r.finishedAt.slice(0, 16).replace('T', ' ')} — ${r.text.file}` }))} />
             </Field>
           </div>
-          <p className="chosen-depth" role="status" data-testid="chosen-depth">
-            {acceptable === null && acceptableText.trim() !== '' ? 'The acceptable increase must be a number of percent, 0 or more.' : describeChoice(choice, acceptable)}
-          </p>
-          <p className="run-facts">{describeRun(run)}</p>
-          <TradeoffCharts run={run} acceptable={acceptable} choice={choice} />
-          <TradeoffTable run={run} acceptable={acceptable} choice={choice} />
+          <TradeoffResults run={run} acceptableText={acceptableText} />
         </>
       )}
     </>
@@ -110,8 +99,8 @@ export function TradeoffsView() {
   const select = useTradeoffs((s) => s.select);
   const load = useTradeoffs((s) => s.load);
   const error = useTradeoffs((s) => s.error);
-  const calibrated = useMemo(() => (models ?? []).filter((m): m is CalibratedModel => m.info !== null && m.info.calibrations.length > 0), [models]);
-  const model = calibrated.find((m) => m.id === selected) ?? calibrated[0] ?? null;
+  const calibrated = useMemo(() => calibratedModels(models), [models]);
+  const model = shownModel(calibrated, selected);
   const jobId = useTradeoffs((s) => (model ? s.jobs[model.id] : undefined));
   const job = useJobs((s) => (jobId === undefined ? undefined : s.jobs[jobId]));
 

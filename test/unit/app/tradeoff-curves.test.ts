@@ -2,6 +2,7 @@
 // perplexity increase is within the acceptable loss (per set and overall), or none.
 import { describe, expect, it } from 'vitest';
 import type { TradeoffPoint, TradeoffRun } from '../../../main/api/types.js';
+import { measuredQualityFor } from '../../../renderer/src/state/cost.js';
 import { acceptableDepth, depthCurves, describeChoice, parseAcceptableLoss, referencePoints } from '../../../renderer/src/views/tradeoffs/tradeoff-curves.js';
 
 function point(label: string, perplexityChangePercent: number, rvq?: { set: string; depth: number; keyGrouping?: 'strided' | 'contiguous' }, kvBytesPerToken = 100): TradeoffPoint {
@@ -79,5 +80,18 @@ describe('tradeoff curves', () => {
     expect(parseAcceptableLoss('')).toBeNull();
     expect(parseAcceptableLoss('-1')).toBeNull();
     expect(parseAcceptableLoss('lots')).toBeNull();
+  });
+});
+
+describe("the Cost view's measured quality from a sweep", () => {
+  it('goes with scalar formats by name and rvq depths of the chosen set with the same quantizer', () => {
+    const measured = { run: sweep, set: 'b' };
+    expect(measuredQualityFor({ kind: 'q4_0' }, measured)).toEqual({ perplexityDeltaPercent: 3, klDivergence: 0, top1AgreementPercent: 100, measuredOn: 'm on t.txt (64 tokens), this machine, 2026-11-28' });
+    expect(measuredQualityFor({ kind: 'rvq', depth: 2, codebookSize: 256, groupSize: 32 }, measured)?.perplexityDeltaPercent).toBe(8);
+    expect(measuredQualityFor({ kind: 'rvq', depth: 2, codebookSize: 256, groupSize: 32 }, { run: sweep, set: 'a' })?.perplexityDeltaPercent).toBe(12);
+    // Another codebook size, a depth not swept, a format not measured: no figures.
+    expect(measuredQualityFor({ kind: 'rvq', depth: 2, codebookSize: 2048, groupSize: 32 }, measured)).toBeUndefined();
+    expect(measuredQualityFor({ kind: 'rvq', depth: 8, codebookSize: 256, groupSize: 32 }, measured)).toBeUndefined();
+    expect(measuredQualityFor({ kind: 'kivi2' }, measured)).toBeUndefined();
   });
 });

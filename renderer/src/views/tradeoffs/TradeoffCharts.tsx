@@ -1,11 +1,13 @@
 // Measured curves of a sweep against residual depth, one line per codebook set, the scalar formats as
-// dashed reference lines, and the acceptable loss and chosen depth marked. Also the table of every point.
+// dashed reference lines, and the acceptable loss and chosen depth marked; the table of every point;
+// and all of it under the chosen depth's sentence, as the Tradeoffs view and the Report show it.
+import { useMemo } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { TradeoffPoint, TradeoffRun } from '../../../../main/api/types.js';
 import { palette } from '../cost/CostCharts.js';
 import { TableHead } from '../common.js';
 import { formatCount } from '../format.js';
-import { depthCurves, meetsLoss, referencePoints } from './tradeoff-curves.js';
+import { acceptableDepth, depthCurves, describeChoice, describeRun, meetsLoss, parseAcceptableLoss, referencePoints } from './tradeoff-curves.js';
 import type { AcceptableDepth } from './tradeoff-curves.js';
 
 interface Metric {
@@ -115,5 +117,21 @@ export function TradeoffTable({ run, acceptable, choice }: { run: TradeoffRun; a
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The marked depth (or why there is none), where and how the sweep was measured, its charts and table. */
+export function TradeoffResults({ run, acceptableText }: { run: TradeoffRun; acceptableText: string }) {
+  const acceptable = parseAcceptableLoss(acceptableText);
+  const choice = useMemo(() => (acceptable === null ? null : acceptableDepth(run, acceptable)), [run, acceptable]);
+  return (
+    <>
+      <p className="chosen-depth" role="status" data-testid="chosen-depth">
+        {acceptable === null && acceptableText.trim() !== '' ? 'The acceptable increase must be a number of percent, 0 or more.' : describeChoice(choice, acceptable)}
+      </p>
+      <p className="run-facts">{describeRun(run)}</p>
+      <TradeoffCharts run={run} acceptable={acceptable} choice={choice} />
+      <TradeoffTable run={run} acceptable={acceptable} choice={choice} />
+    </>
   );
 }
