@@ -47,6 +47,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     await page.getByRole('button', { name: 'Run sweep' }).click();
     const status = page.getByLabel('Depth sweep of stories260K on tinystories-valid-sample.txt').getByRole('status');
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toMatch(/^done: 12 caches measured over 128 tokens; kept/);
+    expect(await page.getByRole('button', { name: 'Run sweep' }).isEnabled()).toBe(true);
 
     // One line per codebook set in every chart; the scalar formats as labelled reference lines.
     const perplexity = page.getByRole('figure', { name: 'Perplexity increase against residual depth' });

@@ -13,7 +13,7 @@ import { Field, Select, TextInput } from './Field.js';
 import { JobProgress } from './JobProgress.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 
-function SweepFormView({ bridge, model }: { bridge: ResKvBridge; model: CalibratedModel }) {
+function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model: CalibratedModel; running: boolean }) {
   const form = useTradeoffs((s) => s.form);
   const update = useTradeoffs((s) => s.update);
   const run = useTradeoffs((s) => s.run);
@@ -54,7 +54,9 @@ function SweepFormView({ bridge, model }: { bridge: ResKvBridge; model: Calibrat
           <input type="checkbox" checked={form.scalarBaselines} onChange={(e) => update({ scalarBaselines: e.target.checked })} /> q8_0, q4_0, KIVI-2 as references
         </label>
       </fieldset>
-      <button type="submit">Run sweep</button>
+      <button type="submit" disabled={running}>
+        {running ? 'Sweeping…' : 'Run sweep'}
+      </button>
     </form>
   );
 }
@@ -129,7 +131,7 @@ export function TradeoffsView() {
               <Select value={model.id} onChange={select} options={calibrated.map((m) => ({ value: m.id, label: m.id }))} />
             </Field>
           </div>
-          <SweepFormView bridge={bridge} model={model} />
+          <SweepFormView bridge={bridge} model={model} running={jobState === 'running'} />
           {job && <JobProgress job={job} bridge={bridge} />}
           <ErrorMessage message={error} />
           <Results model={model.id} />
