@@ -1,7 +1,8 @@
 // The Tradeoffs view in headless Chromium with the real engine on stories260K and two small codebook
 // sets (strided and contiguous keys): a small sweep run from the form, its curves charted against
-// depth, and the acceptable perplexity increase marking the smallest depth within it.
-import { copyFile, mkdtemp } from 'node:fs/promises';
+// depth, and the acceptable perplexity increase marking the smallest depth within it; then the Cost
+// view prefilled with the sweep's quality and the Report (and its export) carrying the choice.
+import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +106,11 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(await page.locator('.report').getByText(`${threshold}%`, { exact: true }).count()).toBe(1);
     await expect.poll(() => page.locator('.report .chart .recharts-wrapper').count()).toBe(7);
     expect(await page.locator('.report').getByRole('table', { name: 'Measured points' }).locator('tbody tr').count()).toBe(12);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export HTML' }).click()]);
+    const html = await readFile((await download.path())!, 'utf8');
+    expect(html).toContain('Chosen depth');
+    expect(html).toContain(`rvq:${chosenSet} d${expected}`);
+    expect(html.match(/class="recharts-surface"/g)?.length).toBeGreaterThanOrEqual(7);
     expect(errors).toEqual([]);
     await page.close();
   });
