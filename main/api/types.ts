@@ -7,8 +7,9 @@ import type { CostEstimate } from '../cost/estimate.js';
 import type { CatalogEntry, HardwareEntry } from '../cost/hardware.js';
 import type { CostInput } from '../cost/input.js';
 import type { ModelPreset } from '../cost/model-presets.js';
+import type { ModelGeometry } from '../cost/model-geometry.js';
 
-export type { CatalogEntry, CostEstimate, CostInput, CostReport, HardwareEntry, ModelPreset };
+export type { CatalogEntry, CostEstimate, CostInput, CostReport, HardwareEntry, ModelGeometry, ModelPreset };
 
 export interface AppInfo {
   name: string;
@@ -200,7 +201,8 @@ export interface ChatFigures {
   bitsPerValue: number;
   /** rvq: depth for new tokens (the deepest layer's); else null. */
   depth: number | null;
-  lastReply: { prefillTokensPerSecond: number; decodeTokensPerSecond: number; firstTokenMs: number; latencyP50Ms: number; latencyP95Ms: number } | null;
+  /** The last reply's timing; prefillTokens: tokens fed before its first (a forked conversation's first reply prefills its whole history). */
+  lastReply: { prefillTokens: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number; firstTokenMs: number; latencyP50Ms: number; latencyP95Ms: number } | null;
   residentBytes: number;
 }
 
@@ -216,6 +218,8 @@ export interface ChatSession {
   cache: CacheName;
   createdAt: string;
   updatedAt: string;
+  /** The conversation this one was forked from (chat.fork), when it was. */
+  forkedFrom?: string;
   messages: ChatMessage[];
   open: { info: ChatModelInfo; figures: ChatFigures } | null;
 }
@@ -270,6 +274,8 @@ export interface TradeoffRun {
   options: TradeoffSweepOptions;
   text: { file: string; sha256: string; documents: number; tokens: number; positions: number };
   machine: { platform: string; arch: string; cpu: string; cores: number; provider: string; threads: number };
+  /** The model's shape as the cost estimator takes it (so the Cost view can cost the measured model). */
+  geometry: ModelGeometry;
   fp16BytesPerToken: number;
   points: TradeoffPoint[];
 }
@@ -323,6 +329,11 @@ export interface ResKvBridge {
     cancel(id: string): Promise<boolean>;
     /** Residual depth from the next token on (rvq caches). */
     setDepth(id: string, depth: number): Promise<ChatFigures>;
+    /**
+     * A twin under another cache format of the same model, to compare replies: a new saved
+     * conversation with the same messages, its cache filled by prefilling them on its next reply.
+     */
+    fork(id: string, cache: CacheName): Promise<ChatSession>;
     remove(id: string): Promise<ChatSession[]>;
   };
   tradeoffs: {

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { JobSnapshot, TradeoffHistory, TradeoffPoint, TradeoffRun, TradeoffSweepOptions } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { geometryFromModelConfig, modelGeometrySchema } from '../cost/model-geometry.js';
 import { documentTokens, splitDocuments } from '../engine/calibration/calibration-text.js';
 import { sweepDepths } from '../engine/depth-sweep.js';
 import type { DepthSweepPoint, DepthSweepProgress } from '../engine/depth-sweep.js';
@@ -62,6 +63,7 @@ const runSchema = z.strictObject({
   options: tradeoffSweepOptionsSchema,
   text: z.strictObject({ file: z.string(), sha256: z.string(), documents: z.number().int(), tokens: z.number().int(), positions: z.number().int() }),
   machine: z.strictObject({ platform: z.string(), arch: z.string(), cpu: z.string(), cores: z.number().int(), provider: z.string(), threads: z.number().int() }),
+  geometry: modelGeometrySchema,
   fp16BytesPerToken: finite,
   points: z.array(pointSchema),
 });
@@ -195,6 +197,7 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
         options,
         text: { file: text.file, sha256: text.sha256, documents: text.documents.length, tokens: tokens.length, positions: points[0].quality.positions },
         machine: { platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), provider: points[0].provider, threads },
+        geometry: geometryFromModelConfig(model, `ResKV library model (${manifest.source.path})`, manifest.config),
         fp16BytesPerToken: points[0].fp16BytesPerToken,
         points: points.map(apiPoint),
       };

@@ -88,10 +88,15 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     await expect.poll(() => page.getByTestId('chosen-depth').textContent()).toContain(`: depth ${expected} of `);
     const chosenSet = /^rvq:(\w+) d/.exec((await page.locator('tr[aria-current="true"] th').textContent())!)![1];
 
-    // Cost: the chosen depth's set prefills the RVQ formats, and the sweep's perplexity changes go with them.
+    // Cost: the measured model and the chosen depth's set prefill the form, and the sweep's perplexity
+    // changes go with the formats it measured.
     await nav.getByRole('button', { name: 'Cost' }).click();
     await expect.poll(() => page.getByRole('note', { name: 'Measured quality' }).textContent()).toContain(`stories260K on tinystories-valid-sample.txt (128 tokens`);
+    expect(await page.getByLabel('Model', { exact: true }).inputValue()).toBe('library:stories260K');
+    expect(await page.getByRole('textbox', { name: 'Context length' }).inputValue()).toBe('512');
     const table = page.getByRole('table', { name: 'Cost estimate per KV format' });
+    // fp16 KV bytes per token of the measured model itself (640), not a preset's.
+    await expect.poll(() => table.getByRole('row', { name: /^KV bytes per token/ }).locator('td').first().textContent()).toBe('640');
     await expect.poll(() => table.locator('thead th').allTextContents()).toEqual(['', 'fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq:1:64:16', 'rvq:2:64:16', 'rvq:3:64:16', 'rvq:4:64:16']);
     const measuredRow = table.getByRole('row', { name: /^measured perplexity change/ });
     const percent = (label: string) => `${run.points.find((p) => p.label === label)!.perplexityChangePercent.toFixed(2)}%`;

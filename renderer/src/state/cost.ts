@@ -63,6 +63,9 @@ export interface MeasuredSweep {
   set: string;
 }
 
+/** The Model choice that costs the measured library model itself. */
+export const measuredModelId = (run: TradeoffRun): string => `library:${run.model}`;
+
 type KvOption = CostInput['kv'][number];
 
 /**
@@ -87,8 +90,8 @@ export function measuredQualityFor(format: KvOption['format'], measured: Measure
 
 /** Turns the form into the estimator's input; the backend validates every field. */
 export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured: MeasuredSweep | null = null): CostInput {
-  const preset = catalog.presets.find((p) => p.id === form.presetId);
-  if (!preset) throw new CostFormError(`Choose a model (unknown preset '${form.presetId}')`);
+  const geometry = measured && form.presetId === measuredModelId(measured.run) ? measured.run.geometry : catalog.presets.find((p) => p.id === form.presetId)?.geometry;
+  if (!geometry) throw new CostFormError(`Choose a model (unknown preset '${form.presetId}')`);
   const hardware = catalog.hardware.find((h) => h.entry.id === form.gpuId)?.entry;
   if (!hardware) throw new CostFormError(`Choose a GPU (unknown id '${form.gpuId}')`);
   const depths = form.rvqDepths.split(',').map((d) => d.trim()).filter((d) => d !== '');
@@ -101,7 +104,7 @@ export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured
   if (kv.length === 0) throw new CostFormError('Choose at least one KV format');
   if (measured) for (const option of kv) option.measuredQuality = measuredQualityFor(option.format, measured);
   return {
-    model: preset.geometry,
+    model: geometry,
     hardware,
     weights: form.weights,
     kv,

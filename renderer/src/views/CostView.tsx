@@ -3,7 +3,7 @@
 import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
-import { scalarFormats, useCost, type CostForm } from '../state/cost.js';
+import { measuredModelId, scalarFormats, useCost, type CostForm } from '../state/cost.js';
 import { CostCharts } from './cost/CostCharts.js';
 import { CostNotes, CostTable } from './cost/CostTable.js';
 import { HardwareForm } from './cost/HardwareForm.js';
@@ -17,6 +17,7 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
   const update = useCost((s) => s.update);
   const estimate = useCost((s) => s.estimate);
   const busy = useCost((s) => s.busy);
+  const measured = useCost((s) => s.measured);
   if (!catalog) return <p role="status">Loading the hardware catalog…</p>;
   const text = (key: keyof CostForm, label: string, hint?: string) => (
     <Field label={label} hint={hint}>
@@ -33,7 +34,11 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
     >
       <div className="form-grid">
         <Field label="Model">
-          <Select value={form.presetId} onChange={(presetId) => update({ presetId })} options={catalog.presets.map((p) => ({ value: p.id, label: p.geometry.name }))} />
+          <Select
+            value={form.presetId}
+            onChange={(presetId) => update({ presetId })}
+            options={[...(measured ? [{ value: measuredModelId(measured.run), label: `${measured.run.model} (measured here)` }] : []), ...catalog.presets.map((p) => ({ value: p.id, label: p.geometry.name }))]}
+          />
         </Field>
         <Field label="GPU">
           <Select value={form.gpuId} onChange={(gpuId) => update({ gpuId })} options={catalog.hardware.map((h) => ({ value: h.entry.id, label: `${h.entry.name}${h.origin === 'user' ? ' (yours)' : ''}` }))} />

@@ -30,6 +30,7 @@ function run(points: TradeoffPoint[]): TradeoffRun {
     options: { textPath: '/t.txt', maxTokens: 64, codebookSets: [], maxDepth: null, scalarBaselines: true, latencyContext: 16, latencySteps: 4 },
     text: { file: 't.txt', sha256: 'ab'.repeat(32), documents: 1, tokens: 64, positions: 63 },
     machine: { platform: 'linux', arch: 'x64', cpu: 'cpu', cores: 2, provider: 'cpu', threads: 0 },
+    geometry: { name: 'm', numLayers: 5, hiddenSize: 64, numHeads: 8, numKvHeads: 4, headDim: 8, intermediateSize: 172, vocabSize: 512, maxPositions: 512, qkvBias: false, tiedEmbeddings: true },
     fp16BytesPerToken: 640,
     points,
   };

@@ -81,6 +81,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     const [run] = runs;
     expect(run.text).toMatchObject({ file: 'tinystories-valid-sample.txt', tokens: 96, positions: 95 });
     expect(run.machine.provider).toBe('cpu');
+    expect(run.geometry).toMatchObject({ name: 'stories260K', numLayers: 5, numKvHeads: 4, headDim: 8, vocabSize: 512, maxPositions: 512 });
     // fp16: 5 layers x K,V x 4 heads x 8 dims x 2 bytes per token
     expect(run.fp16BytesPerToken).toBe(640);
     expect(run.points.map((p) => p.label)).toEqual(['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq:contiguous d1', 'rvq:contiguous d2', 'rvq:contiguous d3', 'rvq:strided d1', 'rvq:strided d2', 'rvq:strided d3']);

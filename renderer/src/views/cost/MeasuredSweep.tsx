@@ -1,10 +1,10 @@
 // The Cost view's link to this machine's measurements: the sweep shown in the Tradeoffs view (its
-// model's newest unless another was picked) prefills the RVQ depths, codebook size and group size of
-// its codebook set (the one holding the chosen depth, else the first) and attaches the measured
-// quality to every format the sweep covers.
+// model's newest unless another was picked) prefills the model (its shape as measured, context capped
+// at its limit) and the RVQ depths, codebook size and group size of its codebook set (the one holding
+// the chosen depth, else the first), and attaches the measured quality to every format it covers.
 import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../../main/api/types.js';
-import { useCost } from '../../state/cost.js';
+import { measuredModelId, useCost } from '../../state/cost.js';
 import { useModels } from '../../state/models.js';
 import { calibratedModels, shownModel, shownRun, useTradeoffs } from '../../state/tradeoffs.js';
 import { acceptableDepth, depthCurves, parseAcceptableLoss } from '../tradeoffs/tradeoff-curves.js';
@@ -35,7 +35,14 @@ export function MeasuredSweep({ bridge }: { bridge: ResKvBridge }) {
     if (!run || !set || !catalogLoaded || (measured?.run.id === run.id && measured.set === set)) return;
     const curve = curves.find((c) => c.set === set)!;
     const { codebookSize, groupSize } = curve.points[0].rvq;
-    update({ rvqDepths: curve.points.map((p) => p.rvq.depth).join(', '), codebookSize: String(codebookSize), groupSize: String(groupSize) });
+    const context = Math.min(Number(useCost.getState().form.context) || run.geometry.maxPositions, run.geometry.maxPositions);
+    update({
+      presetId: measuredModelId(run),
+      context: String(context),
+      rvqDepths: curve.points.map((p) => p.rvq.depth).join(', '),
+      codebookSize: String(codebookSize),
+      groupSize: String(groupSize),
+    });
     setMeasured({ run, set });
     void estimate(bridge);
   }, [run, set, curves, catalogLoaded, measured, update, setMeasured, estimate, bridge]);
@@ -45,7 +52,7 @@ export function MeasuredSweep({ bridge }: { bridge: ResKvBridge }) {
   return (
     <p className="notice" role="note" aria-label="Measured quality">
       {`Perplexity change measured on this machine: ${run.model} on ${run.text.file} (${run.text.tokens} tokens, ${run.finishedAt.slice(0, 16).replace('T', ' ')} UTC). `}
-      {`RVQ depths, codebook size and group size are prefilled from its codebook set ${measured.set}${curve ? ` (${curve.label.slice(measured.set.length + 1)})` : ''}; the model above is the one costed.`}
+      {`The model, its context limit, and the RVQ depths, codebook size and group size of its codebook set ${measured.set}${curve ? ` (${curve.label.slice(measured.set.length + 1)})` : ''} are prefilled; choose a preset model to cost another.`}
     </p>
   );
 }
