@@ -41,6 +41,19 @@ export class ChatConversation<S extends KvStore> {
     this.history = system ? [{ role: 'system', content: system }] : [];
   }
 
+  /** A chat holding `messages` already, on `conversation` (which holds their rendering's tokens). */
+  static continuing<S extends KvStore>(
+    conversation: Conversation<S>,
+    tokenizer: ChatTokenizer,
+    contextLength: number,
+    overflow: 'error' | 'drop-oldest-turns',
+    messages: readonly ChatMessage[],
+  ): ChatConversation<S> {
+    const chat = new ChatConversation(conversation, tokenizer, contextLength, overflow);
+    chat.history = messages.map((m) => ({ ...m }));
+    return chat;
+  }
+
   get messages(): readonly ChatMessage[] {
     return this.history;
   }
@@ -95,8 +108,6 @@ export class ChatConversation<S extends KvStore> {
     }
     const messages = messagesSchema.safeParse(parsed);
     if (!messages.success) throw new Error(`saved chat messages are invalid: ${z.prettifyError(messages.error)}`);
-    const chat = new ChatConversation(conversation, setup.tokenizer, setup.decoder.contextLength, overflow);
-    chat.history = messages.data;
-    return chat;
+    return ChatConversation.continuing(conversation, setup.tokenizer, setup.decoder.contextLength, overflow, messages.data);
   }
 }

@@ -31,7 +31,18 @@ export interface ConversationOptions {
   id?: string;
   /** Tokens always kept first (BOS, a system prompt). */
   preamble?: readonly number[];
+  /**
+   * Turns already in the history but not in the store (another conversation's history, see
+   * `Conversation.history`): the next reply feeds them all before its prompt.
+   */
+  turns?: readonly (readonly number[])[];
   overflow?: OverflowPolicy;
+}
+
+/** A conversation's tokens by part, without its store. */
+export interface ConversationHistory {
+  preamble: number[];
+  turns: number[][];
 }
 
 export interface ReplyResult extends GenerationResult {
@@ -57,6 +68,7 @@ export class Conversation<S extends KvStore> {
     this.id = options.id ?? randomUUID();
     this.preamble = [...(options.preamble ?? [])];
     this.overflow = options.overflow ?? 'error';
+    this.turns.push(...(options.turns ?? []).map((turn) => [...turn]));
     this.kv = setup.stores.create();
   }
 
@@ -68,6 +80,11 @@ export class Conversation<S extends KvStore> {
   /** Preamble and every turn, in order. */
   get tokens(): number[] {
     return [...this.preamble, ...this.turns.flat()];
+  }
+
+  /** The preamble and turns, copied (a conversation with another store continues from them). */
+  get history(): ConversationHistory {
+    return { preamble: [...this.preamble], turns: this.turns.map((turn) => [...turn]) };
   }
 
   get turnCount(): number {
@@ -181,12 +198,9 @@ export class Conversation<S extends KvStore> {
     if (!storeBytes || storeBytes.dtype !== 'U8') throw new Error('saved conversation lacks its KV cache');
     const store = setup.stores.restore(storeBytes.data.slice());
     if (store.length > total) throw new Error(`saved conversation's KV cache holds ${store.length} tokens, its history only ${total}`);
-    const conversation = new Conversation(setup, { id, preamble: tokens.slice(0, preambleLength), overflow });
     let at = preambleLength;
-    for (const length of turnLengths) {
-      conversation.turns.push(tokens.slice(at, at + length));
-      at += length;
-    }
+    const turns = turnLengths.map((length) => tokens.slice(at, (at += length)));
+    const conversation = new Conversation(setup, { id, preamble: tokens.slice(0, preambleLength), turns, overflow });
     conversation.kv = store;
     return { conversation, attachment };
   }

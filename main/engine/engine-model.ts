@@ -15,9 +15,9 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import { cacheChoiceSchema, checkDepth, openCacheRuntime, storeDepths } from './cache-runtime.js';
 import type { CacheChoice, CacheRuntime, LayerDepths } from './cache-runtime.js';
 import { ChatConversation } from './chat.js';
-import type { ChatTokenizer } from './chat.js';
+import type { ChatMessage, ChatTokenizer } from './chat.js';
 import { Conversation } from './conversation.js';
-import type { ConversationSetup, OverflowPolicy, ReplyResult } from './conversation.js';
+import type { ConversationHistory, ConversationSetup, OverflowPolicy, ReplyResult } from './conversation.js';
 import type { GenerationOptionsInput, StopReason } from './generate.js';
 import { KvCodeStore } from './kv-code-store.js';
 import type { KvBytes, KvKind, KvStore } from './kv-store.js';
@@ -82,6 +82,13 @@ export interface NewConversation {
   /** Chat models: a system message. */
   system?: string;
   overflow?: OverflowPolicy;
+}
+
+/** A conversation's history without its cache: what the same model under another cache format continues from. */
+export interface ConversationCopy extends ConversationHistory {
+  overflow: OverflowPolicy;
+  /** Chat models: the messages; null for text continuation. */
+  messages: ChatMessage[] | null;
 }
 
 export interface DepthChange {
@@ -170,6 +177,30 @@ export class EngineModel {
     if (system !== undefined) throw new Error(`model ${this.info.id} has no chat template: it continues text and takes no system message`);
     const bos = this.tokenizer.bosId;
     return this.add(new Conversation(this.setup, { id, preamble: bos === null ? [] : [bos], overflow }), null);
+  }
+
+  /** A copy of a conversation's history (not its cache), for `continueConversation` under another cache format. */
+  copyConversation(id: string): ConversationCopy {
+    const open = this.get(id);
+    if (open.controller) throw new Error(`conversation '${id}' is generating; copy it after the reply`);
+    return { ...open.conversation.history, overflow: open.conversation.overflow, messages: open.chat ? [...open.chat.messages] : null };
+  }
+
+  /**
+   * Starts conversation `id` holding a copy of another's history (this model's, under any cache
+   * format); its cache starts empty, so the next reply prefills the whole history before its prompt.
+   */
+  continueConversation(id: string, copy: ConversationCopy): string {
+    parseOptions(newConversationSchema, { id }, 'conversation options');
+    if ((copy.messages !== null) !== (this.chatTokenizer !== null)) {
+      throw new Error(`the copied conversation ${copy.messages ? 'is a chat' : 'continues text'}, but model ${this.info.id} ${this.chatTokenizer ? 'chats' : 'continues text'}: copy conversations within one model`);
+    }
+    const { vocabSize } = this.setup.decoder;
+    const bad = [...copy.preamble, ...copy.turns.flat()].find((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
+    if (bad !== undefined) throw new Error(`the copied conversation holds token ${bad}, outside model ${this.info.id}'s vocabulary of ${vocabSize}`);
+    const conversation = new Conversation(this.setup, { id, preamble: copy.preamble, turns: copy.turns, overflow: copy.overflow });
+    const chat = copy.messages && this.chatTokenizer ? ChatConversation.continuing(conversation, this.chatTokenizer, this.info.contextLength, copy.overflow, copy.messages) : null;
+    return this.add(conversation, chat);
   }
 
   ids(): string[] {

@@ -143,6 +143,39 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('EngineMod
     }
   });
 
+  it('continues a copied conversation under another cache: the next reply prefills the whole history, also after a save', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'reskv-copied-'));
+    const fp16 = await EngineModel.open({ model: 'stories', library: lib.library, session: cpu });
+    const rvq = await EngineModel.open({ model: 'stories', library: lib.library, cache: parseCacheChoice('rvq:synthetic'), session: cpu });
+    try {
+      const id = fp16.createConversation();
+      const first = (await drain(fp16.send(id, 'Once upon a time', { maxTokens: 10, temperature: 0 }))).summary;
+      const copy = fp16.copyConversation(id);
+      expect(copy.messages).toBeNull();
+      expect([...copy.preamble, ...copy.turns.flat()]).toHaveLength(first.figures.tokens);
+      rvq.continueConversation('twin', copy);
+      expect(rvq.figures('twin')).toMatchObject({ tokens: first.figures.tokens, cachedTokens: 0 });
+      rvq.save('twin', folder);
+      rvq.close('twin');
+      expect(rvq.restoreAll(folder)).toEqual(['twin']);
+      const original = (await drain(fp16.send(id, ' The end.', { maxTokens: 5, temperature: 0 }))).summary;
+      const twin = (await drain(rvq.send('twin', ' The end.', { maxTokens: 5, temperature: 0 }))).summary;
+      // the original feeds its last sampled token and the prompt; the twin every earlier token too
+      expect(twin.timing.prefillTokens).toBe(original.timing.prefillTokens + first.figures.cachedTokens);
+      expect(twin.figures.tokens).toBe(original.figures.tokens);
+      expect(twin.figures.kv.held).toBeLessThan(original.figures.kv.held);
+      expect(fp16.figures(id).tokens).toBe(original.figures.tokens); // the copy is independent
+      expect(() => rvq.continueConversation('twin', copy)).toThrow(/already open/);
+      expect(() => rvq.continueConversation('../x', copy)).toThrow(/id: may hold only/);
+      expect(() => rvq.continueConversation('odd', { ...copy, turns: [[9999]] })).toThrow(/token 9999, outside model stories's vocabulary of 512/);
+      expect(() => rvq.continueConversation('chat', { ...copy, messages: [] })).toThrow(/is a chat, but model stories continues text/);
+    } finally {
+      await fp16.release();
+      await rvq.release();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('rejects bad inputs with messages that name the problem', async () => {
     await expect(EngineModel.open({ model: 'nope', library: lib.library })).rejects.toThrow(/no model 'nope' in the library/);
     await expect(EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'rvq', codebooks: 'other' } })).rejects.toThrow(/no codebook set "other" \(installed: synthetic\)/);
@@ -191,5 +224,21 @@ describe('EngineModel on a chat model', () => {
     expect(model.restore(join(dir, `${id}.reskv-conversation`))).toBe(id);
     expect(model.figures(id).tokens).toBe(second.figures.tokens);
     await model.release();
+  });
+
+  it('continues a copied chat under another cache with its messages', async () => {
+    const fp16 = await EngineModel.open({ model: 'tiny-chat', library: join(dir, 'library'), session: cpu });
+    const q8 = await EngineModel.open({ model: 'tiny-chat', library: join(dir, 'library'), cache: { format: 'q8_0' }, session: cpu });
+    const id = fp16.createConversation({ system: 'You are terse.' });
+    await drain(fp16.send(id, 'hello', { maxTokens: 5 }));
+    const copy = fp16.copyConversation(id);
+    expect(copy.messages?.map((m) => m.role)).toEqual(['system', 'user', 'assistant']);
+    q8.continueConversation('twin', copy);
+    const before = q8.figures('twin').tokens;
+    const reply = (await drain(q8.send('twin', 'again', { maxTokens: 5 }))).summary;
+    expect(reply.figures.tokens).toBeGreaterThan(before);
+    expect(reply.timing.prefillTokens).toBeGreaterThanOrEqual(before); // its cache was empty: the whole history is fed
+    await fp16.release();
+    await q8.release();
   });
 });
