@@ -18,6 +18,7 @@ export const apiMethodNames = [
   'chat.send',
   'chat.cancel',
   'chat.setDepth',
+  'chat.fork',
   'chat.remove',
   'tradeoffs.run',
   'tradeoffs.list',

@@ -20,6 +20,7 @@ const transcriptSchema = z.strictObject({
   cache: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  forkedFrom: z.string().optional(),
   messages: z.array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() })),
 });
 type Transcript = z.infer<typeof transcriptSchema>;
@@ -63,6 +64,7 @@ function chatFigures(f: ConversationFigures): ChatFigures {
     bitsPerValue: f.bitsPerValue,
     depth: f.depths ? Math.max(...f.depths.key, ...f.depths.value) : null,
     lastReply: f.lastReply && {
+      prefillTokens: f.lastReply.prefillTokens,
       prefillTokensPerSecond: f.lastReply.prefillTokensPerSecond,
       decodeTokensPerSecond: f.lastReply.decodeTokensPerSecond,
       firstTokenMs: f.lastReply.firstTokenMs,
@@ -171,9 +173,13 @@ export class EngineHost {
     return sessions.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   }
 
+  private static newConversationId(): string {
+    return `chat-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+  }
+
   async start(model: string, cache: CacheName, system: string | null): Promise<ChatSession> {
     const key = this.load(model, cache);
-    const id = `chat-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+    const id = EngineHost.newConversationId();
     const transcript = await this.enqueue(key, (engine) => {
       engine.createConversation({ id, ...(system ? { system } : {}) });
       const now = new Date().toISOString();
@@ -192,6 +198,36 @@ export class EngineHost {
     await this.enqueue(key, (engine) => engine.restore(join(this.folderOf(id), `${id}.reskv-conversation`)));
     this.live.set(id, { key, transcript });
     return this.session(id);
+  }
+
+  /**
+   * A twin of a conversation under another cache format of the same model: a new saved conversation
+   * with the same messages (the same tokens), whose empty cache the next reply fills by prefilling
+   * the whole history first (its prefill figures count those tokens). The two are independent after.
+   */
+  async fork(id: string, cache: CacheName): Promise<ChatSession> {
+    await this.resume(id);
+    const source = this.liveConversation(id);
+    const key = this.load(source.transcript.model, cache);
+    const [from, to] = await Promise.all([this.loaded.get(source.key)!.engine, this.loaded.get(key)!.engine]);
+    if (to.info.cache === from.info.cache) throw new Error(`conversation '${id}' already uses the ${from.info.cache} cache: compare it with another format`);
+    // on the source's queue: after its running reply, so the copy holds whole exchanges
+    const { copy, transcript: original } = await this.enqueue(source.key, (engine) => ({ copy: engine.copyConversation(id), transcript: source.transcript }));
+    const twinId = EngineHost.newConversationId();
+    const transcript = await this.enqueue(key, (engine) => {
+      engine.continueConversation(twinId, copy);
+      const now = new Date().toISOString();
+      const t: Transcript = { ...original, id: twinId, cache, createdAt: now, updatedAt: now, forkedFrom: id };
+      try {
+        this.persist(engine, t);
+      } catch (err) {
+        engine.close(twinId); // nothing half-saved stays open
+        throw err;
+      }
+      return t;
+    });
+    this.live.set(twinId, { key, transcript });
+    return this.session(twinId);
   }
 
   private liveConversation(id: string) {

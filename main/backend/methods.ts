@@ -152,6 +152,10 @@ const methods: MethodTable = {
   },
   'chat.cancel': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.cancel(id) },
   'chat.setDepth': { args: z.tuple([conversationId, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.setDepth(id, depth) },
+  'chat.fork': {
+    args: z.tuple([conversationId, z.string().min(1, 'choose a cache to compare with').max(200)]),
+    run: ({ engine }, id, cache) => engine.fork(id, cache),
+  },
   'chat.remove': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.remove(id) },
   'tradeoffs.run': {
     args: z.tuple([modelIdSchema, tradeoffSweepOptionsSchema]),

@@ -66,6 +66,45 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('chat thro
     expect(second.messages).toHaveLength(4);
   });
 
+  it('forks a conversation under another cache: same messages, its cache refilled by its next reply, independent after', async () => {
+    const started = (await backend.call('chat.start', ['stories260K', 'fp16', null])) as ChatSession;
+    const first = (await backend.call('chat.send', [started.id, 'Once upon a time', greedy])) as ChatSession;
+    const twin = (await backend.call('chat.fork', [started.id, 'q8_0'])) as ChatSession;
+    expect(twin).toMatchObject({ model: 'stories260K', cache: 'q8_0', forkedFrom: started.id, messages: first.messages });
+    expect(twin.id).not.toBe(started.id);
+    expect(twin.open?.info.cache).toBe('q8_0');
+    expect(twin.open?.figures).toMatchObject({ tokens: first.open!.figures.tokens, cachedTokens: 0 });
+    const saved = (await backend.call('chat.list', [])) as ChatSession[];
+    expect(saved.find((s) => s.id === twin.id)).toMatchObject({ cache: 'q8_0', forkedFrom: started.id, messages: first.messages });
+
+    const original = (await backend.call('chat.send', [started.id, 'The dog', greedy])) as ChatSession;
+    const copy = (await backend.call('chat.send', [twin.id, 'The dog', greedy])) as ChatSession;
+    expect(copy.messages.slice(0, 3)).toEqual(original.messages.slice(0, 3));
+    expect(copy.messages).toHaveLength(4);
+    // the twin's first reply prefills the whole history, the original only its last token and the message
+    const [a, b] = [original.open!.figures, copy.open!.figures];
+    expect(b.lastReply!.prefillTokens).toBe(a.lastReply!.prefillTokens + first.open!.figures.cachedTokens);
+    expect(b.kv.held).toBeLessThan(b.kv.fp16);
+    expect(a.kv.held).toBe(a.kv.fp16);
+
+    // independent after: removing the twin leaves the original as it was
+    await backend.call('chat.remove', [twin.id]);
+    const resumed = (await backend.call('chat.resume', [started.id])) as ChatSession;
+    expect(resumed.messages).toEqual(original.messages);
+  });
+
+  it('rejects bad forks with messages naming the problem', async () => {
+    const fp = (await backend.call('chat.start', ['stories260K', 'fp16', null])) as ChatSession;
+    await expect(backend.call('chat.fork', [fp.id, ''])).rejects.toThrow(/invalid arguments for chat.fork: argument 1: choose a cache to compare with/);
+    await expect(backend.call('chat.fork', ['', 'q8_0'])).rejects.toThrow(/invalid arguments for chat.fork: argument 0/);
+    await expect(backend.call('chat.fork', [fp.id, 'zip9'])).rejects.toThrow(/unknown cache 'zip9'/);
+    await expect(backend.call('chat.fork', [fp.id, 'fp16'])).rejects.toThrow(/already uses the fp16 cache/);
+    await expect(backend.call('chat.fork', [fp.id, 'rvq'])).rejects.toThrow(/model stories260K has no RVQ codebooks yet/);
+    await expect(backend.call('chat.fork', ['chat-nope', 'q8_0'])).rejects.toThrow(/conversation 'chat-nope' cannot be read/);
+    const saved = (await backend.call('chat.remove', [fp.id])) as ChatSession[];
+    expect(saved.filter((s) => s.forkedFrom === fp.id)).toEqual([]); // no failed fork left anything behind
+  });
+
   it('rejects bad requests with clear messages', async () => {
     await expect(backend.call('chat.start', ['no-such-model', 'fp16', null])).rejects.toThrow(/no model 'no-such-model'/);
     await expect(backend.call('chat.start', ['stories260K', 'zip9', null])).rejects.toThrow(/unknown cache 'zip9'/);
