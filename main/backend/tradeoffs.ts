@@ -2,15 +2,14 @@
 // sweep (main/engine/depth-sweep.ts) as a 'sweep' job, and keeps every finished run in
 // <data>/tradeoffs/<model>.json (newest first, zod-checked when read back). A damaged results file is
 // reported, not thrown; the next finished sweep keeps it beside as <model>.json.damaged.
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { JobSnapshot, TradeoffHistory, TradeoffPoint, TradeoffRun, TradeoffSweepOptions } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { geometryFromModelConfig, modelGeometrySchema } from '../cost/model-geometry.js';
-import { documentTokens, splitDocuments } from '../engine/calibration/calibration-text.js';
+import { documentTokens, textDocuments } from '../engine/calibration/calibration-text.js';
 import { sweepDepths } from '../engine/depth-sweep.js';
 import type { DepthSweepPoint, DepthSweepProgress } from '../engine/depth-sweep.js';
 import { findLibraryModel } from '../engine/engine-model.js';
@@ -98,24 +97,14 @@ function keepRun(dataDir: string, run: TradeoffRun): void {
   writeFileAtomic(file, `${JSON.stringify(resultsFileSchema.parse({ format: resultsFormat, model: run.model, runs }), null, 1)}\n`);
 }
 
-interface SweepText {
-  file: string;
-  sha256: string;
-  documents: string[];
-}
-
-function readSweepText(path: string): SweepText {
+function readSweepText(path: string): ReturnType<typeof textDocuments> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (err) {
     throw new Error(`text file ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const text = new TextDecoder('utf-8').decode(bytes);
-  if (text.includes('\u0000')) throw new Error(`text file ${path} holds NUL bytes: it is not a plain-text file`);
-  const documents = splitDocuments(text);
-  if (documents.length === 0) throw new Error(`text file ${path} is empty`);
-  return { file: basename(path), sha256: createHash('sha256').update(bytes).digest('hex'), documents };
+  return textDocuments(path, bytes, 'text file');
 }
 
 /** The sets and depths to sweep; throws naming what the model lacks. */
@@ -167,7 +156,7 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
   if (options.latencyContext + options.latencySteps + 1 > maxPositions) {
     throw new RangeError(`latency context ${options.latencyContext} + ${options.latencySteps + 1} decoded tokens exceed ${model}'s ${maxPositions} positions`);
   }
-  const text = readSweepText(options.textPath);
+  const { documents, file: text } = readSweepText(options.textPath);
   const { providers, threads } = loadSettings(dataDir).settings;
   const startedAt = new Date().toISOString();
   return jobs.start(
@@ -176,7 +165,7 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
     async (control) => {
       const tokenizer = loadLibraryTokenizer(folder, manifest);
       const tokens: number[] = [];
-      for (const document of text.documents) {
+      for (const document of documents) {
         if (tokens.length >= options.maxTokens) break;
         tokens.push(...documentTokens(tokenizer, document));
       }
@@ -195,7 +184,7 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
         startedAt,
         finishedAt: new Date().toISOString(),
         options,
-        text: { file: text.file, sha256: text.sha256, documents: text.documents.length, tokens: tokens.length, positions: points[0].quality.positions },
+        text: { file: text.file, sha256: text.sha256, documents: text.documents, tokens: tokens.length, positions: points[0].quality.positions },
         machine: { platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), provider: points[0].provider, threads },
         geometry: geometryFromModelConfig(model, `ResKV library model (${manifest.source.path})`, manifest.config),
         fp16BytesPerToken: points[0].fp16BytesPerToken,

@@ -16,7 +16,7 @@ import type { KvStore } from './kv-store.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { SessionOptionsInput } from './session.js';
 
-export const scalarBaselines = ['q8_0', 'q4_0', 'kivi2'] as const;
+export const scalarBaselineFormats = ['q8_0', 'q4_0', 'kivi2'] as const;
 
 export interface DepthSweepPlan {
   /** Codebook sets, each measured at depths 1..maxDepth (capped at the set's depth; null: every depth). */
@@ -85,7 +85,7 @@ export async function sweepDepths(
   };
   try {
     const formats: SweptFormat[] = [];
-    for (const format of ['fp16', ...(plan.scalarBaselines ? scalarBaselines : [])] as const) {
+    for (const format of ['fp16', ...(plan.scalarBaselines ? scalarBaselineFormats : [])] as const) {
       const runtime = await open({ format });
       formats.push({ name: format, decoder: runtime.decoder, createStore: () => runtime.stores.create(), runtime, depth: null });
     }

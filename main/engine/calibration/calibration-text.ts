@@ -29,12 +29,12 @@ export interface TextFileRecord {
   documents: number;
 }
 
-/** The documents of one text (file bytes, or text held in memory) and its record under `name`. */
-export function textDocuments(name: string, bytes: Uint8Array): { documents: string[]; file: TextFileRecord } {
+/** The documents of one text (file bytes, or text held in memory) and its record under `name`; `role` names the text in errors. */
+export function textDocuments(name: string, bytes: Uint8Array, role = 'calibration text'): { documents: string[]; file: TextFileRecord } {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  if (text.includes('\u0000')) throw new Error(`calibration text ${name} holds NUL bytes: it is not a plain-text file`);
+  if (text.includes('\u0000')) throw new Error(`${role} ${name} holds NUL bytes: it is not a plain-text file`);
   const documents = splitDocuments(text);
-  if (documents.length === 0) throw new Error(`calibration text ${name} is empty`);
+  if (documents.length === 0) throw new Error(`${role} ${name} is empty`);
   return { documents, file: { file: basename(name), sha256: createHash('sha256').update(bytes).digest('hex'), documents: documents.length } };
 }
 
