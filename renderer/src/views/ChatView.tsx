@@ -1,12 +1,15 @@
 // Chat: conversations with a model whose KV cache is stored as the operator chose, the reply
-// streaming in, live memory and speed figures beside it, and the residual depth changeable mid-chat.
+// streaming in, live memory and speed figures beside it, the residual depth changeable mid-chat, and
+// a comparison with a twin under another cache format, replies side by side.
 import { useEffect, useState } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { useChat } from '../state/chat.js';
 import { useConnection } from '../state/connection.js';
+import { CompareControl } from './chat/CompareControl.js';
 import { FiguresPanel } from './chat/FiguresPanel.js';
 import { NewConversation } from './chat/NewConversation.js';
 import { SamplingPanel } from './chat/SamplingPanel.js';
+import { SideBySide } from './chat/SideBySide.js';
 import { Transcript } from './chat/Transcript.js';
 import { ErrorMessage } from './common.js';
 
@@ -42,7 +45,9 @@ export function ChatView() {
   const sessions = useChat((s) => s.sessions);
   const activeId = useChat((s) => s.activeId);
   const streaming = useChat((s) => (activeId ? (s.streaming[activeId] ?? '') : ''));
-  const busy = useChat((s) => (activeId ? (s.busy[activeId] ?? false) : false));
+  const twinId = useChat((s) => (activeId ? (s.twinOf[activeId] ?? null) : null));
+  // with a twin, the pair is busy until both replies are in
+  const busy = useChat((s) => [activeId, twinId].some((id) => id !== null && s.busy[id] === true));
   const figures = useChat((s) => (activeId ? s.figures[activeId] : undefined));
   const error = useChat((s) => s.error);
   const load = useChat((s) => s.load);
@@ -65,14 +70,14 @@ export function ChatView() {
     <section className="view chat-view">
       <h1 id="view-title">Chat</h1>
       <NewConversation bridge={bridge} />
-      <div className="chat-layout">
+      <div className={`chat-layout${twinId ? ' comparing' : ''}`}>
         <nav className="conversations" aria-label="Conversations">
           {sessions.length === 0 && <p className="field-hint">No conversations yet.</p>}
           {sessions.map((s) => (
             <div key={s.id} className={`conversation-item${s.id === activeId ? ' active' : ''}`}>
               <button type="button" className="link" onClick={() => void select(bridge, s.id)}>
                 {`${s.model} · ${s.cache}`}
-                <span className="field-hint">{s.messages.find((m) => m.role === 'user')?.content.slice(0, 40) ?? 'new'}</span>
+                <span className="field-hint">{`${s.forkedFrom ? 'twin · ' : ''}${s.messages.find((m) => m.role === 'user')?.content.slice(0, 40) ?? 'new'}`}</span>
               </button>
               <button type="button" className="danger" aria-label={`Delete conversation ${s.id}`} onClick={() => void remove(bridge, s.id)}>
                 ×
@@ -83,7 +88,8 @@ export function ChatView() {
         <div className="chat-main">
           {active ? (
             <>
-              <Transcript session={active} streaming={streaming} busy={busy} />
+              {active.open && <CompareControl bridge={bridge} session={active} busy={busy} />}
+              {twinId ? <SideBySide bridge={bridge} ids={[active.id, twinId]} /> : <Transcript session={active} streaming={streaming} busy={busy} />}
               <Composer bridge={bridge} busy={busy} />
               <SamplingPanel />
             </>
@@ -92,7 +98,7 @@ export function ChatView() {
           )}
           <ErrorMessage message={error} />
         </div>
-        {active?.open && figures && <FiguresPanel bridge={bridge} info={active.open.info} figures={figures} />}
+        {active?.open && figures && !twinId && <FiguresPanel bridge={bridge} id={active.id} info={active.open.info} figures={figures} />}
       </div>
     </section>
   );

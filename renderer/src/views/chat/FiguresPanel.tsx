@@ -1,12 +1,35 @@
-// Live figures of the active conversation, and the residual depth control (RVQ caches).
+// Live figures of a conversation, and the residual depth control (RVQ caches).
 import type { ChatFigures, ChatModelInfo, ResKvBridge } from '../../../../main/api/types.js';
 import { useChat } from '../../state/chat.js';
 import { formatBytes, formatCount } from '../format.js';
 
 const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
 
-export function FiguresPanel({ bridge, info, figures }: { bridge: ResKvBridge; info: ChatModelInfo; figures: ChatFigures }) {
+/** What the cache holds and how fast the last reply ran (entries of a `.facts` list); a comparison shows these per side. */
+export function KeyFigures({ figures }: { figures: ChatFigures }) {
+  const reply = figures.lastReply;
+  return (
+    <>
+      <dt>KV held</dt>
+      <dd data-testid="kv-held">{formatBytes(figures.kv.held)}</dd>
+      <dt>Compression</dt>
+      <dd data-testid="compression">{`${fixed(figures.compressionRatio, 2)}x`}</dd>
+      <dt>Prefill</dt>
+      <dd data-testid="prefill">{reply ? `${fixed(reply.prefillTokensPerSecond, 1)} tokens/s (${formatCount(reply.prefillTokens)} tokens)` : '—'}</dd>
+      <dt>Decode</dt>
+      <dd data-testid="decode">{reply ? `${fixed(reply.decodeTokensPerSecond, 1)} tokens/s` : '—'}</dd>
+    </>
+  );
+}
+
+/** The residual depth slider of an RVQ conversation (null for other caches). */
+export function DepthSlider({ bridge, id, info, figures }: { bridge: ResKvBridge; id: string; info: ChatModelInfo; figures: ChatFigures }) {
   const setDepth = useChat((s) => s.setDepth);
+  if (info.maxDepth === null || figures.depth === null) return null;
+  return <input type="range" min={1} max={info.maxDepth} value={figures.depth} aria-label="Residual depth" onChange={(e) => void setDepth(bridge, id, Number(e.target.value))} />;
+}
+
+export function FiguresPanel({ bridge, id, info, figures }: { bridge: ResKvBridge; id: string; info: ChatModelInfo; figures: ChatFigures }) {
   const reply = figures.lastReply;
   return (
     <aside className="figures" aria-label="Conversation figures">
@@ -18,12 +41,9 @@ export function FiguresPanel({ bridge, info, figures }: { bridge: ResKvBridge; i
         <dd title={info.skippedProviders.map((p) => `${p.provider}: ${p.reason}`).join('\n')}>{info.provider}</dd>
         <dt>Tokens in context</dt>
         <dd>{`${formatCount(figures.tokens)} / ${formatCount(info.contextLength)}`}</dd>
-        <dt>KV held</dt>
-        <dd data-testid="kv-held">{formatBytes(figures.kv.held)}</dd>
+        <KeyFigures figures={figures} />
         <dt>fp16 would hold</dt>
         <dd>{formatBytes(figures.kv.fp16)}</dd>
-        <dt>Compression</dt>
-        <dd data-testid="compression">{`${fixed(figures.compressionRatio, 2)}x`}</dd>
         <dt>Bits per value</dt>
         <dd>{fixed(figures.bitsPerValue, 3)}</dd>
         {info.codebookBytes > 0 && (
@@ -32,30 +52,19 @@ export function FiguresPanel({ bridge, info, figures }: { bridge: ResKvBridge; i
             <dd>{`${formatBytes(figures.codebookBytes)} (${fixed(figures.compressionWithCodebooks, 2)}x counting them)`}</dd>
           </>
         )}
-        <dt>Prefill</dt>
-        <dd>{reply ? `${fixed(reply.prefillTokensPerSecond, 1)} tokens/s` : '—'}</dd>
-        <dt>Decode</dt>
-        <dd>{reply ? `${fixed(reply.decodeTokensPerSecond, 1)} tokens/s` : '—'}</dd>
         <dt>Token latency</dt>
         <dd>{reply ? `p50 ${fixed(reply.latencyP50Ms, 1)} ms, p95 ${fixed(reply.latencyP95Ms, 1)} ms` : '—'}</dd>
         <dt>Process memory</dt>
         <dd>{formatBytes(figures.residentBytes)}</dd>
       </dl>
       {info.maxDepth !== null && figures.depth !== null && (
-        <label className="depth-control">
+        <div className="depth-control">
           <span>
             Residual depth <strong>{figures.depth}</strong> of {info.maxDepth}
           </span>
-          <input
-            type="range"
-            min={1}
-            max={info.maxDepth}
-            value={figures.depth}
-            aria-label="Residual depth"
-            onChange={(e) => void setDepth(bridge, Number(e.target.value))}
-          />
+          <DepthSlider bridge={bridge} id={id} info={info} figures={figures} />
           <span className="field-hint">Lowering cuts the stored tokens' stages now; raising applies to tokens from the next one on.</span>
-        </label>
+        </div>
       )}
     </aside>
   );

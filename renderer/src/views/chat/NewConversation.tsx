@@ -5,6 +5,7 @@ import type { ResKvBridge } from '../../../../main/api/types.js';
 import { useChat } from '../../state/chat.js';
 import { useModels } from '../../state/models.js';
 import { Field, Select } from '../Field.js';
+import { cacheChoices } from './cache-choices.js';
 
 export function NewConversation({ bridge }: { bridge: ResKvBridge }) {
   const models = useModels((s) => s.models);
@@ -19,7 +20,7 @@ export function NewConversation({ bridge }: { bridge: ResKvBridge }) {
   }, [bridge, models, refresh]);
   const chosen = usable.find((m) => m.id === model) ?? usable[0];
   if (!chosen) return <p className="notice" role="status">No models yet: import one in the Models view.</p>;
-  const caches = ['fp16', 'q8_0', 'q4_0', 'kivi2', ...(chosen.info?.calibrations ?? []).map((c) => `rvq:${c.name}`)];
+  const caches = cacheChoices(chosen);
   return (
     <form
       className="new-conversation"
