@@ -224,6 +224,44 @@ export interface ChatSession {
   open: { info: ChatModelInfo; figures: ChatFigures } | null;
 }
 
+/** A library model as the local API offers it (GET /v1/models). */
+export interface ApiModel {
+  id: string;
+  /** When it was imported (ISO time). */
+  importedAt: string;
+  /** Cache formats a request may choose (reskv_cache); rvq only when the model has codebooks. */
+  caches: ('fp16' | 'rvq' | 'q8_0' | 'q4_0' | 'kivi2')[];
+  /** The rvq codebooks' depth: the largest reskv_depth; null without codebooks. */
+  maxDepth: number | null;
+}
+
+/** One local-API request (POST /v1/chat/completions or /v1/completions) as the backend runs it. */
+export interface CompletionRequest {
+  /** Chosen by the caller: completion-delta events carry it and completions.cancel takes it. */
+  requestId: string;
+  model: string;
+  cache: ApiModel['caches'][number];
+  /** rvq: residual depth for this request; null: the codebooks' full depth. */
+  depth: number | null;
+  /** Chat messages (rendered with the model's chat template; joined by newlines for a model without one) or text to continue. */
+  input: { kind: 'chat'; messages: ChatMessage[] } | { kind: 'text'; prompt: string };
+  sampling: SamplingOptions;
+}
+
+export interface CompletionResult {
+  text: string;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+  /** KV cache bytes the request's tokens held at its end, and what fp16 holds for the same tokens. */
+  kvBytes: number;
+  kvBytesFp16: number;
+  /** The cache that ran it (e.g. "rvq:default") and the residual depth used (rvq), else null. */
+  cache: string;
+  depth: number | null;
+  seed: number;
+}
+
 /** What a residual-depth sweep (Tradeoffs view) measures; every field is checked by the backend. */
 export interface TradeoffSweepOptions {
   /** A plain-text file on this machine (documents separated by <|endoftext|>), scored from its start. */
@@ -335,6 +373,14 @@ export interface ResKvBridge {
      */
     fork(id: string, cache: CacheName): Promise<ChatSession>;
     remove(id: string): Promise<ChatSession[]>;
+  };
+  /** The local API's work (see main/server/openai.ts): one-shot completions on a model's queue. */
+  completions: {
+    models(): Promise<ApiModel[]>;
+    /** Text arrives as completion-delta events while it runs; resolves when it ends. */
+    create(request: CompletionRequest): Promise<CompletionResult>;
+    /** Stops a queued or running request (its create call then rejects); false when none has that id. */
+    cancel(requestId: string): Promise<boolean>;
   };
   tradeoffs: {
     /** Starts a residual-depth sweep of a library model as a 'sweep' job; the result is kept. */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { BackendEvent, CacheName, ChatFigures, ChatMessage, ChatSession, SamplingOptions } from '../api/types.js';
+import type { BackendEvent, CacheName, ChatFigures, ChatSession, CompletionRequest, CompletionResult, SamplingOptions } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { parseCacheChoice } from '../engine/cache-runtime.js';
 import { EngineModel, findLibraryModel, type ConversationFigures } from '../engine/engine-model.js';
@@ -31,24 +31,9 @@ interface LoadedModel {
   queue: Promise<unknown>;
 }
 
-export interface CompletionInput {
-  requestId: string;
-  model: string;
-  cache: CacheName;
-  depth: number | null;
-  /** Chat messages (rendered by the model's chat template) or a plain prompt. */
-  messages: ChatMessage[] | null;
-  prompt: string | null;
-  options: GenerationOptionsInput;
-}
-
-export interface CompletionOutput {
-  text: string;
-  finishReason: 'stop' | 'length';
-  promptTokens: number;
-  completionTokens: number;
-  kvBytes: number;
-  kvBytesFp16: number;
+/** The engine's generation options from the API's (a null seed: the engine draws one). */
+function generationOptions({ seed, ...rest }: SamplingOptions): GenerationOptionsInput {
+  return { ...rest, ...(seed === null ? {} : { seed }) };
 }
 
 /** The API's figures from the engine's (plain data; the deepest layer's depth). */
@@ -79,6 +64,8 @@ export class EngineHost {
   private readonly loaded = new Map<string, LoadedModel>();
   /** Conversations whose cache is loaded now, by id. */
   private readonly live = new Map<string, { key: string; transcript: Transcript }>();
+  /** Local-API requests queued or running, by request id. */
+  private readonly requests = new Map<string, AbortController>();
   /** Counts loaded caches retired by codebooksChanged, for unique keys. */
   private retired = 0;
 
@@ -238,9 +225,8 @@ export class EngineHost {
 
   async send(id: string, text: string, options: SamplingOptions): Promise<ChatSession> {
     const live = this.liveConversation(id);
-    const { seed, ...rest } = options;
     await this.enqueue(live.key, async (engine) => {
-      const stream = engine.send(id, text, { ...rest, ...(seed === null ? {} : { seed }) });
+      const stream = engine.send(id, text, generationOptions(options));
       let next = await stream.next();
       while (!next.done) {
         const { index, text: piece, latencyMs } = next.value;
@@ -283,35 +269,71 @@ export class EngineHost {
     return this.list();
   }
 
-  /** One request of the local API: a throwaway conversation on the model's queue. */
-  async complete(input: CompletionInput): Promise<CompletionOutput> {
-    const key = this.load(input.model, input.cache);
-    return this.enqueue(key, async (engine) => {
-      const id = `api-${randomUUID()}`;
-      const system = input.messages?.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
-      engine.createConversation({ id, ...(system ? { system } : {}) });
-      try {
-        if (input.depth !== null) engine.setDepth(id, { depth: input.depth });
-        const text = input.messages ? input.messages.filter((m) => m.role !== 'system').map((m) => m.content).join('\n') : input.prompt!;
-        const stream = engine.send(id, text, input.options);
-        let next = await stream.next();
-        while (!next.done) {
-          this.publish({ type: 'completion-delta', requestId: input.requestId, text: next.value.text });
-          next = await stream.next();
+  /**
+   * One request of the local API: a throwaway conversation on the model's queue, streaming its text
+   * as completion-delta events. Chat messages go through the model's chat template (the earlier
+   * ones as history, the last one, the user's, as the message); a model without a template
+   * continues the messages' text joined by newlines.
+   */
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    const { requestId, input, depth } = request;
+    if (this.requests.has(requestId)) throw new Error(`a request '${requestId}' is already queued or running`);
+    const key = this.load(request.model, request.cache);
+    const controller = new AbortController();
+    this.requests.set(requestId, controller);
+    const cancelled = () => new Error(`request '${requestId}' was cancelled`);
+    try {
+      return await this.enqueue(key, async (engine) => {
+        if (controller.signal.aborted) throw cancelled();
+        const id = `api-${randomUUID()}`;
+        let text: string;
+        if (input.kind === 'text') {
+          engine.createConversation({ id });
+          text = input.prompt;
+        } else if (engine.info.chat) {
+          const last = input.messages.at(-1);
+          if (last?.role !== 'user') throw new Error('the last message must be the user\'s');
+          engine.continueConversation(id, { preamble: [], turns: [], overflow: 'error', messages: input.messages.slice(0, -1) });
+          text = last.content;
+        } else {
+          engine.createConversation({ id });
+          text = input.messages.map((m) => m.content).join('\n');
         }
-        const { figures, tokens, stopReason } = next.value;
-        return {
-          text: next.value.text,
-          finishReason: stopReason === 'max-tokens' || stopReason === 'context-full' ? 'length' : 'stop',
-          promptTokens: figures.tokens - tokens.length,
-          completionTokens: tokens.length,
-          kvBytes: figures.kv.held,
-          kvBytesFp16: figures.kv.fp16,
-        };
-      } finally {
-        engine.close(id);
-      }
-    });
+        try {
+          if (depth !== null) engine.setDepth(id, { depth });
+          const stream = engine.send(id, text, generationOptions(request.sampling), controller.signal);
+          let next = await stream.next();
+          while (!next.done) {
+            if (next.value.text) this.publish({ type: 'completion-delta', requestId, text: next.value.text });
+            next = await stream.next();
+          }
+          const { figures, tokens, stopReason, seed } = next.value;
+          if (stopReason === 'cancelled') throw cancelled();
+          return {
+            text: next.value.text,
+            finishReason: stopReason === 'max-tokens' || stopReason === 'context-full' ? 'length' : 'stop',
+            promptTokens: figures.tokens - tokens.length,
+            completionTokens: tokens.length,
+            kvBytes: figures.kv.held,
+            kvBytesFp16: figures.kv.fp16,
+            cache: engine.info.cache,
+            depth: chatFigures(figures).depth,
+            seed,
+          };
+        } finally {
+          engine.close(id);
+        }
+      });
+    } finally {
+      this.requests.delete(requestId);
+    }
+  }
+
+  /** Stops a local-API request, queued (it never runs) or running (at its next token). */
+  cancelCompletion(requestId: string): boolean {
+    const controller = this.requests.get(requestId);
+    controller?.abort();
+    return controller !== undefined;
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,8 @@ import {
   removeUserHardware,
   saveUserHardware,
 } from '../cost/index.js';
+import { cacheFormats } from '../engine/cache-runtime.js';
+import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import type { JobRegistry } from './jobs.js';
 import { calibrationNameArgument, calibrationRequestSchema, modelIdArgument, removeCalibration, startCalibration } from './calibrations.js';
@@ -46,6 +48,19 @@ const samplingSchema = z.strictObject({
   repetitionPenalty: z.number().min(1, 'must be at least 1').max(5, 'must be at most 5'),
   seed: z.number().int().min(0).max(2 ** 32 - 1).nullable(),
   stop: z.array(z.string().min(1).max(200)).max(16),
+});
+
+const chatMessageSchema = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(1_000_000) });
+const completionRequestSchema = z.strictObject({
+  requestId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1..128 letters, digits, ., _ or -'),
+  model: z.string().min(1, 'choose a model').max(4096),
+  cache: z.enum(cacheFormats),
+  depth: z.number().int().min(1).max(64).nullable(),
+  input: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('chat'), messages: z.array(chatMessageSchema).min(1, 'must hold at least one message').max(10_000) }),
+    z.strictObject({ kind: z.literal('text'), prompt: z.string().min(1, 'must not be empty').max(1_000_000) }),
+  ]),
+  sampling: samplingSchema,
 });
 
 /** `'app.info'` → the type of `ResKvBridge['app']['info']`. */
@@ -157,6 +172,9 @@ const methods: MethodTable = {
     run: ({ engine }, id, cache) => engine.fork(id, cache),
   },
   'chat.remove': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.remove(id) },
+  'completions.models': { args: z.tuple([]), run: ({ host }) => listApiModels(host.dataDir) },
+  'completions.create': { args: z.tuple([completionRequestSchema]), run: ({ engine }, request) => engine.complete(request) },
+  'completions.cancel': { args: z.tuple([z.string().min(1).max(128)]), run: ({ engine }, requestId) => engine.cancelCompletion(requestId) },
   'tradeoffs.run': {
     args: z.tuple([modelIdSchema, tradeoffSweepOptionsSchema]),
     run: ({ host, jobs }, model, options) => startTradeoffSweep(host.dataDir, jobs, model, options),
