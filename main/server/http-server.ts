@@ -1,18 +1,23 @@
-// The headless ResKV server (plain Node): serves the built renderer and its HTTP bridge on loopback.
+// ResKV's loopback HTTP server (plain Node): the OpenAI-compatible API under /v1 and, for headless
+// mode, the built renderer with its HTTP bridge (/api/<method>, /api/events).
 // Binds 127.0.0.1 only, checks the Host header (DNS-rebinding defence), optional bearer token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import type { Backend } from '../backend/client.js';
 import { ApiArgumentError, isApiMethodName } from '../backend/methods.js';
+import { HttpError, readJsonBody, sendError, sendJson, tokenMatches } from './http-io.js';
+import { handleOpenAiRequest } from './openai.js';
 import { serveStaticFile } from './static-files.js';
 
 export interface HeadlessServerOptions {
   /** 0 picks a free port. */
   port: number;
-  /** Folder of the built renderer (out/renderer). */
-  rendererDir: string;
-  /** When set, every /api request needs `Authorization: Bearer <token>`. */
+  /**
+   * Folder of the built renderer (out/renderer): the server also serves it and its bridge (headless
+   * mode). null: the OpenAI-compatible API alone (the desktop app's local API).
+   */
+  rendererDir: string | null;
+  /** When set, every /api and /v1 request needs `Authorization: Bearer <token>`. */
   token?: string;
   backend: Backend;
   /** Largest accepted request body in bytes. */
@@ -24,64 +29,27 @@ export interface HeadlessServer {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
-
-async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new HttpError(413, `request body larger than ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return text.length === 0 ? [] : (JSON.parse(text) as unknown);
-  } catch {
-    throw new HttpError(400, 'request body is not valid JSON');
-  }
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 export async function startHeadlessServer(options: HeadlessServerOptions): Promise<HeadlessServer> {
+  const { backend, rendererDir, token } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   let allowedHosts: Set<string> = new Set();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!allowedHosts.has(req.headers.host ?? '')) throw new HttpError(421, 'unexpected Host header: ResKV answers on loopback only');
     const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (pathname.startsWith('/api/')) {
-      if (options.token && !tokenMatches(req.headers.authorization, options.token)) throw new HttpError(401, 'missing or wrong bearer token');
-      if (pathname === '/api/events') {
-        streamEvents(req, res);
-        return;
-      }
+    const isApi = pathname === '/v1' || pathname.startsWith('/v1/');
+    const isBridge = rendererDir !== null && pathname.startsWith('/api/');
+    if ((isApi || isBridge) && token && !tokenMatches(req.headers.authorization, token)) throw new HttpError(401, 'missing or wrong bearer token');
+    if (isApi) return handleOpenAiRequest(backend, req, res, pathname, maxBodyBytes);
+    if (isBridge) {
+      if (pathname === '/api/events') return streamEvents(req, res);
       if (req.method !== 'POST') throw new HttpError(405, 'API methods are called with POST');
       const name = pathname.slice('/api/'.length);
       if (!isApiMethodName(name)) throw new HttpError(404, `unknown API method '${name}'`);
-      const args = await readJsonBody(req, maxBodyBytes);
-      sendJson(res, 200, { result: await options.backend.call(name, args) });
-      return;
+      const args = await readJsonBody(req, maxBodyBytes, []);
+      return sendJson(res, 200, { result: await backend.call(name, args) });
     }
-    if (!(await serveStaticFile(options.rendererDir, req, res))) throw new HttpError(404, `not found: ${pathname}`);
+    if (rendererDir === null || !(await serveStaticFile(rendererDir, req, res))) throw new HttpError(404, `not found: ${pathname}`);
   }
 
   /** Backend events as server-sent events, one `data:` line of JSON each, until the client leaves. */
@@ -89,15 +57,15 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
     if (req.method !== 'GET') throw new HttpError(405, 'events are read with GET');
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(': connected\n\n');
-    const unsubscribe = options.backend.subscribe((event) => res.write(`data: ${JSON.stringify(event)}\n\n`));
-    req.on('close', unsubscribe);
+    const unsubscribe = backend.subscribe((event) => res.write(`data: ${JSON.stringify(event)}\n\n`));
+    res.on('close', unsubscribe);
   }
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : err instanceof ApiArgumentError ? 400 : 500;
       const message = err instanceof Error ? err.message : String(err);
-      if (!res.headersSent) sendJson(res, status, { error: { message } });
+      if (!res.headersSent) sendError(res, status, message, err instanceof HttpError ? err.detail : undefined);
       else res.destroy();
     });
   });

@@ -1,0 +1,51 @@
+// Requests of ResKV's OpenAI-compatible API, validated with zod. Unknown fields that OpenAI clients
+// send by habit are ignored; known fields with unsupported values are rejected naming the field.
+import { z } from 'zod';
+import type { ApiModel } from '../api/types.js';
+
+const cacheFormats = ['fp16', 'rvq', 'q8_0', 'q4_0', 'kivi2'] as const satisfies readonly ApiModel['caches'][number][];
+
+const textContent = z.union([
+  z.string(),
+  z.array(z.object({ type: z.literal('text'), text: z.string() })).transform((parts) => parts.map((p) => p.text).join('')),
+]);
+
+const stopString = z.string().min(1, 'stop strings must not be empty').max(200);
+
+const sampling = {
+  model: z.string().min(1, 'must name a model'),
+  max_tokens: z.number().int().min(1).max(32768).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().gt(0).max(1).nullish(),
+  /** Not in OpenAI's API but in most local servers'. */
+  top_k: z.number().int().min(0).max(100000).nullish(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).nullish(),
+  stop: z.union([stopString, z.array(stopString).max(8)]).nullish(),
+  stream: z.boolean().nullish(),
+  /** include_usage: a last chunk before [DONE] carries the usage (OpenAI's rule). */
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  n: z.literal(1, 'only n = 1 is supported').nullish(),
+  presence_penalty: z.literal(0, 'presence_penalty is not supported (use reskv_repetition_penalty)').nullish(),
+  frequency_penalty: z.literal(0, 'frequency_penalty is not supported (use reskv_repetition_penalty)').nullish(),
+  reskv_repetition_penalty: z.number().min(1).max(5).nullish(),
+  /** ResKV: residual depth of the RVQ cache for this request. */
+  reskv_depth: z.number().int().min(1).max(64).nullish(),
+  /** ResKV: the KV cache format for this request. */
+  reskv_cache: z.enum(cacheFormats).nullish(),
+};
+
+export const chatCompletionRequestSchema = z.object({
+  ...sampling,
+  max_completion_tokens: z.number().int().min(1).max(32768).nullish(),
+  messages: z
+    .array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: textContent }))
+    .min(1, 'must hold at least one message'),
+});
+
+export const completionRequestSchema = z.object({
+  ...sampling,
+  prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request is supported').transform((p) => p[0])]),
+});
+
+export type ChatCompletionRequest = z.output<typeof chatCompletionRequestSchema>;
+export type CompletionRequest = z.output<typeof completionRequestSchema>;
