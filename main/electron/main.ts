@@ -4,8 +4,10 @@ import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiMethodNames, backendEventChannel, ipcChannelFor } from '../api/methods.js';
+import type { Settings, SettingsState } from '../api/types.js';
 import { startBackend, type Backend } from '../backend/client.js';
 import { defaultDataDir } from '../data-dir.js';
+import { LocalApiServer } from '../server/local-api.js';
 import { registerDialogHandlers } from './dialogs.js';
 import {
   isNavigationAllowed,
@@ -30,6 +32,24 @@ function registerIpcHandlers(backend: Backend): void {
   backend.subscribe((event) => {
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(backendEventChannel, event);
   });
+}
+
+/** The OpenAI-compatible API on loopback while Settings enables it, following every settings change. */
+function startLocalApi(backend: Backend): void {
+  const localApi = new LocalApiServer(backend);
+  const apply = (settings: Settings) =>
+    localApi.apply(settings.localApi).then(
+      (url) => url && console.log(`ResKV local API: ${url}v1`),
+      (err: unknown) => console.error((err as Error).message),
+    );
+  backend.call('settings.get', []).then(
+    (state) => apply((state as SettingsState).settings),
+    (err: unknown) => console.error(`the local API stays off: settings cannot be read (${(err as Error).message})`),
+  );
+  backend.subscribe((event) => {
+    if (event.type === 'settings-changed') void apply(event.settings);
+  });
+  app.on('will-quit', () => void localApi.close());
 }
 
 function hardenSession(): void {
@@ -65,6 +85,7 @@ void app.whenReady().then(() => {
   const backend = startBackend(new URL('./backend-worker.js', import.meta.url), { name: app.getName(), version: app.getVersion(), dataDir: defaultDataDir() });
   app.on('will-quit', () => void backend.close());
   registerIpcHandlers(backend);
+  startLocalApi(backend);
   registerDialogHandlers(devServerUrl);
   createWindow();
   app.on('activate', () => {
