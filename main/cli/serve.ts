@@ -11,9 +11,10 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 
 const help = `usage: reskv serve [--port N] [--token SECRET] [--data-dir DIR]
 
-Starts ResKV headless on 127.0.0.1 and prints the URL to open in a browser.
+Starts ResKV headless on 127.0.0.1 and prints the URL to open in a browser; the
+OpenAI-compatible API answers under /v1 on the same address.
   --port N        port to listen on (default 8417; 0 picks a free one)
-  --token SECRET  require "Authorization: Bearer SECRET" on API calls
+  --token SECRET  require "Authorization: Bearer SECRET" on API calls (/api, /v1)
                   (the printed URL carries it for the browser)
   --data-dir DIR  where models, hardware entries and results live
                   (default: RESKV_DATA_DIR or ${defaultDataDir()})`;
@@ -41,6 +42,7 @@ export const serveCommand: CliCommand = {
     const backend = startBackend(new URL('../backend/worker-from-source.js', import.meta.url), host);
     const server = await startHeadlessServer({ port, rendererDir, token: values.token, backend });
     console.log(`ResKV headless: ${server.url}${values.token ? `#token=${encodeURIComponent(values.token)}` : ''}`);
+    console.log(`OpenAI-compatible API: ${server.url}v1`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);

@@ -37,6 +37,8 @@ const sampling = {
 export const chatCompletionRequestSchema = z.object({
   ...sampling,
   max_completion_tokens: z.number().int().min(1).max(32768).nullish(),
+  tools: z.array(z.unknown()).max(0, 'tools are not supported').nullish(),
+  logprobs: z.literal(false, 'logprobs are not supported').nullish(),
   messages: z
     .array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: textContent }))
     .min(1, 'must hold at least one message'),
@@ -44,6 +46,8 @@ export const chatCompletionRequestSchema = z.object({
 
 export const completionRequestSchema = z.object({
   ...sampling,
+  echo: z.literal(false, 'echo is not supported').nullish(),
+  logprobs: z.literal(0, 'logprobs are not supported').nullish(),
   prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request is supported').transform((p) => p[0])]),
 });
 

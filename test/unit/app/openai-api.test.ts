@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendEvent, CompletionRequest } from '../../../main/api/types.js';
+import type { BackendEvent, CompletionRequest, JobSnapshot } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { importIntoLibrary } from '../../../main/backend/models.js';
 import { startHeadlessServer, type HeadlessServer } from '../../../main/server/http-server.js';
@@ -153,6 +153,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     expect(await bad({ messages: [] })).toMatchObject({ param: 'messages' });
     expect(await bad({ messages: [{ role: 'tool', content: 'x' }] })).toMatchObject({ param: 'messages.0.role' });
     expect(await bad({ n: 2 })).toMatchObject({ param: 'n' });
+    expect(await bad({ tools: [{ type: 'function', function: { name: 'f' } }] })).toMatchObject({ param: 'tools', message: expect.stringMatching(/tools: tools are not supported/) });
     expect(await bad({ messages: [{ role: 'assistant', content: 'x' }] })).toMatchObject({ param: 'messages', message: expect.stringMatching(/last message must be the user's/) });
     const rvq = await bad({ reskv_cache: 'rvq' });
     expect(rvq).toMatchObject({ param: 'reskv_cache' });
@@ -252,6 +253,27 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     await expect(queued).rejects.toThrow(/request 'queued-1' was cancelled/);
     expect(deltas('queued-1')).toBe(0);
     expect(await backend.call('completions.cancel', ['running-1'])).toBe(false);
+  });
+
+  it('runs the rvq cache once the model has codebooks: chosen by default, at a requested residual depth', async () => {
+    const settings = { name: 'default', depth: 2, codebookSize: 256, maxVectors: 1000, kmeansIterations: 3 };
+    const job = (await backend.call('models.calibrate', ['stories260K', { text: { kind: 'sample' }, settings }])) as JobSnapshot;
+    const state = () => events.flatMap((e) => (e.type === 'job' && e.job.id === job.id ? [e.job.state] : [])).at(-1);
+    while ((state() ?? 'running') === 'running') await new Promise((r) => setTimeout(r, 50));
+    expect(state()).toBe('done');
+
+    expect(await client.models.retrieve('stories260K')).toMatchObject({ reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq'], reskv_max_depth: 2 });
+    const full = (await client.chat.completions.create(chat() as OpenAI.ChatCompletionCreateParamsNonStreaming)).usage as ResKvUsage;
+    expect(full).toMatchObject({ reskv_cache: 'rvq:default', reskv_depth: 2 });
+    expect(full.reskv_kv_bytes).toBeLessThan(full.reskv_kv_bytes_fp16);
+    const shallow = (await client.chat.completions.create(chat({ reskv_cache: 'rvq', reskv_depth: 1 }) as OpenAI.ChatCompletionCreateParamsNonStreaming)).usage as ResKvUsage;
+    expect(shallow).toMatchObject({ reskv_cache: 'rvq:default', reskv_depth: 1 });
+    // per token: depth 1 holds one code byte fewer per 32-value group than depth 2
+    expect(shallow.reskv_kv_bytes / shallow.reskv_kv_bytes_fp16).toBeLessThan(full.reskv_kv_bytes / full.reskv_kv_bytes_fp16);
+
+    const tooDeep = await client.chat.completions.create(chat({ reskv_cache: 'rvq', reskv_depth: 3 }) as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e);
+    expect(tooDeep).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(tooDeep).toMatchObject({ param: 'reskv_depth', message: expect.stringMatching(/at most 2/) });
   });
 });
 
