@@ -11,9 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, CompletionRequest, JobSnapshot } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { importIntoLibrary } from '../../../main/backend/models.js';
+import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
+import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';
 import { startHeadlessServer, type HeadlessServer } from '../../../main/server/http-server.js';
 import { startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
+import { tinyModels } from '../model/tiny-models.js';
 
 const token = 'local-api-test-token';
 const maxBodyBytes = 64 * 1024;
@@ -32,6 +35,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
   let backend: Backend;
   let server: HeadlessServer;
   let client: OpenAI;
+  let tinyChatSource: string;
   const events: BackendEvent[] = [];
   const chat = (extra: Record<string, unknown> = {}) => ({
     model: 'stories260K',
@@ -61,7 +65,13 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
     await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
     await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
-    importIntoLibrary(dataDir, join(source, 'stories260K.bin'), { report: () => undefined, signal: new AbortController().signal });
+    const control = { report: () => undefined, signal: new AbortController().signal };
+    importIntoLibrary(dataDir, join(source, 'stories260K.bin'), control);
+    // a tiny random-weight model with a chat template (ChatML), for chat rendering
+    const tinyConfig = tinyModels['llama (MHA, tied)'];
+    tinyChatSource = join(source, 'tiny-chat');
+    writeHfFolder(tinyChatSource, tinyConfig, new RandomWeights(tinyConfig, 3));
+    importIntoLibrary(dataDir, tinyChatSource, control);
     server = await startHeadlessServer({ port: 0, rendererDir: null, backend, token, maxBodyBytes });
     client = new OpenAI({ baseURL: `${server.url}v1`, apiKey: token, maxRetries: 0 });
   });
@@ -76,6 +86,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     for await (const model of client.models.list()) models.push(model);
     expect(models).toEqual([
       { id: 'stories260K', object: 'model', created: expect.any(Number), owned_by: 'reskv', reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2'], reskv_max_depth: null },
+      { id: 'tiny-chat', object: 'model', created: expect.any(Number), owned_by: 'reskv', reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2'], reskv_max_depth: null },
     ]);
     expect(await client.models.retrieve('stories260K')).toMatchObject({ id: 'stories260K' });
   });
@@ -136,6 +147,23 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     }
     expect(text).toBe(whole.choices[0].text);
     expect(reasons.filter(Boolean)).toEqual([whole.choices[0].finish_reason]);
+  });
+
+  it("renders a chat model's messages with its template: system, earlier turns, then the user's", async () => {
+    const messages = [
+      { role: 'system' as const, content: 'You are terse.' },
+      { role: 'user' as const, content: 'Hi there' },
+      { role: 'assistant' as const, content: 'Hello.' },
+      { role: 'user' as const, content: 'How are you?' },
+    ];
+    const reply = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 4, temperature: 0 });
+    const rendered = readHfTokenizer(tinyChatSource).encodeChat(messages);
+    expect(reply.usage?.prompt_tokens).toBe(rendered.length);
+    expect(reply.usage?.completion_tokens).toBeGreaterThan(0);
+    // 'developer' is OpenAI's newer name for the system role
+    const developer = await client.chat.completions.create({ model: 'tiny-chat', messages: [{ ...messages[0], role: 'developer' }, ...messages.slice(1)], max_tokens: 4, temperature: 0 });
+    expect(developer.choices[0].message.content).toBe(reply.choices[0].message.content);
+    expect(developer.usage?.prompt_tokens).toBe(rendered.length);
   });
 
   it('rejects invalid fields with 400 naming the field', async () => {
