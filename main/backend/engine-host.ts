@@ -11,7 +11,8 @@ import type { BackendEvent, CacheName, ChatFigures, ChatSession, CompletionReque
 import { writeFileAtomic } from '../atomic-file.js';
 import { parseCacheChoice } from '../engine/cache-runtime.js';
 import { EngineModel, findLibraryModel, type ConversationFigures } from '../engine/engine-model.js';
-import type { GenerationOptionsInput } from '../engine/generate.js';
+import { ContextOverflowError, type GenerationOptionsInput } from '../engine/generate.js';
+import { ApiArgumentError } from './methods.js';
 import { libraryFor, loadSettings } from './settings.js';
 
 const transcriptSchema = z.strictObject({
@@ -302,7 +303,10 @@ export class EngineHost {
         try {
           if (depth !== null) engine.setDepth(id, { depth });
           const stream = engine.send(id, text, generationOptions(request.sampling), controller.signal);
-          let next = await stream.next();
+          let next = await stream.next().catch((err: unknown) => {
+            // the caller's input does not fit: a bad request, not a failure of the backend
+            throw err instanceof ContextOverflowError ? new ApiArgumentError(err.message) : err;
+          });
           while (!next.done) {
             if (next.value.text) this.publish({ type: 'completion-delta', requestId, text: next.value.text });
             next = await stream.next();

@@ -188,6 +188,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     expect(rvq.message).toMatch(/no RVQ codebooks/);
     expect(await bad({ reskv_cache: 'zip9' })).toMatchObject({ param: 'reskv_cache' });
     expect(await bad({ reskv_cache: 'q4_0', reskv_depth: 2 })).toMatchObject({ param: 'reskv_depth', message: expect.stringMatching(/rvq cache only/) });
+    const tooLong = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time '.repeat(300), max_tokens: 4 }).catch((e: unknown) => e);
+    expect(tooLong).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(tooLong).toMatchObject({ message: expect.stringMatching(/the prompt needs \d+ positions but the model's context holds 512/) });
   });
 
   it('answers an unknown model with 404 model_not_found', async () => {
