@@ -36,24 +36,23 @@ export class RvqGraphCodec {
 
   /**
    * uint8 [b, n, R] -> int64 codes [b, n, depth, G]: code i = (bytes from bit i*b on) >> shift & mask.
+   * One MatMul of the bytes (as float) against a [R, codes] table of powers of two assembles each
+   * code's bytes already shifted right: sum_k byte_k 2^(8k - shift), exact in float32 as codes have at
+   * most 16 bits (so touch at most 3 bytes: a 24-bit integer part over a shift-bit fraction, 24 bits
+   * in all). The Cast to uint32 drops the fraction, BitwiseAnd the bits of the next codes.
    * R may be the record size of any depth d <= spec.depth (a stage-major record's depth-d prefix is
-   * its first R_d bytes): the bytes are zero-padded to full depth, and the missing stages read as 0.
+   * its first R_d bytes): the table is cut to R rows, and the missing stages read as 0.
    */
   unpack(bytes: string): string {
     const { g, bits } = this;
     const count = this.spec.depth * this.groups;
-    const span = Math.ceil((7 + bits) / 8); // bytes one code can touch
-    const missing = g.op('Sub', [g.int64([this.codeBytes + span - 1]), g.op('Shape', [bytes], { start: 2, end: 3 })]);
-    const padded = g.op('Pad', [bytes, g.op('Concat', [g.int64([0, 0, 0, 0, 0]), missing], { axis: 0 })]);
-    let word = '';
-    for (let k = 0; k < span; k++) {
-      const index = Array.from({ length: count }, (_, i) => Math.floor((i * bits) / 8) + k);
-      let part = g.op('Cast', [g.op('Gather', [padded, g.int64(index)], { axis: 2 })], { to: DataType.UINT32 });
-      if (k > 0) part = g.op('BitShift', [part, g.uint32([8 * k], [])], { direction: 'LEFT' });
-      word = k === 0 ? part : g.op('BitwiseOr', [word, part]);
+    const assemble = new Array<number>(this.codeBytes * count).fill(0);
+    for (let i = 0; i < count; i++) {
+      const first = i * bits;
+      for (let j = Math.floor(first / 8); j <= Math.floor((first + bits - 1) / 8); j++) assemble[j * count + i] = 2 ** (8 * j - first);
     }
-    const shifts = Array.from({ length: count }, (_, i) => (i * bits) % 8);
-    const shifted = g.op('BitShift', [word, g.uint32(shifts)], { direction: 'RIGHT' });
+    const rows = g.op('Slice', [g.float(assemble, [this.codeBytes, count]), g.int64([0]), g.op('Shape', [bytes], { start: 2, end: 3 }), g.int64([0])]);
+    const shifted = g.op('Cast', [g.op('MatMul', [g.op('Cast', [bytes], { to: DataType.FLOAT }), rows])], { to: DataType.UINT32 });
     const codes = g.op('BitwiseAnd', [shifted, g.uint32([2 ** bits - 1], [])]);
     return g.op('Reshape', [g.op('Cast', [codes], { to: DataType.INT64 }), g.int64([0, 0, this.spec.depth, this.groups])]);
   }
@@ -88,23 +87,23 @@ export class RvqGraphCodec {
 
   /**
    * Rows [b, n, W] float from codes [b, n, depth, G] and fp16 scales [b, n, S] (null for scale
-   * 'none'): sum the entries of the first `depth` stages (one Gather over the stacked codebooks,
-   * ReduceSum), put channels back from their groups, multiply by the scales. `tokenDepths` (uint8
-   * [b, n], optional) limits each token to the stages it holds; masked stages gather a zero row.
+   * 'none'): sum the entries of the first `depth` stages, put channels back from their groups,
+   * multiply by the scales. `tokenDepths` (uint8 [b, n], optional) limits each token to the stages it
+   * holds. Each stage is its own Gather over that stage's codebook plus a zero row (which masked
+   * stages read), summed by Adds: smaller and faster than one Gather of every stage reduced over a
+   * middle axis.
    */
   dequantize(codes: string, scales: string | null, depth: string, tokenDepths: string | null = null): string {
     const { g, spec } = this;
     const { depth: D, codebookSize: C, groupSize } = spec;
-    const stageOffsets = g.int64(Array.from({ length: D }, (_, s) => s * C), [D, 1]);
-    let index = g.op('Slice', [g.op('Add', [codes, stageOffsets]), g.int64([0]), depth, g.int64([2])]);
-    const entries = [g.op('Reshape', [this.books, g.int64([D * C, groupSize])]), g.float(new Array<number>(groupSize).fill(0), [1, groupSize])];
-    const table = g.op('Concat', entries, { axis: 0 }); // row D*C is zero
-    if (tokenDepths) {
-      const stage = g.op('Reshape', [g.op('Slice', [g.int64(Array.from({ length: D }, (_, s) => s)), g.int64([0]), depth, g.int64([0])]), g.int64([1, 1, -1, 1])]);
-      const held = g.op('Unsqueeze', [g.op('Cast', [tokenDepths], { to: DataType.INT64 }), g.int64([2, 3])]);
-      index = g.op('Where', [g.op('Less', [stage, held]), index, g.int64([D * C], [])]);
-    }
-    const summed = g.op('ReduceSum', [g.op('Gather', [table, index]), g.int64([2])], { keepdims: 0 });
+    const held = tokenDepths ? g.op('Min', [g.op('Cast', [tokenDepths], { to: DataType.INT64 }), depth]) : depth;
+    const live = g.op('Less', [g.int64(Array.from({ length: D }, (_, s) => s), [1, 1, D, 1]), g.op('Unsqueeze', [held, g.int64([-1, -2])])]);
+    const liveStages = g.opN('Split', [live], D, { axis: 2, num_outputs: D });
+    const stages = g.opN('Split', [codes], D, { axis: 2, num_outputs: D }).map((c, s) => g.op('Where', [liveStages[s], c, g.int64([C], [])]));
+    const zero = g.float(new Array<number>(groupSize).fill(0), [1, groupSize]);
+    const summed = stages
+      .map((index, s) => g.op('Gather', [g.op('Concat', [g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 }), zero], { axis: 0 }), index]))
+      .reduce((sum, entries) => g.op('Add', [sum, entries]));
     const rows = this.regroup(summed, 'toRows');
     return scales ? this.applyScales(rows, 'Mul', g.op('Cast', [scales], { to: DataType.FLOAT })) : rows;
   }
