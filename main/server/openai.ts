@@ -117,12 +117,16 @@ function failure(err: unknown): { status: number; message: string } {
 async function run(backend: Backend, res: ServerResponse, kind: Kind, request: CompletionRequest, stream: { includeUsage: boolean } | null): Promise<void> {
   const shape = responseShape(kind, request.model);
   const clientLeft = () => res.destroyed && !res.writableFinished;
+  if (clientLeft()) return; // gone while the request was being read and checked
   res.on('close', () => {
     if (!res.writableFinished) backend.call('completions.cancel', [request.requestId]).catch(() => undefined);
   });
   if (!stream) {
-    const result = (await backend.call('completions.create', [request])) as CompletionResult;
-    if (!clientLeft()) sendJson(res, 200, shape.whole(result));
+    const result = await (backend.call('completions.create', [request]) as Promise<CompletionResult>).catch((err: unknown) => {
+      if (clientLeft()) return null; // cancelled because the client left: nobody to answer
+      throw err;
+    });
+    if (result && !clientLeft()) sendJson(res, 200, shape.whole(result));
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
