@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SettingsState } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { startHeadlessServer, type HeadlessServer } from '../../../main/server/http-server.js';
 import { startSourceBackend } from '../../support/backend.js';
@@ -87,5 +88,23 @@ describe('headless server', () => {
     expect(wrong.status).toBe(401);
     const right = await send(secured.url, '/api/app.info', { method: 'POST', body: '[]', headers: { authorization: 'Bearer correct-horse' } });
     expect(right.status).toBe(200);
+    // the OpenAI-compatible API on the same address takes the same token
+    expect((await send(secured.url, '/v1/models')).status).toBe(401);
+    const models = await send(secured.url, '/v1/models', { headers: { authorization: 'Bearer correct-horse' } });
+    expect(models.status).toBe(200);
+    expect(JSON.parse(models.body)).toEqual({ object: 'list', data: [] });
+  });
+
+  it('streams backend events until the client leaves', async () => {
+    const controller = new AbortController();
+    const res = await fetch(new URL('/api/events', server.url), { signal: controller.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    const { settings } = (await backend.call('settings.get', [])) as SettingsState;
+    await backend.call('settings.save', [settings]);
+    let text = '';
+    while (!text.includes('settings-changed')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toContain(`data: ${JSON.stringify({ type: 'settings-changed', settings })}`);
+    controller.abort();
   });
 });
