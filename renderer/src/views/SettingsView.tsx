@@ -69,6 +69,7 @@ function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft:
             <input type="checkbox" checked={draft.localApi.enabled} onChange={(e) => edit({ localApi: { ...draft.localApi, enabled: e.target.checked } })} /> Serve the local API
           </label>
         )}
+        {!headless && <p className="field-hint">Once saved, OpenAI clients reach it at http://127.0.0.1:{draft.localApi.port}/v1 while ResKV runs (see the README's Local API section).</p>}
         <Field label="Port">
           <TextInput value={String(draft.localApi.port)} onChange={(v) => edit({ localApi: { ...draft.localApi, port: number(v) } })} />
         </Field>
