@@ -34,7 +34,7 @@ const sampling = {
   reskv_cache: z.enum(cacheFormats).nullish(),
 };
 
-export const chatCompletionRequestSchema = z.object({
+export const chatCompletionBodySchema = z.object({
   ...sampling,
   max_completion_tokens: z.number().int().min(1).max(32768).nullish(),
   tools: z.array(z.unknown()).max(0, 'tools are not supported').nullish(),
@@ -44,12 +44,12 @@ export const chatCompletionRequestSchema = z.object({
     .min(1, 'must hold at least one message'),
 });
 
-export const completionRequestSchema = z.object({
+export const completionBodySchema = z.object({
   ...sampling,
   echo: z.literal(false, 'echo is not supported').nullish(),
   logprobs: z.literal(0, 'logprobs are not supported').nullish(),
   prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request is supported').transform((p) => p[0])]),
 });
 
-export type ChatCompletionRequest = z.output<typeof chatCompletionRequestSchema>;
-export type CompletionRequest = z.output<typeof completionRequestSchema>;
+export type ChatCompletionBody = z.output<typeof chatCompletionBodySchema>;
+export type CompletionBody = z.output<typeof completionBodySchema>;

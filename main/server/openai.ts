@@ -10,7 +10,7 @@ import type { ApiModel, ChatMessage, CompletionRequest, CompletionResult } from 
 import type { Backend } from '../backend/client.js';
 import { ApiArgumentError } from '../backend/methods.js';
 import { errorBody, HttpError, readJsonBody, sendJson } from './http-io.js';
-import { chatCompletionRequestSchema, completionRequestSchema, type ChatCompletionRequest, type CompletionRequest as TextCompletionRequest } from './openai-schema.js';
+import { chatCompletionBodySchema, completionBodySchema, type ChatCompletionBody, type CompletionBody } from './openai-schema.js';
 
 /** Defaults where OpenAI's request leaves a field out. */
 const defaultMaxTokens = 256;
@@ -34,7 +34,7 @@ async function findModel(backend: Backend, id: string): Promise<ApiModel> {
 }
 
 /** The backend request from a validated OpenAI body, checked against what the model offers. */
-function backendRequest(model: ApiModel, body: ChatCompletionRequest | TextCompletionRequest, input: CompletionRequest['input']): CompletionRequest {
+function backendRequest(model: ApiModel, body: ChatCompletionBody | CompletionBody, input: CompletionRequest['input']): CompletionRequest {
   const cache = body.reskv_cache ?? (model.caches.includes('rvq') ? 'rvq' : 'fp16');
   if (!model.caches.includes(cache)) {
     throw new HttpError(400, `model ${model.id} has no RVQ codebooks: calibrate it first (Models view or reskv calibrate), or choose one of ${model.caches.join(', ')}`, { param: 'reskv_cache', code: 'invalid_value' });
@@ -152,7 +152,7 @@ async function run(backend: Backend, res: ServerResponse, kind: Kind, request: C
   if (!res.destroyed) res.end('data: [DONE]\n\n');
 }
 
-function chatMessages(body: ChatCompletionRequest): ChatMessage[] {
+function chatMessages(body: ChatCompletionBody): ChatMessage[] {
   if (body.messages.at(-1)!.role !== 'user') throw new HttpError(400, "messages: the last message must be the user's", { param: 'messages', code: 'invalid_value' });
   return body.messages.map(({ role, content }) => ({ role: role === 'developer' ? 'system' : role, content }));
 }
@@ -184,14 +184,14 @@ export async function handleOpenAiRequest(backend: Backend, req: IncomingMessage
   }
   if (route === '/v1/chat/completions') {
     method('POST');
-    const body = parseBody(chatCompletionRequestSchema, await readJsonBody(req, maxBodyBytes, null));
+    const body = parseBody(chatCompletionBodySchema, await readJsonBody(req, maxBodyBytes, null));
     const messages = chatMessages(body);
     const request = backendRequest(await findModel(backend, body.model), body, { kind: 'chat', messages });
     return run(backend, res, 'chat', request, body.stream ? { includeUsage: body.stream_options?.include_usage === true } : null);
   }
   if (route === '/v1/completions') {
     method('POST');
-    const body = parseBody(completionRequestSchema, await readJsonBody(req, maxBodyBytes, null));
+    const body = parseBody(completionBodySchema, await readJsonBody(req, maxBodyBytes, null));
     if (body.prompt.length === 0) throw new HttpError(400, 'prompt: must not be empty', { param: 'prompt', code: 'invalid_value' });
     const request = backendRequest(await findModel(backend, body.model), body, { kind: 'text', prompt: body.prompt });
     return run(backend, res, 'text', request, body.stream ? { includeUsage: body.stream_options?.include_usage === true } : null);
