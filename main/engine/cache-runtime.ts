@@ -18,12 +18,13 @@ import { KvCodeStore } from './kv-code-store.js';
 import type { KvCodeStoreOptions } from './kv-code-store.js';
 import { KV_KINDS } from './kv-store.js';
 import type { KvGeometry, KvKind, KvStore } from './kv-store.js';
-import { OneKindRvqStore, SingleTokenSteps } from './one-kind-rvq-store.js';
+import { OneKindRvqStore } from './one-kind-rvq-store.js';
 import type { OneKindRvqOptions } from './one-kind-rvq-store.js';
 import { RvqGraphDecoder } from './rvq-graph-decoder.js';
 import { ScalarKvStore } from './scalar-kv-store.js';
 import type { ScalarCacheFormat } from './scalar-kv-store.js';
 import { createSession } from './session.js';
+import { SingleTokenSteps } from './single-token-steps.js';
 import type { ExecutionProvider, SessionOptionsInput } from './session.js';
 
 export const cacheFormats = ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq'] as const;
@@ -206,7 +207,8 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   return {
     label: format,
     format,
-    decoder: new FpGraphDecoder(created.session, config) as DecoderStep<KvStore>,
+    // quantized formats step token by token so that a prefill's tokens attend to each other quantized
+    decoder: (format === 'fp16' ? new FpGraphDecoder(created.session, config) : new SingleTokenSteps(new FpGraphDecoder(created.session, config))) as DecoderStep<KvStore>,
     stores,
     geometry,
     provider: created.provider,

@@ -1,8 +1,8 @@
 // Teacher-forced evaluation of KV cache formats over a token stream: every format reads the same text
-// in the same chunks (quantization is per token, so chunked prefill changes nothing), and each
-// position's next-token distribution is compared with the reference format's (fp16): mean NLL and
-// perplexity, mean KL(reference || format), top-1 agreement; plus the bytes each store holds at the
-// end of a segment. Texts longer than the context are cut into back-to-back segments, each from an
+// in the same chunks (a runtime whose graph would attend a step's new tokens unquantized steps them
+// one at a time, see SingleTokenSteps, so the chunk changes no figure), and each position's next-token
+// distribution is compared with the reference format's (fp16): mean NLL and perplexity, mean
+// KL(reference || format), top-1 agreement; plus the bytes each store holds at the end of a segment. Texts longer than the context are cut into back-to-back segments, each from an
 // empty cache (non-overlapping perplexity).
 import type { DecoderStep } from './generate.js';
 import type { KvBytes, KvGeometry, KvStore } from './kv-store.js';

@@ -18,8 +18,7 @@ import { withCapacity } from './growable.js';
 import { tokenMajorFloat32, tokenRowsAsKvRows } from './kv-rows.js';
 import { sameSpec } from './kv-code-store.js';
 import { KV_KINDS, checkComplete, checkLayer, kvBytes, sumKvBytes } from './kv-store.js';
-import type { DecoderStep } from './generate.js';
-import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows, KvStore } from './kv-store.js';
+import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows } from './kv-store.js';
 import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
 
 export interface OneKindRvqOptions {
@@ -197,31 +196,5 @@ export class OneKindRvqStore implements Fp16PastStore {
       store.plain[i].load(asUint16(blobTensor(blob, `layers.${i}.${plain}`, 'F16', [config.numKvHeads, tokens, config.headDim])));
     });
     return store;
-  }
-}
-
-/**
- * The fp graph attends a step's new tokens to each other's keys/values as computed, before any store
- * codes them; stepping one token at a time makes every token attend to the coded past (and its own
- * uncoded K/V), as in decoding. A one-kind runtime steps so, whatever chunk it is given.
- */
-export class SingleTokenSteps<S extends KvStore> implements DecoderStep<S> {
-  readonly contextLength: number;
-  readonly vocabSize: number;
-
-  constructor(private readonly inner: DecoderStep<S>) {
-    this.contextLength = inner.contextLength;
-    this.vocabSize = inner.vocabSize;
-  }
-
-  async step(tokens: readonly number[], store: S, options: { allLogits?: boolean } = {}): Promise<Float32Array> {
-    const V = this.vocabSize;
-    const logits = new Float32Array((options.allLogits ? tokens.length : 1) * V);
-    for (let i = 0; i < tokens.length; i++) {
-      const row = (await this.inner.step([tokens[i]], store)).subarray(0, V);
-      if (options.allLogits) logits.set(row, i * V);
-      else if (i === tokens.length - 1) logits.set(row);
-    }
-    return logits;
   }
 }

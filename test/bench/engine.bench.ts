@@ -60,7 +60,7 @@ try {
   const manifest = readManifest(folder);
   const context = manifest.config.maxPositions;
   const rows = await evaluateLibraryModel(folder, manifest, evalTokens, defaultChoices(manifest, { depths: [1, 2, 3, 4, 5, 6, 7, 8], oneKind: false }), { session, chunk: 128 });
-  console.log(`\nteacher-forced over ${rows[0].positions} held-out positions (${elapsed()}):`);
+  console.log(`\nteacher-forced over ${rows[0].positions} held-out positions (${elapsed()}; q8_0, q4_0 and KIVI-2 run the fp graph one token a step so that every token attends to the quantized past):`);
   console.log(evaluationTable(rows, context));
   const codebooks = rows.find((r) => r.codebookBytes > 0)!.codebookBytes;
   const fp16PerToken = rows[0].bytes.fp16 / rows[0].bytes.tokens;
@@ -81,7 +81,7 @@ try {
   }
 
   console.log(`\nRVQ on one kind only, the other kept fp16 (/keys: keys coded pre-RoPE, values fp16; /values: the reverse) (${elapsed()}):`);
-  console.log('(these run the fp graph one token a step, so each token attends to the coded past and to its own K/V uncoded; the rvq rows attend their own K/V coded too)');
+  console.log('(like q8_0, q4_0 and KIVI-2 these run the fp graph one token a step, so each token attends to the coded past and to its own K/V uncoded; the rvq rows attend their own K/V coded too)');
   const oneKind: NamedChoice[] = [{ name: 'fp16', choice: { format: 'fp16' } }];
   for (const depth of [8, 4]) for (const only of [undefined, 'keys', 'values'] as const) oneKind.push({ name: choiceName(`rvq${only ? `/${only}` : ''}`, depth), choice: { format: 'rvq', depth, only } });
   console.log(evaluationTable(await evaluateLibraryModel(folder, manifest, evalTokens, oneKind, { session, chunk: 128 }), context));
