@@ -79,7 +79,7 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         g.output(kind === 'key' ? `keys_pre_rope.${i}` : `values.${i}`, DataType.FLOAT, ['batch_size', kvh, 'sequence_length', d]);
         // [batch, kvh, n, d] -> token rows [batch, n, W]
         const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, W])]);
-        const q = codec.quantize(rows);
+        const q = codec.quantize(rows, depth);
         g.op('Identity', [codec.pack(q.codes)], {}, `new_codes.${i}.${kind}`);
         g.output(`new_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'sequence_length', codec.codeBytes]);
         if (q.scales) {
@@ -87,7 +87,7 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
           g.output(`new_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'sequence_length', codec.numScales]);
         }
         const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
-        const newRows = g.op('Where', [shared.inWindow, roundedNew, codec.dequantize(q.codes, q.scales, depth)]);
+        const newRows = g.op('Where', [shared.inWindow, roundedNew, q.decoded]);
         const pastScales = codec.numScales ? `past_scales.${i}.${kind}` : null;
         const coded = codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, depth, `past_depths.${i}.${kind}`);
         const window = g.op('Cast', [`past_window.${i}.${kind}`], { to: DataType.FLOAT });

@@ -110,39 +110,57 @@ export class RvqGraphCodec {
 
   /**
    * Greedy residual encoding of rows [b, n, W]: scale by the fp16-rounded unbiased std (zero -> 1),
-   * group, then per stage nearest entry = ArgMin(||c||^2/2 - <r, c>) and subtract it.
-   * Returns codes int64 [b, n, depth, G] and the fp16 scales [b, n, S] (null for 'none').
+   * group, then per stage nearest entry = ArgMax(<r, c> - ||c||^2/2) (one Gemm with the norms as
+   * bias) and subtract it. Returns codes int64 [b, n, depth, G], the fp16 scales [b, n, S] (null for
+   * 'none') and `decoded`, the rows as dequantize would read them back at `depth` (the running sums
+   * of the chosen entries, so no second lookup).
    */
-  quantize(rows: string): { codes: string; scales: string | null } {
+  quantize(rows: string, depth: string): { codes: string; scales: string | null; decoded: string } {
     const { g, spec } = this;
+    const { depth: D, codebookSize: C, groupSize } = spec;
     let scaled = rows;
     let scales: string | null = null;
+    let divisor: string | null = null;
     if (this.numScales > 0) {
       const span = this.width / this.numScales;
       const segments = g.op('Reshape', [rows, g.int64([0, 0, this.numScales, span])]);
       const deviation = g.op('Sub', [segments, g.op('ReduceMean', [segments, g.int64([-1])], { keepdims: 1 })]);
       const variance = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [deviation, deviation]), g.int64([-1])], { keepdims: 0 }), g.float([span - 1], [])]);
       const rounded = g.op('Cast', [g.op('Cast', [g.op('Min', [g.op('Sqrt', [variance]), g.float([largestHalf], [])])], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
-      const divisor = g.op('Where', [g.op('Equal', [rounded, g.float([0], [])]), g.float([1], []), rounded]);
+      divisor = g.op('Where', [g.op('Equal', [rounded, g.float([0], [])]), g.float([1], []), rounded]);
       scales = g.op('Cast', [divisor], { to: DataType.FLOAT16 });
       scaled = this.applyScales(rows, 'Div', divisor);
     }
-    let residual = g.op('Reshape', [this.regroup(scaled, 'toGroups'), g.int64([0, 0, this.groups, spec.groupSize])]);
+    // group vectors as a matrix [b * n * G, groupSize]
+    let residual = g.op('Reshape', [this.regroup(scaled, 'toGroups'), g.int64([-1, groupSize])]);
     const stageCodes: string[] = [];
-    for (let s = 0; s < spec.depth; s++) {
-      const book = g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 });
-      const halfNorms = new Array<number>(spec.codebookSize);
-      for (let c = 0; c < spec.codebookSize; c++) {
-        let sum = 0;
-        for (let t = 0; t < spec.groupSize; t++) sum += this.codebooks[(s * spec.codebookSize + c) * spec.groupSize + t] ** 2;
-        halfNorms[c] = sum / 2;
+    const partialSums: string[] = [g.op('ConstantOfShape', [g.op('Shape', [residual])])];
+    for (let s = 0; s < D; s++) {
+      const book = this.codebooks.subarray(s * C * groupSize, (s + 1) * C * groupSize);
+      const bookT = new Array<number>(groupSize * C);
+      const negHalfNorms = new Array<number>(C).fill(0);
+      for (let c = 0; c < C; c++) {
+        for (let t = 0; t < groupSize; t++) {
+          bookT[t * C + c] = book[c * groupSize + t];
+          negHalfNorms[c] -= book[c * groupSize + t] ** 2 / 2;
+        }
       }
-      const dot = g.op('MatMul', [residual, g.op('Transpose', [book], { perm: [1, 0] })]);
-      const code = g.op('ArgMin', [g.op('Sub', [g.float(halfNorms), dot])], { axis: -1, keepdims: 0 });
-      stageCodes.push(g.op('Unsqueeze', [code, g.int64([2])]));
-      if (s + 1 < spec.depth) residual = g.op('Sub', [residual, g.op('Gather', [book, code])]);
+      const code = g.op('ArgMax', [g.op('Gemm', [residual, g.float(bookT, [groupSize, C]), g.float(negHalfNorms)])], { axis: 1, keepdims: 0 });
+      const entry = g.op('Gather', [g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 }), code]);
+      stageCodes.push(code);
+      partialSums.push(s === 0 ? entry : g.op('Add', [partialSums[s], entry]));
+      if (s + 1 < D) residual = g.op('Sub', [residual, entry]);
     }
-    return { codes: g.op('Concat', stageCodes, { axis: 2 }), scales };
+    // codes of all stages, stage-major [D * b * n * G] -> [b, n, D, G]
+    const tokens = g.op('Shape', [rows], { start: 0, end: 2 });
+    const stageMajor = g.op('Reshape', [g.op('Concat', stageCodes, { axis: 0 }), g.op('Concat', [g.int64([D]), tokens, g.int64([this.groups])], { axis: 0 })]);
+    const codes = g.op('Transpose', [stageMajor], { perm: [1, 2, 0, 3] });
+    // partial sums [D + 1, b * n * G, groupSize]; entry k sums the first k stages
+    const stacked = g.op('Reshape', [g.op('Concat', partialSums, { axis: 0 }), g.int64([D + 1, -1, groupSize])]);
+    const summed = g.op('Gather', [stacked, g.op('Min', [depth, g.int64([D])])], { axis: 0 });
+    const decodedRows = this.regroup(g.op('Reshape', [summed, g.op('Concat', [tokens, g.int64([this.width])], { axis: 0 })]), 'toRows');
+    const decoded = divisor ? this.applyScales(decodedRows, 'Mul', divisor) : decodedRows;
+    return { codes, scales, decoded };
   }
 
   /** rows [b, n, W] (op) scales [b, n, S]: each scale covers W/S consecutive channels. */

@@ -22,10 +22,10 @@ function codecGraph(spec: RvqSpec, books: Float32Array): Uint8Array {
   const depth = g.input('depth', DataType.INT64, [1]);
   const bytes = g.input('bytes', DataType.UINT8, ['b', 'm', codec.codeBytes]);
   const scalesIn = codec.numScales ? g.input('scales', DataType.FLOAT16, ['b', 'm', codec.numScales]) : null;
-  const q = codec.quantize(rows);
+  const q = codec.quantize(rows, depth);
   g.op('Identity', [q.codes], {}, 'codes');
   g.op('Identity', [codec.pack(q.codes)], {}, 'packed');
-  g.op('Identity', [codec.dequantize(q.codes, q.scales, depth)], {}, 'requantized');
+  g.op('Identity', [q.decoded], {}, 'requantized');
   const unpacked = codec.unpack(bytes);
   g.op('Identity', [unpacked], {}, 'unpacked');
   g.op('Identity', [codec.dequantize(unpacked, scalesIn, depth)], {}, 'decoded');
