@@ -35,7 +35,7 @@ export class RvqGraphCodec {
   }
 
   /**
-   * uint8 [b, n, R] -> int64 codes [b, n, depth, G]: code i = (bytes from bit i*b on) >> shift & mask.
+   * uint8 [b, n, R] -> int32 codes [b, n, depth, G]: code i = (bytes from bit i*b on) >> shift & mask.
    * One MatMul of the bytes (as float) against a [R, codes] table of powers of two assembles each
    * code's bytes already shifted right: sum_k byte_k 2^(8k - shift), exact in float32 as codes have at
    * most 16 bits (so touch at most 3 bytes: a 24-bit integer part over a shift-bit fraction, 24 bits
@@ -54,7 +54,7 @@ export class RvqGraphCodec {
     const rows = g.op('Slice', [g.float(assemble, [this.codeBytes, count]), g.int64([0]), g.op('Shape', [bytes], { start: 2, end: 3 }), g.int64([0])]);
     const shifted = g.op('Cast', [g.op('MatMul', [g.op('Cast', [bytes], { to: DataType.FLOAT }), rows])], { to: DataType.UINT32 });
     const codes = g.op('BitwiseAnd', [shifted, g.uint32([2 ** bits - 1], [])]);
-    return g.op('Reshape', [g.op('Cast', [codes], { to: DataType.INT64 }), g.int64([0, 0, this.spec.depth, this.groups])]);
+    return g.op('Reshape', [g.op('Cast', [codes], { to: DataType.INT32 }), g.int64([0, 0, this.spec.depth, this.groups])]);
   }
 
   /** int64 codes [b, n, depth, G] -> uint8 [b, n, codeBytes]; each byte sums the disjoint bit pieces of the codes overlapping it. */
@@ -86,20 +86,20 @@ export class RvqGraphCodec {
   }
 
   /**
-   * Rows [b, n, W] float from codes [b, n, depth, G] and fp16 scales [b, n, S] (null for scale
-   * 'none'): sum the entries of the first `depth` stages, put channels back from their groups,
-   * multiply by the scales. `tokenDepths` (uint8 [b, n], optional) limits each token to the stages it
-   * holds. Each stage is its own Gather over that stage's codebook plus a zero row (which masked
-   * stages read), summed by Adds: smaller and faster than one Gather of every stage reduced over a
-   * middle axis.
+   * Rows [b, n, W] float from int32 codes [b, n, depth, G] (unpack's) and fp16 scales [b, n, S] (null
+   * for scale 'none'): sum the entries of the first `depth` stages, put channels back from their
+   * groups, multiply by the scales. `tokenDepths` (uint8 [b, n], optional) limits each token to the
+   * stages it holds. Each stage is its own Gather over that stage's codebook plus a zero row at index
+   * C, summed by Adds: smaller and faster than one Gather of every stage reduced over a middle axis.
+   * A stage past a token's depth reads the zero row: Max(code, C) with codes below C.
    */
   dequantize(codes: string, scales: string | null, depth: string, tokenDepths: string | null = null): string {
     const { g, spec } = this;
     const { depth: D, codebookSize: C, groupSize } = spec;
     const held = tokenDepths ? g.op('Min', [g.op('Cast', [tokenDepths], { to: DataType.INT64 }), depth]) : depth;
-    const live = g.op('Less', [g.int64(Array.from({ length: D }, (_, s) => s), [1, 1, D, 1]), g.op('Unsqueeze', [held, g.int64([-1, -2])])]);
-    const liveStages = g.opN('Split', [live], D, { axis: 2, num_outputs: D });
-    const stages = g.opN('Split', [codes], D, { axis: 2, num_outputs: D }).map((c, s) => g.op('Where', [liveStages[s], c, g.int64([C], [])]));
+    const dead = g.op('GreaterOrEqual', [g.int64(Array.from({ length: D }, (_, s) => s), [1, 1, D, 1]), g.op('Unsqueeze', [held, g.int64([-1, -2])])]);
+    const floor = g.op('Mul', [g.op('Cast', [dead], { to: DataType.INT32 }), g.op('Cast', [g.int64([C], [])], { to: DataType.INT32 })]);
+    const stages = g.opN('Split', [g.op('Max', [codes, floor])], D, { axis: 2, num_outputs: D });
     const zero = g.float(new Array<number>(groupSize).fill(0), [1, groupSize]);
     const summed = stages
       .map((index, s) => g.op('Gather', [g.op('Concat', [g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 }), zero], { axis: 0 }), index]))

@@ -32,7 +32,7 @@ function codecGraph(spec: RvqSpec, books: Float32Array): Uint8Array {
   g.output('codes', DataType.INT64, ['b', 'n', spec.depth, 'G']);
   g.output('packed', DataType.UINT8, ['b', 'n', codec.codeBytes]);
   g.output('requantized', DataType.FLOAT, ['b', 'n', W]);
-  g.output('unpacked', DataType.INT64, ['b', 'm', spec.depth, 'G']);
+  g.output('unpacked', DataType.INT32, ['b', 'm', spec.depth, 'G']);
   g.output('decoded', DataType.FLOAT, ['b', 'm', W]);
   if (q.scales) {
     g.op('Identity', [q.scales], {}, 'new_scales');
@@ -66,7 +66,7 @@ describe.each(Object.entries(specs))('%s', (_, spec) => {
     for (let depth = 1; depth <= spec.depth; depth++) {
       const out = await session.run({ ...feeds, depth: new ort.Tensor('int64', BigInt64Array.of(BigInt(depth)), [1]) });
       expect(Array.from(out.codes.data as BigInt64Array, Number)).toEqual(Array.from(encoded.codes));
-      expect(Array.from(out.unpacked.data as BigInt64Array, Number)).toEqual(Array.from(encoded.codes));
+      expect(Array.from(out.unpacked.data as Int32Array)).toEqual(Array.from(encoded.codes));
       expect(out.packed.data).toEqual(codePart);
       if (encoded.scales.length) expect(out.new_scales.data).toEqual(encoded.scales);
       const expected = codec.decode(encoded, depth);
