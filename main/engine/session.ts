@@ -63,6 +63,9 @@ export async function createSession(model: Uint8Array | string, options: Session
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
+        // decoding grows the past by a token per step, so every run has new input shapes: ORT's memory
+        // patterns (planned per set of shapes) would be re-planned each step and never reused
+        enableMemPattern: false,
         ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
       };
       const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
