@@ -1,7 +1,7 @@
 // Decode-step time of the fp graph and the rvq graph (onnxruntime-node, CPU) on a random model of
 // SmolLM2-135M's geometry, with the paper's setting (groups of 32, C = 2048, depth 8; random
 // codebooks: speed does not depend on their values), at several past lengths.
-// Usage: npm run bench:rvq-graph [-- --past 128,512,2048 --steps 5]
+// Usage: npm run bench:rvq-graph [-- --past 128,512,2048 --steps 9]
 import * as ort from 'onnxruntime-node';
 import { parseArgs } from 'node:util';
 import type { CodebookSet } from '../../quant/index.js';
@@ -11,7 +11,7 @@ import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
 
-const { values } = parseArgs({ options: { past: { type: 'string', default: '128,512,2048' }, steps: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { past: { type: 'string', default: '128,512,2048' }, steps: { type: 'string', default: '9' } } });
 const pasts = values.past!.split(',').map(Number);
 const steps = Number(values.steps);
 
@@ -27,11 +27,18 @@ const weights = new RandomWeights(c, 1);
 const int64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), dims);
 const step = (past: number) => ({ input_ids: int64([42], [1, 1]), attention_mask: int64(new Array(past + 1).fill(1), [1, past + 1]), position_ids: int64([past], [1, 1]) });
 
-async function time(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<number> {
-  await session.run(feeds); // warm-up
-  const t = performance.now();
-  for (let i = 0; i < steps; i++) await session.run(feeds);
-  return (performance.now() - t) / steps;
+/** Median ms per step of each session, their steps interleaved so both see the same load on a shared CPU. */
+async function medians(runs: { session: ort.InferenceSession; feeds: Record<string, ort.Tensor> }[]): Promise<number[]> {
+  for (const r of runs) await r.session.run(r.feeds); // warm-up
+  const times = runs.map(() => [] as number[]);
+  for (let i = 0; i < steps; i++) {
+    for (const [k, r] of runs.entries()) {
+      const t = performance.now();
+      await r.session.run(r.feeds);
+      times[k].push(performance.now() - t);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
 }
 
 const fp = await ort.InferenceSession.create(buildDecoderGraph(c, weights));
@@ -50,7 +57,9 @@ for (const past of pasts) {
       rvqFeeds[`past_window.${i}.${kind}`] = new ort.Tensor('float16', new Uint16Array(0), [1, 0, 192]);
     }
   }
-  const fpMs = await time(fp, fpFeeds);
-  const rvqMs = await time(rvq, rvqFeeds);
-  console.log(`past ${String(past).padStart(5)}: fp ${fpMs.toFixed(1)} ms/step, rvq ${rvqMs.toFixed(1)} ms/step (x${(rvqMs / fpMs).toFixed(2)})`);
+  const [fpMs, rvqMs] = await medians([
+    { session: fp, feeds: fpFeeds },
+    { session: rvq, feeds: rvqFeeds },
+  ]);
+  console.log(`past ${String(past).padStart(5)}: fp ${fpMs.toFixed(1)} ms/step, rvq ${rvqMs.toFixed(1)} ms/step (x${(rvqMs / fpMs).toFixed(2)}; medians of interleaved steps)`);
 }
