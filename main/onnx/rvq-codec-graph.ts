@@ -136,17 +136,13 @@ export class RvqGraphCodec {
     const stageCodes: string[] = [];
     const partialSums: string[] = [g.op('ConstantOfShape', [g.op('Shape', [residual])])];
     for (let s = 0; s < D; s++) {
-      const book = this.codebooks.subarray(s * C * groupSize, (s + 1) * C * groupSize);
-      const bookT = new Array<number>(groupSize * C);
       const negHalfNorms = new Array<number>(C).fill(0);
       for (let c = 0; c < C; c++) {
-        for (let t = 0; t < groupSize; t++) {
-          bookT[t * C + c] = book[c * groupSize + t];
-          negHalfNorms[c] -= book[c * groupSize + t] ** 2 / 2;
-        }
+        for (let t = 0; t < groupSize; t++) negHalfNorms[c] -= this.codebooks[(s * C + c) * groupSize + t] ** 2 / 2;
       }
-      const code = g.op('ArgMax', [g.op('Gemm', [residual, g.float(bookT, [groupSize, C]), g.float(negHalfNorms)])], { axis: 1, keepdims: 0 });
-      const entry = g.op('Gather', [g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 }), code]);
+      const book = g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 });
+      const code = g.op('ArgMax', [g.op('Gemm', [residual, book, g.float(negHalfNorms)], { transB: 1 })], { axis: 1, keepdims: 0 });
+      const entry = g.op('Gather', [book, code]);
       stageCodes.push(code);
       partialSums.push(s === 0 ? entry : g.op('Add', [partialSums[s], entry]));
       if (s + 1 < D) residual = g.op('Sub', [residual, entry]);
