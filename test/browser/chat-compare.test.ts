@@ -1,15 +1,12 @@
 // The Chat view's cache comparison in headless Chromium with the real engine on stories260K: an RVQ
 // conversation (small calibration) gets an fp16 twin, and a greedy reply of each appears side by
 // side with its own figures; turning the comparison off keeps both conversations.
-import { copyFile, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendEvent, ChatSession, JobSnapshot } from '../../main/api/types.js';
+import type { ChatSession } from '../../main/api/types.js';
 import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { saveScreenshot } from '../support/browser.js';
-import { startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
+import { importStories260K, startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
 import { fixtures, haveFixtures } from '../support/shared.js';
 
 /** Tokens the last reply prefilled, from a column's "Prefill" figure ("… tokens/s (N tokens)"). */
@@ -23,15 +20,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
 
   beforeAll(async () => {
     app = await startHeadlessApp();
-    const events: BackendEvent[] = [];
-    app.backend.subscribe((e) => events.push(e));
-    const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
-    await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
-    await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
-    const job = (await app.backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
-    while (!events.some((e) => e.type === 'job' && e.job.id === job.id && e.job.state !== 'running')) await new Promise((r) => setTimeout(r, 50));
+    const folder = await importStories260K(app);
     // A small calibration so the test stays quick (the benchmark calibrates properly).
-    await calibrateModel(join(app.dataDir, 'models', 'stories260K'), {
+    await calibrateModel(folder, {
       text: { kind: 'files', paths: [fixtures.validSample] },
       settings: { depth: 4, codebookSize: 256, maxVectors: 4000, name: 'small' },
     });

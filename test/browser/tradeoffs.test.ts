@@ -2,14 +2,12 @@
 // sets (strided and contiguous keys): a small sweep run from the form, its curves charted against
 // depth, and the acceptable perplexity increase marking the smallest depth within it; then the Cost
 // view prefilled with the sweep's quality and the Report (and its export) carrying the choice.
-import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendEvent, JobSnapshot, TradeoffHistory } from '../../main/api/types.js';
+import type { TradeoffHistory } from '../../main/api/types.js';
 import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { saveScreenshot } from '../support/browser.js';
-import { startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
+import { importStories260K, startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
 import { fixtures, haveFixtures } from '../support/shared.js';
 
 describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.validSample))('Tradeoffs view', () => {
@@ -17,16 +15,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
 
   beforeAll(async () => {
     app = await startHeadlessApp();
-    const events: BackendEvent[] = [];
-    app.backend.subscribe((e) => events.push(e));
-    const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
-    await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
-    await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
-    const job = (await app.backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
-    while (!events.some((e) => e.type === 'job' && e.job.id === job.id && e.job.state !== 'running')) await new Promise((r) => setTimeout(r, 50));
+    const folder = await importStories260K(app);
     // Small sets so the test stays quick; groups of 16 of the token's 32 channels, so strided and
     // contiguous keys really group differently.
-    const folder = join(app.dataDir, 'models', 'stories260K');
     const text = { kind: 'files' as const, paths: [fixtures.validSample] };
     await calibrateModel(folder, { text, settings: { depth: 4, codebookSize: 64, groupSize: 16, maxVectors: 2000, name: 'strided' } });
     await calibrateModel(folder, { text, settings: { depth: 4, codebookSize: 64, groupSize: 16, maxVectors: 2000, name: 'contiguous', keyGrouping: 'contiguous' } });
