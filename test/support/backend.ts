@@ -1,11 +1,28 @@
 // The real backend worker, run from source (TypeScript through tsx), with a fresh data folder.
-import { mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BackendEvent, JobSnapshot } from '../../main/api/types.js';
 import { startBackend, type Backend } from '../../main/backend/client.js';
+import { fixtures } from './shared.js';
 
 export async function startSourceBackend(dataDir?: string): Promise<{ backend: Backend; dataDir: string }> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'reskv-data-')));
   const backend = startBackend(new URL('../../main/backend/worker-from-source.js', import.meta.url), { name: 'ResKV', version: 'test', dataDir: dir });
   return { backend, dataDir: dir };
+}
+
+/** Imports the stories260K fixture through the backend (as the Models view does); its library folder. */
+export async function importStories260K(backend: Backend, dataDir: string): Promise<string> {
+  const events: BackendEvent[] = [];
+  const unsubscribe = backend.subscribe((e) => events.push(e));
+  const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
+  await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
+  await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
+  const job = (await backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
+  let end: BackendEvent | undefined;
+  while (!(end = events.find((e) => e.type === 'job' && e.job.id === job.id && e.job.state !== 'running'))) await new Promise((r) => setTimeout(r, 50));
+  unsubscribe();
+  if (end.type === 'job' && end.job.state !== 'done') throw new Error(`importing stories260K ${end.job.state}: ${end.job.message ?? ''}`);
+  return join(dataDir, 'models', 'stories260K');
 }

@@ -1,16 +1,12 @@
 // Starts ResKV headless (the real loopback server and HTTP bridge) with a fresh
 // data folder, plus headless Chromium, for browser tests.
-import { copyFile, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startHeadlessServer, type HeadlessServer } from '../../main/server/http-server.js';
-import type { BackendEvent, JobSnapshot } from '../../main/api/types.js';
 import type { Backend } from '../../main/backend/client.js';
-import { startSourceBackend } from './backend.js';
+import { importStories260K as importFixture, startSourceBackend } from './backend.js';
 import { collectPageErrors, launchChromium } from './browser.js';
 import { repoRoot } from './paths.js';
-import { fixtures } from './shared.js';
 
 export interface HeadlessApp {
   server: HeadlessServer;
@@ -48,15 +44,7 @@ export async function startHeadlessApp(): Promise<HeadlessApp> {
   };
 }
 
-/** Imports the stories260K fixture through the backend (as the Models view does); its library folder. */
-export async function importStories260K(app: HeadlessApp): Promise<string> {
-  const events: BackendEvent[] = [];
-  const unsubscribe = app.backend.subscribe((e) => events.push(e));
-  const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
-  await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
-  await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
-  const job = (await app.backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
-  while (!events.some((e) => e.type === 'job' && e.job.id === job.id && e.job.state !== 'running')) await new Promise((r) => setTimeout(r, 50));
-  unsubscribe();
-  return join(app.dataDir, 'models', 'stories260K');
+/** Imports the stories260K fixture into the app's backend; its library folder. */
+export function importStories260K(app: HeadlessApp): Promise<string> {
+  return importFixture(app.backend, app.dataDir);
 }

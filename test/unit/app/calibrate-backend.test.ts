@@ -1,14 +1,13 @@
 // models.calibrate / models.removeCalibration through the real backend worker on stories260K: bad
 // arguments named, a small calibration on the bundled sample with progress, the set listed from its
 // file, cancel and failure leaving the installed set alone, one calibration per model, removal.
-import { copyFile, mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, CalibrationRequest, ChatSession, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { ApiArgumentError } from '../../../main/backend/methods.js';
-import { startSourceBackend } from '../../support/backend.js';
+import { importStories260K, startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 
 describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook calibration from the app', () => {
@@ -29,11 +28,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
   beforeAll(async () => {
     ({ backend, dataDir } = await startSourceBackend());
     backend.subscribe((e) => events.push(e));
-    const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
-    await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
-    await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
-    const job = (await backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
-    expect((await finished(job)).state).toBe('done');
+    await importStories260K(backend, dataDir);
   });
 
   afterAll(async () => {

@@ -1,12 +1,9 @@
 // Conversations through the backend worker on the real stories260K model: streamed tokens, saved
 // transcripts and caches, a restarted backend resuming without recomputation, bad input rejected.
-import { copyFile, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendEvent, ChatSession, JobSnapshot, SamplingOptions } from '../../../main/api/types.js';
+import type { BackendEvent, ChatSession, SamplingOptions } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
-import { startSourceBackend } from '../../support/backend.js';
+import { importStories260K, startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 
 const greedy: SamplingOptions = { maxTokens: 24, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: null, stop: [] };
@@ -19,12 +16,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('chat thro
   beforeAll(async () => {
     ({ backend, dataDir } = await startSourceBackend());
     backend.subscribe((e) => events.push(e));
-    const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
-    await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
-    await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
-    const job = (await backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot;
-    const finished = () => events.some((e) => e.type === 'job' && e.job.id === job.id && e.job.state !== 'running');
-    while (!finished()) await new Promise((r) => setTimeout(r, 50));
+    await importStories260K(backend, dataDir);
   });
 
   afterAll(async () => {

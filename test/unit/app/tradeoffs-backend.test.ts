@@ -1,16 +1,15 @@
 // Residual-depth sweeps through the backend worker on the real stories260K model (two small codebook
 // sets, strided and contiguous keys): bad requests refused with clear messages, a sweep's points kept
 // and read back by a restarted backend, a damaged results file reported and kept aside, cancellation.
-import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, JobSnapshot, TradeoffHistory, TradeoffSweepOptions } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { parseRvqSpec, rvqBitsPerValue, rvqBytesPerToken } from '../../../quant/index.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
-import { startSourceBackend } from '../../support/backend.js';
+import { importStories260K, startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 
 describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.validSample))('tradeoff sweeps through the backend worker (stories260K)', () => {
@@ -36,10 +35,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
   beforeAll(async () => {
     ({ backend, dataDir } = await startSourceBackend());
     backend.subscribe((e) => events.push(e));
-    const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
-    await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
-    await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
-    await finished((await backend.call('models.import', [join(source, 'stories260K.bin')])) as JobSnapshot);
+    await importStories260K(backend, dataDir);
     // Groups of 16 over the token's 32 channels: strided and contiguous keys group differently.
     const folder = join(dataDir, 'models', 'stories260K');
     const text = { kind: 'files' as const, paths: [fixtures.validSample] };
