@@ -29,6 +29,7 @@ export class GraphBuilder {
   private readonly constants = new Map<string, string>();
   private readonly initializerNames = new Set<string>();
   private counter = 0;
+  private scopePath = '';
 
   constructor(
     private readonly store: TensorStore,
@@ -53,8 +54,23 @@ export class GraphBuilder {
   opN(opType: string, inputs: readonly string[], count: number, attrs: Record<string, AttrValue> = {}, names?: string[]): string[] {
     const id = this.counter++;
     const outputs = names ?? Array.from({ length: count }, (_, i) => `${opType}_${id}${count > 1 ? `_${i}` : ''}`);
-    this.nodes.push({ opType, name: `${opType}_${id}`, input: [...inputs], output: outputs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    const name = `${this.scopePath}${opType}_${id}`;
+    this.nodes.push({ opType, name, input: [...inputs], output: outputs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
     return outputs;
+  }
+
+  /**
+   * Runs `build` with `scope` prefixed to the names of the nodes it adds ("kv-cache/decode/Gather_12"),
+   * so ONNX Runtime's profile can be summed per part of the graph. Scopes nest.
+   */
+  scope<T>(scope: string, build: () => T): T {
+    const outer = this.scopePath;
+    this.scopePath = `${outer}${scope}/`;
+    try {
+      return build();
+    } finally {
+      this.scopePath = outer;
+    }
   }
 
   /** A named initializer; the byte producer runs only if the store needs the bytes. */

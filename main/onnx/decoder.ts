@@ -66,26 +66,34 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   let x = g.op('Gather', [embed, inputIds]);
   if (config.embeddingScale !== 1) x = g.op('Mul', [x, g.float([config.embeddingScale], [])]);
 
+  // node names are scoped by what they do (weights, kv-cache, attention) for per-part profiles
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}.`;
-    const xn = m.rmsNorm(x, `${p}input_layernorm.weight`);
-    const q = m.splitHeads(m.linear(xn, `${p}self_attn.q_proj`, numHeads * headDim, hidden), numHeads);
-    const k = m.splitHeads(m.linear(xn, `${p}self_attn.k_proj`, numKvHeads * headDim, hidden), numKvHeads);
-    const v = m.splitHeads(m.linear(xn, `${p}self_attn.v_proj`, numKvHeads * headDim, hidden), numKvHeads);
-    const kv = cache.layer(ctx, i, k, v);
-    const attn = m.attention(m.rope(q, ctx.newTables), kv.keys, kv.values, allowed);
-    x = g.op('Add', [x, m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim)]);
-
-    const hn = m.rmsNorm(x, `${p}post_attention_layernorm.weight`);
-    const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
-    const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
-    x = g.op('Add', [x, m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize)]);
+    const { q, k, v } = g.scope('weights', () => {
+      const xn = m.rmsNorm(x, `${p}input_layernorm.weight`);
+      return {
+        q: m.splitHeads(m.linear(xn, `${p}self_attn.q_proj`, numHeads * headDim, hidden), numHeads),
+        k: m.splitHeads(m.linear(xn, `${p}self_attn.k_proj`, numKvHeads * headDim, hidden), numKvHeads),
+        v: m.splitHeads(m.linear(xn, `${p}self_attn.v_proj`, numKvHeads * headDim, hidden), numKvHeads),
+      };
+    });
+    const kv = g.scope('kv-cache', () => cache.layer(ctx, i, k, v));
+    const attn = g.scope('attention', () => m.attention(m.rope(q, ctx.newTables), kv.keys, kv.values, allowed));
+    x = g.scope('weights', () => {
+      const h = g.op('Add', [x, m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim)]);
+      const hn = m.rmsNorm(h, `${p}post_attention_layernorm.weight`);
+      const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
+      const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
+      return g.op('Add', [h, m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize)]);
+    });
   }
 
   // logits = norm(x) E^T through Gemm(transB) so a tied embedding is stored once
-  const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])]);
-  const head = config.tiedEmbeddings ? embed : m.weight('lm_head.weight', [vocabSize, hidden]);
-  const flat = g.op('Gemm', [xf, head], { transB: 1 });
+  const flat = g.scope('weights', () => {
+    const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])]);
+    const head = config.tiedEmbeddings ? embed : m.weight('lm_head.weight', [vocabSize, hidden]);
+    return g.op('Gemm', [xf, head], { transB: 1 });
+  });
   const logitsShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([vocabSize])], { axis: 0 });
   g.op('Reshape', [flat, logitsShape], {}, 'logits');
   g.output('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocabSize]);

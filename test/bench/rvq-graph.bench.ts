@@ -1,7 +1,8 @@
-// Decode-step time of the fp graph and the rvq graph (onnxruntime-node, CPU) on a random model of
-// SmolLM2-135M's geometry, with the paper's setting (groups of 32, C = 2048, depth 8; random
-// codebooks: speed does not depend on their values), at several past lengths.
-// Usage: npm run bench:rvq-graph [-- --past 128,512,2048 --steps 9]
+// Decode-step time of the fp graph (fp16 cache, as the engine's fp16 store feeds it) and the rvq
+// graph (onnxruntime-node, CPU) on a random model of SmolLM2-135M's geometry, with the paper's
+// setting (groups of 32, C = 2048, depth 8; random codebooks: speed does not depend on their
+// values), at several past lengths. --profile adds where each graph's kernel time goes, per part.
+// Usage: npm run bench:rvq-graph [-- --past 128,512,2048 --steps 9 --profile]
 import * as ort from 'onnxruntime-node';
 import { parseArgs } from 'node:util';
 import type { CodebookSet } from '../../quant/index.js';
@@ -10,8 +11,9 @@ import type { ModelConfig } from '../../main/model/config.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
+import { printScopeTable, profileByScope } from './graph-profile.js';
 
-const { values } = parseArgs({ options: { past: { type: 'string', default: '128,512,2048' }, steps: { type: 'string', default: '9' } } });
+const { values } = parseArgs({ options: { past: { type: 'string', default: '128,512,2048' }, steps: { type: 'string', default: '9' }, profile: { type: 'boolean' } } });
 const pasts = values.past!.split(',').map(Number);
 const steps = Number(values.steps);
 
@@ -41,8 +43,10 @@ async function medians(runs: { session: ort.InferenceSession; feeds: Record<stri
   return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
 }
 
-const fp = await ort.InferenceSession.create(buildDecoderGraph(c, weights));
-const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(c, weights, set));
+const fpModel = buildDecoderGraph(c, weights, { cacheType: 'float16' });
+const rvqModel = buildRvqDecoderGraph(c, weights, set);
+const fp = await ort.InferenceSession.create(fpModel);
+const rvq = await ort.InferenceSession.create(rvqModel);
 const codeBytes = rvqCodeBytesPerToken(spec);
 console.log(`SmolLM2-135M geometry, random weights, 1 new token per step, ${steps} steps; rvq: groups 32, C 2048, depth 8 (${codeBytes} code bytes + 6 scale bytes per token per layer per K/V)`);
 for (const past of pasts) {
@@ -50,7 +54,7 @@ for (const past of pasts) {
   const rvqFeeds: Record<string, ort.Tensor> = { ...step(past), depth: int64([8], [1]), window_size: int64([0], [1]) };
   for (let i = 0; i < c.numLayers; i++) {
     for (const kind of ['key', 'value']) {
-      fpFeeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', Float32Array.from({ length: 3 * past * 64 }, () => rng.normal()), [1, 3, past, 64]);
+      fpFeeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float16', Uint16Array.from({ length: 3 * past * 64 }, () => 0x3c00 + rng.int(1024)), [1, 3, past, 64]);
       rvqFeeds[`past_codes.${i}.${kind}`] = new ort.Tensor('uint8', Uint8Array.from({ length: past * codeBytes }, () => rng.int(256)), [1, past, codeBytes]);
       rvqFeeds[`past_depths.${i}.${kind}`] = new ort.Tensor('uint8', new Uint8Array(past).fill(8), [1, past]);
       rvqFeeds[`past_scales.${i}.${kind}`] = new ort.Tensor('float16', new Uint16Array(past * 3).fill(0x3c00), [1, past, 3]);
@@ -61,5 +65,11 @@ for (const past of pasts) {
     { session: fp, feeds: fpFeeds },
     { session: rvq, feeds: rvqFeeds },
   ]);
-  console.log(`past ${String(past).padStart(5)}: fp ${fpMs.toFixed(1)} ms/step, rvq ${rvqMs.toFixed(1)} ms/step (x${(rvqMs / fpMs).toFixed(2)}; medians of interleaved steps)`);
+  console.log(`past ${String(past).padStart(5)}: fp16 ${fpMs.toFixed(1)} ms/step, rvq ${rvqMs.toFixed(1)} ms/step (x${(rvqMs / fpMs).toFixed(2)}; medians of interleaved steps)`);
+  if (values.profile) {
+    printScopeTable([
+      { name: 'fp16', byScope: await profileByScope(fpModel, fpFeeds, steps) },
+      { name: 'rvq', byScope: await profileByScope(rvqModel, rvqFeeds, steps) },
+    ]);
+  }
 }
