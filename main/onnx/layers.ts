@@ -59,30 +59,29 @@ export class ModelGraph {
     return g.op('Mul', [g.op('Mul', [x, g.float([0.5], [])]), g.op('Add', [g.op('Tanh', [inner]), g.float([1], [])])]);
   }
 
-  /** cos and sin tables [batch, 1, n, headDim] for int64 positions [batch, n]. */
+  /**
+   * cos and sin tables [batch, 1, n, headDim] for int64 positions [batch, n]; the sin table carries
+   * each channel's rotation sign (ropePair), so rope() needs no signs of its own.
+   */
   ropeTables(positions: string): { cos: string; sin: string } {
     const { g, config } = this;
     const inv = ropeInverseFrequencies(config);
-    const perChannel = Array.from({ length: config.headDim }, (_, c) => inv[ropePair(config, c).freq]);
-    const angles = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positions], { to: DataType.FLOAT }), g.int64([-1])]), g.float(perChannel)]);
+    const pairs = Array.from({ length: config.headDim }, (_, c) => ropePair(config, c));
+    const angles = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positions], { to: DataType.FLOAT }), g.int64([-1])]), g.float(pairs.map((p) => inv[p.freq]))]);
     const head = g.int64([1]);
-    return { cos: g.op('Unsqueeze', [g.op('Cos', [angles]), head]), sin: g.op('Unsqueeze', [g.op('Sin', [angles]), head]) };
+    const signedSin = g.op('Mul', [g.op('Sin', [angles]), g.float(pairs.map((p) => p.sign))]);
+    return { cos: g.op('Unsqueeze', [g.op('Cos', [angles]), head]), sin: g.op('Unsqueeze', [signedSin, head]) };
   }
 
   /**
-   * RoPE on x [batch, heads, n, headDim]: x cos + (x R) sin, where R is the signed permutation that
-   * maps each channel to its rotation partner (interleaved or half-split pairing alike).
+   * RoPE on x [batch, heads, n, headDim]: x cos + partner(x) sin, where partner(x) puts each channel's
+   * rotation partner in its place (interleaved or half-split pairing alike; a Gather over the channel
+   * axis, cheaper than the permutation as a MatMul when every past key turns at every step).
    */
   rope(x: string, tables: { cos: string; sin: string }): string {
     const { g, config } = this;
-    const d = config.headDim;
-    const rotation = new Array<number>(d * d).fill(0);
-    for (let c = 0; c < d; c++) {
-      const { partner, sign } = ropePair(config, c);
-      rotation[partner * d + c] = sign;
-    }
-    const rotated = g.op('MatMul', [x, g.float(rotation, [d, d])]);
-    return g.op('Add', [g.op('Mul', [x, tables.cos]), g.op('Mul', [rotated, tables.sin])]);
+    const partners = g.op('Gather', [x, g.int64(Array.from({ length: config.headDim }, (_, c) => ropePair(config, c).partner))], { axis: 3 });
+    return g.op('Add', [g.op('Mul', [x, tables.cos]), g.op('Mul', [partners, tables.sin])]);
   }
 
   /** [batch, n, heads*headDim] -> [batch, heads, n, headDim] */

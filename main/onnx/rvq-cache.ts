@@ -77,23 +77,27 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         const depth = shared.depths[2 * i + (kind === 'key' ? 0 : 1)];
         const fresh = kind === 'key' ? keysPreRope : values;
         g.output(kind === 'key' ? `keys_pre_rope.${i}` : `values.${i}`, DataType.FLOAT, ['batch_size', kvh, 'sequence_length', d]);
-        // [batch, kvh, n, d] -> token rows [batch, n, W]
-        const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, W])]);
-        const q = codec.quantize(rows, depth);
-        g.op('Identity', [codec.pack(q.codes)], {}, `new_codes.${i}.${kind}`);
-        g.output(`new_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'sequence_length', codec.codeBytes]);
-        if (q.scales) {
-          g.op('Identity', [q.scales], {}, `new_scales.${i}.${kind}`);
-          g.output(`new_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'sequence_length', codec.numScales]);
-        }
-        const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
-        const newRows = g.op('Where', [shared.inWindow, roundedNew, q.decoded]);
-        const pastScales = codec.numScales ? `past_scales.${i}.${kind}` : null;
-        const coded = codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, depth, `past_depths.${i}.${kind}`);
-        const window = g.op('Cast', [`past_window.${i}.${kind}`], { to: DataType.FLOAT });
-        const all = g.op('Concat', [coded, window, newRows], { axis: 1 });
-        const heads = g.op('Transpose', [g.op('Reshape', [all, g.int64([0, 0, kvh, d])])], { perm: [0, 2, 1, 3] });
-        attended[kind] = kind === 'key' ? ctx.m.rope(heads, shared.tables) : heads;
+        const newRows = g.scope('encode', () => {
+          // [batch, kvh, n, d] -> token rows [batch, n, W]
+          const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, W])]);
+          const q = codec.quantize(rows, depth);
+          g.op('Identity', [codec.pack(q.codes)], {}, `new_codes.${i}.${kind}`);
+          g.output(`new_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'sequence_length', codec.codeBytes]);
+          if (q.scales) {
+            g.op('Identity', [q.scales], {}, `new_scales.${i}.${kind}`);
+            g.output(`new_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'sequence_length', codec.numScales]);
+          }
+          const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
+          return g.op('Where', [shared!.inWindow, roundedNew, q.decoded]);
+        });
+        const heads = g.scope('decode', () => {
+          const pastScales = codec.numScales ? `past_scales.${i}.${kind}` : null;
+          const coded = codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, depth, `past_depths.${i}.${kind}`);
+          const window = g.op('Cast', [`past_window.${i}.${kind}`], { to: DataType.FLOAT });
+          const all = g.op('Concat', [coded, window, newRows], { axis: 1 });
+          return g.op('Transpose', [g.op('Reshape', [all, g.int64([0, 0, kvh, d])])], { perm: [0, 2, 1, 3] });
+        });
+        attended[kind] = kind === 'key' ? g.scope('rope', () => ctx.m.rope(heads, shared!.tables)) : heads;
       }
       return { keys: attended.key, values: attended.value };
     },

@@ -16,7 +16,7 @@ export class RvqGraphCodec {
   private readonly bits: number;
   private readonly groups: number;
   private readonly width: number;
-  /** [depth, C, groupSize] float32 initializer */
+  /** [depth, C + 1, groupSize] float32 initializer: each stage's codebook and a zero row at index C */
   private readonly books: string;
 
   /** `codebooks` is [depth, C, groupSize] float32 (quant's layout); `name` names the initializer. */
@@ -31,7 +31,7 @@ export class RvqGraphCodec {
     this.width = tokenWidth(spec);
     this.codeBytes = rvqCodeBytesPerToken(spec);
     this.numScales = scalesPerToken(spec);
-    this.books = g.initializer(name, DataType.FLOAT, [spec.depth, spec.codebookSize, spec.groupSize], () => bytesOf(codebooks));
+    this.books = g.initializer(name, DataType.FLOAT, [spec.depth, spec.codebookSize + 1, spec.groupSize], () => bytesOf(withZeroRows(spec, codebooks)));
   }
 
   /**
@@ -89,21 +89,19 @@ export class RvqGraphCodec {
    * Rows [b, n, W] float from int32 codes [b, n, depth, G] (unpack's) and fp16 scales [b, n, S] (null
    * for scale 'none'): sum the entries of the first `depth` stages, put channels back from their
    * groups, multiply by the scales. `tokenDepths` (uint8 [b, n], optional) limits each token to the
-   * stages it holds. Each stage is its own Gather over that stage's codebook plus a zero row at index
-   * C, summed by Adds: smaller and faster than one Gather of every stage reduced over a middle axis.
+   * stages it holds. Each stage is its own Gather over that stage's codebook (with its zero row at
+   * index C), summed by Adds: one stage's codebook and sums stay in cache, where one Gather of every
+   * stage reduced afterwards writes and reads depth times more memory (slower at long contexts).
    * A stage past a token's depth reads the zero row: Max(code, C) with codes below C.
    */
   dequantize(codes: string, scales: string | null, depth: string, tokenDepths: string | null = null): string {
     const { g, spec } = this;
-    const { depth: D, codebookSize: C, groupSize } = spec;
+    const { depth: D, codebookSize: C } = spec;
     const held = tokenDepths ? g.op('Min', [g.op('Cast', [tokenDepths], { to: DataType.INT64 }), depth]) : depth;
     const dead = g.op('GreaterOrEqual', [g.int64(Array.from({ length: D }, (_, s) => s), [1, 1, D, 1]), g.op('Unsqueeze', [held, g.int64([-1, -2])])]);
     const floor = g.op('Mul', [g.op('Cast', [dead], { to: DataType.INT32 }), g.op('Cast', [g.int64([C], [])], { to: DataType.INT32 })]);
     const stages = g.opN('Split', [g.op('Max', [codes, floor])], D, { axis: 2, num_outputs: D });
-    const zero = g.float(new Array<number>(groupSize).fill(0), [1, groupSize]);
-    const summed = stages
-      .map((index, s) => g.op('Gather', [g.op('Concat', [g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 }), zero], { axis: 0 }), index]))
-      .reduce((sum, entries) => g.op('Add', [sum, entries]));
+    const summed = stages.map((index, s) => g.op('Gather', [this.stageBook(s), index])).reduce((sum, entries) => g.op('Add', [sum, entries]));
     const rows = this.regroup(summed, 'toRows');
     return scales ? this.applyScales(rows, 'Mul', g.op('Cast', [scales], { to: DataType.FLOAT })) : rows;
   }
@@ -112,8 +110,8 @@ export class RvqGraphCodec {
    * Greedy residual encoding of rows [b, n, W]: scale by the fp16-rounded unbiased std (zero -> 1),
    * group, then per stage nearest entry = ArgMax(<r, c> - ||c||^2/2) (one Gemm with the norms as
    * bias) and subtract it. Returns codes int64 [b, n, depth, G], the fp16 scales [b, n, S] (null for
-   * 'none') and `decoded`, the rows as dequantize would read them back at `depth` (the running sums
-   * of the chosen entries, so no second lookup).
+   * 'none') and `decoded`, the rows as dequantize would read them back at `depth` (the chosen
+   * entries of the first `depth` stages summed, so no second lookup).
    */
   quantize(rows: string, depth: string): { codes: string; scales: string | null; decoded: string } {
     const { g, spec } = this;
@@ -134,29 +132,37 @@ export class RvqGraphCodec {
     // group vectors as a matrix [b * n * G, groupSize]
     let residual = g.op('Reshape', [this.regroup(scaled, 'toGroups'), g.int64([-1, groupSize])]);
     const stageCodes: string[] = [];
-    const partialSums: string[] = [g.op('ConstantOfShape', [g.op('Shape', [residual])])];
+    const stageEntries: string[] = [];
     for (let s = 0; s < D; s++) {
-      const negHalfNorms = new Array<number>(C).fill(0);
+      // the zero row (index C) must never win: its score is the lowest float
+      const negHalfNorms = new Array<number>(C + 1).fill(0);
+      negHalfNorms[C] = -3.0e38;
       for (let c = 0; c < C; c++) {
         for (let t = 0; t < groupSize; t++) negHalfNorms[c] -= this.codebooks[(s * C + c) * groupSize + t] ** 2 / 2;
       }
-      const book = g.op('Gather', [this.books, g.int64([s], [])], { axis: 0 });
+      const book = this.stageBook(s);
       const code = g.op('ArgMax', [g.op('Gemm', [residual, book, g.float(negHalfNorms)], { transB: 1 })], { axis: 1, keepdims: 0 });
       const entry = g.op('Gather', [book, code]);
       stageCodes.push(code);
-      partialSums.push(s === 0 ? entry : g.op('Add', [partialSums[s], entry]));
+      stageEntries.push(entry);
       if (s + 1 < D) residual = g.op('Sub', [residual, entry]);
     }
     // codes of all stages, stage-major [D * b * n * G] -> [b, n, D, G]
     const tokens = g.op('Shape', [rows], { start: 0, end: 2 });
     const stageMajor = g.op('Reshape', [g.op('Concat', stageCodes, { axis: 0 }), g.op('Concat', [g.int64([D]), tokens, g.int64([this.groups])], { axis: 0 })]);
     const codes = g.op('Transpose', [stageMajor], { perm: [1, 2, 0, 3] });
-    // partial sums [D + 1, b * n * G, groupSize]; entry k sums the first k stages
-    const stacked = g.op('Reshape', [g.op('Concat', partialSums, { axis: 0 }), g.int64([D + 1, -1, groupSize])]);
-    const summed = g.op('Gather', [stacked, g.op('Min', [depth, g.int64([D])])], { axis: 0 });
+    // the entries of the first `depth` stages summed: [D, b * n * G, groupSize] masked by stage < depth
+    const kept = g.op('Cast', [g.op('Less', [g.int64(Array.from({ length: D }, (_, s) => s), [D, 1, 1]), depth])], { to: DataType.FLOAT });
+    const entries = g.op('Reshape', [g.op('Concat', stageEntries, { axis: 0 }), g.int64([D, -1, groupSize])]);
+    const summed = g.op('ReduceSum', [g.op('Mul', [entries, kept]), g.int64([0])], { keepdims: 0 });
     const decodedRows = this.regroup(g.op('Reshape', [summed, g.op('Concat', [tokens, g.int64([this.width])], { axis: 0 })]), 'toRows');
     const decoded = divisor ? this.applyScales(decodedRows, 'Mul', divisor) : decodedRows;
     return { codes, scales, decoded };
+  }
+
+  /** Stage s's codebook and zero row, [C + 1, groupSize] (constant: folded when the session loads). */
+  private stageBook(s: number): string {
+    return this.g.op('Gather', [this.books, this.g.int64([s], [])], { axis: 0 });
   }
 
   /** rows [b, n, W] (op) scales [b, n, S]: each scale covers W/S consecutive channels. */
@@ -180,4 +186,12 @@ export class RvqGraphCodec {
     const view = g.op('Reshape', [x, g.int64([0, 0, units, ...dims])]);
     return g.op('Reshape', [g.op('Transpose', [view], { perm: [0, 1, 2, 4, 3] }), g.int64([0, 0, this.width])]);
   }
+}
+
+/** quant's [depth, C, groupSize] books -> [depth, C + 1, groupSize] with a zero row after each stage. */
+function withZeroRows(spec: RvqSpec, books: Float32Array): Float32Array {
+  const { depth, codebookSize: C, groupSize } = spec;
+  const padded = new Float32Array(depth * (C + 1) * groupSize);
+  for (let s = 0; s < depth; s++) padded.set(books.subarray(s * C * groupSize, (s + 1) * C * groupSize), s * (C + 1) * groupSize);
+  return padded;
 }
