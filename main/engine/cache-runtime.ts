@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBitsPerValue } from '../../quant/index.js';
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
+import { installRvqGraph } from '../model/library-rvq.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { StoreFactory } from './conversation.js';
 import { FpGraphDecoder } from './fp-graph-decoder.js';
@@ -20,7 +21,7 @@ import { KV_KINDS } from './kv-store.js';
 import type { KvGeometry, KvKind, KvStore } from './kv-store.js';
 import { OneKindRvqStore } from './one-kind-rvq-store.js';
 import type { OneKindRvqOptions } from './one-kind-rvq-store.js';
-import { RvqGraphDecoder } from './rvq-graph-decoder.js';
+import { RvqGraphDecoder, isCurrentRvqGraph } from './rvq-graph-decoder.js';
 import { ScalarKvStore } from './scalar-kv-store.js';
 import type { ScalarCacheFormat } from './scalar-kv-store.js';
 import { createSession } from './session.js';
@@ -178,7 +179,13 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   if (choice.format === 'rvq' && choice.only !== undefined) return openOneKindRuntime(folder, manifest, choice, choice.only, session, geometry);
   if (choice.format === 'rvq') {
     const parts = rvqRuntimeParts(folder, manifest, choice);
-    const created = await createSession(join(folder, parts.entry.graph), session);
+    let created = await createSession(join(folder, parts.entry.graph), session);
+    if (!isCurrentRvqGraph(created.session)) {
+      // installed by an earlier version: rebuild it from the set's codebook copy (weights are shared)
+      await created.session.release();
+      installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name);
+      created = await createSession(join(folder, parts.entry.graph), session);
+    }
     const { set } = parts;
     const codebookBytes = set.layers.length * (rvqCodebookBytes(set.keySpec) + rvqCodebookBytes(set.valueSpec));
     return {

@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { scalesPerToken, tokenWidth } from '../../quant/index.js';
 import type { RvqSpec } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
+import { recordBytesDim } from '../onnx/rvq-cache.js';
 import type { DecoderStep } from './generate.js';
 import { checkGraphInputs, logitsOf, stepFeeds } from './graph-feeds.js';
 import type { Feeds } from './graph-feeds.js';
@@ -17,6 +18,15 @@ import type { KvCodeStore } from './kv-code-store.js';
 import { KV_KINDS } from './kv-store.js';
 
 const int64 = (value: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(value)), [1]);
+
+/**
+ * Whether an installed rvq graph has this version's inputs: a record size per layer and kind (so
+ * layers may hold different depths) and `depth` per layer and kind. Earlier graphs are rebuilt.
+ */
+export function isCurrentRvqGraph(session: ort.InferenceSession): boolean {
+  const codes = session.inputMetadata.find((m) => m.name === 'past_codes.0.key');
+  return codes?.isTensor === true && codes.shape[2] === recordBytesDim(0, 'key');
+}
 
 export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
   readonly contextLength: number;
@@ -32,12 +42,8 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
     this.vocabSize = config.vocabSize;
     const names = Array.from({ length: config.numLayers }, (_, i) => KV_KINDS.flatMap((kind) => [`past_codes.${i}.${kind}`, `past_depths.${i}.${kind}`, `past_window.${i}.${kind}`])).flat();
     checkGraphInputs(session, ['input_ids', 'attention_mask', 'position_ids', 'depth', 'window_size', ...names], 'rvq');
-    // graphs installed before per-layer depths declare `depth` as [1]: they get the deepest lane's
-    const depthInput = session.inputMetadata.find((m) => m.name === 'depth');
-    this.depthPerLane = !(depthInput?.isTensor && depthInput.shape.length === 1 && depthInput.shape[0] === 1);
+    if (!isCurrentRvqGraph(session)) throw new Error('the rvq graph was built by an earlier version (one record size for every layer); reinstall its codebook set');
   }
-
-  private readonly depthPerLane: boolean;
 
   private checkStore(store: KvCodeStore): void {
     const { numLayers, keySpec, valueSpec } = store.options;
@@ -63,7 +69,7 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
         feeds[`past_window.${i}.${kind}`] = new ort.Tensor('float16', p.window, [1, p.windowTokens, tokenWidth(spec)]);
       }
     }
-    feeds.depth = this.depthPerLane ? new ort.Tensor('int64', depths, [2 * numLayers]) : int64(Math.max(...Array.from(depths, Number)));
+    feeds.depth = new ort.Tensor('int64', depths, [2 * numLayers]);
     const out = await this.session.run(feeds);
     const logits = logitsOf(out, n, this.vocabSize);
     for (let i = 0; i < numLayers; i++) {

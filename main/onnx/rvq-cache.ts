@@ -24,6 +24,15 @@ import { RvqGraphCodec } from './rvq-codec-graph.js';
 
 type Kind = 'key' | 'value';
 
+/**
+ * The symbolic record size of past_codes.{layer}.{kind}: one per layer and kind, as per-layer depths
+ * cut records differently (ONNX Runtime reuses buffers across inputs that share a dimension name).
+ * Graphs installed by earlier versions named one size per kind; they are rebuilt on open.
+ */
+export function recordBytesDim(layer: number, kind: Kind): string {
+  return `record_bytes.${layer}.${kind}`;
+}
+
 export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource, codebooks: CodebookSet, options: Omit<DecoderGraphOptions, 'cacheType'> = {}): Uint8Array {
   checkCodebooksFit(config, codebooks);
   const { numKvHeads: kvh, headDim: d } = config;
@@ -44,7 +53,7 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         for (const [kind, spec] of kinds) {
           const codec = new RvqGraphCodec(m.g, spec, codebooks.layers[i][kind], `rvq.layers.${i}.${kind}.codebooks`);
           layer[kind] = codec;
-          m.g.input(`past_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'past_coded_length', `${kind}_record_bytes`]);
+          m.g.input(`past_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'past_coded_length', recordBytesDim(i, kind)]);
           m.g.input(`past_depths.${i}.${kind}`, DataType.UINT8, ['batch_size', 'past_coded_length']);
           if (codec.numScales) m.g.input(`past_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'past_coded_length', codec.numScales]);
           m.g.input(`past_window.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'past_window_length', W]);

@@ -222,6 +222,29 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
     expect(maxDifference(fullDepth, atDepth1)).toBeGreaterThan(1e-3); // depth matters at all
   });
 
+  it('reads each layer at its own record depth (per-layer depth: record sizes differ between layers)', async () => {
+    const set = randomCodebooks(ck.config, wide, 11);
+    const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(ck.config, ck.weights, set));
+    const first = await rvq.run({ ...stepFeeds(ids.slice(0, prefill), 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3) });
+    const full = appendCoded(set, emptyRvqCache(set, ck.config.numLayers), first);
+    const next = stepFeeds([ids[prefill]], prefill);
+    // layer 0 at depth 1, the others at 3: one depth per layer and kind
+    const laneDepths = Array.from({ length: 2 * ck.config.numLayers }, (_, lane) => (lane < 2 ? 1 : 3));
+    const perLane = { depth: new ort.Tensor('int64', BigInt64Array.from(laneDepths, BigInt), [laneDepths.length]), window_size: controls(3, 1).window_size };
+    const cut: Feeds = { ...full };
+    const r1 = rvqCodeBytesPerToken(wide, 1);
+    const stride = rvqCodeBytesPerToken(wide);
+    for (const kind of kinds) {
+      const records = full[`past_codes.0.${kind}`].data as Uint8Array;
+      cut[`past_codes.0.${kind}`] = new ort.Tensor('uint8', Uint8Array.from({ length: prefill * r1 }, (_, i) => records[Math.floor(i / r1) * stride + (i % r1)]), [1, prefill, r1]);
+    }
+    const fromFull = (await rvq.run({ ...next, ...full, ...perLane })).logits.data as Float32Array;
+    const fromCut = (await rvq.run({ ...next, ...cut, ...perLane })).logits.data as Float32Array;
+    expect(fromCut).toEqual(fromFull);
+    const allAt3 = (await rvq.run({ ...next, ...full, ...controls(3, 1) })).logits.data as Float32Array;
+    expect(maxDifference(fromFull, allAt3)).toBeGreaterThan(1e-3); // layer 0's depth matters
+  });
+
   it('attends window tokens and new tokens inside window_size in fp16, coded tokens quantized', async () => {
     const set = randomCodebooks(ck.config, wide, 10);
     const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(ck.config, ck.weights, set));
