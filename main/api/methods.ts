@@ -44,3 +44,5 @@ export const pickCheckpointChannel = 'reskv:dialogs.pickCheckpoint';
 export const pickTextFilesChannel = 'reskv:dialogs.pickTextFiles';
 /** Electron-only: renders the report HTML to PDF and saves it where the operator chooses. */
 export const exportReportPdfChannel = 'reskv:dialogs.exportReportPdf';
+/** Electron-only: the local API server's status (the main process runs it). */
+export const localApiStatusChannel = 'reskv:localApi.status';

@@ -326,13 +326,18 @@ export interface TradeoffHistory {
 }
 
 /** Pushed from the backend to the renderer. */
+/** The desktop app's local API server as it runs now (the Electron main process runs it). */
+export type LocalApiStatus = { state: 'off' } | { state: 'listening'; url: string } | { state: 'failed'; error: string };
+
 export type BackendEvent =
   | { type: 'job'; job: JobSnapshot }
   | { type: 'models-changed' }
   | { type: 'settings-changed'; settings: Settings }
   | { type: 'chat-token'; conversationId: string; index: number; text: string; latencyMs: number }
   | { type: 'chat-figures'; conversationId: string; figures: ChatFigures }
-  | { type: 'completion-delta'; requestId: string; text: string };
+  | { type: 'completion-delta'; requestId: string; text: string }
+  /** From the Electron main process, not the backend: the local API server started, stopped or failed. */
+  | { type: 'local-api-status'; status: LocalApiStatus };
 
 export interface ResKvBridge {
   app: {
@@ -402,6 +407,10 @@ export interface ResKvBridge {
     pickTextFiles(): Promise<string[]>;
     /** Renders the report's HTML to PDF and asks where to save it; the path, or null if cancelled. */
     exportReportPdf(html: string, suggestedName: string): Promise<string | null>;
+  };
+  /** Electron only: the local API server the main process runs from settings.localApi. */
+  localApi?: {
+    status(): Promise<LocalApiStatus>;
   };
   /** Not a method: the bridge delivers backend events to the listener until unsubscribed. */
   events: {

@@ -3,8 +3,8 @@
 import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiMethodNames, backendEventChannel, ipcChannelFor } from '../api/methods.js';
-import type { Settings, SettingsState } from '../api/types.js';
+import { apiMethodNames, backendEventChannel, ipcChannelFor, localApiStatusChannel } from '../api/methods.js';
+import type { BackendEvent, Settings, SettingsState } from '../api/types.js';
 import { startBackend, type Backend } from '../backend/client.js';
 import { defaultDataDir } from '../data-dir.js';
 import { LocalApiServer } from '../server/local-api.js';
@@ -37,6 +37,15 @@ function registerIpcHandlers(backend: Backend): void {
 /** The OpenAI-compatible API on loopback while Settings enables it, following every settings change. */
 function startLocalApi(backend: Backend): void {
   const localApi = new LocalApiServer(backend);
+  ipcMain.handle(localApiStatusChannel, (event, ...args: unknown[]) => {
+    if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error(`${localApiStatusChannel} refused: untrusted sender`);
+    if (args.length > 0) throw new Error(`invalid arguments for ${localApiStatusChannel}: it takes none`);
+    return localApi.status;
+  });
+  localApi.onStatus((status) => {
+    const event: BackendEvent = { type: 'local-api-status', status };
+    for (const window of BrowserWindow.getAllWindows()) window.webContents.send(backendEventChannel, event);
+  });
   const apply = (settings: Settings) =>
     localApi.apply(settings.localApi).then(
       (url) => url && console.log(`ResKV local API: ${url}v1`),

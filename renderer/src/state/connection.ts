@@ -5,6 +5,7 @@ import { connectBridge } from '../bridge/connect.js';
 import { useChat } from './chat.js';
 import { useJobs } from './jobs.js';
 import { useModels } from './models.js';
+import { useSettings } from './settings.js';
 
 type Connection =
   | { status: 'connecting' }
@@ -31,6 +32,7 @@ export const useConnection = create<ConnectionState>((set) => ({
       bridge.events.subscribe((event) => {
         if (event.type === 'job') useJobs.getState().upsert(event.job);
         else if (event.type === 'models-changed') void useModels.getState().refresh(bridge);
+        else if (event.type === 'local-api-status') useSettings.getState().setLocalApi(event.status);
         else useChat.getState().onEvent(event);
       });
       for (const job of await bridge.jobs.list()) useJobs.getState().upsert(job);

@@ -1,6 +1,6 @@
 // The operator's settings as the backend stores them; edits stay local until saved.
 import { create } from 'zustand';
-import type { ResKvBridge, Settings } from '../../../main/api/types.js';
+import type { LocalApiStatus, ResKvBridge, Settings } from '../../../main/api/types.js';
 
 interface SettingsStore {
   saved: Settings | null;
@@ -8,7 +8,10 @@ interface SettingsStore {
   problem: string | null;
   error: string | null;
   status: string | null;
+  /** The desktop app's local API server as it runs (null in headless mode, where this server is the API). */
+  localApi: LocalApiStatus | null;
   load(bridge: ResKvBridge): Promise<void>;
+  setLocalApi(status: LocalApiStatus): void;
   edit(patch: Partial<Settings>): void;
   save(bridge: ResKvBridge): Promise<void>;
 }
@@ -21,14 +24,17 @@ export const useSettings = create<SettingsStore>((set, get) => ({
   problem: null,
   error: null,
   status: null,
+  localApi: null,
   load: async (bridge) => {
     try {
       const { settings, problem } = await bridge.settings.get();
-      set({ saved: settings, draft: settings, problem, error: null });
+      const localApi = bridge.localApi ? await bridge.localApi.status() : null;
+      set({ saved: settings, draft: settings, problem, error: null, localApi });
     } catch (err) {
       set({ error: message(err) });
     }
   },
+  setLocalApi: (localApi) => set({ localApi }),
   edit: (patch) => set((s) => ({ draft: s.draft && { ...s.draft, ...patch }, status: null })),
   save: async (bridge) => {
     const { draft } = get();

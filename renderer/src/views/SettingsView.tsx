@@ -70,6 +70,7 @@ function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft:
           </label>
         )}
         {!headless && <p className="field-hint">Once saved, OpenAI clients reach it at http://127.0.0.1:{draft.localApi.port}/v1 while ResKV runs (see the README's Local API section).</p>}
+        {!headless && <LocalApiState />}
         <Field label="Port">
           <TextInput value={String(draft.localApi.port)} onChange={(v) => edit({ localApi: { ...draft.localApi, port: number(v) } })} />
         </Field>
@@ -80,6 +81,20 @@ function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft:
       <button type="submit">Save settings</button>
     </form>
   );
+}
+
+/** What the local API server is doing now: off, listening (at which address) or failed (why). */
+function LocalApiState() {
+  const status = useSettings((s) => s.localApi);
+  if (!status) return null;
+  if (status.state === 'failed') {
+    return (
+      <p className="error" role="alert">
+        Local API not running: {status.error}
+      </p>
+    );
+  }
+  return <p role="status">{status.state === 'listening' ? `Local API listening at ${status.url}v1` : 'Local API off.'}</p>;
 }
 
 export function SettingsView() {

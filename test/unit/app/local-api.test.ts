@@ -2,6 +2,7 @@
 // port is refused with a message saying so. Real backend worker (an empty library is enough).
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalApiStatus } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { LocalApiServer } from '../../../main/server/local-api.js';
 import { startSourceBackend } from '../../support/backend.js';
@@ -52,14 +53,21 @@ describe('local API server following the settings', () => {
     await expect(models(second, 'sixteen-chars-ok')).rejects.toThrow();
   });
 
-  it('says when the port is taken, and starts once it is free', async () => {
+  it('says when the port is taken, and starts once it is free; its status (for Settings) follows', async () => {
+    const statuses: LocalApiStatus[] = [];
+    const unsubscribe = localApi.onStatus((status) => statuses.push(status));
     const port = await freePort();
     const squatter: Server = createServer();
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
-    await expect(localApi.apply({ enabled: true, port, token: null })).rejects.toThrow(`the local API cannot listen on 127.0.0.1:${port}: port ${port} is in use: choose another in Settings`);
+    const refusal = `the local API cannot listen on 127.0.0.1:${port}: port ${port} is in use: choose another in Settings`;
+    await expect(localApi.apply({ enabled: true, port, token: null })).rejects.toThrow(refusal);
     await new Promise((resolve) => squatter.close(resolve));
     expect(await localApi.apply({ enabled: true, port, token: null })).toBe(`http://127.0.0.1:${port}/`);
     expect(await models(port)).toBe(200);
+    expect(localApi.status).toEqual({ state: 'listening', url: `http://127.0.0.1:${port}/` });
     await localApi.close();
+    expect(localApi.status).toEqual({ state: 'off' });
+    unsubscribe();
+    expect(statuses).toEqual([{ state: 'failed', error: refusal }, { state: 'listening', url: `http://127.0.0.1:${port}/` }, { state: 'off' }]);
   });
 });
