@@ -47,6 +47,8 @@ export interface JobSnapshot {
   id: number;
   kind: JobKind;
   title: string;
+  /** The library model the job works on (calibrations and sweeps; null for imports), so a view reloaded mid-job finds it again. */
+  model: string | null;
   state: 'running' | 'done' | 'failed' | 'cancelled';
   progress: JobProgress | null;
   /** Result summary when done, the error when failed. */

@@ -167,8 +167,7 @@ export function startCalibration(dataDir: string, jobs: JobRegistry, id: string,
   calibrating.add(id);
   const { providers, threads } = loadSettings(dataDir).settings;
   return jobs.start(
-    'calibrate',
-    `Calibrate ${id} → "${settings.name}"`,
+    { kind: 'calibrate', title: `Calibrate ${id} → "${settings.name}"`, model: id },
     async (control) => {
       try {
         const result = await calibrateModel(folder, { text, settings, session: { providers, threads }, signal: control.signal, onProgress: throttledReport(control) });

@@ -33,10 +33,12 @@ export class JobRegistry {
     private readonly cancelRequested: (id: number) => boolean = () => false,
   ) {}
 
-  start<R>(kind: JobKind, title: string, run: (control: JobControl) => Promise<R> | R, describeResult: (result: R) => string): JobSnapshot {
+  /** `about`: what the job is and the library model it works on (null when there is none yet). */
+  start<R>(about: { kind: JobKind; title: string; model: string | null }, run: (control: JobControl) => Promise<R> | R, describeResult: (result: R) => string): JobSnapshot {
     const id = this.nextId++;
     const controller = new AbortController();
-    const job: RunningJob = { snapshot: { id, kind, title, state: 'running', progress: null, message: null, startedAt: new Date().toISOString(), finishedAt: null }, controller };
+    const { kind, title, model } = about;
+    const job: RunningJob = { snapshot: { id, kind, title, model, state: 'running', progress: null, message: null, startedAt: new Date().toISOString(), finishedAt: null }, controller };
     this.jobs.set(id, job);
     const update = (patch: Partial<JobSnapshot>) => {
       job.snapshot = { ...job.snapshot, ...patch };

@@ -120,8 +120,7 @@ const methods: MethodTable = {
     args: z.tuple([z.string().trim().min(1, 'give the path of a checkpoint file or folder').max(4096)]),
     run: ({ host, jobs, publish }, path) =>
       jobs.start(
-        'import',
-        `Import ${path}`,
+        { kind: 'import', title: `Import ${path}`, model: null },
         (control) => {
           const id = importIntoLibrary(host.dataDir, path, control);
           publish({ type: 'models-changed' });

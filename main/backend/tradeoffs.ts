@@ -160,8 +160,7 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
   const { providers, threads } = loadSettings(dataDir).settings;
   const startedAt = new Date().toISOString();
   return jobs.start(
-    'sweep',
-    `Depth sweep of ${model} on ${text.file}`,
+    { kind: 'sweep', title: `Depth sweep of ${model} on ${text.file}`, model },
     async (control) => {
       const tokenizer = loadLibraryTokenizer(folder, manifest);
       const tokens: number[] = [];

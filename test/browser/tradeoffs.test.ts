@@ -71,12 +71,14 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     await page.getByLabel('Acceptable perplexity increase (%)').fill('lots');
     await expect.poll(() => chosen.textContent()).toContain('must be a number');
 
-    // The choice survives a reload, and the kept sweep is shown again.
+    // The choice survives a reload, and the kept sweep is shown again, with the sweep job's outcome
+    // (found among the backend's jobs by model, as a sweep still running would be).
     await page.getByLabel('Acceptable perplexity increase (%)').fill(String(threshold));
     await page.reload();
     const nav = page.getByRole('navigation', { name: 'Views' });
     await nav.getByRole('button', { name: 'Tradeoffs' }).click();
     await expect.poll(() => page.getByTestId('chosen-depth').textContent()).toContain(`: depth ${expected} of `);
+    await expect.poll(() => status.textContent()).toMatch(/^done: 12 caches measured over 128 tokens; kept/);
     const chosenSet = /^rvq:(\w+) d/.exec((await page.locator('tr[aria-current="true"] th').textContent())!)![1];
 
     // Cost: the measured model and the chosen depth's set prefill the form, and the sweep's perplexity

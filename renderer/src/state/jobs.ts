@@ -16,3 +16,10 @@ export const useJobs = create<JobsState>((set) => ({
 export function jobFraction(job: JobSnapshot): number | null {
   return job.progress && job.progress.total > 0 ? Math.min(1, job.progress.done / job.progress.total) : null;
 }
+
+/** The newest job of `kind` on `model` this backend has run (running or finished), if any. */
+export function latestJob(jobs: Record<number, JobSnapshot>, kind: JobSnapshot['kind'], model: string): JobSnapshot | undefined {
+  let latest: JobSnapshot | undefined;
+  for (const job of Object.values(jobs)) if (job.kind === kind && job.model === model && (!latest || job.id > latest.id)) latest = job;
+  return latest;
+}

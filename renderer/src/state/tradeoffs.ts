@@ -1,6 +1,6 @@
 // Tradeoffs state: the model being examined, the sweep form (typed text, checked by the backend),
-// the kept sweeps of each model, the sweep job running, and the operator's acceptable perplexity
-// increase (kept across reloads; the Report and Cost views read it too).
+// the kept sweeps of each model, and the operator's acceptable perplexity increase (kept across
+// reloads; the Report and Cost views read it too). Sweep jobs live in the jobs store.
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { ModelSummary, ResKvBridge, TradeoffHistory, TradeoffRun, TradeoffSweepOptions } from '../../../main/api/types.js';
@@ -39,8 +39,6 @@ interface TradeoffsState {
   model: string | null;
   form: SweepForm;
   histories: Record<string, TradeoffHistory>;
-  /** The sweep job started from this view, by model. */
-  jobs: Record<string, number>;
   /** The kept sweep shown, by model (absent: the newest). */
   shownRuns: Record<string, string>;
   /** Acceptable perplexity increase in percent, as typed. */
@@ -62,7 +60,6 @@ export const useTradeoffs = create<TradeoffsState>()(
       model: null,
       form: initialForm,
       histories: {},
-      jobs: {},
       shownRuns: {},
       acceptableLoss: '5',
       error: null,
@@ -80,8 +77,9 @@ export const useTradeoffs = create<TradeoffsState>()(
       },
       run: async (bridge, model, installedSets) => {
         try {
-          const job = await bridge.tradeoffs.run(model, sweepOptions(get().form, installedSets));
-          set((s) => ({ jobs: { ...s.jobs, [model]: job.id }, error: null }));
+          // the job reaches the jobs store through its events
+          await bridge.tradeoffs.run(model, sweepOptions(get().form, installedSets));
+          set({ error: null });
         } catch (err) {
           set({ error: message(err) });
         }

@@ -5,7 +5,7 @@
 import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
-import { useJobs } from '../state/jobs.js';
+import { latestJob, useJobs } from '../state/jobs.js';
 import { useModels } from '../state/models.js';
 import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
 import { ErrorMessage } from './common.js';
@@ -103,8 +103,8 @@ export function TradeoffsView() {
   const error = useTradeoffs((s) => s.error);
   const calibrated = useMemo(() => calibratedModels(models), [models]);
   const model = shownModel(calibrated, selected);
-  const jobId = useTradeoffs((s) => (model ? s.jobs[model.id] : undefined));
-  const job = useJobs((s) => (jobId === undefined ? undefined : s.jobs[jobId]));
+  // the model's newest sweep, also one started before the page was reloaded
+  const job = useJobs((s) => (model ? latestJob(s.jobs, 'sweep', model.id) : undefined));
 
   useEffect(() => {
     if (bridge && models === null) void refreshModels(bridge);

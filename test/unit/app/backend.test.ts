@@ -16,11 +16,11 @@ describe('job registry', () => {
   it('runs a job to completion, publishing progress', async () => {
     const seen: JobSnapshot[] = [];
     const jobs = new JobRegistry((j) => seen.push(j));
-    const job = jobs.start('sweep', 'count', (c) => {
+    const job = jobs.start({ kind: 'sweep', title: 'count', model: 'm' }, (c) => {
       for (let i = 1; i <= 3; i++) c.report({ done: i, total: 3, unit: 'steps' });
       return 3;
     }, (n) => `${n} steps`);
-    expect(job.state).toBe('running');
+    expect(job).toMatchObject({ state: 'running', kind: 'sweep', title: 'count', model: 'm' });
     await expect.poll(() => seen.at(-1)?.state).toBe('done');
     expect(seen.map((s) => s.progress?.done ?? null)).toEqual([null, 1, 2, 3, 3]);
     expect(seen.at(-1)?.message).toBe('3 steps');
@@ -30,7 +30,7 @@ describe('job registry', () => {
     const seen: JobSnapshot[] = [];
     let reports = 0;
     const jobs = new JobRegistry((j) => seen.push(j), () => reports >= 2);
-    jobs.start('import', 'busy', (c) => {
+    jobs.start({ kind: 'import', title: 'busy', model: null }, (c) => {
       for (;;) {
         reports++;
         c.report({ done: reports, total: 100, unit: 'steps' });
@@ -43,7 +43,7 @@ describe('job registry', () => {
   it('reports a failing job with its error', async () => {
     const seen: JobSnapshot[] = [];
     const jobs = new JobRegistry((j) => seen.push(j));
-    jobs.start('import', 'broken', () => {
+    jobs.start({ kind: 'import', title: 'broken', model: null }, () => {
       throw new Error('disk on fire');
     }, () => '');
     await expect.poll(() => seen.at(-1)?.state).toBe('failed');

@@ -64,7 +64,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
 
   it('measures fp16, the scalar formats and both sets at each depth, and keeps the run', async () => {
     const job = (await backend.call('tradeoffs.run', ['stories260K', options])) as JobSnapshot;
-    expect(job.kind).toBe('sweep');
+    expect(job).toMatchObject({ kind: 'sweep', model: 'stories260K' });
     const done = await finished(job);
     expect(done.state, done.message ?? '').toBe('done');
     const progress = events.flatMap((e) => (e.type === 'job' && e.job.id === job.id && e.job.state === 'running' && e.job.progress ? [e.job.progress] : []));

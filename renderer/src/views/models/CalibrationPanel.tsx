@@ -59,7 +59,7 @@ function CalibrationSets({ model, bridge }: { model: ModelSummary; bridge: ResKv
 
 export function CalibrationPanel({ model, bridge }: { model: ModelSummary; bridge: ResKvBridge }) {
   const jobs = useJobs((s) => s.jobs);
-  const calibrations = useMemo(() => Object.values(jobs).filter((j) => j.kind === 'calibrate').reverse(), [jobs]);
+  const calibrations = useMemo(() => Object.values(jobs).filter((j) => j.kind === 'calibrate' && j.model === model.id).reverse(), [jobs, model.id]);
   return (
     <section className="calibration-panel" aria-labelledby="calibration-title">
       <h2 id="calibration-title">Calibration of {model.id}</h2>
