@@ -194,12 +194,16 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
     }
   });
 
-  it('reads records cut to a lower depth and per-token depths like a lower runtime depth', async () => {
-    const set = randomCodebooks(ck.config, wide, 9);
+  /** An rvq graph with random codebooks (seed), its cache after the prefill at depth 3, and the next token's feeds. */
+  async function prefilled(seed: number) {
+    const set = randomCodebooks(ck.config, wide, seed);
     const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(ck.config, ck.weights, set));
     const first = await rvq.run({ ...stepFeeds(ids.slice(0, prefill), 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3) });
-    const full = appendCoded(set, emptyRvqCache(set, ck.config.numLayers), first);
-    const next = stepFeeds([ids[prefill]], prefill);
+    return { set, rvq, full: appendCoded(set, emptyRvqCache(set, ck.config.numLayers), first), next: stepFeeds([ids[prefill]], prefill) };
+  }
+
+  it('reads records cut to a lower depth and per-token depths like a lower runtime depth', async () => {
+    const { rvq, full, next } = await prefilled(9);
     // the new token stays fp16 (window_size 1), so only the past's depth handling differs between runs
     const atDepth1 = (await rvq.run({ ...next, ...full, ...controls(1, 1) })).logits.data as Float32Array;
     const held1: Feeds = { ...full };
@@ -223,11 +227,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
   });
 
   it('reads each layer at its own record depth (per-layer depth: record sizes differ between layers)', async () => {
-    const set = randomCodebooks(ck.config, wide, 11);
-    const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(ck.config, ck.weights, set));
-    const first = await rvq.run({ ...stepFeeds(ids.slice(0, prefill), 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3) });
-    const full = appendCoded(set, emptyRvqCache(set, ck.config.numLayers), first);
-    const next = stepFeeds([ids[prefill]], prefill);
+    const { rvq, full, next } = await prefilled(11);
     // layer 0 at depth 1, the others at 3: one depth per layer and kind
     const laneDepths = Array.from({ length: 2 * ck.config.numLayers }, (_, lane) => (lane < 2 ? 1 : 3));
     const perLane = { depth: new ort.Tensor('int64', BigInt64Array.from(laneDepths, BigInt), [laneDepths.length]), window_size: controls(3, 1).window_size };
