@@ -75,12 +75,18 @@ export class ModelGraph {
 
   /**
    * RoPE on x [batch, heads, n, headDim]: x cos + partner(x) sin, where partner(x) puts each channel's
-   * rotation partner in its place (interleaved or half-split pairing alike; a Gather over the channel
-   * axis, cheaper than the permutation as a MatMul when every past key turns at every step).
+   * rotation partner in its place. Partners are the two halves of blocks (half-split pairing: one
+   * block of the head; interleaved: blocks of 2 channels), so partner(x) swaps the halves of x viewed
+   * [.., blocks, 2, half]: a Split and a Concat, block copies (cheaper than the permutation as a
+   * MatMul or a Gather per channel when every past key turns at every step).
    */
   rope(x: string, tables: { cos: string; sin: string }): string {
     const { g, config } = this;
-    const partners = g.op('Gather', [x, g.int64(Array.from({ length: config.headDim }, (_, c) => ropePair(config, c).partner))], { axis: 3 });
+    const d = config.headDim;
+    const half = config.rope.style === 'interleaved' ? 1 : d / 2;
+    const blocks = g.op('Reshape', [x, g.int64([0, 0, 0, d / (2 * half), 2, half])]);
+    const [first, second] = g.opN('Split', [blocks], 2, { axis: 4, num_outputs: 2 });
+    const partners = g.op('Reshape', [g.op('Concat', [second, first], { axis: 4 }), g.int64([0, 0, 0, d])]);
     return g.op('Add', [g.op('Mul', [x, tables.cos]), g.op('Mul', [partners, tables.sin])]);
   }
 
