@@ -66,8 +66,10 @@ function httpBridge(token: string | null): ResKvBridge {
   const area = (name: string) =>
     new Proxy({}, { get: (_target, action) => (...args: unknown[]) => callHttp(`${name}.${String(action)}`, args, token) });
   const events: ResKvBridge['events'] = { subscribe: (listener) => subscribeHttp(token, listener) };
-  // No native dialogs in a browser: the Models view shows a path field instead.
-  return new Proxy({}, { get: (_target, name) => (name === 'events' ? events : name === 'dialogs' ? undefined : area(String(name))) }) as ResKvBridge;
+  // The Electron-only areas are absent: no native dialogs in a browser (the Models view shows a path
+  // field instead), and the headless server is itself the local API.
+  const electronOnly = new Set<string | symbol>(['dialogs', 'localApi']);
+  return new Proxy({}, { get: (_target, name) => (name === 'events' ? events : electronOnly.has(name) ? undefined : area(String(name))) }) as ResKvBridge;
 }
 
 export async function connectBridge(): Promise<ResKvBridge | null> {

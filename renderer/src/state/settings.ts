@@ -28,7 +28,8 @@ export const useSettings = create<SettingsStore>((set, get) => ({
   load: async (bridge) => {
     try {
       const { settings, problem } = await bridge.settings.get();
-      const localApi = bridge.localApi ? await bridge.localApi.status() : null;
+      // the local API's status must not keep the settings from showing
+      const localApi = bridge.localApi ? await bridge.localApi.status().catch((err: unknown): LocalApiStatus => ({ state: 'failed', error: `its status is unavailable (${message(err)})` })) : null;
       set({ saved: settings, draft: settings, problem, error: null, localApi });
     } catch (err) {
       set({ error: message(err) });
