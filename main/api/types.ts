@@ -231,10 +231,13 @@ export interface ApiModel {
   id: string;
   /** When it was imported (ISO time). */
   importedAt: string;
-  /** Cache formats a request may choose (reskv_cache); rvq only when the model has codebooks. */
-  caches: ('fp16' | 'rvq' | 'q8_0' | 'q4_0' | 'kivi2')[];
-  /** The rvq codebooks' depth: the largest reskv_depth; null without codebooks. */
-  maxDepth: number | null;
+  /**
+   * Caches a request may choose (reskv_cache): the scalar formats, rvq:<set> for each readable codebook
+   * set, and plain rvq (the default set) when one is the default.
+   */
+  caches: CacheName[];
+  /** Each rvq cache's largest reskv_depth (the depth both kinds of its codebooks have). */
+  maxDepths: Record<CacheName, number>;
 }
 
 /** One local-API request (POST /v1/chat/completions or /v1/completions) as the backend runs it. */
@@ -242,7 +245,7 @@ export interface CompletionRequest {
   /** Chosen by the caller: completion-delta events carry it and completions.cancel takes it. */
   requestId: string;
   model: string;
-  cache: ApiModel['caches'][number];
+  cache: CacheName;
   /** rvq: residual depth for this request; null: the codebooks' full depth. */
   depth: number | null;
   /** Chat messages (rendered with the model's chat template; joined by newlines for a model without one) or text to continue. */

@@ -1,6 +1,6 @@
 // The local API's model list (backend worker): the library models it offers, with their caches.
 import { basename } from 'node:path';
-import type { ApiModel } from '../api/types.js';
+import type { ApiModel, CacheName } from '../api/types.js';
 import { codebookSetName } from '../engine/cache-runtime.js';
 import { listModels } from '../model/library.js';
 import { calibrationSummaries } from './calibrations.js';
@@ -10,22 +10,31 @@ import { libraryFor } from './settings.js';
 const scalarCaches = ['fp16', 'q8_0', 'q4_0', 'kivi2'] as const;
 
 /**
- * Library models that can run (a readable manifest), with the caches a request may choose: rvq
- * when the model's default codebook set (see codebookSetName) is readable, up to the depth both of
- * its kinds have.
+ * Library models that can run (a readable manifest), with the caches a request may choose: rvq:<set>
+ * for each codebook set whose K and V codebooks are readable, up to the depth both kinds have, and
+ * plain rvq for the default set (see codebookSetName) when there is one.
  */
 export function listApiModels(dataDir: string): ApiModel[] {
   const models: ApiModel[] = [];
   for (const { folder, manifest } of listModels(libraryFor(dataDir))) {
     if (!manifest) continue;
-    let maxDepth: number | null = null;
+    const maxDepths: Record<CacheName, number> = {};
+    let sets: ReturnType<typeof calibrationSummaries> = [];
     try {
-      const set = calibrationSummaries(folder, manifest).find((c) => c.name === codebookSetName(manifest));
-      if (set?.key && set.value) maxDepth = Math.min(set.key.depth, set.value.depth);
+      sets = calibrationSummaries(folder, manifest);
+    } catch {
+      // unreadable codebooks: only the scalar formats are on offer
+    }
+    for (const set of sets) if (set.key && set.value) maxDepths[`rvq:${set.name}`] = Math.min(set.key.depth, set.value.depth);
+    let defaultSet: string | null = null;
+    try {
+      defaultSet = codebookSetName(manifest);
     } catch {
       // no codebooks, or several without a default: plain rvq is not on offer
     }
-    models.push({ id: basename(folder), importedAt: manifest.importedAt, caches: maxDepth === null ? [...scalarCaches] : [...scalarCaches, 'rvq'], maxDepth });
+    if (defaultSet !== null && maxDepths[`rvq:${defaultSet}`] !== undefined) maxDepths.rvq = maxDepths[`rvq:${defaultSet}`];
+    const rvqCaches = Object.keys(maxDepths).sort((a, b) => (a === 'rvq' ? -1 : b === 'rvq' ? 1 : a.localeCompare(b)));
+    models.push({ id: basename(folder), importedAt: manifest.importedAt, caches: [...scalarCaches, ...rvqCaches], maxDepths });
   }
   return models;
 }

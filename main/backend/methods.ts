@@ -14,7 +14,6 @@ import {
   removeUserHardware,
   saveUserHardware,
 } from '../cost/index.js';
-import { cacheFormats } from '../engine/cache-runtime.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import type { JobRegistry } from './jobs.js';
@@ -54,7 +53,7 @@ const chatMessageSchema = z.strictObject({ role: z.enum(['system', 'user', 'assi
 const completionRequestSchema = z.strictObject({
   requestId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1..128 letters, digits, ., _ or -'),
   model: z.string().min(1, 'choose a model').max(4096),
-  cache: z.enum(cacheFormats),
+  cache: z.string().min(1, 'choose a cache').max(200),
   depth: z.number().int().min(1).max(64).nullable(),
   input: z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('chat'), messages: z.array(chatMessageSchema).min(1, 'must hold at least one message').max(10_000) }),

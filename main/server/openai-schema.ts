@@ -1,9 +1,6 @@
 // Requests of ResKV's OpenAI-compatible API, validated with zod. Unknown fields that OpenAI clients
 // send by habit are ignored; known fields with unsupported values are rejected naming the field.
 import { z } from 'zod';
-import type { ApiModel } from '../api/types.js';
-
-const cacheFormats = ['fp16', 'rvq', 'q8_0', 'q4_0', 'kivi2'] as const satisfies readonly ApiModel['caches'][number][];
 
 const textContent = z.union([
   z.string(),
@@ -31,7 +28,7 @@ const sampling = {
   /** ResKV: residual depth of the RVQ cache for this request. */
   reskv_depth: z.number().int().min(1).max(64).nullish(),
   /** ResKV: the KV cache format for this request. */
-  reskv_cache: z.enum(cacheFormats).nullish(),
+  reskv_cache: z.string().min(1).max(200).nullish(),
 };
 
 export const chatCompletionBodySchema = z.object({

@@ -37,11 +37,13 @@ async function findModel(backend: Backend, id: string): Promise<ApiModel> {
 function backendRequest(model: ApiModel, body: ChatCompletionBody | CompletionBody, input: CompletionRequest['input']): CompletionRequest {
   const cache = body.reskv_cache ?? (model.caches.includes('rvq') ? 'rvq' : 'fp16');
   if (!model.caches.includes(cache)) {
-    throw new HttpError(400, `model ${model.id} has no RVQ codebooks: calibrate it first (Models view or reskv calibrate), or choose one of ${model.caches.join(', ')}`, { param: 'reskv_cache', code: 'invalid_value' });
+    const hint = cache === 'rvq' || cache.startsWith('rvq:') ? (Object.keys(model.maxDepths).length === 0 ? 'it has no RVQ codebooks: calibrate it first (Models view or reskv calibrate)' : 'no such codebook set') : 'unknown cache';
+    throw new HttpError(400, `model ${model.id} cannot run reskv_cache '${cache}' (${hint}); it offers ${model.caches.join(', ')}`, { param: 'reskv_cache', code: 'invalid_value' });
   }
   const depth = body.reskv_depth ?? null;
-  if (depth !== null && cache !== 'rvq') throw new HttpError(400, `reskv_depth applies to the rvq cache only (this request uses ${cache})`, { param: 'reskv_depth', code: 'invalid_value' });
-  if (depth !== null && depth > model.maxDepth!) throw new HttpError(400, `reskv_depth must be at most ${model.maxDepth}, the depth of model ${model.id}'s codebooks`, { param: 'reskv_depth', code: 'invalid_value' });
+  const maxDepth = model.maxDepths[cache];
+  if (depth !== null && maxDepth === undefined) throw new HttpError(400, `reskv_depth applies to the rvq caches only (this request uses ${cache})`, { param: 'reskv_depth', code: 'invalid_value' });
+  if (depth !== null && depth > maxDepth) throw new HttpError(400, `reskv_depth must be at most ${maxDepth}, the depth of the codebooks of ${model.id}'s ${cache}`, { param: 'reskv_depth', code: 'invalid_value' });
   const maxTokens = ('max_completion_tokens' in body ? body.max_completion_tokens : null) ?? body.max_tokens ?? defaultMaxTokens;
   const stop = body.stop ?? [];
   return {
@@ -174,7 +176,7 @@ export async function handleOpenAiRequest(backend: Backend, req: IncomingMessage
       created: Math.floor(Date.parse(m.importedAt) / 1000),
       owned_by: 'reskv',
       reskv_caches: m.caches,
-      reskv_max_depth: m.maxDepth,
+      reskv_max_depths: m.maxDepths,
     }));
     if (route === '/v1/models') return sendJson(res, 200, { object: 'list', data: models });
     const id = decodeURIComponent(route.slice('/v1/models/'.length));

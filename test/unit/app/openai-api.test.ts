@@ -85,8 +85,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     const models = [];
     for await (const model of client.models.list()) models.push(model);
     expect(models).toEqual([
-      { id: 'stories260K', object: 'model', created: expect.any(Number), owned_by: 'reskv', reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2'], reskv_max_depth: null },
-      { id: 'tiny-chat', object: 'model', created: expect.any(Number), owned_by: 'reskv', reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2'], reskv_max_depth: null },
+      { id: 'stories260K', object: 'model', created: expect.any(Number), owned_by: 'reskv', reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2'], reskv_max_depths: {} },
+      { id: 'tiny-chat', object: 'model', created: expect.any(Number), owned_by: 'reskv', reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2'], reskv_max_depths: {} },
     ]);
     expect(await client.models.retrieve('stories260K')).toMatchObject({ id: 'stories260K' });
   });
@@ -186,8 +186,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     const rvq = await bad({ reskv_cache: 'rvq' });
     expect(rvq).toMatchObject({ param: 'reskv_cache' });
     expect(rvq.message).toMatch(/no RVQ codebooks/);
-    expect(await bad({ reskv_cache: 'zip9' })).toMatchObject({ param: 'reskv_cache' });
-    expect(await bad({ reskv_cache: 'q4_0', reskv_depth: 2 })).toMatchObject({ param: 'reskv_depth', message: expect.stringMatching(/rvq cache only/) });
+    expect(await bad({ reskv_cache: 'zip9' })).toMatchObject({ param: 'reskv_cache', message: expect.stringMatching(/unknown cache.*offers fp16, q8_0, q4_0, kivi2/) });
+    expect(await bad({ reskv_cache: 'q4_0', reskv_depth: 2 })).toMatchObject({ param: 'reskv_depth', message: expect.stringMatching(/rvq caches only/) });
     const tooLong = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time '.repeat(300), max_tokens: 4 }).catch((e: unknown) => e);
     expect(tooLong).toBeInstanceOf(OpenAI.BadRequestError);
     expect(tooLong).toMatchObject({ message: expect.stringMatching(/the prompt needs \d+ positions but the model's context holds 512/) });
@@ -290,14 +290,21 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     expect(await backend.call('completions.cancel', ['running-1'])).toBe(false);
   });
 
-  it('runs the rvq cache once the model has codebooks: chosen by default, at a requested residual depth', async () => {
-    const settings = { name: 'default', depth: 2, codebookSize: 256, maxVectors: 1000, kmeansIterations: 3 };
-    const job = (await backend.call('models.calibrate', ['stories260K', { text: { kind: 'sample' }, settings }])) as JobSnapshot;
-    const state = () => events.flatMap((e) => (e.type === 'job' && e.job.id === job.id ? [e.job.state] : [])).at(-1);
-    while ((state() ?? 'running') === 'running') await new Promise((r) => setTimeout(r, 50));
-    expect(state()).toBe('done');
+  it('runs the rvq caches once the model has codebooks: the default set by default, any set by name, at a requested residual depth', async () => {
+    const calibrate = async (name: string, depth: number) => {
+      const settings = { name, depth, codebookSize: 256, maxVectors: 1000, kmeansIterations: 3 };
+      const job = (await backend.call('models.calibrate', ['stories260K', { text: { kind: 'sample' }, settings }])) as JobSnapshot;
+      const state = () => events.flatMap((e) => (e.type === 'job' && e.job.id === job.id ? [e.job.state] : [])).at(-1);
+      while ((state() ?? 'running') === 'running') await new Promise((r) => setTimeout(r, 50));
+      expect(state()).toBe('done');
+    };
+    await calibrate('default', 2);
+    await calibrate('shallow', 1);
 
-    expect(await client.models.retrieve('stories260K')).toMatchObject({ reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq'], reskv_max_depth: 2 });
+    expect(await client.models.retrieve('stories260K')).toMatchObject({
+      reskv_caches: ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq', 'rvq:default', 'rvq:shallow'],
+      reskv_max_depths: { rvq: 2, 'rvq:default': 2, 'rvq:shallow': 1 },
+    });
     const full = (await client.chat.completions.create(chat() as OpenAI.ChatCompletionCreateParamsNonStreaming)).usage as ResKvUsage;
     expect(full).toMatchObject({ reskv_cache: 'rvq:default', reskv_depth: 2 });
     expect(full.reskv_kv_bytes).toBeLessThan(full.reskv_kv_bytes_fp16);
@@ -309,6 +316,15 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     const tooDeep = await client.chat.completions.create(chat({ reskv_cache: 'rvq', reskv_depth: 3 }) as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e);
     expect(tooDeep).toBeInstanceOf(OpenAI.BadRequestError);
     expect(tooDeep).toMatchObject({ param: 'reskv_depth', message: expect.stringMatching(/at most 2/) });
+
+    const named = (await client.chat.completions.create(chat({ reskv_cache: 'rvq:shallow' }) as OpenAI.ChatCompletionCreateParamsNonStreaming)).usage as ResKvUsage;
+    expect(named).toMatchObject({ reskv_cache: 'rvq:shallow', reskv_depth: 1 });
+    // same C and depth 1 as the default set's shallow request: the same bytes per token
+    expect(named.reskv_kv_bytes / named.reskv_kv_bytes_fp16).toBeCloseTo(shallow.reskv_kv_bytes / shallow.reskv_kv_bytes_fp16, 12);
+    const missing = await client.chat.completions.create(chat({ reskv_cache: 'rvq:nope' }) as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ param: 'reskv_cache', message: expect.stringMatching(/no such codebook set/) });
+    const deepForSet = await client.chat.completions.create(chat({ reskv_cache: 'rvq:shallow', reskv_depth: 2 }) as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e);
+    expect(deepForSet).toMatchObject({ param: 'reskv_depth', message: expect.stringMatching(/at most 1/) });
   });
 });
 
