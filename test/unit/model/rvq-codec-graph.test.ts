@@ -10,6 +10,7 @@ import { RvqGraphCodec } from '../../../main/onnx/rvq-codec-graph.js';
 const specs: Record<string, RvqSpec> = {
   'stories260K layout: one 32-wide group per token, token scale, 4 bits': parseRvqSpec({ headDim: 8, numKvHeads: 4, groupSize: 32, codebookSize: 16, depth: 3, grouping: 'contiguous', groupSpan: 'token', scale: 'token' }),
   'strided head groups, head scales, 3-bit codes': parseRvqSpec({ headDim: 8, numKvHeads: 2, groupSize: 4, codebookSize: 8, depth: 4, grouping: 'strided', groupSpan: 'head', scale: 'head' }),
+  'strided over the token, head scales': parseRvqSpec({ headDim: 8, numKvHeads: 2, groupSize: 4, codebookSize: 8, depth: 2, grouping: 'strided', groupSpan: 'token', scale: 'head' }),
   'contiguous, unscaled, 11-bit codes crossing 3 bytes': parseRvqSpec({ headDim: 16, numKvHeads: 1, groupSize: 8, codebookSize: 2048, depth: 2, grouping: 'contiguous', groupSpan: 'head', scale: 'none' }),
 };
 
