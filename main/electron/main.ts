@@ -3,12 +3,14 @@
 import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { apiMethodNames, backendEventChannel, ipcChannelFor, localApiStatusChannel } from '../api/methods.js';
 import type { BackendEvent, Settings, SettingsState } from '../api/types.js';
 import { startBackend, type Backend } from '../backend/client.js';
 import { defaultDataDir } from '../data-dir.js';
 import { LocalApiServer } from '../server/local-api.js';
 import { registerDialogHandlers } from './dialogs.js';
+import { handleChecked } from './ipc.js';
 import {
   isNavigationAllowed,
   isPermissionGranted,
@@ -37,11 +39,7 @@ function registerIpcHandlers(backend: Backend): void {
 /** The OpenAI-compatible API on loopback while Settings enables it, following every settings change. */
 function startLocalApi(backend: Backend): void {
   const localApi = new LocalApiServer(backend);
-  ipcMain.handle(localApiStatusChannel, (event, ...args: unknown[]) => {
-    if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error(`${localApiStatusChannel} refused: untrusted sender`);
-    if (args.length > 0) throw new Error(`invalid arguments for ${localApiStatusChannel}: it takes none`);
-    return localApi.status;
-  });
+  handleChecked(localApiStatusChannel, z.tuple([]), devServerUrl, async () => localApi.status);
   localApi.onStatus((status) => {
     const event: BackendEvent = { type: 'local-api-status', status };
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(backendEventChannel, event);
