@@ -330,10 +330,10 @@ export interface TradeoffHistory {
   problem: string | null;
 }
 
-/** Pushed from the backend to the renderer. */
 /** The desktop app's local API server as it runs now (the Electron main process runs it). */
 export type LocalApiStatus = { state: 'off' } | { state: 'listening'; url: string } | { state: 'failed'; error: string };
 
+/** Pushed from the backend to the renderer. */
 export type BackendEvent =
   | { type: 'job'; job: JobSnapshot }
   | { type: 'models-changed' }

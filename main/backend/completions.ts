@@ -32,9 +32,9 @@ export function listApiModels(dataDir: string): ApiModel[] {
     } catch {
       // no codebooks, or several without a default: plain rvq is not on offer
     }
+    const named = Object.keys(maxDepths).sort();
     if (defaultSet !== null && maxDepths[`rvq:${defaultSet}`] !== undefined) maxDepths.rvq = maxDepths[`rvq:${defaultSet}`];
-    const rvqCaches = Object.keys(maxDepths).sort((a, b) => (a === 'rvq' ? -1 : b === 'rvq' ? 1 : a.localeCompare(b)));
-    models.push({ id: basename(folder), importedAt: manifest.importedAt, caches: [...scalarCaches, ...rvqCaches], maxDepths });
+    models.push({ id: basename(folder), importedAt: manifest.importedAt, caches: [...scalarCaches, ...(maxDepths.rvq === undefined ? [] : ['rvq']), ...named], maxDepths });
   }
   return models;
 }

@@ -83,7 +83,8 @@ export class ModelGraph {
   rope(x: string, tables: { cos: string; sin: string }): string {
     const { g, config } = this;
     const d = config.headDim;
-    const half = config.rope.style === 'interleaved' ? 1 : d / 2;
+    // channel 0's partner is the distance between partners: 1 (interleaved) or d / 2 (half-split)
+    const half = ropePair(config, 0).partner;
     const blocks = g.op('Reshape', [x, g.int64([0, 0, 0, d / (2 * half), 2, half])]);
     const [first, second] = g.opN('Split', [blocks], 2, { axis: 4, num_outputs: 2 });
     const partners = g.op('Reshape', [g.op('Concat', [second, first], { axis: 4 }), g.int64([0, 0, 0, d])]);
