@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { SafetensorEntry } from '../../quant/index.js';
 import { Fp16Lane } from './fp16-lane.js';
-import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, kvBytes, kvGeometrySchema } from './kv-store.js';
+import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, checkTruncation, kvBytes, kvGeometrySchema } from './kv-store.js';
 import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows } from './kv-store.js';
 import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
 
@@ -35,7 +35,7 @@ export class Fp16KvStore implements Fp16PastStore {
   }
 
   truncate(length: number): void {
-    if (!Number.isInteger(length) || length < 0 || length > this.length) throw new RangeError(`cannot truncate ${this.length} tokens to ${length}`);
+    checkTruncation(this.length, length);
     for (const layer of this.lanes) for (const kind of KV_KINDS) layer[kind].truncate(length);
   }
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { float16ArrayToFloat32, rvqSpecSchema, scalesPerToken, tokenWidth } from '../../quant/index.js';
 import type { RvqCodec, RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { checkKvRows, tokenMajorFloat32, tokenMajorFp16 } from './kv-rows.js';
-import { KV_KINDS, checkComplete, checkLayer, kvBytes, sumKvBytes } from './kv-store.js';
+import { KV_KINDS, checkComplete, checkLayer, checkTruncation, kvBytes, sumKvBytes } from './kv-store.js';
 import type { KvBytes, KvGeometry, KvKind, KvRows, KvStore } from './kv-store.js';
 import { RecentWindow } from './recent-window.js';
 import { RvqTokenRecords } from './rvq-token-records.js';
@@ -178,7 +178,7 @@ export class KvCodeStore implements KvStore {
    * stay coded; the window refills with the next ones).
    */
   truncate(length: number): void {
-    if (!Number.isInteger(length) || length < 0 || length > this.length) throw new RangeError(`cannot truncate ${this.length} tokens to ${length}`);
+    checkTruncation(this.length, length);
     for (const layer of this.lanes) {
       for (const { records, window } of Object.values(layer)) {
         if (length >= records.length) window.truncate(length - records.length);

@@ -93,6 +93,11 @@ export interface Fp16PastStore extends KvStore {
   fp16Past(layer: number, kind: KvKind): Uint16Array;
 }
 
+/** Throws unless `length` is a length a cache of `held` tokens can be cut to. */
+export function checkTruncation(held: number, length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > held) throw new RangeError(`cannot truncate ${held} tokens to ${length}`);
+}
+
 /** Throws unless `layer` names one of the store's layers. */
 export function checkLayer(geometry: KvGeometry, layer: number): void {
   if (!Number.isInteger(layer) || layer < 0 || layer >= geometry.numLayers) throw new RangeError(`layer ${layer} is outside 0..${geometry.numLayers - 1}`);

@@ -17,7 +17,7 @@ import { Fp16Lane } from './fp16-lane.js';
 import { withCapacity } from './growable.js';
 import { tokenMajorFloat32, tokenRowsAsKvRows } from './kv-rows.js';
 import { sameSpec } from './kv-code-store.js';
-import { KV_KINDS, checkComplete, checkLayer, kvBytes, sumKvBytes } from './kv-store.js';
+import { KV_KINDS, checkComplete, checkLayer, checkTruncation, kvBytes, sumKvBytes } from './kv-store.js';
 import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows } from './kv-store.js';
 import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
 
@@ -154,7 +154,7 @@ export class OneKindRvqStore implements Fp16PastStore {
   }
 
   truncate(length: number): void {
-    if (!Number.isInteger(length) || length < 0 || length > this.length) throw new RangeError(`cannot truncate ${this.length} tokens to ${length}`);
+    checkTruncation(this.length, length);
     for (let i = 0; i < this.geometry.numLayers; i++) for (const kind of KV_KINDS) this.lane(i, kind).truncate(length);
   }
 

@@ -6,7 +6,7 @@
 import { codeBits, groupsPerToken, packCodes, rvqCodeBytesPerToken, rvqScaleBytesPerToken, scalesPerToken, tokenWidth, unpackCodes } from '../../quant/index.js';
 import type { RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { withCapacity, withExactCapacity } from './growable.js';
-import { kvBytes } from './kv-store.js';
+import { checkTruncation, kvBytes } from './kv-store.js';
 import type { KvBytes } from './kv-store.js';
 import { asUint16, blobTensor, bytesOf } from './store-blob.js';
 import type { StoreBlob } from './store-blob.js';
@@ -135,7 +135,7 @@ export class RvqTokenRecords {
   }
 
   truncate(length: number): void {
-    if (!Number.isInteger(length) || length < 0 || length > this.count) throw new RangeError(`cannot truncate ${this.count} tokens to ${length}`);
+    checkTruncation(this.count, length);
     this.count = length;
   }
 

@@ -11,7 +11,7 @@ import type { KvQuantizer, SafetensorEntry, ScalarFormat } from '../../quant/ind
 import { Fp16Lane } from './fp16-lane.js';
 import { withCapacity } from './growable.js';
 import { checkKvRows, tokenMajorFp16, tokenRowsAsKvRows } from './kv-rows.js';
-import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, kvBytes, kvGeometrySchema, sumKvBytes } from './kv-store.js';
+import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, checkTruncation, kvBytes, kvGeometrySchema, sumKvBytes } from './kv-store.js';
 import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows } from './kv-store.js';
 import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
 
@@ -135,7 +135,7 @@ export class ScalarKvStore implements Fp16PastStore {
   }
 
   truncate(length: number): void {
-    if (!Number.isInteger(length) || length < 0 || length > this.length) throw new RangeError(`cannot truncate ${this.length} tokens to ${length}`);
+    checkTruncation(this.length, length);
     for (const layer of this.lanes) for (const kind of KV_KINDS) layer[kind].truncate(length);
   }
 
