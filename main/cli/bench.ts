@@ -3,7 +3,7 @@
 import { createRng } from '../../quant/index.js';
 import { openCacheRuntime, parseCacheChoice } from '../engine/cache-runtime.js';
 import type { CacheChoice } from '../engine/cache-runtime.js';
-import { describeDecode, measureDecode, prefill } from '../engine/decode-measure.js';
+import { describeDecode, measureDecode, prefill, speedVsFp16 } from '../engine/decode-measure.js';
 import type { DecodeMeasurement } from '../engine/decode-measure.js';
 import { readManifest } from '../model/manifest.js';
 import type { CliCommand } from './command.js';
@@ -22,7 +22,7 @@ resident memory after prefilling each context length, for each cache.
   --contexts LIST    context lengths (default 128,512, within the model's context)
   --steps N          tokens decoded per measurement (default 16)
   --threads N        ONNX Runtime threads
-  --json             results as JSON`;
+  --json             results as JSON (speedVsFp16: fp16's p50 token latency over the format's)`;
 
 export const benchCommand: CliCommand = {
   name: 'bench',
@@ -58,12 +58,12 @@ export const benchCommand: CliCommand = {
     });
     const choices: CacheChoice[] = caches.flatMap((c) => (c.format === 'rvq' ? depths.map((depth) => ({ ...c, depth })) : [c]));
     const rng = createRng(1);
-    const results: DecodeMeasurement[] = [];
+    const results: (DecodeMeasurement & { speedVsFp16?: number })[] = [];
     const json = values.json === true;
     for (const context of contexts) {
       if (!json) console.log(`context ${context} (+${steps} decoded):`);
       const tokens = Array.from({ length: context }, () => rng.int(manifest.config.vocabSize));
-      let fp16Speed: number | undefined;
+      let fp16: DecodeMeasurement | undefined;
       for (const choice of choices) {
         const runtime = await asUsage(() => openCacheRuntime(folder, manifest, choice, session));
         try {
@@ -71,9 +71,10 @@ export const benchCommand: CliCommand = {
           await prefill(runtime.decoder, store, tokens);
           const label = choice.depth ? `${runtime.label} d${choice.depth}` : runtime.label;
           const m = await measureDecode(label, runtime.decoder, store, steps);
-          if (choice.format === 'fp16') fp16Speed = m.decodeTokensPerSecond;
-          results.push(m);
-          if (!json) console.log(describeDecode(m, choice.format === 'fp16' ? undefined : fp16Speed));
+          if (choice.format === 'fp16') fp16 = m;
+          const baseline = m === fp16 ? undefined : fp16;
+          results.push(baseline ? { ...m, speedVsFp16: speedVsFp16(m, baseline) } : m);
+          if (!json) console.log(describeDecode(m, baseline));
         } finally {
           await runtime.release();
         }

@@ -36,11 +36,19 @@ export async function measureDecode(label: string, decoder: DecoderStep<KvStore>
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(2);
 
-/** One line: speed, latency, held bytes by part, fp16 bytes and ratio, bytes fed per step, RSS. */
-export function describeDecode(m: DecodeMeasurement, fp16Speed?: number): string {
+/**
+ * A format's decode speed as a fraction of fp16's: the ratio of their median per-token latencies
+ * (p50), which one slow step (another process on a shared CPU) moves far less than the mean tok/s.
+ */
+export function speedVsFp16(m: DecodeMeasurement, fp16: DecodeMeasurement): number {
+  return fp16.latencyP50Ms / m.latencyP50Ms;
+}
+
+/** One line: speed, latency, held bytes by part, fp16 bytes and ratio, bytes fed per step, RSS; with `fp16`, the speed ratio. */
+export function describeDecode(m: DecodeMeasurement, fp16?: DecodeMeasurement): string {
   const b = m.bytes;
   const payload = b.codes + b.scales + b.values;
-  const vs = fp16Speed ? `  speed ${(m.decodeTokensPerSecond / fp16Speed).toFixed(2)}x fp16` : '';
+  const vs = fp16 ? `  speed ${speedVsFp16(m, fp16).toFixed(2)}x fp16 (p50 latency)` : '';
   return (
     `  ${m.label.padEnd(12)} decode ${m.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s  p50 ${m.latencyP50Ms.toFixed(1)} ms  p95 ${m.latencyP95Ms.toFixed(1)} ms | ` +
     `held ${mib(payload)} MiB (codes ${mib(b.codes)} + scales ${mib(b.scales)} + fp16 ${mib(b.values)}; + depths ${mib(b.bookkeeping)}), fp16 ${mib(b.fp16)} MiB, ${(b.fp16 / payload).toFixed(2)}x smaller, ` +

@@ -3,9 +3,11 @@
 // 32 inside the head, C 2048, per-head fp16 scales; random codebooks), at several context lengths,
 // through the engine's stores, decoders and generation loop. The past is filled with random values /
 // random codes (decode speed does not depend on them), then `steps` tokens are decoded greedily.
+// Each context is measured in `rounds` rounds, fp16 and RVQ interleaved, so that a shared CPU's slow
+// spells fall on all three caches; the speed ratio (speedVsFp16: p50 latencies) is taken per round.
 import { createRng, parseRvqSpec, rvqBytesPerToken, rvqCodeBytesPerToken, rvqCodebookBytes, scalesPerToken } from '../../quant/index.js';
 import type { CodebookSet } from '../../quant/index.js';
-import { describeDecode, measureDecode } from '../../main/engine/decode-measure.js';
+import { describeDecode, measureDecode, speedVsFp16 } from '../../main/engine/decode-measure.js';
 import type { DecodeMeasurement } from '../../main/engine/decode-measure.js';
 import { FpGraphDecoder } from '../../main/engine/fp-graph-decoder.js';
 import { Fp16KvStore } from '../../main/engine/fp16-kv-store.js';
@@ -24,14 +26,17 @@ export const smolLm2RvqSpec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSi
 
 export interface SpeedAtContext {
   context: number;
+  /** The last round's measurements (bytes do not change between rounds). */
   fp16: DecodeMeasurement;
   rvq: Record<8 | 4, DecodeMeasurement>;
+  /** RVQ speed as a fraction of fp16's in each round, and their median. */
+  speedRatios: Record<8 | 4, { rounds: number[]; median: number }>;
   /** What the paper's formula gives for the RVQ store's codes + scales at depth d (every layer, K and V). */
   formulaBytes: Record<8 | 4, number>;
 }
 
 /** Runs the measurement, printing a line per cache; returns the figures. */
-export async function runEngineSpeed(pasts: readonly number[], steps: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
+export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
   const spec = smolLm2RvqSpec;
   const rng = createRng(1);
   const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
@@ -66,22 +71,37 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, lo
   const results: SpeedAtContext[] = [];
   try {
     for (const past of pasts) {
-      log(`context ${past} (+${steps} decoded):`);
-      const fp16 = await measureDecode('fp16', fp, filledFp16(past), steps, 42);
-      log(describeDecode(fp16));
-      const at = async (depth: 8 | 4) => {
-        const m = await measureDecode(`rvq depth ${depth}`, rvq, filledRvq(past, depth), steps, 42);
-        log(describeDecode(m, fp16.decodeTokensPerSecond));
-        return m;
-      };
-      const rvq8 = await at(8);
-      const rvq4 = await at(4);
+      const ratios: Record<8 | 4, number[]> = { 8: [], 4: [] };
+      let last: Pick<SpeedAtContext, 'fp16' | 'rvq'> | undefined;
+      for (let round = 1; round <= rounds; round++) {
+        log(`context ${past} (+${steps} decoded), round ${round} of ${rounds}:`);
+        const fp16 = await measureDecode('fp16', fp, filledFp16(past), steps, 42);
+        log(describeDecode(fp16));
+        const at = async (depth: 8 | 4) => {
+          const m = await measureDecode(`rvq depth ${depth}`, rvq, filledRvq(past, depth), steps, 42);
+          log(describeDecode(m, fp16));
+          ratios[depth].push(speedVsFp16(m, fp16));
+          return m;
+        };
+        last = { fp16, rvq: { 8: await at(8), 4: await at(4) } };
+      }
+      const { fp16, rvq: { 8: rvq8, 4: rvq4 } } = last!;
+      const speedRatios = { 8: summarize(ratios[8]), 4: summarize(ratios[4]) };
+      for (const depth of [8, 4] as const) {
+        log(`  rvq depth ${depth} speed vs fp16 at ${past}, per round: ${ratios[depth].map((r) => r.toFixed(2)).join(', ')}; median ${speedRatios[depth].median.toFixed(2)}x`);
+      }
       const formula = (depth: number) => rvq8.bytes.tokens * 2 * c.numLayers * rvqBytesPerToken(spec, depth);
-      results.push({ context: past, fp16, rvq: { 8: rvq8, 4: rvq4 }, formulaBytes: { 8: formula(8), 4: formula(4) } });
+      results.push({ context: past, fp16, rvq: { 8: rvq8, 4: rvq4 }, speedRatios, formulaBytes: { 8: formula(8), 4: formula(4) } });
     }
   } finally {
     await fpSession.session.release();
     await rvqSession.session.release();
   }
   return results;
+}
+
+function summarize(rounds: number[]): { rounds: number[]; median: number } {
+  const sorted = [...rounds].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return { rounds, median: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2 };
 }

@@ -9,7 +9,7 @@
 // depth 8 = 3.25 bits/value.
 // Part 2, speed: decode tokens/s, bytes and resident memory on a random model of SmolLM2-135M's
 // geometry at contexts 128, 512, 2048 (engine-speed.ts). Measured-vs-target lines at the end of each part.
-// Usage: npm run bench:engine [-- --calibration-stories 150 --max-eval-tokens 8192 --steps 16 --skip-speed --skip-grouping]
+// Usage: npm run bench:engine [-- --calibration-stories 150 --max-eval-tokens 8192 --steps 16 --rounds 3 --skip-speed --skip-grouping]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     'calibration-stories': { type: 'string', default: '150' },
     'max-eval-tokens': { type: 'string', default: '8192' },
     steps: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '3' },
     'skip-speed': { type: 'boolean' },
     'skip-grouping': { type: 'boolean' },
   },
@@ -143,7 +144,7 @@ try {
 
 if (!values['skip-speed']) {
   console.log(`\n== Part 2: decode speed and bytes, random model of SmolLM2-135M geometry (${elapsed()}) ==`);
-  const speed = await runEngineSpeed([128, 512, 2048], Number(values.steps));
+  const speed = await runEngineSpeed([128, 512, 2048], Number(values.steps), Number(values.rounds));
   console.log('\nmeasured vs target (part 2):');
   for (const s of speed) {
     const r8 = s.rvq[8].bytes;
@@ -157,8 +158,8 @@ if (!values['skip-speed']) {
   const last = speed.find((s) => s.context === 2048);
   if (last) {
     for (const depth of [8, 4] as const) {
-      const ratio = last.rvq[depth].decodeTokensPerSecond / last.fp16.decodeTokensPerSecond;
-      console.log(`  RVQ depth ${depth} decode ${ratio.toFixed(2)}x fp16 at 2048 (${last.rvq[depth].decodeTokensPerSecond.toFixed(2)} vs ${last.fp16.decodeTokensPerSecond.toFixed(2)} tok/s) — target 0.8x: ${verdict(ratio >= 0.8)}`);
+      const { rounds, median } = last.speedRatios[depth];
+      console.log(`  RVQ depth ${depth} decode ${median.toFixed(2)}x fp16 at 2048 (median of ${rounds.length} interleaved rounds: ${rounds.map((r) => r.toFixed(2)).join(', ')}; p50 latency ${last.rvq[depth].latencyP50Ms.toFixed(1)} vs ${last.fp16.latencyP50Ms.toFixed(1)} ms in the last) — target 0.8x: ${verdict(median >= 0.8)}`);
     }
     console.log(`  resident memory at the end: ${(last.rvq[4].residentBytes / 2 ** 20).toFixed(0)} MiB (process, both graphs loaded)`);
   }

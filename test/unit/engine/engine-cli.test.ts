@@ -88,6 +88,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(results.map((r: { label: string; context: number }) => `${r.label}@${r.context}`)).toEqual(['fp16@16', 'rvq:synthetic d4@16', 'rvq:synthetic d2@16', 'fp16@64', 'rvq:synthetic d4@64', 'rvq:synthetic d2@64']);
     expect(results[4].bytes.codes).toBe(69 * 10 * 2); // 64 + 1 + 4 tokens, 2 bytes a token at depth 4
     expect(results[0].decodeTokensPerSecond).toBeGreaterThan(0);
+    // speed against fp16 at the same context: fp16's median per-token latency over the format's
+    expect(results[0].speedVsFp16).toBeUndefined();
+    expect(results[4].speedVsFp16).toBeCloseTo(results[3].latencyP50Ms / results[4].latencyP50Ms, 10);
   });
 
   it.each([
