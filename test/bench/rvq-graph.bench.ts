@@ -67,9 +67,15 @@ for (const past of pasts) {
   ]);
   console.log(`past ${String(past).padStart(5)}: fp16 ${fpMs.toFixed(1)} ms/step, rvq ${rvqMs.toFixed(1)} ms/step (x${(rvqMs / fpMs).toFixed(2)}; medians of interleaved steps)`);
   if (values.profile) {
+    const fpScopes = await profileByScope(fpModel, fpFeeds, steps);
+    const rvqScopes = await profileByScope(rvqModel, rvqFeeds, steps);
     printScopeTable([
-      { name: 'fp16', byScope: await profileByScope(fpModel, fpFeeds, steps) },
-      { name: 'rvq', byScope: await profileByScope(rvqModel, rvqFeeds, steps) },
+      { name: 'fp16', byScope: fpScopes },
+      { name: 'rvq', byScope: rvqScopes },
     ]);
+    // what a step at 0.8x fp16's speed may spend, against the rvq parts that read none of the past
+    const budget = [...fpScopes.values()].reduce((a, b) => a + b, 0) / 0.8;
+    const fixed = (rvqScopes.get('kv-cache/encode') ?? 0) + (rvqScopes.get('weights') ?? 0);
+    console.log(`0.8x fp16 leaves the rvq step ${budget.toFixed(1)} kernel ms; encoding the new token and the weights alone take ${fixed.toFixed(1)} (${((100 * fixed) / budget).toFixed(0)}%), before any of the past is decoded`);
   }
 }
