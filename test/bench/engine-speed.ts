@@ -16,6 +16,7 @@ import { KvCodeStore } from '../../main/engine/kv-code-store.js';
 import { KV_KINDS } from '../../main/engine/kv-store.js';
 import type { KvStore } from '../../main/engine/kv-store.js';
 import { RvqGraphDecoder } from '../../main/engine/rvq-graph-decoder.js';
+import { percentile } from '../../main/engine/timing.js';
 import { createSession } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
@@ -29,7 +30,7 @@ export interface SpeedAtContext {
   /** The last round's measurements (bytes do not change between rounds). */
   fp16: DecodeMeasurement;
   rvq: Record<8 | 4, DecodeMeasurement>;
-  /** RVQ speed as a fraction of fp16's in each round, and their median. */
+  /** RVQ speed as a fraction of fp16's in each round, and their median (nearest rank). */
   speedRatios: Record<8 | 4, { rounds: number[]; median: number }>;
   /** What the paper's formula gives for the RVQ store's codes + scales at depth d (every layer, K and V). */
   formulaBytes: Record<8 | 4, number>;
@@ -37,6 +38,7 @@ export interface SpeedAtContext {
 
 /** Runs the measurement, printing a line per cache; returns the figures. */
 export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
   const spec = smolLm2RvqSpec;
   const rng = createRng(1);
   const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
@@ -86,7 +88,7 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
         last = { fp16, rvq: { 8: await at(8), 4: await at(4) } };
       }
       const { fp16, rvq: { 8: rvq8, 4: rvq4 } } = last!;
-      const speedRatios = { 8: summarize(ratios[8]), 4: summarize(ratios[4]) };
+      const speedRatios = { 8: { rounds: ratios[8], median: percentile(ratios[8], 50) }, 4: { rounds: ratios[4], median: percentile(ratios[4], 50) } };
       for (const depth of [8, 4] as const) {
         log(`  rvq depth ${depth} speed vs fp16 at ${past}, per round: ${ratios[depth].map((r) => r.toFixed(2)).join(', ')}; median ${speedRatios[depth].median.toFixed(2)}x`);
       }
@@ -98,10 +100,4 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
     await rvqSession.session.release();
   }
   return results;
-}
-
-function summarize(rounds: number[]): { rounds: number[]; median: number } {
-  const sorted = [...rounds].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return { rounds, median: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2 };
 }
