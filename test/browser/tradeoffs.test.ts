@@ -65,7 +65,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(await page.locator('tr[aria-current="true"] th').textContent()).toMatch(new RegExp(`^rvq:\\w+ d${expected}$`));
     await saveScreenshot(page, 'tradeoffs');
 
-    const below = Math.min(...run.points.filter((p) => p.rvq).map((p) => p.perplexityChangePercent)) - 1;
+    const below = Math.floor(Math.min(...run.points.filter((p) => p.rvq).map((p) => p.perplexityChangePercent))) - 1;
     await page.getByLabel('Acceptable perplexity increase (%)').fill(String(below));
     await expect.poll(() => chosen.textContent()).toBe(`No swept depth keeps the perplexity increase within ${below}%.`);
     await page.getByLabel('Acceptable perplexity increase (%)').fill('lots');

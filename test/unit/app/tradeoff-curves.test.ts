@@ -72,6 +72,8 @@ describe('tradeoff curves', () => {
     expect(none.chosen).toBeNull();
     expect(describeChoice(none, 1)).toBe('No swept depth keeps the perplexity increase within 1%.');
     expect(describeChoice(acceptableDepth(sweep, 10), 10)).toBe('Smallest depth within 10%: depth 2 of b (+8.00% perplexity, 90.0 bytes/token).');
+    // a typed threshold is read back at most to hundredths
+    expect(describeChoice(acceptableDepth(sweep, 10.123456), 10.123456)).toMatch(/^Smallest depth within 10\.12%: /);
   });
 
   it('reads the acceptable loss as typed', () => {

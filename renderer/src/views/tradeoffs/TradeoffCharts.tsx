@@ -6,7 +6,7 @@ import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContai
 import type { TradeoffPoint, TradeoffRun } from '../../../../main/api/types.js';
 import { palette } from '../cost/CostCharts.js';
 import { TableHead } from '../common.js';
-import { formatCount } from '../format.js';
+import { formatCount, formatPercent } from '../format.js';
 import { acceptableDepth, depthCurves, describeChoice, describeRun, meetsLoss, parseAcceptableLoss, referencePoints } from './tradeoff-curves.js';
 import type { AcceptableDepth } from './tradeoff-curves.js';
 
@@ -69,7 +69,7 @@ function MetricChart({ run, metric, marks }: { run: TradeoffRun; metric: Metric;
             <ReferenceLine key={p.label} y={metric.value(p)} ifOverflow="extendDomain" stroke={referenceColour} strokeDasharray="4 4" label={{ value: p.label, position: 'right', fontSize: 11, fill: referenceColour }} />
           ))}
           {metric.name.startsWith('Perplexity') && marks.acceptable !== null && (
-            <ReferenceLine y={marks.acceptable} ifOverflow="extendDomain" stroke="#b42318" strokeDasharray="6 3" label={{ value: `acceptable ${marks.acceptable}%`, position: 'insideTopLeft', fontSize: 11, fill: '#b42318' }} />
+            <ReferenceLine y={marks.acceptable} ifOverflow="extendDomain" stroke="#b42318" strokeDasharray="6 3" label={{ value: `acceptable ${formatPercent(marks.acceptable)}`, position: 'insideTopLeft', fontSize: 11, fill: '#b42318' }} />
           )}
           {marks.depth !== null && <ReferenceLine x={marks.depth} stroke="#2b8a3e" strokeWidth={2} label={{ value: `depth ${marks.depth}`, position: 'insideTop', fontSize: 11, fill: '#2b8a3e' }} />}
           {curves.map((c, i) => (

@@ -3,7 +3,7 @@
 // scalar formats as reference points, and the smallest depth whose perplexity increase is within the
 // operator's acceptable loss.
 import type { TradeoffPoint, TradeoffRun } from '../../../../main/api/types.js';
-import { formatCount } from '../format.js';
+import { formatCount, formatPercent } from '../format.js';
 
 export interface DepthCurve {
   set: string;
@@ -65,7 +65,7 @@ export function describeRun(run: TradeoffRun): string {
 /** The marked depth, or why there is none, as one line. */
 export function describeChoice(choice: AcceptableDepth | null, acceptable: number | null): string {
   if (acceptable === null || !choice) return 'Give an acceptable perplexity increase to mark a depth.';
-  if (!choice.chosen) return `No swept depth keeps the perplexity increase within ${acceptable}%.`;
+  if (!choice.chosen) return `No swept depth keeps the perplexity increase within ${formatPercent(acceptable)}.`;
   const c = choice.chosen;
-  return `Smallest depth within ${acceptable}%: depth ${c.rvq.depth} of ${c.rvq.set} (${c.perplexityChangePercent >= 0 ? '+' : ''}${c.perplexityChangePercent.toFixed(2)}% perplexity, ${c.kvBytesPerToken.toFixed(1)} bytes/token).`;
+  return `Smallest depth within ${formatPercent(acceptable)}: depth ${c.rvq.depth} of ${c.rvq.set} (${c.perplexityChangePercent >= 0 ? '+' : ''}${c.perplexityChangePercent.toFixed(2)}% perplexity, ${c.kvBytesPerToken.toFixed(1)} bytes/token).`;
 }
