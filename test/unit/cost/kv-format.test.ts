@@ -44,6 +44,10 @@ describe('KV bytes per token, Llama-3-8B (32 layers, 8 KV heads, head_dim 128)',
     expect(account({ kind: 'q4_0' }).codebookBytes).toBe(0);
   });
 
+  it("says RVQ's decode speed is a fused-kernel assumption, not what ResKV's own engine achieves", () => {
+    expect(account({ kind: 'rvq', depth: 8 }).notes.codebooks.join(' ')).toMatch(/assumes fused dequantization.*ResKV's own engine has no such kernel.*Tradeoffs view/);
+  });
+
   it('a head_dim-8 model groups across its KV heads with one scale per token (stories260K: 13 B per row)', () => {
     const tiny: ModelGeometry = { ...llama3_8b, name: 'stories260K-like', numLayers: 5, numHeads: 8, numKvHeads: 4, headDim: 8, hiddenSize: 64 };
     const rvq = account({ kind: 'rvq', depth: 8 }, tiny);
