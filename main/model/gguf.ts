@@ -126,23 +126,35 @@ class ByteWriter {
     return at;
   }
 
+  /** The view over `n` new bytes: room() may replace the buffer, so nothing reads this.view before it. */
+  private next(n: number): [DataView, number] {
+    const at = this.room(n);
+    return [this.view, at];
+  }
+
   u8(v: number): void {
-    this.view.setUint8(this.room(1), v);
+    const [view, at] = this.next(1);
+    view.setUint8(at, v);
   }
   u32(v: number): void {
-    this.view.setUint32(this.room(4), v, true);
+    const [view, at] = this.next(4);
+    view.setUint32(at, v, true);
   }
   i32(v: number): void {
-    this.view.setInt32(this.room(4), v, true);
+    const [view, at] = this.next(4);
+    view.setInt32(at, v, true);
   }
   f32(v: number): void {
-    this.view.setFloat32(this.room(4), v, true);
+    const [view, at] = this.next(4);
+    view.setFloat32(at, v, true);
   }
   u64(v: number): void {
-    this.view.setBigUint64(this.room(8), BigInt(v), true);
+    const [view, at] = this.next(8);
+    view.setBigUint64(at, BigInt(v), true);
   }
   bytes(b: Uint8Array): void {
-    this.buffer.set(b, this.room(b.length));
+    const at = this.room(b.length);
+    this.buffer.set(b, at);
   }
   string(s: string): void {
     const b = new TextEncoder().encode(s);

@@ -173,6 +173,17 @@ describe('GGUF writer byte layout (read back by an independent parser)', () => {
     }
   });
 
+  it('grows its header buffer past the first 64 KiB (a real vocabulary)', () => {
+    const tokens = Array.from({ length: 20000 }, (_, i) => `token-${i}`);
+    const layout = encodeGgufHeader(new Map([['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }]]), [{ name: 'w', shape: [3, 5], type: 'F16' }]);
+    expect(layout.header.length).toBeGreaterThan(2 ** 17);
+    const g = parseGguf(layout.header);
+    expect(g.metadata.get('tokenizer.ggml.tokens')).toEqual(tokens);
+    expect(g.tensors).toEqual([{ name: 'w', ne: [5, 3], type: 1, offset: 0 }]);
+    expect(g.dataStart).toBe(layout.header.length);
+    expect(layout.dataBytes).toBe(32);
+  });
+
   it('refuses models llama.cpp would compute differently, and malformed headers, naming the problem', () => {
     const gemma = tinyModels['gemma (head_dim 12 != 32/4, GeLU-tanh, (1+w) norm, scaled embeddings)'];
     expect(() => writeGgufModel(join(dir, 'gemma.gguf'), gemma, new RandomWeights(gemma, 1))).toThrow(/architecture gemma.*activation gelu_tanh.*norm weight offset 1/);
