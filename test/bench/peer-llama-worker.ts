@@ -34,7 +34,7 @@ async function serve(): Promise<void> {
     return;
   }
   const { llama } = cpp;
-  reply({ type: 'ready', build: `llama.cpp ${llama.llamaCppRelease.release} (${llama.buildType} CPU binary; ${llama.systemInfo.trim()})` });
+  reply({ type: 'ready', build: `llama.cpp release ${llama.llamaCppRelease.release} as node-llama-cpp's binary names it (${llama.buildType} CPU binary; ${llama.systemInfo.trim()})` });
   const sequences = new Map<LlamaKvType, LlamaContextSequence>();
   const rng = createRng(7);
   let vocabSize = 0;

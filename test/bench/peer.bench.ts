@@ -27,7 +27,7 @@ import { RandomWeights, writeHfFolder } from '../../main/model/hf-export.js';
 import { readHfCheckpoint } from '../../main/model/hf.js';
 import { importModel } from '../../main/model/library.js';
 import { installRvqGraph } from '../../main/model/library-rvq.js';
-import { smolLm2Geometry as c } from '../support/geometries.js';
+import { smolLm2Geometry } from '../support/geometries.js';
 import { appendRandomPast, randomCodebooks, smolLm2RvqSpec } from './engine-speed.js';
 import { LlamaCppWorker } from './peer-llama-cpp.js';
 import { llamaKvTypes } from './peer-llama-worker.js';
@@ -43,7 +43,9 @@ const contexts = [...new Set(values.contexts!.split(',').map((t) => wholeNumber(
 const steps = wholeNumber('steps', values.steps!, 2);
 const rounds = wholeNumber('rounds', values.rounds!, 1);
 const threads = wholeNumber('threads', values.threads!, 1);
-if (contexts[contexts.length - 1] + steps + 1 > c.maxPositions) throw new RangeError(`--contexts: ${contexts[contexts.length - 1]} + ${steps + 1} decoded tokens exceed the model's ${c.maxPositions} positions`);
+const maxContext = contexts[contexts.length - 1] + steps + 1;
+// SmolLM2 has 8192 positions; decoding past an 8192-token context needs a few more (no weight depends on them)
+const c = { ...smolLm2Geometry, maxPositions: Math.max(smolLm2Geometry.maxPositions, maxContext) };
 
 const inputToken = 42;
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
@@ -75,9 +77,16 @@ if (!(worker instanceof LlamaCppWorker)) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'reskv-bench-peer-'));
+// an interrupted run leaves no gigabyte of model files behind (the worker dies with its parent's IPC channel)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 const runtimes: CacheRuntime[] = [];
 try {
-  console.log(`SmolLM2-135M geometry (${c.numLayers} layers, ${c.numHeads} heads, ${c.numKvHeads} KV heads x ${c.headDim}, vocab ${c.vocabSize}), random float32 weights, ${threads} threads each`);
+  console.log(`SmolLM2-135M geometry (${c.numLayers} layers, ${c.numHeads} heads, ${c.numKvHeads} KV heads x ${c.headDim}, vocab ${c.vocabSize}), random float32 weights, ${threads} threads each${c.maxPositions > smolLm2Geometry.maxPositions ? `; positions raised from ${smolLm2Geometry.maxPositions} to ${c.maxPositions} to decode ${steps + 1} tokens past ${contexts[contexts.length - 1]}` : ''}`);
   console.log(`${worker.build}`);
   console.log(`this machine is shared (other engineers' jobs run beside this one): load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const started = performance.now();
@@ -99,7 +108,6 @@ try {
   const manifest = installRvqGraph(folder, codebookFile, 'random');
   console.log(`weights written once by our exporter: a Hugging Face folder imported by ResKV (${mib(manifest.weightsBytes)} MiB) and a GGUF (${mib(ggufBytes)} MiB) (${elapsed()})`);
 
-  const maxContext = contexts[contexts.length - 1] + steps + 1;
   const opened = await worker.ask({ type: 'open', modelPath: gguf, contextSize: maxContext, threads, vocabSize: c.vocabSize }, 'opened');
   for (const o of opened.contexts) console.log(`llama.cpp ${o.kv.toLowerCase()} KV: context ${o.contextSize} tokens, flash attention ${o.flashAttention ? 'on' : 'off'}, ${o.threads} threads`);
 
