@@ -177,15 +177,22 @@ try {
     }
   }
 
-  /** Median over rounds of a/b's p50 ratio, taken within each round; null when the context was not run. */
-  const ratio = (context: number, a: string, b: string): number | null => {
+  /** a/b's p50 ratio in each round; null when the context was not run. */
+  const roundRatios = (context: number, a: string, b: string): number[] | null => {
     const at = samples.get(context);
     if (!at) return null;
-    const x = at.get(a)!;
     const y = at.get(b)!;
-    return percentile(x.map((s, i) => s.p50 / y[i].p50), 50);
+    return at.get(a)!.map((s, i) => s.p50 / y[i].p50);
   };
-  const fmt = (r: number | null) => (r === null ? 'not run (--contexts)' : `${r.toFixed(2)}x`);
+  /** Their median (nearest rank, so the lower of two rounds): the figure checked against a target. */
+  const ratio = (context: number, a: string, b: string): number | null => {
+    const r = roundRatios(context, a, b);
+    return r && percentile(r, 50);
+  };
+  const fmt = (context: number, a: string, b: string) => {
+    const r = roundRatios(context, a, b);
+    return r === null ? 'not run (--contexts)' : `${percentile(r, 50).toFixed(2)}x (rounds ${r.map((x) => x.toFixed(2)).join(', ')})`;
+  };
 
   console.log('\nmedian p50 ms/token:');
   console.log(`| context | ${caches.map((k) => k.name).join(' | ')} |`);
@@ -196,16 +203,16 @@ try {
   const near = [128, 512, 2048].filter((n) => samples.has(n));
   const fpVsLlama = near.map((n) => ratio(n, 'ResKV fp16', 'llama.cpp f16')!);
   console.log(
-    `  ResKV fp16 time per token / llama.cpp f16 KV at ${near.length ? near.map((n, i) => `${n}: ${fmt(fpVsLlama[i])}`).join(', ') : '128-2048: not run (--contexts)'} — target <= 1.15x at 128-2048: ${near.length ? verdict(fpVsLlama.every((r) => r <= 1.15)) + (near.length < 3 ? ' (on the contexts run)' : '') : 'not measured'}`,
+    `  ResKV fp16 time per token / llama.cpp f16 KV at ${near.length ? near.map((n) => `${n}: ${fmt(n, 'ResKV fp16', 'llama.cpp f16')}`).join(', ') : '128-2048: not run (--contexts)'} — target <= 1.15x at 128-2048: ${near.length ? verdict(fpVsLlama.every((r) => r <= 1.15)) + (near.length < 3 ? ' (on the contexts run)' : '') : 'not measured'}`,
   );
   for (const [context, target] of [[2048, 0.8], [8192, 1.0]] as const) {
     const speed = ratio(context, 'ResKV fp16', 'ResKV rvq d8');
-    console.log(`  ResKV rvq d8 speed vs ResKV fp16 at ${context}: ${fmt(speed)} — target >= ${target.toFixed(1)}x: ${speed === null ? 'not measured' : verdict(speed >= target)}`);
+    console.log(`  ResKV rvq d8 speed vs ResKV fp16 at ${context}: ${fmt(context, 'ResKV fp16', 'ResKV rvq d8')} — target >= ${target.toFixed(1)}x: ${speed === null ? 'not measured' : verdict(speed >= target)}`);
   }
   const d4 = contexts.map((n) => ratio(n, 'ResKV rvq d8', 'ResKV rvq d4')!);
-  console.log(`  ResKV rvq d4 speed vs d8: ${contexts.map((n, i) => `${n}: ${d4[i].toFixed(2)}x`).join(', ')} — target > 1x (d4 faster): ${verdict(d4.every((r) => r > 1))}`);
+  console.log(`  ResKV rvq d4 speed vs d8: ${contexts.map((n) => `${n}: ${fmt(n, 'ResKV rvq d8', 'ResKV rvq d4')}`).join(', ')} — target > 1x (d4 faster): ${verdict(d4.every((r) => r > 1))}`);
   for (const context of contexts) {
-    console.log(`  at ${context}: ResKV fp16 / llama.cpp f16 ${fmt(ratio(context, 'ResKV fp16', 'llama.cpp f16'))}, rvq d8 / llama.cpp q8_0 ${fmt(ratio(context, 'ResKV rvq d8', 'llama.cpp q8_0'))}, rvq d4 / llama.cpp q4_0 ${fmt(ratio(context, 'ResKV rvq d4', 'llama.cpp q4_0'))} (time per token)`);
+    console.log(`  at ${context}, time per token: ResKV fp16 / llama.cpp f16 ${fmt(context, 'ResKV fp16', 'llama.cpp f16')}; rvq d8 / llama.cpp q8_0 ${fmt(context, 'ResKV rvq d8', 'llama.cpp q8_0')}; rvq d4 / llama.cpp q4_0 ${fmt(context, 'ResKV rvq d4', 'llama.cpp q4_0')}`);
   }
   console.log(`load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${elapsed()})`);
 } finally {

@@ -230,7 +230,7 @@ describe('llama.cpp runs our GGUF as the float64 reference runs our Hugging Face
     const model = await cpp.llama.loadModel({ modelPath: path, gpuLayers: 0 });
     // float32 cache, no flash attention: llama.cpp's CPU flash attention rounds to f16 (logit errors ~5e-3
     // measured, against ~3e-6 without)
-    const exact = { contextSize: config.maxPositions, threads: 2, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } as const;
+    const exact = { contextSize: config.maxPositions, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } as const;
     try {
       const context = await model.createContext(exact);
       const prompt = [5, 17, 250, 3, 99, 42, 7, 128];
