@@ -4,8 +4,9 @@
 // from other origins or without a JSON body (cross-site request defence), optional bearer token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isApiMethodName } from '../api/methods.js';
 import type { Backend } from '../backend/client.js';
-import { ApiArgumentError, isApiMethodName } from '../backend/methods.js';
+import { ApiArgumentError } from '../backend/errors.js';
 import { HttpError, readJsonBody, sendError, sendJson, tokenMatches } from './http-io.js';
 import { handleOpenAiRequest } from './openai.js';
 import { changesState, refuseForeignRequest, servedOrigins } from './request-guard.js';

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { decodeUrlPath } from './http-io.js';
 import { contentSecurityPolicy, headerOnlyCspDirectives } from '../electron/security.js';
 
 const contentTypes: Record<string, string> = {
@@ -20,7 +21,7 @@ const contentTypes: Record<string, string> = {
 /** Answers GET/HEAD for a file under `root`; `/` maps to index.html. Returns false if not found. */
 export async function serveStaticFile(root: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+  const pathname = decodeUrlPath(new URL(req.url ?? '/', 'http://localhost').pathname);
   const relative = normalize(pathname === '/' ? '/index.html' : pathname);
   const file = join(root, relative);
   if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) return false;

@@ -84,6 +84,12 @@ describe('headless server', () => {
     expect((await send(server.url, '/api/app.info', { method: 'POST', body: 'x'.repeat(5000) })).status).toBe(413);
   });
 
+  it.each(['/%', '/%E0%A4%A', '/assets/%zz.js', '/v1/models/%'])('answers malformed percent-encoding (%s) with 400, not 500', async (path) => {
+    const res = await send(server.url, path);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error).toMatchObject({ code: 'invalid_url', message: expect.stringMatching(/malformed percent-encoding/) });
+  });
+
   it('refuses a foreign Host header (DNS rebinding)', async () => {
     const res = await send(server.url, '/api/app.info', { method: 'POST', body: '[]', headers: { host: 'evil.example:80' } });
     expect(res.status).toBe(421);
