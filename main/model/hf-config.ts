@@ -6,6 +6,22 @@ import { supportedArchitectures } from './config.js';
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * A size field with an upper bound, checked before anything is allocated from it: the largest
+ * published decoders stay far below (Llama-3.1-405B: 126 layers, hidden 16384, MLP 53248; Gemma:
+ * vocabulary 256000; Qwen2.5-1M: 1010000 positions).
+ */
+const size = (max: number) => positiveInt.max(max, { error: (issue) => `${String(issue.input)} is beyond ${max}, the largest this reader accepts` });
+export const sizeLimits = {
+  layers: 1024,
+  hidden: 65536,
+  intermediate: 262144,
+  heads: 1024,
+  headDim: 1024,
+  vocab: 4_194_304,
+  positions: 16_777_216,
+} as const;
+
 const ropeScalingSchema = z
   .object({
     rope_type: z.string().optional(),
@@ -20,14 +36,14 @@ const ropeScalingSchema = z
 
 const hfConfigSchema = z.object({
   model_type: z.string(),
-  hidden_size: positiveInt,
-  intermediate_size: positiveInt,
-  num_hidden_layers: positiveInt,
-  num_attention_heads: positiveInt,
-  num_key_value_heads: positiveInt.nullable().optional(),
-  head_dim: positiveInt.nullable().optional(),
-  vocab_size: positiveInt,
-  max_position_embeddings: positiveInt.optional(),
+  hidden_size: size(sizeLimits.hidden),
+  intermediate_size: size(sizeLimits.intermediate),
+  num_hidden_layers: size(sizeLimits.layers),
+  num_attention_heads: size(sizeLimits.heads),
+  num_key_value_heads: size(sizeLimits.heads).nullable().optional(),
+  head_dim: size(sizeLimits.headDim).nullable().optional(),
+  vocab_size: size(sizeLimits.vocab),
+  max_position_embeddings: size(sizeLimits.positions).optional(),
   rms_norm_eps: z.number().positive().optional(),
   rope_theta: z.number().positive().optional(),
   rope_scaling: ropeScalingSchema,

@@ -97,6 +97,51 @@ describe('Hugging Face reader', () => {
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: missing');
   });
 
+  it('bounds config sizes before allocating anything, naming the file and field', () => {
+    const folder = freshFolder();
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    // unbounded, 1e9 layers would build a billion expected tensor shapes before any check
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, num_hidden_layers: 1e9 }));
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: invalid config (num_hidden_layers: 1000000000 is beyond 1024, the largest this reader accepts)');
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, vocab_size: 2 ** 40 }));
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: invalid config (vocab_size: 1099511627776 is beyond 4194304, the largest this reader accepts)');
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, hidden_size: 1e7 }));
+    expect(() => readHfCheckpoint(folder)).toThrow(/^config\.json: invalid config \(hidden_size: 10000000 is beyond 65536/);
+    // in bounds but not what the weights hold
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, vocab_size: 400 }));
+    expect(() => readHfCheckpoint(folder)).toThrow("model.safetensors: tensor model.embed_tokens.weight has shape [300,32], config.json implies [400,32] (dimension 0 is config.json's vocab_size)");
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, num_hidden_layers: 3 }));
+    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: missing tensors model\.layers\.2\.input_layernorm\.weight, .* and 4 more$/);
+  });
+
+  it('names the file holding a dtype it cannot read or a header that lies about offsets', () => {
+    const folder = freshFolder();
+    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const path = join(folder, 'model.safetensors');
+    const original = readFileSync(path);
+    const rewriteHeader = (edit: (header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => void) => {
+      const length = Number(original.readBigUInt64LE(0));
+      const header = JSON.parse(original.subarray(8, 8 + length).toString('utf8'));
+      edit(header);
+      const text = Buffer.from(JSON.stringify(header).padEnd(length, ' '));
+      const prefix = Buffer.alloc(8);
+      prefix.writeBigUInt64LE(BigInt(text.length));
+      writeFileSync(path, Buffer.concat([prefix, text, original.subarray(8 + length)]));
+    };
+    const norm = 'model.norm.weight'; // 32 float32 values: 128 bytes
+    rewriteHeader((h) => (h[norm].dtype = 'F8_E4M3'));
+    expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: safetensors tensor "model.norm.weight": unsupported dtype F8_E4M3');
+    rewriteHeader((h) => {
+      h[norm].dtype = 'I32';
+    });
+    expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: tensor model.norm.weight has dtype I32; expected F32, F16 or BF16');
+    rewriteHeader((h) => (h[norm].data_offsets = [h[norm].data_offsets[0] + 4, h[norm].data_offsets[1] + 4]));
+    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: safetensors tensor "[^"]+" (overlaps|starts at)/);
+    rewriteHeader((h) => (h[norm].data_offsets = [h[norm].data_offsets[0], h[norm].data_offsets[1] + 1e15]));
+    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: safetensors tensor "model\.norm\.weight": data_offsets \[\d+, \d+\] hold \d+ bytes, F32 \[32\] needs 128$/);
+  });
+
   it('requires lm_head.weight when embeddings are untied', () => {
     const folder = freshFolder();
     writeHfFolder(folder, { ...config, tiedEmbeddings: true }, new RandomWeights({ ...config, tiedEmbeddings: true }, 1));
