@@ -54,6 +54,10 @@ const hfConfigSchema = z.object({
   mlp_bias: z.boolean().optional(),
   sliding_window: positiveInt.nullable().optional(),
   use_sliding_window: z.boolean().optional(),
+  // Gemma-2
+  query_pre_attn_scalar: z.number().positive().optional(),
+  attn_logit_softcapping: z.number().positive().nullable().optional(),
+  final_logit_softcapping: z.number().positive().nullable().optional(),
 });
 
 export type HfConfigJson = z.input<typeof hfConfigSchema>;
@@ -71,28 +75,39 @@ export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConf
   }
   const j = parsed.data;
   const architecture = j.model_type as Architecture;
+  const isGemma = architecture === 'gemma' || architecture === 'gemma2';
+  const isGemma2 = architecture === 'gemma2';
   const bad = (what: string) => new Error(`${file}: ${what}`);
   const numKvHeads = j.num_key_value_heads ?? j.num_attention_heads;
   if (j.num_attention_heads % numKvHeads !== 0) throw bad(`num_attention_heads ${j.num_attention_heads} is not a multiple of num_key_value_heads ${numKvHeads}`);
-  if (!j.head_dim && architecture !== 'gemma' && j.hidden_size % j.num_attention_heads !== 0) throw bad(`hidden_size ${j.hidden_size} is not divisible by num_attention_heads ${j.num_attention_heads}`);
-  // GemmaConfig's head_dim defaults to 256 rather than hidden/heads
-  const headDim = j.head_dim ?? (architecture === 'gemma' ? 256 : j.hidden_size / j.num_attention_heads);
+  if (!j.head_dim && !isGemma && j.hidden_size % j.num_attention_heads !== 0) throw bad(`hidden_size ${j.hidden_size} is not divisible by num_attention_heads ${j.num_attention_heads}`);
+  // GemmaConfig's and Gemma2Config's head_dim default to 256 rather than hidden/heads
+  const headDim = j.head_dim ?? (isGemma ? 256 : j.hidden_size / j.num_attention_heads);
   if (headDim % 2 !== 0) throw bad(`head_dim ${headDim} is odd; RoPE needs channel pairs`);
   if (j.attention_bias && architecture !== 'qwen2') throw bad('attention_bias = true (biases on every attention projection) is not supported');
   if (j.mlp_bias) throw bad('mlp_bias = true is not supported');
 
-  const isGemma = architecture === 'gemma';
   const activationName = isGemma ? (j.hidden_activation ?? j.hidden_act ?? 'gelu_pytorch_tanh') : (j.hidden_act ?? 'silu');
   // Gemma's "gelu" is run as the tanh approximation by transformers (see GemmaMLP).
   const activation = activationName === 'silu' ? 'silu' : isGemma || activationName === 'gelu_pytorch_tanh' ? 'gelu_tanh' : null;
   if (!activation) throw bad(`hidden_act "${activationName}" is not supported (silu, gelu_pytorch_tanh)`);
 
-  let maxPositions = j.max_position_embeddings ?? { llama: 2048, mistral: 32768, qwen2: 32768, gemma: 8192 }[architecture];
+  let maxPositions = j.max_position_embeddings ?? { llama: 2048, mistral: 32768, qwen2: 32768, gemma: 8192, gemma2: 8192 }[architecture];
   // Sliding-window attention is not built into the graphs: keep contexts inside the window, where
   // it is identical to full attention. (MistralConfig defaults the window to 4096; Qwen2 uses it
-  // only with use_sliding_window.)
-  const window = architecture === 'mistral' ? (j.sliding_window === undefined ? 4096 : j.sliding_window) : architecture === 'qwen2' && j.use_sliding_window ? j.sliding_window : null;
+  // only with use_sliding_window; Gemma-2's every other layer slides over 4096 by default.)
+  const window =
+    architecture === 'mistral' || isGemma2 ? (j.sliding_window === undefined ? 4096 : j.sliding_window) : architecture === 'qwen2' && j.use_sliding_window ? j.sliding_window : null;
   if (window) maxPositions = Math.min(maxPositions, window);
+  // Gemma2Config's defaults; null turns a cap off
+  const gemma2 = isGemma2
+    ? {
+        attentionScalar: j.query_pre_attn_scalar ?? 224,
+        attentionSoftcap: (j.attn_logit_softcapping === undefined ? 50 : j.attn_logit_softcapping) ?? undefined,
+        logitSoftcap: (j.final_logit_softcapping === undefined ? 30 : j.final_logit_softcapping) ?? undefined,
+        sandwichNorms: true,
+      }
+    : {};
 
   return {
     architecture,
@@ -111,6 +126,7 @@ export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConf
     tiedEmbeddings: j.tie_word_embeddings ?? isGemma,
     embeddingScale: isGemma ? Math.sqrt(j.hidden_size) : 1,
     rope: { theta: j.rope_theta ?? 10000, style: 'half', scaling: ropeScaling(j.rope_scaling, bad) },
+    ...gemma2,
   };
 }
 
@@ -136,7 +152,7 @@ function ropeScaling(s: z.infer<typeof ropeScalingSchema>, bad: (what: string) =
 export function hfConfigJson(c: ModelConfig): HfConfigJson & Record<string, unknown> {
   const s = c.rope.scaling;
   return {
-    architectures: [{ llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', gemma: 'GemmaForCausalLM' }[c.architecture]],
+    architectures: [{ llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', gemma: 'GemmaForCausalLM', gemma2: 'Gemma2ForCausalLM' }[c.architecture]],
     model_type: c.architecture,
     hidden_size: c.hiddenSize,
     intermediate_size: c.intermediateSize,
@@ -158,5 +174,6 @@ export function hfConfigJson(c: ModelConfig): HfConfigJson & Record<string, unkn
     hidden_act: c.activation === 'silu' ? 'silu' : 'gelu_pytorch_tanh',
     tie_word_embeddings: c.tiedEmbeddings,
     torch_dtype: 'float32',
+    ...(c.architecture === 'gemma2' ? { query_pre_attn_scalar: c.attentionScalar, attn_logit_softcapping: c.attentionSoftcap ?? null, final_logit_softcapping: c.logitSoftcap ?? null } : {}),
   };
 }

@@ -80,11 +80,13 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
     const kv = g.scope('kv-cache', () => cache.layer(ctx, i, k, v));
     const attn = g.scope('attention', () => m.attention(m.rope(q, ctx.newTables), kv.keys, kv.values, allowed));
     x = g.scope('weights', () => {
-      const h = g.op('Add', [x, m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim)]);
-      const hn = m.rmsNorm(h, `${p}post_attention_layernorm.weight`);
+      // Gemma-2 (sandwichNorms) normalizes each block's output before the residual add
+      const outputNorm = (y: string, name: string) => (config.sandwichNorms ? m.rmsNorm(y, `${p}${name}.weight`) : y);
+      const h = g.op('Add', [x, outputNorm(m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim), 'post_attention_layernorm')]);
+      const hn = m.rmsNorm(h, `${p}${config.sandwichNorms ? 'pre_feedforward' : 'post_attention'}_layernorm.weight`);
       const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
       const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
-      return g.op('Add', [h, m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize)]);
+      return g.op('Add', [h, outputNorm(m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize), 'post_feedforward_layernorm')]);
     });
   }
 
@@ -92,7 +94,8 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   const flat = g.scope('weights', () => {
     const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])]);
     const head = config.tiedEmbeddings ? embed : m.weight('lm_head.weight', [vocabSize, hidden]);
-    return g.op('Gemm', [xf, head], { transB: 1 });
+    const logits = g.op('Gemm', [xf, head], { transB: 1 });
+    return config.logitSoftcap ? m.softcap(logits, config.logitSoftcap) : logits;
   });
   const logitsShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([vocabSize])], { axis: 0 });
   g.op('Reshape', [flat, logitsShape], {}, 'logits');

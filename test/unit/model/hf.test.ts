@@ -20,6 +20,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let folders = 0;
 const freshFolder = () => join(dir, `m${folders++}`);
 
+type SafetensorsJsonHeader = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+
+/** Writes `original` (a safetensors file's bytes) to `path` with its JSON header changed by `edit`. */
+function rewriteSafetensorsHeader(path: string, original: Buffer, edit: (header: SafetensorsJsonHeader) => void): void {
+  const length = Number(original.readBigUInt64LE(0));
+  const header = JSON.parse(original.subarray(8, 8 + length).toString('utf8'));
+  edit(header);
+  const text = Buffer.from(JSON.stringify(header).padEnd(length, ' '));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(text.length));
+  writeFileSync(path, Buffer.concat([prefix, text, original.subarray(8 + length)]));
+}
+
 describe.each(Object.entries(tinyModels))('%s', (_, config) => {
   it('round-trips through our exporter and the fp graph matches the reference within 1e-4', async () => {
     const folder = freshFolder();
@@ -66,7 +79,7 @@ describe('Hugging Face reader', () => {
     writeHfFolder(folder, config, new RandomWeights(config, 1));
     const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
     writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, model_type: 'gpt2' }));
-    expect(() => readHfCheckpoint(folder)).toThrow('config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2, gemma)');
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2, gemma, gemma2)');
   });
 
   it('reports a tensor whose shape disagrees with config.json', () => {
@@ -120,15 +133,7 @@ describe('Hugging Face reader', () => {
     writeHfFolder(folder, config, new RandomWeights(config, 1));
     const path = join(folder, 'model.safetensors');
     const original = readFileSync(path);
-    const rewriteHeader = (edit: (header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => void) => {
-      const length = Number(original.readBigUInt64LE(0));
-      const header = JSON.parse(original.subarray(8, 8 + length).toString('utf8'));
-      edit(header);
-      const text = Buffer.from(JSON.stringify(header).padEnd(length, ' '));
-      const prefix = Buffer.alloc(8);
-      prefix.writeBigUInt64LE(BigInt(text.length));
-      writeFileSync(path, Buffer.concat([prefix, text, original.subarray(8 + length)]));
-    };
+    const rewriteHeader = (edit: (header: SafetensorsJsonHeader) => void) => rewriteSafetensorsHeader(path, original, edit);
     const norm = 'model.norm.weight'; // 32 float32 values: 128 bytes
     rewriteHeader((h) => (h[norm].dtype = 'F8_E4M3'));
     expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: safetensors tensor "model.norm.weight": unsupported dtype F8_E4M3');
@@ -142,12 +147,36 @@ describe('Hugging Face reader', () => {
     expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: safetensors tensor "model\.norm\.weight": data_offsets \[\d+, \d+\] hold \d+ bytes, F32 \[32\] needs 128$/);
   });
 
-  it('requires lm_head.weight when embeddings are untied', () => {
+  it('follows metadata aliases of a tied embedding saved once, and requires lm_head.weight when untied without one', () => {
+    const tied = { ...config, tiedEmbeddings: true };
+    const source = new RandomWeights(tied, 1);
+    const embedding = source.read('model.embed_tokens.weight');
+    // stored only as lm_head.weight, as TinyStories-656K is
+    const asClassifier = freshFolder();
+    writeHfFolder(asClassifier, tied, source, { tiedAs: 'lm_head' });
+    const first = readHfCheckpoint(asClassifier);
+    expect(first.weights.read('model.embed_tokens.weight')).toEqual(embedding);
+    first.weights.close();
+    // without the alias, a tied config still takes the classifier (transformers ties them regardless)
+    const file = join(asClassifier, 'model.safetensors');
+    rewriteSafetensorsHeader(file, readFileSync(file), (h) => delete h.__metadata__);
+    expect(readHfCheckpoint(asClassifier).weights.read('model.embed_tokens.weight')).toEqual(embedding);
+    // stored once as the embedding, config.json untied, the file names lm_head.weight its alias: tied in fact
     const folder = freshFolder();
-    writeHfFolder(folder, { ...config, tiedEmbeddings: true }, new RandomWeights({ ...config, tiedEmbeddings: true }, 1));
+    writeHfFolder(folder, tied, source, { tiedAs: 'embed_tokens' });
     const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
     writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, tie_word_embeddings: false }));
+    const aliased = readHfCheckpoint(folder);
+    expect(aliased.config.tiedEmbeddings).toBe(true);
+    expect([...aliased.weights.shapes.keys()]).not.toContain('lm_head.weight');
+    aliased.weights.close();
+    // no alias: the classifier is missing
+    const path = join(folder, 'model.safetensors');
+    rewriteSafetensorsHeader(path, readFileSync(path), (h) => delete h.__metadata__);
     expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: missing tensor lm_head.weight (config.json says tie_word_embeddings = false)');
+    // an alias naming no tensor
+    rewriteSafetensorsHeader(path, readFileSync(path), (h) => Object.assign(h, { __metadata__: { 'lm_head.weight': 'output.weight' } }));
+    expect(() => readHfCheckpoint(folder)).toThrow("model.safetensors: missing tensor lm_head.weight (the metadata's alias output.weight names no tensor)");
   });
 
   it('rejects impossible configs with the field named', () => {

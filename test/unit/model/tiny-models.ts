@@ -1,5 +1,6 @@
 // Tiny model configs covering every supported architecture and the features the issue lists:
-// GQA ratio > 1, rope_theta != 10000, llama3 rope scaling, Gemma head_dim != hidden/heads, tied and untied.
+// GQA ratio > 1, rope_theta != 10000, llama3 rope scaling, Gemma head_dim != hidden/heads, tied and untied,
+// Gemma-2's soft-capping, query_pre_attn_scalar and sandwich norms.
 import type { ModelConfig } from '../../../main/model/config.js';
 
 const base: ModelConfig = {
@@ -39,5 +40,20 @@ export const tinyModels: Record<string, ModelConfig> = {
     tiedEmbeddings: true,
     embeddingScale: Math.sqrt(32),
     normEps: 1e-6,
+  },
+  // caps small enough to bite on random weights; the scalar differs from head_dim so it is not ignored
+  'gemma2 (soft-capped scores and logits, query_pre_attn_scalar 20, sandwich norms)': {
+    ...base,
+    architecture: 'gemma2',
+    headDim: 12,
+    normWeightOffset: 1,
+    activation: 'gelu_tanh',
+    tiedEmbeddings: true,
+    embeddingScale: Math.sqrt(32),
+    normEps: 1e-6,
+    attentionScalar: 20,
+    attentionSoftcap: 1.5,
+    logitSoftcap: 2,
+    sandwichNorms: true,
   },
 };
