@@ -45,6 +45,10 @@ describe('modelConfigFromHf', () => {
       else if (wavelength > 8192) expect(scaled[i]).toBeCloseTo(plain[i] / 8, 15);
       else expect(scaled[i] < plain[i] && scaled[i] > plain[i] / 8).toBe(true);
     }
+    // values of transformers' _compute_llama3_parameters (float64) in the smooth band
+    expect(scaled[29]).toBeCloseTo(0.002166570763503359, 15);
+    expect(scaled[34]).toBeCloseTo(0.00017850781276799638, 15);
+    expect(scaled.findIndex((f, i) => f !== plain[i])).toBe(29);
   });
 
   it('Gemma 2B: head_dim 256 from config, (1+w) norms, sqrt(hidden) embeddings, GeLU-tanh, tied by default', () => {
@@ -65,7 +69,7 @@ describe('modelConfigFromHf', () => {
   it('rejects what it cannot run, naming it', () => {
     expect(() => modelConfigFromHf({ ...smolLm2, attention_bias: true })).toThrow('config.json: attention_bias = true (biases on every attention projection) is not supported');
     expect(() => modelConfigFromHf({ ...smolLm2, hidden_act: 'relu' })).toThrow('config.json: hidden_act "relu" is not supported (silu, gelu_pytorch_tanh)');
-    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'phi3' })).toThrow('model_type "phi3" is not supported (supported: llama, mistral, qwen2, gemma)');
+    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'phi3' })).toThrow('model_type "phi3" is not supported (supported: llama, mistral, qwen2, gemma, gemma2)');
     expect(() => modelConfigFromHf(null)).toThrow('model_type undefined is not supported');
     expect(() => modelConfigFromHf({ ...smolLm2, head_dim: 63 })).toThrow('head_dim 63 is odd');
   });
