@@ -2,7 +2,7 @@
 // shrunk to test sizes with every quirk kept, written with tiny random weights by our exporter, and
 // run through the ONNX graph against the float64 reference. Also their EOS lists and chat templates.
 import * as ort from 'onnxruntime-node';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,10 @@ describe('published generation and tokenizer configs', () => {
     expect(readHfTokenizer(tinyFolder('Qwen2.5-7B-Instruct').folder).eosIds).toEqual([151645, 151643]);
     expect(readHfTokenizer(tinyFolder('gemma-2-9b-it').folder).eosIds).toEqual([1, 107]);
     expect(readHfTokenizer(tinyFolder('SmolLM2-135M-Instruct').folder).eosIds).toEqual([2]);
+    // without generation_config.json, config.json's list (as transformers falls back)
+    const { folder } = tinyFolder('Llama-3.1-8B-Instruct');
+    unlinkSync(join(folder, 'generation_config.json'));
+    expect(readHfTokenizer(folder).eosIds).toEqual([128001, 128008, 128009]);
   });
 
   it("renders Llama 3.1's chat template: BOS in the template, system header with its default date, trimmed turns", () => {
@@ -132,7 +136,7 @@ describe('published generation and tokenizer configs', () => {
     expect(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'Bye' }])).toBe(
       '<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n',
     );
-    expect(() => tok.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }])).toThrow('System role not supported');
+    expect(() => tok.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }])).toThrow("the model's chat template refused these messages: System role not supported");
   });
 
   it("renders SmolLM2's ChatML template with its default system prompt", () => {
