@@ -56,17 +56,30 @@ const hfConfigSchema = z.object({
   use_sliding_window: z.boolean().optional(),
   // Gemma-2
   query_pre_attn_scalar: z.number().positive().optional(),
+  partial_rotary_factor: z.number().positive().max(1).optional(),
   attn_logit_softcapping: z.number().positive().nullable().optional(),
   final_logit_softcapping: z.number().positive().nullable().optional(),
 });
 
 export type HfConfigJson = z.input<typeof hfConfigSchema>;
 
+/** Popular decoder families this reader does not run, with what the graphs lack for them. */
+const missingFeatures: Record<string, string> = {
+  gemma3: 'QK-norm, a second RoPE base for its local layers and 5:1 sliding-window layers',
+  gemma3_text: 'QK-norm, a second RoPE base for its local layers and 5:1 sliding-window layers',
+  qwen3: 'QK-norm (q_norm / k_norm per head)',
+  olmo2: 'QK-norm and norms after each block instead of before',
+  mixtral: 'mixture-of-experts feed-forward layers',
+  qwen2_moe: 'mixture-of-experts feed-forward layers',
+  phi3: 'fused qkv_proj / gate_up_proj weights',
+};
+
 /** Parses config.json's object; `file` names it in errors. */
 export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConfig {
   const modelType = typeof raw === 'object' && raw !== null ? (raw as { model_type?: unknown }).model_type : undefined;
   if (!supportedArchitectures.includes(modelType as Architecture)) {
-    throw new Error(`${file}: model_type ${JSON.stringify(modelType)} is not supported (supported: ${supportedArchitectures.join(', ')})`);
+    const missing = typeof modelType === 'string' && Object.hasOwn(missingFeatures, modelType) ? `: it needs ${missingFeatures[modelType]}, which ResKV does not implement` : '';
+    throw new Error(`${file}: model_type ${JSON.stringify(modelType)} is not supported${missing} (supported: ${supportedArchitectures.join(', ')})`);
   }
   const parsed = hfConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -86,6 +99,7 @@ export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConf
   if (headDim % 2 !== 0) throw bad(`head_dim ${headDim} is odd; RoPE needs channel pairs`);
   if (j.attention_bias && architecture !== 'qwen2') throw bad('attention_bias = true (biases on every attention projection) is not supported');
   if (j.mlp_bias) throw bad('mlp_bias = true is not supported');
+  if (j.partial_rotary_factor !== undefined && j.partial_rotary_factor < 1) throw bad(`partial_rotary_factor ${j.partial_rotary_factor} (RoPE on part of each head) is not supported`);
 
   const activationName = isGemma ? (j.hidden_activation ?? j.hidden_act ?? 'gelu_pytorch_tanh') : (j.hidden_act ?? 'silu');
   // Gemma's "gelu" is run as the tanh approximation by transformers (see GemmaMLP).

@@ -69,8 +69,11 @@ describe('modelConfigFromHf', () => {
   it('rejects what it cannot run, naming it', () => {
     expect(() => modelConfigFromHf({ ...smolLm2, attention_bias: true })).toThrow('config.json: attention_bias = true (biases on every attention projection) is not supported');
     expect(() => modelConfigFromHf({ ...smolLm2, hidden_act: 'relu' })).toThrow('config.json: hidden_act "relu" is not supported (silu, gelu_pytorch_tanh)');
-    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'phi3' })).toThrow('model_type "phi3" is not supported (supported: llama, mistral, qwen2, gemma, gemma2)');
+    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'phi3' })).toThrow('model_type "phi3" is not supported: it needs fused qkv_proj / gate_up_proj weights, which ResKV does not implement (supported: llama, mistral, qwen2, gemma, gemma2)');
     expect(() => modelConfigFromHf(null)).toThrow('model_type undefined is not supported');
     expect(() => modelConfigFromHf({ ...smolLm2, head_dim: 63 })).toThrow('head_dim 63 is odd');
+    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'qwen3' })).toThrow('config.json: model_type "qwen3" is not supported: it needs QK-norm (q_norm / k_norm per head), which ResKV does not implement (supported: ');
+    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'toString' })).toThrow('config.json: model_type "toString" is not supported (supported: ');
+    expect(() => modelConfigFromHf({ ...smolLm2, partial_rotary_factor: 0.5 })).toThrow('config.json: partial_rotary_factor 0.5 (RoPE on part of each head) is not supported');
   });
 });
