@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bfloat16BitsToFloat32 } from '../../../quant/index.js';
+import type { ModelConfig } from '../../../main/model/config.js';
+import type { HfExportOptions } from '../../../main/model/hf-export.js';
 import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
 import { readHfCheckpoint } from '../../../main/model/hf.js';
 import { ReferenceModel } from '../../../main/model/reference.js';
@@ -58,6 +60,14 @@ describe.each(Object.entries(tinyModels))('%s', (_, config) => {
 describe('Hugging Face reader', () => {
   const config = tinyModels['llama3 (GQA 2, theta 500000, llama3 scaling, untied)'];
 
+  /** A fresh exported folder, and a writer of its config.json with `changes` applied. */
+  function exported(c: ModelConfig = config, options: HfExportOptions = {}): { folder: string; setConfig: (changes: Record<string, unknown>) => void } {
+    const folder = freshFolder();
+    writeHfFolder(folder, c, new RandomWeights(c, 1), options);
+    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    return { folder, setConfig: (changes) => writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, ...changes })) };
+  }
+
   it('reads bf16 shards through the index', () => {
     const folder = freshFolder();
     const source = new RandomWeights(config, 3);
@@ -75,18 +85,14 @@ describe('Hugging Face reader', () => {
   });
 
   it('names an unsupported model_type and lists the supported ones', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, model_type: 'gpt2' }));
+    const { folder, setConfig } = exported();
+    setConfig({ model_type: 'gpt2' });
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2, gemma, gemma2)');
   });
 
   it('reports a tensor whose shape disagrees with config.json', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, intermediate_size: 64 }));
+    const { folder, setConfig } = exported();
+    setConfig({ intermediate_size: 64 });
     expect(() => readHfCheckpoint(folder)).toThrow("model.safetensors: tensor model.layers.0.mlp.gate_proj.weight has shape [48,32], config.json implies [64,32] (dimension 0 is config.json's intermediate_size)");
   });
 
@@ -111,26 +117,23 @@ describe('Hugging Face reader', () => {
   });
 
   it('bounds config sizes before allocating anything, naming the file and field', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    const { folder, setConfig } = exported();
     // unbounded, 1e9 layers would build a billion expected tensor shapes before any check
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, num_hidden_layers: 1e9 }));
+    setConfig({ num_hidden_layers: 1e9 });
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: invalid config (num_hidden_layers: 1000000000 is beyond 1024, the largest this reader accepts)');
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, vocab_size: 2 ** 40 }));
+    setConfig({ vocab_size: 2 ** 40 });
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: invalid config (vocab_size: 1099511627776 is beyond 4194304, the largest this reader accepts)');
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, hidden_size: 1e7 }));
+    setConfig({ hidden_size: 1e7 });
     expect(() => readHfCheckpoint(folder)).toThrow(/^config\.json: invalid config \(hidden_size: 10000000 is beyond 65536/);
     // in bounds but not what the weights hold
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, vocab_size: 400 }));
+    setConfig({ vocab_size: 400 });
     expect(() => readHfCheckpoint(folder)).toThrow("model.safetensors: tensor model.embed_tokens.weight has shape [300,32], config.json implies [400,32] (dimension 0 is config.json's vocab_size)");
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, num_hidden_layers: 3 }));
+    setConfig({ num_hidden_layers: 3 });
     expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: missing tensors model\.layers\.2\.input_layernorm\.weight, .* and 4 more$/);
   });
 
   it('names the file holding a dtype it cannot read or a header that lies about offsets', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
+    const { folder } = exported();
     const path = join(folder, 'model.safetensors');
     const original = readFileSync(path);
     const rewriteHeader = (edit: (header: SafetensorsJsonHeader) => void) => rewriteSafetensorsHeader(path, original, edit);
@@ -162,10 +165,8 @@ describe('Hugging Face reader', () => {
     rewriteSafetensorsHeader(file, readFileSync(file), (h) => delete h.__metadata__);
     expect(readHfCheckpoint(asClassifier).weights.read('model.embed_tokens.weight')).toEqual(embedding);
     // stored once as the embedding, config.json untied, the file names lm_head.weight its alias: tied in fact
-    const folder = freshFolder();
-    writeHfFolder(folder, tied, source, { tiedAs: 'embed_tokens' });
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, tie_word_embeddings: false }));
+    const { folder, setConfig } = exported(tied, { tiedAs: 'embed_tokens' });
+    setConfig({ tie_word_embeddings: false });
     const aliased = readHfCheckpoint(folder);
     expect(aliased.config.tiedEmbeddings).toBe(true);
     expect([...aliased.weights.shapes.keys()]).not.toContain('lm_head.weight');
@@ -180,14 +181,12 @@ describe('Hugging Face reader', () => {
   });
 
   it('rejects impossible configs with the field named', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, num_key_value_heads: 3 }));
+    const { folder, setConfig } = exported();
+    setConfig({ num_key_value_heads: 3 });
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: num_attention_heads 4 is not a multiple of num_key_value_heads 3');
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, hidden_size: -1 }));
+    setConfig({ hidden_size: -1 });
     expect(() => readHfCheckpoint(folder)).toThrow(/config\.json: invalid config \(hidden_size: /);
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, rope_scaling: { rope_type: 'yarn', factor: 4 } }));
+    setConfig({ rope_scaling: { rope_type: 'yarn', factor: 4 } });
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: rope_scaling type "yarn" is not supported (llama3, linear)');
   });
 });

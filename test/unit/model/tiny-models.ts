@@ -22,6 +22,8 @@ const base: ModelConfig = {
   rope: { theta: 10000, style: 'half', scaling: null },
 };
 
+const gemma: ModelConfig = { ...base, architecture: 'gemma', headDim: 12, normWeightOffset: 1, activation: 'gelu_tanh', tiedEmbeddings: true, embeddingScale: Math.sqrt(32), normEps: 1e-6 };
+
 export const tinyModels: Record<string, ModelConfig> = {
   'llama3 (GQA 2, theta 500000, llama3 scaling, untied)': {
     ...base,
@@ -30,27 +32,11 @@ export const tinyModels: Record<string, ModelConfig> = {
   'llama (MHA, tied)': { ...base, numKvHeads: 4, tiedEmbeddings: true },
   'mistral (GQA 4, theta 1e6)': { ...base, architecture: 'mistral', numKvHeads: 1, rope: { theta: 1e6, style: 'half', scaling: null } },
   'qwen2 (qkv biases, tied, GQA 2)': { ...base, architecture: 'qwen2', qkvBias: true, tiedEmbeddings: true, normEps: 1e-6, rope: { theta: 1e6, style: 'half', scaling: null } },
-  'gemma (head_dim 12 != 32/4, GeLU-tanh, (1+w) norm, scaled embeddings)': {
-    ...base,
-    architecture: 'gemma',
-    numKvHeads: 1,
-    headDim: 12,
-    normWeightOffset: 1,
-    activation: 'gelu_tanh',
-    tiedEmbeddings: true,
-    embeddingScale: Math.sqrt(32),
-    normEps: 1e-6,
-  },
+  'gemma (head_dim 12 != 32/4, GeLU-tanh, (1+w) norm, scaled embeddings)': { ...gemma, numKvHeads: 1 },
   // caps small enough to bite on random weights; the scalar differs from head_dim so it is not ignored
   'gemma2 (soft-capped scores and logits, query_pre_attn_scalar 20, sandwich norms)': {
-    ...base,
+    ...gemma,
     architecture: 'gemma2',
-    headDim: 12,
-    normWeightOffset: 1,
-    activation: 'gelu_tanh',
-    tiedEmbeddings: true,
-    embeddingScale: Math.sqrt(32),
-    normEps: 1e-6,
     attentionScalar: 20,
     attentionSoftcap: 1.5,
     logitSoftcap: 2,
