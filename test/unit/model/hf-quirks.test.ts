@@ -2,7 +2,7 @@
 // shrunk to test sizes with every quirk kept, written with tiny random weights by our exporter, and
 // run through the ONNX graph against the float64 reference. Also their EOS lists and chat templates.
 import * as ort from 'onnxruntime-node';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,11 @@ import { readHfCheckpoint } from '../../../main/model/hf.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
 import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';
 import { readAllWeights } from '../../../main/model/weights.js';
+import { importModel } from '../../../main/model/library.js';
+import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
 import { buildDecoderGraph } from '../../../main/onnx/decoder.js';
 import { repoRoot } from '../../support/paths.js';
+import { asReply, engineGreedy, rvqRoundTrip } from './engine-greedy.js';
 import { emptyFpCache, graphGreedy, maxLogitError, presentAsPast, stepFeeds } from './session.js';
 
 const fixtures = join(repoRoot, 'test', 'fixtures', 'hf-configs');
@@ -109,6 +112,27 @@ describe.each(models)('$model', ({ model, parameters, quirks, export: options })
     const read = await expectGraphMatchesReference(folder);
     expect(read).toEqual(config);
   });
+});
+
+// The library path: import, calibrate, then the engine's rvq cache against the reference run
+// through the same codebooks (the rvq graph carries each quirk too).
+describe.each(['Llama-3.2-1B-Instruct', 'Qwen2.5-7B-Instruct', 'gemma-2-9b-it'])('%s through the engine', (model) => {
+  it('greedy replies with a calibrated rvq cache equal the reference through the same codebooks', async () => {
+    const { folder } = tinyFolder(model, { tiedAs: 'lm_head' });
+    writeFileSync(join(folder, 'tokenizer_config.json'), '{}'); // plain continuation: prompt ids are the encoded text
+    const library = join(dir, `library${folders++}`);
+    const { folder: modelFolder } = importModel(folder, { library, id: 'tiny' });
+    const text = 'The cat sat on the mat. In the morning the sun rose over the hills, and the children ran out to play. '.repeat(12);
+    await calibrateModel(modelFolder, { text: { kind: 'text', name: 'inline', text }, settings: { depth: 2, codebookSize: 16, groupSize: 4, maxVectors: 1000, kmeansIterations: 3 } });
+    const ck = readHfCheckpoint(folder);
+    const weights = readAllWeights(ck.weights);
+    ck.weights.close();
+    const tok = readHfTokenizer(folder);
+    const prompts = ['the hills', 'On the mat, the'];
+    const replies = await engineGreedy(library, 'tiny', { format: 'rvq' }, prompts, 16);
+    const roundTrip = rvqRoundTrip(join(modelFolder, 'codebooks-default.safetensors'));
+    for (const p of prompts) expect(replies.get(p), p).toEqual(asReply(referenceGreedy(new ReferenceModel(ck.config, weights, roundTrip), tok.encode(p), 16), tok.eosIds));
+  }, 120_000);
 });
 
 describe('published generation and tokenizer configs', () => {

@@ -6,13 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RvqCodec, decodeCodebooks, decodeSafetensors, safetensorToFloat32 } from '../../../quant/index.js';
+import { decodeSafetensors, safetensorToFloat32 } from '../../../quant/index.js';
 import { evalCommand } from '../../../main/cli/eval.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
-import { EngineModel } from '../../../main/engine/engine-model.js';
+import type { EngineOpenOptions } from '../../../main/engine/engine-model.js';
 import { readHfCheckpoint } from '../../../main/model/hf.js';
 import { importModel } from '../../../main/model/library.js';
-import type { KvTransform } from '../../../main/model/reference.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
 import type { HfTokenizer } from '../../../main/model/tokenizer-hf.js';
 import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';
@@ -20,6 +19,7 @@ import type { LoadedCheckpoint } from '../../../main/model/weights.js';
 import { readAllWeights } from '../../../main/model/weights.js';
 import { buildDecoderGraph } from '../../../main/onnx/decoder.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
+import { asReply, engineGreedy, rvqRoundTrip } from './engine-greedy.js';
 import { emptyFpCache, graphGreedy, maxLogitError, stepFeeds } from './session.js';
 
 const folder = fixtures.tinyStories656K;
@@ -80,41 +80,21 @@ describe.skipIf(!haveFixtures(folder, fixtures.validSample))('TinyStories-656K',
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     afterEach(() => vi.restoreAllMocks());
 
-    /** Greedy reply ids from the engine with `cache`, for each prompt. */
-    async function engineGreedy(cache: Parameters<typeof EngineModel.open>[0]['cache']): Promise<Map<string, number[]>> {
-      const model = await EngineModel.open({ model: 'tinystories', library, cache, session: { providers: ['cpu'] } });
-      const replies = new Map<string, number[]>();
-      try {
-        for (const p of prompts) {
-          const stream = model.send(model.createConversation(), p, { maxTokens: steps, temperature: 0 });
-          let next = await stream.next();
-          while (!next.done) next = await stream.next();
-          replies.set(p, next.value.tokens);
-        }
-      } finally {
-        await model.release();
-      }
-      return replies;
-    }
-
-    /** The reference's greedy ids as the engine returns them: cut after an end-of-story token, which is not returned. */
-    const asReply = (ids: number[]) => (ids.includes(2) ? ids.slice(0, ids.indexOf(2)) : ids);
+    const greedy = (cache: EngineOpenOptions['cache']) => engineGreedy(library, 'tinystories', cache, prompts, steps);
 
     it('generates with the fp16 cache exactly the reference text', async () => {
-      const replies = await engineGreedy({ format: 'fp16' });
-      for (const p of prompts) expect(replies.get(p), p).toEqual(asReply(expected.get(p)!));
+      const replies = await greedy({ format: 'fp16' });
+      for (const p of prompts) expect(replies.get(p), p).toEqual(asReply(expected.get(p)!, tok.eosIds));
     }, 120_000);
 
     it('generates with the calibrated rvq cache exactly what the reference does through the same codebooks', async () => {
-      const set = decodeCodebooks(new Uint8Array(readFileSync(join(library, 'tinystories', 'codebooks-default.safetensors'))));
-      const codecs = set.layers.map((l) => ({ key: new RvqCodec(set.keySpec, l.key), value: new RvqCodec(set.valueSpec, l.value) }));
-      const roundTrip: KvTransform = (layer, kind, row) => Float64Array.from(codecs[layer][kind].decode(codecs[layer][kind].encode(Float32Array.from(row)), set.keySpec.depth));
-      const replies = await engineGreedy({ format: 'rvq' });
-      for (const p of prompts) expect(replies.get(p), p).toEqual(asReply(referenceGreedy(new ReferenceModel(ck.config, weights, roundTrip), promptIds(p), steps)));
+      const roundTrip = rvqRoundTrip(join(library, 'tinystories', 'codebooks-default.safetensors'));
+      const replies = await greedy({ format: 'rvq' });
+      for (const p of prompts) expect(replies.get(p), p).toEqual(asReply(referenceGreedy(new ReferenceModel(ck.config, weights, roundTrip), promptIds(p), steps), tok.eosIds));
     }, 240_000);
 
     it('generates with the q8_0 cache, agreeing with the reference on the first tokens', async () => {
-      const replies = await engineGreedy({ format: 'q8_0' });
+      const replies = await greedy({ format: 'q8_0' });
       // q8_0 loses almost nothing (eval: KL ~1e-4)
       for (const p of prompts) expect(replies.get(p)!.slice(0, 5), p).toEqual(expected.get(p)!.slice(0, 5));
     }, 120_000);
