@@ -36,6 +36,12 @@ export const modelConfigSchema = z.object({
    * the residual add, pre_/post_feedforward_layernorm wrap the MLP the same way.
    */
   sandwichNorms: z.boolean().optional(),
+  /**
+   * Sliding-window attention: on these layers a token sees only the `size` newest positions, itself
+   * included (transformers' masks). Mistral: every layer; Gemma-2: even layers; Qwen2: layers from
+   * max_window_layers on.
+   */
+  slidingWindow: z.object({ size: positiveInt, layers: z.array(z.number().int().nonnegative()) }).optional(),
   rope: z.object({
     theta: z.number().positive(),
     /** 'interleaved': pairs (2i, 2i+1) rotate together (llama2.c); 'half': pairs (i, i + d/2) (Hugging Face). */
@@ -95,6 +101,11 @@ export function parameterCount(c: ModelConfig): number {
 /** What q.k is multiplied by before the softmax. */
 export function attentionScale(c: ModelConfig): number {
   return 1 / Math.sqrt(c.attentionScalar ?? c.headDim);
+}
+
+/** The window `layer` attends within, or null for full causal attention. */
+export function attentionWindow(c: ModelConfig, layer: number): number | null {
+  return c.slidingWindow?.layers.includes(layer) ? c.slidingWindow.size : null;
 }
 
 /** cap * tanh(x / cap): Gemma-2's soft-capping of attention scores and logits. */

@@ -54,6 +54,7 @@ const hfConfigSchema = z.object({
   mlp_bias: z.boolean().optional(),
   sliding_window: positiveInt.nullable().optional(),
   use_sliding_window: z.boolean().optional(),
+  max_window_layers: z.number().int().nonnegative().optional(),
   // Gemma-2
   query_pre_attn_scalar: z.number().positive().optional(),
   partial_rotary_factor: z.number().positive().max(1).optional(),
@@ -106,13 +107,15 @@ export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConf
   const activation = activationName === 'silu' ? 'silu' : isGemma || activationName === 'gelu_pytorch_tanh' ? 'gelu_tanh' : null;
   if (!activation) throw bad(`hidden_act "${activationName}" is not supported (silu, gelu_pytorch_tanh)`);
 
-  let maxPositions = j.max_position_embeddings ?? { llama: 2048, mistral: 32768, qwen2: 32768, gemma: 8192, gemma2: 8192 }[architecture];
-  // Sliding-window attention is not built into the graphs: keep contexts inside the window, where
-  // it is identical to full attention. (MistralConfig defaults the window to 4096; Qwen2 uses it
-  // only with use_sliding_window; Gemma-2's every other layer slides over 4096 by default.)
+  const maxPositions = j.max_position_embeddings ?? { llama: 2048, mistral: 32768, qwen2: 32768, gemma: 8192, gemma2: 8192 }[architecture];
+  // MistralConfig and Gemma2Config default the window to 4096; Qwen2 uses it only with use_sliding_window
   const window =
     architecture === 'mistral' || isGemma2 ? (j.sliding_window === undefined ? 4096 : j.sliding_window) : architecture === 'qwen2' && j.use_sliding_window ? j.sliding_window : null;
-  if (window) maxPositions = Math.min(maxPositions, window);
+  const layers = Array.from({ length: j.num_hidden_layers }, (_, i) => i);
+  // Mistral: every layer; Gemma-2: even layers; Qwen2: from max_window_layers on
+  const windowLayers = isGemma2 ? layers.filter((i) => i % 2 === 0) : architecture === 'qwen2' ? layers.filter((i) => i >= (j.max_window_layers ?? 28)) : layers;
+  // a window as long as the context changes nothing
+  const slidingWindow = window && window < maxPositions && windowLayers.length > 0 ? { slidingWindow: { size: window, layers: windowLayers } } : {};
   // Gemma2Config's defaults; null turns a cap off
   const gemma2 = isGemma2
     ? {
@@ -141,6 +144,7 @@ export function modelConfigFromHf(raw: unknown, file = 'config.json'): ModelConf
     embeddingScale: isGemma ? Math.sqrt(j.hidden_size) : 1,
     rope: { theta: j.rope_theta ?? 10000, style: 'half', scaling: ropeScaling(j.rope_scaling, bad) },
     ...gemma2,
+    ...slidingWindow,
   };
 }
 
@@ -176,7 +180,7 @@ export function hfConfigJson(c: ModelConfig): HfConfigJson & Record<string, unkn
     head_dim: c.headDim,
     vocab_size: c.vocabSize,
     max_position_embeddings: c.maxPositions,
-    sliding_window: null,
+    ...slidingWindowJson(c),
     rms_norm_eps: c.normEps,
     rope_theta: c.rope.theta,
     rope_scaling:
@@ -190,4 +194,12 @@ export function hfConfigJson(c: ModelConfig): HfConfigJson & Record<string, unkn
     torch_dtype: 'float32',
     ...(c.architecture === 'gemma2' ? { query_pre_attn_scalar: c.attentionScalar, attn_logit_softcapping: c.attentionSoftcap ?? null, final_logit_softcapping: c.logitSoftcap ?? null } : {}),
   };
+}
+
+/** config.json's window fields for `c` (each family states its windowed layers its own way). */
+function slidingWindowJson(c: ModelConfig): Record<string, unknown> {
+  const w = c.slidingWindow;
+  if (!w) return { sliding_window: null };
+  if (c.architecture === 'qwen2') return { sliding_window: w.size, use_sliding_window: true, max_window_layers: w.layers[0] };
+  return { sliding_window: w.size };
 }

@@ -1,7 +1,7 @@
 // Plain TypeScript forward pass, one token at a time with a KV cache, in the style of llama2.c's
 // run.c: loops and float64 accumulation. Slow and obvious on purpose: tests compare graphs with it.
 import type { ModelConfig } from './config.js';
-import { attentionScale, ropeInverseFrequencies, rotateRope, softcap } from './config.js';
+import { attentionScale, attentionWindow, ropeInverseFrequencies, rotateRope, softcap } from './config.js';
 
 type Vec = Float64Array;
 
@@ -117,18 +117,21 @@ export class ReferenceModel {
     const out = new Float64Array(c.numHeads * d);
     const scores = new Float64Array(keys.length);
     const scale = attentionScale(c);
+    // keys older than the window are left out (this token is the newest, keys.length - 1)
+    const window = attentionWindow(c, layer);
+    const first = window === null ? 0 : Math.max(0, keys.length - window);
     for (let h = 0; h < c.numHeads; h++) {
       const kvh = Math.floor(h / group);
       let max = -Infinity;
-      for (let t = 0; t < keys.length; t++) {
+      for (let t = first; t < keys.length; t++) {
         let s = 0;
         for (let i = 0; i < d; i++) s += q[h * d + i] * keys[t][kvh * d + i];
         scores[t] = c.attentionSoftcap ? softcap(s * scale, c.attentionSoftcap) : s * scale;
         max = Math.max(max, scores[t]);
       }
       let sum = 0;
-      for (let t = 0; t < keys.length; t++) sum += scores[t] = Math.exp(scores[t] - max);
-      for (let t = 0; t < keys.length; t++) {
+      for (let t = first; t < keys.length; t++) sum += scores[t] = Math.exp(scores[t] - max);
+      for (let t = first; t < keys.length; t++) {
         const a = scores[t] / sum;
         for (let i = 0; i < d; i++) out[h * d + i] += a * values[t][kvh * d + i];
       }

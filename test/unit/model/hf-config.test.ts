@@ -58,11 +58,13 @@ describe('modelConfigFromHf', () => {
     expect(modelConfigFromHf({ ...gemma2b, head_dim: undefined }).headDim).toBe(256); // GemmaConfig's default
   });
 
-  it('Mistral 7B v0.1: contexts kept inside the 4096-token sliding window; Qwen2 ignores an unused window', () => {
-    expect(modelConfigFromHf(mistral01).maxPositions).toBe(4096);
-    expect(modelConfigFromHf({ ...mistral01, sliding_window: null }).maxPositions).toBe(32768);
+  it('Mistral 7B v0.1: a 4096-token sliding window on every layer; Qwen2 ignores an unused window, else windows from max_window_layers', () => {
+    expect(modelConfigFromHf(mistral01)).toMatchObject({ maxPositions: 32768, slidingWindow: { size: 4096, layers: Array.from({ length: 32 }, (_, i) => i) } });
+    expect(modelConfigFromHf({ ...mistral01, sliding_window: null }).slidingWindow).toBeUndefined();
     const q = modelConfigFromHf(qwen2);
     expect(q).toMatchObject({ qkvBias: true, maxPositions: 32768, tiedEmbeddings: true, normEps: 1e-6 });
+    expect(q.slidingWindow).toBeUndefined();
+    expect(modelConfigFromHf({ ...qwen2, use_sliding_window: true, sliding_window: 4096, max_window_layers: 21 }).slidingWindow).toEqual({ size: 4096, layers: [21, 22, 23] });
     expect(parameterCount(q)).toBe(494032768);
   });
 

@@ -32,8 +32,8 @@ let folders = 0;
 /**
  * The published config at test sizes: 2 layers (Gemma-2 alternates), at most 2 KV heads with the
  * model's query group (at most 4), 8-channel heads — 12 where head_dim differs from hidden/heads —
- * and 300 tokens (the exported tokenizer's). Every other field (rope scaling, biases, caps,
- * windows, tying, activation) is kept as published.
+ * 300 tokens (the exported tokenizer's) and a 4-token sliding window. Every other field (rope
+ * scaling, biases, caps, which layers slide, tying, activation) is kept as published.
  */
 function shrink(json: Record<string, unknown>): Record<string, unknown> {
   const heads = json.num_attention_heads as number;
@@ -45,6 +45,8 @@ function shrink(json: Record<string, unknown>): Record<string, unknown> {
   const headDim = ownHeadDim ? 12 : 8;
   const small: Record<string, unknown> = { ...json, num_hidden_layers: 2, num_attention_heads: numHeads, num_key_value_heads: numKvHeads, hidden_size: ownHeadDim ? 32 : numHeads * headDim, intermediate_size: 48, vocab_size: 300 };
   if (json.head_dim !== undefined) small.head_dim = headDim;
+  // a window shorter than the tests' sequences, so that it matters
+  if (typeof json.sliding_window === 'number') small.sliding_window = 4;
   // Gemma-2-9B's scalar equals its head_dim; keep that relation
   if (json.query_pre_attn_scalar !== undefined) small.query_pre_attn_scalar = ((json.query_pre_attn_scalar as number) * headDim) / (json.head_dim as number);
   return small;
@@ -95,7 +97,17 @@ const models: { model: string; parameters: number; quirks: Partial<ModelConfig>;
   {
     model: 'gemma-2-9b-it',
     parameters: 9_241_705_984,
-    quirks: { architecture: 'gemma2', headDim: 256, attentionScalar: 256, attentionSoftcap: 50, logitSoftcap: 30, sandwichNorms: true, maxPositions: 4096, embeddingScale: Math.sqrt(3584) },
+    quirks: {
+      architecture: 'gemma2',
+      headDim: 256,
+      attentionScalar: 256,
+      attentionSoftcap: 50,
+      logitSoftcap: 30,
+      sandwichNorms: true,
+      maxPositions: 8192,
+      slidingWindow: { size: 4096, layers: Array.from({ length: 21 }, (_, i) => 2 * i) },
+      embeddingScale: Math.sqrt(3584),
+    },
   },
   { model: 'SmolLM2-135M-Instruct', parameters: 134_515_008, quirks: { tiedEmbeddings: true, numHeads: 9, numKvHeads: 3, rope: { theta: 100000, style: 'half', scaling: null } } },
 ];
@@ -133,6 +145,21 @@ describe.each(['Llama-3.2-1B-Instruct', 'Qwen2.5-7B-Instruct', 'gemma-2-9b-it'])
     const roundTrip = rvqRoundTrip(join(modelFolder, 'codebooks-default.safetensors'));
     for (const p of prompts) expect(replies.get(p), p).toEqual(asReply(referenceGreedy(new ReferenceModel(ck.config, weights, roundTrip), tok.encode(p), 16), tok.eosIds));
   }, 120_000);
+});
+
+it("Gemma-2's sliding window changes what its even layers see once a sequence outgrows it", () => {
+  const config = modelConfigFromHf(shrink(published('gemma-2-9b-it')));
+  expect(config.slidingWindow).toEqual({ size: 4, layers: [0] });
+  const weights = new RandomWeights(config, 11);
+  const all = new Map([...weights.shapes.keys()].map((name) => [name, weights.read(name)]));
+  const windowed = new ReferenceModel(config, all);
+  const full = new ReferenceModel({ ...config, slidingWindow: undefined }, all);
+  const gap = [5, 17, 250, 3, 99, 42].map((t) => {
+    const [a, b] = [windowed.forward(t), full.forward(t)];
+    return Math.max(...a.map((v, j) => Math.abs(v - b[j])));
+  });
+  expect(gap.slice(0, 4)).toEqual([0, 0, 0, 0]);
+  expect(Math.min(...gap.slice(4))).toBeGreaterThan(1e-3);
 });
 
 describe('published generation and tokenizer configs', () => {
