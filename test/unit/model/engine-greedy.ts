@@ -30,8 +30,8 @@ export function rvqRoundTrip(codebookFile: string): KvTransform {
   return (layer, kind, row) => Float64Array.from(codecs[layer][kind].decode(codecs[layer][kind].encode(Float32Array.from(row)), (kind === 'key' ? set.keySpec : set.valueSpec).depth));
 }
 
-/** The reference's greedy ids as the engine returns them: cut before the first stop id. */
+/** The reference's greedy ids as the engine returns them: up to and including the first stop id. */
 export function asReply(ids: readonly number[], eosIds: readonly number[]): number[] {
   const end = ids.findIndex((t) => eosIds.includes(t));
-  return end < 0 ? [...ids] : ids.slice(0, end);
+  return end < 0 ? [...ids] : ids.slice(0, end + 1);
 }

@@ -162,6 +162,23 @@ it("Gemma-2's sliding window changes what its even layers see once a sequence ou
   expect(Math.min(...gap.slice(4))).toBeGreaterThan(1e-3);
 });
 
+it('generation stops at any id of an eos_token_id list', async () => {
+  const { folder } = tinyFolder('Llama-3.1-8B-Instruct');
+  writeFileSync(join(folder, 'tokenizer_config.json'), '{}');
+  const library = join(dir, `library${folders++}`);
+  const prompt = 'On the mat, the';
+  writeFileSync(join(folder, 'generation_config.json'), JSON.stringify({ eos_token_id: [299] }));
+  importModel(folder, { library, id: 'free' });
+  const free = (await engineGreedy(library, 'free', { format: 'fp16' }, [prompt], 12)).get(prompt)!;
+  // the second id of the list is a token the free run generates, first at position `at`
+  const at = free.findIndex((t, i) => i >= 2 && free.indexOf(t) === i);
+  expect(at).toBeGreaterThanOrEqual(2);
+  writeFileSync(join(folder, 'generation_config.json'), JSON.stringify({ eos_token_id: [299, free[at]] }));
+  importModel(folder, { library, id: 'stopping' });
+  // the reply ends with the stop id (kept in the tokens, not in the text)
+  expect((await engineGreedy(library, 'stopping', { format: 'fp16' }, [prompt], 12)).get(prompt)).toEqual(free.slice(0, at + 1));
+}, 120_000);
+
 describe('published generation and tokenizer configs', () => {
   it('several stop ids from generation_config.json eos_token_id lists', () => {
     expect(readHfTokenizer(tinyFolder('Llama-3.1-8B-Instruct').folder).eosIds).toEqual([128001, 128008, 128009]);
