@@ -207,6 +207,15 @@ describe('published generation and tokenizer configs', () => {
     expect(() => tok.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }])).toThrow("the model's chat template refused these messages: System role not supported");
   });
 
+  it("renders Qwen2.5's template: its default system prompt, or the caller's", () => {
+    const tok = readHfTokenizer(tinyFolder('Qwen2.5-7B-Instruct').folder);
+    expect(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }])).toBe(
+      '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(tok.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }])).toBe('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    expect(tok.bosId).toBeNull(); // bos_token null: Qwen prompts start without one
+  });
+
   it("renders SmolLM2's ChatML template with its default system prompt", () => {
     const tok = readHfTokenizer(tinyFolder('SmolLM2-135M-Instruct').folder);
     expect(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }])).toBe(
