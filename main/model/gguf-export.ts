@@ -37,6 +37,10 @@ export function checkGgufExportable(c: ModelConfig): void {
   if (c.activation !== 'silu') problems.push(`activation ${c.activation}`);
   if (c.normWeightOffset !== 0) problems.push(`norm weight offset ${c.normWeightOffset}`);
   if (c.embeddingScale !== 1) problems.push(`embedding scale ${c.embeddingScale}`);
+  if (c.slidingWindow) problems.push(`a ${c.slidingWindow.size}-token sliding window`);
+  if (c.attentionScalar !== undefined && c.attentionScalar !== c.headDim) problems.push(`attention scalar ${c.attentionScalar}`);
+  if (c.attentionSoftcap !== undefined || c.logitSoftcap !== undefined) problems.push('soft-capping');
+  if (c.sandwichNorms) problems.push('sandwich norms');
   if (c.vocabSize < controlTokens.length + 256) problems.push(`vocabulary of ${c.vocabSize} (the stand-in vocabulary needs ${controlTokens.length + 256})`);
   if (problems.length > 0) throw new Error(`GGUF export: unsupported model (${problems.join('; ')})`);
 }

@@ -98,6 +98,10 @@ const asF16 = (w: Float32Array) => Float32Array.from(w, (x) => float16BitsToFloa
 
 const llama3 = tinyModels['llama3 (GQA 2, theta 500000, llama3 scaling, untied)'];
 const tied = tinyModels['llama (MHA, tied)'];
+const mistralWindowed = tinyModels['mistral (GQA 4, theta 1e6, 4-token sliding window)'];
+// llama.cpp's llama architecture has no sliding window: the GQA-4 mistral without it
+const mistral: ModelConfig = { ...mistralWindowed, slidingWindow: undefined };
+const exportable: Record<string, ModelConfig> = { 'llama (MHA, tied)': tied, 'llama3 (GQA 2, theta 500000, llama3 scaling, untied)': llama3, 'mistral (GQA 4, theta 1e6)': mistral };
 
 describe('GGUF writer byte layout (read back by an independent parser)', () => {
   it.each([
@@ -187,6 +191,9 @@ describe('GGUF writer byte layout (read back by an independent parser)', () => {
   it('refuses models llama.cpp would compute differently, and malformed headers, naming the problem', () => {
     const gemma = tinyModels['gemma (head_dim 12 != 32/4, GeLU-tanh, (1+w) norm, scaled embeddings)'];
     expect(() => writeGgufModel(join(dir, 'gemma.gguf'), gemma, new RandomWeights(gemma, 1))).toThrow(/architecture gemma.*activation gelu_tanh.*norm weight offset 1/);
+    expect(() => writeGgufModel(join(dir, 'windowed.gguf'), mistralWindowed, new RandomWeights(mistralWindowed, 1))).toThrow(/a 4-token sliding window/);
+    const gemma2 = tinyModels['gemma2 (soft-capped scores and logits, query_pre_attn_scalar 20, sandwich norms, window 4 on layer 0)'];
+    expect(() => writeGgufModel(join(dir, 'gemma2.gguf'), gemma2, new RandomWeights(gemma2, 1))).toThrow(/attention scalar 20; soft-capping; sandwich norms/);
     const qwen = tinyModels['qwen2 (qkv biases, tied, GQA 2)'];
     expect(() => writeGgufModel(join(dir, 'qwen.gguf'), qwen, new RandomWeights(qwen, 1))).toThrow(/q\/k\/v biases/);
     const small: ModelConfig = { ...tied, vocabSize: 200 };
@@ -217,7 +224,7 @@ describe('llama.cpp runs our GGUF as the float64 reference runs our Hugging Face
     ['llama3 (GQA 2, theta 500000, llama3 scaling, untied)', 'F16', 2e-2],
   ] as const)('%s, %s weights: logits at every prompt position and greedy tokens', async (name, type, tolerance) => {
     if (!cpp.ok) return;
-    const config = tinyModels[name];
+    const config = exportable[name];
     const folder = join(dir, `hf-${type}-${name.split(' ')[0]}`);
     writeHfFolder(folder, config, new RandomWeights(config, 11));
     const ck = readHfCheckpoint(folder);
