@@ -1,7 +1,7 @@
 // Codebook calibration from the app (runs in the backend worker): the installed sets of a model as the
 // Models view lists them, calibration as a job (settings checked before it starts, progress, cancel),
 // and removal of a set. The text is the bundled sample, the user's files, or data-free.
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import sampleFile from '../../assets/calibration-sample.json' with { type: 'json' };
@@ -20,7 +20,8 @@ import {
 import type { CalibrationProgress, CalibrationResult, CalibrationText } from '../engine/calibration/calibrate.js';
 import { DOCUMENT_SEPARATOR } from '../engine/calibration/calibration-text.js';
 import type { ModelManifest } from '../model/manifest.js';
-import { readManifest, writeManifest } from '../model/manifest.js';
+import { readManifest } from '../model/manifest.js';
+import { removeRvqSet } from '../model/library-rvq.js';
 import type { JobControl, JobRegistry } from './jobs.js';
 import { libraryFor, loadSettings } from './settings.js';
 
@@ -184,9 +185,7 @@ export function startCalibration(dataDir: string, jobs: JobRegistry, id: string,
 /** Removes a codebook set: its manifest entry first (so the model never lists a half-removed set), then its files. */
 export function removeCalibration(dataDir: string, id: string, name: string): void {
   const { folder, manifest } = libraryModelFolder(dataDir, id);
-  const entry = manifest.rvq[name];
-  if (!entry) throw new Error(`model '${id}' has no codebook set '${name}'`);
+  if (!manifest.rvq[name]) throw new Error(`model '${id}' has no codebook set '${name}'`);
   if (calibrating.has(id)) throw new Error(`model '${id}' is being calibrated: wait for that job or cancel it first`);
-  writeManifest(folder, { ...manifest, rvq: Object.fromEntries(Object.entries(manifest.rvq).filter(([set]) => set !== name)) });
-  for (const file of [entry.graph, entry.codebooks]) rmSync(join(folder, file), { force: true });
+  removeRvqSet(folder, name);
 }

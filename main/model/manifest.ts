@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { z } from 'zod';
 import { modelConfigSchema } from './config.js';
+import { fileHashSchema, verifyFiles } from './file-hashes.js';
+import type { VerifyOptions } from './file-hashes.js';
 
 export const manifestFileName = 'manifest.json';
 export const manifestFormat = 'reskv-model/1';
@@ -34,6 +36,8 @@ export const manifestSchema = z.object({
   ]),
   bosId: z.number().int().nonnegative().nullable(),
   eosIds: z.array(z.number().int().nonnegative()),
+  /** Size and sha256 of every file above, by name (absent in manifests written before they were recorded). */
+  files: z.record(z.string(), fileHashSchema).optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
@@ -54,4 +58,24 @@ export function readManifest(modelFolder: string): ModelManifest {
 /** Replaces the manifest atomically (write beside, then rename). */
 export function writeManifest(modelFolder: string, manifest: ModelManifest): void {
   writeFileAtomic(join(modelFolder, manifestFileName), JSON.stringify(manifestSchema.parse(manifest), null, 2));
+}
+
+/** The tokenizer's files in the model folder. */
+export function tokenizerFileNames(manifest: ModelManifest): string[] {
+  return manifest.tokenizer.format === 'llama2c' ? [manifest.tokenizer.file] : manifest.tokenizer.files;
+}
+
+/** The files every use of the model reads: weights and tokenizer. */
+export function baseFileNames(manifest: ModelManifest): string[] {
+  return [manifest.weightsFile, ...tokenizerFileNames(manifest)];
+}
+
+/** Every file the manifest names. */
+export function allFileNames(manifest: ModelManifest): string[] {
+  return [...baseFileNames(manifest), ...Object.values(manifest.graphs), ...Object.values(manifest.rvq).flatMap((set) => [set.graph, set.codebooks])];
+}
+
+/** Checks files of the model against the sizes and sha256 its manifest records (see file-hashes.ts). */
+export function verifyModelFiles(folder: string, manifest: ModelManifest, names: readonly string[], options?: VerifyOptions): void {
+  verifyFiles(folder, manifest.id, manifest.files, names, options);
 }
