@@ -41,10 +41,16 @@ export function installRvqGraph(modelFolder: string, codebookFile: string, name 
   const generation = `${process.pid}-${Date.now().toString(36)}`;
   const graphFile = `rvq-${name}.${generation}.onnx`;
   const codebooksCopy = `codebooks-${name}.${generation}.safetensors`;
-  copyFileAtomic(codebookFile, join(modelFolder, codebooksCopy));
-  writeFileAtomic(join(modelFolder, graphFile), graph);
-  const entry = { graph: graphFile, codebooks: codebooksCopy };
-  return switchRvqSets(modelFolder, manifest, { ...manifest.rvq, [name]: entry }, hashFiles(modelFolder, [graphFile, codebooksCopy]));
+  try {
+    copyFileAtomic(codebookFile, join(modelFolder, codebooksCopy));
+    writeFileAtomic(join(modelFolder, graphFile), graph);
+    const entry = { graph: graphFile, codebooks: codebooksCopy };
+    return switchRvqSets(modelFolder, manifest, { ...manifest.rvq, [name]: entry }, hashFiles(modelFolder, [graphFile, codebooksCopy]));
+  } catch (err) {
+    // not switched: the new files are nobody's (a kill here leaves them to sweepModelFolder)
+    if (readManifest(modelFolder).rvq[name]?.graph !== graphFile) for (const file of [graphFile, codebooksCopy]) rmSync(join(modelFolder, file), { force: true });
+    throw err;
+  }
 }
 
 /** Removes a codebook set: the manifest first (one rename), then its files. */
