@@ -323,12 +323,17 @@ export class EngineModel {
     return this.open.delete(id);
   }
 
-  /** Saves a conversation (history + KV cache) as <folder>/<id>.reskv-conversation, atomically; returns the file. */
-  save(id: string, folder: string): string {
+  /** A conversation's snapshot (history + KV cache), to restore with `restoreSnapshot`. */
+  snapshot(id: string): Uint8Array {
     const open = this.get(id);
     if (open.controller) throw new Error(`conversation '${id}' is generating; save it after the reply`);
+    return open.chat ? open.chat.save() : open.conversation.save();
+  }
+
+  /** Saves a conversation (history + KV cache) as <folder>/<id>.reskv-conversation, atomically; returns the file. */
+  save(id: string, folder: string): string {
     const file = join(folder, `${id}${savedExtension}`);
-    writeFileAtomic(file, open.chat ? open.chat.save() : open.conversation.save());
+    writeFileAtomic(file, this.snapshot(id));
     return file;
   }
 
@@ -340,6 +345,11 @@ export class EngineModel {
     } catch (e) {
       throw new Error(`cannot read saved conversation ${file}: ${(e as Error).message}`, { cause: e });
     }
+    return this.restoreSnapshot(bytes, file);
+  }
+
+  /** Restores a snapshot (`label` names it in errors, e.g. its file); returns its id. */
+  restoreSnapshot(bytes: Uint8Array, label: string): string {
     try {
       if (this.chatTokenizer) {
         const chat = ChatConversation.restore(bytes, { ...this.setup, tokenizer: this.chatTokenizer }, this.runtime.format);
@@ -347,7 +357,7 @@ export class EngineModel {
       }
       return this.add(Conversation.restore(bytes, this.setup, this.runtime.format), null);
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message} (was it saved with model ${this.info.id} and the ${this.info.cache} cache?)`, { cause: e });
+      throw new Error(`${label}: ${(e as Error).message} (was it saved with model ${this.info.id} and the ${this.info.cache} cache?)`, { cause: e });
     }
   }
 
