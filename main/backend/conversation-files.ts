@@ -30,7 +30,14 @@ const pointerSchema = z.strictObject({
   format: z.literal(savedConversationFormat),
   transcript: transcriptSchema,
   cache: z.strictObject({ file: z.string().regex(cacheFilePattern), bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  /** sha256 of the JSON of the fields above: a damaged transcript is refused, not shown altered. */
+  checksum: z.string(),
 });
+type Pointer = z.infer<typeof pointerSchema>;
+
+function pointerChecksum({ format, transcript, cache }: Omit<Pointer, 'checksum'>): string {
+  return sha256(new TextEncoder().encode(JSON.stringify({ format, transcript, cache })));
+}
 
 /** The previous layout's files. */
 const legacyTranscript = 'transcript.json';
@@ -54,7 +61,8 @@ export class ConversationFiles {
     const folder = this.folderOf(transcript.id);
     const file = `cache.${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.reskv`;
     writeFileAtomic(join(folder, file), cache);
-    const pointer = { format: savedConversationFormat, transcript, cache: { file, bytes: cache.length, sha256: sha256(cache) } };
+    const content = { format: savedConversationFormat, transcript, cache: { file, bytes: cache.length, sha256: sha256(cache) } } as const;
+    const pointer = { ...content, checksum: pointerChecksum(content) };
     try {
       writeFileAtomic(join(folder, pointerFile), `${JSON.stringify(pointerSchema.parse(pointer), null, 2)}\n`);
     } catch (err) {
@@ -95,6 +103,7 @@ export class ConversationFiles {
       const format = (raw as { format?: unknown } | null)?.format;
       if (format !== savedConversationFormat) throw new Error(`format ${JSON.stringify(format ?? null)}; this build reads ${savedConversationFormat} (and the earlier ${legacyTranscript})`);
       const pointer = pointerSchema.parse(raw);
+      if (pointer.checksum !== pointerChecksum(pointer)) throw new Error('its content does not match its checksum: the file is damaged');
       if (pointer.transcript.id !== id) throw new Error(`it holds conversation '${pointer.transcript.id}'`);
       return { transcript: pointer.transcript, cacheFile: join(folder, pointer.cache.file), expected: pointer.cache };
     } catch (err) {

@@ -128,6 +128,7 @@ const listingHashLimit = 64 << 20;
  */
 export function listModels(library = defaultLibraryDir()): LibraryEntry[] {
   if (!existsSync(library)) return [];
+  removeAbandonedImports(library);
   const entries: LibraryEntry[] = [];
   for (const name of readdirSync(library).sort()) {
     const folder = join(library, name);

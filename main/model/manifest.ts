@@ -1,5 +1,6 @@
 // The manifest.json of a model in the library: what was imported, how, and which files hold it.
 // Validated with zod whenever it is read.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
@@ -38,6 +39,8 @@ export const manifestSchema = z.object({
   eosIds: z.array(z.number().int().nonnegative()),
   /** Size and sha256 of every file above, by name (absent in manifests written before they were recorded). */
   files: z.record(z.string(), fileHashSchema).optional(),
+  /** sha256 of this manifest's JSON without this field (absent in manifests written before it was recorded). */
+  checksum: z.string().optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
@@ -52,12 +55,20 @@ export function readManifest(modelFolder: string): ModelManifest {
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${path}: invalid manifest (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
-  return parsed.data;
+  const { checksum, ...content } = parsed.data;
+  if (checksum !== undefined && checksum !== contentChecksum(content)) throw new Error(`${path}: the manifest is damaged (its content does not match its checksum); re-import the model`);
+  return content;
 }
 
-/** Replaces the manifest atomically (write beside, then rename). */
+function contentChecksum(content: Omit<ModelManifest, 'checksum'>): string {
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex');
+}
+
+/** Replaces the manifest atomically (write beside, then rename), with a checksum of its content. */
 export function writeManifest(modelFolder: string, manifest: ModelManifest): void {
-  writeFileAtomic(join(modelFolder, manifestFileName), JSON.stringify(manifestSchema.parse(manifest), null, 2));
+  const content: ModelManifest = manifestSchema.parse(manifest);
+  delete content.checksum;
+  writeFileAtomic(join(modelFolder, manifestFileName), JSON.stringify({ ...content, checksum: contentChecksum(content) }, null, 2));
 }
 
 /** The tokenizer's files in the model folder. */

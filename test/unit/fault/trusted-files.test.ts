@@ -8,28 +8,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fileWrites } from '../../../main/atomic-file.js';
 import { listApiModels } from '../../../main/backend/completions.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
-import { EngineModel } from '../../../main/engine/engine-model.js';
 import { installRvqGraph } from '../../../main/model/library-rvq.js';
 import { listModels } from '../../../main/model/library.js';
 import { readManifest } from '../../../main/model/manifest.js';
 import { decodeSafetensors } from '../../../quant/index.js';
 import { createTinyLibrary } from '../calibration/tiny-library.js';
 import type { TinyLibrary } from '../calibration/tiny-library.js';
+import { answer } from './fault-setup.js';
 
 const small = { depth: 2, codebookSize: 16, groupSize: 8, maxVectors: 300, kmeansIterations: 3 };
-const cpu = { providers: ['cpu' as const], threads: 1 };
-
-/** Greedy text of the model under a cache (an error's message when it fails). */
-async function answer(folder: string, cache: Parameters<typeof EngineModel.open>[0]['cache']): Promise<string> {
-  const engine = await EngineModel.open({ model: folder, cache, session: cpu });
-  try {
-    const id = engine.createConversation();
-    const stream = engine.send(id, 'the cat sat', { maxTokens: 6, temperature: 0 });
-    for (let next = await stream.next(); ; next = await stream.next()) if (next.done) return next.value.tokens.join(',');
-  } finally {
-    await engine.release();
-  }
-}
 
 function overwrite(path: string, at: number, bytes: Uint8Array): void {
   const fd = openSync(path, 'r+');
