@@ -130,6 +130,8 @@ export class EngineModel {
     private readonly runtime: CacheRuntime,
     private readonly tokenizer: TextTokenizer,
     private readonly chatTokenizer: ChatTokenizer | null,
+    /** The model's weights file, named when the model computes NaN logits. */
+    private readonly weightsFile: string,
   ) {
     this.setup = { decoder: runtime.decoder, stores: runtime.stores, tokenizer };
   }
@@ -152,7 +154,7 @@ export class EngineModel {
       maxDepth: spec && !runtime.rvq!.only ? Math.max(spec.depth, runtime.rvq!.set.valueSpec.depth) : null,
       codebookBytes: runtime.rvq?.codebookBytes ?? 0,
     };
-    return new EngineModel(info, runtime, tokenizer, isChatTokenizer(tokenizer) ? tokenizer : null);
+    return new EngineModel(info, runtime, tokenizer, isChatTokenizer(tokenizer) ? tokenizer : null, join(folder, manifest.weightsFile));
   }
 
   private get(id: string): OpenConversation {
@@ -228,7 +230,10 @@ export class EngineModel {
         stream = open.conversation.reply(prompt, options, controller.signal);
       }
       for (;;) {
-        const next = await stream.next();
+        const next = await stream.next().catch((err: unknown) => {
+          if (!(err instanceof Error && err.message.includes('NaN logit'))) throw err;
+          throw new Error(`model ${this.info.id} (${this.weightsFile}): ${err.message}; its weights hold values that are not numbers (a damaged or badly converted checkpoint)`, { cause: err });
+        });
         if (next.done) {
           open.lastReply = next.value.timing;
           this.applyDepths(open);

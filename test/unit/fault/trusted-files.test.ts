@@ -2,17 +2,19 @@
 // manifest's size + sha256 before use; a damaged file is an error naming it and the model, the model
 // is listed as damaged, the rest keeps working; a codebook set is replaced in one switch; /v1 never
 // quietly falls back to fp16 for a damaged set.
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fileWrites } from '../../../main/atomic-file.js';
 import { listApiModels } from '../../../main/backend/completions.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
 import { installRvqGraph } from '../../../main/model/library-rvq.js';
-import { listModels } from '../../../main/model/library.js';
+import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
+import { importModel, listModels } from '../../../main/model/library.js';
 import { readManifest } from '../../../main/model/manifest.js';
 import { decodeSafetensors } from '../../../quant/index.js';
-import { createTinyLibrary } from '../calibration/tiny-library.js';
+import { createTinyLibrary, tinyConfig } from '../calibration/tiny-library.js';
 import type { TinyLibrary } from '../calibration/tiny-library.js';
 import { answer } from './fault-setup.js';
 
@@ -135,5 +137,21 @@ describe('files the engine trusts', () => {
     }
     // nothing of the failed attempts is left behind
     expect(readdirSync(lib.folder).sort()).toEqual([...snapshot.keys()].sort());
+  });
+});
+
+describe('NaN logits', () => {
+  it('name the model and its weights file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reskv-nan-'));
+    try {
+      // a checkpoint whose final norm holds NaN: imported faithfully (its hashes match), so only the run sees it
+      const random = new RandomWeights(tinyConfig, 7);
+      const weights = { shapes: random.shapes, read: (name: string) => (name === 'model.norm.weight' ? random.read(name).fill(NaN) : random.read(name)), close: () => {} };
+      writeHfFolder(join(dir, 'nan-hf'), tinyConfig, weights);
+      const { folder } = importModel(join(dir, 'nan-hf'), { library: join(dir, 'library'), id: 'nan' });
+      await expect(answer(folder, { format: 'fp16' })).rejects.toThrow(/model nan \(.*nan\/weights\.bin\): the model produced a NaN logit/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
