@@ -66,6 +66,19 @@ async function answerOrClearError(folder: string, cache: Parameters<typeof answe
   }
 }
 
+/** Three cases on `path`: a random byte changed, `check` run, the file put back. */
+async function corruptEach(path: string, rng: ReturnType<typeof createRng>, name: (at: number) => string, check: () => Promise<void>): Promise<void> {
+  const original = readFileSync(path);
+  for (let i = 0; i < 3; i++) {
+    const damaged = Buffer.from(original);
+    const at = rng.int(damaged.length);
+    damaged[at] ^= 1 + rng.int(255);
+    writeFileSync(path, damaged);
+    await runCase(name(at), check);
+    writeFileSync(path, original);
+  }
+}
+
 /** Files in the model folder that neither its manifest names nor belong there. */
 function strayFiles(folder: string): string[] {
   const manifest = readManifest(folder);
@@ -215,14 +228,7 @@ describe('fault injection', () => {
     const files = ['manifest.json', ...allFileNames(manifest)];
     const rng = createRng(43);
     for (const file of files) {
-      const path = join(lib.folder, file);
-      const original = readFileSync(path);
-      for (let i = 0; i < 3; i++) {
-        const damaged = Buffer.from(original);
-        const at = rng.int(damaged.length);
-        damaged[at] ^= 1 + rng.int(255);
-        writeFileSync(path, damaged);
-        await runCase(`${file} byte ${at}`, async () => {
+      await corruptEach(join(lib.folder, file), rng, (at) => `${file} byte ${at}`, async () => {
           const named = file === 'manifest.json' ? 'manifest.json' : file;
           const fp16 = await answerOrClearError(lib.folder, { format: 'fp16' }, named);
           must(fp16 === 'error' || fp16 === reference.fp16, `fp16 answered ${fp16} from a damaged ${file}`);
@@ -231,9 +237,7 @@ describe('fault injection', () => {
           // a file neither answer reads (fp.onnx, capture.onnx) is reported by the listing
           const listed = fp16 === 'error' || rvq === 'error' || listModels(lib.library).some((e) => e.problem?.includes(named));
           must(listed, `a damaged ${file} went unnoticed`);
-        });
-        writeFileSync(path, original);
-      }
+      });
     }
     // the saved conversation's pointer and cache
     const host = new EngineHost(lib.dir, () => {});
@@ -241,14 +245,7 @@ describe('fault injection', () => {
     await host.close();
     const folder = join(lib.dir, 'conversations', saved.id);
     for (const file of readdirSync(folder)) {
-      const path = join(folder, file);
-      const original = readFileSync(path);
-      for (let i = 0; i < 3; i++) {
-        const damaged = Buffer.from(original);
-        const at = rng.int(damaged.length);
-        damaged[at] ^= 1 + rng.int(255);
-        writeFileSync(path, damaged);
-        await runCase(`conversation ${file} byte ${at}`, async () => {
+      await corruptEach(join(folder, file), rng, (at) => `conversation ${file} byte ${at}`, async () => {
           const restarted = new EngineHost(lib.dir, () => {});
           try {
             const resumed = await restarted.resume(saved.id).catch((err: unknown) => {
@@ -259,9 +256,7 @@ describe('fault injection', () => {
           } finally {
             await restarted.close();
           }
-        });
-        writeFileSync(path, original);
-      }
+      });
     }
   }, 300_000);
 
