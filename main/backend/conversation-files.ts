@@ -61,7 +61,8 @@ export class ConversationFiles {
     const folder = this.folderOf(transcript.id);
     const file = `cache.${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.reskv`;
     writeFileAtomic(join(folder, file), cache);
-    const content = { format: savedConversationFormat, transcript, cache: { file, bytes: cache.length, sha256: sha256(cache) } } as const;
+    // parsed first, so the checksum covers the keys in the schema's order, as a reader sees them
+    const content = pointerSchema.omit({ checksum: true }).parse({ format: savedConversationFormat, transcript, cache: { file, bytes: cache.length, sha256: sha256(cache) } });
     const pointer = { ...content, checksum: pointerChecksum(content) };
     try {
       writeFileAtomic(join(folder, pointerFile), `${JSON.stringify(pointerSchema.parse(pointer), null, 2)}\n`);

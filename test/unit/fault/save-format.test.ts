@@ -84,6 +84,10 @@ describe('saved conversation format (golden files)', () => {
       };
       expect(shape(join(dir, 'golden-1', 'conversation.json'))).toEqual(shape(join(savedDir, 'golden-1', 'conversation.json')));
       expect(shape(join(dir, 'golden-1', 'conversation.json')).format).toBe(savedConversationFormat);
+      // a transcript whose keys come in another order (a fork adds forkedFrom last) reads back
+      const forked = { ...transcript, id: 'golden-2', forkedFrom: 'golden-1' };
+      files.save(forked, cache);
+      expect(files.readTranscript('golden-2')).toEqual(forked);
       // a previous saved folder, copied, reads the same after a save replaced it
       cpSync(join(savedDir, 'golden-1'), join(dir, 'copy', 'golden-1'), { recursive: true });
       expect(new ConversationFiles(join(dir, 'copy')).readTranscript('golden-1')).toEqual(transcript);
