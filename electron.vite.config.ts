@@ -8,8 +8,12 @@ export default defineConfig(({ command }) => ({
   main: {
     build: {
       outDir: 'out/main',
-      // The backend worker is its own entry: the main process starts it as a worker thread.
-      lib: { entry: { main: resolve('main/electron/main.ts'), 'backend-worker': resolve('main/backend/worker.ts') }, formats: ['es'] },
+      // The backend worker is its own entry: the main process starts it as a worker thread; the
+      // backend worker starts the calibration worker beside it.
+      lib: {
+        entry: { main: resolve('main/electron/main.ts'), 'backend-worker': resolve('main/backend/worker.ts'), 'calibration-worker': resolve('main/backend/calibration-worker.ts') },
+        formats: ['es'],
+      },
       // Native addon: loaded from node_modules (unpacked from asar by electron-builder).
       externalizeDeps: true,
     },

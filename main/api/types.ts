@@ -224,6 +224,8 @@ export interface ChatSession {
   forkedFrom?: string;
   messages: ChatMessage[];
   open: { info: ChatModelInfo; figures: ChatFigures } | null;
+  /** Set when the saved conversation cannot be read: why (it is listed, not hidden; model and messages are then empty). */
+  problem?: string;
 }
 
 /** A library model as the local API offers it (GET /v1/models). */

@@ -1,15 +1,15 @@
 // Codebook calibration from the app (runs in the backend worker): the installed sets of a model as the
-// Models view lists them, calibration as a job (settings checked before it starts, progress, cancel),
-// and removal of a set. The text is the bundled sample, the user's files, or data-free.
-import { existsSync, rmSync, statSync } from 'node:fs';
+// Models view lists them, calibration as a job (settings checked before it starts, progress, cancel)
+// run in a worker thread of its own so chat stays responsive, and removal of a set. The text is the bundled sample, the user's files, or data-free.
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import sampleFile from '../../assets/calibration-sample.json' with { type: 'json' };
 import { rvqBitsPerValue } from '../../quant/index.js';
 import type { RvqSpec } from '../../quant/index.js';
 import type { CalibrationDefaults, CalibrationQuantizer, CalibrationRequest, CalibrationSummary, JobProgress, JobSnapshot } from '../api/types.js';
+import { Worker } from 'node:worker_threads';
 import {
-  calibrateModel,
   calibrationSettingsSchema,
   defaultMaxVectors,
   defaultSelfGeneratedTokens,
@@ -20,7 +20,9 @@ import {
 import type { CalibrationProgress, CalibrationResult, CalibrationText } from '../engine/calibration/calibrate.js';
 import { DOCUMENT_SEPARATOR } from '../engine/calibration/calibration-text.js';
 import type { ModelManifest } from '../model/manifest.js';
-import { readManifest, writeManifest } from '../model/manifest.js';
+import { readManifest } from '../model/manifest.js';
+import { removeRvqSet } from '../model/library-rvq.js';
+import type { CalibrationWorkerData, FromCalibrationWorker } from './calibration-worker.js';
 import type { JobControl, JobRegistry } from './jobs.js';
 import { libraryFor, loadSettings } from './settings.js';
 
@@ -170,7 +172,7 @@ export function startCalibration(dataDir: string, jobs: JobRegistry, id: string,
     { kind: 'calibrate', title: `Calibrate ${id} → "${settings.name}"`, model: id },
     async (control) => {
       try {
-        const result = await calibrateModel(folder, { text, settings, session: { providers, threads }, signal: control.signal, onProgress: throttledReport(control) });
+        const result = await calibrateInWorker({ folder, options: { text, settings, session: { providers, threads } }, cancel: new SharedArrayBuffer(4) }, control);
         onInstalled();
         return result;
       } finally {
@@ -181,12 +183,46 @@ export function startCalibration(dataDir: string, jobs: JobRegistry, id: string,
   );
 }
 
+/** The calibration worker's entry: its TypeScript source through tsx, unless the built app names its bundle. */
+let calibrationWorkerUrl = new URL('./calibration-worker-from-source.js', import.meta.url);
+
+/** The built backend worker points at the bundled calibration worker beside it. */
+export function useCalibrationWorker(url: URL): void {
+  calibrationWorkerUrl = url;
+}
+
+/** Runs calibrateModel in a worker thread (calibration-worker.ts), relaying progress and a cancel. */
+function calibrateInWorker(data: CalibrationWorkerData, control: JobControl): Promise<CalibrationResult> {
+  const report = throttledReport(control);
+  const cancel = () => Atomics.store(new Int32Array(data.cancel), 0, 1);
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(calibrationWorkerUrl, { workerData: data });
+    control.signal.addEventListener('abort', cancel, { once: true });
+    const settle = (finish: () => void) => {
+      control.signal.removeEventListener('abort', cancel);
+      worker.removeAllListeners();
+      void worker.terminate();
+      finish();
+    };
+    worker.on('message', (message: FromCalibrationWorker) => {
+      if (message.kind === 'progress') {
+        try {
+          report(message.progress);
+        } catch {
+          cancel(); // report throws once the job was cancelled
+        }
+      } else if (message.kind === 'done') settle(() => resolve(message.result));
+      else settle(() => reject(new Error(message.message)));
+    });
+    worker.on('error', (err) => settle(() => reject(err)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the calibration worker stopped (exit code ${code})`))));
+  });
+}
+
 /** Removes a codebook set: its manifest entry first (so the model never lists a half-removed set), then its files. */
 export function removeCalibration(dataDir: string, id: string, name: string): void {
   const { folder, manifest } = libraryModelFolder(dataDir, id);
-  const entry = manifest.rvq[name];
-  if (!entry) throw new Error(`model '${id}' has no codebook set '${name}'`);
+  if (!manifest.rvq[name]) throw new Error(`model '${id}' has no codebook set '${name}'`);
   if (calibrating.has(id)) throw new Error(`model '${id}' is being calibrated: wait for that job or cancel it first`);
-  writeManifest(folder, { ...manifest, rvq: Object.fromEntries(Object.entries(manifest.rvq).filter(([set]) => set !== name)) });
-  for (const file of [entry.graph, entry.codebooks]) rmSync(join(folder, file), { force: true });
+  removeRvqSet(folder, name);
 }

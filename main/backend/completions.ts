@@ -11,7 +11,7 @@ const scalarCaches = ['fp16', 'q8_0', 'q4_0', 'kivi2'] as const;
 
 /**
  * Library models that can run (a readable manifest), with the caches a request may choose: rvq:<set>
- * for each codebook set whose K and V codebooks are readable, up to the depth both kinds have, and
+ * for each codebook set (up to the depth both kinds have, when its codebooks are readable), and
  * plain rvq for the default set (see codebookSetName) when there is one.
  */
 export function listApiModels(dataDir: string): ApiModel[] {
@@ -32,9 +32,10 @@ export function listApiModels(dataDir: string): ApiModel[] {
     } catch {
       // no codebooks, or several without a default: plain rvq is not on offer
     }
-    const named = Object.keys(maxDepths).sort();
+    // a damaged set stays on offer (without a depth): a request for it fails naming the file, never falls back to fp16
+    const named = sets.map((set) => `rvq:${set.name}`).sort();
     if (defaultSet !== null && maxDepths[`rvq:${defaultSet}`] !== undefined) maxDepths.rvq = maxDepths[`rvq:${defaultSet}`];
-    models.push({ id: basename(folder), importedAt: manifest.importedAt, caches: [...scalarCaches, ...(maxDepths.rvq === undefined ? [] : ['rvq']), ...named], maxDepths });
+    models.push({ id: basename(folder), importedAt: manifest.importedAt, caches: [...scalarCaches, ...(defaultSet === null ? [] : ['rvq']), ...named], maxDepths });
   }
   return models;
 }

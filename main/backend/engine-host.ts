@@ -1,29 +1,18 @@
 // The backend's engine host (runs in the backend worker): opens library models with a cache format
 // (one EngineModel per model and cache, kept loaded), runs conversations for the Chat view and
 // one-shot completions for the local API, streams tokens as events, and keeps every conversation on
-// disk (transcript + KV cache) so a restarted app continues without recomputing. Work on one loaded
-// model is queued: requests run one after another, never concurrently on the same session.
+// disk (transcript + KV cache, saved as one step by conversation-files.ts) so a restarted app
+// continues without recomputing. Work on one loaded model is queued: requests run one after
+// another, never concurrently on the same session.
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import type { BackendEvent, CacheName, ChatFigures, ChatSession, CompletionRequest, CompletionResult, SamplingOptions } from '../api/types.js';
-import { writeFileAtomic } from '../atomic-file.js';
 import { parseCacheChoice } from '../engine/cache-runtime.js';
 import { EngineModel, findLibraryModel, type ConversationFigures } from '../engine/engine-model.js';
 import type { GenerationOptionsInput } from '../engine/generate.js';
+import { ConversationFiles } from './conversation-files.js';
+import type { Transcript } from './conversation-files.js';
 import { libraryFor, loadSettings } from './settings.js';
-
-const transcriptSchema = z.strictObject({
-  id: z.string(),
-  model: z.string(),
-  cache: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  forkedFrom: z.string().optional(),
-  messages: z.array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() })),
-});
-type Transcript = z.infer<typeof transcriptSchema>;
 
 interface LoadedModel {
   engine: Promise<EngineModel>;
@@ -69,13 +58,14 @@ export class EngineHost {
   /** Counts loaded caches retired by codebooksChanged, for unique keys. */
   private retired = 0;
 
+  private readonly saved: ConversationFiles;
+
   constructor(
     private readonly dataDir: string,
     private readonly publish: (event: BackendEvent) => void,
-  ) {}
-
-  private get conversationsDir(): string {
-    return join(this.dataDir, 'conversations');
+  ) {
+    this.saved = new ConversationFiles(join(dataDir, 'conversations'));
+    this.saved.sweep(); // what saves killed mid-way left behind
   }
 
   /** Loads (once) the model with the cache; returns its key. */
@@ -120,44 +110,23 @@ export class EngineHost {
     return run;
   }
 
-  private folderOf(id: string): string {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) throw new Error(`invalid conversation id '${id}'`);
-    return join(this.conversationsDir, id);
-  }
-
   private async session(id: string): Promise<ChatSession> {
     const live = this.live.get(id);
-    if (!live) return { ...this.readTranscript(id), open: null };
+    if (!live) return { ...this.saved.readTranscript(id), open: null };
     const engine = await this.loaded.get(live.key)!.engine;
     return { ...live.transcript, open: { info: engine.info, figures: chatFigures(engine.figures(id)) } };
   }
 
-  private readTranscript(id: string): Transcript {
-    const file = join(this.folderOf(id), 'transcript.json');
-    try {
-      return transcriptSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-    } catch (err) {
-      throw new Error(`conversation '${id}' cannot be read (${file}: ${(err as Error).message})`, { cause: err });
-    }
-  }
-
+  /** Saves the conversation's transcript and cache as one step. */
   private persist(engine: EngineModel, transcript: Transcript): void {
-    const folder = this.folderOf(transcript.id);
-    engine.save(transcript.id, folder);
-    writeFileAtomic(join(folder, 'transcript.json'), `${JSON.stringify(transcript, null, 2)}\n`);
+    this.saved.save(transcript, engine.snapshot(transcript.id));
   }
 
+  /** Saved conversations, newest first; one that cannot be read is listed with its problem. */
   list(): ChatSession[] {
-    if (!existsSync(this.conversationsDir)) return [];
-    const sessions: ChatSession[] = [];
-    for (const id of readdirSync(this.conversationsDir)) {
-      try {
-        sessions.push({ ...this.readTranscript(id), open: null });
-      } catch {
-        // a damaged folder is skipped here; opening it reports why
-      }
-    }
-    return sessions.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    return this.saved.list().map((c) =>
+      c.problem === null ? { ...c.transcript, open: null } : { id: c.id, model: '', cache: '', createdAt: c.modifiedAt, updatedAt: c.modifiedAt, messages: [], open: null, problem: c.problem },
+    );
   }
 
   private static newConversationId(): string {
@@ -180,9 +149,9 @@ export class EngineHost {
 
   async resume(id: string): Promise<ChatSession> {
     if (this.live.has(id)) return this.session(id);
-    const transcript = this.readTranscript(id);
+    const { transcript, cache, cacheFile } = this.saved.load(id);
     const key = this.load(transcript.model, transcript.cache);
-    await this.enqueue(key, (engine) => engine.restore(join(this.folderOf(id), `${id}.reskv-conversation`)));
+    await this.enqueue(key, (engine) => engine.restoreSnapshot(cache, cacheFile));
     this.live.set(id, { key, transcript });
     return this.session(id);
   }
@@ -265,7 +234,7 @@ export class EngineHost {
       (await this.loaded.get(live.key)!.engine).close(id);
       this.live.delete(id);
     }
-    rmSync(this.folderOf(id), { recursive: true, force: true });
+    this.saved.remove(id);
     return this.list();
   }
 

@@ -1,6 +1,7 @@
 // The backend worker thread: runs every backend method (model import, engine, calibration, cost) off
 // the Electron main thread / HTTP server thread, and posts results and events back.
 import { parentPort, workerData } from 'node:worker_threads';
+import { useCalibrationWorker } from './calibrations.js';
 import { EngineHost } from './engine-host.js';
 import { JobRegistry } from './jobs.js';
 import { ContextOverflowError } from '../engine/generate.js';
@@ -11,6 +12,8 @@ import type { FromWorker, ToWorker, WorkerData } from './protocol.js';
 const port = parentPort;
 if (!port) throw new Error('main/backend/worker.ts runs as a worker thread only');
 const { host, cancelFlags } = workerData as WorkerData;
+// built (out/main/backend-worker.js): calibrations run in the bundled calibration worker beside it
+if (!import.meta.url.endsWith('.ts')) useCalibrationWorker(new URL('./calibration-worker.js', import.meta.url));
 const flags = new Int32Array(cancelFlags);
 const post = (message: FromWorker) => port.postMessage(message);
 

@@ -25,7 +25,10 @@ export const modelsCommand: CliCommand = {
     for (const e of entries) {
       const m = e.manifest;
       if (!m) unusable.push(`${e.folder}: unusable (${e.problem}); remove it and import again`);
-      else rows.push([m.id, m.config.architecture, `${(m.parameterCount / 1e6).toFixed(2)}M`, m.weightType, `${(e.bytesOnDisk / 1e6).toFixed(1)} MB`, m.importedAt.slice(0, 19).replace('T', ' ')]);
+      else {
+        if (e.problem) unusable.push(`${m.id}: damaged (${e.problem})`);
+        rows.push([m.id, m.config.architecture, `${(m.parameterCount / 1e6).toFixed(2)}M`, m.weightType, `${(e.bytesOnDisk / 1e6).toFixed(1)} MB`, m.importedAt.slice(0, 19).replace('T', ' ')]);
+      }
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     if (rows.length > 1) for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());

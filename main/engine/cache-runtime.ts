@@ -11,6 +11,7 @@ import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBit
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
 import { installRvqGraph } from '../model/library-rvq.js';
 import type { ModelManifest } from '../model/manifest.js';
+import { verifyModelFiles } from '../model/manifest.js';
 import type { StoreFactory } from './conversation.js';
 import { FpGraphDecoder } from './fp-graph-decoder.js';
 import { Fp16KvStore } from './fp16-kv-store.js';
@@ -141,6 +142,7 @@ function loadCodebookSet(folder: string, manifest: ModelManifest, choice: CacheC
   const name = codebookSetName(manifest, choice.codebooks);
   const entry = manifest.rvq[name];
   let set: CodebookSet;
+  verifyModelFiles(folder, manifest, [entry.codebooks]);
   try {
     set = decodeCodebooks(new Uint8Array(readFileSync(join(folder, entry.codebooks))));
   } catch (e) {
@@ -172,6 +174,7 @@ function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheC
 export async function openCacheRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, session: SessionOptionsInput = {}): Promise<CacheRuntime> {
   const { config } = manifest;
   const geometry: KvGeometry = { numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim };
+  verifyModelFiles(folder, manifest, [manifest.weightsFile]);
   if (choice.format !== 'rvq' && (choice.codebooks !== undefined || choice.depth !== undefined || choice.layerDepths !== undefined || (choice.recentWindow ?? 0) > 0)) {
     throw new Error(`codebooks, depth and recent window apply to the rvq cache only, not ${choice.format}`);
   }
@@ -179,12 +182,13 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   if (choice.format === 'rvq' && choice.only !== undefined) return openOneKindRuntime(folder, manifest, choice, choice.only, session, geometry);
   if (choice.format === 'rvq') {
     const parts = rvqRuntimeParts(folder, manifest, choice);
+    verifyModelFiles(folder, manifest, [parts.entry.graph]);
     let created = await createSession(join(folder, parts.entry.graph), session);
     if (!isCurrentRvqGraph(created.session)) {
       // installed by an earlier version: rebuild it from the set's codebook copy (weights are shared)
       await created.session.release();
-      installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name);
-      created = await createSession(join(folder, parts.entry.graph), session);
+      const rebuilt = installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name).rvq[parts.name];
+      created = await createSession(join(folder, rebuilt.graph), session);
     }
     const { set } = parts;
     const codebookBytes = set.layers.length * (rvqCodebookBytes(set.keySpec) + rvqCodebookBytes(set.valueSpec));
@@ -205,6 +209,7 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
       release: () => created.session.release(),
     };
   }
+  verifyModelFiles(folder, manifest, [manifest.graphs.fpHalfCache]);
   const created = await createSession(join(folder, manifest.graphs.fpHalfCache), session);
   const format = choice.format;
   const stores: StoreFactory<KvStore> =
@@ -233,6 +238,7 @@ async function openOneKindRuntime(folder: string, manifest: ModelManifest, choic
   const kind: KvKind = only === 'keys' ? 'key' : 'value';
   const spec = kind === 'key' ? set.keySpec : set.valueSpec;
   const options: OneKindRvqOptions = { config: manifest.config, quantized: kind, spec, codecs: set.layers.map((l) => new RvqCodec(spec, l[kind])), depths: depths[kind] };
+  verifyModelFiles(folder, manifest, [manifest.graphs.fpHalfCache]);
   const created = await createSession(join(folder, manifest.graphs.fpHalfCache), session);
   const L = manifest.config.numLayers;
   return {

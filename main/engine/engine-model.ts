@@ -130,6 +130,8 @@ export class EngineModel {
     private readonly runtime: CacheRuntime,
     private readonly tokenizer: TextTokenizer,
     private readonly chatTokenizer: ChatTokenizer | null,
+    /** The model's weights file, named when the model computes NaN logits. */
+    private readonly weightsFile: string,
   ) {
     this.setup = { decoder: runtime.decoder, stores: runtime.stores, tokenizer };
   }
@@ -152,7 +154,7 @@ export class EngineModel {
       maxDepth: spec && !runtime.rvq!.only ? Math.max(spec.depth, runtime.rvq!.set.valueSpec.depth) : null,
       codebookBytes: runtime.rvq?.codebookBytes ?? 0,
     };
-    return new EngineModel(info, runtime, tokenizer, isChatTokenizer(tokenizer) ? tokenizer : null);
+    return new EngineModel(info, runtime, tokenizer, isChatTokenizer(tokenizer) ? tokenizer : null, join(folder, manifest.weightsFile));
   }
 
   private get(id: string): OpenConversation {
@@ -228,7 +230,10 @@ export class EngineModel {
         stream = open.conversation.reply(prompt, options, controller.signal);
       }
       for (;;) {
-        const next = await stream.next();
+        const next = await stream.next().catch((err: unknown) => {
+          if (!(err instanceof Error && err.message.includes('NaN logit'))) throw err;
+          throw new Error(`model ${this.info.id} (${this.weightsFile}): ${err.message}; its weights hold values that are not numbers (a damaged or badly converted checkpoint)`, { cause: err });
+        });
         if (next.done) {
           open.lastReply = next.value.timing;
           this.applyDepths(open);
@@ -323,12 +328,17 @@ export class EngineModel {
     return this.open.delete(id);
   }
 
-  /** Saves a conversation (history + KV cache) as <folder>/<id>.reskv-conversation, atomically; returns the file. */
-  save(id: string, folder: string): string {
+  /** A conversation's snapshot (history + KV cache), to restore with `restoreSnapshot`. */
+  snapshot(id: string): Uint8Array {
     const open = this.get(id);
     if (open.controller) throw new Error(`conversation '${id}' is generating; save it after the reply`);
+    return open.chat ? open.chat.save() : open.conversation.save();
+  }
+
+  /** Saves a conversation (history + KV cache) as <folder>/<id>.reskv-conversation, atomically; returns the file. */
+  save(id: string, folder: string): string {
     const file = join(folder, `${id}${savedExtension}`);
-    writeFileAtomic(file, open.chat ? open.chat.save() : open.conversation.save());
+    writeFileAtomic(file, this.snapshot(id));
     return file;
   }
 
@@ -340,6 +350,11 @@ export class EngineModel {
     } catch (e) {
       throw new Error(`cannot read saved conversation ${file}: ${(e as Error).message}`, { cause: e });
     }
+    return this.restoreSnapshot(bytes, file);
+  }
+
+  /** Restores a snapshot (`label` names it in errors, e.g. its file); returns its id. */
+  restoreSnapshot(bytes: Uint8Array, label: string): string {
     try {
       if (this.chatTokenizer) {
         const chat = ChatConversation.restore(bytes, { ...this.setup, tokenizer: this.chatTokenizer }, this.runtime.format);
@@ -347,7 +362,7 @@ export class EngineModel {
       }
       return this.add(Conversation.restore(bytes, this.setup, this.runtime.format), null);
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message} (was it saved with model ${this.info.id} and the ${this.info.cache} cache?)`, { cause: e });
+      throw new Error(`${label}: ${(e as Error).message} (was it saved with model ${this.info.id} and the ${this.info.cache} cache?)`, { cause: e });
     }
   }
 

@@ -1,6 +1,7 @@
 // Recognizes what a user points at: a llama2.c checkpoint file (plus its tokenizer.bin) or a
 // Hugging Face model folder, and opens it.
 import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readHfCheckpoint } from './hf.js';
 import { readLlama2cCheckpoint } from './llama2c.js';
@@ -19,15 +20,34 @@ export interface OpenCheckpointOptions {
   tokenizer?: string;
 }
 
+/**
+ * Throws unless `path` is a regular file (links followed): reading a FIFO would block the process
+ * forever, and a device never ends. Checked before any read.
+ */
+export function requireRegularFile(path: string, what = 'file'): void {
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new Error(`${path}: not a regular ${what} (a ${fileKind(stats)}); point at a ${what} on disk`);
+}
+
+function fileKind(stats: Stats): string {
+  if (stats.isFIFO()) return 'named pipe (FIFO)';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'device';
+  if (stats.isSocket()) return 'socket';
+  return stats.isDirectory() ? 'folder' : 'special file';
+}
+
 export function openCheckpoint(path: string, options: OpenCheckpointOptions = {}): OpenedCheckpoint {
   if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
   if (statSync(path).isDirectory()) {
     if (!existsSync(join(path, 'config.json'))) throw new Error(`${path}: a folder without config.json is not a Hugging Face model`);
+    for (const entry of readdirSync(path, { withFileTypes: true })) if (!entry.isDirectory()) requireRegularFile(join(path, entry.name));
     return { ...readHfCheckpoint(path), format: 'huggingface', tokenizerPath: path };
   }
+  requireRegularFile(path, 'checkpoint file');
   rejectOtherFormats(path);
   const tokenizerPath = options.tokenizer ?? findLlama2cTokenizer(path);
   if (!existsSync(tokenizerPath)) throw new Error(`${tokenizerPath}: tokenizer file not found`);
+  requireRegularFile(tokenizerPath, 'tokenizer file');
   return { ...readLlama2cCheckpoint(path), format: 'llama2c', tokenizerPath };
 }
 

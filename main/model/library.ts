@@ -10,7 +10,10 @@ import type { WeightType } from '../onnx/layers.js';
 import type { OpenCheckpointOptions } from './checkpoint.js';
 import { openCheckpoint } from './checkpoint.js';
 import type { ModelManifest } from './manifest.js';
-import { manifestFormat, readManifest, writeManifest } from './manifest.js';
+import { allFileNames, manifestFormat, tokenizerFileNames, readManifest, verifyModelFiles, writeManifest } from './manifest.js';
+import { hashFiles } from './file-hashes.js';
+import { processIsAlive } from '../atomic-file.js';
+import { sweepModelFolder } from './library-rvq.js';
 import { readHfTokenizer, tokenizerFiles } from './tokenizer-hf.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { readLlama2cTokenizer } from './tokenizer-llama2c.js';
@@ -97,6 +100,7 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
       bosId: tokenizer.bosId,
       eosIds: [...tokenizer.eosIds],
     };
+    manifest.files = hashFiles(temp, allFileNames(manifest));
     writeManifest(temp, manifest);
     renameSync(temp, folder);
     return { folder, manifest };
@@ -116,16 +120,30 @@ export interface LibraryEntry {
   bytesOnDisk: number;
 }
 
-/** Every model folder in the library (temporary import folders are skipped). */
+const listingHashLimit = 64 << 20;
+
+/**
+ * Every model folder in the library (temporary import folders are skipped). A model whose files do
+ * not match its manifest is listed with its manifest and the problem (it does not open).
+ */
 export function listModels(library = defaultLibraryDir()): LibraryEntry[] {
   if (!existsSync(library)) return [];
+  removeAbandonedImports(library);
   const entries: LibraryEntry[] = [];
   for (const name of readdirSync(library).sort()) {
     const folder = join(library, name);
     if (name.startsWith('.') || !statSync(folder).isDirectory()) continue;
     const bytesOnDisk = readdirSync(folder).reduce((n, f) => n + statSync(join(folder, f)).size, 0);
     try {
-      entries.push({ folder, manifest: readManifest(folder), bytesOnDisk });
+      const manifest = readManifest(folder);
+      sweepModelFolder(folder, manifest);
+      try {
+        // listing hashes the small files (graphs, codebooks, tokenizer); the weights are hashed on open
+        verifyModelFiles(folder, manifest, allFileNames(manifest), { hashUpTo: listingHashLimit });
+        entries.push({ folder, manifest, bytesOnDisk });
+      } catch (e) {
+        entries.push({ folder, manifest, problem: (e as Error).message, bytesOnDisk });
+      }
     } catch (e) {
       entries.push({ folder, manifest: null, problem: (e as Error).message, bytesOnDisk });
     }
@@ -135,6 +153,7 @@ export function listModels(library = defaultLibraryDir()): LibraryEntry[] {
 
 /** The tokenizer stored with an imported model. */
 export function loadLibraryTokenizer(folder: string, manifest: ModelManifest): TextTokenizer {
+  verifyModelFiles(folder, manifest, tokenizerFileNames(manifest));
   return manifest.tokenizer.format === 'llama2c' ? readLlama2cTokenizer(join(folder, manifest.tokenizer.file), manifest.config.vocabSize) : readHfTokenizer(folder);
 }
 
@@ -146,15 +165,6 @@ function removeAbandonedImports(library: string): void {
   for (const name of readdirSync(library)) {
     const pid = name.startsWith(tempPrefix) ? Number(name.match(/-(\d+)-\d+$/)?.[1]) : NaN;
     if (Number.isInteger(pid) && !processIsAlive(pid)) rmSync(join(library, name), { recursive: true, force: true });
-  }
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

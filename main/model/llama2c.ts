@@ -79,6 +79,37 @@ function configFromHeader(file: string, header: Int32Array): ModelConfig {
   };
 }
 
+const headerFields = ['dim', 'hidden_dim', 'n_layers', 'n_heads', 'n_kv_heads', 'vocab_size', 'seq_len'] as const;
+
+/** Bytes the header implies, by arithmetic only (llama2cLayout allocates per layer, so it must come after). */
+function impliedBytes(c: ModelConfig): number {
+  const h = c.hiddenSize;
+  const kv = c.numKvHeads * c.headDim;
+  const perLayer = 2 * h + 2 * h * h + 2 * kv * h + 3 * c.intermediateSize * h;
+  const embeddings = (c.tiedEmbeddings ? 1 : 2) * c.vocabSize * h;
+  return headerBytes + 4 * (embeddings + c.numLayers * perLayer + h + c.maxPositions * c.headDim);
+}
+
+/**
+ * Rejects a header whose tensors could not fit in the file before anything is allocated for them,
+ * naming the field that grows the size most past it (the one whose value, set to 1, shrinks it most).
+ */
+function checkImpliedSize(file: string, header: Int32Array, config: ModelConfig, size: number): void {
+  const implied = impliedBytes(config);
+  if (implied <= size) return;
+  const shrunk = (field: (typeof headerFields)[number]): number => {
+    const values = Array.from(header);
+    const i = headerFields.indexOf(field);
+    values[i] = field === 'vocab_size' ? Math.sign(values[i]) : field === 'dim' ? config.numHeads * 2 : field === 'n_heads' || field === 'n_kv_heads' ? values[i] : 1;
+    const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = values;
+    return impliedBytes({ ...config, hiddenSize: dim, intermediateSize: hidden, numLayers: layers, numHeads: heads, numKvHeads: kvHeads, headDim: dim / heads, vocabSize: Math.abs(vocab), maxPositions: seqLen });
+  };
+  const message = `${file}: truncated: ${size} bytes, the header implies ${implied}`;
+  if (implied <= 2 * size) throw new Error(message);
+  const field = headerFields.reduce((best, f) => (shrunk(f) < shrunk(best) ? f : best));
+  throw new Error(`${message} (header ${field} = ${header[headerFields.indexOf(field)]} accounts for most of it: not a llama2.c checkpoint?)`);
+}
+
 class Llama2cWeights implements WeightSource {
   readonly shapes: ReadonlyMap<string, readonly number[]>;
 
@@ -119,8 +150,8 @@ export function readLlama2cCheckpoint(path: string): LoadedCheckpoint {
     const header = new Int32Array(7);
     readSync(fd, new Uint8Array(header.buffer), 0, headerBytes, 0);
     const config = configFromHeader(file, header);
+    checkImpliedSize(file, header, config, size);
     const { spans, end } = llama2cLayout(config);
-    if (size < end) throw new Error(`${file}: truncated: ${size} bytes, the header implies ${end}`);
     if (size > end) throw new Error(`${file}: ${size - end} unexpected trailing bytes (the header implies ${end} bytes)`);
     return { config, weights: new Llama2cWeights(config, fd, spans) };
   } catch (err) {

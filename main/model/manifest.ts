@@ -1,10 +1,13 @@
 // The manifest.json of a model in the library: what was imported, how, and which files hold it.
 // Validated with zod whenever it is read.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { z } from 'zod';
 import { modelConfigSchema } from './config.js';
+import { fileHashSchema, verifyFiles } from './file-hashes.js';
+import type { VerifyOptions } from './file-hashes.js';
 
 export const manifestFileName = 'manifest.json';
 export const manifestFormat = 'reskv-model/1';
@@ -34,6 +37,10 @@ export const manifestSchema = z.object({
   ]),
   bosId: z.number().int().nonnegative().nullable(),
   eosIds: z.array(z.number().int().nonnegative()),
+  /** Size and sha256 of every file above, by name (absent in manifests written before they were recorded). */
+  files: z.record(z.string(), fileHashSchema).optional(),
+  /** sha256 of this manifest's JSON without this field (absent in manifests written before it was recorded). */
+  checksum: z.string().optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
@@ -48,10 +55,38 @@ export function readManifest(modelFolder: string): ModelManifest {
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${path}: invalid manifest (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
-  return parsed.data;
+  const { checksum, ...content } = parsed.data;
+  if (checksum !== undefined && checksum !== contentChecksum(content)) throw new Error(`${path}: the manifest is damaged (its content does not match its checksum); re-import the model`);
+  return content;
 }
 
-/** Replaces the manifest atomically (write beside, then rename). */
+function contentChecksum(content: Omit<ModelManifest, 'checksum'>): string {
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex');
+}
+
+/** Replaces the manifest atomically (write beside, then rename), with a checksum of its content. */
 export function writeManifest(modelFolder: string, manifest: ModelManifest): void {
-  writeFileAtomic(join(modelFolder, manifestFileName), JSON.stringify(manifestSchema.parse(manifest), null, 2));
+  const content: ModelManifest = manifestSchema.parse(manifest);
+  delete content.checksum;
+  writeFileAtomic(join(modelFolder, manifestFileName), JSON.stringify({ ...content, checksum: contentChecksum(content) }, null, 2));
+}
+
+/** The tokenizer's files in the model folder. */
+export function tokenizerFileNames(manifest: ModelManifest): string[] {
+  return manifest.tokenizer.format === 'llama2c' ? [manifest.tokenizer.file] : manifest.tokenizer.files;
+}
+
+/** The files every use of the model reads: weights and tokenizer. */
+export function baseFileNames(manifest: ModelManifest): string[] {
+  return [manifest.weightsFile, ...tokenizerFileNames(manifest)];
+}
+
+/** Every file the manifest names. */
+export function allFileNames(manifest: ModelManifest): string[] {
+  return [...baseFileNames(manifest), ...Object.values(manifest.graphs), ...Object.values(manifest.rvq).flatMap((set) => [set.graph, set.codebooks])];
+}
+
+/** Checks files of the model against the sizes and sha256 its manifest records (see file-hashes.ts). */
+export function verifyModelFiles(folder: string, manifest: ModelManifest, names: readonly string[], options?: VerifyOptions): void {
+  verifyFiles(folder, manifest.id, manifest.files, names, options);
 }

@@ -11,7 +11,7 @@ import type { RvqSpec } from '../../../quant/index.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
 import { installRvqGraph } from '../../model/library-rvq.js';
-import { readManifest } from '../../model/manifest.js';
+import { readManifest, verifyModelFiles } from '../../model/manifest.js';
 import { parseOptions } from '../sampler.js';
 import type { SessionOptionsInput } from '../session.js';
 import { captureChunks, documentTokens, readTextFile, sampleOwnText, textDocuments } from './calibration-text.js';
@@ -209,6 +209,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   const { config } = manifest;
   const { specs, maxVectors } = planCalibration(config, settings);
   const tokenizer = loadLibraryTokenizer(folder, manifest);
+  verifyModelFiles(folder, manifest, [manifest.weightsFile, manifest.graphs.capture, manifest.graphs.fpHalfCache]);
   let clock = performance.now();
   const lap = () => {
     const now = performance.now();

@@ -75,10 +75,15 @@ export function ChatView() {
           {sessions.length === 0 && <p className="field-hint">No conversations yet.</p>}
           {sessions.map((s) => (
             <div key={s.id} className={`conversation-item${s.id === activeId ? ' active' : ''}`}>
-              <button type="button" className="link" onClick={() => void select(bridge, s.id)}>
-                {`${s.model} · ${s.cache}`}
-                <span className="field-hint">{`${s.forkedFrom ? 'twin · ' : ''}${s.messages.find((m) => m.role === 'user')?.content.slice(0, 40) ?? 'new'}`}</span>
-              </button>
+              {s.problem ? (
+                // a saved conversation that cannot be read: listed with the reason, so it can be removed
+                <p className="field-hint" role="note">{`${s.id} · damaged: ${s.problem}`}</p>
+              ) : (
+                <button type="button" className="link" onClick={() => void select(bridge, s.id)}>
+                  {`${s.model} · ${s.cache}`}
+                  <span className="field-hint">{`${s.forkedFrom ? 'twin · ' : ''}${s.messages.find((m) => m.role === 'user')?.content.slice(0, 40) ?? 'new'}`}</span>
+                </button>
+              )}
               <button type="button" className="danger" aria-label={`Delete conversation ${s.id}`} onClick={() => void remove(bridge, s.id)}>
                 ×
               </button>

@@ -63,11 +63,12 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('importing
     const codebookFile = join(dir, 'books.safetensors');
     writeFileSync(codebookFile, encodeCodebooks(set));
     const updated = installRvqGraph(folder, codebookFile, 'test');
-    expect(readManifest(folder).rvq).toEqual({ test: { graph: 'rvq-test.onnx', codebooks: 'codebooks-test.safetensors' } });
-    expect(updated.rvq.test.graph).toBe('rvq-test.onnx');
+    // the set's files carry a generation (pid-time), so a later replacement writes new files and switches the manifest
+    expect(readManifest(folder).rvq).toEqual({ test: { graph: expect.stringMatching(/^rvq-test\.\d+-[0-9a-z]+\.onnx$/), codebooks: expect.stringMatching(/^codebooks-test\.\d+-[0-9a-z]+\.safetensors$/) } });
+    expect(updated.rvq.test).toEqual(readManifest(folder).rvq.test);
     // codebooks (each stage with its zero row) and the graph, not the ~1 MB of weights
-    expect(readFileSync(join(folder, 'rvq-test.onnx')).length).toBeLessThan(2 * 5 * 2 * 65 * 32 * 4 + 150_000);
-    const installed = await ort.InferenceSession.create(join(folder, 'rvq-test.onnx'));
+    expect(readFileSync(join(folder, updated.rvq.test.graph)).length).toBeLessThan(2 * 5 * 2 * 65 * 32 * 4 + 150_000);
+    const installed = await ort.InferenceSession.create(join(folder, updated.rvq.test.graph));
     const ck2 = readLlama2cCheckpoint(fixtures.stories260K);
     const direct = await ort.InferenceSession.create(buildRvqDecoderGraph(ck2.config, ck2.weights, set));
     ck2.weights.close();
