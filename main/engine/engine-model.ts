@@ -7,7 +7,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import type { ChatModelInfo } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { defaultLibraryDir, loadLibraryTokenizer } from '../model/library.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
@@ -16,6 +15,7 @@ import { cacheChoiceSchema, checkDepth, openCacheRuntime, storeDepths } from './
 import type { CacheChoice, CacheRuntime, LayerDepths } from './cache-runtime.js';
 import { ChatConversation } from './chat.js';
 import type { ChatMessage, ChatTokenizer } from './chat.js';
+import { conversationIdSchema } from './conversation-id.js';
 import { Conversation } from './conversation.js';
 import type { ConversationHistory, ConversationSetup, OverflowPolicy, ReplyResult } from './conversation.js';
 import type { GenerationOptionsInput, StopReason } from './generate.js';
@@ -33,8 +33,20 @@ export interface EngineOpenOptions {
   session?: SessionOptionsInput;
 }
 
-/** What the API reports of an open model (ChatModelInfo), plus its library folder. */
-export interface EngineModelInfo extends ChatModelInfo {
+/** An open model: what the API reports of it (its ChatModelInfo, checked equal in main/backend/methods.ts), plus its library folder. */
+export interface EngineModelInfo {
+  id: string;
+  /** The cache format it runs, e.g. "rvq:default". */
+  cache: string;
+  /** The execution provider that actually runs the model, and those passed over with why. */
+  provider: string;
+  skippedProviders: { provider: string; reason: string }[];
+  /** false: the model has no chat template; prompts continue text after BOS. */
+  chat: boolean;
+  contextLength: number;
+  /** rvq: the codebooks' depth (the largest residual depth); else null. */
+  maxDepth: number | null;
+  codebookBytes: number;
   folder: string;
 }
 
@@ -97,7 +109,6 @@ export interface DepthChange {
   kind?: KvKind;
 }
 
-const conversationIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "may hold only letters, digits, '.', '_' and '-' (at most 128)");
 const newConversationSchema = z.strictObject({ id: conversationIdSchema.optional(), system: z.string().optional(), overflow: z.enum(['error', 'drop-oldest-turns']).optional() });
 const savedExtension = '.reskv-conversation';
 
