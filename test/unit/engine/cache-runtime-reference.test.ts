@@ -47,14 +47,17 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
    */
   function countFedPast(): { fed: number[]; reported: number[]; store: KvStore | null } {
     const counted = { fed: [] as number[], reported: [] as number[], store: null as KvStore | null };
-    const run = ort.InferenceSession.prototype.run;
-    vi.spyOn(ort.InferenceSession.prototype, 'run').mockImplementation(function (this: ort.InferenceSession, feeds, ...rest) {
+    // InferenceSession.create returns instances of one class; its type hides the prototype
+    const sessions = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+    const run = sessions.run;
+    const counting = function (this: ort.InferenceSession, feeds: ort.InferenceSession.FeedsType, ...rest: unknown[]) {
       let bytes = 0;
-      for (const [name, tensor] of Object.entries(feeds as Record<string, ort.Tensor>)) if (name.startsWith('past_')) bytes += (tensor.data as Uint8Array).byteLength;
+      for (const [name, tensor] of Object.entries(feeds)) if (name.startsWith('past_')) bytes += (tensor.data as Uint8Array).byteLength;
       counted.fed.push(bytes);
       counted.reported.push(counted.store!.bytes().fedPerStep);
-      return (run as (...a: unknown[]) => ReturnType<typeof run>).call(this, feeds, ...rest);
-    });
+      return (run as (...args: unknown[]) => ReturnType<ort.InferenceSession['run']>).call(this, feeds, ...rest);
+    };
+    vi.spyOn(sessions, 'run').mockImplementation(counting as ort.InferenceSession['run']);
     return counted;
   }
 
