@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { ApiMethodName } from '../api/methods.js';
 import type { Same } from '../api/same-type.js';
-import type { BackendEvent, CalibrationRequest, ChatMessage, ChatModelInfo, CompletionRequest, ResKvBridge, SamplingOptions } from '../api/types.js';
+import type { BackendEvent, CalibrationRequest, ChatMessage, CompletionRequest, ResKvBridge, SamplingOptions } from '../api/types.js';
 import { describeRuntime } from '../app-info.js';
 import {
   costInputSchema,
@@ -16,7 +16,6 @@ import {
   saveUserHardware,
 } from '../cost/index.js';
 import { conversationIdSchema } from '../engine/conversation-id.js';
-import type { EngineModelInfo } from '../engine/engine-model.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import { ApiArgumentError } from './errors.js';
@@ -59,14 +58,13 @@ const completionRequestSchema = z.strictObject({
 });
 
 // Compile-time checks: the API's hand-written argument types are exactly what their schemas accept (the
-// renderer cannot import zod schemas, only types), and what the engine reports of a model is ChatModelInfo.
+// renderer cannot import zod schemas, only types).
 const typesMatch: [
   Same<z.input<typeof samplingSchema>, SamplingOptions>,
   Same<z.input<typeof chatMessageSchema>, ChatMessage>,
   Same<z.input<typeof completionRequestSchema>, CompletionRequest>,
   Same<z.input<typeof calibrationRequestSchema>, CalibrationRequest>,
-  Same<Omit<EngineModelInfo, 'folder'>, ChatModelInfo>,
-] = [true, true, true, true, true];
+] = [true, true, true, true];
 void typesMatch;
 
 /** `'app.info'` → the type of `ResKvBridge['app']['info']`. */

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-file.js';
+import type { ChatModelInfo } from '../chat-model-info.js';
 import { defaultLibraryDir, loadLibraryTokenizer } from '../model/library.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -33,20 +34,8 @@ export interface EngineOpenOptions {
   session?: SessionOptionsInput;
 }
 
-/** An open model: what the API reports of it (its ChatModelInfo, checked equal in main/backend/methods.ts), plus its library folder. */
-export interface EngineModelInfo {
-  id: string;
-  /** The cache format it runs, e.g. "rvq:default". */
-  cache: string;
-  /** The execution provider that actually runs the model, and those passed over with why. */
-  provider: string;
-  skippedProviders: { provider: string; reason: string }[];
-  /** false: the model has no chat template; prompts continue text after BOS. */
-  chat: boolean;
-  contextLength: number;
-  /** rvq: the codebooks' depth (the largest residual depth); else null. */
-  maxDepth: number | null;
-  codebookBytes: number;
+/** What the API reports of an open model (ChatModelInfo), plus its library folder. */
+export interface EngineModelInfo extends ChatModelInfo {
   folder: string;
 }
 
