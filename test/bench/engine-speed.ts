@@ -6,7 +6,7 @@
 // Each context is measured in `rounds` rounds, fp16 and RVQ interleaved, so that a shared CPU's slow
 // spells fall on all three caches; the speed ratio (speedVsFp16: p50 latencies) is taken per round.
 import { createRng, parseRvqSpec, rvqBytesPerToken, rvqCodeBytesPerToken, rvqCodebookBytes, scalesPerToken } from '../../quant/index.js';
-import type { CodebookSet } from '../../quant/index.js';
+import type { CodebookSet, Rng, RvqSpec } from '../../quant/index.js';
 import { describeDecode, measureDecode, speedVsFp16 } from '../../main/engine/decode-measure.js';
 import type { DecodeMeasurement } from '../../main/engine/decode-measure.js';
 import { FpGraphDecoder } from '../../main/engine/fp-graph-decoder.js';
@@ -25,6 +25,32 @@ import { smolLm2Geometry as c } from '../support/geometries.js';
 
 export const smolLm2RvqSpec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
 
+/** Random codebooks of `spec` for every layer, K and V (decode speed does not depend on their values). */
+export function randomCodebooks(numLayers: number, spec: RvqSpec, rng: Rng): CodebookSet {
+  const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
+  return { keySpec: spec, valueSpec: spec, layers: Array.from({ length: numLayers }, () => ({ key: book(), value: book() })) };
+}
+
+/**
+ * Appends `tokens` random past tokens to every layer's keys and values of `store`: random values in an
+ * fp16 store, random codes (one draw shared by the layers) with unit scales in an RVQ store.
+ */
+export function appendRandomPast(store: KvStore, tokens: number, rng: Rng): KvStore {
+  const { numLayers, numKvHeads, headDim } = store.geometry;
+  if (store instanceof KvCodeStore) {
+    for (const [kind, spec] of [['key', store.options.keySpec], ['value', store.options.valueSpec]] as const) {
+      const records = Uint8Array.from({ length: tokens * rvqCodeBytesPerToken(spec) }, () => rng.int(256));
+      const scales = new Uint16Array(tokens * scalesPerToken(spec)).fill(0x3c00);
+      for (let i = 0; i < numLayers; i++) store.appendPacked(i, kind, records, spec.depth, scales);
+    }
+    return store;
+  }
+  for (let i = 0; i < numLayers; i++) {
+    for (const kind of KV_KINDS) store.append(i, kind, { data: Float32Array.from({ length: tokens * numKvHeads * headDim }, () => rng.normal()), tokens, start: 0, count: tokens });
+  }
+  return store;
+}
+
 export interface SpeedAtContext {
   context: number;
   /** The last round's measurements (bytes do not change between rounds). */
@@ -41,11 +67,9 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
   const spec = smolLm2RvqSpec;
   const rng = createRng(1);
-  const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
-  const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: c.numLayers }, () => ({ key: book(), value: book() })) };
+  const set = randomCodebooks(c.numLayers, spec, rng);
   const weights = new RandomWeights(c, 1);
   const geometry = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
-  const W = c.numKvHeads * c.headDim;
 
   const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: ['cpu'] });
   const rvqSession = await createSession(buildRvqDecoderGraph(c, weights, set), { providers: ['cpu'] });
@@ -54,20 +78,11 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
-  const filledFp16 = (past: number): KvStore => {
-    const store = new Fp16KvStore(geometry);
-    for (let i = 0; i < c.numLayers; i++) {
-      for (const kind of KV_KINDS) store.append(i, kind, { data: Float32Array.from({ length: past * W }, () => rng.normal()), tokens: past, start: 0, count: past });
-    }
-    return store;
-  };
-  const filledRvq = (past: number, depth: number): KvStore => {
+  const filledFp16 = (past: number) => appendRandomPast(new Fp16KvStore(geometry), past, rng);
+  const filledRvq = (past: number, depth: number) => {
     const store = new KvCodeStore({ numLayers: c.numLayers, keySpec: spec, valueSpec: spec });
     store.setDepth(depth);
-    const records = Uint8Array.from({ length: past * rvqCodeBytesPerToken(spec) }, () => rng.int(256));
-    const scales = new Uint16Array(past * scalesPerToken(spec)).fill(0x3c00);
-    for (let i = 0; i < c.numLayers; i++) for (const kind of KV_KINDS) store.appendPacked(i, kind, records, spec.depth, scales);
-    return store;
+    return appendRandomPast(store, past, rng);
   };
 
   const results: SpeedAtContext[] = [];

@@ -1,0 +1,222 @@
+// npm run bench:peer (issue 15 item 5): ResKV against llama.cpp (node-llama-cpp, CPU) on identical
+// random weights of SmolLM2-135M's geometry. Our exporter writes one Hugging Face folder (float32);
+// ResKV imports it into a temporary library, the GGUF writer turns the same tensors into a GGUF file.
+// Decode ms/token at each context length for llama.cpp's f16 / q8_0 / q4_0 KV cache and ResKV's fp16 /
+// RVQ depth 8 / depth 4 cache (random codebooks: groups of 32 inside the head, C 2048, fp16 scale per
+// head, as bench:engine-speed), both on 2 threads. ResKV runs through openCacheRuntime, the engine's
+// own choice of decoder for a cache on CPU. The past is random: random tokens prefilled by llama.cpp,
+// random values / codes appended to ResKV's stores (decode speed does not depend on them). Every
+// round measures all six caches in turn (the order rotating), so a shared CPU's slow spells fall on
+// all of them; ratios are taken within a round, then the median over rounds. llama.cpp runs in its
+// own process so that each engine's resident memory is its own.
+// Optional: without node-llama-cpp or its prebuilt binary, it says so and exits without measuring.
+// Usage: npm run bench:peer [-- --contexts 128,512,2048,8192 --steps 16 --rounds 3 --threads 2]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRng, encodeCodebooks } from '../../quant/index.js';
+import { measureDecode } from '../../main/engine/decode-measure.js';
+import { openCacheRuntime } from '../../main/engine/cache-runtime.js';
+import type { CacheRuntime } from '../../main/engine/cache-runtime.js';
+import { KvCodeStore } from '../../main/engine/kv-code-store.js';
+import type { KvStore } from '../../main/engine/kv-store.js';
+import { percentile } from '../../main/engine/timing.js';
+import { writeGgufModel } from '../../main/model/gguf-export.js';
+import { RandomWeights, writeHfFolder } from '../../main/model/hf-export.js';
+import { readHfCheckpoint } from '../../main/model/hf.js';
+import { importModel } from '../../main/model/library.js';
+import { installRvqGraph } from '../../main/model/library-rvq.js';
+import { smolLm2Geometry } from '../support/geometries.js';
+import { appendRandomPast, randomCodebooks, smolLm2RvqSpec } from './engine-speed.js';
+import { LlamaCppWorker } from './peer-llama-cpp.js';
+import { llamaKvTypes } from './peer-llama-worker.js';
+import type { LlamaKvType } from './peer-llama-worker.js';
+
+const { values } = parseArgs({ options: { contexts: { type: 'string', default: '128,512,2048,8192' }, steps: { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' } } });
+const wholeNumber = (option: string, text: string, min: number) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${option} takes whole numbers of at least ${min}, got "${text}"`);
+  return n;
+};
+const contexts = [...new Set(values.contexts!.split(',').map((t) => wholeNumber('contexts', t.trim(), 1)))].sort((a, b) => a - b);
+const steps = wholeNumber('steps', values.steps!, 2);
+const rounds = wholeNumber('rounds', values.rounds!, 1);
+const threads = wholeNumber('threads', values.threads!, 1);
+const maxContext = contexts[contexts.length - 1] + steps + 1;
+// SmolLM2 has 8192 positions; decoding past an 8192-token context needs a few more (no weight depends on them)
+const c = { ...smolLm2Geometry, maxPositions: Math.max(smolLm2Geometry.maxPositions, maxContext) };
+
+const inputToken = 42;
+const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+const verdict = (ok: boolean) => (ok ? 'MET' : 'MISSED');
+/** Values per token across every layer, K and V. */
+const valuesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim;
+/** ggml's bytes per value: q8_0 blocks are 32 int8 + an fp16 scale, q4_0 blocks 32 4-bit + an fp16 scale. */
+const ggmlBytesPerValue: Record<LlamaKvType, number> = { F16: 2, Q8_0: 34 / 32, Q4_0: 18 / 32 };
+
+interface Sample {
+  p50: number;
+  p95: number;
+  /** KV bytes the cache holds for the context's tokens. */
+  held: number;
+  resident: number;
+  note: string;
+}
+interface Cache {
+  name: string;
+  /** Extends the cache to `context` tokens (llama.cpp: all three at once, see fillLlama). */
+  fill(context: number): Promise<void>;
+  measure(context: number): Promise<Sample>;
+}
+
+const worker = await LlamaCppWorker.start();
+if (!(worker instanceof LlamaCppWorker)) {
+  console.log(`bench:peer SKIPPED, nothing measured: ${worker.reason}`);
+  process.exit(0);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'reskv-bench-peer-'));
+// an interrupted run leaves no gigabyte of model files behind (the worker dies with its parent's IPC channel)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+const runtimes: CacheRuntime[] = [];
+try {
+  console.log(`SmolLM2-135M geometry (${c.numLayers} layers, ${c.numHeads} heads, ${c.numKvHeads} KV heads x ${c.headDim}, vocab ${c.vocabSize}), random float32 weights, ${threads} threads each${c.maxPositions > smolLm2Geometry.maxPositions ? `; positions raised from ${smolLm2Geometry.maxPositions} to ${c.maxPositions} to decode ${steps + 1} tokens past ${contexts[contexts.length - 1]}` : ''}`);
+  console.log(`${worker.build}`);
+  console.log(`this machine is shared (other engineers' jobs run beside this one): load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const started = performance.now();
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+
+  const hf = join(dir, 'smollm2-135m-random');
+  writeHfFolder(hf, c, new RandomWeights(c, 1));
+  const checkpoint = readHfCheckpoint(hf);
+  const gguf = join(dir, 'smollm2-135m-random.f32.gguf');
+  let ggufBytes: number;
+  try {
+    ggufBytes = writeGgufModel(gguf, checkpoint.config, checkpoint.weights, { type: 'F32', name: 'SmolLM2-135M geometry, random' });
+  } finally {
+    checkpoint.weights.close();
+  }
+  const { folder } = importModel(hf, { library: join(dir, 'library'), id: 'smollm2-135m-random' });
+  const codebookFile = join(dir, 'codebooks.safetensors');
+  writeFileSync(codebookFile, encodeCodebooks(randomCodebooks(c.numLayers, smolLm2RvqSpec, createRng(1))));
+  const manifest = installRvqGraph(folder, codebookFile, 'random');
+  console.log(`weights written once by our exporter: a Hugging Face folder imported by ResKV (${mib(manifest.weightsBytes)} MiB) and a GGUF (${mib(ggufBytes)} MiB) (${elapsed()})`);
+
+  const opened = await worker.ask({ type: 'open', modelPath: gguf, contextSize: maxContext, threads, vocabSize: c.vocabSize }, 'opened');
+  for (const o of opened.contexts) console.log(`llama.cpp ${o.kv.toLowerCase()} KV: context ${o.contextSize} tokens, flash attention ${o.flashAttention ? 'on' : 'off'}, ${o.threads} threads`);
+
+  const session = { providers: ['cpu' as const], threads };
+  const fp16 = await openCacheRuntime(folder, manifest, { format: 'fp16' }, session);
+  runtimes.push(fp16);
+  const rvq = await openCacheRuntime(folder, manifest, { format: 'rvq', codebooks: 'random' }, session);
+  runtimes.push(rvq);
+  console.log(`ResKV: provider ${fp16.provider}; ${rvq.label} codebooks (float32, all layers, K and V) ${mib(rvq.rvq!.codebookBytes)} MiB, held once per model, not per token`);
+
+  const rng = createRng(2);
+  let llamaFilled = 0;
+  const llama = (kv: LlamaKvType): Cache => ({
+    name: `llama.cpp ${kv.toLowerCase()}`,
+    fill: async (context) => {
+      if (llamaFilled >= context) return;
+      const { seconds } = await worker.ask({ type: 'fill', context }, 'filled');
+      console.log(`  llama.cpp prefilled its three contexts to ${context} random tokens in ${seconds.toFixed(1)} s`);
+      llamaFilled = context;
+    },
+    measure: async (context) => {
+      const m = await worker.ask({ type: 'measure', kv, steps, inputToken }, 'measured');
+      return { p50: percentile(m.latenciesMs, 50), p95: percentile(m.latenciesMs, 95), held: context * valuesPerToken * ggmlBytesPerValue[kv], resident: m.residentBytes, note: `llama_state_get_size ${mib(m.stateBytes)} MiB` };
+    },
+  });
+  const reskv = (name: string, runtime: CacheRuntime, depth?: number): Cache => {
+    const store: KvStore = runtime.stores.create();
+    if (depth !== undefined) {
+      if (!(store instanceof KvCodeStore)) throw new Error(`${runtime.label} stores are ${store.format}, not RVQ codes`);
+      store.setDepth(depth);
+    }
+    return {
+      name,
+      fill: async (context) => void appendRandomPast(store, context - store.length, rng),
+      measure: async (context) => {
+        const m = await measureDecode(name, runtime.decoder, store, steps, inputToken);
+        store.truncate(context);
+        return { p50: m.latencyP50Ms, p95: m.latencyP95Ms, held: store.bytes().held, resident: m.residentBytes, note: '' };
+      },
+    };
+  };
+  const caches = [...llamaKvTypes.map(llama), reskv('ResKV fp16', fp16), reskv('ResKV rvq d8', rvq, 8), reskv('ResKV rvq d4', rvq, 4)];
+
+  /** samples[context][cache name][round] */
+  const samples = new Map<number, Map<string, Sample[]>>();
+  for (const context of contexts) {
+    console.log(`\ncontext ${context} tokens (+${steps} decoded per round), load average ${loadavg()[0].toFixed(1)} (${elapsed()}):`);
+    for (const cache of caches) await cache.fill(context);
+    const byCache = new Map(caches.map((k) => [k.name, [] as Sample[]]));
+    samples.set(context, byCache);
+    for (let round = 0; round < rounds; round++) {
+      const order = caches.map((_, i) => caches[(i + round) % caches.length]);
+      for (const cache of order) {
+        const s = await cache.measure(context);
+        byCache.get(cache.name)!.push(s);
+        console.log(`  round ${round + 1}: ${cache.name.padEnd(15)} p50 ${s.p50.toFixed(1).padStart(7)} ms/token  p95 ${s.p95.toFixed(1).padStart(7)} ms`);
+      }
+    }
+    console.log(`  summary at ${context} tokens: p50 ms/token, median of ${rounds} rounds [min-max]; KV bytes held for the ${context} tokens; resident memory of the engine's process`);
+    for (const cache of caches) {
+      const list = byCache.get(cache.name)!;
+      const p50s = list.map((s) => s.p50);
+      const last = list[list.length - 1];
+      console.log(
+        `    ${cache.name.padEnd(15)} ${percentile(p50s, 50).toFixed(1).padStart(7)} [${Math.min(...p50s).toFixed(1)}-${Math.max(...p50s).toFixed(1)}]  p95 ${percentile(list.map((s) => s.p95), 50).toFixed(1).padStart(7)}  held ${mib(last.held).padStart(6)} MiB (${(last.held / context).toFixed(0)} B/token)  rss ${mib(Math.max(...list.map((s) => s.resident)))} MiB${last.note ? `  ${last.note}` : ''}`,
+      );
+    }
+  }
+
+  /** a/b's p50 ratio in each round; null when the context was not run. */
+  const roundRatios = (context: number, a: string, b: string): number[] | null => {
+    const at = samples.get(context);
+    if (!at) return null;
+    const y = at.get(b)!;
+    return at.get(a)!.map((s, i) => s.p50 / y[i].p50);
+  };
+  /** Their median (nearest rank, so the lower of two rounds): the figure checked against a target. */
+  const ratio = (context: number, a: string, b: string): number | null => {
+    const r = roundRatios(context, a, b);
+    return r && percentile(r, 50);
+  };
+  const fmt = (context: number, a: string, b: string) => {
+    const r = roundRatios(context, a, b);
+    return r === null ? 'not run (--contexts)' : `${percentile(r, 50).toFixed(2)}x (rounds ${r.map((x) => x.toFixed(2)).join(', ')})`;
+  };
+
+  console.log('\nmedian p50 ms/token:');
+  console.log(`| context | ${caches.map((k) => k.name).join(' | ')} |`);
+  console.log(`| --- |${caches.map(() => ' --- |').join('')}`);
+  for (const context of contexts) console.log(`| ${context} | ${caches.map((k) => percentile(samples.get(context)!.get(k.name)!.map((s) => s.p50), 50).toFixed(1)).join(' | ')} |`);
+
+  console.log('\nmeasured vs target (ratios of p50 latencies within a round, median over rounds):');
+  const near = [128, 512, 2048].filter((n) => samples.has(n));
+  const fpVsLlama = near.map((n) => ratio(n, 'ResKV fp16', 'llama.cpp f16')!);
+  console.log(
+    `  ResKV fp16 time per token / llama.cpp f16 KV at ${near.length ? near.map((n) => `${n}: ${fmt(n, 'ResKV fp16', 'llama.cpp f16')}`).join(', ') : '128-2048: not run (--contexts)'} — target <= 1.15x at 128-2048: ${near.length ? verdict(fpVsLlama.every((r) => r <= 1.15)) + (near.length < 3 ? ' (on the contexts run)' : '') : 'not measured'}`,
+  );
+  for (const [context, target] of [[2048, 0.8], [8192, 1.0]] as const) {
+    const speed = ratio(context, 'ResKV fp16', 'ResKV rvq d8');
+    console.log(`  ResKV rvq d8 speed vs ResKV fp16 at ${context}: ${fmt(context, 'ResKV fp16', 'ResKV rvq d8')} — target >= ${target.toFixed(1)}x: ${speed === null ? 'not measured' : verdict(speed >= target)}`);
+  }
+  const d4 = contexts.map((n) => ratio(n, 'ResKV rvq d8', 'ResKV rvq d4')!);
+  console.log(`  ResKV rvq d4 speed vs d8: ${contexts.map((n) => `${n}: ${fmt(n, 'ResKV rvq d8', 'ResKV rvq d4')}`).join(', ')} — target > 1x (d4 faster): ${verdict(d4.every((r) => r > 1))}`);
+  for (const context of contexts) {
+    console.log(`  at ${context}, time per token: ResKV fp16 / llama.cpp f16 ${fmt(context, 'ResKV fp16', 'llama.cpp f16')}; rvq d8 / llama.cpp q8_0 ${fmt(context, 'ResKV rvq d8', 'llama.cpp q8_0')}; rvq d4 / llama.cpp q4_0 ${fmt(context, 'ResKV rvq d4', 'llama.cpp q4_0')}`);
+  }
+  console.log(`load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${elapsed()})`);
+} finally {
+  for (const r of runtimes) await r.release();
+  await worker.close();
+  rmSync(dir, { recursive: true, force: true });
+}
