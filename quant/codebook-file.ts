@@ -3,6 +3,7 @@
 // reskv.key_spec, reskv.value_spec (JSON RvqSpec; keys and values may differ).
 import { decodeSafetensors, encodeSafetensors, float32Bytes, safetensorToFloat32 } from './safetensors.js';
 import type { SafetensorEntry } from './safetensors.js';
+import type { KvKind } from './quantizer.js';
 import { parseRvqSpec } from './spec.js';
 import type { RvqSpec } from './spec.js';
 
@@ -21,9 +22,7 @@ export interface CodebookSet {
   layers: LayerCodebooks[];
 }
 
-type Kind = 'key' | 'value';
-
-function tensorName(layer: number, kind: Kind): string {
+function tensorName(layer: number, kind: KvKind): string {
   return `layers.${layer}.${kind}.codebooks`;
 }
 
@@ -83,7 +82,7 @@ export function decodeCodebooks(bytes: Uint8Array): CodebookSet {
   const file = decodeSafetensors(bytes);
   const { layers: layerCount, keySpec, valueSpec } = codebookFileDeclaration(file.metadata);
   const expectedNames = new Set<string>();
-  const read = (layer: number, kind: Kind): Float32Array => {
+  const read = (layer: number, kind: KvKind): Float32Array => {
     const name = tensorName(layer, kind);
     expectedNames.add(name);
     const entry = file.tensors[name];

@@ -9,13 +9,13 @@
 // bit-packed. Per value token: G x (fp16 scale, fp16 min), then the W codes, bit-packed.
 import { packCodes, packedByteLength, unpackCodes } from './bitpack.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './fp16.js';
-import type { KvQuantizer, KvRole } from './quantizer.js';
+import type { KvQuantizer, KvKind } from './quantizer.js';
 import { tokenCount } from './grouping.js';
 import { checkStoredBytes } from './quantizer.js';
 
 const GROUP = 32;
 
-export function kiviQuantizer(bits: number, width: number, role: KvRole): KvQuantizer {
+export function kiviQuantizer(bits: number, width: number, kind: KvKind): KvQuantizer {
   const levels = 2 ** bits - 1;
   // A segment is a set of values sharing one (scale, min) pair: for keys one channel of a token block,
   // for values one channel group of one token.
@@ -24,7 +24,7 @@ export function kiviQuantizer(bits: number, width: number, role: KvRole): KvQuan
   const valueRowBytes = 4 * valueGroups + packedByteLength(width, bits);
 
   const storedBytes = (tokens: number): number => {
-    if (role === 'value') return tokens * valueRowBytes;
+    if (kind === 'value') return tokens * valueRowBytes;
     const full = Math.floor(tokens / GROUP);
     const rest = tokens % GROUP;
     return full * keyBlockBytes(GROUP) + (rest > 0 ? keyBlockBytes(rest) : 0);
@@ -69,11 +69,11 @@ export function kiviQuantizer(bits: number, width: number, role: KvRole): KvQuan
   }
   const runsOf = (tokens: number): Run[] => {
     const runs: Run[] = [];
-    const step = role === 'key' ? GROUP : 1;
+    const step = kind === 'key' ? GROUP : 1;
     for (let t0 = 0, at = 0; t0 < tokens; t0 += step) {
       const t = Math.min(step, tokens - t0);
-      runs.push({ firstToken: t0, tokens: t, paramsAt: at, codesAt: at + 4 * (role === 'key' ? width : valueGroups) });
-      at += role === 'key' ? keyBlockBytes(t) : valueRowBytes;
+      runs.push({ firstToken: t0, tokens: t, paramsAt: at, codesAt: at + 4 * (kind === 'key' ? width : valueGroups) });
+      at += kind === 'key' ? keyBlockBytes(t) : valueRowBytes;
     }
     return runs;
   };
@@ -81,7 +81,7 @@ export function kiviQuantizer(bits: number, width: number, role: KvRole): KvQuan
   /** Calls visit(first, step, n, paramsAt, codeAt) for each segment of a run, in storage order. */
   const forEachSegment = (run: Run, visit: (first: number, step: number, n: number, paramsAt: number, codeAt: number) => void): void => {
     const rowStart = run.firstToken * width;
-    if (role === 'key') {
+    if (kind === 'key') {
       for (let c = 0; c < width; c++) visit(rowStart + c, width, run.tokens, run.paramsAt + 4 * c, c * run.tokens);
     } else {
       for (let g = 0; g < valueGroups; g++) visit(rowStart + g * GROUP, 1, Math.min(GROUP, width - g * GROUP), run.paramsAt + 4 * g, g * GROUP);
@@ -89,14 +89,14 @@ export function kiviQuantizer(bits: number, width: number, role: KvRole): KvQuan
   };
 
   const quantizer: KvQuantizer = {
-    name: `kivi${bits}-${role === 'key' ? 'per-channel' : 'per-token'}`,
+    name: `kivi${bits}-${kind === 'key' ? 'per-channel' : 'per-token'}`,
     width,
     storedBytes,
     encode(rows) {
       const tokens = tokenCount(rows, width);
       const bytes = new Uint8Array(storedBytes(tokens));
       const view = new DataView(bytes.buffer);
-      const codes = new Uint32Array((role === 'key' ? GROUP : 1) * width);
+      const codes = new Uint32Array((kind === 'key' ? GROUP : 1) * width);
       for (const run of runsOf(tokens)) {
         forEachSegment(run, (first, step, n, paramsAt, codeAt) => quantizeSegment(rows, first, step, n, view, paramsAt, codes, codeAt));
         packCodes(codes.subarray(0, run.tokens * width), bits, bytes, run.codesAt * 8);
@@ -107,7 +107,7 @@ export function kiviQuantizer(bits: number, width: number, role: KvRole): KvQuan
       checkStoredBytes(quantizer, bytes, tokens);
       const rows = new Float32Array(tokens * width);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const codes = new Uint32Array((role === 'key' ? GROUP : 1) * width);
+      const codes = new Uint32Array((kind === 'key' ? GROUP : 1) * width);
       for (const run of runsOf(tokens)) {
         unpackCodes(bytes, bits, run.tokens * width, codes, run.codesAt * 8);
         forEachSegment(run, (first, step, n, paramsAt, codeAt) => dequantizeSegment(rows, first, step, n, view, paramsAt, codes, codeAt));

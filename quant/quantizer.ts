@@ -15,8 +15,8 @@ export interface KvQuantizer {
   decode(bytes: Uint8Array, tokens: number): Float32Array;
 }
 
-/** Whether the quantizer codes keys (KIVI quantizes keys per channel) or values (per token). */
-export type KvRole = 'key' | 'value';
+/** Which of a layer's cached tensors: its keys or its values (the one word for it everywhere; KIVI quantizes keys per channel, values per token). */
+export type KvKind = 'key' | 'value';
 
 export function quantizerBitsPerValue(quantizer: KvQuantizer, tokens: number): number {
   return (8 * quantizer.storedBytes(tokens)) / (tokens * quantizer.width);

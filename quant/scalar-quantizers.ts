@@ -5,7 +5,7 @@ import { float16ArrayToFloat32, float32ArrayToFloat16 } from './fp16.js';
 import { kiviQuantizer } from './kivi.js';
 import { tokenCount } from './grouping.js';
 import { checkStoredBytes } from './quantizer.js';
-import type { KvQuantizer, KvRole } from './quantizer.js';
+import type { KvQuantizer, KvKind } from './quantizer.js';
 
 export function fp16Quantizer(width: number): KvQuantizer {
   const quantizer: KvQuantizer = {
@@ -25,7 +25,7 @@ export function fp16Quantizer(width: number): KvQuantizer {
 }
 
 /** A scalar baseline by format name (see scalarBitsPerValue for the nominal bits). */
-export function scalarQuantizer(format: ScalarFormat, width: number, role: KvRole): KvQuantizer {
+export function scalarQuantizer(format: ScalarFormat, width: number, kind: KvKind): KvQuantizer {
   switch (format) {
     case 'fp16':
       return fp16Quantizer(width);
@@ -33,10 +33,10 @@ export function scalarQuantizer(format: ScalarFormat, width: number, role: KvRol
     case 'q4_0':
       return blockQuantizer(format, width);
     case 'kivi2':
-      return kiviQuantizer(2, width, role);
+      return kiviQuantizer(2, width, kind);
     case 'kivi3':
-      return kiviQuantizer(3, width, role);
+      return kiviQuantizer(3, width, kind);
     case 'kivi4':
-      return kiviQuantizer(4, width, role);
+      return kiviQuantizer(4, width, kind);
   }
 }

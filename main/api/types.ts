@@ -8,6 +8,7 @@ import type { CatalogEntry, HardwareEntry } from '../cost/hardware.js';
 import type { CostInput } from '../cost/input.js';
 import type { ModelPreset } from '../cost/model-presets.js';
 import type { ModelGeometry } from '../cost/model-geometry.js';
+import type { ChatModelInfo } from '../chat-model-info.js';
 
 export type { CatalogEntry, CostEstimate, CostInput, CostReport, HardwareEntry, ModelGeometry, ModelPreset };
 
@@ -179,19 +180,7 @@ export interface SamplingOptions {
   stop: string[];
 }
 
-export interface ChatModelInfo {
-  id: string;
-  cache: string;
-  /** The execution provider that actually runs the model, and those passed over with why. */
-  provider: string;
-  skippedProviders: { provider: string; reason: string }[];
-  /** false: the model has no chat template; prompts continue text after BOS. */
-  chat: boolean;
-  contextLength: number;
-  /** rvq: the codebooks' depth (the largest residual depth); else null. */
-  maxDepth: number | null;
-  codebookBytes: number;
-}
+export type { ChatModelInfo };
 
 export interface ChatFigures {
   tokens: number;

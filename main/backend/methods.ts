@@ -2,7 +2,8 @@
 // by the Electron IPC handlers and the headless HTTP bridge. Every argument is parsed with zod first.
 import { z } from 'zod';
 import type { ApiMethodName } from '../api/methods.js';
-import type { BackendEvent, ResKvBridge } from '../api/types.js';
+import type { Same } from '../api/same-type.js';
+import type { BackendEvent, CalibrationRequest, ChatMessage, CompletionRequest, ResKvBridge, SamplingOptions } from '../api/types.js';
 import { describeRuntime } from '../app-info.js';
 import {
   costInputSchema,
@@ -14,6 +15,7 @@ import {
   removeUserHardware,
   saveUserHardware,
 } from '../cost/index.js';
+import { conversationIdSchema } from '../engine/conversation-id.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import { ApiArgumentError } from './errors.js';
@@ -32,7 +34,6 @@ export interface BackendContext {
   publish(event: BackendEvent): void;
 }
 
-const conversationId = z.string().min(1).max(200);
 const samplingSchema = z.strictObject({
   maxTokens: z.number().int().min(1, 'must be at least 1').max(100_000, 'must be at most 100000'),
   temperature: z.number().min(0, 'must be at least 0').max(5, 'must be at most 5'),
@@ -55,6 +56,16 @@ const completionRequestSchema = z.strictObject({
   ]),
   sampling: samplingSchema,
 });
+
+// Compile-time checks: the API's hand-written argument types are exactly what their schemas accept (the
+// renderer cannot import zod schemas, only types).
+const typesMatch: [
+  Same<z.input<typeof samplingSchema>, SamplingOptions>,
+  Same<z.input<typeof chatMessageSchema>, ChatMessage>,
+  Same<z.input<typeof completionRequestSchema>, CompletionRequest>,
+  Same<z.input<typeof calibrationRequestSchema>, CalibrationRequest>,
+] = [true, true, true, true];
+void typesMatch;
 
 /** `'app.info'` → the type of `ResKvBridge['app']['info']`. */
 type BridgeFunction<N extends string> = N extends `${infer A}.${infer B}`
@@ -152,18 +163,18 @@ const methods: MethodTable = {
     args: z.tuple([z.string().min(1, 'choose a model').max(4096), z.string().min(1, 'choose a cache').max(200), z.string().max(20_000).nullable()]),
     run: ({ engine }, model, cache, system) => engine.start(model, cache, system),
   },
-  'chat.resume': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.resume(id) },
+  'chat.resume': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.resume(id) },
   'chat.send': {
-    args: z.tuple([conversationId, z.string().min(1, 'write a message').max(200_000), samplingSchema]),
+    args: z.tuple([conversationIdSchema, z.string().min(1, 'write a message').max(200_000), samplingSchema]),
     run: ({ engine }, id, text, options) => engine.send(id, text, options),
   },
-  'chat.cancel': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.cancel(id) },
-  'chat.setDepth': { args: z.tuple([conversationId, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.setDepth(id, depth) },
+  'chat.cancel': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.cancel(id) },
+  'chat.setDepth': { args: z.tuple([conversationIdSchema, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.setDepth(id, depth) },
   'chat.fork': {
-    args: z.tuple([conversationId, z.string().min(1, 'choose a cache to compare with').max(200)]),
+    args: z.tuple([conversationIdSchema, z.string().min(1, 'choose a cache to compare with').max(200)]),
     run: ({ engine }, id, cache) => engine.fork(id, cache),
   },
-  'chat.remove': { args: z.tuple([conversationId]), run: ({ engine }, id) => engine.remove(id) },
+  'chat.remove': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.remove(id) },
   'completions.models': { args: z.tuple([]), run: ({ host }) => listApiModels(host.dataDir) },
   'completions.create': { args: z.tuple([completionRequestSchema]), run: ({ engine }, request) => engine.complete(request) },
   'completions.cancel': { args: z.tuple([z.string().min(1).max(128)]), run: ({ engine }, requestId) => engine.cancelCompletion(requestId) },

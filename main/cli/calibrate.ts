@@ -2,6 +2,7 @@
 // installs them with an rvq graph in its library folder. Progress on stderr; Ctrl-C cancels.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { KvKind } from '../../quant/index.js';
 import { calibrateModel, calibrationSettingsSchema, defaultSelfGeneratedTokens, describeCalibrationProgress, planCalibration } from '../engine/calibration/calibrate.js';
 import type { CalibrationText } from '../engine/calibration/calibrate.js';
 import { defaultLibraryDir, importModel, listModels } from '../model/library.js';
@@ -172,7 +173,7 @@ export const calibrateCommand: CliCommand = {
     console.log(`tokens seen ${record.tokensSeen}, sampled per layer ${record.tokensSampled}, seed ${record.settings.seed}`);
     console.log(`keys:   ${describeSpec(specs.key)}: ${result.bitsPerValue.key} bits/value`);
     console.log(`values: ${describeSpec(specs.value)}: ${result.bitsPerValue.value} bits/value`);
-    const last = (kind: 'key' | 'value') => result.residualMse.map((m) => m[kind][m[kind].length - 1].toFixed(4)).join(' ');
+    const last = (kind: KvKind) => result.residualMse.map((m) => m[kind][m[kind].length - 1].toFixed(4)).join(' ');
     console.log(`final training residual MSE per layer (scaled units): keys ${last('key')}; values ${last('value')}`);
     console.log(`time: text ${seconds.text.toFixed(1)} s, capture ${seconds.capture.toFixed(1)} s, training ${seconds.train.toFixed(1)} s, save ${seconds.save.toFixed(1)} s`);
     console.log(result.codebookFile);

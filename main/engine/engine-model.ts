@@ -7,8 +7,8 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import type { ChatModelInfo } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import type { ChatModelInfo } from '../chat-model-info.js';
 import { defaultLibraryDir, loadLibraryTokenizer } from '../model/library.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -16,6 +16,7 @@ import { cacheChoiceSchema, checkDepth, openCacheRuntime, storeDepths } from './
 import type { CacheChoice, CacheRuntime, LayerDepths } from './cache-runtime.js';
 import { ChatConversation } from './chat.js';
 import type { ChatMessage, ChatTokenizer } from './chat.js';
+import { conversationIdSchema } from './conversation-id.js';
 import { Conversation } from './conversation.js';
 import type { ConversationHistory, ConversationSetup, OverflowPolicy, ReplyResult } from './conversation.js';
 import type { GenerationOptionsInput, StopReason } from './generate.js';
@@ -97,7 +98,6 @@ export interface DepthChange {
   kind?: KvKind;
 }
 
-const conversationIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "may hold only letters, digits, '.', '_' and '-' (at most 128)");
 const newConversationSchema = z.strictObject({ id: conversationIdSchema.optional(), system: z.string().optional(), overflow: z.enum(['error', 'drop-oldest-turns']).optional() });
 const savedExtension = '.reskv-conversation';
 

@@ -4,7 +4,7 @@
 // at once). The rvq graph reads zero-copy views (`past`), so nothing is copied per token.
 import { z } from 'zod';
 import { float16ArrayToFloat32, rvqSpecSchema, scalesPerToken, tokenWidth } from '../../quant/index.js';
-import type { RvqCodec, RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
+import type { RvqCodec, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { checkKvRows, tokenMajorFloat32, tokenMajorFp16 } from './kv-rows.js';
 import { KV_KINDS, checkComplete, checkLayer, checkTruncation, kvBytes, sumKvBytes } from './kv-store.js';
 import type { KvBytes, KvGeometry, KvKind, KvRows, KvStore } from './kv-store.js';
@@ -22,7 +22,7 @@ export interface KvCodeStoreOptions {
   valueSpec: RvqSpec;
   /** R: the newest tokens kept in fp16, encoded when they leave the window (0 = paper behaviour). */
   recentWindow?: number;
-  /** Per-layer encoders for keys and values; `append` needs them, `appendEncoded` does not. */
+  /** Per-layer encoders for keys and values; `append` needs them unless it is given the graph's codes. */
   encoders?: { key: readonly RvqTokenEncoder[]; value: readonly RvqTokenEncoder[] };
 }
 
@@ -135,11 +135,6 @@ export class KvCodeStore implements KvStore {
       const S = scalesPerToken(lane.records.spec);
       lane.records.appendPacked(graphCodes.records.subarray(0, fromBatch * recordBytes), graphCodes.depth, graphCodes.scales.subarray(0, fromBatch * S));
     }
-  }
-
-  /** Takes tokens the graph already coded (only without a recent window, which needs raw values). */
-  appendEncoded(layer: number, kind: KvKind, encoded: RvqEncoded): void {
-    this.codedLane(layer, kind).records.appendEncoded(encoded);
   }
 
   /** Takes records the graph packed at `packedDepth` (its new_codes) with their scales; no recent window. */

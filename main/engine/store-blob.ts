@@ -1,10 +1,10 @@
 // Saved engine state (a KV store, a conversation): a safetensors file (quant's codec) whose metadata
 // names the file format version and kind and carries a CRC-32 over the metadata and every tensor's
 // bytes, so a truncated, edited or bit-flipped snapshot is rejected instead of decoding to garbage.
+import { crc32 } from 'node:zlib';
 import { z } from 'zod';
 import { decodeSafetensors, encodeSafetensors } from '../../quant/index.js';
 import type { SafetensorDtype, SafetensorEntry } from '../../quant/index.js';
-import { crc32 } from './crc32.js';
 import type { KvFormat } from './kv-store.js';
 
 const FORMAT_KEY = 'reskv.format';
@@ -30,7 +30,7 @@ export interface StoreBlob {
   tensors: Record<string, SafetensorEntry>;
 }
 
-/** CRC over the metadata (sorted, checksum excluded) then each tensor's name, dtype, shape and bytes, by name. */
+/** CRC-32 (IEEE, as zlib and PNG) over the metadata (sorted, checksum excluded) then each tensor's name, dtype, shape and bytes, by name. */
 function checksum(metadata: Record<string, string>, tensors: Record<string, SafetensorEntry>): string {
   const text = new TextEncoder();
   const meta = Object.entries(metadata)

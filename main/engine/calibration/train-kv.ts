@@ -2,11 +2,11 @@
 // residual quantizer per layer for keys and one for values with quant/'s trainResidualCodebooks
 // (k-means init + EMA, stage by stage), its nearest-entry search running in ONNX Runtime.
 import { groupsPerToken, trainResidualCodebooks } from '../../../quant/index.js';
-import type { AssignNearest, LayerCodebooks, RvqSpec, TrainOptions } from '../../../quant/index.js';
+import type { AssignNearest, KvKind, LayerCodebooks, RvqSpec, TrainOptions } from '../../../quant/index.js';
 import type { KvCapture, LayerKv } from './kv-capture.js';
 import type { KvReservoir } from './kv-reservoir.js';
 
-export type KvKind = 'key' | 'value';
+export type { KvKind };
 
 /** Runs every chunk through the capture graph into the reservoir; `onChunk` after each with tokens seen. */
 export async function captureIntoReservoir(capture: KvCapture, chunks: readonly number[][], reservoir: KvReservoir, signal?: AbortSignal, onChunk?: (seen: number) => void): Promise<void> {

@@ -14,10 +14,13 @@ function expectedRecord(spec: RvqSpec, codes: Uint32Array, codedDepth: number, t
   return packCodes(prefix, codeBits(spec), new Uint8Array(rvqCodeBytesPerToken(spec, depth)));
 }
 
-function recordOf(records: RvqTokenRecords, t: number): Uint8Array {
+function recordOf(records: Pick<RvqTokenRecords, 'views'>, t: number): Uint8Array {
   const { records: bytes, recordBytes } = records.views();
   return bytes.subarray(t * recordBytes, (t + 1) * recordBytes);
 }
+
+/** Token t's record in one layer's K or V of a store, as the graph is fed it. */
+const storeRecord = (store: KvCodeStore, layer: number, kind: 'key' | 'value', t: number) => recordOf({ views: () => store.past(layer, kind) }, t);
 
 describe('RvqTokenRecords byte accounting', () => {
   it('holds exactly the contract bytes per token (46 for head_dim 128, 13 for stories260K)', () => {
@@ -180,8 +183,8 @@ describe('KvCodeStore', () => {
     feed(store, 7, 3);
     // token 5 fed alone as a [4 heads, 1 token, 8] block; as a token row its heads are concatenated
     const rows = headMajorRows(storiesSpec, 1, 5);
-    expect(store.tokenCodes(0, 'key', 5)).toEqual(valueEncoder(storiesSpec).encode(rows, 8).codes);
-    expect(store.tokenCodes(0, 'key', 4)).not.toEqual(store.tokenCodes(0, 'key', 5));
+    expect(storeRecord(store, 0, 'key', 5)).toEqual(expectedRecord(storiesSpec, valueEncoder(storiesSpec).encode(rows, 8).codes, 8, 0, 8));
+    expect(storeRecord(store, 0, 'key', 4)).not.toEqual(storeRecord(store, 0, 'key', 5));
   });
 
   it('keeps the last R tokens in fp16 and codes them as they leave, independent of chunking', () => {
@@ -202,7 +205,6 @@ describe('KvCodeStore', () => {
     }
     expect(chunked.past(1, 'value').records).toEqual(single.past(1, 'value').records);
     expect(chunked.past(1, 'value').window).toEqual(single.past(1, 'value').window);
-    expect(() => chunked.appendEncoded(0, 'key', sampleCodes(storiesSpec, 1))).toThrow(/recent window/);
   });
 
   it('takes the graph\'s codes for tokens of a batch that leave the window at once, encodes the others', () => {
@@ -216,8 +218,8 @@ describe('KvCodeStore', () => {
     // window held [0]; 6 tokens over R = 2: token 0 leaves from the window, tokens 1..3 from the batch
     expect(store.past(0, 'key')).toMatchObject({ codedTokens: 4, windowTokens: 2 });
     const fromWindow = valueEncoder(storiesSpec).encode(headMajorRows(storiesSpec, 1, 0), 8);
-    expect(store.tokenCodes(0, 'key', 0)).toEqual(fromWindow.codes);
-    for (let t = 1; t < 4; t++) expect(store.tokenCodes(0, 'key', t)).toEqual(graph.codes.subarray((t - 1) * 8, t * 8));
+    expect(storeRecord(store, 0, 'key', 0)).toEqual(expectedRecord(storiesSpec, fromWindow.codes, 8, 0, 8));
+    for (let t = 1; t < 4; t++) expect(storeRecord(store, 0, 'key', t)).toEqual(expectedRecord(storiesSpec, graph.codes, 8, t - 1, 8));
     expect(() => store.append(0, 'key', rows(1, 6), { records: packed.subarray(0, 11), depth: 8, scales: new Uint16Array(3) })).toThrow(/3 scales for 1 tokens/);
   });
 
@@ -239,8 +241,13 @@ describe('KvCodeStore', () => {
   it('needs encoders for raw values and checks the rows it is given', () => {
     const store = new KvCodeStore(twoLayers({ encoders: undefined }));
     expect(() => store.append(0, 'key', { data: headMajorRows(storiesSpec, 1), tokens: 1, start: 0, count: 1 })).toThrow(/no encoders/);
-    store.appendEncoded(0, 'key', sampleCodes(storiesSpec, 2));
+    // tokens the graph coded need no encoder
+    const graph = sampleCodes(storiesSpec, 2, 8, 3);
+    const packed = new Uint8Array(2 * 11);
+    for (let t = 0; t < 2; t++) packed.set(expectedRecord(storiesSpec, graph.codes, 8, t, 8), t * 11);
+    store.append(0, 'key', { data: headMajorRows(storiesSpec, 2), tokens: 2, start: 0, count: 2 }, { records: packed, depth: 8, scales: graph.scales });
     expect(store.length).toBe(2);
+    expect(storeRecord(store, 0, 'key', 1)).toEqual(packed.subarray(11));
     const withEncoders = new KvCodeStore(twoLayers());
     expect(() => withEncoders.append(0, 'key', { data: new Float32Array(31), tokens: 1, start: 0, count: 1 })).toThrow(/K\/V rows hold 31/);
     expect(() => withEncoders.append(0, 'key', { data: headMajorRows(storiesSpec, 2), tokens: 2, start: 1, count: 2 })).toThrow(/outside/);
@@ -258,7 +265,7 @@ describe('KvCodeStore with quant\'s RvqCodec', () => {
     store.append(0, 'key', rows);
     store.append(0, 'value', rows);
     const expected = codec.encode(tokenMajorFloat32(rows, 4, 8));
-    for (let t = 0; t < 6; t++) expect(store.tokenCodes(0, 'key', t)).toEqual(expected.codes.subarray(t * 4, (t + 1) * 4));
+    for (let t = 0; t < 6; t++) expect(storeRecord(store, 0, 'key', t)).toEqual(expectedRecord(spec, expected.codes, 4, t, 4));
     expect(store.past(0, 'value').scales).toEqual(expected.scales);
     expect(store.bytes().codes).toBe(2 * 6 * rvqCodeBytesPerToken(spec));
   });
