@@ -41,6 +41,8 @@ export interface JobProgress {
   unit: string;
   /** What is happening now, e.g. "layer 3 key, stage 2". */
   stage?: string;
+  /** Seconds left at the rate so far (set by the job registry once 2% is done). */
+  secondsLeft?: number;
 }
 
 export interface JobSnapshot {
