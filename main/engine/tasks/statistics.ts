@@ -3,25 +3,13 @@
 // (items resampled with replacement, a seeded PRNG so a run repeats), and an exact McNemar test on the
 // discordant items. "drop" means the whole interval lies below zero.
 import { createRng } from '../../../quant/index.js';
+import type { TaskComparison } from '../../api/types.js';
 import { percentile } from '../timing.js';
 
-export type Verdict = 'drop' | 'no significant change' | 'gain';
+export type Verdict = TaskComparison['verdict'];
 
-export interface PairedComparison {
-  items: number;
-  accuracy: number;
-  referenceAccuracy: number;
-  /** accuracy - referenceAccuracy. */
-  difference: number;
-  /** 95% paired-bootstrap interval of the difference. */
-  interval: [number, number];
-  /** Items right under the reference only / under this cache only. */
-  lost: number;
-  gained: number;
-  /** Exact two-sided McNemar p-value (1 when no item changed). */
-  mcnemarP: number;
-  verdict: Verdict;
-}
+/** Accuracy against the reference on the same items: difference, its 95% interval, changed items, McNemar's p, verdict. */
+export type PairedComparison = Omit<TaskComparison, 'kind'>;
 
 export interface BootstrapOptions {
   samples?: number;

@@ -3,6 +3,8 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { ResKvBridge, TaskHistory, TaskRun, TaskRunOptions } from '../../../main/api/types.js';
+import { errorMessage, keptRunsSlice, shownKeptRun } from './kept-runs.js';
+import type { KeptRunsState } from './kept-runs.js';
 
 export interface TaskForm {
   taskPath: string;
@@ -38,48 +40,29 @@ export function taskOptions(form: TaskForm): TaskRunOptions {
   };
 }
 
-interface TasksState {
+interface TasksState extends KeptRunsState<TaskHistory> {
   model: string | null;
   form: TaskForm;
-  histories: Record<string, TaskHistory>;
-  /** The kept check shown, by model (absent: the newest). */
-  shownRuns: Record<string, string>;
-  error: string | null;
   select(model: string): void;
-  showRun(model: string, runId: string): void;
   update(patch: Partial<TaskForm>): void;
-  load(bridge: ResKvBridge, model: string): Promise<void>;
   run(bridge: ResKvBridge, model: string): Promise<void>;
 }
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export const useTasks = create<TasksState>()(
   persist(
     (set, get) => ({
       model: null,
       form: initialForm,
-      histories: {},
-      shownRuns: {},
-      error: null,
+      ...keptRunsSlice<TaskHistory>(set, (bridge, model) => bridge.tasks.list(model)),
       select: (model) => set({ model, error: null }),
-      showRun: (model, runId) => set((s) => ({ shownRuns: { ...s.shownRuns, [model]: runId } })),
       update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
-      load: async (bridge, model) => {
-        try {
-          const history = await bridge.tasks.list(model);
-          set((s) => ({ histories: { ...s.histories, [model]: history }, error: null }));
-        } catch (err) {
-          set({ error: message(err) });
-        }
-      },
       run: async (bridge, model) => {
         try {
           // the job reaches the jobs store through its events
           await bridge.tasks.run(model, taskOptions(get().form));
           set({ error: null });
         } catch (err) {
-          set({ error: message(err) });
+          set({ error: errorMessage(err) });
         }
       },
     }),
@@ -89,7 +72,4 @@ export const useTasks = create<TasksState>()(
 );
 
 /** The kept check shown for `model`: the one chosen in the view, else the newest; null when none is kept. */
-export function shownTaskRun(state: Pick<TasksState, 'histories' | 'shownRuns'>, model: string | null): TaskRun | null {
-  const runs = model ? (state.histories[model]?.runs ?? []) : [];
-  return runs.find((r) => r.id === state.shownRuns[model ?? '']) ?? runs[0] ?? null;
-}
+export const shownTaskRun = (state: Pick<TasksState, 'histories' | 'shownRuns'>, model: string | null): TaskRun | null => shownKeptRun(state, model);

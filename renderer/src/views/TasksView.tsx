@@ -10,6 +10,7 @@ import { shownTaskRun, useTasks, type TaskForm } from '../state/tasks.js';
 import { ErrorMessage } from './common.js';
 import { Field, Select, TextInput } from './Field.js';
 import { JobProgress } from './JobProgress.js';
+import { KeptRuns } from './KeptRuns.js';
 import { TaskResults } from './tasks/TaskResults.js';
 
 function TaskFormView({ bridge, model, running }: { bridge: ResKvBridge; model: string; running: boolean }) {
@@ -48,29 +49,10 @@ function Results({ model }: { model: string }) {
   const history = useTasks((s) => s.histories[model]);
   const run = useTasks((s) => shownTaskRun(s, model));
   const showRun = useTasks((s) => s.showRun);
-  if (!history) return <p role="status">Loading kept task checks…</p>;
   return (
-    <>
-      {history.problem && (
-        <p className="notice" role="alert">
-          {history.problem}
-        </p>
-      )}
-      {!run ? (
-        <p className="notice" role="status">
-          No task check of {model} kept yet: run one above.
-        </p>
-      ) : (
-        <>
-          <div className="form-grid">
-            <Field label="Task check" hint={`${history.runs.length} kept`}>
-              <Select value={run.id} onChange={(id) => showRun(model, id)} options={history.runs.map((r) => ({ value: r.id, label: `${r.finishedAt.slice(0, 16).replace('T', ' ')} — ${r.file.path}` }))} />
-            </Field>
-          </div>
-          <TaskResults run={run} />
-        </>
-      )}
-    </>
+    <KeptRuns what="task check" model={model} history={history} run={run} showRun={showRun} source={(r) => r.file.path}>
+      {(shown) => <TaskResults run={shown} />}
+    </KeptRuns>
   );
 }
 

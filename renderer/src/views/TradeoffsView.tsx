@@ -11,6 +11,7 @@ import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedMo
 import { ErrorMessage } from './common.js';
 import { Field, Select, TextInput } from './Field.js';
 import { JobProgress } from './JobProgress.js';
+import { KeptRuns } from './KeptRuns.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 
 function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model: CalibratedModel; running: boolean }) {
@@ -67,28 +68,15 @@ function Results({ model }: { model: string }) {
   const showRun = useTradeoffs((s) => s.showRun);
   const acceptableText = useTradeoffs((s) => s.acceptableLoss);
   const setAcceptableLoss = useTradeoffs((s) => s.setAcceptableLoss);
-  if (!history) return <p role="status">Loading kept sweeps…</p>;
+  const fields = (
+    <Field label="Acceptable perplexity increase (%)" hint="marks the smallest depth within it">
+      <TextInput value={acceptableText} onChange={setAcceptableLoss} />
+    </Field>
+  );
   return (
-    <>
-      {history.problem && <p className="notice" role="alert">{history.problem}</p>}
-      {!run ? (
-        <p className="notice" role="status">
-          No sweep of {model} kept yet: run one above.
-        </p>
-      ) : (
-        <>
-          <div className="form-grid">
-            <Field label="Acceptable perplexity increase (%)" hint="marks the smallest depth within it">
-              <TextInput value={acceptableText} onChange={setAcceptableLoss} />
-            </Field>
-            <Field label="Sweep" hint={`${history.runs.length} kept`}>
-              <Select value={run.id} onChange={(id) => showRun(model, id)} options={history.runs.map((r) => ({ value: r.id, label: `${r.finishedAt.slice(0, 16).replace('T', ' ')} — ${r.text.file}` }))} />
-            </Field>
-          </div>
-          <TradeoffResults run={run} acceptableText={acceptableText} />
-        </>
-      )}
-    </>
+    <KeptRuns what="sweep" model={model} history={history} run={run} showRun={showRun} source={(r) => r.text.file} fields={fields}>
+      {(shown) => <TradeoffResults run={shown} acceptableText={acceptableText} />}
+    </KeptRuns>
   );
 }
 
