@@ -1,8 +1,41 @@
-// A job's kept runs for one model (depth sweeps, task checks): loading, a damaged results file, none
-// kept yet, or a picker of the kept runs beside the view's own fields, then the shown run's results.
-import type { ReactNode } from 'react';
+// A view of one job kind on a library model (depth sweeps, task checks): the model picker, the view's
+// form, the model's newest job (also one started before a reload), and its kept runs: loading, a
+// damaged results file, none kept yet, or a picker of the kept runs, then the shown run's results.
+import { useEffect, type ReactNode } from 'react';
+import type { JobSnapshot, ResKvBridge } from '../../../main/api/types.js';
+import { latestJob, useJobs } from '../state/jobs.js';
 import type { KeptHistory } from '../state/kept-runs.js';
+import { ErrorMessage } from './common.js';
 import { Field, Select } from './Field.js';
+import { JobProgress } from './JobProgress.js';
+
+/** The model's newest job of `kind`; its kept runs are loaded again whenever that job is not running. */
+export function useModelJob(bridge: ResKvBridge | null, kind: JobSnapshot['kind'], model: string | undefined, load: (bridge: ResKvBridge, model: string) => Promise<void>): JobSnapshot | undefined {
+  const job = useJobs((s) => (model ? latestJob(s.jobs, kind, model) : undefined));
+  const jobState = job?.state;
+  useEffect(() => {
+    if (bridge && model && jobState !== 'running') void load(bridge, model);
+  }, [bridge, model, jobState, load]);
+  return job;
+}
+
+/** Model picker, the view's form, the job's progress, the last error, then the results. */
+export function ModelJobPanel(props: { bridge: ResKvBridge; models: string[]; model: string; select(model: string): void; job: JobSnapshot | undefined; error: string | null; form: ReactNode; children: ReactNode }) {
+  const { bridge, job } = props;
+  return (
+    <>
+      <div className="form-grid">
+        <Field label="Model">
+          <Select value={props.model} onChange={props.select} options={props.models.map((m) => ({ value: m, label: m }))} />
+        </Field>
+      </div>
+      {props.form}
+      {job && <JobProgress job={job} bridge={bridge} />}
+      <ErrorMessage message={props.error} />
+      {props.children}
+    </>
+  );
+}
 
 export function KeptRuns<R extends { id: string; finishedAt: string }>(props: {
   /** e.g. "sweep", "task check". */

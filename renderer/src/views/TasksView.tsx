@@ -4,13 +4,10 @@
 import { useEffect } from 'react';
 import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
-import { latestJob, useJobs } from '../state/jobs.js';
 import { useModels } from '../state/models.js';
 import { shownTaskRun, useTasks, type TaskForm } from '../state/tasks.js';
-import { ErrorMessage } from './common.js';
-import { Field, Select, TextInput } from './Field.js';
-import { JobProgress } from './JobProgress.js';
-import { KeptRuns } from './KeptRuns.js';
+import { Field, TextInput } from './Field.js';
+import { KeptRuns, ModelJobPanel, useModelJob } from './KeptRuns.js';
 import { TaskResults } from './tasks/TaskResults.js';
 
 function TaskFormView({ bridge, model, running }: { bridge: ResKvBridge; model: string; running: boolean }) {
@@ -69,17 +66,11 @@ export function TasksView() {
   const error = useTasks((s) => s.error);
   const usable = imported(models);
   const model = usable.find((m) => m.id === selected) ?? usable[0] ?? null;
-  const job = useJobs((s) => (model ? latestJob(s.jobs, 'tasks', model.id) : undefined));
+  const job = useModelJob(bridge, 'tasks', model?.id, load);
 
   useEffect(() => {
     if (bridge && models === null) void refreshModels(bridge);
   }, [bridge, models, refreshModels]);
-  // Kept checks of the model shown, loaded again when its check finishes.
-  const jobState = job?.state;
-  const modelId = model?.id;
-  useEffect(() => {
-    if (bridge && modelId && jobState !== 'running') void load(bridge, modelId);
-  }, [bridge, modelId, jobState, load]);
 
   return (
     <section className="view">
@@ -91,17 +82,9 @@ export function TasksView() {
         </p>
       )}
       {bridge && model && (
-        <>
-          <div className="form-grid">
-            <Field label="Model">
-              <Select value={model.id} onChange={select} options={usable.map((m) => ({ value: m.id, label: m.id }))} />
-            </Field>
-          </div>
-          <TaskFormView bridge={bridge} model={model.id} running={jobState === 'running'} />
-          {job && <JobProgress job={job} bridge={bridge} />}
-          <ErrorMessage message={error} />
+        <ModelJobPanel bridge={bridge} models={usable.map((m) => m.id)} model={model.id} select={select} job={job} error={error} form={<TaskFormView bridge={bridge} model={model.id} running={job?.state === 'running'} />}>
           <Results model={model.id} />
-        </>
+        </ModelJobPanel>
       )}
     </section>
   );

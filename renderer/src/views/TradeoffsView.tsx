@@ -5,13 +5,10 @@
 import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
-import { latestJob, useJobs } from '../state/jobs.js';
 import { useModels } from '../state/models.js';
 import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
-import { ErrorMessage } from './common.js';
-import { Field, Select, TextInput } from './Field.js';
-import { JobProgress } from './JobProgress.js';
-import { KeptRuns } from './KeptRuns.js';
+import { Field, TextInput } from './Field.js';
+import { KeptRuns, ModelJobPanel, useModelJob } from './KeptRuns.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 
 function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model: CalibratedModel; running: boolean }) {
@@ -91,17 +88,11 @@ export function TradeoffsView() {
   const error = useTradeoffs((s) => s.error);
   const calibrated = useMemo(() => calibratedModels(models), [models]);
   const model = shownModel(calibrated, selected);
-  // the model's newest sweep, also one started before the page was reloaded
-  const job = useJobs((s) => (model ? latestJob(s.jobs, 'sweep', model.id) : undefined));
+  const job = useModelJob(bridge, 'sweep', model?.id, load);
 
   useEffect(() => {
     if (bridge && models === null) void refreshModels(bridge);
   }, [bridge, models, refreshModels]);
-  // Kept sweeps of the model shown, loaded again when its sweep finishes.
-  const jobState = job?.state;
-  useEffect(() => {
-    if (bridge && model && jobState !== 'running') void load(bridge, model.id);
-  }, [bridge, model, jobState, load]);
 
   return (
     <section className="view">
@@ -113,17 +104,9 @@ export function TradeoffsView() {
         </p>
       )}
       {bridge && model && (
-        <>
-          <div className="form-grid">
-            <Field label="Model">
-              <Select value={model.id} onChange={select} options={calibrated.map((m) => ({ value: m.id, label: m.id }))} />
-            </Field>
-          </div>
-          <SweepFormView bridge={bridge} model={model} running={jobState === 'running'} />
-          {job && <JobProgress job={job} bridge={bridge} />}
-          <ErrorMessage message={error} />
+        <ModelJobPanel bridge={bridge} models={calibrated.map((m) => m.id)} model={model.id} select={select} job={job} error={error} form={<SweepFormView bridge={bridge} model={model} running={job?.state === 'running'} />}>
           <Results model={model.id} />
-        </>
+        </ModelJobPanel>
       )}
     </section>
   );
