@@ -42,9 +42,12 @@ interface TradeoffsState extends KeptRunsState<TradeoffHistory> {
   form: SweepForm;
   /** Acceptable perplexity increase in percent, as typed. */
   acceptableLoss: string;
+  /** The marked depth must also show no significant drop in the model's task check (Tasks view). */
+  requireNoTaskDrop: boolean;
   select(model: string): void;
   update(patch: Partial<SweepForm>): void;
   setAcceptableLoss(text: string): void;
+  setRequireNoTaskDrop(required: boolean): void;
   run(bridge: ResKvBridge, model: string, installedSets: readonly string[]): Promise<void>;
 }
 
@@ -55,9 +58,11 @@ export const useTradeoffs = create<TradeoffsState>()(
       form: initialForm,
       ...keptRunsSlice<TradeoffHistory>(set, (bridge, model) => bridge.tradeoffs.list(model)),
       acceptableLoss: '5',
+      requireNoTaskDrop: false,
       select: (model) => set({ model, error: null }),
       update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
       setAcceptableLoss: (acceptableLoss) => set({ acceptableLoss }),
+      setRequireNoTaskDrop: (requireNoTaskDrop) => set({ requireNoTaskDrop }),
       run: async (bridge, model, installedSets) => {
         try {
           // the job reaches the jobs store through its events
@@ -69,7 +74,7 @@ export const useTradeoffs = create<TradeoffsState>()(
       },
     }),
     // Only the operator's choices survive a reload; measurements come from the backend.
-    { name: 'reskv.tradeoffs', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ model: s.model, form: s.form, acceptableLoss: s.acceptableLoss }) },
+    { name: 'reskv.tradeoffs', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ model: s.model, form: s.form, acceptableLoss: s.acceptableLoss, requireNoTaskDrop: s.requireNoTaskDrop }) },
   ),
 );
 

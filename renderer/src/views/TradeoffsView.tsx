@@ -9,6 +9,7 @@ import { useModels } from '../state/models.js';
 import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
 import { Field, TextInput } from './Field.js';
 import { KeptRuns, ModelJobPanel, useModelJob } from './KeptRuns.js';
+import { useTaskRequirement } from './tasks/task-drops.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 
 function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model: CalibratedModel; running: boolean }) {
@@ -59,8 +60,11 @@ function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model:
   );
 }
 
-function Results({ model }: { model: string }) {
+function Results({ bridge, model }: { bridge: ResKvBridge; model: string }) {
   const history = useTradeoffs((s) => s.histories[model]);
+  const requireNoTaskDrop = useTradeoffs((s) => s.requireNoTaskDrop);
+  const setRequireNoTaskDrop = useTradeoffs((s) => s.setRequireNoTaskDrop);
+  const tasks = useTaskRequirement(bridge, model);
   const run = useTradeoffs((s) => shownRun(s, model));
   const showRun = useTradeoffs((s) => s.showRun);
   const acceptableText = useTradeoffs((s) => s.acceptableLoss);
@@ -70,9 +74,14 @@ function Results({ model }: { model: string }) {
       <TextInput value={acceptableText} onChange={setAcceptableLoss} />
     </Field>
   );
+  const taskField = (
+    <Field label="Require no significant task drop" hint="by the task check the Tasks view shows">
+      <input type="checkbox" checked={requireNoTaskDrop} onChange={(e) => setRequireNoTaskDrop(e.target.checked)} />
+    </Field>
+  );
   return (
-    <KeptRuns what="sweep" model={model} history={history} run={run} showRun={showRun} source={(r) => r.text.file} fields={fields}>
-      {(shown) => <TradeoffResults run={shown} acceptableText={acceptableText} />}
+    <KeptRuns what="sweep" model={model} history={history} run={run} showRun={showRun} source={(r) => r.text.file} fields={<>{fields}{taskField}</>}>
+      {(shown) => <TradeoffResults run={shown} acceptableText={acceptableText} tasks={tasks} />}
     </KeptRuns>
   );
 }
@@ -105,7 +114,7 @@ export function TradeoffsView() {
       )}
       {bridge && model && (
         <ModelJobPanel bridge={bridge} models={calibrated.map((m) => m.id)} model={model.id} select={select} job={job} error={error} form={<SweepFormView bridge={bridge} model={model} running={job?.state === 'running'} />}>
-          <Results model={model.id} />
+          <Results bridge={bridge} model={model.id} />
         </ModelJobPanel>
       )}
     </section>
