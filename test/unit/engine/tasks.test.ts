@@ -134,6 +134,18 @@ describe('paired statistics', () => {
     expect(swapped.interval[1]).toBeGreaterThan(0);
   });
 
+  it('calls a drop only when the exact test agrees with the interval', () => {
+    // 4 of 12 lost, none gained: the bootstrap interval lies below 0, but McNemar's p = 2 / 16
+    const reference = new Array<boolean>(12).fill(true);
+    const outcomes = reference.map((_, i) => i >= 4);
+    const compared = comparePaired(reference, outcomes);
+    expect(compared.interval[1]).toBeLessThan(0);
+    expect(compared.mcnemarP).toBeCloseTo(0.125, 12);
+    expect(compared.verdict).toBe('no significant change');
+    // 8 of 12 lost: p = 2 / 256
+    expect(comparePaired(reference, reference.map((_, i) => i >= 8)).verdict).toBe('drop');
+  });
+
   it("gives McNemar's exact two-sided p from the binomial", () => {
     expect(mcnemarExact(5, 0)).toBeCloseTo(2 / 32, 12);
     expect(mcnemarExact(3, 1)).toBeCloseTo((2 * (1 + 4)) / 16, 12);
