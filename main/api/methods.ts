@@ -25,6 +25,8 @@ export const apiMethodNames = [
   'completions.cancel',
   'tradeoffs.run',
   'tradeoffs.list',
+  'tasks.run',
+  'tasks.list',
   'settings.get',
   'settings.save',
   'jobs.list',

@@ -34,7 +34,7 @@ export interface CostResult {
   report: CostReport;
 }
 
-export type JobKind = 'import' | 'calibrate' | 'sweep';
+export type JobKind = 'import' | 'calibrate' | 'sweep' | 'tasks';
 
 export interface JobProgress {
   done: number;
@@ -42,6 +42,8 @@ export interface JobProgress {
   unit: string;
   /** What is happening now, e.g. "layer 3 key, stage 2". */
   stage?: string;
+  /** Seconds left at the rate so far (set by the job registry once 2% is done). */
+  secondsLeft?: number;
 }
 
 export interface JobSnapshot {
@@ -321,6 +323,94 @@ export interface TradeoffHistory {
   problem: string | null;
 }
 
+/** What a task check (Tasks view, `reskv tasks`) runs; every field is checked by the backend. */
+export interface TaskRunOptions {
+  /** A JSONL task file on this machine (multiple-choice and generation items). */
+  taskPath: string;
+  /** Caches compared with fp16, e.g. "q8_0", "kivi2", "rvq" or "rvq:<set>" (each rvq one at every depth). */
+  formats: string[];
+  /** RVQ depths; empty: 1..the set's depth. */
+  depths: number[];
+  /** Drift: prompts (the file's first ones) and greedy tokens per prompt; 0 prompts: no drift. */
+  driftPrompts: number;
+  driftTokens: number;
+  /** Seed of the paired bootstrap. */
+  seed: number;
+}
+
+export type TaskKind = 'choice' | 'generation';
+
+/** 95% paired-bootstrap interval of the accuracy difference against fp16 on the same items, and McNemar's exact p. */
+export interface TaskComparison {
+  kind: TaskKind | 'all';
+  items: number;
+  accuracy: number;
+  referenceAccuracy: number;
+  difference: number;
+  interval: [number, number];
+  lost: number;
+  gained: number;
+  mcnemarP: number;
+  verdict: 'drop' | 'no significant change' | 'gain';
+}
+
+export interface TaskCacheResult {
+  /** e.g. "fp16", "q4_0", "rvq:default d3". */
+  label: string;
+  format: 'fp16' | 'q8_0' | 'q4_0' | 'kivi2' | 'rvq';
+  /** rvq: the depth; else null. */
+  depth: number | null;
+  /** Per item (in file order): right or not, and the chosen choice or generated text. */
+  outcomes: { correct: boolean; answer: string }[];
+  /** Against fp16 per item kind present and over all items (empty for fp16 itself). */
+  comparisons: TaskComparison[];
+}
+
+/** An item whose outcome differs between fp16 and a cache. */
+export interface ChangedTaskItem {
+  cache: string;
+  line: number;
+  kind: TaskKind;
+  prompt: string;
+  expected: string;
+  referenceAnswer: string;
+  answer: string;
+  /** Right under fp16 (and so wrong under the cache), or the reverse. */
+  referenceCorrect: boolean;
+}
+
+export interface TaskDrift {
+  label: string;
+  depth: number | null;
+  /** Per prompt: first generated position whose greedy token differs from fp16's; null when none did. */
+  firstDivergence: (number | null)[];
+  medianFirstDivergence: number;
+  /** Mean KL(fp16 || cache) at each generated position along fp16's greedy text (teacher-forced). */
+  klByPosition: number[];
+  meanKl: number;
+}
+
+/** A finished task check. */
+export interface TaskRun {
+  id: string;
+  model: string;
+  startedAt: string;
+  finishedAt: string;
+  options: TaskRunOptions;
+  file: { path: string; sha256: string };
+  items: { line: number; kind: TaskKind; prompt: string; expected: string }[];
+  caches: TaskCacheResult[];
+  changed: ChangedTaskItem[];
+  drift: TaskDrift[];
+}
+
+/** A model's kept task checks, newest first; `problem` says why a damaged results file could not be read. */
+export interface TaskHistory {
+  model: string;
+  runs: TaskRun[];
+  problem: string | null;
+}
+
 /** The desktop app's local API server as it runs now (the Electron main process runs it). */
 export type LocalApiStatus = { state: 'off' } | { state: 'listening'; url: string } | { state: 'failed'; error: string };
 
@@ -387,6 +477,11 @@ export interface ResKvBridge {
     /** Starts a residual-depth sweep of a library model as a 'sweep' job; the result is kept. */
     run(model: string, options: TradeoffSweepOptions): Promise<JobSnapshot>;
     list(model: string): Promise<TradeoffHistory>;
+  };
+  tasks: {
+    /** Starts a task check of a library model as a 'tasks' job; the result is kept. */
+    run(model: string, options: TaskRunOptions): Promise<JobSnapshot>;
+    list(model: string): Promise<TaskHistory>;
   };
   settings: {
     get(): Promise<SettingsState>;

@@ -19,6 +19,12 @@ interface RunningJob {
   controller: AbortController;
 }
 
+/** The ETA at the rate so far, once 2% is done. */
+function secondsLeft(progress: JobProgress, elapsedMs: number): { secondsLeft?: number } {
+  const fraction = progress.total > 0 ? progress.done / progress.total : 0;
+  return fraction < 0.02 || fraction >= 1 ? {} : { secondsLeft: (elapsedMs / 1000) * ((1 - fraction) / fraction) };
+}
+
 export class JobRegistry {
   private readonly jobs = new Map<number, RunningJob>();
   private nextId = 1;
@@ -38,6 +44,7 @@ export class JobRegistry {
     const id = this.nextId++;
     const controller = new AbortController();
     const { kind, title, model } = about;
+    const started = performance.now();
     const job: RunningJob = { snapshot: { id, kind, title, model, state: 'running', progress: null, message: null, startedAt: new Date().toISOString(), finishedAt: null }, controller };
     this.jobs.set(id, job);
     const update = (patch: Partial<JobSnapshot>) => {
@@ -49,7 +56,7 @@ export class JobRegistry {
       report: (progress) => {
         if (this.cancelRequested(id)) controller.abort();
         if (controller.signal.aborted) throw new JobCancelledError();
-        update({ progress });
+        update({ progress: { ...progress, ...secondsLeft(progress, performance.now() - started) } });
       },
     };
     update({});

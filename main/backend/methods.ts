@@ -24,7 +24,9 @@ import { calibrationNameArgument, calibrationRequestSchema, modelIdArgument, rem
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 import type { BackendHost } from './protocol.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
-import { modelIdSchema, readTradeoffHistory, startTradeoffSweep, tradeoffSweepOptionsSchema } from './tradeoffs.js';
+import { modelIdSchema } from './kept-runs.js';
+import { readTaskHistory, startTaskCheck, taskRunOptionsSchema } from './tasks.js';
+import { readTradeoffHistory, startTradeoffSweep, tradeoffSweepOptionsSchema } from './tradeoffs.js';
 
 /** What every method runs with: the host's facts, the job registry, the engine and the event publisher. */
 export interface BackendContext {
@@ -183,6 +185,11 @@ const methods: MethodTable = {
     run: ({ host, jobs }, model, options) => startTradeoffSweep(host.dataDir, jobs, model, options),
   },
   'tradeoffs.list': { args: z.tuple([modelIdSchema]), run: ({ host }, model) => readTradeoffHistory(host.dataDir, model) },
+  'tasks.run': {
+    args: z.tuple([modelIdSchema, taskRunOptionsSchema]),
+    run: ({ host, jobs }, model, options) => startTaskCheck(host.dataDir, jobs, model, options),
+  },
+  'tasks.list': { args: z.tuple([modelIdSchema]), run: ({ host }, model) => readTaskHistory(host.dataDir, model) },
   'settings.get': { args: z.tuple([]), run: ({ host }) => loadSettings(host.dataDir) },
   'settings.save': {
     args: z.tuple([settingsSchema]),

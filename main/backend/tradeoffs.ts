@@ -1,13 +1,11 @@
 // Residual-depth sweeps for the Tradeoffs view (backend worker): checks the request, runs the engine's
 // sweep (main/engine/depth-sweep.ts) as a 'sweep' job, and keeps every finished run in
-// <data>/tradeoffs/<model>.json (newest first, zod-checked when read back). A damaged results file is
-// reported, not thrown; the next finished sweep keeps it beside as <model>.json.damaged.
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+// <data>/tradeoffs/<model>.json (kept-runs.ts: newest first, zod-checked when read back, a damaged
+// file reported and kept beside).
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { join } from 'node:path';
 import { z } from 'zod';
 import type { JobSnapshot, TradeoffHistory, TradeoffPoint, TradeoffRun, TradeoffSweepOptions } from '../api/types.js';
-import { writeFileAtomic } from '../atomic-file.js';
 import { geometryFromModelConfig, modelGeometrySchema } from '../cost/model-geometry.js';
 import { documentTokens, textDocuments } from '../engine/calibration/calibration-text.js';
 import { sweepDepths } from '../engine/depth-sweep.js';
@@ -17,15 +15,10 @@ import { loadLibraryTokenizer } from '../model/library.js';
 import { readManifest } from '../model/manifest.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { JobControl, JobRegistry } from './jobs.js';
+import { keptRuns, modelIdSchema } from './kept-runs.js';
 import { libraryFor, loadSettings } from './settings.js';
 
-/** Sweeps kept per model (older ones are dropped when a new one is saved). */
-export const keptRunsPerModel = 20;
-const resultsFormat = 'reskv-tradeoffs/1';
-
 const count = (min: number, max: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
-
-export const modelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be the id of a model in the library');
 
 export const tradeoffSweepOptionsSchema = z.strictObject({
   textPath: z.string().trim().min(1, 'give the path of a text file on this machine').max(4096),
@@ -66,35 +59,16 @@ const runSchema = z.strictObject({
   fp16BytesPerToken: finite,
   points: z.array(pointSchema),
 });
-const resultsFileSchema = z.strictObject({ format: z.literal(resultsFormat), model: z.string(), runs: z.array(runSchema) });
-
 // Compile-time checks: what is read back is exactly the API's types.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const typesMatch: [Same<z.infer<typeof runSchema>, TradeoffRun>, Same<z.infer<typeof tradeoffSweepOptionsSchema>, TradeoffSweepOptions>] = [true, true];
 void typesMatch;
 
-const resultsFile = (dataDir: string, model: string) => join(dataDir, 'tradeoffs', `${modelIdSchema.parse(model)}.json`);
+const kept = keptRuns<TradeoffRun>('tradeoffs', 'reskv-tradeoffs/1', runSchema, 'sweep');
 
 /** The kept sweeps of `model`, newest first. */
 export function readTradeoffHistory(dataDir: string, model: string): TradeoffHistory {
-  const file = resultsFile(dataDir, model);
-  if (!existsSync(file)) return { model, runs: [], problem: null };
-  try {
-    const parsed = resultsFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (parsed.success) return { model, runs: parsed.data.runs, problem: null };
-    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ');
-    return { model, runs: [], problem: `${file} is invalid (${issues}); it is kept beside as .damaged when the next sweep is saved` };
-  } catch (err) {
-    return { model, runs: [], problem: `${file} cannot be read (${(err as Error).message}); it is kept beside as .damaged when the next sweep is saved` };
-  }
-}
-
-function keepRun(dataDir: string, run: TradeoffRun): void {
-  const file = resultsFile(dataDir, run.model);
-  const history = readTradeoffHistory(dataDir, run.model);
-  if (history.problem) copyFileSync(file, `${file}.damaged`);
-  const runs = [run, ...history.runs].slice(0, keptRunsPerModel);
-  writeFileAtomic(file, `${JSON.stringify(resultsFileSchema.parse({ format: resultsFormat, model: run.model, runs }), null, 1)}\n`);
+  return kept.read(dataDir, model);
 }
 
 function readSweepText(path: string): ReturnType<typeof textDocuments> {
@@ -189,7 +163,7 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
         fp16BytesPerToken: points[0].fp16BytesPerToken,
         points: points.map(apiPoint),
       };
-      keepRun(dataDir, run);
+      kept.keep(dataDir, run);
       return run;
     },
     (run) => `${run.points.length} caches measured over ${run.text.tokens} tokens; kept`,

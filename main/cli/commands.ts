@@ -10,6 +10,7 @@ import { importCommand } from './import.js';
 import { inspectCommand } from './inspect.js';
 import { modelsCommand } from './models.js';
 import { serveCommand } from './serve.js';
+import { tasksCommand } from './tasks.js';
 
 export const commands: CliCommand[] = [
   serveCommand,
@@ -21,5 +22,6 @@ export const commands: CliCommand[] = [
   generateCommand,
   chatCommand,
   evalCommand,
+  tasksCommand,
   benchCommand,
 ];

@@ -52,7 +52,7 @@ interface SweptFormat extends EvaluatedFormat {
 }
 
 /** A store of an rvq runtime with every layer's keys and values at `depth`. */
-function storeAtDepth(runtime: CacheRuntime, depth: number): KvStore {
+export function storeAtDepth(runtime: CacheRuntime, depth: number): KvStore {
   const store = runtime.stores.create();
   if (!(store instanceof KvCodeStore) || !runtime.rvq) throw new Error(`${runtime.label} has no residual depth`);
   checkDepth(depth, runtime.rvq.set.keySpec);

@@ -113,7 +113,11 @@ export function evaluationTable(rows: readonly LibraryEvaluation[], context: num
       withBooks.toFixed(3),
     ];
   });
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i].length)));
-  return all.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n');
+  return textTable([header, ...lines]);
+}
+
+/** Rows as fixed-width text: the first column left-aligned, the others right-aligned. */
+export function textTable(rows: readonly string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n');
 }

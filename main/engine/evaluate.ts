@@ -37,7 +37,7 @@ export interface EvaluationOptions {
 }
 
 /** log-softmax of one row, in float64. */
-function logSoftmax(row: Float32Array): Float64Array {
+export function logSoftmax(row: Float32Array): Float64Array {
   let max = -Infinity;
   for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
   let sum = 0;
@@ -46,14 +46,14 @@ function logSoftmax(row: Float32Array): Float64Array {
   return Float64Array.from(row, (x) => x - lse);
 }
 
-function argmaxOf(values: Float64Array): number {
+export function argmaxOf(values: Float64Array): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
   return best;
 }
 
 /** KL(p || q) from log-probabilities. */
-function kl(logP: Float64Array, logQ: Float64Array): number {
+export function kl(logP: Float64Array, logQ: Float64Array): number {
   let d = 0;
   for (let i = 0; i < logP.length; i++) if (logP[i] > -Infinity) d += Math.exp(logP[i]) * (logP[i] - logQ[i]);
   return d;

@@ -7,6 +7,7 @@ import { CostView } from './views/CostView.js';
 import { ModelsView } from './views/ModelsView.js';
 import { ReportView } from './views/ReportView.js';
 import { SettingsView } from './views/SettingsView.js';
+import { TasksView } from './views/TasksView.js';
 import { TradeoffsView } from './views/TradeoffsView.js';
 
 function CurrentView({ view }: { view: ViewId }) {
@@ -15,6 +16,7 @@ function CurrentView({ view }: { view: ViewId }) {
   if (view === 'models') return <ModelsView />;
   if (view === 'chat') return <ChatView />;
   if (view === 'report') return <ReportView />;
+  if (view === 'tasks') return <TasksView />;
   return <TradeoffsView />;
 }
 

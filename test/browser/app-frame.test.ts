@@ -19,12 +19,12 @@ describe('app frame (headless mode)', () => {
     const { page, errors } = await app.open();
 
     const nav = page.getByRole('navigation', { name: 'Views' });
-    await expect.poll(() => nav.getByRole('button').allTextContents()).toEqual(['Chat', 'Tradeoffs', 'Cost', 'Report', 'Models', 'Settings']);
+    await expect.poll(() => nav.getByRole('button').allTextContents()).toEqual(['Chat', 'Tradeoffs', 'Tasks', 'Cost', 'Report', 'Models', 'Settings']);
     expect(await page.locator('#view-title').textContent()).toBe('Chat');
     // The token moved from the URL into session storage.
     expect(new URL(page.url()).hash).toBe('');
 
-    for (const title of ['Tradeoffs', 'Cost', 'Report', 'Models', 'Settings', 'Chat']) {
+    for (const title of ['Tradeoffs', 'Tasks', 'Cost', 'Report', 'Models', 'Settings', 'Chat']) {
       await nav.getByRole('button', { name: title }).click();
       await expect.poll(() => page.locator('#view-title').textContent()).toBe(title);
       expect(await nav.getByRole('button', { name: title }).getAttribute('aria-current')).toBe('page');

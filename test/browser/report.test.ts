@@ -38,7 +38,7 @@ describe('Report view', () => {
     // The exported file renders on its own.
     const viewer = await app.browser.newPage();
     await viewer.goto(`file://${file}`);
-    expect(await viewer.locator('h2').allTextContents()).toEqual(['Machine', 'Models', 'Measured conversations', 'Quality, KV bytes and speed against residual depth', 'Cost comparison']);
+    expect(await viewer.locator('h2').allTextContents()).toEqual(['Machine', 'Models', 'Measured conversations', 'Quality, KV bytes and speed against residual depth', 'Task checks', 'Cost comparison']);
     await viewer.close();
     expect(errors).toEqual([]);
     await page.close();

@@ -1,12 +1,13 @@
 // Which view the operator is looking at (zustand store; selectors keep re-renders narrow).
 import { create } from 'zustand';
 
-export const views = ['chat', 'tradeoffs', 'cost', 'report', 'models', 'settings'] as const;
+export const views = ['chat', 'tradeoffs', 'tasks', 'cost', 'report', 'models', 'settings'] as const;
 export type ViewId = (typeof views)[number];
 
 export const viewTitles: Record<ViewId, string> = {
   chat: 'Chat',
   tradeoffs: 'Tradeoffs',
+  tasks: 'Tasks',
   cost: 'Cost',
   report: 'Report',
   models: 'Models',

@@ -4,6 +4,8 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { ModelSummary, ResKvBridge, TradeoffHistory, TradeoffRun, TradeoffSweepOptions } from '../../../main/api/types.js';
+import { errorMessage, keptRunsSlice, shownKeptRun } from './kept-runs.js';
+import type { KeptRunsState } from './kept-runs.js';
 
 export interface SweepForm {
   textPath: string;
@@ -34,59 +36,45 @@ export function sweepOptions(form: SweepForm, installedSets: readonly string[]):
   };
 }
 
-interface TradeoffsState {
+interface TradeoffsState extends KeptRunsState<TradeoffHistory> {
   /** The model the view examines (and the Cost view takes measurements from). */
   model: string | null;
   form: SweepForm;
-  histories: Record<string, TradeoffHistory>;
-  /** The kept sweep shown, by model (absent: the newest). */
-  shownRuns: Record<string, string>;
   /** Acceptable perplexity increase in percent, as typed. */
   acceptableLoss: string;
-  error: string | null;
+  /** The marked depth must also show no significant drop in the model's task check (Tasks view). */
+  requireNoTaskDrop: boolean;
   select(model: string): void;
-  showRun(model: string, runId: string): void;
   update(patch: Partial<SweepForm>): void;
   setAcceptableLoss(text: string): void;
-  load(bridge: ResKvBridge, model: string): Promise<void>;
+  setRequireNoTaskDrop(required: boolean): void;
   run(bridge: ResKvBridge, model: string, installedSets: readonly string[]): Promise<void>;
 }
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export const useTradeoffs = create<TradeoffsState>()(
   persist(
     (set, get) => ({
       model: null,
       form: initialForm,
-      histories: {},
-      shownRuns: {},
+      ...keptRunsSlice<TradeoffHistory>(set, (bridge, model) => bridge.tradeoffs.list(model)),
       acceptableLoss: '5',
-      error: null,
+      requireNoTaskDrop: false,
       select: (model) => set({ model, error: null }),
-      showRun: (model, runId) => set((s) => ({ shownRuns: { ...s.shownRuns, [model]: runId } })),
       update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
       setAcceptableLoss: (acceptableLoss) => set({ acceptableLoss }),
-      load: async (bridge, model) => {
-        try {
-          const history = await bridge.tradeoffs.list(model);
-          set((s) => ({ histories: { ...s.histories, [model]: history }, error: null }));
-        } catch (err) {
-          set({ error: message(err) });
-        }
-      },
+      setRequireNoTaskDrop: (requireNoTaskDrop) => set({ requireNoTaskDrop }),
       run: async (bridge, model, installedSets) => {
         try {
           // the job reaches the jobs store through its events
           await bridge.tradeoffs.run(model, sweepOptions(get().form, installedSets));
           set({ error: null });
         } catch (err) {
-          set({ error: message(err) });
+          set({ error: errorMessage(err) });
         }
       },
     }),
     // Only the operator's choices survive a reload; measurements come from the backend.
-    { name: 'reskv.tradeoffs', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ model: s.model, form: s.form, acceptableLoss: s.acceptableLoss }) },
+    { name: 'reskv.tradeoffs', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ model: s.model, form: s.form, acceptableLoss: s.acceptableLoss, requireNoTaskDrop: s.requireNoTaskDrop }) },
   ),
 );
 
@@ -100,7 +88,4 @@ export const calibratedModels = (models: readonly ModelSummary[] | null): Calibr
 export const shownModel = (models: readonly CalibratedModel[], selected: string | null): CalibratedModel | null => models.find((m) => m.id === selected) ?? models[0] ?? null;
 
 /** The kept sweep shown for `model`: the one chosen in the view, else the newest; null when none is kept. */
-export function shownRun(state: Pick<TradeoffsState, 'histories' | 'shownRuns'>, model: string | null): TradeoffRun | null {
-  const runs = model ? (state.histories[model]?.runs ?? []) : [];
-  return runs.find((r) => r.id === state.shownRuns[model ?? '']) ?? runs[0] ?? null;
-}
+export const shownRun = (state: Pick<TradeoffsState, 'histories' | 'shownRuns'>, model: string | null): TradeoffRun | null => shownKeptRun(state, model);

@@ -11,6 +11,7 @@ import { CostNotes, CostTable } from './cost/CostTable.js';
 import { formatBytes, formatCount } from './format.js';
 import { describeCalibration } from './models/describe-calibration.js';
 import { downloadHtml, reportDocument } from './report/report-document.js';
+import { ReportTasks } from './tasks/ReportTasks.js';
 import { ReportTradeoffs } from './tradeoffs/ReportTradeoffs.js';
 import { TableHead } from './common.js';
 
@@ -133,6 +134,7 @@ export function ReportView() {
         )}
 
         <ReportTradeoffs bridge={bridge} />
+        <ReportTasks bridge={bridge} />
 
         <h2>Cost comparison</h2>
         {cost ? (

@@ -5,12 +5,11 @@
 import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
-import { latestJob, useJobs } from '../state/jobs.js';
 import { useModels } from '../state/models.js';
 import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
-import { ErrorMessage } from './common.js';
-import { Field, Select, TextInput } from './Field.js';
-import { JobProgress } from './JobProgress.js';
+import { Field, TextInput } from './Field.js';
+import { KeptRuns, ModelJobPanel, useModelJob } from './KeptRuns.js';
+import { useTaskRequirement } from './tasks/task-drops.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 
 function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model: CalibratedModel; running: boolean }) {
@@ -61,34 +60,29 @@ function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model:
   );
 }
 
-function Results({ model }: { model: string }) {
+function Results({ bridge, model }: { bridge: ResKvBridge; model: string }) {
   const history = useTradeoffs((s) => s.histories[model]);
+  const requireNoTaskDrop = useTradeoffs((s) => s.requireNoTaskDrop);
+  const setRequireNoTaskDrop = useTradeoffs((s) => s.setRequireNoTaskDrop);
+  const tasks = useTaskRequirement(bridge, model);
   const run = useTradeoffs((s) => shownRun(s, model));
   const showRun = useTradeoffs((s) => s.showRun);
   const acceptableText = useTradeoffs((s) => s.acceptableLoss);
   const setAcceptableLoss = useTradeoffs((s) => s.setAcceptableLoss);
-  if (!history) return <p role="status">Loading kept sweeps…</p>;
+  const fields = (
+    <Field label="Acceptable perplexity increase (%)" hint="marks the smallest depth within it">
+      <TextInput value={acceptableText} onChange={setAcceptableLoss} />
+    </Field>
+  );
+  const taskField = (
+    <Field label="Require no significant task drop" hint="by the task check the Tasks view shows">
+      <input type="checkbox" checked={requireNoTaskDrop} onChange={(e) => setRequireNoTaskDrop(e.target.checked)} />
+    </Field>
+  );
   return (
-    <>
-      {history.problem && <p className="notice" role="alert">{history.problem}</p>}
-      {!run ? (
-        <p className="notice" role="status">
-          No sweep of {model} kept yet: run one above.
-        </p>
-      ) : (
-        <>
-          <div className="form-grid">
-            <Field label="Acceptable perplexity increase (%)" hint="marks the smallest depth within it">
-              <TextInput value={acceptableText} onChange={setAcceptableLoss} />
-            </Field>
-            <Field label="Sweep" hint={`${history.runs.length} kept`}>
-              <Select value={run.id} onChange={(id) => showRun(model, id)} options={history.runs.map((r) => ({ value: r.id, label: `${r.finishedAt.slice(0, 16).replace('T', ' ')} — ${r.text.file}` }))} />
-            </Field>
-          </div>
-          <TradeoffResults run={run} acceptableText={acceptableText} />
-        </>
-      )}
-    </>
+    <KeptRuns what="sweep" model={model} history={history} run={run} showRun={showRun} source={(r) => r.text.file} fields={<>{fields}{taskField}</>}>
+      {(shown) => <TradeoffResults run={shown} acceptableText={acceptableText} tasks={tasks} />}
+    </KeptRuns>
   );
 }
 
@@ -103,17 +97,11 @@ export function TradeoffsView() {
   const error = useTradeoffs((s) => s.error);
   const calibrated = useMemo(() => calibratedModels(models), [models]);
   const model = shownModel(calibrated, selected);
-  // the model's newest sweep, also one started before the page was reloaded
-  const job = useJobs((s) => (model ? latestJob(s.jobs, 'sweep', model.id) : undefined));
+  const job = useModelJob(bridge, 'sweep', model?.id, load);
 
   useEffect(() => {
     if (bridge && models === null) void refreshModels(bridge);
   }, [bridge, models, refreshModels]);
-  // Kept sweeps of the model shown, loaded again when its sweep finishes.
-  const jobState = job?.state;
-  useEffect(() => {
-    if (bridge && model && jobState !== 'running') void load(bridge, model.id);
-  }, [bridge, model, jobState, load]);
 
   return (
     <section className="view">
@@ -125,17 +113,9 @@ export function TradeoffsView() {
         </p>
       )}
       {bridge && model && (
-        <>
-          <div className="form-grid">
-            <Field label="Model">
-              <Select value={model.id} onChange={select} options={calibrated.map((m) => ({ value: m.id, label: m.id }))} />
-            </Field>
-          </div>
-          <SweepFormView bridge={bridge} model={model} running={jobState === 'running'} />
-          {job && <JobProgress job={job} bridge={bridge} />}
-          <ErrorMessage message={error} />
-          <Results model={model.id} />
-        </>
+        <ModelJobPanel bridge={bridge} models={calibrated.map((m) => m.id)} model={model.id} select={select} job={job} error={error} form={<SweepFormView bridge={bridge} model={model} running={job?.state === 'running'} />}>
+          <Results bridge={bridge} model={model.id} />
+        </ModelJobPanel>
       )}
     </section>
   );

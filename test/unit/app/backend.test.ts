@@ -24,6 +24,9 @@ describe('job registry', () => {
     await expect.poll(() => seen.at(-1)?.state).toBe('done');
     expect(seen.map((s) => s.progress?.done ?? null)).toEqual([null, 1, 2, 3, 3]);
     expect(seen.at(-1)?.message).toBe('3 steps');
+    // an ETA at the rate so far while work remains (1 of 3 done: twice the time spent), none at the end
+    expect(seen[1].progress?.secondsLeft).toBeGreaterThanOrEqual(0);
+    expect(seen[3].progress?.secondsLeft).toBeUndefined();
   });
 
   it('stops a job that blocks its thread once the shared cancel flag is seen', async () => {

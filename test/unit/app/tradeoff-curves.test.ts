@@ -67,6 +67,12 @@ describe('tradeoff curves', () => {
     expect(acceptableDepth(sweep, 50).chosen?.label).toBe('rvq:b d1');
   });
 
+  it('leaves out depths whose task check dropped significantly', () => {
+    expect(acceptableDepth(sweep, 10, new Set(['rvq:b d2'])).perCurve.map((c) => c.point?.label ?? null)).toEqual(['rvq:a d3', 'rvq:b d3']);
+    expect(acceptableDepth(sweep, 10, new Set(['rvq:b d2'])).chosen?.label).toBe('rvq:b d3'); // depth 3 both: fewer bytes
+    expect(acceptableDepth(sweep, 10, new Set(['rvq:b d2', 'rvq:b d3', 'rvq:a d3'])).chosen).toBeNull();
+  });
+
   it('says when no depth meets the loss', () => {
     const none = acceptableDepth(sweep, 1);
     expect(none.chosen).toBeNull();

@@ -4,6 +4,7 @@ import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../../main/api/types.js';
 import { useModels } from '../../state/models.js';
 import { calibratedModels, shownModel, shownRun, useTradeoffs } from '../../state/tradeoffs.js';
+import { useTaskRequirement } from '../tasks/task-drops.js';
 import { TradeoffResults } from './TradeoffCharts.js';
 import { acceptableDepth, parseAcceptableLoss } from './tradeoff-curves.js';
 
@@ -20,7 +21,8 @@ export function ReportTradeoffs({ bridge }: { bridge: ResKvBridge }) {
   }, [bridge, model, loaded, load]);
 
   const acceptable = parseAcceptableLoss(acceptableText);
-  const chosen = run && acceptable !== null ? acceptableDepth(run, acceptable).chosen : null;
+  const tasks = useTaskRequirement(bridge, model?.id ?? null);
+  const chosen = run && acceptable !== null ? acceptableDepth(run, acceptable, tasks?.drops).chosen : null;
   return (
     <>
       <h2>Quality, KV bytes and speed against residual depth</h2>
@@ -32,7 +34,7 @@ export function ReportTradeoffs({ bridge }: { bridge: ResKvBridge }) {
             <dt>Chosen depth</dt>
             <dd>{chosen ? `${chosen.rvq.depth} (codebook set ${chosen.rvq.set}, keys ${chosen.rvq.keyGrouping})` : 'none within the acceptable increase'}</dd>
           </dl>
-          <TradeoffResults run={run} acceptableText={acceptableText} />
+          <TradeoffResults run={run} acceptableText={acceptableText} tasks={tasks} />
         </>
       ) : (
         <p className="notice">No depth sweep kept yet (Tradeoffs view).</p>

@@ -6,6 +6,7 @@ import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContai
 import type { TradeoffPoint, TradeoffRun } from '../../../../main/api/types.js';
 import { palette } from '../cost/CostCharts.js';
 import { TableHead } from '../common.js';
+import type { TaskRequirement } from '../tasks/task-drops.js';
 import { formatCount, formatPercent } from '../format.js';
 import { acceptableDepth, depthCurves, describeChoice, describeRun, meetsLoss, parseAcceptableLoss, referencePoints } from './tradeoff-curves.js';
 import type { AcceptableDepth } from './tradeoff-curves.js';
@@ -121,14 +122,19 @@ export function TradeoffTable({ run, acceptable, choice }: { run: TradeoffRun; a
 }
 
 /** The marked depth (or why there is none), where and how the sweep was measured, its charts and table. */
-export function TradeoffResults({ run, acceptableText }: { run: TradeoffRun; acceptableText: string }) {
+export function TradeoffResults({ run, acceptableText, tasks }: { run: TradeoffRun; acceptableText: string; tasks: TaskRequirement | null }) {
   const acceptable = parseAcceptableLoss(acceptableText);
-  const choice = useMemo(() => (acceptable === null ? null : acceptableDepth(run, acceptable)), [run, acceptable]);
+  const choice = useMemo(() => (acceptable === null ? null : acceptableDepth(run, acceptable, tasks?.drops)), [run, acceptable, tasks]);
   return (
     <>
       <p className="chosen-depth" role="status" data-testid="chosen-depth">
         {acceptable === null && acceptableText.trim() !== '' ? 'The acceptable increase must be a number of percent, 0 or more.' : describeChoice(choice, acceptable)}
       </p>
+      {tasks && (
+        <p className="run-facts" data-testid="task-requirement">
+          {tasks.note}
+        </p>
+      )}
       <p className="run-facts">{describeRun(run)}</p>
       <TradeoffCharts run={run} acceptable={acceptable} choice={choice} />
       <TradeoffTable run={run} acceptable={acceptable} choice={choice} />

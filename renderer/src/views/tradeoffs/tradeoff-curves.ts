@@ -42,8 +42,9 @@ export interface AcceptableDepth {
   chosen: DepthCurve['points'][number] | null;
 }
 
-export function acceptableDepth(run: TradeoffRun, acceptablePercent: number): AcceptableDepth {
-  const perCurve = depthCurves(run).map((curve) => ({ curve, point: curve.points.find((p) => meetsLoss(p, acceptablePercent)) ?? null }));
+/** `taskDrops`: labels of points whose task check dropped significantly against fp16 (they do not count). */
+export function acceptableDepth(run: TradeoffRun, acceptablePercent: number, taskDrops: ReadonlySet<string> = new Set()): AcceptableDepth {
+  const perCurve = depthCurves(run).map((curve) => ({ curve, point: curve.points.find((p) => meetsLoss(p, acceptablePercent) && !taskDrops.has(p.label)) ?? null }));
   const candidates = perCurve.flatMap(({ point }) => (point ? [point] : []));
   candidates.sort((a, b) => a.rvq.depth - b.rvq.depth || a.kvBytesPerToken - b.kvBytesPerToken || a.perplexityChangePercent - b.perplexityChangePercent);
   return { perCurve, chosen: candidates[0] ?? null };
