@@ -2,7 +2,7 @@
 // each chosen cache (scalar formats, every rvq set at each depth), accuracy against fp16 on the same
 // items with a paired interval, the items whose outcome changed, and long-generation drift. One rvq
 // graph session serves all depths of a set (stores carry the depth), as in the depth sweep.
-import type { ChangedTaskItem, TaskCacheResult, TaskComparison, TaskDrift, TaskKind } from '../../api/types.js';
+import type { ChangedTaskItem, TaskCacheResult, TaskComparison, TaskDrift, TaskKind } from '../../task-results.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
 import type { ModelManifest } from '../../model/manifest.js';
 import { openCacheRuntime } from '../cache-runtime.js';

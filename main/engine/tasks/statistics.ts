@@ -3,7 +3,7 @@
 // (items resampled with replacement, a seeded PRNG so a run repeats), and an exact McNemar test on the
 // discordant items. "drop" means the whole interval lies below zero and McNemar's p is under 0.05.
 import { createRng } from '../../../quant/index.js';
-import type { TaskComparison } from '../../api/types.js';
+import type { TaskComparison } from '../../task-results.js';
 import { percentile } from '../timing.js';
 
 export type Verdict = TaskComparison['verdict'];
