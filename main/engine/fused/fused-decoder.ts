@@ -48,31 +48,26 @@ export class FusedDecoder implements DecoderStep<KvStore> {
   private readonly mirrors: CodedMirrors;
   private readonly identity: Int32Array;
   private readonly tables: { fp16: RopeTables; rvq: RopeTables | null };
-  private readonly dummies: Record<'input_ids' | 'resid' | 'attn', ort.Tensor>;
-
   constructor(
-    private readonly session: ort.InferenceSession,
+    /** The split graph's segments 0..numLayers (buildSplitSegment). */
+    private readonly sessions: readonly ort.InferenceSession[],
     readonly config: ModelConfig,
     readonly kernel: FusedKernel,
     private readonly codebooks: FusedCodebooks | null = null,
   ) {
     this.contextLength = config.maxPositions;
     this.vocabSize = config.vocabSize;
-    checkGraphInputs(session, ['input_ids', 'resid', 'attn'], 'split');
-    const { hiddenSize, numHeads, headDim } = config;
+    if (sessions.length !== config.numLayers + 1) throw new Error(`the split graph has ${config.numLayers + 1} segments, got ${sessions.length} sessions`);
+    sessions.forEach((session, i) => checkGraphInputs(session, i === 0 ? ['input_ids'] : ['resid', 'attn'], `split segment ${i}`));
+    const { headDim } = config;
     this.scratch = new Scratch(kernel);
     this.mirrors = new CodedMirrors(kernel);
     this.identity = Int32Array.from({ length: headDim }, (_, i) => i);
     this.tables = { fp16: new RopeTables(kernel, config, this.identity), rvq: codebooks ? new RopeTables(kernel, config, codebooks.order.key) : null };
-    this.dummies = {
-      input_ids: new ort.Tensor('int64', new BigInt64Array(1), [1, 1]),
-      resid: new ort.Tensor('float32', new Float32Array(hiddenSize), [1, 1, hiddenSize]),
-      attn: new ort.Tensor('float32', new Float32Array(numHeads * headDim), [1, 1, numHeads * headDim]),
-    };
   }
 
-  private async segment(i: number, feeds: Partial<Record<'input_ids' | 'resid' | 'attn', ort.Tensor>>): Promise<Outputs> {
-    return this.session.run({ ...this.dummies, ...feeds }, segmentOutputs(this.config, i));
+  private async segment(i: number, feeds: Record<string, ort.Tensor>): Promise<Outputs> {
+    return this.sessions[i].run(feeds, segmentOutputs(this.config, i));
   }
 
   async step(tokens: readonly number[], store: KvStore): Promise<Float32Array> {
