@@ -113,16 +113,19 @@ static void read_vector(const int32_t *s, int32_t t, int32_t h, int32_t kv_heads
   const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
   const int32_t depth = held < s[S_DEPTH] ? held : s[S_DEPTH];
   const int32_t C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
-  const int32_t groups = kv_heads * d / gs, per_head = d / gs;
+  const int32_t groups = kv_heads * d / gs;
   const float *books = (const float *)(uintptr_t)s[S_BOOKS];
   for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_f32x4_splat(0));
   for (int32_t stage = 0; stage < depth; stage++) {
     const float *book = books + (int64_t)stage * C * gs;
-    for (int32_t j = 0; j < per_head; j++) {
-      const uint32_t code = read_code(record, stage * groups + h * per_head + j, bits);
-      const float *entry = book + (int64_t)code * gs;
-      float *dst = out + j * gs;
-      for (int32_t i = 0; i < gs; i += 4) wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(entry + i)));
+    // head h is positions [h*d, (h+1)*d) of the token's group-order row: whole groups, or part of one
+    for (int32_t at = h * d; at < (h + 1) * d;) {
+      const int32_t group = at / gs, offset = at % gs;
+      const int32_t length = gs - offset < (h + 1) * d - at ? gs - offset : (h + 1) * d - at;
+      const float *entry = book + (int64_t)read_code(record, stage * groups + group, bits) * gs + offset;
+      float *dst = out + (at - h * d);
+      for (int32_t i = 0; i < length; i += 4) wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(entry + i)));
+      at += length;
     }
   }
   const int32_t S = s[S_SCALE_COUNT];
