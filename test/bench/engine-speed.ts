@@ -25,7 +25,7 @@ import { percentile } from '../../main/engine/timing.js';
 import { createSession } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
-import { smolLm2Geometry as c } from '../support/geometries.js';
+import { smolLm2Geometry } from '../support/geometries.js';
 
 export const smolLm2RvqSpec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
 
@@ -50,6 +50,8 @@ export interface SpeedAtContext {
 export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
   const spec = smolLm2RvqSpec;
+  // positions past SmolLM2's 8192 for the 8192-token context plus the decoded tokens (random weights; RoPE takes any position)
+  const c = { ...smolLm2Geometry, maxPositions: Math.max(smolLm2Geometry.maxPositions, ...pasts.map((p) => p + steps + 1)) };
   const rng = createRng(1);
   const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
   const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: c.numLayers }, () => ({ key: book(), value: book() })) };
