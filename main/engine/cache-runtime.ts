@@ -25,9 +25,14 @@ import type { OneKindRvqOptions } from './one-kind-rvq-store.js';
 import { RvqGraphDecoder, isCurrentRvqGraph } from './rvq-graph-decoder.js';
 import { ScalarKvStore } from './scalar-kv-store.js';
 import type { ScalarCacheFormat } from './scalar-kv-store.js';
-import { createSession } from './session.js';
+import { FusedDecoder, fusedCodebooks } from './fused/fused-decoder.js';
+import type { FusedCodebooks } from './fused/fused-decoder.js';
+import { fusedKernelGap, openFusedParts } from './fused/fused-runtime.js';
+import type { FusedParts } from './fused/fused-runtime.js';
+import { KernelFp16KvStore } from './fused/kernel-fp16-store.js';
+import { createSession, platformProviders } from './session.js';
 import { SingleTokenSteps } from './single-token-steps.js';
-import type { ExecutionProvider, SessionOptionsInput } from './session.js';
+import type { CreatedSession, ExecutionProvider, SessionOptionsInput } from './session.js';
 
 export const cacheFormats = ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq'] as const;
 export type CacheFormat = (typeof cacheFormats)[number];
@@ -85,6 +90,13 @@ export function parseCacheChoice(text: string): CacheChoice {
   return choice;
 }
 
+/**
+ * How fp16 and rvq caches decode: `fused` (split graph + attention kernel, CPU only), `graph` (the
+ * whole step as one ONNX graph: GPU providers, and the reference), or `auto`: fused when the session
+ * lands on the CPU provider.
+ */
+export type DecodePath = 'fused' | 'graph';
+
 export interface CacheRuntime {
   /** e.g. "rvq:default" or "q8_0". */
   label: string;
@@ -95,6 +107,8 @@ export interface CacheRuntime {
   geometry: KvGeometry;
   provider: ExecutionProvider;
   skippedProviders: { provider: ExecutionProvider; reason: string }[];
+  /** fused: weights in ONNX Runtime, attention in the WebAssembly kernel (the CPU path); graph: one ONNX graph. */
+  path: DecodePath;
   /**
    * rvq only: the codebook set, its specs, the codebook bytes the format needs (float32, every layer,
    * K and V, or the one kind coded), and `only` when one kind alone is coded (its depth is fixed).
@@ -154,13 +168,15 @@ function loadCodebookSet(folder: string, manifest: ModelManifest, choice: CacheC
   return { name, entry, set, depths };
 }
 
-function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheChoice) {
-  const { name, entry, set, depths } = loadCodebookSet(folder, manifest, choice);
+function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheChoice, loaded = loadCodebookSet(folder, manifest, choice), kernelCodecs: FusedCodebooks | null = null) {
+  const { name, entry, set, depths } = loaded;
   const window = choice.recentWindow ?? 0;
   if (!Number.isInteger(window) || window < 0 || window > manifest.config.maxPositions) throw new RangeError(`recent window must be a whole number from 0 to ${manifest.config.maxPositions}, got ${window}`);
   const L = manifest.config.numLayers;
   // encoders only code tokens leaving the recent window; without one the graph's own codes are stored
-  const encoders = window > 0 ? { key: set.layers.map((l) => new RvqCodec(set.keySpec, l.key)), value: set.layers.map((l) => new RvqCodec(set.valueSpec, l.value)) } : undefined;
+  const codecs = kernelCodecs?.codecs;
+  const encoders =
+    window === 0 ? undefined : codecs ? { key: codecs.map((c) => c.key), value: codecs.map((c) => c.value) } : { key: set.layers.map((l) => new RvqCodec(set.keySpec, l.key)), value: set.layers.map((l) => new RvqCodec(set.valueSpec, l.value)) };
   const options: KvCodeStoreOptions = { numLayers: L, keySpec: set.keySpec, valueSpec: set.valueSpec, recentWindow: window, encoders };
   const create = (): KvStore => {
     const store = new KvCodeStore(options);
@@ -171,7 +187,7 @@ function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheC
 }
 
 /** Opens the graph session and store factory for `choice` on an imported model. */
-export async function openCacheRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, session: SessionOptionsInput = {}): Promise<CacheRuntime> {
+export async function openCacheRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, session: SessionOptionsInput = {}, path: DecodePath | 'auto' = 'auto'): Promise<CacheRuntime> {
   const { config } = manifest;
   const geometry: KvGeometry = { numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim };
   verifyModelFiles(folder, manifest, [manifest.weightsFile]);
@@ -180,6 +196,10 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   }
   if (choice.format !== 'rvq' && choice.only !== undefined) throw new Error(`/${choice.only} (RVQ on one kind only) applies to the rvq cache, not ${choice.format}`);
   if (choice.format === 'rvq' && choice.only !== undefined) return openOneKindRuntime(folder, manifest, choice, choice.only, session, geometry);
+  if ((choice.format === 'rvq' || choice.format === 'fp16') && path !== 'graph') {
+    const fused = await openFusedRuntime(folder, manifest, choice, session, path === 'fused', geometry);
+    if (fused) return fused;
+  }
   if (choice.format === 'rvq') {
     const parts = rvqRuntimeParts(folder, manifest, choice);
     verifyModelFiles(folder, manifest, [parts.entry.graph]);
@@ -191,7 +211,6 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
       created = await createSession(join(folder, rebuilt.graph), session);
     }
     const { set } = parts;
-    const codebookBytes = set.layers.length * (rvqCodebookBytes(set.keySpec) + rvqCodebookBytes(set.valueSpec));
     return {
       label: parts.label,
       format: 'rvq',
@@ -200,12 +219,9 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
       geometry,
       provider: created.provider,
       skippedProviders: created.skipped,
-      rvq: { name: parts.name, set, codebookBytes, only: null },
-      bitsPerValue: (depths) => {
-        if (!depths) return (rvqBitsPerValue(set.keySpec) + rvqBitsPerValue(set.valueSpec)) / 2;
-        const sum = (kind: KvKind, spec: RvqSpec) => depths[kind].reduce((n, d) => n + rvqBitsPerValue(spec, d), 0);
-        return (sum('key', set.keySpec) + sum('value', set.valueSpec)) / (2 * depths.key.length);
-      },
+      path: 'graph',
+      rvq: rvqInfo(parts.name, set),
+      bitsPerValue: rvqBits(set),
       release: () => created.session.release(),
     };
   }
@@ -225,9 +241,77 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
     geometry,
     provider: created.provider,
     skippedProviders: created.skipped,
+    path: 'graph',
     rvq: null,
     bitsPerValue: () => scalarBitsPerValue(format),
     release: () => created.session.release(),
+  };
+}
+
+function rvqInfo(name: string, set: CodebookSet): CacheRuntime['rvq'] {
+  return { name, set, codebookBytes: set.layers.length * (rvqCodebookBytes(set.keySpec) + rvqCodebookBytes(set.valueSpec)), only: null };
+}
+
+function rvqBits(set: CodebookSet): CacheRuntime['bitsPerValue'] {
+  return (depths) => {
+    if (!depths) return (rvqBitsPerValue(set.keySpec) + rvqBitsPerValue(set.valueSpec)) / 2;
+    const sum = (kind: KvKind, spec: RvqSpec) => depths[kind].reduce((n, d) => n + rvqBitsPerValue(spec, d), 0);
+    return (sum('key', set.keySpec) + sum('value', set.valueSpec)) / (2 * depths.key.length);
+  };
+}
+
+/**
+ * The fused path for fp16 or rvq, or null when it does not apply: a GPU provider preferred and
+ * available (the graph path serves it), or codebooks whose groups the kernel cannot read (`required`
+ * turns that into an error).
+ */
+async function openFusedRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, session: SessionOptionsInput, required: boolean, geometry: KvGeometry): Promise<CacheRuntime | null> {
+  const skipped: CreatedSession['skipped'] = [];
+  if (!required) {
+    const gpus = (session.providers ?? platformProviders()).filter((p) => p !== 'cpu');
+    if (gpus.length > 0) {
+      // a GPU provider that creates a session runs the graph path; one that cannot is passed over
+      const probe = await createSession(join(folder, manifest.graphs.fpHalfCache), { ...session, providers: gpus });
+      await probe.session.release();
+      if (probe.provider !== 'cpu') return null;
+      skipped.push(...probe.skipped);
+    }
+  }
+  const gap = fusedKernelGap(manifest.config);
+  if (gap) {
+    if (required) throw new Error(`model ${manifest.id}: the fused kernel does not implement ${gap}; use the graph path`);
+    return null;
+  }
+  const loaded = choice.format === 'rvq' ? loadCodebookSet(folder, manifest, choice) : null;
+  const parts: FusedParts = await openFusedParts(folder, manifest, session);
+  const release = () => Promise.all(parts.sessions.map((s) => s.release())).then(() => undefined);
+  const common = { geometry, provider: 'cpu' as const, skippedProviders: skipped, path: 'fused' as const, release };
+  if (!loaded) {
+    return {
+      ...common,
+      label: 'fp16',
+      format: 'fp16',
+      decoder: new FusedDecoder(parts.sessions, manifest.config, parts.kernel),
+      stores: { create: () => new KernelFp16KvStore(parts.kernel, geometry), restore: (bytes) => KernelFp16KvStore.restore(bytes, parts.kernel, geometry) },
+      rvq: null,
+      bitsPerValue: () => scalarBitsPerValue('fp16'),
+    };
+  }
+  const codebooks = fusedCodebooks(parts.kernel, loaded.set);
+  if (!codebooks) {
+    await release();
+    if (required) throw new Error(`codebook set "${loaded.name}": the fused kernel needs groups inside one head in the same order for every head, and group size, codebook size and head size divisible by 4`);
+    return null;
+  }
+  const rvqParts = rvqRuntimeParts(folder, manifest, choice, loaded, codebooks);
+  return {
+    ...common,
+    label: rvqParts.label,
+    format: 'rvq',
+    decoder: new FusedDecoder(parts.sessions, manifest.config, parts.kernel, codebooks),
+    stores: rvqParts.stores,
+    rvq: rvqInfo(rvqParts.name, loaded.set),
+    bitsPerValue: rvqBits(loaded.set),
   };
 }
 
@@ -249,6 +333,7 @@ async function openOneKindRuntime(folder: string, manifest: ModelManifest, choic
     geometry,
     provider: created.provider,
     skippedProviders: created.skipped,
+    path: 'graph',
     rvq: { name, set, codebookBytes: L * rvqCodebookBytes(spec), only },
     // the fp16 kind counts 16 bits per value beside the coded kind's codes + scales
     bitsPerValue: (layerDepths = depths) => (layerDepths[kind].reduce((n, d) => n + rvqBitsPerValue(spec, d), 0) + 16 * L) / (2 * L),

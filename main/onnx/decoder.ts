@@ -44,7 +44,7 @@ export interface CacheStrategy {
 export function buildTransformerGraph(config: ModelConfig, weights: WeightSource, cache: CacheStrategy, options: DecoderGraphOptions, graphName: string): Uint8Array {
   const g = new GraphBuilder(options.store ?? inlineTensors);
   const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32');
-  const { hiddenSize: hidden, numHeads, numKvHeads, headDim, vocabSize, intermediateSize } = config;
+  const { numHeads, numKvHeads, vocabSize } = config;
 
   const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
   const attentionMask = g.input('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length']);
@@ -72,45 +72,73 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   };
   const ctx: StepContext = { m, newTables: m.ropeTables(positionIds), seqLen, pastLen };
 
-  const embed = m.weight('model.embed_tokens.weight', [vocabSize, hidden]);
-  let x = g.op('Gather', [embed, inputIds]);
-  if (config.embeddingScale !== 1) x = g.op('Mul', [x, g.float([config.embeddingScale], [])]);
+  const table = embeddingTable(m);
+  let x = g.scope('weights', () => embedTokens(m, inputIds, table));
 
   // node names are scoped by what they do (weights, kv-cache, attention) for per-part profiles
   for (let i = 0; i < config.numLayers; i++) {
-    const p = `model.layers.${i}.`;
     const { q, k, v } = g.scope('weights', () => {
-      const xn = m.rmsNorm(x, `${p}input_layernorm.weight`);
-      return {
-        q: m.splitHeads(m.linear(xn, `${p}self_attn.q_proj`, numHeads * headDim, hidden), numHeads),
-        k: m.splitHeads(m.linear(xn, `${p}self_attn.k_proj`, numKvHeads * headDim, hidden), numKvHeads),
-        v: m.splitHeads(m.linear(xn, `${p}self_attn.v_proj`, numKvHeads * headDim, hidden), numKvHeads),
-      };
+      const rows = layerProjections(m, x, i);
+      return { q: m.splitHeads(rows.q, numHeads), k: m.splitHeads(rows.k, numKvHeads), v: m.splitHeads(rows.v, numKvHeads) };
     });
     const kv = g.scope('kv-cache', () => cache.layer(ctx, i, k, v));
     const attn = g.scope('attention', () => m.attention(m.rope(q, ctx.newTables), kv.keys, kv.values, allowedIn(i)));
-    x = g.scope('weights', () => {
-      // Gemma-2 (sandwichNorms) normalizes each block's output before the residual add
-      const outputNorm = (y: string, name: string) => (config.sandwichNorms ? m.rmsNorm(y, `${p}${name}.weight`) : y);
-      const h = g.op('Add', [x, outputNorm(m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim), 'post_attention_layernorm')]);
-      const hn = m.rmsNorm(h, `${p}${config.sandwichNorms ? 'pre_feedforward' : 'post_attention'}_layernorm.weight`);
-      const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
-      const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
-      return g.op('Add', [h, outputNorm(m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize), 'post_feedforward_layernorm')]);
-    });
+    const residual = x;
+    x = g.scope('weights', () => layerOutput(m, residual, attn, i));
   }
 
-  // logits = norm(x) E^T through Gemm(transB) so a tied embedding is stored once
-  const flat = g.scope('weights', () => {
-    const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])]);
-    const head = config.tiedEmbeddings ? embed : m.weight('lm_head.weight', [vocabSize, hidden]);
-    const logits = g.op('Gemm', [xf, head], { transB: 1 });
-    return config.logitSoftcap ? m.softcap(logits, config.logitSoftcap) : logits;
-  });
+  const flat = g.scope('weights', () => logitsRows(m, x, table));
   const logitsShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([vocabSize])], { axis: 0 });
   g.op('Reshape', [flat, logitsShape], {}, 'logits');
   g.output('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocabSize]);
   return g.encode(graphName);
+}
+
+/** The token embedding table [vocab, hidden] (also the output head when tied). */
+export function embeddingTable(m: ModelGraph): string {
+  return m.weight('model.embed_tokens.weight', [m.config.vocabSize, m.config.hiddenSize]);
+}
+
+/** Token embeddings [batch, n, hidden] of int64 ids [batch, n]. */
+export function embedTokens(m: ModelGraph, inputIds: string, table: string): string {
+  const { g, config } = m;
+  const x = g.op('Gather', [table, inputIds]);
+  return config.embeddingScale === 1 ? x : g.op('Mul', [x, g.float([config.embeddingScale], [])]);
+}
+
+/** Layer `i`'s normed input projected to token rows q [b, n, heads*d], k and v [b, n, kvHeads*d] (pre-RoPE). */
+export function layerProjections(m: ModelGraph, x: string, i: number): { q: string; k: string; v: string } {
+  const { hiddenSize: hidden, numHeads, numKvHeads, headDim } = m.config;
+  const p = `model.layers.${i}.`;
+  const xn = m.rmsNorm(x, `${p}input_layernorm.weight`);
+  return {
+    q: m.linear(xn, `${p}self_attn.q_proj`, numHeads * headDim, hidden),
+    k: m.linear(xn, `${p}self_attn.k_proj`, numKvHeads * headDim, hidden),
+    v: m.linear(xn, `${p}self_attn.v_proj`, numKvHeads * headDim, hidden),
+  };
+}
+
+/** Layer `i`'s output: x + o_proj(attn), then the MLP block with its residual. attn is [b, n, heads*d]. */
+export function layerOutput(m: ModelGraph, x: string, attn: string, i: number): string {
+  const { g, config } = m;
+  const { hiddenSize: hidden, numHeads, headDim, intermediateSize } = config;
+  const p = `model.layers.${i}.`;
+  // Gemma-2 (sandwichNorms) normalizes each block's output before the residual add
+  const outputNorm = (y: string, name: string) => (config.sandwichNorms ? m.rmsNorm(y, `${p}${name}.weight`) : y);
+  const h = g.op('Add', [x, outputNorm(m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim), 'post_attention_layernorm')]);
+  const hn = m.rmsNorm(h, `${p}${config.sandwichNorms ? 'pre_feedforward' : 'post_attention'}_layernorm.weight`);
+  const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
+  const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
+  return g.op('Add', [h, outputNorm(m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize), 'post_feedforward_layernorm')]);
+}
+
+/** logits [b*n, vocab] = norm(x) E^T through Gemm(transB), so a tied embedding is stored once. */
+export function logitsRows(m: ModelGraph, x: string, table: string): string {
+  const { g, config } = m;
+  const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, config.hiddenSize])]);
+  const head = config.tiedEmbeddings ? table : m.weight('lm_head.weight', [config.vocabSize, config.hiddenSize]);
+  const logits = g.op('Gemm', [xf, head], { transB: 1 });
+  return config.logitSoftcap ? m.softcap(logits, config.logitSoftcap) : logits;
 }
 
 /** The baseline `fp` graph: past_key_values.{i}.key/value (post-RoPE, Optimum layout) in, present.{i}.* out. */

@@ -1,27 +1,31 @@
-// Engine decode speed and cache bytes on a random model of SmolLM2-135M's geometry (issue 5,
-// benchmark part 2): the fp16 cache (fp graph) against RVQ depth 8 and depth 4 (rvq graph; groups of
-// 32 inside the head, C 2048, per-head fp16 scales; random codebooks), at several context lengths,
-// through the engine's stores, decoders and generation loop. The past is filled with random values /
-// random codes (decode speed does not depend on them), then `steps` tokens are decoded greedily.
-// Each context is measured in `rounds` rounds, fp16 and RVQ interleaved, so that a shared CPU's slow
-// spells fall on all three caches; the speed ratio (speedVsFp16: p50 latencies) is taken per round.
+// Engine decode speed and cache bytes on a random model of SmolLM2-135M's geometry (issues 5 and 15):
+// the CPU path's fp16 cache (fused: split graph + attention kernel over fp16 rows appended in place)
+// against RVQ depth 8 and depth 4 on the same path (the kernel attends the codes; groups of 32 inside
+// the head, C 2048, per-head fp16 scales; random codebooks), and the fp16 cache on the graph path
+// (the whole step as one ONNX graph) as before, at several context lengths, through the engine's
+// stores, decoders and generation loop. The past is filled with random values / random codes (decode
+// speed does not depend on them), then `steps` tokens are decoded greedily. Each context is measured
+// in `rounds` rounds, the four caches interleaved, so that a shared CPU's slow spells fall on all of
+// them; speed ratios (p50 latencies) are taken per round.
 import { createRng, parseRvqSpec, rvqBytesPerToken, rvqCodeBytesPerToken, rvqCodebookBytes, scalesPerToken } from '../../quant/index.js';
 import type { CodebookSet, Rng, RvqSpec } from '../../quant/index.js';
 import { describeDecode, measureDecode, speedVsFp16 } from '../../main/engine/decode-measure.js';
 import type { DecodeMeasurement } from '../../main/engine/decode-measure.js';
 import { FpGraphDecoder } from '../../main/engine/fp-graph-decoder.js';
+import { FusedDecoder, fusedCodebooks } from '../../main/engine/fused/fused-decoder.js';
+import { FusedKernel } from '../../main/engine/fused/kernel.js';
+import { KernelFp16KvStore } from '../../main/engine/fused/kernel-fp16-store.js';
+import { buildSplitSegments, openSplitSessions } from '../../main/engine/fused/split-graph.js';
 import { Fp16KvStore } from '../../main/engine/fp16-kv-store.js';
 import type { DecoderStep } from '../../main/engine/generate.js';
 import { KvCodeStore } from '../../main/engine/kv-code-store.js';
 import { KV_KINDS } from '../../main/engine/kv-store.js';
 import type { KvStore } from '../../main/engine/kv-store.js';
-import { RvqGraphDecoder } from '../../main/engine/rvq-graph-decoder.js';
 import { percentile } from '../../main/engine/timing.js';
 import { createSession } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
-import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
-import { smolLm2Geometry as c } from '../support/geometries.js';
+import { smolLm2Geometry } from '../support/geometries.js';
 
 export const smolLm2RvqSpec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
 
@@ -53,8 +57,14 @@ export function appendRandomPast(store: KvStore, tokens: number, rng: Rng): KvSt
 
 export interface SpeedAtContext {
   context: number;
-  /** The last round's measurements (bytes do not change between rounds). */
+  /** The last round's measurements (bytes do not change between rounds): fp16 and rvq on the fused CPU path. */
   fp16: DecodeMeasurement;
+  /** fp16 on the graph path, the baseline before the fused path. */
+  fp16Graph: DecodeMeasurement;
+  /** Fused fp16 speed as a multiple of the graph path's, per round and median. */
+  fp16Speedup: { rounds: number[]; median: number };
+  /** p50 latencies (ms) per round: fused fp16, rvq d8, rvq d4, graph fp16. */
+  latencies: Record<'fp16' | 'rvq8' | 'rvq4' | 'fp16Graph', number[]>;
   rvq: Record<8 | 4, DecodeMeasurement>;
   /** RVQ speed as a fraction of fp16's in each round, and their median (nearest rank). */
   speedRatios: Record<8 | 4, { rounds: number[]; median: number }>;
@@ -66,19 +76,23 @@ export interface SpeedAtContext {
 export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
   const spec = smolLm2RvqSpec;
+  // positions past SmolLM2's 8192 for the 8192-token context plus the decoded tokens (random weights; RoPE takes any position)
+  const c = { ...smolLm2Geometry, maxPositions: Math.max(smolLm2Geometry.maxPositions, ...pasts.map((p) => p + steps + 1)) };
   const rng = createRng(1);
   const set = randomCodebooks(c.numLayers, spec, rng);
   const weights = new RandomWeights(c, 1);
   const geometry = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
 
   const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: ['cpu'] });
-  const rvqSession = await createSession(buildRvqDecoderGraph(c, weights, set), { providers: ['cpu'] });
-  const fp = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
-  const rvq = new RvqGraphDecoder(rvqSession.session, c, set) as DecoderStep<KvStore>;
-  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  const splitSessions = await openSplitSessions(buildSplitSegments(c, weights));
+  const kernel = new FusedKernel();
+  const fpGraph = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
+  const fused = new FusedDecoder(splitSessions, c, kernel, fusedCodebooks(kernel, set));
+  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random fp32 weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  log('fused: weights in ONNX Runtime (31 segment sessions, 1 thread each), attention in the WebAssembly SIMD kernel (1 thread); graph: one ONNX graph per step (default threads)');
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
-  const filledFp16 = (past: number) => appendRandomPast(new Fp16KvStore(geometry), past, rng);
+  const filledFp16 = (past: number, store: KvStore) => appendRandomPast(store, past, rng);
   const filledRvq = (past: number, depth: number) => {
     const store = new KvCodeStore({ numLayers: c.numLayers, keySpec: spec, valueSpec: spec });
     store.setDepth(depth);
@@ -89,30 +103,65 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   try {
     for (const past of pasts) {
       const ratios: Record<8 | 4, number[]> = { 8: [], 4: [] };
-      let last: Pick<SpeedAtContext, 'fp16' | 'rvq'> | undefined;
+      const speedups: number[] = [];
+      const latencies: SpeedAtContext['latencies'] = { fp16: [], rvq8: [], rvq4: [], fp16Graph: [] };
+      let last: Pick<SpeedAtContext, 'fp16' | 'rvq' | 'fp16Graph'> | undefined;
       for (let round = 1; round <= rounds; round++) {
         log(`context ${past} (+${steps} decoded), round ${round} of ${rounds}:`);
-        const fp16 = await measureDecode('fp16', fp, filledFp16(past), steps, 42);
+        const fp16 = await measureDecode('fp16 fused', fused, filledFp16(past, new KernelFp16KvStore(kernel, geometry)), steps, 42);
         log(describeDecode(fp16));
         const at = async (depth: 8 | 4) => {
-          const m = await measureDecode(`rvq depth ${depth}`, rvq, filledRvq(past, depth), steps, 42);
+          const m = await measureDecode(`rvq d${depth} fused`, fused, filledRvq(past, depth), steps, 42);
           log(describeDecode(m, fp16));
           ratios[depth].push(speedVsFp16(m, fp16));
           return m;
         };
-        last = { fp16, rvq: { 8: await at(8), 4: await at(4) } };
+        const rvq = { 8: await at(8), 4: await at(4) };
+        const fp16Graph = await measureDecode('fp16 graph', fpGraph, filledFp16(past, new Fp16KvStore(geometry)), steps, 42);
+        log(describeDecode(fp16Graph, fp16));
+        speedups.push(speedVsFp16(fp16, fp16Graph));
+        latencies.fp16.push(fp16.latencyP50Ms);
+        latencies.rvq8.push(rvq[8].latencyP50Ms);
+        latencies.rvq4.push(rvq[4].latencyP50Ms);
+        latencies.fp16Graph.push(fp16Graph.latencyP50Ms);
+        last = { fp16, rvq, fp16Graph };
       }
-      const { fp16, rvq: { 8: rvq8, 4: rvq4 } } = last!;
+      const { fp16, fp16Graph, rvq: { 8: rvq8, 4: rvq4 } } = last!;
       const speedRatios = { 8: { rounds: ratios[8], median: percentile(ratios[8], 50) }, 4: { rounds: ratios[4], median: percentile(ratios[4], 50) } };
       for (const depth of [8, 4] as const) {
-        log(`  rvq depth ${depth} speed vs fp16 at ${past}, per round: ${ratios[depth].map((r) => r.toFixed(2)).join(', ')}; median ${speedRatios[depth].median.toFixed(2)}x`);
+        log(`  rvq depth ${depth} speed vs fused fp16 at ${past}, per round: ${ratios[depth].map((r) => r.toFixed(2)).join(', ')}; median ${speedRatios[depth].median.toFixed(2)}x`);
       }
       const formula = (depth: number) => rvq8.bytes.tokens * 2 * c.numLayers * rvqBytesPerToken(spec, depth);
-      results.push({ context: past, fp16, rvq: { 8: rvq8, 4: rvq4 }, speedRatios, formulaBytes: { 8: formula(8), 4: formula(4) } });
+      const fp16Speedup = { rounds: speedups, median: percentile(speedups, 50) };
+      results.push({ context: past, fp16, fp16Graph, fp16Speedup, latencies, rvq: { 8: rvq8, 4: rvq4 }, speedRatios, formulaBytes: { 8: formula(8), 4: formula(4) } });
     }
   } finally {
     await fpSession.session.release();
-    await rvqSession.session.release();
+    await Promise.all(splitSessions.map((session) => session.release()));
   }
   return results;
+}
+
+const spread = (values: number[]) => `${percentile(values, 50).toFixed(1)} (${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)})`;
+
+/** The issue 15 speed targets as MET/MISSED lines, with the per-context medians and spreads. */
+export function speedTargetLines(results: readonly SpeedAtContext[], verdict: (met: boolean) => string): string[] {
+  const lines = ['| context | fused fp16 p50 ms | rvq d8 p50 ms | rvq d4 p50 ms | graph fp16 p50 ms | d8 vs fp16 | d4 vs fp16 | fused vs graph fp16 |', '|---|---|---|---|---|---|---|---|'];
+  for (const r of results) {
+    const l = r.latencies;
+    lines.push(`| ${r.context} | ${spread(l.fp16)} | ${spread(l.rvq8)} | ${spread(l.rvq4)} | ${spread(l.fp16Graph)} | ${r.speedRatios[8].median.toFixed(2)}x | ${r.speedRatios[4].median.toFixed(2)}x | ${r.fp16Speedup.median.toFixed(2)}x |`);
+  }
+  lines.push('(medians of the per-round p50 latencies, min-max over rounds in brackets; ratios: median of per-round ratios)');
+  const at = (context: number) => results.find((r) => r.context === context);
+  for (const [context, target] of [[2048, 0.8], [8192, 1.0]] as const) {
+    const r = at(context);
+    if (r) lines.push(`RVQ d8 >= ${target.toFixed(1)}x fused fp16 at ${context}: ${r.speedRatios[8].median.toFixed(2)}x — ${verdict(r.speedRatios[8].median >= target)}`);
+  }
+  for (const r of results) {
+    const d8 = percentile(r.latencies.rvq8, 50);
+    const d4 = percentile(r.latencies.rvq4, 50);
+    lines.push(`RVQ d4 faster than d8 at ${r.context}: ${d4.toFixed(1)} vs ${d8.toFixed(1)} ms — ${verdict(d4 < d8)}`);
+  }
+  for (const r of results) lines.push(`fp16 before (graph) -> after (fused) at ${r.context}: ${percentile(r.latencies.fp16Graph, 50).toFixed(1)} -> ${percentile(r.latencies.fp16, 50).toFixed(1)} ms p50, ${r.fp16Speedup.median.toFixed(2)}x`);
+  return lines;
 }

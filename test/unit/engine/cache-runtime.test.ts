@@ -33,7 +33,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graphs installed by an
   });
   afterAll(() => lib.cleanup());
 
-  it('are rebuilt on open, so layers at different depths step through them', async () => {
+  it('are rebuilt on open (graph path), so layers at different depths step through them', async () => {
     const manifest = { ...readManifest(lib.folder), files: undefined }; // that version recorded no file hashes
     const graphFile = join(lib.folder, manifest.rvq.synthetic.graph);
     writeFileSync(graphFile, asEarlierVersion(readFileSync(graphFile)));
@@ -45,7 +45,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graphs installed by an
 
     // the synthetic set codes 4 bits a stage: layer 0 at depth 1 holds 1-byte records, the others 2
     const layerDepths = { key: [1, 4, 4, 4, 4], value: [1, 4, 4, 4, 4] };
-    const runtime = await openCacheRuntime(lib.folder, manifest, { format: 'rvq', codebooks: 'synthetic', layerDepths }, cpu);
+    const runtime = await openCacheRuntime(lib.folder, manifest, { format: 'rvq', codebooks: 'synthetic', layerDepths }, cpu, 'graph');
     try {
       const store = runtime.stores.create();
       await runtime.decoder.step([1, 265, 270, 281], store);

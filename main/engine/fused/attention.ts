@@ -1,0 +1,164 @@
+// One layer's attention through the kernel: the parameter block and segment descriptors kernel/attend.c
+// reads, RoPE tables in a call order (the channel order within a head the cached vectors use), and
+// scratch buffers reused from step to step.
+import type { ModelConfig } from '../../model/config.js';
+import { ropeInverseFrequencies, ropePair } from '../../model/config.js';
+import type { FusedKernel } from './kernel.js';
+
+/** A run of cached tokens in kernel memory, in position order after the previous segment. */
+export type KernelSegment =
+  | { type: 'f16' | 'f32'; tokens: number; data: number; /** keys already turned by RoPE */ rotated?: boolean }
+  | {
+      type: 'coded';
+      tokens: number;
+      records: number;
+      stride: number;
+      scales: number;
+      scaleCount: number;
+      depths: number;
+      depth: number;
+      books: number;
+      codebookSize: number;
+      groupSize: number;
+      bits: number;
+    };
+
+const SEGMENT_FIELDS = 16;
+const PARAM_FIELDS = 16;
+const segmentType = { coded: 0, f16: 1, f32: 2 } as const;
+
+/** Reusable kernel-memory blocks by name, grown (never shrunk) as calls need. */
+export class Scratch {
+  private readonly blocks = new Map<string, number>();
+
+  constructor(private readonly kernel: FusedKernel) {}
+
+  /** Offset of a block of at least `bytes` (contents undefined after growth). */
+  block(name: string, bytes: number): number {
+    const at = this.blocks.get(name);
+    if (at !== undefined && this.kernel.capacity(at) >= bytes) return at;
+    if (at !== undefined) this.kernel.release(at);
+    const fresh = this.kernel.alloc(bytes);
+    this.blocks.set(name, fresh);
+    return fresh;
+  }
+}
+
+/**
+ * cos and signed sin tables [positions, headDim] in a call order (perm[i] = the head channel at call
+ * position i), grown to the positions asked for, and the RoPE partner of each call position.
+ */
+export class RopeTables {
+  private capacity = 0;
+  private cosAt = 0;
+  private sinAt = 0;
+  readonly partnerAt: number;
+  /** Partner of call position i is i ^ partnerXor when that holds with partnerXor >= 4 (SIMD), else 0. */
+  readonly partnerXor: number;
+  private readonly inverse: Float64Array;
+
+  constructor(
+    private readonly kernel: FusedKernel,
+    private readonly config: ModelConfig,
+    private readonly perm: Int32Array,
+  ) {
+    const d = config.headDim;
+    const position = new Int32Array(d);
+    perm.forEach((channel, i) => (position[channel] = i));
+    const partner = Int32Array.from(perm, (channel) => position[ropePair(config, channel).partner]);
+    const xor = partner[0] ^ 0;
+    this.partnerXor = xor >= 4 && partner.every((p, i) => p === (i ^ xor)) ? xor : 0;
+    this.partnerAt = kernel.alloc(4 * d);
+    kernel.i32(this.partnerAt, d).set(partner);
+    this.inverse = ropeInverseFrequencies(config);
+  }
+
+  /** Turns token rows [n, kvHeads * headDim] (call order) at positions pos0.. in place, as the graphs' rope() does in float32. */
+  turn(rows: Float32Array, pos0: number, heads: number): void {
+    const d = this.config.headDim;
+    const n = rows.length / (heads * d);
+    const tables = this.tables(pos0 + n);
+    const cos = this.kernel.f32(tables.cos + 4 * pos0 * d, n * d);
+    const sin = this.kernel.f32(tables.sin + 4 * pos0 * d, n * d);
+    const partner = this.kernel.i32(this.partnerAt, d);
+    const x = new Float32Array(d);
+    for (let t = 0; t < n; t++) {
+      for (let h = 0; h < heads; h++) {
+        const row = rows.subarray((t * heads + h) * d, (t * heads + h + 1) * d);
+        x.set(row);
+        for (let i = 0; i < d; i++) row[i] = Math.fround(x[i] * cos[t * d + i]) + Math.fround(x[partner[i]] * sin[t * d + i]);
+      }
+    }
+  }
+
+  /** Offsets of the tables, covering positions [0, positions). */
+  tables(positions: number): { cos: number; sin: number } {
+    if (positions > this.capacity) this.grow(Math.max(positions, 2 * this.capacity, 256));
+    return { cos: this.cosAt, sin: this.sinAt };
+  }
+
+  private grow(capacity: number): void {
+    const { kernel, config, perm } = this;
+    const d = config.headDim;
+    if (this.capacity > 0) {
+      kernel.release(this.cosAt);
+      kernel.release(this.sinAt);
+    }
+    this.cosAt = kernel.alloc(4 * capacity * d);
+    this.sinAt = kernel.alloc(4 * capacity * d);
+    const cos = kernel.f32(this.cosAt, capacity * d);
+    const sin = kernel.f32(this.sinAt, capacity * d);
+    // angles as the graphs compute them: float32 position x float32 inverse frequency
+    const pairs = Array.from(perm, (channel) => ropePair(config, channel));
+    const freqs = pairs.map((p) => Math.fround(this.inverse[p.freq]));
+    for (let pos = 0; pos < capacity; pos++) {
+      for (let i = 0; i < d; i++) {
+        const angle = Math.fround(pos * freqs[i]);
+        cos[pos * d + i] = Math.cos(angle);
+        sin[pos * d + i] = pairs[i].sign * Math.sin(angle);
+      }
+    }
+    this.capacity = capacity;
+  }
+}
+
+/**
+ * Runs the kernel for one layer: queries q [n, heads, headDim] (pre-RoPE, key call order) at positions
+ * qPos0.., over `segments` (keys and values paired, positions 0.. in order); returns the output
+ * [n, heads, headDim] in the value call order (a view into scratch, valid until the next call).
+ */
+export function attendLayer(kernel: FusedKernel, scratch: Scratch, config: ModelConfig, rope: RopeTables, q: Float32Array, qPos0: number, segments: readonly { key: KernelSegment; value: KernelSegment }[]): Float32Array {
+  const { numHeads: H, numKvHeads, headDim: d } = config;
+  const n = q.length / (H * d);
+  const total = segments.reduce((t, s) => t + s.key.tokens, 0);
+  const tables = rope.tables(qPos0 + n);
+  const paramsAt = scratch.block('params', 4 * PARAM_FIELDS);
+  const segmentsAt = scratch.block('segments', 4 * SEGMENT_FIELDS * 2 * segments.length);
+  const qAt = scratch.block('q', 4 * q.length);
+  const outAt = scratch.block('out', 4 * q.length);
+  const workAt = scratch.block('work', 4 * (n * H * total + n * H * d + 2 * d));
+  kernel.f32(qAt, q.length).set(q);
+  const descriptors = kernel.i32(segmentsAt, SEGMENT_FIELDS * 2 * segments.length);
+  let position = 0;
+  segments.forEach((pair, g) => {
+    for (const [k, s] of [pair.key, pair.value].entries()) {
+      const f = descriptors.subarray((2 * g + k) * SEGMENT_FIELDS, (2 * g + k + 1) * SEGMENT_FIELDS);
+      f.fill(0);
+      f[0] = segmentType[s.type];
+      f[1] = s.tokens;
+      f[2] = position;
+      if (s.type === 'coded') {
+        f.set([s.records, s.stride, s.scales, s.scaleCount, s.depths, s.depth, s.books, s.codebookSize, s.groupSize, s.bits], 3);
+      } else {
+        f[3] = s.data;
+        f[13] = s.rotated ? 1 : 0;
+      }
+    }
+    position += pair.key.tokens;
+  });
+  const params = kernel.i32(paramsAt, PARAM_FIELDS);
+  params.set([n, H, numKvHeads, d, qAt, qPos0, tables.cos, tables.sin, rope.partnerXor, rope.partnerAt, outAt, workAt, segmentsAt, segments.length]);
+  new Float32Array(params.buffer, params.byteOffset + 14 * 4, 1)[0] = 1 / Math.sqrt(d);
+  kernel.attend(paramsAt);
+  return kernel.f32(outAt, q.length);
+}

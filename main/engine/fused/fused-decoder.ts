@@ -1,0 +1,186 @@
+// DecoderStep of the fused CPU path: the split graph (weights in ONNX Runtime) and, between its
+// segments, each layer's attention in the WebAssembly kernel over the cache where it lies: a
+// KernelFp16KvStore's fp16 rows, or a KvCodeStore's codes (mirrored into kernel memory) and recent
+// window. New tokens are attended as the rvq graph attends them, as a later step reads them back:
+// fp16-rounded when they fall in the recent window, else coded at the layer's depth and decoded (the
+// same codes the store keeps); the fp16 cache attends them as computed, as the fp graph does.
+import * as ort from 'onnxruntime-node';
+import { float16ArrayToFloat32, float32ArrayToFloat16, packCodes, rvqCodeBytesPerToken, scalesPerToken } from '../../../quant/index.js';
+import type { CodebookSet, RvqSpec } from '../../../quant/index.js';
+import type { ModelConfig } from '../../model/config.js';
+import type { DecoderStep } from '../generate.js';
+import { checkGraphInputs } from '../graph-feeds.js';
+import { KvCodeStore, sameSpec } from '../kv-code-store.js';
+import { tokenRowsAsKvRows } from '../kv-rows.js';
+import { KV_KINDS } from '../kv-store.js';
+import type { KvKind, KvStore } from '../kv-store.js';
+import { RopeTables, Scratch, attendLayer } from './attention.js';
+import type { KernelSegment } from './attention.js';
+import { CodedMirrors } from './coded-mirror.js';
+import { KernelRvqCodec, headCallOrder } from './kernel-codec.js';
+import type { FusedKernel } from './kernel.js';
+import { KernelFp16KvStore } from './kernel-fp16-store.js';
+import { segmentOutputs } from './split-graph.js';
+
+type Outputs = ort.InferenceSession.OnnxValueMapType;
+
+/** The RVQ side: the codebook set's codecs in kernel memory and each kind's call order. */
+export interface FusedCodebooks {
+  set: CodebookSet;
+  codecs: Record<KvKind, KernelRvqCodec>[];
+  order: Record<KvKind, Int32Array>;
+}
+
+/** Kernel codecs of a codebook set, or null when a spec's groups do not keep heads together (graph path only). */
+export function fusedCodebooks(kernel: FusedKernel, set: CodebookSet): FusedCodebooks | null {
+  const key = headCallOrder(set.keySpec);
+  const value = headCallOrder(set.valueSpec);
+  const fits = (spec: RvqSpec) => spec.groupSize % 4 === 0 && spec.codebookSize % 4 === 0 && spec.headDim % 4 === 0;
+  if (!key || !value || !fits(set.keySpec) || !fits(set.valueSpec)) return null;
+  const codecs = set.layers.map((l) => ({ key: new KernelRvqCodec(kernel, set.keySpec, l.key), value: new KernelRvqCodec(kernel, set.valueSpec, l.value) }));
+  return { set, codecs, order: { key, value } };
+}
+
+export class FusedDecoder implements DecoderStep<KvStore> {
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  private readonly scratch: Scratch;
+  private readonly mirrors: CodedMirrors;
+  private readonly identity: Int32Array;
+  private readonly tables: { fp16: RopeTables; rvq: RopeTables | null };
+  constructor(
+    /** The split graph's segments 0..numLayers (buildSplitSegment). */
+    private readonly sessions: readonly ort.InferenceSession[],
+    readonly config: ModelConfig,
+    readonly kernel: FusedKernel,
+    private readonly codebooks: FusedCodebooks | null = null,
+  ) {
+    this.contextLength = config.maxPositions;
+    this.vocabSize = config.vocabSize;
+    if (sessions.length !== config.numLayers + 1) throw new Error(`the split graph has ${config.numLayers + 1} segments, got ${sessions.length} sessions`);
+    sessions.forEach((session, i) => checkGraphInputs(session, i === 0 ? ['input_ids'] : ['resid', 'attn'], `split segment ${i}`));
+    const { headDim } = config;
+    this.scratch = new Scratch(kernel);
+    this.mirrors = new CodedMirrors(kernel);
+    this.identity = Int32Array.from({ length: headDim }, (_, i) => i);
+    this.tables = { fp16: new RopeTables(kernel, config, this.identity), rvq: codebooks ? new RopeTables(kernel, config, codebooks.order.key) : null };
+  }
+
+  private async segment(i: number, feeds: Record<string, ort.Tensor>): Promise<Outputs> {
+    return this.sessions[i].run(feeds, segmentOutputs(this.config, i));
+  }
+
+  async step(tokens: readonly number[], store: KvStore): Promise<Float32Array> {
+    const { numLayers, numHeads: H, headDim: d, hiddenSize } = this.config;
+    const n = tokens.length;
+    const past = store.length;
+    const layer = this.layerAttention(store, n, past);
+    let out = await this.segment(0, { input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [1, n]) });
+    for (let i = 0; i < numLayers; i++) {
+      const rows = (name: string) => (out[`${name}.${i}`] as ort.Tensor).data as Float32Array;
+      const attn = layer(i, rows('q'), rows('k'), rows('v'));
+      const resid = out[`hidden.${i}`] as ort.Tensor;
+      out = await this.segment(i + 1, { resid: new ort.Tensor('float32', resid.data as Float32Array, [1, n, hiddenSize]), attn: new ort.Tensor('float32', attn, [1, n, H * d]) });
+    }
+    const logits = out.logits as ort.Tensor;
+    if (logits.data.length !== n * this.vocabSize) throw new Error(`split graph logits are [${logits.dims.join(', ')}], expected [1, ${n}, ${this.vocabSize}]`);
+    return logits.data as Float32Array;
+  }
+
+  /** The per-layer attention for this store: (layer, q, k, v token rows) -> attention output [n, heads*d]. */
+  private layerAttention(store: KvStore, n: number, past: number): (i: number, q: Float32Array, k: Float32Array, v: Float32Array) => Float32Array {
+    const { numKvHeads: KVH, headDim: d } = this.config;
+    const W = KVH * d;
+    if (store instanceof KernelFp16KvStore) {
+      if (store.kernel !== this.kernel) throw new Error('the fp16 store belongs to another kernel instance');
+      return (i, q, k, v) => {
+        // the fp16 cache holds keys turned by RoPE (as the fp graph's present), so past keys are not turned again
+        const keys = k.slice();
+        this.tables.fp16.turn(keys, past, KVH);
+        const newAt = { key: this.scratch.block('new.key', 4 * n * W), value: this.scratch.block('new.value', 4 * n * W) };
+        this.kernel.f32(newAt.key, n * W).set(keys);
+        this.kernel.f32(newAt.value, n * W).set(v);
+        const out = attendLayer(this.kernel, this.scratch, this.config, this.tables.fp16, q, past, [
+          { key: { type: 'f16', tokens: past, data: store.rowsAt(i, 'key'), rotated: true }, value: { type: 'f16', tokens: past, data: store.rowsAt(i, 'value') } },
+          { key: { type: 'f32', tokens: n, data: newAt.key, rotated: true }, value: { type: 'f32', tokens: n, data: newAt.value } },
+        ]).slice();
+        store.append(i, 'key', tokenRowsAsKvRows(keys, KVH, d));
+        store.append(i, 'value', tokenRowsAsKvRows(v, KVH, d));
+        return out;
+      };
+    }
+    if (store instanceof KvCodeStore) return this.codedAttention(store, n, past);
+    throw new Error(`the fused decoder reads a kernel fp16 store or an RVQ code store, not a ${store.format} store`);
+  }
+
+  private codedAttention(store: KvCodeStore, n: number, past: number): (i: number, q: Float32Array, k: Float32Array, v: Float32Array) => Float32Array {
+    const cb = this.codebooks;
+    if (!cb || !this.tables.rvq) throw new Error('this fused decoder has no codebooks: open it with the rvq cache');
+    const { numLayers, keySpec, valueSpec, recentWindow = 0 } = store.options;
+    if (numLayers !== this.config.numLayers) throw new Error(`store has ${numLayers} layers, the model ${this.config.numLayers}`);
+    if (!sameSpec(keySpec, cb.set.keySpec) || !sameSpec(valueSpec, cb.set.valueSpec)) throw new Error("the store's RVQ specs differ from the decoder's codebooks");
+    const { numHeads: H, numKvHeads: KVH, headDim: d } = this.config;
+    const W = KVH * d;
+    const mirror = this.mirrors.sync(store);
+    const rope = this.tables.rvq;
+    return (i, q, k, v) => {
+      const fresh = { key: k, value: v };
+      const segments = { coded: {} as Record<KvKind, KernelSegment>, window: {} as Record<KvKind, KernelSegment>, fresh: {} as Record<KvKind, KernelSegment> };
+      const appends: (() => void)[] = [];
+      // new tokens' attended rows (call order) and codes, and the window in call order
+      const attended = {} as Record<KvKind, Float32Array>;
+      const windows = {} as Record<KvKind, Uint16Array>;
+      for (const kind of KV_KINDS) {
+        const codec = cb.codecs[i][kind];
+        const spec = codec.spec;
+        const perm = cb.order[kind];
+        const depth = store.depth(i, kind);
+        const coded = Math.max(0, n - recentWindow);
+        const rows = fresh[kind];
+        const rowsAttended = new Float32Array(n * W);
+        const S = scalesPerToken(spec);
+        const recordBytes = rvqCodeBytesPerToken(spec, depth);
+        const records = new Uint8Array(n * recordBytes);
+        const scales = new Uint16Array(n * S);
+        if (coded > 0) {
+          const { encoded, decoded } = codec.encodeDecoded(rows.subarray(0, coded * W), depth);
+          rowsAttended.set(decoded);
+          scales.set(encoded.scales);
+          const G = encoded.codes.length / (coded * depth);
+          for (let t = 0; t < coded; t++) packCodes(encoded.codes.subarray(t * depth * G, (t + 1) * depth * G), codec.bits, records.subarray(t * recordBytes, (t + 1) * recordBytes));
+        }
+        for (let t = coded; t < n; t++) {
+          const rounded = float16ArrayToFloat32(float32ArrayToFloat16(rows.subarray(t * W, (t + 1) * W)));
+          for (let h = 0; h < KVH; h++) for (let c = 0; c < d; c++) rowsAttended[t * W + h * d + c] = rounded[h * d + perm[c]];
+        }
+        attended[kind] = rowsAttended;
+        const p = store.past(i, kind);
+        const win = new Uint16Array(p.windowTokens * W);
+        for (let t = 0; t < p.windowTokens; t++) for (let h = 0; h < KVH; h++) for (let c = 0; c < d; c++) win[t * W + h * d + c] = p.window[t * W + h * d + perm[c]];
+        windows[kind] = win;
+        const lane = mirror[i][kind];
+        segments.coded[kind] = { type: 'coded', tokens: lane.tokens, records: lane.records, stride: lane.stride, scales: lane.scales, scaleCount: S, depths: lane.depths, depth, books: codec.booksAt, codebookSize: spec.codebookSize, groupSize: spec.groupSize, bits: codec.bits };
+        appends.push(() => store.append(i, kind, tokenRowsAsKvRows(rows, KVH, d), { records, depth, scales }));
+      }
+      for (const kind of KV_KINDS) {
+        const windowAt = this.scratch.block(`window.${kind}`, 2 * windows[kind].length);
+        const freshAt = this.scratch.block(`new.${kind}`, 4 * n * W);
+        this.kernel.u16(windowAt, windows[kind].length).set(windows[kind]);
+        this.kernel.f32(freshAt, n * W).set(attended[kind]);
+        segments.window[kind] = { type: 'f16', tokens: windows[kind].length / W, data: windowAt };
+        segments.fresh[kind] = { type: 'f32', tokens: n, data: freshAt };
+      }
+      // queries into the key call order, the output back from the value call order
+      const qCall = new Float32Array(q.length);
+      const keyPerm = cb.order.key;
+      for (let r = 0; r < n * H; r++) for (let c = 0; c < d; c++) qCall[r * d + c] = q[r * d + keyPerm[c]];
+      const pair = (part: keyof typeof segments) => ({ key: segments[part].key, value: segments[part].value });
+      const out = attendLayer(this.kernel, this.scratch, this.config, rope, qCall, past, [pair('coded'), pair('window'), pair('fresh')]);
+      const attn = new Float32Array(q.length);
+      const valuePerm = cb.order.value;
+      for (let r = 0; r < n * H; r++) for (let c = 0; c < d; c++) attn[r * d + valuePerm[c]] = out[r * d + c];
+      for (const append of appends) append();
+      return attn;
+    };
+  }
+}

@@ -1,0 +1,322 @@
+// ResKV fused attention kernel (WebAssembly SIMD, freestanding C: no libc).
+// One layer's grouped-query attention of n new queries over a KV cache given as segments in position
+// order: RVQ-coded tokens (stage-major bit-packed codes, fp16 scales, per-token depth; keys pre-RoPE),
+// fp16 rows or float32 rows. Coded tokens are never materialized as a cache: each key is summed from
+// its codebook rows, scaled, turned by RoPE and dotted with the queries; each value is summed and
+// accumulated with the softmax weights. Vectors are in "call order", the channel order of the head
+// the caller chose (for RVQ: the codebooks' group order, so a group's entries are contiguous); the
+// caller permutes queries in and outputs back and gives RoPE tables in that order.
+// Also: greedy residual encoding of new group vectors (nearest entry by <r,c> - |c|^2/2, 4 entries
+// per SIMD step from codebooks laid out [C/4][groupSize][4]).
+// Build (Debian clang + lld): see build.sh.
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+#define SEGMENT_CODED 0
+#define SEGMENT_F16 1
+#define SEGMENT_F32 2
+
+// Segment descriptor, one per (segment, kind): int32 fields.
+enum {
+  S_TYPE, S_TOKENS, S_POS0,
+  S_DATA,       // coded: records; dense: rows [tokens, kvHeads*headDim]
+  S_STRIDE,     // coded: record bytes
+  S_SCALES,     // coded: fp16 bits [tokens, scaleCount]
+  S_SCALE_COUNT,
+  S_DEPTHS,     // coded: uint8 per token
+  S_DEPTH,      // coded: stages read at most
+  S_BOOKS,      // coded: float32 [depth, C, groupSize]
+  S_C, S_GROUP_SIZE, S_BITS,
+  S_ROTATED,    // keys already turned by RoPE at their positions (the fp16 cache), else pre-RoPE
+  S_FIELDS = 16
+};
+
+// attend() parameter block: int32 fields.
+enum {
+  P_N, P_HEADS, P_KV_HEADS, P_HEAD_DIM,
+  P_Q,          // float32 [n, heads, headDim] pre-RoPE, call order
+  P_Q_POS0,     // position of query 0 (query j sits at q_pos0 + j and sees keys at positions <= that)
+  P_COS, P_SIN, // float32 [positions, headDim] call order; sin carries the rotation sign
+  P_PARTNER_XOR,// RoPE partner of call-order channel i is i ^ partner_xor (>= 4), else P_PARTNER table
+  P_PARTNER,    // int32 [headDim]
+  P_OUT,        // float32 [n, heads, headDim] call order
+  P_SCRATCH,    // float32: n*heads*total (weights) + n*heads*headDim (rotated q) + 2*headDim
+  P_SEGMENTS, P_SEGMENT_COUNT,
+  P_SCALE_BITS, // float32 bits of 1/sqrt(headDim)
+};
+
+static inline float as_float(uint32_t u) { union { uint32_t u; float f; } x = { u }; return x.f; }
+
+static inline float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  float m = as_float((uint32_t)(h & 0x7fff) << 13) * as_float(0x77800000u); // * 2^112: normals and subnormals
+  union { float f; uint32_t u; } x = { m };
+  x.u |= sign;
+  return x.f;
+}
+
+// 4 fp16 values at p -> float32 (finite inputs; the cache never holds inf/NaN)
+static inline f4 load_half4(const uint16_t *p) {
+  v128_t h = wasm_u32x4_load16x4(p);
+  v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+  v128_t mag = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+  f4 f = wasm_f32x4_mul(mag, wasm_f32x4_splat(as_float(0x77800000u)));
+  return wasm_v128_or(f, sign);
+}
+
+static inline float hsum(f4 v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+static inline uint32_t read_code(const uint8_t *record, uint32_t index, uint32_t bits) {
+  uint32_t bit = index * bits;
+  const uint8_t *p = record + (bit >> 3);
+  uint32_t word = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+  return (word >> (bit & 7)) & ((1u << bits) - 1);
+}
+
+// exp(x) for 4 lanes (Cephes-style: 2^n * poly(r), r = x - n ln2), relative error ~2e-7; x <= 0 here
+static inline f4 exp4(f4 x) {
+  x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.0f));
+  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  f4 p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)));
+  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, e);
+}
+
+static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
+
+// One token's head-h vector of a segment into out[headDim] (call order), float32.
+static void read_vector(const int32_t *s, int32_t t, int32_t h, int32_t kv_heads, int32_t d, float *out) {
+  const int32_t type = s[S_TYPE];
+  if (type == SEGMENT_F32) {
+    const float *row = (const float *)(uintptr_t)s[S_DATA] + ((int64_t)t * kv_heads + h) * d;
+    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_v128_load(row + i));
+    return;
+  }
+  if (type == SEGMENT_F16) {
+    const uint16_t *row = (const uint16_t *)(uintptr_t)s[S_DATA] + ((int64_t)t * kv_heads + h) * d;
+    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, load_half4(row + i));
+    return;
+  }
+  const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
+  const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
+  const int32_t depth = held < s[S_DEPTH] ? held : s[S_DEPTH];
+  const int32_t C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
+  const int32_t groups = kv_heads * d / gs;
+  const float *books = (const float *)(uintptr_t)s[S_BOOKS];
+  for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_f32x4_splat(0));
+  for (int32_t stage = 0; stage < depth; stage++) {
+    const float *book = books + (int64_t)stage * C * gs;
+    // head h is positions [h*d, (h+1)*d) of the token's group-order row: whole groups, or part of one
+    for (int32_t at = h * d; at < (h + 1) * d;) {
+      const int32_t group = at / gs, offset = at % gs;
+      const int32_t length = gs - offset < (h + 1) * d - at ? gs - offset : (h + 1) * d - at;
+      const float *entry = book + (int64_t)read_code(record, stage * groups + group, bits) * gs + offset;
+      float *dst = out + (at - h * d);
+      for (int32_t i = 0; i < length; i += 4) wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(entry + i)));
+      at += length;
+    }
+  }
+  const int32_t S = s[S_SCALE_COUNT];
+  if (S > 0) {
+    const uint16_t *scales = (const uint16_t *)(uintptr_t)s[S_SCALES] + (int64_t)t * S;
+    const f4 scale = wasm_f32x4_splat(half_to_float(scales[S == 1 ? 0 : h]));
+    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
+  }
+}
+
+// x (call order) turned by RoPE at `pos` into out
+static void rope(const int32_t *p, const float *x, int32_t pos, float *out) {
+  const int32_t d = p[P_HEAD_DIM], m = p[P_PARTNER_XOR];
+  const float *cos = (const float *)(uintptr_t)p[P_COS] + (int64_t)pos * d;
+  const float *sin = (const float *)(uintptr_t)p[P_SIN] + (int64_t)pos * d;
+  if (m >= 4) {
+    for (int32_t i = 0; i < d; i += 4) {
+      f4 r = wasm_f32x4_mul(wasm_v128_load(x + i), wasm_v128_load(cos + i));
+      wasm_v128_store(out + i, wasm_f32x4_add(r, wasm_f32x4_mul(wasm_v128_load(x + (i ^ m)), wasm_v128_load(sin + i))));
+    }
+    return;
+  }
+  const int32_t *partner = (const int32_t *)(uintptr_t)p[P_PARTNER];
+  for (int32_t i = 0; i < d; i++) out[i] = x[i] * cos[i] + x[partner[i]] * sin[i];
+}
+
+static inline float dot(const float *a, const float *b, int32_t d) {
+  f4 acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);
+  int32_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
+  }
+  for (; i < d; i += 4) acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  return hsum(wasm_f32x4_add(acc0, acc1));
+}
+
+__attribute__((export_name("attend"))) void attend(const int32_t *p) {
+  const int32_t n = p[P_N], heads = p[P_HEADS], kv_heads = p[P_KV_HEADS], d = p[P_HEAD_DIM];
+  const int32_t group = heads / kv_heads, q_pos0 = p[P_Q_POS0], count = p[P_SEGMENT_COUNT];
+  const int32_t *segments = (const int32_t *)(uintptr_t)p[P_SEGMENTS];
+  const float scale = as_float((uint32_t)p[P_SCALE_BITS]);
+  int32_t total = 0;
+  for (int32_t g = 0; g < count; g++) total += segments[2 * g * S_FIELDS + S_TOKENS];
+  float *weights = (float *)(uintptr_t)p[P_SCRATCH];                // [n, heads, total]
+  float *q = weights + (int64_t)n * heads * total;                   // [n, heads, d] rotated, scaled
+  float *vec = q + (int64_t)n * heads * d;                           // [d]
+  float *turned = vec + d;                                           // [d]
+  const float *q_in = (const float *)(uintptr_t)p[P_Q];
+  for (int32_t j = 0; j < n; j++) {
+    for (int32_t h = 0; h < heads; h++) {
+      float *qr = q + ((int64_t)j * heads + h) * d;
+      rope(p, q_in + ((int64_t)j * heads + h) * d, q_pos0 + j, qr);
+      for (int32_t i = 0; i < d; i += 4) wasm_v128_store(qr + i, wasm_f32x4_mul(wasm_v128_load(qr + i), wasm_f32x4_splat(scale)));
+    }
+  }
+  // scores: every key decoded once, dotted with the queries that see it
+  int32_t base = 0;
+  for (int32_t g = 0; g < count; g++) {
+    const int32_t *s = segments + 2 * g * S_FIELDS;
+    const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
+    for (int32_t t = 0; t < tokens; t++) {
+      const int32_t pos = pos0 + t;
+      const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0; // first query that sees this key
+      for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
+      if (first >= n) continue;
+      for (int32_t kh = 0; kh < kv_heads; kh++) {
+        read_vector(s, t, kh, kv_heads, d, vec);
+        const float *key = vec;
+        if (!s[S_ROTATED]) {
+          rope(p, vec, pos, turned);
+          key = turned;
+        }
+        for (int32_t j = first; j < n; j++) {
+          for (int32_t h = kh * group; h < (kh + 1) * group; h++) weights[((int64_t)j * heads + h) * total + base + t] = dot(q + ((int64_t)j * heads + h) * d, key, d);
+        }
+      }
+    }
+    base += tokens;
+  }
+  // softmax rows (unnormalized exp; the sum divides the output)
+  float *out = (float *)(uintptr_t)p[P_OUT];
+  for (int32_t row = 0; row < n * heads; row++) {
+    float *w = weights + (int64_t)row * total;
+    f4 mx = wasm_f32x4_splat(-3.0e38f);
+    int32_t i = 0;
+    for (; i + 4 <= total; i += 4) mx = wasm_f32x4_max(mx, wasm_v128_load(w + i));
+    float m = wasm_f32x4_extract_lane(mx, 0);
+    for (int32_t l = 1; l < 4; l++) { float v = l == 1 ? wasm_f32x4_extract_lane(mx, 1) : l == 2 ? wasm_f32x4_extract_lane(mx, 2) : wasm_f32x4_extract_lane(mx, 3); if (v > m) m = v; }
+    for (; i < total; i++) if (w[i] > m) m = w[i];
+    f4 sum = wasm_f32x4_splat(0);
+    const f4 mv = wasm_f32x4_splat(m);
+    for (i = 0; i + 4 <= total; i += 4) {
+      f4 e = exp4(wasm_f32x4_sub(wasm_v128_load(w + i), mv));
+      wasm_v128_store(w + i, e);
+      sum = wasm_f32x4_add(sum, e);
+    }
+    float total_sum = hsum(sum);
+    for (; i < total; i++) { w[i] = exp1(w[i] - m); total_sum += w[i]; }
+    // masked keys gave exp(-huge) = 0 exactly (clamped at -87: ~1e-38, below float32 resolution of the sum)
+    float *o = out + (int64_t)row * d;
+    for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_splat(0));
+    // stash 1/sum in the rotated-q row, no longer needed
+    q[(int64_t)row * d] = 1.0f / total_sum;
+  }
+  // values: every value decoded once, accumulated with the weights of the queries that see it
+  base = 0;
+  for (int32_t g = 0; g < count; g++) {
+    const int32_t *s = segments + (2 * g + 1) * S_FIELDS;
+    const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
+    for (int32_t t = 0; t < tokens; t++) {
+      const int32_t pos = pos0 + t;
+      const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0;
+      if (first >= n) continue;
+      for (int32_t kh = 0; kh < kv_heads; kh++) {
+        read_vector(s, t, kh, kv_heads, d, vec);
+        for (int32_t j = first; j < n; j++) {
+          for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
+            const f4 w = wasm_f32x4_splat(weights[((int64_t)j * heads + h) * total + base + t]);
+            float *o = out + ((int64_t)j * heads + h) * d;
+            for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
+          }
+        }
+      }
+    }
+    base += tokens;
+  }
+  for (int32_t row = 0; row < n * heads; row++) {
+    const f4 inv = wasm_f32x4_splat(q[(int64_t)row * d]);
+    float *o = out + (int64_t)row * d;
+    for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_mul(wasm_v128_load(o + c), inv));
+  }
+}
+
+// encode() parameter block: int32 fields.
+enum {
+  E_VECTORS,    // float32 [count, groupSize], scaled group vectors; overwritten by the last residual
+  E_COUNT, E_GROUPS, // count = tokens * groups
+  E_BOOKS,      // float32 [depth][C/4][groupSize][4] (entries interleaved by 4)
+  E_BIAS,       // float32 [depth][C]: -|c|^2/2
+  E_C, E_GROUP_SIZE, E_DEPTH,
+  E_CODES,      // uint32 out [tokens][depth][groups]
+  E_DECODED,    // float32 out [count, groupSize]: the chosen entries summed
+};
+
+__attribute__((export_name("encode"))) void encode(const int32_t *p) {
+  float *vectors = (float *)(uintptr_t)p[E_VECTORS];
+  const int32_t count = p[E_COUNT], groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
+  const float *books = (const float *)(uintptr_t)p[E_BOOKS];
+  const float *bias = (const float *)(uintptr_t)p[E_BIAS];
+  uint32_t *codes = (uint32_t *)(uintptr_t)p[E_CODES];
+  float *decoded = (float *)(uintptr_t)p[E_DECODED];
+  for (int32_t v = 0; v < count; v++) {
+    float *r = vectors + (int64_t)v * gs;
+    float *sum = decoded + (int64_t)v * gs;
+    for (int32_t i = 0; i < gs; i++) sum[i] = 0;
+    for (int32_t stage = 0; stage < depth; stage++) {
+      const float *book = books + (int64_t)stage * C * gs;
+      const float *b = bias + (int64_t)stage * C;
+      f4 best = wasm_f32x4_splat(-3.4e38f);
+      v128_t best_index = wasm_i32x4_splat(0);
+      v128_t index = wasm_i32x4_make(0, 1, 2, 3);
+      for (int32_t c = 0; c < C; c += 4) {
+        const float *block = book + (int64_t)c * gs;
+        f4 a0 = wasm_v128_load(b + c), a1 = wasm_f32x4_splat(0);
+        for (int32_t i = 0; i < gs; i += 2) {
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(block + 4 * i), wasm_f32x4_splat(r[i])));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(block + 4 * i + 4), wasm_f32x4_splat(r[i + 1])));
+        }
+        f4 score = wasm_f32x4_add(a0, a1);
+        v128_t better = wasm_f32x4_gt(score, best);
+        best = wasm_v128_bitselect(score, best, better);
+        best_index = wasm_v128_bitselect(index, best_index, better);
+        index = wasm_i32x4_add(index, wasm_i32x4_splat(4));
+      }
+      // lanes hold the best of entries = lane (mod 4); ties go to the lower index
+      float bs = wasm_f32x4_extract_lane(best, 0);
+      int32_t bi = wasm_i32x4_extract_lane(best_index, 0);
+      for (int32_t l = 1; l < 4; l++) {
+        float s = l == 1 ? wasm_f32x4_extract_lane(best, 1) : l == 2 ? wasm_f32x4_extract_lane(best, 2) : wasm_f32x4_extract_lane(best, 3);
+        int32_t ix = l == 1 ? wasm_i32x4_extract_lane(best_index, 1) : l == 2 ? wasm_i32x4_extract_lane(best_index, 2) : wasm_i32x4_extract_lane(best_index, 3);
+        if (s > bs || (s == bs && ix < bi)) { bs = s; bi = ix; }
+      }
+      const int32_t token = v / groups, g = v % groups;
+      codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)bi;
+      const float *entry = book + (int64_t)(bi & ~3) * gs + (bi & 3);
+      for (int32_t i = 0; i < gs; i++) {
+        const float e = entry[4 * i];
+        r[i] -= e;
+        sum[i] += e;
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// The `split` graphs for the fused CPU path: the transformer's weights without its attention, as
+// L + 1 ONNX models run one after another per step (ONNX Runtime runs a whole graph whatever outputs
+// are asked for, so each segment is its own session). Attention over the cache runs in the kernel
+// between segments.
+//   segment 0:      input_ids [1, n]                    -> hidden.0, q.0, k.0, v.0
+//   segment i < L:  resid = hidden.{i-1}, attn = layer i-1's attention output [1, n, heads*headDim]
+//                                                       -> hidden.i (layer i-1's output), q.i, k.i, v.i
+//   segment L:      resid, attn of the last layer       -> logits [1, n, vocab]
+// q, k and v are token rows [1, n, heads*headDim] / [1, n, kvHeads*headDim], pre-RoPE. A tied
+// embedding is in segments 0 and L both.
+import type * as ort from 'onnxruntime-node';
+import type { ModelConfig } from '../../model/config.js';
+import type { WeightSource } from '../../model/weights.js';
+import { DataType, GraphBuilder, inlineTensors } from '../../onnx/builder.js';
+import type { DecoderGraphOptions } from '../../onnx/decoder.js';
+import { embedTokens, embeddingTable, layerOutput, layerProjections, logitsRows } from '../../onnx/decoder.js';
+import { ModelGraph } from '../../onnx/layers.js';
+import { createSession } from '../session.js';
+import type { SessionOptionsInput } from '../session.js';
+
+export const splitGraphName = 'reskv-split';
+
+/** Output names of segment `i` (0..numLayers). */
+export function segmentOutputs(config: ModelConfig, i: number): string[] {
+  return i === config.numLayers ? ['logits'] : [`hidden.${i}`, `q.${i}`, `k.${i}`, `v.${i}`];
+}
+
+/** Segment `i` (0..numLayers) as a serialized model. */
+export function buildSplitSegment(config: ModelConfig, weights: WeightSource, i: number, options: Omit<DecoderGraphOptions, 'cacheType'> = {}): Uint8Array {
+  const g = new GraphBuilder(options.store ?? inlineTensors);
+  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32');
+  const { hiddenSize: hidden, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
+  if (!Number.isInteger(i) || i < 0 || i > numLayers) throw new RangeError(`segment ${i} is outside 0..${numLayers}`);
+  const layerInput = () => {
+    const resid = g.input('resid', DataType.FLOAT, [1, 'sequence_length', hidden]);
+    const attn = g.input('attn', DataType.FLOAT, [1, 'sequence_length', numHeads * headDim]);
+    return layerOutput(m, resid, attn, i - 1);
+  };
+  if (i === numLayers) {
+    const table = config.tiedEmbeddings ? embeddingTable(m) : '';
+    g.op('Reshape', [logitsRows(m, layerInput(), table), g.int64([1, -1, vocabSize])], {}, 'logits');
+    g.output('logits', DataType.FLOAT, [1, 'sequence_length', vocabSize]);
+    return g.encode(`${splitGraphName}.${i}`);
+  }
+  const x = i === 0 ? embedTokens(m, g.input('input_ids', DataType.INT64, [1, 'sequence_length']), embeddingTable(m)) : layerInput();
+  g.op('Identity', [x], {}, `hidden.${i}`);
+  g.output(`hidden.${i}`, DataType.FLOAT, [1, 'sequence_length', hidden]);
+  const rows = layerProjections(m, x, i);
+  for (const [name, value, width] of [['q', rows.q, numHeads * headDim], ['k', rows.k, numKvHeads * headDim], ['v', rows.v, numKvHeads * headDim]] as const) {
+    g.op('Identity', [value], {}, `${name}.${i}`);
+    g.output(`${name}.${i}`, DataType.FLOAT, [1, 'sequence_length', width]);
+  }
+  return g.encode(`${splitGraphName}.${i}`);
+}
+
+/** Every segment, 0..numLayers. */
+export function buildSplitSegments(config: ModelConfig, weights: WeightSource, options: Omit<DecoderGraphOptions, 'cacheType'> = {}): Uint8Array[] {
+  return Array.from({ length: config.numLayers + 1 }, (_, i) => buildSplitSegment(config, weights, i, options));
+}
+
+/**
+ * Sessions of the segments (models or model files) on the CPU provider (the fused path is the CPU
+ * path), one thread each unless asked: a segment's small MatMuls gain little from more, and idle
+ * pool threads spin between the many short runs of a step.
+ */
+export async function openSplitSessions(models: readonly (Uint8Array | string)[], session: SessionOptionsInput = {}): Promise<ort.InferenceSession[]> {
+  const sessions: ort.InferenceSession[] = [];
+  try {
+    for (const model of models) sessions.push((await createSession(model, { threads: 1, ...session, providers: ['cpu'] })).session);
+  } catch (error) {
+    await Promise.all(sessions.map((s) => s.release()));
+    throw error;
+  }
+  return sessions;
+}
