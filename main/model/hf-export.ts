@@ -30,16 +30,25 @@ export class RandomWeights implements WeightSource {
   }
 
   read(name: string): Float32Array {
+    return this.readRows(name, 0, this.shapes.get(name)?.[0] ?? 0);
+  }
+
+  /** Each row has its own random stream, so any slice of rows is generated alone. */
+  readRows(name: string, start: number, count: number): Float32Array {
     const shape = this.shapes.get(name);
     if (!shape) throw new Error(`unknown weight tensor ${name}`);
-    const random = mulberry32(this.seed ^ hashString(name));
-    const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const rowValues = shape.slice(1).reduce((a, b) => a * b, 1);
+    const out = new Float32Array(count * rowValues);
     // Norm gains near 1 (Gemma stores w with (1 + w), so near 0); matrices ~ U(-a, a) with
     // a = sqrt(3 / fan_in) so activations stay O(1); embeddings O(1).
     const isNorm = name.endsWith('norm.weight');
     const base = isNorm && this.config.normWeightOffset === 0 ? 1 : 0;
     const amplitude = isNorm ? 0.2 : name.includes('embed_tokens') || name.startsWith('lm_head') ? 1 : Math.sqrt(3 / shape[shape.length - 1]);
-    for (let i = 0; i < out.length; i++) out[i] = base + amplitude * (2 * random() - 1);
+    const seed = this.seed ^ hashString(name);
+    for (let r = 0; r < count; r++) {
+      const random = mulberry32(seed + Math.imul(start + r, 0x9e3779b9));
+      for (let i = r * rowValues; i < (r + 1) * rowValues; i++) out[i] = base + amplitude * (2 * random() - 1);
+    }
     return out;
   }
 

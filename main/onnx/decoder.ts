@@ -62,8 +62,7 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   const allowed = g.op('And', [causal, notPadding]);
   const ctx: StepContext = { m, newTables: m.ropeTables(positionIds), seqLen, pastLen };
 
-  const embed = m.weight('model.embed_tokens.weight', [vocabSize, hidden]);
-  let x = g.op('Gather', [embed, inputIds]);
+  let x = m.embed(inputIds);
   if (config.embeddingScale !== 1) x = g.op('Mul', [x, g.float([config.embeddingScale], [])]);
 
   // node names are scoped by what they do (weights, kv-cache, attention) for per-part profiles
@@ -88,12 +87,7 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
     });
   }
 
-  // logits = norm(x) E^T through Gemm(transB) so a tied embedding is stored once
-  const flat = g.scope('weights', () => {
-    const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])]);
-    const head = config.tiedEmbeddings ? embed : m.weight('lm_head.weight', [vocabSize, hidden]);
-    return g.op('Gemm', [xf, head], { transB: 1 });
-  });
+  const flat = g.scope('weights', () => m.classifier(g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])])));
   const logitsShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([vocabSize])], { axis: 0 });
   g.op('Reshape', [flat, logitsShape], {}, 'logits');
   g.output('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocabSize]);
