@@ -4,6 +4,7 @@ import { basename, resolve } from 'node:path';
 import type { ModelSummary } from '../api/types.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
 import { importModel, listModels } from '../model/library.js';
+import { weightBytes } from '../model/weights.js';
 import { calibrationDefaults, calibrationSummaries } from './calibrations.js';
 import type { JobControl } from './jobs.js';
 import { libraryFor } from './settings.js';
@@ -17,6 +18,8 @@ export function listModelSummaries(dataDir: string): ModelSummary[] {
       architecture: manifest.config.architecture,
       parameterCount: manifest.parameterCount,
       weightType: manifest.weightType,
+      weightBytesOnDisk: manifest.weightsBytes,
+      weightBytesInMemory: weightBytes(manifest.config, manifest.weightType).inMemory,
       numLayers: manifest.config.numLayers,
       numKvHeads: manifest.config.numKvHeads,
       headDim: manifest.config.headDim,

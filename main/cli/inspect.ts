@@ -6,6 +6,8 @@ import type { ModelConfig } from '../model/config.js';
 import { kvBytesPerTokenFp16, parameterCount } from '../model/config.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
+import type { WeightType } from '../model/weights.js';
+import { defaultWeightType, weightBytes, weightTypes } from '../model/weights.js';
 import { parseRvqSpec, rvqBytesPerToken } from '../../quant/index.js';
 import type { CliCommand } from './command.js';
 import { CliUsageError } from './command.js';
@@ -24,8 +26,11 @@ export const inspectCommand: CliCommand = {
     const path = positionals[0];
     let config: ModelConfig;
     let format: string;
+    let stored: { type: WeightType; bytes: number } | null = null;
     if (existsSync(join(path, manifestFileName))) {
-      config = readManifest(path).config;
+      const manifest = readManifest(path);
+      config = manifest.config;
+      stored = { type: manifest.weightType, bytes: manifest.weightsBytes };
       format = 'ResKV library model';
     } else {
       const ck = openCheckpoint(path, { tokenizer: values.tokenizer });
@@ -35,8 +40,10 @@ export const inspectCommand: CliCommand = {
     }
     const params = parameterCount(config);
     const kvBytes = kvBytesPerTokenFp16(config);
+    // the stored format for a library model, else every format an import could choose
+    const weights = (stored ? [stored.type] : weightTypes).map((type) => ({ type, ...weightBytes(config, type), ...(stored ? { onDisk: stored.bytes } : {}) }));
     if (values.json) {
-      console.log(JSON.stringify({ format, config, parameterCount: params, kvBytesPerTokenFp16: kvBytes }, null, 2));
+      console.log(JSON.stringify({ format, config, parameterCount: params, kvBytesPerTokenFp16: kvBytes, weights }, null, 2));
       return 0;
     }
     const s = config.rope.scaling;
@@ -54,6 +61,11 @@ export const inspectCommand: CliCommand = {
       ['embeddings', config.tiedEmbeddings ? 'tied' : 'untied'],
       ['KV cache fp16', `${kvBytes.toLocaleString('en-US')} bytes/token (${((kvBytes * 1024) / 2 ** 20).toFixed(2)} MiB per 1k tokens)`],
     ];
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    for (const w of weights) {
+      const label = stored ? `weights ${w.type}` : `as ${w.type}${w.type === defaultWeightType(config) ? ' (default)' : ''}`;
+      lines.push([label, `${mib(w.onDisk)} on disk, ${mib(w.inMemory)} in memory (CPU)`]);
+    }
     const rvq = paperRvqBytesPerToken(config);
     if (rvq) lines.push(['KV cache RVQ', `${rvq.toLocaleString('en-US')} bytes/token with groups of 32, 2048-entry codebooks, depth 8 (${(kvBytes / rvq).toFixed(2)}x smaller)`]);
     for (const [k, v] of lines) console.log(`${k.padEnd(17)} ${v}`);

@@ -110,3 +110,12 @@ export function weightBytes(config: ModelConfig, type: WeightType): WeightBytes 
   }
   return { onDisk, inMemory };
 }
+
+const weightTypeAliases: Record<string, WeightType> = { fp32: 'float32', fp16: 'float16', float32: 'float32', float16: 'float16', int8: 'int8', int4: 'int4' };
+
+/** A weight format as users type it (int4, int8, fp16, fp32 or float16/float32); throws naming the choices. */
+export function parseWeightType(text: string): WeightType {
+  const type = weightTypeAliases[text];
+  if (!type) throw new Error(`weights must be one of int4, int8, fp16, fp32, got '${text}'`);
+  return type;
+}

@@ -72,7 +72,7 @@ describe('reskv import / models / inspect', () => {
 
   it('turns bad arguments into usage errors', async () => {
     await expect(importCommand.run([])).rejects.toThrow(CliUsageError);
-    await expect(importCommand.run([source, '--weights', 'int4'])).rejects.toThrow("--weights must be float32 or float16, got 'int4'");
+    await expect(importCommand.run([source, '--weights', 'int3'])).rejects.toThrow("--weights must be one of int4, int8, fp16, fp32, got 'int3'");
     await expect(importCommand.run([source, '--frobnicate'])).rejects.toThrow(CliUsageError);
     await expect(modelsCommand.run(['extra'])).rejects.toThrow(CliUsageError);
     await expect(inspectCommand.run([join(dir, 'nothing-here')])).rejects.toThrow('nothing-here: no such file or folder');
