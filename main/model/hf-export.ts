@@ -2,15 +2,16 @@
 // and a full-size random model for import measurements (nothing is downloaded). Writes config.json,
 // safetensors (sharded with an index above maxShardBytes), a byte-level BPE tokenizer.json,
 // tokenizer_config.json with a ChatML chat template, and generation_config.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SafetensorDtype, SafetensorEntry } from '../../quant/index.js';
-import { encodeSafetensors, float32ArrayToFloat16 } from '../../quant/index.js';
+import type { SafetensorDtype } from '../../quant/index.js';
+import { dtypeByteSize, float32ArrayToFloat16, safetensorsLayout } from '../../quant/index.js';
 import type { ModelConfig } from './config.js';
 import { expectedWeightShapes } from './config.js';
 import { singleFileName, shardIndexName } from './hf.js';
 import { hfConfigJson } from './hf-config.js';
 import type { WeightSource } from './weights.js';
+import { forEachRowSlice } from './weights.js';
 
 export interface HfExportOptions {
   dtype?: Extract<SafetensorDtype, 'F32' | 'F16' | 'BF16'>;
@@ -55,37 +56,51 @@ export class RandomWeights implements WeightSource {
   close(): void {}
 }
 
-/** Writes `weights` (shapes per `config`) as a Hugging Face folder. */
+/**
+ * Writes `weights` (shapes per `config`) as a Hugging Face folder. Shards are planned from the
+ * shapes, and each tensor is written a slice of rows at a time after its shard's header, so memory
+ * stays bounded however large the model (an 8B-geometry export holds one slice, not a shard).
+ */
 export function writeHfFolder(folder: string, config: ModelConfig, weights: WeightSource, options: HfExportOptions = {}): void {
   const dtype = options.dtype ?? 'F32';
   const maxShard = options.maxShardBytes ?? Infinity;
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...hfConfigJson(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2));
 
-  const shards: Record<string, SafetensorEntry>[] = [{}];
+  const shards: Record<string, { dtype: SafetensorDtype; shape: number[] }>[] = [{}];
   let shardBytes = 0;
+  let totalSize = 0;
   for (const [name, shape] of expectedWeightShapes(config)) {
-    const data = encodeValues(weights.read(name), dtype);
-    if (shardBytes > 0 && shardBytes + data.length > maxShard) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * dtypeByteSize(dtype);
+    if (shardBytes > 0 && shardBytes + bytes > maxShard) {
       shards.push({});
       shardBytes = 0;
     }
-    shards[shards.length - 1][name] = { dtype, shape, data };
-    shardBytes += data.length;
+    shards[shards.length - 1][name] = { dtype, shape };
+    shardBytes += bytes;
+    totalSize += bytes;
   }
   const shardName = (i: number) => (shards.length === 1 ? singleFileName : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
   const weightMap: Record<string, string> = {};
-  let totalSize = 0;
   shards.forEach((tensors, i) => {
-    writeFileSync(join(folder, shardName(i)), encodeSafetensors(tensors, { format: 'pt' }));
-    for (const [name, t] of Object.entries(tensors)) {
-      weightMap[name] = shardName(i);
-      totalSize += t.data.length;
+    const { header, order } = safetensorsLayout(tensors, { format: 'pt' });
+    const fd = openSync(join(folder, shardName(i)), 'w');
+    try {
+      writeAll(fd, header);
+      for (const name of order) {
+        forEachRowSlice(weights, name, (rows) => writeAll(fd, encodeValues(rows, dtype)));
+        weightMap[name] = shardName(i);
+      }
+    } finally {
+      closeSync(fd);
     }
-    shards[i] = {}; // release the shard's bytes before encoding the next one
   });
   if (shards.length > 1) writeFileSync(join(folder, shardIndexName), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
   writeTokenizerFiles(folder, config.vocabSize);
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
 function encodeValues(values: Float32Array, dtype: NonNullable<HfExportOptions['dtype']>): Uint8Array {
