@@ -8,8 +8,8 @@ export default defineConfig(({ command }) => ({
   main: {
     build: {
       outDir: 'out/main',
-      // The backend worker is its own entry: the main process starts it as a worker thread.
-      lib: { entry: { main: resolve('main/electron/main.ts'), 'backend-worker': resolve('main/backend/worker.ts') }, formats: ['es'] },
+      // The backend worker and the import worker it starts are their own entries (worker threads).
+      lib: { entry: { main: resolve('main/electron/main.ts'), 'backend-worker': resolve('main/backend/worker.ts'), 'import-worker': resolve('main/model/import-worker.ts') }, formats: ['es'] },
       // Native addon: loaded from node_modules (unpacked from asar by electron-builder).
       externalizeDeps: true,
     },

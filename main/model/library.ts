@@ -30,6 +30,8 @@ export function defaultLibraryDir(): string {
 export interface ImportProgress {
   bytesDone: number;
   bytesTotal: number;
+  /** The hidden folder being written (renamed into place when complete). */
+  partialFolder: string;
 }
 
 export interface ImportOptions extends OpenCheckpointOptions {
@@ -65,10 +67,10 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
     checkDiskRoom(library, bytesTotal + importReserveBytes, freeBytes(library));
     mkdirSync(temp, { recursive: true });
     let bytesDone = 0;
-    options.onProgress?.({ bytesDone, bytesTotal });
+    options.onProgress?.({ bytesDone, bytesTotal, partialFolder: temp });
     const store = new ExternalTensorFile(join(temp, weightsFileName), (n) => {
       bytesDone += n;
-      options.onProgress?.({ bytesDone, bytesTotal });
+      options.onProgress?.({ bytesDone, bytesTotal, partialFolder: temp });
     });
     try {
       writeFileSync(join(temp, graphFiles.fp), buildDecoderGraph(ck.config, ck.weights, { weightType, store }));
