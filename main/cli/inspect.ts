@@ -8,7 +8,7 @@ import { openCheckpoint } from '../model/checkpoint.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
 import type { WeightType } from '../model/weights.js';
 import { defaultWeightType, weightBytes, weightTypes } from '../model/weights.js';
-import { parseRvqSpec, rvqBytesPerToken } from '../../quant/index.js';
+import { paperRvqBytesPerToken } from '../engine/fit.js';
 import type { CliCommand } from './command.js';
 import { CliUsageError } from './command.js';
 import { parseOptions } from './parse-options.js';
@@ -72,13 +72,3 @@ export const inspectCommand: CliCommand = {
     return 0;
   },
 };
-
-/** K+V bytes per token, all layers, at the paper's setting (null when no 32-channel grouping fits). */
-function paperRvqBytesPerToken(c: ModelConfig): number | null {
-  const base = { headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided' } as const;
-  const spec =
-    c.headDim % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'head', scale: 'head' })
-    : (c.headDim * c.numKvHeads) % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'token', scale: 'token' })
-    : null;
-  return spec ? 2 * c.numLayers * rvqBytesPerToken(spec) : null;
-}

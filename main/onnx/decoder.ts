@@ -3,6 +3,7 @@
 // strategy so the fp, capture and rvq graphs share one transformer body.
 import type { ModelConfig } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
+import type { BlockQuantSpec } from '../../quant/weight-quant.js';
 import type { TensorStore } from './builder.js';
 import { DataType, GraphBuilder, inlineTensors } from './builder.js';
 import type { WeightType } from './layers.js';
@@ -12,6 +13,10 @@ export type CacheType = 'float32' | 'float16';
 
 export interface DecoderGraphOptions {
   weightType?: WeightType;
+  /** int8/int4: another block size or zero-point choice than the default (for measuring them). */
+  linearQuant?: BlockQuantSpec;
+  /** int8/int4: MatMulNBits accuracy_level (default 4, int8 activations; 0: float32, exact). */
+  accuracyLevel?: 0 | 4;
   /** Element type of past/present K/V in the fp graph. */
   cacheType?: CacheType;
   /** Inline (default) or external data. */
@@ -42,7 +47,7 @@ export interface CacheStrategy {
 /** Builds the transformer around `cache`; returns the serialized model. */
 export function buildTransformerGraph(config: ModelConfig, weights: WeightSource, cache: CacheStrategy, options: DecoderGraphOptions, graphName: string): Uint8Array {
   const g = new GraphBuilder(options.store ?? inlineTensors);
-  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32');
+  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32', options.linearQuant, options.accuracyLevel);
   const { hiddenSize: hidden, numHeads, numKvHeads, headDim, vocabSize, intermediateSize } = config;
 
   const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
