@@ -19,6 +19,7 @@ import { RvqGraphDecoder } from '../../main/engine/rvq-graph-decoder.js';
 import { percentile } from '../../main/engine/timing.js';
 import { createSession } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
+import type { WeightType } from '../../main/model/weights.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
 import { smolLm2Geometry as c } from '../support/geometries.js';
@@ -37,7 +38,7 @@ export interface SpeedAtContext {
 }
 
 /** Runs the measurement, printing a line per cache; returns the figures. */
-export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
+export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log, weightType: WeightType = 'float32'): Promise<SpeedAtContext[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
   const spec = smolLm2RvqSpec;
   const rng = createRng(1);
@@ -47,11 +48,11 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   const geometry = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
   const W = c.numKvHeads * c.headDim;
 
-  const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: ['cpu'] });
-  const rvqSession = await createSession(buildRvqDecoderGraph(c, weights, set), { providers: ['cpu'] });
+  const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16', weightType }), { providers: ['cpu'] });
+  const rvqSession = await createSession(buildRvqDecoderGraph(c, weights, set, { weightType }), { providers: ['cpu'] });
   const fp = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
   const rvq = new RvqGraphDecoder(rvqSession.session, c, set) as DecoderStep<KvStore>;
-  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random ${weightType} weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
   const filledFp16 = (past: number): KvStore => {
