@@ -1,5 +1,9 @@
 // The fit check before a model opens: the parts it adds up, and a refusal that says what would fit.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EngineModel } from '../../../main/engine/engine-model.js';
+import { checkDiskRoom } from '../../../main/model/library.js';
+import { fixtures, haveFixtures } from '../../support/shared.js';
+import { createStoriesLibrary } from './engine-library.js';
 import { kvBytesPerTokenFp16 } from '../../../main/model/config.js';
 import { weightBytes } from '../../../main/model/weights.js';
 import { DoesNotFitError, checkFits, longestFittingContext, memoryNeed, paperRvqBytesPerToken } from '../../../main/engine/fit.js';
@@ -40,5 +44,25 @@ describe('does it fit?', () => {
     expect(memoryNeed({ ...int4, context: longest }).total).toBeLessThanOrEqual(free);
     expect(memoryNeed({ ...int4, context: longest + 1 }).total).toBeGreaterThan(free);
     expect(paperRvqBytesPerToken(c)).toBe(23552); // what reskv inspect prints for this geometry
+  });
+});
+
+describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('opening a model checks the fit', () => {
+  const lib = createStoriesLibrary();
+  afterAll(() => lib.cleanup());
+
+  it('refuses before loading when memory is short, and shortens a context that does not fit', async () => {
+    await expect(EngineModel.open({ model: lib.folder, freeBytes: 100 * 2 ** 20 })).rejects.toThrow(/^model stories does not fit: it needs about 0\.\d\d GiB .* and 0\.10 GiB of memory is free/);
+    await expect(EngineModel.open({ model: lib.folder, context: 512, freeBytes: 100 * 2 ** 20 })).rejects.toThrow(DoesNotFitError);
+    const model = await EngineModel.open({ model: lib.folder, freeBytes: 8 * GiB });
+    expect(model.info.contextLength).toBe(512); // stories260K's full context fits
+    await model.release();
+  });
+});
+
+describe('disk room', () => {
+  it('refuses an import the disk cannot hold, naming the folder and both sizes', () => {
+    expect(() => checkDiskRoom('/lib', 5e9, 1e9)).toThrow('/lib: not enough disk space for this import: it needs about 5.00 GB, 1.00 GB free');
+    expect(() => checkDiskRoom('/lib', 1e9, 5e9)).not.toThrow();
   });
 });
