@@ -8,10 +8,14 @@ export default defineConfig(({ command }) => ({
   main: {
     build: {
       outDir: 'out/main',
-      // The backend worker is its own entry: the main process starts it as a worker thread; the
-      // backend worker starts the calibration worker beside it.
+      // The backend worker and the workers it starts (calibration, import) are their own entries (worker threads).
       lib: {
-        entry: { main: resolve('main/electron/main.ts'), 'backend-worker': resolve('main/backend/worker.ts'), 'calibration-worker': resolve('main/backend/calibration-worker.ts') },
+        entry: {
+          main: resolve('main/electron/main.ts'),
+          'backend-worker': resolve('main/backend/worker.ts'),
+          'calibration-worker': resolve('main/backend/calibration-worker.ts'),
+          'import-worker': resolve('main/model/import-worker.ts'),
+        },
         formats: ['es'],
       },
       // Native addon: loaded from node_modules (unpacked from asar by electron-builder).

@@ -45,36 +45,57 @@ function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 
-export function encodeSafetensors(tensors: Record<string, SafetensorEntry>, metadata?: Record<string, string>): Uint8Array {
-  // Widest dtypes first, then by name, so every tensor stays aligned to its element size.
-  const names = Object.keys(tensors).sort(
+export interface SafetensorsLayout {
+  /** The first bytes of the file: u64 header length and the space-padded JSON header. */
+  header: Uint8Array;
+  /** Tensor names in the order their data follow the header. */
+  order: string[];
+}
+
+/**
+ * The header of a file holding tensors of these dtypes and shapes, and the order their data must be
+ * written in (widest dtypes first, then by name, so every tensor stays aligned to its element size).
+ * Lets a writer stream tensors one at a time after the header.
+ */
+export function safetensorsLayout(tensors: Record<string, { dtype: SafetensorDtype; shape: number[] }>, metadata?: Record<string, string>): SafetensorsLayout {
+  const order = Object.keys(tensors).sort(
     (a, b) => DTYPE_BYTES[tensors[b].dtype] - DTYPE_BYTES[tensors[a].dtype] || (a < b ? -1 : a > b ? 1 : 0),
   );
   const header: Record<string, unknown> = {};
   if (metadata) header[METADATA_KEY] = metadata;
   let offset = 0;
-  for (const name of names) {
+  for (const name of order) {
     if (name === METADATA_KEY) throw new Error(`tensor name "${METADATA_KEY}" is reserved`);
-    const { dtype, shape, data } = tensors[name];
+    const { dtype, shape } = tensors[name];
     if (!(dtype in DTYPE_BYTES)) throw new Error(`tensor "${name}": unsupported dtype ${String(dtype)}`);
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`tensor "${name}": shape [${shape.join(', ')}] is not a list of non-negative integers`);
-    const expected = elementCount(shape) * DTYPE_BYTES[dtype];
-    if (data.length !== expected) {
-      throw new Error(`tensor "${name}": ${data.length} data bytes, but ${dtype} [${shape.join(', ')}] needs ${expected}`);
-    }
-    header[name] = { dtype, shape, data_offsets: [offset, offset + data.length] };
-    offset += data.length;
+    const length = elementCount(shape) * DTYPE_BYTES[dtype];
+    header[name] = { dtype, shape, data_offsets: [offset, offset + length] };
+    offset += length;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8; // data starts 8-byte aligned
-  const out = new Uint8Array(8 + padded + offset);
-  out.fill(0x20, 8, 8 + padded);
+  const out = new Uint8Array(8 + padded);
+  out.fill(0x20, 8);
   out.set(json, 8);
   const view = new DataView(out.buffer);
   view.setUint32(0, padded, true);
   view.setUint32(4, Math.floor(padded / 2 ** 32), true);
-  let at = 8 + padded;
-  for (const name of names) {
+  return { header: out, order };
+}
+
+export function encodeSafetensors(tensors: Record<string, SafetensorEntry>, metadata?: Record<string, string>): Uint8Array {
+  for (const [name, { dtype, shape, data }] of Object.entries(tensors)) {
+    const expected = elementCount(shape) * (DTYPE_BYTES[dtype] ?? 0);
+    if (dtype in DTYPE_BYTES && data.length !== expected) {
+      throw new Error(`tensor "${name}": ${data.length} data bytes, but ${dtype} [${shape.join(', ')}] needs ${expected}`);
+    }
+  }
+  const { header, order } = safetensorsLayout(tensors, metadata);
+  const out = new Uint8Array(header.length + order.reduce((n, name) => n + tensors[name].data.length, 0));
+  out.set(header);
+  let at = header.length;
+  for (const name of order) {
     out.set(tensors[name].data, at);
     at += tensors[name].data.length;
   }

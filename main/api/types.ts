@@ -140,6 +140,9 @@ export interface ModelSummary {
     architecture: string;
     parameterCount: number;
     weightType: string;
+    /** Weights file bytes, and the bytes ONNX Runtime holds for them on CPU (float16 matrices widened). */
+    weightBytesOnDisk: number;
+    weightBytesInMemory: number;
     numLayers: number;
     numKvHeads: number;
     headDim: number;

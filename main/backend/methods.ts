@@ -127,8 +127,8 @@ const methods: MethodTable = {
     run: ({ host, jobs, publish }, path) =>
       jobs.start(
         { kind: 'import', title: `Import ${path}`, model: null },
-        (control) => {
-          const id = importIntoLibrary(host.dataDir, path, control);
+        async (control) => {
+          const id = await importIntoLibrary(host.dataDir, path, control);
           publish({ type: 'models-changed' });
           return id;
         },

@@ -3,8 +3,10 @@ import { rmSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { ModelSummary } from '../api/types.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
-import { importModel, listModels } from '../model/library.js';
+import { importInWorker } from '../model/import-in-worker.js';
+import { listModels } from '../model/library.js';
 import { manifestFileName, manifestFormat } from '../model/manifest.js';
+import { weightBytes } from '../model/weights.js';
 import { calibrationDefaults, calibrationSummaries } from './calibrations.js';
 import type { JobControl } from './jobs.js';
 import { isModelFolder } from './library-folders.js';
@@ -19,6 +21,8 @@ export function listModelSummaries(dataDir: string): ModelSummary[] {
       architecture: manifest.config.architecture,
       parameterCount: manifest.parameterCount,
       weightType: manifest.weightType,
+      weightBytesOnDisk: manifest.weightsBytes,
+      weightBytesInMemory: weightBytes(manifest.config, manifest.weightType).inMemory,
       numLayers: manifest.config.numLayers,
       numKvHeads: manifest.config.numKvHeads,
       headDim: manifest.config.headDim,
@@ -33,13 +37,19 @@ export function listModelSummaries(dataDir: string): ModelSummary[] {
   }));
 }
 
-/** Imports a checkpoint; throwing from the progress callback (on cancel) removes the partial folder. */
-export function importIntoLibrary(dataDir: string, path: string, control: JobControl): string {
-  const { manifest } = importModel(resolve(path), {
-    library: libraryFor(dataDir),
-    onProgress: ({ bytesDone, bytesTotal }) => control.report({ done: bytesDone, total: bytesTotal, unit: 'bytes', stage: 'converting weights' }),
-  });
-  return manifest.id;
+/**
+ * Imports a checkpoint in its own worker thread (this one keeps serving chat and the API); a cancel
+ * (the job's signal, or report throwing) stops it and removes the partial folder.
+ */
+export function importIntoLibrary(dataDir: string, path: string, control: JobControl): Promise<string> {
+  return importInWorker(
+    resolve(path),
+    {
+      library: libraryFor(dataDir),
+      onProgress: ({ bytesDone, bytesTotal }) => control.report({ done: bytesDone, total: bytesTotal, unit: 'bytes', stage: 'converting weights' }),
+    },
+    control.signal,
+  );
 }
 
 /** Deletes a model's folder; only a folder that carries our manifest (never any other folder). */

@@ -1,17 +1,20 @@
 // `reskv import <path>`: converts a llama2.c checkpoint or Hugging Face folder into the model library.
 import { importModel } from '../model/library.js';
+import { parseWeightType, weightBytes } from '../model/weights.js';
 import type { CliCommand } from './command.js';
 import { CliUsageError } from './command.js';
 import { parseOptions } from './parse-options.js';
 
-const help = `usage: reskv import <checkpoint> [--library DIR] [--id NAME] [--weights float32|float16] [--tokenizer FILE]
+const help = `usage: reskv import <checkpoint> [--library DIR] [--id NAME] [--weights int4|int8|fp16|fp32] [--tokenizer FILE]
 
 Converts a model into ResKV's library: ONNX graphs (fp baseline, capture) sharing one weights file,
 the tokenizer and a manifest. <checkpoint> is a Hugging Face folder (config.json + safetensors) or a
 llama2.c .bin file.
   --library DIR     library folder (default: $RESKV_LIBRARY or the per-user data folder)
   --id NAME         folder name in the library (default: from the checkpoint's name)
-  --weights TYPE    stored weight precision: float32 (default) or float16
+  --weights TYPE    stored weight format: int4 or int8 (linear layers block-quantized, MatMulNBits;
+                    float16 embedding, 8-bit classifier), fp16, fp32. Default by size: fp32 under
+                    500M parameters, int8 under 3B, int4 above
   --tokenizer FILE  llama2.c only: its tokenizer.bin (default: tokenizer.bin or tok*.bin beside it)`;
 
 export const importCommand: CliCommand = {
@@ -21,15 +24,19 @@ export const importCommand: CliCommand = {
     const { values, positionals } = parseOptions({
       args,
       allowPositionals: true,
-      options: { library: { type: 'string' }, id: { type: 'string' }, weights: { type: 'string', default: 'float32' }, tokenizer: { type: 'string' }, help: { type: 'boolean' } },
+      options: { library: { type: 'string' }, id: { type: 'string' }, weights: { type: 'string' }, tokenizer: { type: 'string' }, help: { type: 'boolean' } },
     });
     if (values.help) {
       console.log(help);
       return 0;
     }
     if (positionals.length !== 1) throw new CliUsageError('expected exactly one checkpoint path (see --help)');
-    const weightType = values.weights;
-    if (weightType !== 'float32' && weightType !== 'float16') throw new CliUsageError(`--weights must be float32 or float16, got '${weightType}'`);
+    let weightType;
+    try {
+      weightType = values.weights === undefined ? undefined : parseWeightType(values.weights);
+    } catch (e) {
+      throw new CliUsageError(`--${(e as Error).message}`);
+    }
     const started = Date.now();
     let lastShown = 0;
     const { folder, manifest } = importModel(positionals[0], {
@@ -47,7 +54,8 @@ export const importCommand: CliCommand = {
     });
     process.stderr.write('\n');
     const c = manifest.config;
-    console.log(`imported ${manifest.id} (${c.architecture}, ${(manifest.parameterCount / 1e6).toFixed(2)}M parameters, ${manifest.weightType}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const bytes = weightBytes(c, manifest.weightType);
+    console.log(`imported ${manifest.id} (${c.architecture}, ${(manifest.parameterCount / 1e6).toFixed(2)}M parameters, ${manifest.weightType} weights: ${mb(manifest.weightsBytes)} MB on disk, ~${mb(bytes.inMemory)} MB in memory) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(folder);
     return 0;
   },

@@ -6,7 +6,9 @@ import type { ModelConfig } from '../model/config.js';
 import { kvBytesPerTokenFp16, parameterCount } from '../model/config.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
-import { parseRvqSpec, rvqBytesPerToken } from '../../quant/index.js';
+import type { WeightType } from '../model/weights.js';
+import { defaultWeightType, weightBytes, weightTypes } from '../model/weights.js';
+import { paperRvqBytesPerToken } from '../engine/fit.js';
 import type { CliCommand } from './command.js';
 import { CliUsageError } from './command.js';
 import { parseOptions } from './parse-options.js';
@@ -24,8 +26,11 @@ export const inspectCommand: CliCommand = {
     const path = positionals[0];
     let config: ModelConfig;
     let format: string;
+    let stored: { type: WeightType; bytes: number } | null = null;
     if (existsSync(join(path, manifestFileName))) {
-      config = readManifest(path).config;
+      const manifest = readManifest(path);
+      config = manifest.config;
+      stored = { type: manifest.weightType, bytes: manifest.weightsBytes };
       format = 'ResKV library model';
     } else {
       const ck = openCheckpoint(path, { tokenizer: values.tokenizer });
@@ -35,8 +40,10 @@ export const inspectCommand: CliCommand = {
     }
     const params = parameterCount(config);
     const kvBytes = kvBytesPerTokenFp16(config);
+    // the stored format for a library model, else every format an import could choose
+    const weights = (stored ? [stored.type] : weightTypes).map((type) => ({ type, ...weightBytes(config, type), ...(stored ? { onDisk: stored.bytes } : {}) }));
     if (values.json) {
-      console.log(JSON.stringify({ format, config, parameterCount: params, kvBytesPerTokenFp16: kvBytes }, null, 2));
+      console.log(JSON.stringify({ format, config, parameterCount: params, kvBytesPerTokenFp16: kvBytes, weights }, null, 2));
       return 0;
     }
     const s = config.rope.scaling;
@@ -54,19 +61,14 @@ export const inspectCommand: CliCommand = {
       ['embeddings', config.tiedEmbeddings ? 'tied' : 'untied'],
       ['KV cache fp16', `${kvBytes.toLocaleString('en-US')} bytes/token (${((kvBytes * 1024) / 2 ** 20).toFixed(2)} MiB per 1k tokens)`],
     ];
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    for (const w of weights) {
+      const label = stored ? `weights ${w.type}` : `as ${w.type}${w.type === defaultWeightType(config) ? ' (default)' : ''}`;
+      lines.push([label, `${mib(w.onDisk)} on disk, ${mib(w.inMemory)} in memory (CPU)`]);
+    }
     const rvq = paperRvqBytesPerToken(config);
     if (rvq) lines.push(['KV cache RVQ', `${rvq.toLocaleString('en-US')} bytes/token with groups of 32, 2048-entry codebooks, depth 8 (${(kvBytes / rvq).toFixed(2)}x smaller)`]);
     for (const [k, v] of lines) console.log(`${k.padEnd(17)} ${v}`);
     return 0;
   },
 };
-
-/** K+V bytes per token, all layers, at the paper's setting (null when no 32-channel grouping fits). */
-function paperRvqBytesPerToken(c: ModelConfig): number | null {
-  const base = { headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided' } as const;
-  const spec =
-    c.headDim % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'head', scale: 'head' })
-    : (c.headDim * c.numKvHeads) % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'token', scale: 'token' })
-    : null;
-  return spec ? 2 * c.numLayers * rvqBytesPerToken(spec) : null;
-}

@@ -15,6 +15,7 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import { cacheChoiceSchema, checkDepth, openCacheRuntime, storeDepths } from './cache-runtime.js';
 import type { CacheChoice, CacheRuntime, LayerDepths } from './cache-runtime.js';
 import { ChatConversation } from './chat.js';
+import { fittingContext, freeMemory } from './fit.js';
 import type { ChatMessage, ChatTokenizer } from './chat.js';
 import { conversationIdSchema } from './conversation-id.js';
 import { Conversation } from './conversation.js';
@@ -32,6 +33,10 @@ export interface EngineOpenOptions {
   library?: string;
   cache?: CacheChoice;
   session?: SessionOptionsInput;
+  /** Tokens of context to plan memory for (default: the model's, shortened to what fits). */
+  context?: number;
+  /** Free memory to compare with (default: the machine's now). */
+  freeBytes?: number;
 }
 
 /** What the API reports of an open model (ChatModelInfo), plus its library folder. */
@@ -141,6 +146,7 @@ export class EngineModel {
     const manifest = readManifest(folder);
     const tokenizer = loadLibraryTokenizer(folder, manifest);
     const cache = parseOptions(cacheChoiceSchema, options.cache ?? { format: 'fp16' }, 'cache choice');
+    const context = fittingContext(folder, manifest, cache, options.context, options.freeBytes ?? freeMemory());
     const runtime = await openCacheRuntime(folder, manifest, cache, options.session);
     const spec = runtime.rvq?.set.keySpec;
     const info: EngineModelInfo = {
@@ -150,7 +156,7 @@ export class EngineModel {
       provider: runtime.provider,
       skippedProviders: runtime.skippedProviders,
       chat: isChatTokenizer(tokenizer),
-      contextLength: manifest.config.maxPositions,
+      contextLength: context,
       maxDepth: spec && !runtime.rvq!.only ? Math.max(spec.depth, runtime.rvq!.set.valueSpec.depth) : null,
       codebookBytes: runtime.rvq?.codebookBytes ?? 0,
     };

@@ -2,15 +2,16 @@
 // and a full-size random model for import measurements (nothing is downloaded). Writes config.json,
 // safetensors (sharded with an index above maxShardBytes), a byte-level BPE tokenizer.json,
 // tokenizer_config.json with a ChatML chat template, and generation_config.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SafetensorDtype, SafetensorEntry } from '../../quant/index.js';
-import { encodeSafetensors, float32ArrayToFloat16 } from '../../quant/index.js';
+import type { SafetensorDtype } from '../../quant/index.js';
+import { dtypeByteSize, float32ArrayToFloat16, safetensorsLayout } from '../../quant/index.js';
 import type { ModelConfig } from './config.js';
 import { expectedWeightShapes } from './config.js';
 import { singleFileName, shardIndexName } from './hf.js';
 import { hfConfigJson } from './hf-config.js';
 import type { WeightSource } from './weights.js';
+import { forEachRowSlice } from './weights.js';
 
 export interface HfExportOptions {
   dtype?: Extract<SafetensorDtype, 'F32' | 'F16' | 'BF16'>;
@@ -40,23 +41,51 @@ export class RandomWeights implements WeightSource {
   }
 
   read(name: string): Float32Array {
+    return this.readRows(name, 0, this.shapes.get(name)?.[0] ?? 0);
+  }
+
+  /** Each row has its own random stream, so any slice of rows is generated alone. */
+  readRows(name: string, start: number, count: number): Float32Array {
     const shape = this.shapes.get(name);
     if (!shape) throw new Error(`unknown weight tensor ${name}`);
-    const random = mulberry32(this.seed ^ hashString(name));
-    const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const rowValues = shape.slice(1).reduce((a, b) => a * b, 1);
+    const out = new Float32Array(count * rowValues);
     // Norm gains near 1 (Gemma stores w with (1 + w), so near 0); matrices ~ U(-a, a) with
     // a = sqrt(3 / fan_in) so activations stay O(1); embeddings O(1).
     const isNorm = name.endsWith('norm.weight');
     const base = isNorm && this.config.normWeightOffset === 0 ? 1 : 0;
     const amplitude = isNorm ? 0.2 : name.includes('embed_tokens') || name.startsWith('lm_head') ? 1 : Math.sqrt(3 / shape[shape.length - 1]);
-    for (let i = 0; i < out.length; i++) out[i] = base + amplitude * (2 * random() - 1);
+    // each row is a window of a pool of uniform values at a pseudo-random offset: random enough for
+    // tests and speed measurements, and fast enough to write an 8B-parameter model
+    const pool = this.pool();
+    const seed = this.seed ^ hashString(name);
+    for (let r = 0; r < count; r++) {
+      const from = Math.floor(mulberry32(seed + Math.imul(start + r, 0x9e3779b9))() * (pool.length - rowValues));
+      for (let i = 0; i < rowValues; i++) out[r * rowValues + i] = base + amplitude * pool[from + i];
+    }
     return out;
+  }
+
+  private uniform: Float32Array | null = null;
+
+  /** 2^20 values uniform in (-1, 1) (more when a row is longer), made once per instance. */
+  private pool(): Float32Array {
+    if (!this.uniform) {
+      const longest = Math.max(...[...this.shapes.values()].map((s) => s.slice(1).reduce((a, b) => a * b, 1)));
+      const random = mulberry32(this.seed);
+      this.uniform = Float32Array.from({ length: Math.max(2 ** 20, 4 * longest) }, () => 2 * random() - 1);
+    }
+    return this.uniform;
   }
 
   close(): void {}
 }
 
-/** Writes `weights` (shapes per `config`) as a Hugging Face folder. */
+/**
+ * Writes `weights` (shapes per `config`) as a Hugging Face folder. Shards are planned from the
+ * shapes, and each tensor is written a slice of rows at a time after its shard's header, so memory
+ * stays bounded however large the model (an 8B-geometry export holds one slice, not a shard).
+ */
 export function writeHfFolder(folder: string, config: ModelConfig, weights: WeightSource, options: HfExportOptions = {}): void {
   const dtype = options.dtype ?? 'F32';
   const maxShard = options.maxShardBytes ?? Infinity;
@@ -64,34 +93,47 @@ export function writeHfFolder(folder: string, config: ModelConfig, weights: Weig
   const configJson = options.configJson ?? { ...hfConfigJson(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] };
   writeFileSync(join(folder, 'config.json'), JSON.stringify(configJson, null, 2));
 
-  const shards: Record<string, SafetensorEntry>[] = [{}];
+  const shards: Record<string, { dtype: SafetensorDtype; shape: number[] }>[] = [{}];
   const aliases: Record<string, string>[] = [{}];
+  /** The tensor each stored name holds (a tied embedding may be stored under the classifier's name). */
+  const source = new Map<string, string>();
   let shardBytes = 0;
+  let totalSize = 0;
   for (const [name, shape] of expectedWeightShapes(config)) {
-    const data = encodeValues(weights.read(name), dtype);
-    if (shardBytes > 0 && shardBytes + data.length > maxShard) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * dtypeByteSize(dtype);
+    if (shardBytes > 0 && shardBytes + bytes > maxShard) {
       shards.push({});
       aliases.push({});
       shardBytes = 0;
     }
     const [stored, alias] = config.tiedEmbeddings && name === embeddingName && options.tiedAs === 'lm_head' ? [classifierName, embeddingName] : [name, classifierName];
-    shards[shards.length - 1][stored] = { dtype, shape, data };
+    shards[shards.length - 1][stored] = { dtype, shape };
+    source.set(stored, name);
     if (config.tiedEmbeddings && name === embeddingName) aliases[aliases.length - 1][alias] = stored;
-    shardBytes += data.length;
+    shardBytes += bytes;
+    totalSize += bytes;
   }
   const shardName = (i: number) => (shards.length === 1 ? singleFileName : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
   const weightMap: Record<string, string> = {};
-  let totalSize = 0;
   shards.forEach((tensors, i) => {
-    writeFileSync(join(folder, shardName(i)), encodeSafetensors(tensors, { format: 'pt', ...aliases[i] }));
-    for (const [name, t] of Object.entries(tensors)) {
-      weightMap[name] = shardName(i);
-      totalSize += t.data.length;
+    const { header, order } = safetensorsLayout(tensors, { format: 'pt', ...aliases[i] });
+    const fd = openSync(join(folder, shardName(i)), 'w');
+    try {
+      writeAll(fd, header);
+      for (const name of order) {
+        forEachRowSlice(weights, source.get(name)!, (rows) => writeAll(fd, encodeValues(rows, dtype)));
+        weightMap[name] = shardName(i);
+      }
+    } finally {
+      closeSync(fd);
     }
-    shards[i] = {}; // release the shard's bytes before encoding the next one
   });
   if (shards.length > 1) writeFileSync(join(folder, shardIndexName), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
   writeTokenizerFiles(folder, config.vocabSize);
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
 function encodeValues(values: Float32Array, dtype: NonNullable<HfExportOptions['dtype']>): Uint8Array {

@@ -5,7 +5,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } fr
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { SafetensorInfo } from '../../quant/index.js';
-import { parseSafetensorsHeader, safetensorToFloat32, safetensorsHeaderLength } from '../../quant/index.js';
+import { dtypeByteSize, parseSafetensorsHeader, safetensorToFloat32, safetensorsHeaderLength } from '../../quant/index.js';
 import type { ModelConfig } from './config.js';
 import { expectedWeightShapes } from './config.js';
 import { modelConfigFromHf } from './hf-config.js';
@@ -65,11 +65,17 @@ class SafetensorsWeights implements WeightSource {
   }
 
   read(name: string): Float32Array {
+    return this.readRows(name, 0, this.shapes.get(name)?.[0] ?? 0);
+  }
+
+  readRows(name: string, start: number, count: number): Float32Array {
     const at = this.locations.get(name);
     if (!at) throw new Error(`unknown weight tensor ${name}`);
-    const [begin, end] = at.info.dataOffsets;
-    const data = readExactly(at.fd, at.file, end - begin, at.dataStart + begin);
-    return safetensorToFloat32({ dtype: at.info.dtype, shape: at.info.shape, data });
+    const [rows, ...rest] = at.info.shape;
+    if (start < 0 || count < 0 || start + count > rows) throw new Error(`${name}: rows ${start}..${start + count} outside its ${rows}`);
+    const rowBytes = rest.reduce((a, b) => a * b, 1) * dtypeByteSize(at.info.dtype);
+    const data = readExactly(at.fd, at.file, count * rowBytes, at.dataStart + at.info.dataOffsets[0] + start * rowBytes);
+    return safetensorToFloat32({ dtype: at.info.dtype, shape: [count, ...rest], data });
   }
 
   close(): void {

@@ -26,13 +26,10 @@ export function installRvqGraph(modelFolder: string, codebookFile: string, name 
     throw new Error(`${basename(codebookFile)}: ${(e as Error).message}`, { cause: e });
   }
   // Every weight is already in the weights file; nothing may be read from a checkpoint here.
-  const weights: WeightSource = {
-    shapes: expectedWeightShapes(manifest.config),
-    read: (tensor) => {
-      throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
-    },
-    close: () => {},
+  const missing = (tensor: string): never => {
+    throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
   };
+  const weights: WeightSource = { shapes: expectedWeightShapes(manifest.config), read: missing, readRows: missing, close: () => {} };
   const graph = buildRvqDecoderGraph(manifest.config, weights, codebooks, {
     weightType: manifest.weightType,
     store: existingExternalTensors(manifest.weightsFile, manifest.weightsTable),

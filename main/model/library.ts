@@ -1,12 +1,13 @@
 // The model library: one folder per imported model holding manifest.json, the ONNX graphs, one
 // external-data weights file they share, and the tokenizer files. An import is written into a
 // hidden temporary folder and renamed into place only when complete.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { expectedWeightShapes, parameterCount } from './config.js';
+import { parameterCount } from './config.js';
 import { buildCaptureGraph, buildDecoderGraph } from '../onnx/decoder.js';
 import { ExternalTensorFile } from '../onnx/external-data.js';
-import type { WeightType } from '../onnx/layers.js';
+import type { WeightType } from './weights.js';
+import { defaultWeightType, weightBytes } from './weights.js';
 import type { OpenCheckpointOptions } from './checkpoint.js';
 import { openCheckpoint } from './checkpoint.js';
 import type { ModelManifest } from './manifest.js';
@@ -32,12 +33,15 @@ export function defaultLibraryDir(): string {
 export interface ImportProgress {
   bytesDone: number;
   bytesTotal: number;
+  /** The hidden folder being written (renamed into place when complete). */
+  partialFolder: string;
 }
 
 export interface ImportOptions extends OpenCheckpointOptions {
   library?: string;
   /** Folder name in the library (default: from the checkpoint's name). */
   id?: string;
+  /** Stored weight format (default: by model size, defaultWeightType). */
   weightType?: WeightType;
   onProgress?: (p: ImportProgress) => void;
 }
@@ -48,28 +52,28 @@ const graphFiles = { fp: 'fp.onnx', fpHalfCache: 'fp-kv16.onnx', capture: 'captu
 /** Converts a checkpoint into a library folder; returns its manifest and folder. */
 export function importModel(sourcePath: string, options: ImportOptions = {}): { folder: string; manifest: ModelManifest } {
   const library = options.library ?? defaultLibraryDir();
-  const weightType = options.weightType ?? 'float32';
   const id = options.id ?? modelIdFrom(sourcePath);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) throw new Error(`model id "${id}" may hold only letters, digits, '.', '_' and '-'`);
   const folder = join(library, id);
   if (existsSync(folder)) throw new Error(`${folder} already exists: remove it or import under another id`);
 
   const ck = openCheckpoint(sourcePath, options);
+  const weightType = options.weightType ?? defaultWeightType(ck.config);
   const temp = join(library, `${tempPrefix}${id}-${process.pid}-${Date.now()}`);
   try {
     // the tokenizer is checked before the long weight conversion
     const tokenizer: TextTokenizer = ck.format === 'llama2c' ? readLlama2cTokenizer(ck.tokenizerPath, ck.config.vocabSize) : readHfTokenizer(ck.tokenizerPath);
     if (tokenizer.vocabSize > ck.config.vocabSize) throw new Error(`the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${ck.config.vocabSize}`);
     removeAbandonedImports(library);
+    mkdirSync(library, { recursive: true });
+    const bytesTotal = weightBytes(ck.config, weightType).onDisk;
+    checkDiskRoom(library, bytesTotal + importReserveBytes, freeBytes(library));
     mkdirSync(temp, { recursive: true });
-    const bytesPerValue = weightType === 'float32' ? 4 : 2;
-    let bytesTotal = 0;
-    for (const shape of expectedWeightShapes(ck.config).values()) bytesTotal += shape.reduce((a, b) => a * b, 1) * bytesPerValue;
     let bytesDone = 0;
-    options.onProgress?.({ bytesDone, bytesTotal });
+    options.onProgress?.({ bytesDone, bytesTotal, partialFolder: temp });
     const store = new ExternalTensorFile(join(temp, weightsFileName), (n) => {
       bytesDone += n;
-      options.onProgress?.({ bytesDone, bytesTotal });
+      options.onProgress?.({ bytesDone, bytesTotal, partialFolder: temp });
     });
     try {
       writeFileSync(join(temp, graphFiles.fp), buildDecoderGraph(ck.config, ck.weights, { weightType, store }));
@@ -110,6 +114,21 @@ export function importModel(sourcePath: string, options: ImportOptions = {}): { 
   } finally {
     ck.weights.close();
   }
+}
+
+/** Room an import needs beyond the weights file: graphs, tokenizer, manifest. */
+const importReserveBytes = 64 * 2 ** 20;
+
+/** Bytes the current user may still write in the file system holding `folder`. */
+export function freeBytes(folder: string): number {
+  const fs = statfsSync(folder);
+  return fs.bavail * fs.bsize;
+}
+
+/** Refuses before anything is written when the library's disk cannot take `needed` bytes. */
+export function checkDiskRoom(folder: string, needed: number, free: number): void {
+  const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+  if (free < needed) throw new Error(`${folder}: not enough disk space for this import: it needs about ${gb(needed)}, ${gb(free)} free`);
 }
 
 export interface LibraryEntry {

@@ -122,13 +122,21 @@ class Llama2cWeights implements WeightSource {
   }
 
   read(name: string): Float32Array {
+    return this.readRows(name, 0, this.shapes.get(name)?.[0] ?? 0);
+  }
+
+  readRows(name: string, start: number, count: number): Float32Array {
     const span = this.spans.get(name);
-    if (!span) throw new Error(`unknown weight tensor ${name}`);
-    const out = new Float32Array(span.count);
+    const shape = this.shapes.get(name);
+    if (!span || !shape) throw new Error(`unknown weight tensor ${name}`);
+    if (start < 0 || count < 0 || start + count > shape[0]) throw new Error(`${name}: rows ${start}..${start + count} outside its ${shape[0]}`);
+    const rowValues = span.count / shape[0];
+    const out = new Float32Array(count * rowValues);
     const bytes = new Uint8Array(out.buffer);
+    const offset = span.offset + start * rowValues * 4;
     let done = 0;
     while (done < bytes.length) {
-      const n = readSync(this.fd, bytes, done, bytes.length - done, span.offset + done);
+      const n = readSync(this.fd, bytes, done, bytes.length - done, offset + done);
       if (n === 0) throw new Error(`unexpected end of file reading ${name}`);
       done += n;
     }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { modelConfigSchema } from './config.js';
 import { fileHashSchema, verifyFiles } from './file-hashes.js';
 import type { VerifyOptions } from './file-hashes.js';
+import { weightTypes } from './weights.js';
 
 export const manifestFileName = 'manifest.json';
 export const manifestFormat = 'reskv-model/1';
@@ -21,7 +22,7 @@ export const manifestSchema = z.object({
   importedAt: z.string(),
   config: modelConfigSchema,
   parameterCount: positiveInt,
-  weightType: z.enum(['float32', 'float16']),
+  weightType: z.enum(weightTypes),
   /** ONNX external data file shared by every graph of the model. */
   weightsFile: z.string(),
   weightsBytes: z.number().int().nonnegative(),

@@ -28,6 +28,7 @@ export class GraphBuilder {
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly constants = new Map<string, string>();
   private readonly initializerNames = new Set<string>();
+  private readonly domains = new Set<string>();
   private counter = 0;
   private scopePath = '';
 
@@ -46,16 +47,17 @@ export class GraphBuilder {
   }
 
   /** Adds a node with one output and returns that output's name (`as` fixes the name). */
-  op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, as?: string): string {
-    return this.opN(opType, inputs, 1, attrs, as ? [as] : undefined)[0];
+  op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, as?: string, domain = ''): string {
+    return this.opN(opType, inputs, 1, attrs, as ? [as] : undefined, domain)[0];
   }
 
-  /** Adds a node with `count` outputs. */
-  opN(opType: string, inputs: readonly string[], count: number, attrs: Record<string, AttrValue> = {}, names?: string[]): string[] {
+  /** Adds a node with `count` outputs; `domain` names a contrib operator set (version 1), e.g. com.microsoft. */
+  opN(opType: string, inputs: readonly string[], count: number, attrs: Record<string, AttrValue> = {}, names?: string[], domain = ''): string[] {
     const id = this.counter++;
     const outputs = names ?? Array.from({ length: count }, (_, i) => `${opType}_${id}${count > 1 ? `_${i}` : ''}`);
     const name = `${this.scopePath}${opType}_${id}`;
-    this.nodes.push({ opType, name, input: [...inputs], output: outputs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    if (domain) this.domains.add(domain);
+    this.nodes.push({ opType, domain, name, input: [...inputs], output: outputs, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
     return outputs;
   }
 
@@ -106,12 +108,12 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Serializes the model (IR version 8, the default ONNX domain at this.opset). */
+  /** Serializes the model (IR version 8, the default ONNX domain at this.opset, contrib domains at 1). */
   encode(graphName: string): Uint8Array {
     const model: onnxProto.onnx.IModelProto = {
       irVersion: 8,
       producerName: 'reskv',
-      opsetImport: [{ domain: '', version: this.opset }],
+      opsetImport: [{ domain: '', version: this.opset }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     };
     return onnx.ModelProto.encode(model).finish();

@@ -4,6 +4,7 @@
 import type { ModelConfig } from '../model/config.js';
 import { attentionWindow } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
+import type { BlockQuantSpec } from '../../quant/weight-quant.js';
 import type { TensorStore } from './builder.js';
 import { DataType, GraphBuilder, inlineTensors } from './builder.js';
 import type { WeightType } from './layers.js';
@@ -13,6 +14,10 @@ export type CacheType = 'float32' | 'float16';
 
 export interface DecoderGraphOptions {
   weightType?: WeightType;
+  /** int8/int4: another block size or zero-point choice than the default (for measuring them). */
+  linearQuant?: BlockQuantSpec;
+  /** int8/int4: MatMulNBits accuracy_level (default 4, int8 activations; 0: float32, exact). */
+  accuracyLevel?: 0 | 4;
   /** Element type of past/present K/V in the fp graph. */
   cacheType?: CacheType;
   /** Inline (default) or external data. */
@@ -43,7 +48,7 @@ export interface CacheStrategy {
 /** Builds the transformer around `cache`; returns the serialized model. */
 export function buildTransformerGraph(config: ModelConfig, weights: WeightSource, cache: CacheStrategy, options: DecoderGraphOptions, graphName: string): Uint8Array {
   const g = new GraphBuilder(options.store ?? inlineTensors);
-  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32');
+  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32', options.linearQuant, options.accuracyLevel);
   const { numHeads, numKvHeads, vocabSize } = config;
 
   const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
@@ -72,8 +77,7 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   };
   const ctx: StepContext = { m, newTables: m.ropeTables(positionIds), seqLen, pastLen };
 
-  const table = embeddingTable(m);
-  let x = g.scope('weights', () => embedTokens(m, inputIds, table));
+  let x = g.scope('weights', () => embedTokens(m, inputIds));
 
   // node names are scoped by what they do (weights, kv-cache, attention) for per-part profiles
   for (let i = 0; i < config.numLayers; i++) {
@@ -87,22 +91,17 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
     x = g.scope('weights', () => layerOutput(m, residual, attn, i));
   }
 
-  const flat = g.scope('weights', () => logitsRows(m, x, table));
+  const flat = g.scope('weights', () => logitsRows(m, x));
   const logitsShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([vocabSize])], { axis: 0 });
   g.op('Reshape', [flat, logitsShape], {}, 'logits');
   g.output('logits', DataType.FLOAT, ['batch_size', 'sequence_length', vocabSize]);
   return g.encode(graphName);
 }
 
-/** The token embedding table [vocab, hidden] (also the output head when tied). */
-export function embeddingTable(m: ModelGraph): string {
-  return m.weight('model.embed_tokens.weight', [m.config.vocabSize, m.config.hiddenSize]);
-}
-
-/** Token embeddings [batch, n, hidden] of int64 ids [batch, n]. */
-export function embedTokens(m: ModelGraph, inputIds: string, table: string): string {
+/** Token embeddings [batch, n, hidden] of int64 ids [batch, n] (Gemma scales them by sqrt(hidden)). */
+export function embedTokens(m: ModelGraph, inputIds: string): string {
   const { g, config } = m;
-  const x = g.op('Gather', [table, inputIds]);
+  const x = m.embed(inputIds);
   return config.embeddingScale === 1 ? x : g.op('Mul', [x, g.float([config.embeddingScale], [])]);
 }
 
@@ -132,12 +131,10 @@ export function layerOutput(m: ModelGraph, x: string, attn: string, i: number): 
   return g.op('Add', [h, outputNorm(m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize), 'post_feedforward_layernorm')]);
 }
 
-/** logits [b*n, vocab] = norm(x) E^T through Gemm(transB), so a tied embedding is stored once. */
-export function logitsRows(m: ModelGraph, x: string, table: string): string {
+/** logits [b*n, vocab] of norm(x) through the classifier (the embedding when tied), soft-capped where the model caps them. */
+export function logitsRows(m: ModelGraph, x: string): string {
   const { g, config } = m;
-  const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, config.hiddenSize])]);
-  const head = config.tiedEmbeddings ? table : m.weight('lm_head.weight', [config.vocabSize, config.hiddenSize]);
-  const logits = g.op('Gemm', [xf, head], { transB: 1 });
+  const logits = m.classifier(g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, config.hiddenSize])]));
   return config.logitSoftcap ? m.softcap(logits, config.logitSoftcap) : logits;
 }
 

@@ -24,6 +24,7 @@ import type { KvStore } from '../../main/engine/kv-store.js';
 import { percentile } from '../../main/engine/timing.js';
 import { createSession } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
+import type { WeightType } from '../../main/model/weights.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { smolLm2Geometry } from '../support/geometries.js';
 
@@ -73,7 +74,7 @@ export interface SpeedAtContext {
 }
 
 /** Runs the measurement, printing a line per cache; returns the figures. */
-export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
+export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log, weightType: WeightType = 'float32'): Promise<SpeedAtContext[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
   const spec = smolLm2RvqSpec;
   // positions past SmolLM2's 8192 for the 8192-token context plus the decoded tokens (random weights; RoPE takes any position)
@@ -83,12 +84,12 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   const weights = new RandomWeights(c, 1);
   const geometry = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
 
-  const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: ['cpu'] });
-  const splitSessions = await openSplitSessions(buildSplitSegments(c, weights));
+  const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16', weightType }), { providers: ['cpu'] });
+  const splitSessions = await openSplitSessions(buildSplitSegments(c, weights, { weightType }));
   const kernel = new FusedKernel();
   const fpGraph = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
   const fused = new FusedDecoder(splitSessions, c, kernel, fusedCodebooks(kernel, set));
-  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random fp32 weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random ${weightType} weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
   log('fused: weights in ONNX Runtime (31 segment sessions, 1 thread each), attention in the WebAssembly SIMD kernel (1 thread); graph: one ONNX graph per step (default threads)');
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 

@@ -36,7 +36,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('Models vi
     await expect.poll(() => row.locator('td').allTextContents()).toEqual([
       'llama',
       expect.stringMatching(/^2\d\d,\d{3}$/),
-      'float32',
+      expect.stringMatching(/^float32 \(1015\.75 KiB in memory\)$/),
       expect.stringMatching(/MiB$/),
       '5 × 4 × 8',
       '640',

@@ -25,6 +25,9 @@ function splitSegmentFiles(folder: string, manifest: ModelManifest): string[] {
     read: (tensor) => {
       throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
     },
+    readRows: (tensor) => {
+      throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
+    },
     close: () => {},
   };
   const store = existingExternalTensors(manifest.weightsFile, manifest.weightsTable);

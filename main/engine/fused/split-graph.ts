@@ -13,7 +13,7 @@ import type { ModelConfig } from '../../model/config.js';
 import type { WeightSource } from '../../model/weights.js';
 import { DataType, GraphBuilder, inlineTensors } from '../../onnx/builder.js';
 import type { DecoderGraphOptions } from '../../onnx/decoder.js';
-import { embedTokens, embeddingTable, layerOutput, layerProjections, logitsRows } from '../../onnx/decoder.js';
+import { embedTokens, layerOutput, layerProjections, logitsRows } from '../../onnx/decoder.js';
 import { ModelGraph } from '../../onnx/layers.js';
 import { createSession } from '../session.js';
 import type { SessionOptionsInput } from '../session.js';
@@ -28,7 +28,7 @@ export function segmentOutputs(config: ModelConfig, i: number): string[] {
 /** Segment `i` (0..numLayers) as a serialized model. */
 export function buildSplitSegment(config: ModelConfig, weights: WeightSource, i: number, options: Omit<DecoderGraphOptions, 'cacheType'> = {}): Uint8Array {
   const g = new GraphBuilder(options.store ?? inlineTensors);
-  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32');
+  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32', options.linearQuant, options.accuracyLevel);
   const { hiddenSize: hidden, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
   if (!Number.isInteger(i) || i < 0 || i > numLayers) throw new RangeError(`segment ${i} is outside 0..${numLayers}`);
   const layerInput = () => {
@@ -37,12 +37,11 @@ export function buildSplitSegment(config: ModelConfig, weights: WeightSource, i:
     return layerOutput(m, resid, attn, i - 1);
   };
   if (i === numLayers) {
-    const table = config.tiedEmbeddings ? embeddingTable(m) : '';
-    g.op('Reshape', [logitsRows(m, layerInput(), table), g.int64([1, -1, vocabSize])], {}, 'logits');
+    g.op('Reshape', [logitsRows(m, layerInput()), g.int64([1, -1, vocabSize])], {}, 'logits');
     g.output('logits', DataType.FLOAT, [1, 'sequence_length', vocabSize]);
     return g.encode(`${splitGraphName}.${i}`);
   }
-  const x = i === 0 ? embedTokens(m, g.input('input_ids', DataType.INT64, [1, 'sequence_length']), embeddingTable(m)) : layerInput();
+  const x = i === 0 ? embedTokens(m, g.input('input_ids', DataType.INT64, [1, 'sequence_length'])) : layerInput();
   g.op('Identity', [x], {}, `hidden.${i}`);
   g.output(`hidden.${i}`, DataType.FLOAT, [1, 'sequence_length', hidden]);
   const rows = layerProjections(m, x, i);

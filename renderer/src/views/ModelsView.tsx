@@ -70,7 +70,9 @@ function ModelTable({ models, bridge, selected, select }: { models: ModelSummary
                 <>
                   <td>{m.info.architecture}</td>
                   <td>{formatCount(m.info.parameterCount)}</td>
-                  <td>{m.info.weightType}</td>
+                  <td title={`weights: ${formatBytes(m.info.weightBytesOnDisk)} on disk, ${formatBytes(m.info.weightBytesInMemory)} in memory (CPU)`}>
+                    {m.info.weightType} ({formatBytes(m.info.weightBytesInMemory)} in memory)
+                  </td>
                   <td>{formatBytes(m.bytesOnDisk)}</td>
                   <td>{`${m.info.numLayers} × ${m.info.numKvHeads} × ${m.info.headDim}`}</td>
                   <td>{formatCount(m.info.kvBytesPerTokenFp16)}</td>

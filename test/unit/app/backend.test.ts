@@ -123,7 +123,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('backend w
         if (++reports === 2) throw new JobCancelledError();
       },
     };
-    expect(() => importIntoLibrary(dataDir, checkpoint, control)).toThrow(JobCancelledError);
+    await expect(importIntoLibrary(dataDir, checkpoint, control)).rejects.toThrow(JobCancelledError);
     expect(await readdir(library)).toEqual([]);
   });
 });

@@ -66,15 +66,15 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
     await copyFile(fixtures.tok512, join(source, 'tok512.bin'));
     const control = { report: () => undefined, signal: new AbortController().signal };
-    importIntoLibrary(dataDir, join(source, 'stories260K.bin'), control);
+    await importIntoLibrary(dataDir, join(source, 'stories260K.bin'), control);
     // a tiny random-weight model with a chat template (ChatML), for chat rendering
     const tinyConfig = tinyModels['llama (MHA, tied)'];
     tinyChatSource = join(source, 'tiny-chat');
     writeHfFolder(tinyChatSource, tinyConfig, new RandomWeights(tinyConfig, 3));
-    importIntoLibrary(dataDir, tinyChatSource, control);
+    await importIntoLibrary(dataDir, tinyChatSource, control);
     server = await startHeadlessServer({ port: 0, rendererDir: null, backend, token, maxBodyBytes });
     client = new OpenAI({ baseURL: `${server.url}v1`, apiKey: token, maxRetries: 0 });
-  });
+  }, 60_000); // two imports, each in its own worker thread
 
   afterAll(async () => {
     await server?.close();

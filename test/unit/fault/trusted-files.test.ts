@@ -146,7 +146,13 @@ describe('NaN logits', () => {
     try {
       // a checkpoint whose final norm holds NaN: imported faithfully (its hashes match), so only the run sees it
       const random = new RandomWeights(tinyConfig, 7);
-      const weights = { shapes: random.shapes, read: (name: string) => (name === 'model.norm.weight' ? random.read(name).fill(NaN) : random.read(name)), close: () => {} };
+      const poisoned = (name: string, rows: Float32Array) => (name === 'model.norm.weight' ? rows.fill(NaN) : rows);
+      const weights = {
+        shapes: random.shapes,
+        read: (name: string) => poisoned(name, random.read(name)),
+        readRows: (name: string, start: number, count: number) => poisoned(name, random.readRows(name, start, count)),
+        close: () => {},
+      };
       writeHfFolder(join(dir, 'nan-hf'), tinyConfig, weights);
       const { folder } = importModel(join(dir, 'nan-hf'), { library: join(dir, 'library'), id: 'nan' });
       await expect(answer(folder, { format: 'fp16' })).rejects.toThrow(/model nan \(.*nan\/weights\.bin\): the model produced a NaN logit/);

@@ -32,7 +32,7 @@ describe('reskv import / models / inspect', () => {
   it('imports with progress on stderr, then lists and inspects the model', async () => {
     let io = captured();
     expect(await importCommand.run([source, '--library', library, '--weights', 'float16'])).toBe(0);
-    expect(io.out()).toMatch(/^imported tiny-llama3 \(llama, 0\.03M parameters, float16\) in /);
+    expect(io.out()).toMatch(/^imported tiny-llama3 \(llama, 0\.03M parameters, float16 weights: 0\.1 MB on disk, ~0\.1 MB in memory\) in /);
     expect(io.err()).toMatch(/converting weights: .* \(100%\)/);
     vi.restoreAllMocks();
 
@@ -47,6 +47,8 @@ describe('reskv import / models / inspect', () => {
     expect(io.out()).toContain('heads / KV heads  4 / 2 (head dim 8)');
     expect(io.out()).toContain('RoPE              theta 500000, half, llama3 scaling x8');
     expect(io.out()).toContain(`KV cache fp16     ${2 * 2 * 2 * 8 * 2} bytes/token`);
+    expect(io.out()).toMatch(/as float32 \(default\)\s+0\.1 MiB on disk, 0\.1 MiB in memory/);
+    expect(io.out()).toMatch(/as int4 +\d+\.\d MiB on disk, \d+\.\d MiB in memory/);
     vi.restoreAllMocks();
 
     io = captured();
@@ -72,7 +74,7 @@ describe('reskv import / models / inspect', () => {
 
   it('turns bad arguments into usage errors', async () => {
     await expect(importCommand.run([])).rejects.toThrow(CliUsageError);
-    await expect(importCommand.run([source, '--weights', 'int4'])).rejects.toThrow("--weights must be float32 or float16, got 'int4'");
+    await expect(importCommand.run([source, '--weights', 'int3'])).rejects.toThrow("--weights must be one of int4, int8, fp16, fp32, got 'int3'");
     await expect(importCommand.run([source, '--frobnicate'])).rejects.toThrow(CliUsageError);
     await expect(modelsCommand.run(['extra'])).rejects.toThrow(CliUsageError);
     await expect(inspectCommand.run([join(dir, 'nothing-here')])).rejects.toThrow('nothing-here: no such file or folder');
