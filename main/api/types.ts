@@ -149,7 +149,7 @@ export interface ModelSummary {
   problem: string | null;
 }
 
-export type ExecutionProviderName = 'cuda' | 'dml' | 'coreml' | 'cpu';
+export type ExecutionProviderName = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
 
 export interface Settings {
   providers: ExecutionProviderName[];

@@ -23,6 +23,11 @@ function castTarget(node: Node): number | undefined {
   return node.opType === 'Cast' ? Number(node.attribute?.find((a) => a.name === 'to')?.i ?? -1) : undefined;
 }
 
+/** The graph's output names. */
+export function graphOutputNames(model: Uint8Array): string[] {
+  return (onnx.ModelProto.decode(model).graph?.output ?? []).map((o) => o.name ?? '');
+}
+
 /** True when the serialized model has float16 inputs, outputs or casts (graphs a no-f16 GPU cannot run). */
 export function hasHalfFloats(model: Uint8Array): boolean {
   const graph = onnx.ModelProto.decode(model).graph;
@@ -61,6 +66,9 @@ export function withoutHalfFloats(model: Uint8Array): Uint8Array {
     offset: constant(`${prefix}offset`, [-minExponent]),
     largest: constant(`${prefix}largest`, [largestHalf]),
     infinity: constant(`${prefix}infinity`, [Infinity]),
+    magic: constant(`${prefix}magic`, [1.5 * 2 ** 23]),
+    one: constant(`${prefix}one`, [1]),
+    minusOne: constant(`${prefix}minus-one`, [-1]),
   };
   let counter = 0;
   const nodes: Node[] = [];
@@ -87,11 +95,16 @@ export function withoutHalfFloats(model: Uint8Array): Uint8Array {
     const up = op('Cast', [op('GreaterOrEqual', [a, op('Add', [power, power])])], [int('to', DataType.FLOAT)]);
     const down = op('Cast', [op('Less', [a, power])], [int('to', DataType.FLOAT)]);
     const exponent = clip(op('Sub', [op('Add', [guess, up]), down]));
-    // fp16 keeps 11 significant bits: the step is 2^(e - 10); Round rounds half to even
+    // fp16 keeps 11 significant bits: the step is 2^(e - 10). |x| / step is below 2^12, so adding and
+    // subtracting 1.5 * 2^23 rounds it to a whole number, half to even, in float32 (WebGPU has no
+    // Round); on |x|, x's sign put back by a product (ONNX Runtime's Where drops a zero's sign, so a
+    // negative that rounds to zero stays -0; x = -0 itself comes out +0, the one bit that differs)
     const quantum = op('Gather', [names.quanta, index(exponent)]);
-    const rounded = op('Mul', [op('Round', [op('Div', [x, quantum])]), quantum]);
+    const magnitude = op('Mul', [op('Sub', [op('Add', [op('Div', [op('Abs', [x]), quantum]), names.magic]), names.magic]), quantum]);
+    const sign = op('Where', [op('Less', [x, names.zero]), names.minusOne, names.one]);
     // beyond fp16's largest finite value the cast gives an infinity of x's sign
-    op('Where', [op('Greater', [op('Abs', [rounded]), names.largest]), op('Mul', [x, names.infinity]), rounded], [], node.output![0]);
+    const scale = op('Where', [op('Greater', [magnitude, names.largest]), names.infinity, names.one]);
+    op('Mul', [op('Mul', [magnitude, sign]), scale], [], node.output![0]);
   }
   graph.node = nodes;
   graph.initializer = [...(graph.initializer ?? []), ...constants];
