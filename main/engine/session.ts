@@ -59,7 +59,8 @@ const firstLine = (error: unknown) => (error as Error).message.split('\n')[0];
 
 /** Creates the probe on `provider` and runs it; throws what the provider threw. */
 async function runProbe(provider: ExecutionProvider, model: Uint8Array): Promise<void> {
-  const session = await ort.InferenceSession.create(model, { executionProviders: [provider] });
+  // fatal-only log: a provider failing the probe is an expected outcome, reported in the result
+  const session = await ort.InferenceSession.create(model, { executionProviders: [provider], logSeverityLevel: 4 });
   try {
     const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3), [3]) });
     const y = Array.from(out.y.data as Float32Array);

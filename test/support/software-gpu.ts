@@ -18,3 +18,17 @@ export function softwareGpuEnv(): Record<string, string> {
   const libraries = [chromiumDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return { VK_ICD_FILENAMES: swiftShaderIcd, XDG_RUNTIME_DIR: runtimeDir, LD_LIBRARY_PATH: libraries };
 }
+
+/**
+ * True when this process finds a WebGPU adapter (SwiftShader's, given softwareGpuEnv). Under CI=true
+ * a missing adapter is an error (CI installs chromium); elsewhere the tests skip visibly.
+ */
+export async function haveWebGpu(): Promise<boolean> {
+  const { probeProvider } = await import('../../main/engine/session.js');
+  const probe = await probeProvider('webgpu');
+  if (probe.available) return true;
+  const message = `no WebGPU adapter (${probe.reason}); install chromium for SwiftShader's Vulkan driver`;
+  if (process.env.CI === 'true') throw new Error(message);
+  console.warn(`SKIPPING: ${message}`);
+  return false;
+}
