@@ -27,6 +27,7 @@ export const apiMethodNames = [
   'tradeoffs.list',
   'settings.get',
   'settings.save',
+  'settings.providers',
   'jobs.list',
   'jobs.cancel',
 ] as const;

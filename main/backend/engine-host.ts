@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { BackendEvent, CacheName, ChatFigures, ChatSession, CompletionRequest, CompletionResult, SamplingOptions } from '../api/types.js';
+import type { BackendEvent, CacheName, ChatFigures, ChatModelInfo, ChatSession, CompletionRequest, CompletionResult, SamplingOptions } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { parseCacheChoice } from '../engine/cache-runtime.js';
 import { EngineModel, findLibraryModel, type ConversationFigures } from '../engine/engine-model.js';
@@ -77,6 +77,12 @@ export class EngineHost {
 
   private get conversationsDir(): string {
     return join(this.dataDir, 'conversations');
+  }
+
+  /** What each loaded model reports (its provider and those passed over among it); failed loads are left out. */
+  async loadedModels(): Promise<ChatModelInfo[]> {
+    const engines = await Promise.allSettled([...this.loaded.values()].map((entry) => entry.engine));
+    return engines.flatMap((e) => (e.status === 'fulfilled' ? [e.value.info] : []));
   }
 
   /** Loads (once) the model with the cache; returns its key. */

@@ -14,6 +14,7 @@ import {
   removeUserHardware,
   saveUserHardware,
 } from '../cost/index.js';
+import { probeProviders } from '../engine/session.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import type { JobRegistry } from './jobs.js';
@@ -179,6 +180,7 @@ const methods: MethodTable = {
   },
   'tradeoffs.list': { args: z.tuple([modelIdSchema]), run: ({ host }, model) => readTradeoffHistory(host.dataDir, model) },
   'settings.get': { args: z.tuple([]), run: ({ host }) => loadSettings(host.dataDir) },
+  'settings.providers': { args: z.tuple([]), run: async ({ engine }) => ({ providers: await probeProviders(), models: await engine.loadedModels() }) },
   'settings.save': {
     args: z.tuple([settingsSchema]),
     run: ({ host, publish }, settings) => {
