@@ -1,10 +1,12 @@
-// Engine decode speed and cache bytes on a random model of SmolLM2-135M's geometry (issue 5,
-// benchmark part 2): the fp16 cache (fp graph) against RVQ depth 8 and depth 4 (rvq graph; groups of
+// Engine decode speed and cache bytes on a random model of a published geometry (SmolLM2-135M by
+// default, or Llama-3.2-1B) on a named execution provider (CPU by default, or WebGPU / CUDA): the fp16
+// cache (fp graph) against RVQ depth 8 and depth 4 (rvq graph; groups of
 // 32 inside the head, C 2048, per-head fp16 scales; random codebooks), at several context lengths,
 // through the engine's stores, decoders and generation loop. The past is filled with random values /
 // random codes (decode speed does not depend on them), then `steps` tokens are decoded greedily.
 // Each context is measured in `rounds` rounds, fp16 and RVQ interleaved, so that a shared CPU's slow
 // spells fall on all three caches; the speed ratio (speedVsFp16: p50 latencies) is taken per round.
+import { spawnSync } from 'node:child_process';
 import { createRng, parseRvqSpec, rvqBytesPerToken, rvqCodeBytesPerToken, rvqCodebookBytes, scalesPerToken } from '../../quant/index.js';
 import type { CodebookSet } from '../../quant/index.js';
 import { describeDecode, measureDecode, speedVsFp16 } from '../../main/engine/decode-measure.js';
@@ -18,12 +20,27 @@ import type { KvStore } from '../../main/engine/kv-store.js';
 import { RvqGraphDecoder } from '../../main/engine/rvq-graph-decoder.js';
 import { percentile } from '../../main/engine/timing.js';
 import { createSession } from '../../main/engine/session.js';
+import type { ExecutionProvider } from '../../main/engine/session.js';
+import type { ModelConfig } from '../../main/model/config.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
-import { smolLm2Geometry as c } from '../support/geometries.js';
+import { llama32OneBGeometry, smolLm2Geometry } from '../support/geometries.js';
 
-export const smolLm2RvqSpec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
+export const geometries = { 'smollm2-135m': { name: 'SmolLM2-135M', config: smolLm2Geometry }, 'llama-3.2-1b': { name: 'Llama-3.2-1B', config: llama32OneBGeometry } } as const;
+export type GeometryName = keyof typeof geometries;
+
+/** Groups of 32 inside the head (strided), C 2048, depth 8, an fp16 scale per head. */
+export const rvqSpecFor = (c: ModelConfig) =>
+  parseRvqSpec({ headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
+
+export const smolLm2RvqSpec = rvqSpecFor(smolLm2Geometry);
+
+export interface EngineSpeedOptions {
+  geometry?: GeometryName;
+  /** The provider to run on (the benchmark names it, so figures do not depend on the machine). */
+  provider?: ExecutionProvider;
+}
 
 export interface SpeedAtContext {
   context: number;
@@ -36,26 +53,42 @@ export interface SpeedAtContext {
   formulaBytes: Record<8 | 4, number>;
 }
 
+/**
+ * The GPU a GPU provider runs on, as far as this machine tells (onnxruntime-node does not report
+ * its WebGPU adapter): SwiftShader when Vulkan is pointed at it, else nvidia-smi's name where present.
+ */
+function deviceName(): string {
+  if ((process.env.VK_ICD_FILENAMES ?? '').includes('swiftshader')) return 'SwiftShader (software Vulkan on the CPU; not a GPU speed)';
+  const smi = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8' });
+  return smi.status === 0 && smi.stdout.trim() ? smi.stdout.trim().split('\n').join(', ') : 'an adapter onnxruntime-node does not name';
+}
+
 /** Runs the measurement, printing a line per cache; returns the figures. */
-export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log): Promise<SpeedAtContext[]> {
+export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log, options: EngineSpeedOptions = {}): Promise<SpeedAtContext[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
-  const spec = smolLm2RvqSpec;
+  const geometry = geometries[options.geometry ?? 'smollm2-135m'];
+  const provider = options.provider ?? 'cpu';
+  // positions beyond the model's own are allowed for speed only (random weights, no text is judged)
+  const c: ModelConfig = { ...geometry.config, maxPositions: Math.max(geometry.config.maxPositions, Math.max(...pasts) + steps + 2) };
+  const spec = rvqSpecFor(c);
   const rng = createRng(1);
   const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
   const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: c.numLayers }, () => ({ key: book(), value: book() })) };
   const weights = new RandomWeights(c, 1);
-  const geometry = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
+  const kvGeometry = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim };
   const W = c.numKvHeads * c.headDim;
 
-  const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: ['cpu'] });
-  const rvqSession = await createSession(buildRvqDecoderGraph(c, weights, set), { providers: ['cpu'] });
+  const fpSession = await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: [provider] });
+  const rvqSession = await createSession(buildRvqDecoderGraph(c, weights, set), { providers: [provider] });
+  for (const s of [fpSession, rvqSession]) if (s.provider !== provider) throw new Error(`${provider} could not run the graph: ${s.skipped.map((k) => `${k.provider}: ${k.reason}`).join('; ')}`);
   const fp = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
   const rvq = new RvqGraphDecoder(rvqSession.session, c, set) as DecoderStep<KvStore>;
-  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  log(`provider ${provider}${provider === 'cpu' ? '' : ` on ${deviceName()}`}${fpSession.halfFree ? ' (no float16 kernels: graphs run float16-free)' : ''}`);
+  log(`${geometry.name} geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
   const filledFp16 = (past: number): KvStore => {
-    const store = new Fp16KvStore(geometry);
+    const store = new Fp16KvStore(kvGeometry);
     for (let i = 0; i < c.numLayers; i++) {
       for (const kind of KV_KINDS) store.append(i, kind, { data: Float32Array.from({ length: past * W }, () => rng.normal()), tokens: past, start: 0, count: past });
     }

@@ -20,3 +20,23 @@ export const smolLm2Geometry: ModelConfig = {
   embeddingScale: 1,
   rope: { theta: 100000, style: 'half', scaling: null },
 };
+
+/** meta-llama/Llama-3.2-1B's config.json (its llama3 RoPE scaling left out: speed does not depend on it). */
+export const llama32OneBGeometry: ModelConfig = {
+  architecture: 'llama',
+  hiddenSize: 2048,
+  numLayers: 16,
+  numHeads: 32,
+  numKvHeads: 8,
+  headDim: 64,
+  intermediateSize: 8192,
+  vocabSize: 128256,
+  maxPositions: 131072,
+  normEps: 1e-5,
+  normWeightOffset: 0,
+  activation: 'silu',
+  qkvBias: false,
+  tiedEmbeddings: true,
+  embeddingScale: 1,
+  rope: { theta: 500000, style: 'half', scaling: null },
+};
