@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { DataType, GraphBuilder, inlineTensors } from '../onnx/builder.js';
-import { graphOutputNames, hasHalfFloats, withoutHalfFloats } from '../onnx/half-free.js';
+import { hasHalfFloats, withoutHalfFloats } from '../onnx/half-free.js';
 import { parseOptions } from './sampler.js';
 
 /** In order of preference: native GPU providers, then WebGPU (any GPU through Vulkan, D3D12 or Metal), then CPU. */
@@ -110,8 +110,6 @@ export const sessionOptionsSchema = z.strictObject({
   providers: z.array(z.enum(executionProviders)).min(1, 'must name at least one provider').optional(),
   /** Threads inside one operator (0 = ONNX Runtime's default). */
   threads: z.number().int('must be an integer').min(0, 'must be at least 0').max(1024, 'must be at most 1024').default(0),
-  /** Outputs a GPU provider keeps on the device (ort tensors with location 'gpu-buffer'), to feed the next run. */
-  deviceOutputs: z.array(z.string()).default([]),
 });
 
 export type SessionOptionsInput = z.input<typeof sessionOptionsSchema>;
@@ -124,8 +122,6 @@ export interface CreatedSession {
   skipped: { provider: ExecutionProvider; reason: string }[];
   /** The graph runs float16-free: its float16 inputs and outputs are float32 tensors (same values). */
   halfFree: boolean;
-  /** Outputs that come back as GPU buffers (deviceOutputs the graph has, on a GPU provider). */
-  deviceOutputs: string[];
 }
 
 /** A model path's bytes and the folder its external data (weights) is found in. */
@@ -134,7 +130,7 @@ function loadModel(model: Uint8Array | string): { bytes: Uint8Array; folder: str
 }
 
 export async function createSession(model: Uint8Array | string, options: SessionOptionsInput = {}): Promise<CreatedSession> {
-  const { providers, threads, deviceOutputs } = parseOptions(sessionOptionsSchema, options, 'session options');
+  const { providers, threads } = parseOptions(sessionOptionsSchema, options, 'session options');
   const order = [...new Set([...(providers ?? platformProviders()), 'cpu' as const])];
   const skipped: CreatedSession['skipped'] = [];
   for (const provider of order) {
@@ -152,19 +148,16 @@ export async function createSession(model: Uint8Array | string, options: Session
         enableMemPattern: false,
         ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
       };
-      const onDevice = provider === 'cpu' ? [] : deviceOutputs;
-      if (probed.halfFloats && onDevice.length === 0) {
+      if (probed.halfFloats) {
         const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
-        return { session, provider, skipped, halfFree: false, deviceOutputs: [] };
+        return { session, provider, skipped, halfFree: false };
       }
       const { bytes, folder } = loadModel(model);
-      const halfFree = !probed.halfFloats && hasHalfFloats(bytes);
+      const halfFree = hasHalfFloats(bytes);
       // external data (the weights file) is found beside the model file, not beside a buffer
       if (folder) sessionOptions.extra = { session: { model_external_initializers_file_folder_path: folder } };
-      const kept = onDevice.filter((name) => graphOutputNames(bytes).includes(name));
-      if (kept.length > 0) sessionOptions.preferredOutputLocation = Object.fromEntries(kept.map((name) => [name, 'gpu-buffer' as const]));
       const session = await ort.InferenceSession.create(halfFree ? withoutHalfFloats(bytes) : bytes, sessionOptions);
-      return { session, provider, skipped, halfFree, deviceOutputs: kept };
+      return { session, provider, skipped, halfFree };
     } catch (error) {
       skipped.push({ provider, reason: firstLine(error) });
     }

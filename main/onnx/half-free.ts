@@ -23,11 +23,6 @@ function castTarget(node: Node): number | undefined {
   return node.opType === 'Cast' ? Number(node.attribute?.find((a) => a.name === 'to')?.i ?? -1) : undefined;
 }
 
-/** The graph's output names. */
-export function graphOutputNames(model: Uint8Array): string[] {
-  return (onnx.ModelProto.decode(model).graph?.output ?? []).map((o) => o.name ?? '');
-}
-
 /** True when the serialized model has float16 inputs, outputs or casts (graphs a no-f16 GPU cannot run). */
 export function hasHalfFloats(model: Uint8Array): boolean {
   const graph = onnx.ModelProto.decode(model).graph;

@@ -31,11 +31,6 @@ describe('createSession', () => {
     expect(await probeProvider(foreign)).toMatchObject({ available: false, reason: `not available on ${process.platform}` });
   });
 
-  it('keeps no output on the device on the CPU', async () => {
-    const created = await createSession(graph(), { providers: ['cpu'], deviceOutputs: ['present.0.key'] });
-    expect(created.deviceOutputs).toEqual([]);
-  });
-
   it('rejects bad options and an unreadable model clearly', async () => {
     await expect(createSession(graph(), { threads: -1 })).rejects.toThrow(/threads: must be at least 0/);
     await expect(createSession(graph(), { providers: ['tpu' as 'cpu'] })).rejects.toThrow(/providers\.0/);
