@@ -2,7 +2,7 @@
 import { defineConfig } from 'electron-vite';
 import react from '@vitejs/plugin-react';
 import { resolve } from 'node:path';
-import { contentSecurityPolicy, devContentSecurityPolicy } from './main/electron/security.js';
+import { contentSecurityPolicy, devContentSecurityPolicy } from './main/content-security-policy.js';
 
 export default defineConfig(({ command }) => ({
   main: {
@@ -29,7 +29,7 @@ export default defineConfig(({ command }) => ({
     plugins: [
       react(),
       {
-        // One CSP, defined in main/electron/security.ts, injected into the page at build time.
+        // One CSP, defined in main/content-security-policy.ts, injected into the page at build time.
         name: 'reskv-csp',
         transformIndexHtml: (html: string) =>
           html.replace('%RESKV_CSP%', command === 'serve' ? devContentSecurityPolicy : contentSecurityPolicy),

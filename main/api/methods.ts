@@ -34,6 +34,12 @@ export const apiMethodNames = [
 
 export type ApiMethodName = (typeof apiMethodNames)[number];
 
+const apiMethodNameSet: ReadonlySet<string> = new Set(apiMethodNames);
+
+export function isApiMethodName(name: string): name is ApiMethodName {
+  return apiMethodNameSet.has(name);
+}
+
 export const ipcChannelFor = (method: ApiMethodName): string => `reskv:${method}`;
 
 /** The IPC channel on which the main process pushes backend events to the renderer. */

@@ -3,8 +3,8 @@
 import { Worker } from 'node:worker_threads';
 import type { ApiMethodName } from '../api/methods.js';
 import type { BackendEvent } from '../api/types.js';
-import { ApiArgumentError, type BackendHost } from './methods.js';
-import { CANCEL_SLOTS, type FromWorker, type ToWorker, type WorkerData } from './protocol.js';
+import { ApiArgumentError } from './errors.js';
+import { CANCEL_SLOTS, type BackendHost, type FromWorker, type ToWorker, type WorkerData } from './protocol.js';
 
 export interface Backend {
   call(method: ApiMethodName, args: unknown): Promise<unknown>;
@@ -41,7 +41,7 @@ export function startBackend(workerUrl: URL, host: BackendHost): Backend {
       if (!call) return;
       pending.delete(message.id);
       if (message.ok) call.resolve(message.value);
-      else call.reject(message.badArguments ? new ApiArgumentError(message.message) : new Error(message.message));
+      else call.reject(message.badArguments ? new ApiArgumentError(message.message, message.badArguments) : new Error(message.message));
     });
     const fail = (reason: string) => {
       if (worker !== w) return;

@@ -11,8 +11,7 @@ import type { BackendEvent, CacheName, ChatFigures, ChatModelInfo, ChatSession, 
 import { writeFileAtomic } from '../atomic-file.js';
 import { parseCacheChoice } from '../engine/cache-runtime.js';
 import { EngineModel, findLibraryModel, type ConversationFigures } from '../engine/engine-model.js';
-import { ContextOverflowError, type GenerationOptionsInput } from '../engine/generate.js';
-import { ApiArgumentError } from './methods.js';
+import type { GenerationOptionsInput } from '../engine/generate.js';
 import { libraryFor, loadSettings } from './settings.js';
 
 const transcriptSchema = z.strictObject({
@@ -309,10 +308,7 @@ export class EngineHost {
         try {
           if (depth !== null) engine.setDepth(id, { depth });
           const stream = engine.send(id, text, generationOptions(request.sampling), controller.signal);
-          let next = await stream.next().catch((err: unknown) => {
-            // the caller's input does not fit: a bad request, not a failure of the backend
-            throw err instanceof ContextOverflowError ? new ApiArgumentError(err.message) : err;
-          });
+          let next = await stream.next();
           while (!next.done) {
             if (next.value.text) this.publish({ type: 'completion-delta', requestId, text: next.value.text });
             next = await stream.next();

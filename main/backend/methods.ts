@@ -17,19 +17,13 @@ import {
 import { probeProviders } from '../engine/session.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
+import { ApiArgumentError } from './errors.js';
 import type { JobRegistry } from './jobs.js';
 import { calibrationNameArgument, calibrationRequestSchema, modelIdArgument, removeCalibration, startCalibration } from './calibrations.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
+import type { BackendHost } from './protocol.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
 import { modelIdSchema, readTradeoffHistory, startTradeoffSweep, tradeoffSweepOptionsSchema } from './tradeoffs.js';
-
-/** Facts the host (Electron or the headless server) supplies. */
-export interface BackendHost {
-  name: string;
-  version: string;
-  /** Where user data lives (see data-dir.ts); tests pass a temporary folder. */
-  dataDir: string;
-}
 
 /** What every method runs with: the host's facts, the job registry, the engine and the event publisher. */
 export interface BackendContext {
@@ -193,13 +187,6 @@ const methods: MethodTable = {
   'jobs.list': { args: z.tuple([]), run: ({ jobs }) => jobs.list() },
   'jobs.cancel': { args: z.tuple([z.number().int().positive()]), run: ({ jobs }, id) => jobs.cancel(id) },
 };
-
-/** Bad arguments from the renderer or an HTTP client; the message names the method and field. */
-export class ApiArgumentError extends Error {}
-
-export function isApiMethodName(name: string): name is ApiMethodName {
-  return Object.hasOwn(methods, name);
-}
 
 /** Validates `args` for `name` and runs the method. */
 export async function callBackendMethod(context: BackendContext, name: ApiMethodName, args: unknown): Promise<unknown> {

@@ -4,8 +4,10 @@ import { basename, resolve } from 'node:path';
 import type { ModelSummary } from '../api/types.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
 import { importModel, listModels } from '../model/library.js';
+import { manifestFileName, manifestFormat } from '../model/manifest.js';
 import { calibrationDefaults, calibrationSummaries } from './calibrations.js';
 import type { JobControl } from './jobs.js';
+import { isModelFolder } from './library-folders.js';
 import { libraryFor } from './settings.js';
 
 export function listModelSummaries(dataDir: string): ModelSummary[] {
@@ -40,8 +42,12 @@ export function importIntoLibrary(dataDir: string, path: string, control: JobCon
   return manifest.id;
 }
 
+/** Deletes a model's folder; only a folder that carries our manifest (never any other folder). */
 export function removeModel(dataDir: string, id: string): void {
   const entry = listModelSummaries(dataDir).find((m) => m.id === id);
   if (!entry) throw new Error(`no model '${id}' in the library`);
+  if (!isModelFolder(entry.folder)) {
+    throw new Error(`${entry.folder} is not a ResKV model folder (no ${manifestFileName} of format ${manifestFormat}): ResKV does not delete it; remove it yourself if it should go`);
+  }
   rmSync(entry.folder, { recursive: true, force: true });
 }

@@ -2,7 +2,15 @@
 // worker thread. Both ends are ours; the renderer's arguments were not validated yet (the worker does).
 import type { ApiMethodName } from '../api/methods.js';
 import type { BackendEvent } from '../api/types.js';
-import type { BackendHost } from './methods.js';
+import type { ArgumentErrorCode } from './errors.js';
+
+/** Facts the host (Electron or the headless server) supplies. */
+export interface BackendHost {
+  name: string;
+  version: string;
+  /** Where user data lives (see data-dir.ts); tests pass a temporary folder. */
+  dataDir: string;
+}
 
 export interface WorkerData {
   host: BackendHost;
@@ -14,7 +22,8 @@ export type ToWorker = { kind: 'call'; id: number; method: ApiMethodName; args: 
 
 export type FromWorker =
   | { kind: 'result'; id: number; ok: true; value: unknown }
-  | { kind: 'result'; id: number; ok: false; message: string; badArguments: boolean }
+  /** badArguments: the caller's fault (an ApiArgumentError of that code), null: the backend's. */
+  | { kind: 'result'; id: number; ok: false; message: string; badArguments: ArgumentErrorCode | null }
   | { kind: 'event'; event: BackendEvent };
 
 export const CANCEL_SLOTS = 64;

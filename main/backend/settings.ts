@@ -9,6 +9,8 @@ import type { Settings, SettingsState } from '../api/types.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { executionProviders } from '../engine/session.js';
 import { libraryDirIn } from '../model/library.js';
+import { ApiArgumentError } from './errors.js';
+import { libraryFolderProblem } from './library-folders.js';
 
 export const settingsSchema = z.strictObject({
   /** Tried in order; CPU is always the last resort. */
@@ -53,8 +55,15 @@ export function loadSettings(dataDir: string): SettingsState {
   }
 }
 
+/**
+ * Saves `settings`. A changed libraryDir must be an empty or new folder or a ResKV library
+ * (ApiArgumentError otherwise): removal deletes model folders inside it.
+ */
 export function saveSettings(dataDir: string, settings: Settings): SettingsState {
   const file = settingsFile(dataDir);
+  const { libraryDir } = settings;
+  const problem = libraryDir !== null && libraryDir !== loadSettings(dataDir).settings.libraryDir ? libraryFolderProblem(libraryDir) : null;
+  if (problem) throw new ApiArgumentError(`invalid arguments for settings.save: libraryDir: ${problem}`);
   if (loadSettings(dataDir).problem) copyFileSync(file, `${file}.damaged`);
   writeFileAtomic(file, `${JSON.stringify(settingsSchema.parse(settings), null, 2)}\n`);
   return { settings, problem: null };

@@ -3,7 +3,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { EngineHost } from './engine-host.js';
 import { JobRegistry } from './jobs.js';
-import { ApiArgumentError, callBackendMethod, type BackendContext } from './methods.js';
+import { ContextOverflowError } from '../engine/generate.js';
+import { ApiArgumentError, type ArgumentErrorCode } from './errors.js';
+import { callBackendMethod, type BackendContext } from './methods.js';
 import type { FromWorker, ToWorker, WorkerData } from './protocol.js';
 
 const port = parentPort;
@@ -24,6 +26,12 @@ const context: BackendContext = {
   ),
 };
 
+/** Whose fault a failure is: the caller's (bad arguments, an input longer than the context) or ours. */
+function argumentErrorCode(err: unknown): ArgumentErrorCode | null {
+  if (err instanceof ApiArgumentError) return err.code;
+  return err instanceof ContextOverflowError ? 'context_length_exceeded' : null;
+}
+
 port.on('message', (message: ToWorker) => {
   if (message.kind === 'cancel-job') {
     try {
@@ -36,6 +44,6 @@ port.on('message', (message: ToWorker) => {
   callBackendMethod(context, message.method, message.args).then(
     (value) => post({ kind: 'result', id: message.id, ok: true, value }),
     (err: unknown) =>
-      post({ kind: 'result', id: message.id, ok: false, message: err instanceof Error ? err.message : String(err), badArguments: err instanceof ApiArgumentError }),
+      post({ kind: 'result', id: message.id, ok: false, message: err instanceof Error ? err.message : String(err), badArguments: argumentErrorCode(err) }),
   );
 });

@@ -6,7 +6,7 @@ import { isTrustedIpcSender } from './security.js';
 
 export function handleChecked<A extends unknown[]>(channel: string, schema: z.ZodType<A>, devServerUrl: string | undefined, handler: (event: IpcMainInvokeEvent, ...args: A) => Promise<unknown>): void {
   ipcMain.handle(channel, (event, ...args: unknown[]) => {
-    if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error(`${channel} refused: untrusted sender`);
+    if (!isTrustedIpcSender(event.senderFrame, devServerUrl)) throw new Error(`${channel} refused: untrusted sender`);
     const parsed = schema.safeParse(args);
     if (!parsed.success) throw new Error(`invalid arguments for ${channel}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     return handler(event, ...parsed.data);

@@ -1,6 +1,7 @@
 // Electron main-process entry: creates the one window and applies the security policy.
 // Everything that does not need Electron lives elsewhere in main/ and runs in plain Node too.
-import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { app, BrowserWindow, ipcMain, protocol, session, type WebContents } from 'electron';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import type { BackendEvent, Settings, SettingsState } from '../api/types.js';
 import { startBackend, type Backend } from '../backend/client.js';
 import { defaultDataDir } from '../data-dir.js';
 import { LocalApiServer } from '../server/local-api.js';
+import { appEntryUrl, appFileFor, appScheme } from './app-protocol.js';
 import { registerDialogHandlers } from './dialogs.js';
 import { handleChecked } from './ipc.js';
 import {
@@ -16,17 +18,19 @@ import {
   isPermissionGranted,
   isRequestAllowed,
   isTrustedIpcSender,
+  rendererDevServerUrl,
   secureWebPreferences,
   windowOpenDecision,
 } from './security.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+const rendererDir = join(here, '../renderer');
+const devServerUrl = rendererDevServerUrl(app.isPackaged, process.env);
 
 function registerIpcHandlers(backend: Backend): void {
   for (const name of apiMethodNames) {
     ipcMain.handle(ipcChannelFor(name), (event, ...args: unknown[]) => {
-      if (!isTrustedIpcSender(event.senderFrame?.url ?? '', devServerUrl)) throw new Error(`IPC ${name} refused: untrusted sender`);
+      if (!isTrustedIpcSender(event.senderFrame, devServerUrl)) throw new Error(`IPC ${name} refused: untrusted sender`);
       return backend.call(name, args);
     });
   }
@@ -59,6 +63,27 @@ function startLocalApi(backend: Backend): void {
   app.on('will-quit', () => void localApi.close());
 }
 
+/** Every web contents the app ever creates (windows, the PDF printer, anything else): no navigation, no new windows, no webviews. */
+function guardWebContents(contents: WebContents): void {
+  contents.setWindowOpenHandler(windowOpenDecision);
+  contents.on('will-navigate', (event, url) => {
+    if (!isNavigationAllowed(url)) event.preventDefault();
+  });
+  contents.on('will-frame-navigate', (event) => {
+    if (!event.isMainFrame && !isNavigationAllowed(event.url)) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+}
+
+/** The built renderer through app://reskv/, with the CSP as a response header. */
+function serveAppProtocol(): void {
+  protocol.handle(appScheme, async (request) => {
+    const found = await appFileFor(request.url, rendererDir);
+    if (!found) return new Response('not found', { status: 404 });
+    return new Response(await readFile(found.path), { headers: found.headers });
+  });
+}
+
 function hardenSession(): void {
   session.defaultSession.setPermissionRequestHandler((_wc, permission, callback) => callback(isPermissionGranted(permission)));
   session.defaultSession.setPermissionCheckHandler((_wc, permission) => isPermissionGranted(permission));
@@ -76,17 +101,15 @@ function createWindow(): void {
     webPreferences: secureWebPreferences(join(here, '../preload/index.cjs')),
   });
   window.once('ready-to-show', () => window.show());
-  window.webContents.setWindowOpenHandler(windowOpenDecision);
-  window.webContents.on('will-navigate', (event, url) => {
-    if (!isNavigationAllowed(url)) event.preventDefault();
-  });
-  window.webContents.on('will-attach-webview', (event) => event.preventDefault());
-  if (devServerUrl) void window.loadURL(devServerUrl);
-  else void window.loadFile(join(here, '../renderer/index.html'));
+  void window.loadURL(devServerUrl ?? appEntryUrl);
 }
 
+// Before ready: app:// is a standard, secure scheme (an origin of its own, fetch within it).
+protocol.registerSchemesAsPrivileged([{ scheme: appScheme, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 app.enableSandbox();
+app.on('web-contents-created', (_event, contents) => guardWebContents(contents));
 void app.whenReady().then(() => {
+  serveAppProtocol();
   hardenSession();
   // The backend (engine, import, calibration) runs in a worker thread, never on this one.
   const backend = startBackend(new URL('./backend-worker.js', import.meta.url), { name: app.getName(), version: app.getVersion(), dataDir: defaultDataDir() });

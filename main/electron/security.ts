@@ -1,33 +1,20 @@
 // Electron security policy as pure data and functions (no Electron import), so plain-Node tests can
 // assert it. Follows Electron's security checklist: isolation, sandbox, no Node in the renderer,
-// strict CSP, no remote content, navigation / new windows / permissions denied.
+// strict CSP, the app's pages from the app:// protocol only, no remote content, navigation / new
+// windows / webviews / permissions denied, IPC answered for the app's main frame only.
 import type { WebPreferences } from 'electron';
-
-/** Strict CSP for the renderer: only the app's own files; no inline script, no remote anything. */
-export const contentSecurityPolicy = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "worker-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
-
-/** Directives browsers honour only as an HTTP header (not in a <meta> CSP), for the headless server. */
-export const headerOnlyCspDirectives = "frame-ancestors 'none'";
+import { appOrigin, originOf } from './app-protocol.js';
 
 /**
- * Development-only CSP: Vite's dev server injects an inline React Refresh preamble and talks to its
- * own websocket. Never used in a built app.
+ * The Vite dev server to load the renderer from: ELECTRON_RENDERER_URL (set by `electron-vite dev`),
+ * only in an unpackaged app and only on loopback. A packaged app always loads its own files.
  */
-export const devContentSecurityPolicy = contentSecurityPolicy
-  .replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
-  .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-  .replace("connect-src 'self'", "connect-src 'self' ws://localhost:* ws://127.0.0.1:*");
+export function rendererDevServerUrl(isPackaged: boolean, env: Record<string, string | undefined>): string | undefined {
+  const url = env.ELECTRON_RENDERER_URL;
+  if (isPackaged || !url || !URL.canParse(url)) return undefined;
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(hostname) ? url : undefined;
+}
 
 export function secureWebPreferences(preloadPath: string): WebPreferences {
   return {
@@ -61,22 +48,25 @@ export function isPermissionGranted(_permission: string): boolean {
   return false;
 }
 
-/** IPC is answered only for the app's own page (file:// bundle, or the dev server in development). */
-export function isTrustedIpcSender(frameUrl: string, devServerUrl: string | undefined): boolean {
-  if (frameUrl.startsWith('file://')) return true;
-  if (!devServerUrl || !URL.canParse(frameUrl)) return false;
-  return new URL(frameUrl).origin === new URL(devServerUrl).origin;
+/** The origin the app's own page has: app://reskv, or the dev server's in development. */
+function isAppOrigin(origin: string | null, devServerUrl: string | undefined): boolean {
+  return origin !== null && (origin === appOrigin || (devServerUrl !== undefined && origin === originOf(devServerUrl)));
 }
 
-/** Requests the renderer may make: its own bundled files and the dev server in development. */
+/**
+ * IPC is answered only for the app's own page: the window's main frame (never a subframe) whose
+ * origin is exactly the app's. `frame` is Electron's sender frame (null once it is gone).
+ */
+export function isTrustedIpcSender(frame: { url: string; parent: unknown } | null | undefined, devServerUrl: string | undefined): boolean {
+  if (!frame || frame.parent !== null) return false;
+  return isAppOrigin(originOf(frame.url), devServerUrl);
+}
+
+/** Requests the renderer may make: the app's own files, inline data, devtools, and the dev server in development. */
 export function isRequestAllowed(url: string, devServerUrl: string | undefined): boolean {
-  if (url.startsWith('file://') || url.startsWith('devtools://') || url.startsWith('data:') || url.startsWith('blob:')) {
-    return true;
-  }
-  if (devServerUrl) {
-    const dev = new URL(devServerUrl);
-    const target = new URL(url);
-    return target.hostname === dev.hostname && target.port === dev.port;
-  }
-  return false;
+  if (url.startsWith('devtools://') || url.startsWith('data:') || url.startsWith('blob:')) return true;
+  const origin = originOf(url);
+  if (isAppOrigin(origin, devServerUrl)) return true;
+  // Vite's hot-reload websocket talks to the dev server's host and port
+  return devServerUrl !== undefined && origin !== null && origin.replace(/^ws/, 'http') === originOf(devServerUrl);
 }

@@ -2,7 +2,7 @@
 // graph builder / reference forward consumes. One type for llama2.c files and Hugging Face folders.
 import { z } from 'zod';
 
-export const supportedArchitectures = ['llama', 'mistral', 'qwen2', 'gemma'] as const;
+export const supportedArchitectures = ['llama', 'mistral', 'qwen2', 'gemma', 'gemma2'] as const;
 export type Architecture = (typeof supportedArchitectures)[number];
 
 const positiveInt = z.number().int().positive();
@@ -26,6 +26,22 @@ export const modelConfigSchema = z.object({
   tiedEmbeddings: z.boolean(),
   /** Token embeddings are multiplied by this (Gemma: sqrt(hidden)). */
   embeddingScale: z.number().positive(),
+  /** Attention scores are q.k / sqrt(this); headDim when absent (Gemma-2: query_pre_attn_scalar). */
+  attentionScalar: z.number().positive().optional(),
+  /** Gemma-2 soft-capping: attention scores and final logits become cap * tanh(x / cap). */
+  attentionSoftcap: z.number().positive().optional(),
+  logitSoftcap: z.number().positive().optional(),
+  /**
+   * Gemma-2's four norms per layer: post_attention_layernorm normalizes the attention output before
+   * the residual add, pre_/post_feedforward_layernorm wrap the MLP the same way.
+   */
+  sandwichNorms: z.boolean().optional(),
+  /**
+   * Sliding-window attention: on these layers a token sees only the `size` newest positions, itself
+   * included (transformers' masks). Mistral: every layer; Gemma-2: even layers; Qwen2: layers from
+   * max_window_layers on.
+   */
+  slidingWindow: z.object({ size: positiveInt, layers: z.array(z.number().int().nonnegative()) }).optional(),
   rope: z.object({
     theta: z.number().positive(),
     /** 'interleaved': pairs (2i, 2i+1) rotate together (llama2.c); 'half': pairs (i, i + d/2) (Hugging Face). */
@@ -66,6 +82,10 @@ export function expectedWeightShapes(c: ModelConfig): Map<string, number[]> {
     shapes.set(`${p}mlp.gate_proj.weight`, [c.intermediateSize, c.hiddenSize]);
     shapes.set(`${p}mlp.up_proj.weight`, [c.intermediateSize, c.hiddenSize]);
     shapes.set(`${p}mlp.down_proj.weight`, [c.hiddenSize, c.intermediateSize]);
+    if (c.sandwichNorms) {
+      shapes.set(`${p}pre_feedforward_layernorm.weight`, [c.hiddenSize]);
+      shapes.set(`${p}post_feedforward_layernorm.weight`, [c.hiddenSize]);
+    }
   }
   shapes.set('model.norm.weight', [c.hiddenSize]);
   if (!c.tiedEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, c.hiddenSize]);
@@ -76,6 +96,21 @@ export function parameterCount(c: ModelConfig): number {
   let n = 0;
   for (const shape of expectedWeightShapes(c).values()) n += shape.reduce((a, b) => a * b, 1);
   return n;
+}
+
+/** What q.k is multiplied by before the softmax. */
+export function attentionScale(c: ModelConfig): number {
+  return 1 / Math.sqrt(c.attentionScalar ?? c.headDim);
+}
+
+/** The window `layer` attends within, or null for full causal attention. */
+export function attentionWindow(c: ModelConfig, layer: number): number | null {
+  return c.slidingWindow?.layers.includes(layer) ? c.slidingWindow.size : null;
+}
+
+/** cap * tanh(x / cap): Gemma-2's soft-capping of attention scores and logits. */
+export function softcap(x: number, cap: number): number {
+  return cap * Math.tanh(x / cap);
 }
 
 /** Bytes of fp16 K and V one token occupies across all layers. */

@@ -16,7 +16,17 @@ export interface HfExportOptions {
   dtype?: Extract<SafetensorDtype, 'F32' | 'F16' | 'BF16'>;
   /** Start a new shard when one would exceed this many bytes (default: one file). */
   maxShardBytes?: number;
+  /**
+   * Tied models: the name the one embedding tensor is saved under, the other recorded as its alias
+   * in the safetensors metadata, as transformers saves shared tensors (default embed_tokens).
+   */
+  tiedAs?: 'embed_tokens' | 'lm_head';
+  /** config.json to write instead of ours: a published config shrunk to test sizes, quirks kept. */
+  configJson?: Record<string, unknown>;
 }
+
+const embeddingName = 'model.embed_tokens.weight';
+const classifierName = 'lm_head.weight';
 
 /** Deterministic pseudo-random weights, generated per tensor on demand (no model held in memory). */
 export class RandomWeights implements WeightSource {
@@ -51,24 +61,29 @@ export function writeHfFolder(folder: string, config: ModelConfig, weights: Weig
   const dtype = options.dtype ?? 'F32';
   const maxShard = options.maxShardBytes ?? Infinity;
   mkdirSync(folder, { recursive: true });
-  writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...hfConfigJson(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] }, null, 2));
+  const configJson = options.configJson ?? { ...hfConfigJson(config), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] };
+  writeFileSync(join(folder, 'config.json'), JSON.stringify(configJson, null, 2));
 
   const shards: Record<string, SafetensorEntry>[] = [{}];
+  const aliases: Record<string, string>[] = [{}];
   let shardBytes = 0;
   for (const [name, shape] of expectedWeightShapes(config)) {
     const data = encodeValues(weights.read(name), dtype);
     if (shardBytes > 0 && shardBytes + data.length > maxShard) {
       shards.push({});
+      aliases.push({});
       shardBytes = 0;
     }
-    shards[shards.length - 1][name] = { dtype, shape, data };
+    const [stored, alias] = config.tiedEmbeddings && name === embeddingName && options.tiedAs === 'lm_head' ? [classifierName, embeddingName] : [name, classifierName];
+    shards[shards.length - 1][stored] = { dtype, shape, data };
+    if (config.tiedEmbeddings && name === embeddingName) aliases[aliases.length - 1][alias] = stored;
     shardBytes += data.length;
   }
   const shardName = (i: number) => (shards.length === 1 ? singleFileName : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
   const weightMap: Record<string, string> = {};
   let totalSize = 0;
   shards.forEach((tensors, i) => {
-    writeFileSync(join(folder, shardName(i)), encodeSafetensors(tensors, { format: 'pt' }));
+    writeFileSync(join(folder, shardName(i)), encodeSafetensors(tensors, { format: 'pt', ...aliases[i] }));
     for (const [name, t] of Object.entries(tensors)) {
       weightMap[name] = shardName(i);
       totalSize += t.data.length;

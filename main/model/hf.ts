@@ -18,6 +18,8 @@ const shardIndexSchema = z.object({ weight_map: z.record(z.string(), z.string())
 
 /** Non-weight buffers some exports carry; they are recomputed from the config. */
 const ignoredTensor = /(^|\.)rotary_emb\.inv_freq$/;
+const embeddingName = 'model.embed_tokens.weight';
+const classifierName = 'lm_head.weight';
 
 interface TensorLocation {
   file: string;
@@ -77,11 +79,14 @@ class SafetensorsWeights implements WeightSource {
 
 /** Opens a Hugging Face folder; throws naming the file and the problem on anything inconsistent. */
 export function readHfCheckpoint(folder: string): LoadedCheckpoint {
-  const config = readHfConfig(folder);
+  let config = readHfConfig(folder);
   const expected = expectedWeightShapes(config);
   const files = shardFiles(folder);
   const fds: number[] = [];
-  const locations = new Map<string, TensorLocation>();
+  const found = new Map<string, TensorLocation>();
+  // safetensors metadata {missing name: stored name}: transformers saves a shared (tied) tensor once
+  // and records the other name this way
+  const aliases = new Map<string, string>();
   try {
     for (const [file, claimed] of files) {
       const path = join(folder, file);
@@ -96,33 +101,83 @@ export function readHfCheckpoint(folder: string): LoadedCheckpoint {
       } catch (e) {
         throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
       }
+      for (const [name, target] of Object.entries(header.metadata)) if (expected.has(name)) aliases.set(name, target);
       for (const [name, info] of Object.entries(header.tensors)) {
-        // a tied model may still carry a copy of the classifier; tying means the embedding is used
-        if (ignoredTensor.test(name) || (config.tiedEmbeddings && name === 'lm_head.weight')) continue;
+        if (ignoredTensor.test(name)) continue;
         if (claimed && !claimed.has(name)) throw new Error(`${file}: holds tensor ${name}, which ${shardIndexName} places elsewhere or not at all`);
-        const shape = expected.get(name);
-        if (!shape) throw new Error(`${file}: unexpected tensor ${name} for a ${config.architecture} model with this config`);
-        if (shape.length !== info.shape.length || shape.some((d, i) => d !== info.shape[i])) {
-          throw new Error(`${file}: tensor ${name} has shape [${info.shape}], config.json implies [${shape}]`);
-        }
+        // a tied model may store its embedding as the classifier (or carry both)
+        if (!expected.has(name) && !(config.tiedEmbeddings && name === classifierName)) throw new Error(`${file}: unexpected tensor ${name} for a ${config.architecture} model with this config`);
         if (!['F32', 'F16', 'BF16'].includes(info.dtype)) throw new Error(`${file}: tensor ${name} has dtype ${info.dtype}; expected F32, F16 or BF16`);
-        if (locations.has(name)) throw new Error(`${file}: tensor ${name} also appears in ${locations.get(name)!.file}`);
-        locations.set(name, { file, fd, dataStart: header.dataStart, info });
+        if (found.has(name)) throw new Error(`${file}: tensor ${name} also appears in ${found.get(name)!.file}`);
+        found.set(name, { file, fd, dataStart: header.dataStart, info });
       }
       for (const name of claimed ?? []) {
         if (!(name in header.tensors)) throw new Error(`${file}: lacks tensor ${name}, which ${shardIndexName} places there`);
       }
     }
-    const missing = [...expected.keys()].filter((n) => !locations.has(n));
+    const locations = new Map<string, TensorLocation>();
+    const missing: string[] = [];
+    for (const [name, shape] of expected) {
+      const stored = storedName(name, found, aliases, config.tiedEmbeddings);
+      const at = stored === undefined ? undefined : found.get(stored);
+      if (!at) {
+        missing.push(name + (stored === undefined ? '' : ` (the metadata's alias ${stored} names no tensor)`));
+        continue;
+      }
+      checkShape(at, stored!, name, shape);
+      locations.set(name, at);
+    }
     if (missing.length > 0) {
-      const hint = missing.includes('lm_head.weight') && missing.length === 1 ? ' (config.json says tie_word_embeddings = false)' : '';
+      const hint = missing.includes(classifierName) && missing.length === 1 ? ' (config.json says tie_word_embeddings = false)' : '';
       throw new Error(`${[...files.keys()].join(', ')}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}${hint}`);
     }
+    // an untied config whose classifier is an alias of the embedding is tied in fact: store it once
+    if (!config.tiedEmbeddings && locations.get(classifierName) === locations.get(embeddingName)) {
+      config = { ...config, tiedEmbeddings: true };
+      locations.delete(classifierName);
+    }
+    return { config, weights: new SafetensorsWeights(config, locations, fds) };
   } catch (e) {
     for (const fd of fds) closeSync(fd);
     throw e;
   }
-  return { config, weights: new SafetensorsWeights(config, locations, fds) };
+}
+
+/** Which stored tensor holds `name`: itself, the metadata's alias, or (tied) the classifier. */
+function storedName(name: string, found: ReadonlyMap<string, TensorLocation>, aliases: ReadonlyMap<string, string>, tied: boolean): string | undefined {
+  if (found.has(name)) return name;
+  if (aliases.has(name)) return aliases.get(name);
+  // transformers ties the two whether or not the file records the alias
+  if (tied && name === embeddingName && found.has(classifierName)) return classifierName;
+  return undefined;
+}
+
+/** config.json fields that set each dimension of a weight tensor, by the tensor's name. */
+function dimensionFields(name: string): string[] {
+  const q = 'num_attention_heads x head_dim';
+  const kv = 'num_key_value_heads x head_dim';
+  const rules: [RegExp, string[]][] = [
+    [/(embed_tokens|lm_head)\.weight$/, ['vocab_size', 'hidden_size']],
+    [/norm\.weight$/, ['hidden_size']],
+    [/q_proj\.weight$/, [q, 'hidden_size']],
+    [/[kv]_proj\.weight$/, [kv, 'hidden_size']],
+    [/q_proj\.bias$/, [q]],
+    [/[kv]_proj\.bias$/, [kv]],
+    [/o_proj\.weight$/, ['hidden_size', q]],
+    [/(gate|up)_proj\.weight$/, ['intermediate_size', 'hidden_size']],
+    [/down_proj\.weight$/, ['hidden_size', 'intermediate_size']],
+  ];
+  return rules.find(([pattern]) => pattern.test(name))?.[1] ?? [];
+}
+
+function checkShape(at: TensorLocation, stored: string, name: string, shape: readonly number[]): void {
+  const actual = at.info.shape;
+  if (shape.length === actual.length && shape.every((d, i) => d === actual[i])) return;
+  const as = stored === name ? `tensor ${name}` : `tensor ${stored} (as ${name})`;
+  const dim = shape.length === actual.length ? shape.findIndex((d, i) => d !== actual[i]) : -1;
+  const field = dim >= 0 ? dimensionFields(name)[dim] : undefined;
+  const blame = field ? ` (dimension ${dim} is config.json's ${field})` : '';
+  throw new Error(`${at.file}: ${as} has shape [${actual}], config.json implies [${shape}]${blame}`);
 }
 
 /** The safetensors files to read, each with the tensor names the index assigns to it (if sharded). */

@@ -1,7 +1,7 @@
 // Plain TypeScript forward pass, one token at a time with a KV cache, in the style of llama2.c's
 // run.c: loops and float64 accumulation. Slow and obvious on purpose: tests compare graphs with it.
 import type { ModelConfig } from './config.js';
-import { ropeInverseFrequencies, rotateRope } from './config.js';
+import { attentionScale, attentionWindow, ropeInverseFrequencies, rotateRope, softcap } from './config.js';
 
 type Vec = Float64Array;
 
@@ -54,17 +54,21 @@ export class ReferenceModel {
       this.values[l].push(v);
       this.keys[l].push(this.rope(this.kvTransform ? this.kvTransform(l, 'key', kPre, pos) : kPre, c.numKvHeads, pos));
       this.cachedValues[l].push(this.kvTransform ? this.kvTransform(l, 'value', v, pos) : v);
-      const attn = this.attend(l, this.rope(q, c.numHeads, pos));
-      add(x, this.linear(attn, `${p}self_attn.o_proj`));
+      const attn = this.linear(this.attend(l, this.rope(q, c.numHeads, pos)), `${p}self_attn.o_proj`);
+      // Llama: x + attn, then post_attention_layernorm feeds the MLP; Gemma-2: that norm is on attn
+      add(x, c.sandwichNorms ? this.rmsNorm(attn, `${p}post_attention_layernorm.weight`) : attn);
 
-      const hn = this.rmsNorm(x, `${p}post_attention_layernorm.weight`);
+      const hn = this.rmsNorm(x, `${p}${c.sandwichNorms ? 'pre_feedforward' : 'post_attention'}_layernorm.weight`);
       const gate = this.linear(hn, `${p}mlp.gate_proj`);
       const up = this.linear(hn, `${p}mlp.up_proj`);
       for (let i = 0; i < gate.length; i++) gate[i] = activate(c.activation, gate[i]) * up[i];
-      add(x, this.linear(gate, `${p}mlp.down_proj`));
+      const mlp = this.linear(gate, `${p}mlp.down_proj`);
+      add(x, c.sandwichNorms ? this.rmsNorm(mlp, `${p}post_feedforward_layernorm.weight`) : mlp);
     }
     const xf = this.rmsNorm(x, 'model.norm.weight');
-    return this.linear(xf, c.tiedEmbeddings ? 'model.embed_tokens' : 'lm_head');
+    const logits = this.linear(xf, c.tiedEmbeddings ? 'model.embed_tokens' : 'lm_head');
+    const cap = c.logitSoftcap;
+    return cap ? logits.map((v) => softcap(v, cap)) : logits;
   }
 
   private tensor(name: string): Float32Array {
@@ -112,18 +116,22 @@ export class ReferenceModel {
     const group = c.numHeads / c.numKvHeads;
     const out = new Float64Array(c.numHeads * d);
     const scores = new Float64Array(keys.length);
+    const scale = attentionScale(c);
+    // keys older than the window are left out (this token is the newest, keys.length - 1)
+    const window = attentionWindow(c, layer);
+    const first = window === null ? 0 : Math.max(0, keys.length - window);
     for (let h = 0; h < c.numHeads; h++) {
       const kvh = Math.floor(h / group);
       let max = -Infinity;
-      for (let t = 0; t < keys.length; t++) {
+      for (let t = first; t < keys.length; t++) {
         let s = 0;
         for (let i = 0; i < d; i++) s += q[h * d + i] * keys[t][kvh * d + i];
-        scores[t] = s / Math.sqrt(d);
+        scores[t] = c.attentionSoftcap ? softcap(s * scale, c.attentionSoftcap) : s * scale;
         max = Math.max(max, scores[t]);
       }
       let sum = 0;
-      for (let t = 0; t < keys.length; t++) sum += scores[t] = Math.exp(scores[t] - max);
-      for (let t = 0; t < keys.length; t++) {
+      for (let t = first; t < keys.length; t++) sum += scores[t] = Math.exp(scores[t] - max);
+      for (let t = first; t < keys.length; t++) {
         const a = scores[t] / sum;
         for (let i = 0; i < d; i++) out[h * d + i] += a * values[t][kvh * d + i];
       }

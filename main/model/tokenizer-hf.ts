@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { readJsonFile } from './hf.js';
 import type { TextTokenizer } from './tokenizer.js';
 
-export const tokenizerFiles = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'chat_template.json'] as const;
+/** The files readHfTokenizer reads (config.json for the stop ids when generation_config.json lacks them). */
+export const tokenizerFiles = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'config.json', 'special_tokens_map.json', 'chat_template.jinja', 'chat_template.json'] as const;
 
 const tokenText = z.union([z.string(), z.object({ content: z.string() })]).nullable().optional();
 const tokenizerConfigSchema = z.looseObject({
@@ -18,6 +19,7 @@ const tokenizerConfigSchema = z.looseObject({
 });
 const idOrIds = z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().optional();
 const generationConfigSchema = z.looseObject({ eos_token_id: idOrIds });
+const modelConfigEosSchema = z.looseObject({ eos_token_id: idOrIds.catch(undefined) });
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -81,7 +83,12 @@ export class HfTokenizer implements TextTokenizer {
   /** The prompt text the model's own chat template makes of `messages` (generation prompt added). */
   applyChatTemplate(messages: readonly ChatMessage[]): string {
     if (!this.chatTemplate) throw new Error('this model has no chat_template in tokenizer_config.json');
-    return this.chatTemplate.render({ messages, add_generation_prompt: true, bos_token: this.bosText, eos_token: this.eosText });
+    try {
+      return this.chatTemplate.render({ messages, add_generation_prompt: true, bos_token: this.bosText, eos_token: this.eosText });
+    } catch (e) {
+      // e.g. Gemma's template raises 'System role not supported'
+      throw new Error(`the model's chat template refused these messages: ${(e as Error).message}`, { cause: e });
+    }
   }
 }
 
@@ -92,6 +99,9 @@ export function readHfTokenizer(folder: string): HfTokenizer {
   const config = parseWith(tokenizerConfigSchema, existsSync(configPath) ? readJsonFile(configPath, 'tokenizer_config.json') : {}, 'tokenizer_config.json');
   const genPath = join(folder, 'generation_config.json');
   const generation = parseWith(generationConfigSchema, existsSync(genPath) ? readJsonFile(genPath, 'generation_config.json') : {}, 'generation_config.json');
+  // as transformers does without a generation_config.json: the stop ids of config.json
+  const modelConfigPath = join(folder, 'config.json');
+  if (generation.eos_token_id == null && existsSync(modelConfigPath)) generation.eos_token_id = modelConfigEosSchema.parse(readJsonFile(modelConfigPath, 'config.json')).eos_token_id;
   // newer exports keep the template beside tokenizer_config.json
   const jinjaPath = join(folder, 'chat_template.jinja');
   const templateJsonPath = join(folder, 'chat_template.json');

@@ -2,6 +2,7 @@
 // (int64) and per-layer past K/V in; logits and the updated cache out. The cache handling is a
 // strategy so the fp, capture and rvq graphs share one transformer body.
 import type { ModelConfig } from '../model/config.js';
+import { attentionWindow } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
 import type { TensorStore } from './builder.js';
 import { DataType, GraphBuilder, inlineTensors } from './builder.js';
@@ -69,6 +70,15 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [keyIndex, g.int64([0])]), g.op('Unsqueeze', [queryIndex, g.int64([1])])]);
   const notPadding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: DataType.BOOL }), g.int64([1, 2])]);
   const allowed = g.op('And', [causal, notPadding]);
+  // sliding-window layers: also query position - key position < window
+  let windowed: string | undefined;
+  const allowedIn = (layer: number): string => {
+    const window = attentionWindow(config, layer);
+    if (window === null) return allowed;
+    const distance = () => g.op('Sub', [g.op('Unsqueeze', [queryIndex, g.int64([1])]), g.op('Unsqueeze', [keyIndex, g.int64([0])])]);
+    windowed ??= g.op('And', [allowed, g.op('Less', [distance(), index === DataType.INT64 ? g.int64([window], []) : g.int32([window], [])])]);
+    return windowed;
+  };
   const ctx: StepContext = { m, newTables: m.ropeTables(positionIds), seqLen, pastLen, indexConstant };
 
   const embed = m.weight('model.embed_tokens.weight', [vocabSize, hidden]);
@@ -87,13 +97,15 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
       };
     });
     const kv = g.scope('kv-cache', () => cache.layer(ctx, i, k, v));
-    const attn = g.scope('attention', () => m.attention(m.rope(q, ctx.newTables), kv.keys, kv.values, allowed));
+    const attn = g.scope('attention', () => m.attention(m.rope(q, ctx.newTables), kv.keys, kv.values, allowedIn(i)));
     x = g.scope('weights', () => {
-      const h = g.op('Add', [x, m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim)]);
-      const hn = m.rmsNorm(h, `${p}post_attention_layernorm.weight`);
+      // Gemma-2 (sandwichNorms) normalizes each block's output before the residual add
+      const outputNorm = (y: string, name: string) => (config.sandwichNorms ? m.rmsNorm(y, `${p}${name}.weight`) : y);
+      const h = g.op('Add', [x, outputNorm(m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim), 'post_attention_layernorm')]);
+      const hn = m.rmsNorm(h, `${p}${config.sandwichNorms ? 'pre_feedforward' : 'post_attention'}_layernorm.weight`);
       const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
       const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
-      return g.op('Add', [h, m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize)]);
+      return g.op('Add', [h, outputNorm(m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize), 'post_feedforward_layernorm')]);
     });
   }
 
@@ -101,7 +113,8 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   const flat = g.scope('weights', () => {
     const xf = g.op('Reshape', [m.rmsNorm(x, 'model.norm.weight'), g.int64([-1, hidden])]);
     const head = config.tiedEmbeddings ? embed : m.weight('lm_head.weight', [vocabSize, hidden]);
-    return g.op('Gemm', [xf, head], { transB: 1 });
+    const logits = g.op('Gemm', [xf, head], { transB: 1 });
+    return config.logitSoftcap ? m.softcap(logits, config.logitSoftcap) : logits;
   });
   const logitsShape = g.op('Concat', [g.op('Shape', [inputIds]), g.int64([vocabSize])], { axis: 0 });
   g.op('Reshape', [flat, logitsShape], {}, 'logits');

@@ -3,7 +3,7 @@
 // are cast to float32 where used.
 import { float32ArrayToFloat16 } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
-import { ropeInverseFrequencies, ropePair } from '../model/config.js';
+import { attentionScale, ropeInverseFrequencies, ropePair } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
 import type { GraphBuilder } from './builder.js';
 import { DataType } from './builder.js';
@@ -59,6 +59,12 @@ export class ModelGraph {
     return g.op('Mul', [g.op('Mul', [x, g.float([0.5], [])]), g.op('Add', [g.op('Tanh', [inner]), g.float([1], [])])]);
   }
 
+  /** cap * tanh(x / cap) (Gemma-2's soft-capping). */
+  softcap(x: string, cap: number): string {
+    const { g } = this;
+    return g.op('Mul', [g.op('Tanh', [g.op('Mul', [x, g.float([1 / cap], [])])]), g.float([cap], [])]);
+  }
+
   /**
    * cos and sin tables [batch, 1, n, headDim] for int64 positions [batch, n]; the sin table carries
    * each channel's rotation sign (ropePair), so rope() needs no signs of its own.
@@ -106,9 +112,10 @@ export class ModelGraph {
     const { g, config } = this;
     const { numHeads: h, numKvHeads: kvh, headDim: d } = config;
     const grouped = g.op('Reshape', [q, g.int64([0, kvh, -1, d])]);
-    const scaled = g.op('Mul', [grouped, g.float([1 / Math.sqrt(d)], [])]);
+    const scaled = g.op('Mul', [grouped, g.float([attentionScale(config)], [])]);
     const scores = g.op('MatMul', [scaled, g.op('Transpose', [keys], { perm: [0, 1, 3, 2] })]);
-    const perHead = g.op('Reshape', [scores, g.int64([0, h, -1, 0])]);
+    const capped = config.attentionSoftcap ? this.softcap(scores, config.attentionSoftcap) : scores;
+    const perHead = g.op('Reshape', [capped, g.int64([0, h, -1, 0])]);
     const masked = g.op('Where', [allowed, perHead, g.float([-3.0e38], [])]);
     const probs = g.op('Reshape', [g.op('Softmax', [masked], { axis: -1 }), g.int64([0, kvh, -1, 0])]);
     const out = g.op('Reshape', [g.op('MatMul', [probs, values]), g.int64([0, h, -1, d])]);

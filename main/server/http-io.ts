@@ -72,6 +72,15 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number, empty: unkn
   });
 }
 
+/** The decoded form of a URL path or part of one; malformed percent-encoding (`/%`) is a 400. */
+export function decodeUrlPath(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in the URL path ${JSON.stringify(encoded)}`, { code: 'invalid_url' });
+  }
+}
+
 export function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
   const expected = Buffer.from(token);

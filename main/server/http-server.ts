@@ -1,12 +1,15 @@
 // ResKV's loopback HTTP server (plain Node): the OpenAI-compatible API under /v1 and, for headless
 // mode, the built renderer with its HTTP bridge (/api/<method>, /api/events).
-// Binds 127.0.0.1 only, checks the Host header (DNS-rebinding defence), optional bearer token.
+// Binds 127.0.0.1 only, checks the Host header (DNS-rebinding defence), refuses state-changing requests
+// from other origins or without a JSON body (cross-site request defence), optional bearer token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isApiMethodName } from '../api/methods.js';
 import type { Backend } from '../backend/client.js';
-import { ApiArgumentError, isApiMethodName } from '../backend/methods.js';
+import { ApiArgumentError } from '../backend/errors.js';
 import { HttpError, readJsonBody, sendError, sendJson, tokenMatches } from './http-io.js';
 import { handleOpenAiRequest } from './openai.js';
+import { changesState, refuseForeignRequest, servedOrigins } from './request-guard.js';
 import { serveStaticFile } from './static-files.js';
 
 export interface HeadlessServerOptions {
@@ -33,9 +36,11 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
   const { backend, rendererDir, token } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   let allowedHosts: Set<string> = new Set();
+  let allowedOrigins: Set<string> = new Set();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!allowedHosts.has(req.headers.host ?? '')) throw new HttpError(421, 'unexpected Host header: ResKV answers on loopback only');
+    if (changesState(req.method)) refuseForeignRequest(req, allowedOrigins);
     const { pathname } = new URL(req.url ?? '/', 'http://127.0.0.1');
     const isApi = pathname === '/v1' || pathname.startsWith('/v1/');
     const isBridge = rendererDir !== null && pathname.startsWith('/api/');
@@ -74,7 +79,8 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
     server.listen(options.port, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
-  allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  allowedOrigins = servedOrigins(port);
+  allowedHosts = new Set([...allowedOrigins].map((origin) => new URL(origin).host));
   return {
     url: `http://127.0.0.1:${port}/`,
     close: () =>

@@ -37,7 +37,12 @@ export const chatCompletionBodySchema = z.object({
   tools: z.array(z.unknown()).max(0, 'tools are not supported').nullish(),
   logprobs: z.literal(false, 'logprobs are not supported').nullish(),
   messages: z
-    .array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: textContent }))
+    .array(
+      z
+        .object({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: textContent })
+        // an empty user turn gives the model nothing to answer (and no tokens to run for some models)
+        .refine((m) => m.role !== 'user' || m.content.length > 0, { message: "a user message's content must not be empty", path: ['content'] }),
+    )
     .min(1, 'must hold at least one message'),
 });
 

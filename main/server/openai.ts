@@ -8,8 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { ApiModel, ChatMessage, CompletionRequest, CompletionResult } from '../api/types.js';
 import type { Backend } from '../backend/client.js';
-import { ApiArgumentError } from '../backend/methods.js';
-import { errorBody, HttpError, readJsonBody, sendJson } from './http-io.js';
+import { ApiArgumentError } from '../backend/errors.js';
+import { decodeUrlPath, errorBody, HttpError, readJsonBody, sendJson } from './http-io.js';
 import { chatCompletionBodySchema, completionBodySchema, type ChatCompletionBody, type CompletionBody } from './openai-schema.js';
 
 /** Defaults where OpenAI's request leaves a field out. */
@@ -106,10 +106,16 @@ function responseShape(kind: Kind, model: string) {
   };
 }
 
-/** The status and message a failed backend call answers with. */
-function failure(err: unknown): { status: number; message: string } {
+/**
+ * A failed backend call as the HTTP error it answers with: the caller's fault is a 400 (an input longer
+ * than the context names the field that holds it, as OpenAI's `context_length_exceeded` does), the
+ * backend's a 500.
+ */
+function failure(err: unknown, kind: Kind): HttpError {
   const message = err instanceof Error ? err.message : String(err);
-  return { status: err instanceof ApiArgumentError ? 400 : 500, message };
+  if (!(err instanceof ApiArgumentError)) return new HttpError(500, message);
+  const param = err.code === 'context_length_exceeded' ? (kind === 'chat' ? 'messages' : 'prompt') : undefined;
+  return new HttpError(400, message, { param, code: err.code });
 }
 
 /**
@@ -126,7 +132,7 @@ async function run(backend: Backend, res: ServerResponse, kind: Kind, request: C
   if (!stream) {
     const result = await (backend.call('completions.create', [request]) as Promise<CompletionResult>).catch((err: unknown) => {
       if (clientLeft()) return null; // cancelled because the client left: nobody to answer
-      throw err;
+      throw failure(err, kind);
     });
     if (result && !clientLeft()) sendJson(res, 200, shape.whole(result));
     return;
@@ -146,8 +152,8 @@ async function run(backend: Backend, res: ServerResponse, kind: Kind, request: C
     if (stream.includeUsage) send(shape.usage(result));
   } catch (err) {
     if (clientLeft()) return;
-    const { status, message } = failure(err);
-    send(errorBody(status, message));
+    const { status, message, detail } = failure(err, kind);
+    send(errorBody(status, message, detail));
   } finally {
     unsubscribe();
   }
@@ -179,7 +185,7 @@ export async function handleOpenAiRequest(backend: Backend, req: IncomingMessage
       reskv_max_depths: m.maxDepths,
     }));
     if (route === '/v1/models') return sendJson(res, 200, { object: 'list', data: models });
-    const id = decodeURIComponent(route.slice('/v1/models/'.length));
+    const id = decodeUrlPath(route.slice('/v1/models/'.length));
     const model = models.find((m) => m.id === id);
     if (!model) throw new HttpError(404, `The model '${id}' does not exist in the ResKV library`, { param: 'model', code: 'model_not_found' });
     return sendJson(res, 200, model);

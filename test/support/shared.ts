@@ -9,6 +9,8 @@ export const sharedDir = resolve(repoRoot, process.env.RESKV_SHARED ?? '../share
 export const fixtures = {
   stories260K: join(sharedDir, 'models', 'stories260K', 'stories260K.bin'),
   tok512: join(sharedDir, 'models', 'stories260K', 'tok512.bin'),
+  /** Hugging Face folder (safetensors, tied embedding stored only as lm_head.weight). */
+  tinyStories656K: join(sharedDir, 'models', 'tinystories-656k'),
   validSample: join(sharedDir, 'data', 'tinystories-valid-sample.txt'),
 } as const;
 

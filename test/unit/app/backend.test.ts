@@ -8,7 +8,7 @@ import type { Backend } from '../../../main/backend/client.js';
 import { JobCancelledError, JobRegistry } from '../../../main/backend/jobs.js';
 import { importIntoLibrary } from '../../../main/backend/models.js';
 import { libraryDirIn } from '../../../main/model/library.js';
-import { ApiArgumentError } from '../../../main/backend/methods.js';
+import { ApiArgumentError } from '../../../main/backend/errors.js';
 import { startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, CalibrationRequest, ChatSession, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
-import { ApiArgumentError } from '../../../main/backend/methods.js';
+import { ApiArgumentError } from '../../../main/backend/errors.js';
 import { importStories260K, startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, ChatSession, SamplingOptions } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
+import { ApiArgumentError } from '../../../main/backend/errors.js';
 import { importStories260K, startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 
@@ -105,5 +106,16 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('chat thro
     const fp = (await backend.call('chat.start', ['stories260K', 'fp16', null])) as ChatSession;
     await expect(backend.call('chat.setDepth', [fp.id, 4])).rejects.toThrow(/no residual depth/);
     expect(await backend.call('chat.remove', [fp.id])).not.toContainEqual(expect.objectContaining({ id: fp.id }));
+  });
+
+  it('answers a message longer than the context as bad arguments (context_length_exceeded), not a backend failure', async () => {
+    const fp = (await backend.call('chat.start', ['stories260K', 'fp16', null])) as ChatSession;
+    const error = await backend.call('chat.send', [fp.id, 'Once upon a time '.repeat(300), greedy]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiArgumentError);
+    expect(error).toMatchObject({ code: 'context_length_exceeded', message: expect.stringMatching(/the prompt needs \d+ positions but the model's context holds 512/) });
+    // the conversation is untouched and still answers
+    const after = (await backend.call('chat.send', [fp.id, 'Once upon a time', greedy])) as ChatSession;
+    expect(after.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    await backend.call('chat.remove', [fp.id]);
   });
 });

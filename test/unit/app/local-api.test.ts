@@ -42,7 +42,7 @@ describe('local API server following the settings', () => {
     expect(await models(first)).toBe(200);
     // API only: no renderer, no bridge
     expect((await fetch(`http://127.0.0.1:${first}/`)).status).toBe(404);
-    expect((await fetch(`http://127.0.0.1:${first}/api/app.info`, { method: 'POST', body: '[]' })).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${first}/api/app.info`, { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } })).status).toBe(404);
 
     await localApi.apply({ enabled: true, port: second, token: 'sixteen-chars-ok' });
     await expect(models(first)).rejects.toThrow();

@@ -190,7 +190,16 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     expect(await bad({ reskv_cache: 'q4_0', reskv_depth: 2 })).toMatchObject({ param: 'reskv_depth', message: expect.stringMatching(/rvq caches only/) });
     const tooLong = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time '.repeat(300), max_tokens: 4 }).catch((e: unknown) => e);
     expect(tooLong).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(tooLong).toMatchObject({ message: expect.stringMatching(/the prompt needs \d+ positions but the model's context holds 512/) });
+    const overflow = { param: 'prompt', code: 'context_length_exceeded', message: expect.stringMatching(/the prompt needs \d+ positions but the model's context holds 512/) };
+    expect(tooLong).toMatchObject(overflow);
+    expect(await bad({ messages: [{ role: 'user', content: 'Once upon a time '.repeat(300) }] })).toMatchObject({ ...overflow, param: 'messages' });
+    expect(await bad({ model: 'tiny-chat', messages: [{ role: 'user', content: 'the '.repeat(600) }] })).toMatchObject({ ...overflow, param: 'messages', message: expect.stringMatching(/context holds 256/) });
+    // streamed: the error arrives in the stream (headers went first), still naming the field
+    const streamed = await post('/v1/chat/completions', JSON.stringify({ ...chat({ messages: [{ role: 'user', content: 'Once upon a time '.repeat(300) }] }), stream: true }));
+    expect(await streamed.text()).toContain(JSON.stringify({ param: 'messages', code: 'context_length_exceeded' }).slice(1, -1));
+    // an empty user message: 400 naming it (it used to be a 500, which OpenAI clients retry)
+    expect(await bad({ messages: [{ role: 'user', content: '' }] })).toMatchObject({ param: 'messages.0.content', message: expect.stringMatching(/must not be empty/) });
+    expect(await bad({ messages: [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: [] }] })).toMatchObject({ param: 'messages.1.content' });
   });
 
   it('answers an unknown model with 404 model_not_found', async () => {

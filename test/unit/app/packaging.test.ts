@@ -31,4 +31,18 @@ describe('electron-builder.yml', () => {
     expect((config.mac as { target: string[] }).target).toEqual(['dmg']);
     expect(config.asarUnpack).toContain('node_modules/onnxruntime-node/**');
   });
+
+  it('flips the Electron fuses of the security checklist', () => {
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      enableCookieEncryption: true,
+      grantFileProtocolExtraPrivileges: false,
+    });
+    // the schema knows every fuse: a misspelt one is refused
+    expect(validate({ ...config, electronFuses: { runAsNod: false } })).toBe(false);
+  });
 });

@@ -45,6 +45,10 @@ describe('modelConfigFromHf', () => {
       else if (wavelength > 8192) expect(scaled[i]).toBeCloseTo(plain[i] / 8, 15);
       else expect(scaled[i] < plain[i] && scaled[i] > plain[i] / 8).toBe(true);
     }
+    // values of transformers' _compute_llama3_parameters (float64) in the smooth band
+    expect(scaled[29]).toBeCloseTo(0.002166570763503359, 15);
+    expect(scaled[34]).toBeCloseTo(0.00017850781276799638, 15);
+    expect(scaled.findIndex((f, i) => f !== plain[i])).toBe(29);
   });
 
   it('Gemma 2B: head_dim 256 from config, (1+w) norms, sqrt(hidden) embeddings, GeLU-tanh, tied by default', () => {
@@ -54,19 +58,24 @@ describe('modelConfigFromHf', () => {
     expect(modelConfigFromHf({ ...gemma2b, head_dim: undefined }).headDim).toBe(256); // GemmaConfig's default
   });
 
-  it('Mistral 7B v0.1: contexts kept inside the 4096-token sliding window; Qwen2 ignores an unused window', () => {
-    expect(modelConfigFromHf(mistral01).maxPositions).toBe(4096);
-    expect(modelConfigFromHf({ ...mistral01, sliding_window: null }).maxPositions).toBe(32768);
+  it('Mistral 7B v0.1: a 4096-token sliding window on every layer; Qwen2 ignores an unused window, else windows from max_window_layers', () => {
+    expect(modelConfigFromHf(mistral01)).toMatchObject({ maxPositions: 32768, slidingWindow: { size: 4096, layers: Array.from({ length: 32 }, (_, i) => i) } });
+    expect(modelConfigFromHf({ ...mistral01, sliding_window: null }).slidingWindow).toBeUndefined();
     const q = modelConfigFromHf(qwen2);
     expect(q).toMatchObject({ qkvBias: true, maxPositions: 32768, tiedEmbeddings: true, normEps: 1e-6 });
+    expect(q.slidingWindow).toBeUndefined();
+    expect(modelConfigFromHf({ ...qwen2, use_sliding_window: true, sliding_window: 4096, max_window_layers: 21 }).slidingWindow).toEqual({ size: 4096, layers: [21, 22, 23] });
     expect(parameterCount(q)).toBe(494032768);
   });
 
   it('rejects what it cannot run, naming it', () => {
     expect(() => modelConfigFromHf({ ...smolLm2, attention_bias: true })).toThrow('config.json: attention_bias = true (biases on every attention projection) is not supported');
     expect(() => modelConfigFromHf({ ...smolLm2, hidden_act: 'relu' })).toThrow('config.json: hidden_act "relu" is not supported (silu, gelu_pytorch_tanh)');
-    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'phi3' })).toThrow('model_type "phi3" is not supported (supported: llama, mistral, qwen2, gemma)');
+    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'phi3' })).toThrow('model_type "phi3" is not supported: it needs fused qkv_proj / gate_up_proj weights, which ResKV does not implement (supported: llama, mistral, qwen2, gemma, gemma2)');
     expect(() => modelConfigFromHf(null)).toThrow('model_type undefined is not supported');
     expect(() => modelConfigFromHf({ ...smolLm2, head_dim: 63 })).toThrow('head_dim 63 is odd');
+    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'qwen3' })).toThrow('config.json: model_type "qwen3" is not supported: it needs QK-norm (q_norm / k_norm per head), which ResKV does not implement (supported: ');
+    expect(() => modelConfigFromHf({ ...smolLm2, model_type: 'toString' })).toThrow('config.json: model_type "toString" is not supported (supported: ');
+    expect(() => modelConfigFromHf({ ...smolLm2, partial_rotary_factor: 0.5 })).toThrow('config.json: partial_rotary_factor 0.5 (RoPE on part of each head) is not supported');
   });
 });

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bfloat16BitsToFloat32 } from '../../../quant/index.js';
+import type { ModelConfig } from '../../../main/model/config.js';
+import type { HfExportOptions } from '../../../main/model/hf-export.js';
 import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
 import { readHfCheckpoint } from '../../../main/model/hf.js';
 import { ReferenceModel } from '../../../main/model/reference.js';
@@ -19,6 +21,19 @@ const dir = mkdtempSync(join(tmpdir(), 'reskv-hf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let folders = 0;
 const freshFolder = () => join(dir, `m${folders++}`);
+
+type SafetensorsJsonHeader = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+
+/** Writes `original` (a safetensors file's bytes) to `path` with its JSON header changed by `edit`. */
+function rewriteSafetensorsHeader(path: string, original: Buffer, edit: (header: SafetensorsJsonHeader) => void): void {
+  const length = Number(original.readBigUInt64LE(0));
+  const header = JSON.parse(original.subarray(8, 8 + length).toString('utf8'));
+  edit(header);
+  const text = Buffer.from(JSON.stringify(header).padEnd(length, ' '));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(text.length));
+  writeFileSync(path, Buffer.concat([prefix, text, original.subarray(8 + length)]));
+}
 
 describe.each(Object.entries(tinyModels))('%s', (_, config) => {
   it('round-trips through our exporter and the fp graph matches the reference within 1e-4', async () => {
@@ -45,6 +60,14 @@ describe.each(Object.entries(tinyModels))('%s', (_, config) => {
 describe('Hugging Face reader', () => {
   const config = tinyModels['llama3 (GQA 2, theta 500000, llama3 scaling, untied)'];
 
+  /** A fresh exported folder, and a writer of its config.json with `changes` applied. */
+  function exported(c: ModelConfig = config, options: HfExportOptions = {}): { folder: string; setConfig: (changes: Record<string, unknown>) => void } {
+    const folder = freshFolder();
+    writeHfFolder(folder, c, new RandomWeights(c, 1), options);
+    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    return { folder, setConfig: (changes) => writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, ...changes })) };
+  }
+
   it('reads bf16 shards through the index', () => {
     const folder = freshFolder();
     const source = new RandomWeights(config, 3);
@@ -62,19 +85,15 @@ describe('Hugging Face reader', () => {
   });
 
   it('names an unsupported model_type and lists the supported ones', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, model_type: 'gpt2' }));
-    expect(() => readHfCheckpoint(folder)).toThrow('config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2, gemma)');
+    const { folder, setConfig } = exported();
+    setConfig({ model_type: 'gpt2' });
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: model_type "gpt2" is not supported (supported: llama, mistral, qwen2, gemma, gemma2)');
   });
 
   it('reports a tensor whose shape disagrees with config.json', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, intermediate_size: 64 }));
-    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: tensor model\.layers\.0\.mlp\.(gate_proj\.weight has shape \[48,32\], config\.json implies \[64,32\]|down_proj\.weight has shape \[32,48\], config\.json implies \[32,64\])$/);
+    const { folder, setConfig } = exported();
+    setConfig({ intermediate_size: 64 });
+    expect(() => readHfCheckpoint(folder)).toThrow("model.safetensors: tensor model.layers.0.mlp.gate_proj.weight has shape [48,32], config.json implies [64,32] (dimension 0 is config.json's intermediate_size)");
   });
 
   it('reports truncated, missing and mislabeled files by name', () => {
@@ -97,23 +116,77 @@ describe('Hugging Face reader', () => {
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: missing');
   });
 
-  it('requires lm_head.weight when embeddings are untied', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, { ...config, tiedEmbeddings: true }, new RandomWeights({ ...config, tiedEmbeddings: true }, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, tie_word_embeddings: false }));
+  it('bounds config sizes before allocating anything, naming the file and field', () => {
+    const { folder, setConfig } = exported();
+    // unbounded, 1e9 layers would build a billion expected tensor shapes before any check
+    setConfig({ num_hidden_layers: 1e9 });
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: invalid config (num_hidden_layers: 1000000000 is beyond 1024, the largest this reader accepts)');
+    setConfig({ vocab_size: 2 ** 40 });
+    expect(() => readHfCheckpoint(folder)).toThrow('config.json: invalid config (vocab_size: 1099511627776 is beyond 4194304, the largest this reader accepts)');
+    setConfig({ hidden_size: 1e7 });
+    expect(() => readHfCheckpoint(folder)).toThrow(/^config\.json: invalid config \(hidden_size: 10000000 is beyond 65536/);
+    // in bounds but not what the weights hold
+    setConfig({ vocab_size: 400 });
+    expect(() => readHfCheckpoint(folder)).toThrow("model.safetensors: tensor model.embed_tokens.weight has shape [300,32], config.json implies [400,32] (dimension 0 is config.json's vocab_size)");
+    setConfig({ num_hidden_layers: 3 });
+    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: missing tensors model\.layers\.2\.input_layernorm\.weight, .* and 4 more$/);
+  });
+
+  it('names the file holding a dtype it cannot read or a header that lies about offsets', () => {
+    const { folder } = exported();
+    const path = join(folder, 'model.safetensors');
+    const original = readFileSync(path);
+    const rewriteHeader = (edit: (header: SafetensorsJsonHeader) => void) => rewriteSafetensorsHeader(path, original, edit);
+    const norm = 'model.norm.weight'; // 32 float32 values: 128 bytes
+    rewriteHeader((h) => (h[norm].dtype = 'F8_E4M3'));
+    expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: safetensors tensor "model.norm.weight": unsupported dtype F8_E4M3');
+    rewriteHeader((h) => {
+      h[norm].dtype = 'I32';
+    });
+    expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: tensor model.norm.weight has dtype I32; expected F32, F16 or BF16');
+    rewriteHeader((h) => (h[norm].data_offsets = [h[norm].data_offsets[0] + 4, h[norm].data_offsets[1] + 4]));
+    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: safetensors tensor "[^"]+" (overlaps|starts at)/);
+    rewriteHeader((h) => (h[norm].data_offsets = [h[norm].data_offsets[0], h[norm].data_offsets[1] + 1e15]));
+    expect(() => readHfCheckpoint(folder)).toThrow(/^model\.safetensors: safetensors tensor "model\.norm\.weight": data_offsets \[\d+, \d+\] hold \d+ bytes, F32 \[32\] needs 128$/);
+  });
+
+  it('follows metadata aliases of a tied embedding saved once, and requires lm_head.weight when untied without one', () => {
+    const tied = { ...config, tiedEmbeddings: true };
+    const source = new RandomWeights(tied, 1);
+    const embedding = source.read('model.embed_tokens.weight');
+    // stored only as lm_head.weight, as TinyStories-656K is
+    const asClassifier = freshFolder();
+    writeHfFolder(asClassifier, tied, source, { tiedAs: 'lm_head' });
+    const first = readHfCheckpoint(asClassifier);
+    expect(first.weights.read('model.embed_tokens.weight')).toEqual(embedding);
+    first.weights.close();
+    // without the alias, a tied config still takes the classifier (transformers ties them regardless)
+    const file = join(asClassifier, 'model.safetensors');
+    rewriteSafetensorsHeader(file, readFileSync(file), (h) => delete h.__metadata__);
+    expect(readHfCheckpoint(asClassifier).weights.read('model.embed_tokens.weight')).toEqual(embedding);
+    // stored once as the embedding, config.json untied, the file names lm_head.weight its alias: tied in fact
+    const { folder, setConfig } = exported(tied, { tiedAs: 'embed_tokens' });
+    setConfig({ tie_word_embeddings: false });
+    const aliased = readHfCheckpoint(folder);
+    expect(aliased.config.tiedEmbeddings).toBe(true);
+    expect([...aliased.weights.shapes.keys()]).not.toContain('lm_head.weight');
+    aliased.weights.close();
+    // no alias: the classifier is missing
+    const path = join(folder, 'model.safetensors');
+    rewriteSafetensorsHeader(path, readFileSync(path), (h) => delete h.__metadata__);
     expect(() => readHfCheckpoint(folder)).toThrow('model.safetensors: missing tensor lm_head.weight (config.json says tie_word_embeddings = false)');
+    // an alias naming no tensor
+    rewriteSafetensorsHeader(path, readFileSync(path), (h) => Object.assign(h, { __metadata__: { 'lm_head.weight': 'output.weight' } }));
+    expect(() => readHfCheckpoint(folder)).toThrow("model.safetensors: missing tensor lm_head.weight (the metadata's alias output.weight names no tensor)");
   });
 
   it('rejects impossible configs with the field named', () => {
-    const folder = freshFolder();
-    writeHfFolder(folder, config, new RandomWeights(config, 1));
-    const json = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, num_key_value_heads: 3 }));
+    const { folder, setConfig } = exported();
+    setConfig({ num_key_value_heads: 3 });
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: num_attention_heads 4 is not a multiple of num_key_value_heads 3');
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, hidden_size: -1 }));
+    setConfig({ hidden_size: -1 });
     expect(() => readHfCheckpoint(folder)).toThrow(/config\.json: invalid config \(hidden_size: /);
-    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...json, rope_scaling: { rope_type: 'yarn', factor: 4 } }));
+    setConfig({ rope_scaling: { rope_type: 'yarn', factor: 4 } });
     expect(() => readHfCheckpoint(folder)).toThrow('config.json: rope_scaling type "yarn" is not supported (llama3, linear)');
   });
 });

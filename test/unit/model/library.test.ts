@@ -104,7 +104,7 @@ describe('importing a Hugging Face folder', () => {
     const library = join(dir, 'lib2');
     const { folder, manifest } = importModel(source, { library, weightType: 'float16', id: 'qwen-tiny' });
     expect(manifest.weightType).toBe('float16');
-    expect(manifest.tokenizer).toEqual({ format: 'huggingface', files: ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'] });
+    expect(manifest.tokenizer).toEqual({ format: 'huggingface', files: ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'config.json'] });
     expect(loadLibraryTokenizer(folder, manifest).eosIds).toEqual([0, 2]);
     // bf16 source values are exactly representable in fp16 here (|w| well inside range, 8-bit mantissa)
     const ck = readHfCheckpoint(source);
