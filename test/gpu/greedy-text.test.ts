@@ -16,7 +16,7 @@ import type { ModelManifest } from '../../main/model/manifest.js';
 import { readManifest } from '../../main/model/manifest.js';
 import { createStoriesLibrary } from '../unit/engine/engine-library.js';
 import type { StoriesLibrary } from '../unit/engine/engine-library.js';
-import { fixtures, haveFixtures, sharedDir } from '../support/shared.js';
+import { fixtures, haveFixtures } from '../support/shared.js';
 import { haveWebGpu } from '../support/software-gpu.js';
 
 const gpu = await haveWebGpu();
@@ -54,9 +54,8 @@ describe.skipIf(!gpu || !haveFixtures(fixtures.stories260K, fixtures.tok512))('s
   });
 });
 
-// The Hugging Face model (GQA, head_dim 16, tied embedding stored only as lm_head.weight); its import
-// needs the hf-quirks branch's fixes (until then it fails: "missing tensor model.embed_tokens.weight")
-const tinyStories = join(sharedDir, 'models', 'tinystories-656k');
+// The Hugging Face model (GQA, head_dim 16, tied embedding stored only as lm_head.weight)
+const tinyStories = fixtures.tinyStories656K;
 
 describe.skipIf(!gpu || !haveFixtures(join(tinyStories, 'model.safetensors')))('tinystories-656k on WebGPU', () => {
   let dir: string;
