@@ -79,8 +79,9 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         // per layer and kind: depth[min(2i + k, depth_count - 1)], so a single depth serves every layer
         const lastDepth = g.op('Sub', [g.op('Size', ['depth']), g.int64([1], [])]);
         const lanes = 2 * config.numLayers;
-        const all = g.op('Gather', ['depth', g.op('Min', [g.int64(Array.from({ length: lanes }, (_, j) => j)), lastDepth])]);
-        const depths = g.opN('Split', [all], lanes, { axis: 0, num_outputs: lanes });
+        // one Gather per lane, not a Split into 2 * layers outputs: a WebGPU shader binds only a few
+        // storage buffers (a 30-layer model's Split failed at run time on WebGPU)
+        const depths = Array.from({ length: lanes }, (_, j) => g.op('Gather', ['depth', g.op('Min', [g.int64([j]), lastDepth])]));
         shared = { tables, inWindow, depths };
       }
       g.op('Identity', [keysPreRope], {}, `keys_pre_rope.${i}`);
