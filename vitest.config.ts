@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { softwareGpuEnv } from './test/support/software-gpu.js';
 
-// Two projects: fast unit tests in plain Node, and browser tests that drive Debian's Chromium.
+// Three projects: fast unit tests in plain Node, WebGPU tests on SwiftShader (chromium's software
+// Vulkan, so no GPU is needed), and browser tests that drive Debian's Chromium.
 export default defineConfig({
   test: {
     projects: [
@@ -10,6 +12,18 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'gpu',
+          include: ['test/gpu/**/*.test.ts'],
+          environment: 'node',
+          env: softwareGpuEnv(),
+          // SwiftShader runs shaders on the CPU: slow, and one file at a time on a small machine
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
         },
       },
       {

@@ -29,6 +29,7 @@ export const apiMethodNames = [
   'tasks.list',
   'settings.get',
   'settings.save',
+  'settings.providers',
   'jobs.list',
   'jobs.cancel',
 ] as const;

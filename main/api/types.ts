@@ -157,13 +157,29 @@ export interface ModelSummary {
   problem: string | null;
 }
 
-export type ExecutionProviderName = 'cuda' | 'dml' | 'coreml' | 'cpu';
+export type ExecutionProviderName = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
 
 export interface Settings {
   providers: ExecutionProviderName[];
   threads: number;
   libraryDir: string | null;
   localApi: { enabled: boolean; port: number; token: string | null };
+}
+
+/** One execution provider as probed on this machine: a tiny graph created and run, float16 kernels included. */
+export interface ProviderStatus {
+  provider: ExecutionProviderName;
+  available: boolean;
+  /** false: graphs run float16-free on it (same values in float32), e.g. a WebGPU adapter without shader-f16. */
+  halfFloats: boolean;
+  /** Why it is unavailable or runs without float16; null when it runs everything. */
+  reason: string | null;
+}
+
+/** The providers this machine has, and which one runs each loaded model (and why others were passed over). */
+export interface ProvidersReport {
+  providers: ProviderStatus[];
+  models: ChatModelInfo[];
 }
 
 export interface SettingsState {
@@ -439,6 +455,7 @@ export interface ResKvBridge {
   settings: {
     get(): Promise<SettingsState>;
     save(settings: Settings): Promise<SettingsState>;
+    providers(): Promise<ProvidersReport>;
   };
   jobs: {
     list(): Promise<JobSnapshot[]>;

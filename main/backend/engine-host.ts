@@ -6,7 +6,7 @@
 // another, never concurrently on the same session.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { BackendEvent, CacheName, ChatFigures, ChatSession, CompletionRequest, CompletionResult, SamplingOptions } from '../api/types.js';
+import type { BackendEvent, CacheName, ChatFigures, ChatModelInfo, ChatSession, CompletionRequest, CompletionResult, SamplingOptions } from '../api/types.js';
 import { parseCacheChoice } from '../engine/cache-runtime.js';
 import { EngineModel, findLibraryModel, type ConversationFigures } from '../engine/engine-model.js';
 import type { GenerationOptionsInput } from '../engine/generate.js';
@@ -66,6 +66,12 @@ export class EngineHost {
   ) {
     this.saved = new ConversationFiles(join(dataDir, 'conversations'));
     this.saved.sweep(); // what saves killed mid-way left behind
+  }
+
+  /** What each loaded model reports (its provider and those passed over among it); failed loads are left out. */
+  async loadedModels(): Promise<ChatModelInfo[]> {
+    const engines = await Promise.allSettled([...this.loaded.values()].map((entry) => entry.engine));
+    return engines.flatMap((e) => (e.status === 'fulfilled' ? [e.value.info] : []));
   }
 
   /** Loads (once) the model with the cache; returns its key. */

@@ -16,6 +16,7 @@ import {
   saveUserHardware,
 } from '../cost/index.js';
 import { conversationIdSchema } from '../engine/conversation-id.js';
+import { probeProviders } from '../engine/session.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import { ApiArgumentError } from './errors.js';
@@ -191,6 +192,7 @@ const methods: MethodTable = {
   },
   'tasks.list': { args: z.tuple([modelIdSchema]), run: ({ host }, model) => readTaskHistory(host.dataDir, model) },
   'settings.get': { args: z.tuple([]), run: ({ host }) => loadSettings(host.dataDir) },
+  'settings.providers': { args: z.tuple([]), run: async ({ engine }) => ({ providers: await probeProviders(), models: await engine.loadedModels() }) },
   'settings.save': {
     args: z.tuple([settingsSchema]),
     run: ({ host, publish }, settings) => {

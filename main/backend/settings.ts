@@ -33,7 +33,7 @@ const settingsTypeMatches: Same<z.infer<typeof settingsSchema>, Settings> = true
 void settingsTypeMatches;
 
 export const defaultSettings: Settings = {
-  providers: ['cuda', 'dml', 'coreml', 'cpu'],
+  providers: [...executionProviders],
   threads: 0,
   libraryDir: null,
   localApi: { enabled: false, port: 8418, token: null },

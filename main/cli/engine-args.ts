@@ -38,7 +38,8 @@ export const modelHelp = `  --model M         a model id in the library, a libra
   --depth D         rvq: residual stages kept (default: the codebooks' depth)
   --window R        rvq: newest tokens kept in fp16 until they leave the window (default 0)
   --threads N       ONNX Runtime threads (default: its own choice)
-  --providers LIST  execution providers to try in order, e.g. cuda,cpu (default cpu)
+  --providers LIST  execution providers to try in order, e.g. webgpu,cpu or cuda,cpu;
+                    auto: the best this machine has (default cpu)
   --json            machine-readable output`;
 
 export const samplingHelp = `  --max-tokens N    tokens to generate at most (default 256)
@@ -83,9 +84,10 @@ export function modelArgs(values: { model?: string; library?: string; cache?: st
   if (window !== undefined && window < 0) throw new CliUsageError(`--window must be at least 0, got ${window}`);
   const threads = numberOption('threads', values.threads) ?? 0;
   if (threads < 0) throw new CliUsageError(`--threads must be at least 0, got ${threads}`);
-  const providers = (values.providers ?? 'cpu').split(',') as ExecutionProvider[];
+  const named = values.providers ?? 'cpu';
+  const providers = (named === 'auto' ? [...executionProviders] : named.split(',')) as ExecutionProvider[];
   const unknown = providers.find((p) => !(executionProviders as readonly string[]).includes(p));
-  if (unknown !== undefined) throw new CliUsageError(`--providers: unknown provider '${unknown}' (known: ${executionProviders.join(', ')})`);
+  if (unknown !== undefined) throw new CliUsageError(`--providers: unknown provider '${unknown}' (known: ${executionProviders.join(', ')}, or auto)`);
   let imported = false;
   const folder = resolveLibraryModel(values.model, values.library ?? defaultLibraryDir(), (m) => {
     imported = true;

@@ -11,21 +11,20 @@ import type { RvqSpec } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
 import { recordBytesDim } from '../onnx/rvq-cache.js';
 import type { DecoderStep } from './generate.js';
-import { checkGraphInputs, logitsOf, stepFeeds } from './graph-feeds.js';
+import { checkGraphInputs, halfBits, halfTensor, inputType, logitsOf, stepFeeds } from './graph-feeds.js';
 import type { Feeds } from './graph-feeds.js';
 import { sameSpec } from './kv-code-store.js';
 import type { KvCodeStore } from './kv-code-store.js';
 import { KV_KINDS } from './kv-store.js';
 
-const int64 = (value: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(value)), [1]);
-
 /**
  * Whether an installed rvq graph has this version's inputs: a record size per layer and kind (so
- * layers may hold different depths) and `depth` per layer and kind. Earlier graphs are rebuilt.
+ * layers may hold different depths), and int32 depths, lengths and positions (GPU-shaped). Earlier
+ * graphs are rebuilt.
  */
 export function isCurrentRvqGraph(session: ort.InferenceSession): boolean {
   const codes = session.inputMetadata.find((m) => m.name === 'past_codes.0.key');
-  return codes?.isTensor === true && codes.shape[2] === recordBytesDim(0, 'key');
+  return codes?.isTensor === true && codes.shape[2] === recordBytesDim(0, 'key') && inputType(session, 'depth') === 'int32' && inputType(session, 'attention_mask') === 'int32';
 }
 
 export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
@@ -42,8 +41,12 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
     this.vocabSize = config.vocabSize;
     const names = Array.from({ length: config.numLayers }, (_, i) => KV_KINDS.flatMap((kind) => [`past_codes.${i}.${kind}`, `past_depths.${i}.${kind}`, `past_window.${i}.${kind}`])).flat();
     checkGraphInputs(session, ['input_ids', 'attention_mask', 'position_ids', 'depth', 'window_size', ...names], 'rvq');
-    if (!isCurrentRvqGraph(session)) throw new Error('the rvq graph was built by an earlier version (one record size for every layer); reinstall its codebook set');
+    if (!isCurrentRvqGraph(session)) throw new Error('the rvq graph was built by an earlier version (one record size for every layer, or int64 depths); reinstall its codebook set');
+    this.halfType = inputType(session, 'past_window.0.key');
   }
+
+  /** float16, or float32 where the session runs the graph float16-free. */
+  private readonly halfType: string | undefined;
 
   private checkStore(store: KvCodeStore): void {
     const { numLayers, keySpec, valueSpec } = store.options;
@@ -56,20 +59,20 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
     const { numLayers } = this.config;
     const window = store.options.recentWindow ?? 0;
     const n = tokens.length;
-    const feeds: Feeds = { ...stepFeeds(tokens, store.length), window_size: int64(window) };
-    const depths = new BigInt64Array(2 * numLayers);
+    const feeds: Feeds = { ...stepFeeds(tokens, store.length, 'int32'), window_size: new ort.Tensor('int32', Int32Array.of(window), [1]) };
+    const depths = new Int32Array(2 * numLayers);
     for (let i = 0; i < numLayers; i++) {
       for (const kind of KV_KINDS) {
         const spec = kind === 'key' ? this.specs.keySpec : this.specs.valueSpec;
         const p = store.past(i, kind);
-        depths[2 * i + (kind === 'key' ? 0 : 1)] = BigInt(store.depth(i, kind));
+        depths[2 * i + (kind === 'key' ? 0 : 1)] = store.depth(i, kind);
         feeds[`past_codes.${i}.${kind}`] = new ort.Tensor('uint8', p.records, [1, p.codedTokens, p.recordBytes]);
         feeds[`past_depths.${i}.${kind}`] = new ort.Tensor('uint8', p.depths, [1, p.codedTokens]);
-        if (scalesPerToken(spec)) feeds[`past_scales.${i}.${kind}`] = new ort.Tensor('float16', p.scales, [1, p.codedTokens, scalesPerToken(spec)]);
-        feeds[`past_window.${i}.${kind}`] = new ort.Tensor('float16', p.window, [1, p.windowTokens, tokenWidth(spec)]);
+        if (scalesPerToken(spec)) feeds[`past_scales.${i}.${kind}`] = halfTensor(p.scales, [1, p.codedTokens, scalesPerToken(spec)], this.halfType);
+        feeds[`past_window.${i}.${kind}`] = halfTensor(p.window, [1, p.windowTokens, tokenWidth(spec)], this.halfType);
       }
     }
-    feeds.depth = new ort.Tensor('int64', depths, [2 * numLayers]);
+    feeds.depth = new ort.Tensor('int32', depths, [2 * numLayers]);
     const out = await this.session.run(feeds);
     const logits = logitsOf(out, n, this.vocabSize);
     for (let i = 0; i < numLayers; i++) {
@@ -77,10 +80,11 @@ export class RvqGraphDecoder implements DecoderStep<KvCodeStore> {
         const spec = kind === 'key' ? this.specs.keySpec : this.specs.valueSpec;
         const raw = out[kind === 'key' ? `keys_pre_rope.${i}` : `values.${i}`] as ort.Tensor;
         const scales = out[`new_scales.${i}.${kind}`] as ort.Tensor | undefined;
+        const scaleBits = scales ? halfBits(scales, `new_scales.${i}.${kind}`) : new Uint16Array(0);
         store.append(i, kind, { data: raw.data as Float32Array, tokens: n, start: 0, count: n }, {
           records: (out[`new_codes.${i}.${kind}`] as ort.Tensor).data as Uint8Array,
           depth: spec.depth,
-          scales: (scales?.data as Uint16Array | undefined) ?? new Uint16Array(0),
+          scales: scaleBits,
         });
       }
     }

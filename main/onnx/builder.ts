@@ -92,8 +92,8 @@ export class GraphBuilder {
     return this.constant(DataType.FLOAT, values, dims);
   }
 
-  uint32(values: readonly number[], dims: readonly number[] = [values.length]): string {
-    return this.constant(DataType.UINT32, values, dims);
+  int32(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.constant(DataType.INT32, values, dims);
   }
 
   private constant(dataType: ElemType, values: readonly number[], dims: readonly number[]): string {
@@ -102,7 +102,8 @@ export class GraphBuilder {
     if (!name) {
       name = `const_${this.constants.size}`;
       this.constants.set(key, name);
-      const typed = dataType === DataType.INT64 ? BigInt64Array.from(values, BigInt) : dataType === DataType.UINT32 ? Uint32Array.from(values) : Float32Array.from(values);
+      const typed =
+        dataType === DataType.INT64 ? BigInt64Array.from(values, BigInt) : dataType === DataType.INT32 ? Int32Array.from(values) : Float32Array.from(values);
       this.initializers.push(inlineTensors.tensor(name, dataType, dims, () => new Uint8Array(typed.buffer)));
     }
     return name;

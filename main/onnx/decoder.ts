@@ -22,6 +22,11 @@ export interface DecoderGraphOptions {
   cacheType?: CacheType;
   /** Inline (default) or external data. */
   store?: TensorStore;
+  /**
+   * Element type of attention_mask, position_ids and the index ranges over the context (default
+   * int64, Optimum's). int32 keeps them on a WebGPU device, whose provider runs no int64 kernels.
+   */
+  indexType?: 'int64' | 'int32';
 }
 
 /** Per-graph positions and mask shared by every layer. */
@@ -32,6 +37,8 @@ export interface StepContext {
   /** int64 [1] tensors: number of new tokens, number of past tokens. */
   seqLen: string;
   pastLen: string;
+  /** A scalar of the graph's index type (DecoderGraphOptions.indexType). */
+  indexConstant(value: number): string;
 }
 
 /** How a layer's K/V cache enters and leaves the graph. */
@@ -51,18 +58,20 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
   const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32', options.linearQuant, options.accuracyLevel);
   const { numHeads, numKvHeads, vocabSize } = config;
 
+  const index = options.indexType === 'int32' ? DataType.INT32 : DataType.INT64;
   const inputIds = g.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
-  const attentionMask = g.input('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length']);
-  const positionIds = g.input('position_ids', DataType.INT64, ['batch_size', 'sequence_length']);
+  const attentionMask = g.input('attention_mask', index, ['batch_size', 'total_sequence_length']);
+  const positionIds = g.input('position_ids', index, ['batch_size', 'sequence_length']);
   cache.declareInputs(m);
 
   // allowed[b, 0, i, j]: key j is visible to new token i (causal, and not padding)
   const seqLen = g.op('Shape', [inputIds], { start: 1, end: 2 });
   const totalLen = g.op('Shape', [attentionMask], { start: 1, end: 2 });
   const pastLen = g.op('Sub', [totalLen, seqLen]);
-  const scalar = (x: string) => g.op('Squeeze', [x, g.int64([0])]);
-  const keyIndex = g.op('Range', [g.int64([0], []), scalar(totalLen), g.int64([1], [])]);
-  const queryIndex = g.op('Range', [scalar(pastLen), scalar(totalLen), g.int64([1], [])]);
+  const scalar = (x: string) => (index === DataType.INT64 ? g.op('Squeeze', [x, g.int64([0])]) : g.op('Cast', [g.op('Squeeze', [x, g.int64([0])])], { to: index }));
+  const indexConstant = (value: number) => (index === DataType.INT64 ? g.int64([value], []) : g.int32([value], []));
+  const keyIndex = g.op('Range', [indexConstant(0), scalar(totalLen), indexConstant(1)]);
+  const queryIndex = g.op('Range', [scalar(pastLen), scalar(totalLen), indexConstant(1)]);
   const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [keyIndex, g.int64([0])]), g.op('Unsqueeze', [queryIndex, g.int64([1])])]);
   const notPadding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: DataType.BOOL }), g.int64([1, 2])]);
   const allowed = g.op('And', [causal, notPadding]);
@@ -72,10 +81,10 @@ export function buildTransformerGraph(config: ModelConfig, weights: WeightSource
     const window = attentionWindow(config, layer);
     if (window === null) return allowed;
     const distance = () => g.op('Sub', [g.op('Unsqueeze', [queryIndex, g.int64([1])]), g.op('Unsqueeze', [keyIndex, g.int64([0])])]);
-    windowed ??= g.op('And', [allowed, g.op('Less', [distance(), g.int64([window], [])])]);
+    windowed ??= g.op('And', [allowed, g.op('Less', [distance(), index === DataType.INT64 ? g.int64([window], []) : g.int32([window], [])])]);
     return windowed;
   };
-  const ctx: StepContext = { m, newTables: m.ropeTables(positionIds), seqLen, pastLen };
+  const ctx: StepContext = { m, newTables: m.ropeTables(positionIds), seqLen, pastLen, indexConstant };
 
   let x = g.scope('weights', () => embedTokens(m, inputIds));
 

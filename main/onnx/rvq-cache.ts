@@ -5,9 +5,11 @@
 //        past_depths.{i}.{k}  uint8   [batch, coded]        stages each coded token holds
 //        past_scales.{i}.{k}  float16 [batch, coded, S]     (absent for scale 'none')
 //        past_window.{i}.{k}  float16 [batch, window, W]    newest past tokens kept uncoded, token-major
-//        depth                int64   [1] or [2 * layers]   stages to decode (a prefix of the spec depth): one
+//        depth                int32   [1] or [2 * layers]   stages to decode (a prefix of the spec depth): one
 //                                                            for every layer, or per layer and kind (2i key, 2i+1 value)
-//        window_size          int64   [1]                   R: the last R positions stay uncoded (0: paper)
+//        window_size          int32   [1]                   R: the last R positions stay uncoded (0: paper)
+//   attention_mask and position_ids are int32 too: nothing that grows with the context is int64 or
+//   a bit operation, so a WebGPU device (no int64, no bit kernels) runs every such node itself.
 //   out: logits; new_codes.{i}.{k} uint8 [batch, n, R_D] and new_scales.{i}.{k} (all spec stages) and
 //        keys_pre_rope.{i} / values.{i} float32 [batch, kvHeads, n, headDim] of the new tokens.
 // The past is [coded tokens, window tokens] in position order. Keys are pre-RoPE throughout; past
@@ -33,7 +35,7 @@ export function recordBytesDim(layer: number, kind: Kind): string {
   return `record_bytes.${layer}.${kind}`;
 }
 
-export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource, codebooks: CodebookSet, options: Omit<DecoderGraphOptions, 'cacheType'> = {}): Uint8Array {
+export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource, codebooks: CodebookSet, options: Omit<DecoderGraphOptions, 'cacheType' | 'indexType'> = {}): Uint8Array {
   checkCodebooksFit(config, codebooks);
   const { numKvHeads: kvh, headDim: d } = config;
   const W = kvh * d;
@@ -46,8 +48,8 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
 
   const rvq: CacheStrategy = {
     declareInputs(m) {
-      m.g.input('depth', DataType.INT64, ['depth_count']);
-      m.g.input('window_size', DataType.INT64, [1]);
+      m.g.input('depth', DataType.INT32, ['depth_count']);
+      m.g.input('window_size', DataType.INT32, [1]);
       for (let i = 0; i < config.numLayers; i++) {
         const layer = {} as Record<Kind, RvqGraphCodec>;
         for (const [kind, spec] of kinds) {
@@ -65,17 +67,21 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
       const { g } = ctx.m;
       if (!shared) {
         // RoPE tables for every attended position: the past from the mask, the new from position_ids
-        const maskPositions = g.op('Sub', [g.op('CumSum', ['attention_mask', g.int64([1], [])]), g.int64([1], [])]);
+        // (as float: ONNX Runtime keeps an int32 Slice of this context-sized tensor on the CPU)
+        const asFloat = (x: string) => g.op('Cast', [x], { to: DataType.FLOAT });
+        const maskPositions = asFloat(g.op('Sub', [g.op('CumSum', ['attention_mask', g.int64([1], [])]), ctx.indexConstant(1)]));
         const pastPositions = g.op('Slice', [maskPositions, g.int64([0]), ctx.pastLen, g.int64([1])]);
-        const tables = ctx.m.ropeTables(g.op('Concat', [pastPositions, 'position_ids'], { axis: 1 }));
+        const tables = ctx.m.ropeTables(g.op('Concat', [pastPositions, asFloat('position_ids')], { axis: 1 }));
         // new token j stays uncoded when j >= n - window_size
-        const newIndex = g.op('Reshape', [g.op('Range', [g.int64([0], []), g.op('Squeeze', [ctx.seqLen, g.int64([0])]), g.int64([1], [])]), g.int64([1, -1, 1])]);
-        const inWindow = g.op('GreaterOrEqual', [newIndex, g.op('Sub', [ctx.seqLen, 'window_size'])]);
+        const newCount = g.op('Cast', [ctx.seqLen], { to: DataType.INT32 });
+        const newIndex = g.op('Reshape', [g.op('Range', [ctx.indexConstant(0), g.op('Squeeze', [newCount, g.int64([0])]), ctx.indexConstant(1)]), g.int64([1, -1, 1])]);
+        const inWindow = g.op('GreaterOrEqual', [newIndex, g.op('Sub', [newCount, 'window_size'])]);
         // per layer and kind: depth[min(2i + k, depth_count - 1)], so a single depth serves every layer
         const lastDepth = g.op('Sub', [g.op('Size', ['depth']), g.int64([1], [])]);
         const lanes = 2 * config.numLayers;
-        const all = g.op('Gather', ['depth', g.op('Min', [g.int64(Array.from({ length: lanes }, (_, j) => j)), lastDepth])]);
-        const depths = g.opN('Split', [all], lanes, { axis: 0, num_outputs: lanes });
+        // one Gather per lane, not a Split into 2 * layers outputs: a WebGPU shader binds only a few
+        // storage buffers (a 30-layer model's Split failed at run time on WebGPU)
+        const depths = Array.from({ length: lanes }, (_, j) => g.op('Gather', ['depth', g.op('Min', [g.int64([j]), lastDepth])]));
         shared = { tables, inWindow, depths };
       }
       g.op('Identity', [keysPreRope], {}, `keys_pre_rope.${i}`);
@@ -111,7 +117,7 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
       return { keys: attended.key, values: attended.value };
     },
   };
-  return buildTransformerGraph(config, weights, rvq, options, 'reskv-rvq');
+  return buildTransformerGraph(config, weights, rvq, { ...options, indexType: 'int32' }, 'reskv-rvq');
 }
 
 function checkCodebooksFit(config: ModelConfig, codebooks: CodebookSet): void {

@@ -1,7 +1,8 @@
 // The RVQ codec of quant/ (contract: scale by fp16 std, group channels, residual stages, stage-major
 // codes bit-packed LSB-first at log2(C) bits) expressed as ONNX subgraphs, so a decoder graph can
 // read and write its KV cache as codes. Index tables are fixed at build time; `depth` is a runtime
-// int64 [1] tensor. Token tensors are [batch, n, ...].
+// int32 [1] tensor. Token tensors are [batch, n, ...]. GPU-shaped: no int64 and no bit operations
+// (WebGPU has neither), codes are unpacked and packed with exact float arithmetic on small integers.
 import type { RvqSpec } from '../../quant/index.js';
 import { codeBits, groupsPerToken, rvqCodeBytesPerToken, scalesPerToken, tokenWidth, unitWidth } from '../../quant/index.js';
 import type { GraphBuilder } from './builder.js';
@@ -37,9 +38,9 @@ export class RvqGraphCodec {
   /**
    * uint8 [b, n, R] -> int32 codes [b, n, depth, G]: code i = (bytes from bit i*b on) >> shift & mask.
    * One MatMul of the bytes (as float) against a [R, codes] table of powers of two assembles each
-   * code's bytes already shifted right: sum_k byte_k 2^(8k - shift), exact in float32 as codes have at
-   * most 16 bits (so touch at most 3 bytes: a 24-bit integer part over a shift-bit fraction, 24 bits
-   * in all). The Cast to uint32 drops the fraction, BitwiseAnd the bits of the next codes.
+   * code's bytes already shifted right: v = sum_k byte_k 2^(8k - shift), exact in float32 as codes have
+   * at most 16 bits (so touch at most 3 bytes: a 24-bit integer part over a shift-bit fraction, 24 bits
+   * in all). Floor drops the fraction; subtracting floor(v / 2^bits) 2^bits drops the next codes' bits.
    * R may be the record size of any depth d <= spec.depth (a stage-major record's depth-d prefix is
    * its first R_d bytes): the table is cut to R rows, and the missing stages read as 0.
    */
@@ -52,12 +53,15 @@ export class RvqGraphCodec {
       for (let j = Math.floor(first / 8); j <= Math.floor((first + bits - 1) / 8); j++) assemble[j * count + i] = 2 ** (8 * j - first);
     }
     const rows = g.op('Slice', [g.float(assemble, [this.codeBytes, count]), g.int64([0]), g.op('Shape', [bytes], { start: 2, end: 3 }), g.int64([0])]);
-    const shifted = g.op('Cast', [g.op('MatMul', [g.op('Cast', [bytes], { to: DataType.FLOAT }), rows])], { to: DataType.UINT32 });
-    const codes = g.op('BitwiseAnd', [shifted, g.uint32([2 ** bits - 1], [])]);
+    const shifted = g.op('MatMul', [g.op('Cast', [bytes], { to: DataType.FLOAT }), rows]);
+    const codes = remainder(g, g.op('Floor', [shifted]), 2 ** bits);
     return g.op('Reshape', [g.op('Cast', [codes], { to: DataType.INT32 }), g.int64([0, 0, this.spec.depth, this.groups])]);
   }
 
-  /** int64 codes [b, n, depth, G] -> uint8 [b, n, codeBytes]; each byte sums the disjoint bit pieces of the codes overlapping it. */
+  /**
+   * int32 codes [b, n, depth, G] -> uint8 [b, n, codeBytes]; each byte sums the disjoint bit pieces of
+   * the codes overlapping it, a piece being (code >> right << left) mod 256, in float (exact: below 2^23).
+   */
   pack(codes: string): string {
     const { g, bits } = this;
     const count = this.spec.depth * this.groups;
@@ -74,10 +78,10 @@ export class RvqGraphCodec {
         byteOfPiece.push(j);
       }
     }
-    const flat = g.op('Cast', [g.op('Reshape', [codes, g.int64([0, 0, count])])], { to: DataType.UINT32 });
-    const pieces = g.op('Gather', [flat, g.int64(pieceCode)], { axis: 2 });
-    const moved = g.op('BitShift', [g.op('BitShift', [pieces, g.uint32(rightShift)], { direction: 'RIGHT' }), g.uint32(leftShift)], { direction: 'LEFT' });
-    const masked = g.op('Cast', [g.op('BitwiseAnd', [moved, g.uint32([255], [])])], { to: DataType.FLOAT });
+    const flat = g.op('Cast', [g.op('Reshape', [codes, g.int64([0, 0, count])])], { to: DataType.FLOAT });
+    const pieces = g.op('Gather', [flat, g.int32(pieceCode)], { axis: 2 });
+    const shifted = g.op('Floor', [g.op('Mul', [pieces, g.float(rightShift.map((r) => 2 ** -r))])]);
+    const masked = remainder(g, g.op('Mul', [shifted, g.float(leftShift.map((l) => 2 ** l))]), 256);
     // [pieces, bytes] 0/1 matrix; the sums are integers below 256, exact in float32
     const gatherToBytes = new Array<number>(pieceCode.length * this.codeBytes).fill(0);
     byteOfPiece.forEach((j, p) => (gatherToBytes[p * this.codeBytes + j] = 1));
@@ -97,9 +101,9 @@ export class RvqGraphCodec {
   dequantize(codes: string, scales: string | null, depth: string, tokenDepths: string | null = null): string {
     const { g, spec } = this;
     const { depth: D, codebookSize: C } = spec;
-    const held = tokenDepths ? g.op('Min', [g.op('Cast', [tokenDepths], { to: DataType.INT64 }), depth]) : depth;
-    const dead = g.op('GreaterOrEqual', [g.int64(Array.from({ length: D }, (_, s) => s), [1, 1, D, 1]), g.op('Unsqueeze', [held, g.int64([-1, -2])])]);
-    const floor = g.op('Mul', [g.op('Cast', [dead], { to: DataType.INT32 }), g.op('Cast', [g.int64([C], [])], { to: DataType.INT32 })]);
+    const held = tokenDepths ? g.op('Min', [g.op('Cast', [tokenDepths], { to: DataType.INT32 }), depth]) : depth;
+    const dead = g.op('GreaterOrEqual', [g.int32(Array.from({ length: D }, (_, s) => s), [1, 1, D, 1]), g.op('Unsqueeze', [held, g.int64([-1, -2])])]);
+    const floor = g.op('Mul', [g.op('Cast', [dead], { to: DataType.INT32 }), g.int32([C], [])]);
     const stages = g.opN('Split', [g.op('Max', [codes, floor])], D, { axis: 2, num_outputs: D });
     const summed = stages.map((index, s) => g.op('Gather', [this.stageBook(s), index])).reduce((sum, entries) => g.op('Add', [sum, entries]));
     const rows = this.regroup(summed, 'toRows');
@@ -109,7 +113,7 @@ export class RvqGraphCodec {
   /**
    * Greedy residual encoding of rows [b, n, W]: scale by the fp16-rounded unbiased std (zero -> 1),
    * group, then per stage nearest entry = ArgMax(<r, c> - ||c||^2/2) (one Gemm with the norms as
-   * bias) and subtract it. Returns codes int64 [b, n, depth, G], the fp16 scales [b, n, S] (null for
+   * bias) and subtract it. Returns codes int32 [b, n, depth, G], the fp16 scales [b, n, S] (null for
    * 'none') and `decoded`, the rows as dequantize would read them back at `depth` (the chosen
    * entries of the first `depth` stages summed, so no second lookup).
    */
@@ -141,7 +145,7 @@ export class RvqGraphCodec {
         for (let t = 0; t < groupSize; t++) negHalfNorms[c] -= this.codebooks[(s * C + c) * groupSize + t] ** 2 / 2;
       }
       const book = this.stageBook(s);
-      const code = g.op('ArgMax', [g.op('Gemm', [residual, book, g.float(negHalfNorms)], { transB: 1 })], { axis: 1, keepdims: 0 });
+      const code = g.op('Cast', [g.op('ArgMax', [g.op('Gemm', [residual, book, g.float(negHalfNorms)], { transB: 1 })], { axis: 1, keepdims: 0 })], { to: DataType.INT32 });
       const entry = g.op('Gather', [book, code]);
       stageCodes.push(code);
       stageEntries.push(entry);
@@ -152,7 +156,7 @@ export class RvqGraphCodec {
     const stageMajor = g.op('Reshape', [g.op('Concat', stageCodes, { axis: 0 }), g.op('Concat', [g.int64([D]), tokens, g.int64([this.groups])], { axis: 0 })]);
     const codes = g.op('Transpose', [stageMajor], { perm: [1, 2, 0, 3] });
     // the entries of the first `depth` stages summed: [D, b * n * G, groupSize] masked by stage < depth
-    const kept = g.op('Cast', [g.op('Less', [g.int64(Array.from({ length: D }, (_, s) => s), [D, 1, 1]), depth])], { to: DataType.FLOAT });
+    const kept = g.op('Cast', [g.op('Less', [g.int32(Array.from({ length: D }, (_, s) => s), [D, 1, 1]), depth])], { to: DataType.FLOAT });
     const entries = g.op('Reshape', [g.op('Concat', stageEntries, { axis: 0 }), g.int64([D, -1, groupSize])]);
     const summed = g.op('ReduceSum', [g.op('Mul', [entries, kept]), g.int64([0])], { keepdims: 0 });
     const decodedRows = this.regroup(g.op('Reshape', [summed, g.op('Concat', [tokens, g.int64([this.width])], { axis: 0 })]), 'toRows');
@@ -186,6 +190,11 @@ export class RvqGraphCodec {
     const view = g.op('Reshape', [x, g.int64([0, 0, units, ...dims])]);
     return g.op('Reshape', [g.op('Transpose', [view], { perm: [0, 1, 2, 4, 3] }), g.int64([0, 0, this.width])]);
   }
+}
+
+/** x mod m for whole numbers x >= 0 held exactly in float32 and m a power of two: x - floor(x / m) m. */
+function remainder(g: GraphBuilder, x: string, m: number): string {
+  return g.op('Sub', [x, g.op('Mul', [g.op('Floor', [g.op('Mul', [x, g.float([1 / m], [])])]), g.float([m], [])])]);
 }
 
 /** quant's [depth, C, groupSize] books -> [depth, C + 1, groupSize] with a zero row after each stage. */

@@ -1,4 +1,5 @@
-// Engine decode speed and cache bytes on a random model of SmolLM2-135M's geometry (issues 5 and 15):
+// Engine decode speed and cache bytes on the CPU, on a random model of a published geometry (SmolLM2-135M
+// by default, or Llama-3.2-1B; issues 5 and 15; GPU providers: engine-speed-gpu.ts):
 // the CPU path's fp16 cache (fused: split graph + attention kernel over fp16 rows appended in place)
 // against RVQ depth 8 and depth 4 on the same path (the kernel attends the codes; groups of 32 inside
 // the head, C 2048, per-head fp16 scales; random codebooks), and the fp16 cache on the graph path
@@ -24,11 +25,30 @@ import type { KvStore } from '../../main/engine/kv-store.js';
 import { percentile } from '../../main/engine/timing.js';
 import { createSession } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
+import type { ModelConfig } from '../../main/model/config.js';
 import type { WeightType } from '../../main/model/weights.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
-import { smolLm2Geometry } from '../support/geometries.js';
+import { llama32OneBGeometry, smolLm2Geometry } from '../support/geometries.js';
 
-export const smolLm2RvqSpec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
+export const geometries = { 'smollm2-135m': { name: 'SmolLM2-135M', config: smolLm2Geometry }, 'llama-3.2-1b': { name: 'Llama-3.2-1B', config: llama32OneBGeometry } } as const;
+export type GeometryName = keyof typeof geometries;
+
+/** Groups of 32 inside the head (strided), C 2048, depth 8, an fp16 scale per head. */
+export const rvqSpecFor = (c: ModelConfig) =>
+  parseRvqSpec({ headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
+
+export const smolLm2RvqSpec = rvqSpecFor(smolLm2Geometry);
+
+export interface EngineSpeedOptions {
+  geometry?: GeometryName;
+  weightType?: WeightType;
+}
+
+/** A published geometry whose positions reach past + steps (random weights: RoPE takes any position). */
+export function benchConfig(name: GeometryName, pasts: readonly number[], steps: number): ModelConfig {
+  const { config } = geometries[name];
+  return { ...config, maxPositions: Math.max(config.maxPositions, ...pasts.map((p) => p + steps + 2)) };
+}
 
 /** Random codebooks of `spec` for every layer, K and V (decode speed does not depend on their values). */
 export function randomCodebooks(numLayers: number, spec: RvqSpec, rng: Rng): CodebookSet {
@@ -74,11 +94,12 @@ export interface SpeedAtContext {
 }
 
 /** Runs the measurement, printing a line per cache; returns the figures. */
-export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log, weightType: WeightType = 'float32'): Promise<SpeedAtContext[]> {
+export async function runEngineSpeed(pasts: readonly number[], steps: number, rounds: number, log: (line: string) => void = console.log, options: EngineSpeedOptions = {}): Promise<SpeedAtContext[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
-  const spec = smolLm2RvqSpec;
-  // positions past SmolLM2's 8192 for the 8192-token context plus the decoded tokens (random weights; RoPE takes any position)
-  const c = { ...smolLm2Geometry, maxPositions: Math.max(smolLm2Geometry.maxPositions, ...pasts.map((p) => p + steps + 1)) };
+  const weightType = options.weightType ?? 'float32';
+  const geometryName = options.geometry ?? 'smollm2-135m';
+  const c = benchConfig(geometryName, pasts, steps);
+  const spec = rvqSpecFor(c);
   const rng = createRng(1);
   const set = randomCodebooks(c.numLayers, spec, rng);
   const weights = new RandomWeights(c, 1);
@@ -89,8 +110,8 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   const kernel = new FusedKernel();
   const fpGraph = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
   const fused = new FusedDecoder(splitSessions, c, kernel, fusedCodebooks(kernel, set));
-  log(`provider ${fpSession.provider}; SmolLM2-135M geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random ${weightType} weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
-  log('fused: weights in ONNX Runtime (31 segment sessions, 1 thread each), attention in the WebAssembly SIMD kernel (1 thread); graph: one ONNX graph per step (default threads)');
+  log(`provider ${fpSession.provider}; ${geometries[geometryName].name} geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random ${weightType} weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  log(`fused: weights in ONNX Runtime (${c.numLayers + 1} segment sessions, 1 thread each), attention in the WebAssembly SIMD kernel (1 thread); graph: one ONNX graph per step (default threads)`);
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
   const filledFp16 = (past: number, store: KvStore) => appendRandomPast(store, past, rng);

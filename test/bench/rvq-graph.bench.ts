@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { CodebookSet } from '../../quant/index.js';
 import { createRng, parseRvqSpec, rvqCodeBytesPerToken } from '../../quant/index.js';
 import type { ModelConfig } from '../../main/model/config.js';
+import { stepFeeds } from '../../main/engine/graph-feeds.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
@@ -26,8 +27,7 @@ const rng = createRng(1);
 const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, () => rng.normal());
 const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: c.numLayers }, () => ({ key: book(), value: book() })) };
 const weights = new RandomWeights(c, 1);
-const int64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), dims);
-const step = (past: number) => ({ input_ids: int64([42], [1, 1]), attention_mask: int64(new Array(past + 1).fill(1), [1, past + 1]), position_ids: int64([past], [1, 1]) });
+const int32 = (v: number[], dims: number[]) => new ort.Tensor('int32', Int32Array.from(v), dims);
 
 /** Median ms per step of each session, their steps interleaved so both see the same load on a shared CPU. */
 async function medians(runs: { session: ort.InferenceSession; feeds: Record<string, ort.Tensor> }[]): Promise<number[]> {
@@ -50,8 +50,9 @@ const rvq = await ort.InferenceSession.create(rvqModel);
 const codeBytes = rvqCodeBytesPerToken(spec);
 console.log(`SmolLM2-135M geometry, random weights, 1 new token per step, ${steps} steps; rvq: groups 32, C 2048, depth 8 (${codeBytes} code bytes + 6 scale bytes per token per layer per K/V)`);
 for (const past of pasts) {
-  const fpFeeds: Record<string, ort.Tensor> = step(past);
-  const rvqFeeds: Record<string, ort.Tensor> = { ...step(past), depth: int64([8], [1]), window_size: int64([0], [1]) };
+  const fpFeeds: Record<string, ort.Tensor> = stepFeeds([42], past);
+  // the rvq graph's mask, positions, depth and window size are int32 (GPU-shaped)
+  const rvqFeeds: Record<string, ort.Tensor> = { ...stepFeeds([42], past, 'int32'), depth: int32([8], [1]), window_size: int32([0], [1]) };
   for (let i = 0; i < c.numLayers; i++) {
     for (const kind of ['key', 'value']) {
       fpFeeds[`past_key_values.${i}.${kind}`] = new ort.Tensor('float16', Uint16Array.from({ length: 3 * past * 64 }, () => 0x3c00 + rng.int(1024)), [1, 3, past, 64]);

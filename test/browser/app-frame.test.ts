@@ -35,6 +35,9 @@ describe('app frame (headless mode)', () => {
     await expect.poll(() => page.getByText('Headless (plain Node)').count()).toBe(1);
     expect(await page.getByText(process.versions.node, { exact: true }).count()).toBe(1);
     expect(await page.getByText(app.dataDir, { exact: true }).count()).toBe(1);
+    // only the providers this platform can have, each with what the backend's probe found
+    await expect.poll(() => page.getByText('CPU (always the last resort) — works here').count()).toBe(1);
+    if (process.platform === 'linux') expect(await page.getByText('DirectML', { exact: false }).count()).toBe(0);
 
     // Settings are validated by the backend and persist across a reload.
     await page.getByLabel('Threads per operator').fill('-1');

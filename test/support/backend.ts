@@ -1,13 +1,19 @@
-// The real backend worker, run from source (TypeScript through tsx), with a fresh data folder.
+// The real backend worker, run from source (TypeScript through tsx), with a fresh data folder whose
+// settings name the CPU provider (so results do not depend on the machine's GPUs).
 import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendEvent, JobSnapshot } from '../../main/api/types.js';
 import { startBackend, type Backend } from '../../main/backend/client.js';
+import { defaultSettings, saveSettings } from '../../main/backend/settings.js';
 import { fixtures } from './shared.js';
 
 export async function startSourceBackend(dataDir?: string): Promise<{ backend: Backend; dataDir: string }> {
-  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'reskv-data-')));
+  let dir = dataDir;
+  if (dir === undefined) {
+    dir = await mkdtemp(join(tmpdir(), 'reskv-data-'));
+    saveSettings(dir, { ...defaultSettings, providers: ['cpu'] });
+  }
   const backend = startBackend(new URL('../../main/backend/worker-from-source.js', import.meta.url), { name: 'ResKV', version: 'test', dataDir: dir });
   return { backend, dataDir: dir };
 }

@@ -1,6 +1,9 @@
 // Published model geometries for benchmarks with random weights (speed does not depend on the weights).
 import type { ModelConfig } from '../../main/model/config.js';
 
+/** What both configs below share. */
+const llamaFamily = { normEps: 1e-5, normWeightOffset: 0, activation: 'silu', qkvBias: false, tiedEmbeddings: true, embeddingScale: 1 } as const;
+
 /** HuggingFaceTB/SmolLM2-135M's config.json. */
 export const smolLm2Geometry: ModelConfig = {
   architecture: 'llama',
@@ -12,12 +15,7 @@ export const smolLm2Geometry: ModelConfig = {
   intermediateSize: 1536,
   vocabSize: 49152,
   maxPositions: 8192,
-  normEps: 1e-5,
-  normWeightOffset: 0,
-  activation: 'silu',
-  qkvBias: false,
-  tiedEmbeddings: true,
-  embeddingScale: 1,
+  ...llamaFamily,
   rope: { theta: 100000, style: 'half', scaling: null },
 };
 

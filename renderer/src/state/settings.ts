@@ -1,6 +1,6 @@
 // The operator's settings as the backend stores them; edits stay local until saved.
 import { create } from 'zustand';
-import type { LocalApiStatus, ResKvBridge, Settings } from '../../../main/api/types.js';
+import type { LocalApiStatus, ProvidersReport, ResKvBridge, Settings } from '../../../main/api/types.js';
 
 interface SettingsStore {
   saved: Settings | null;
@@ -10,6 +10,10 @@ interface SettingsStore {
   status: string | null;
   /** The desktop app's local API server as it runs (null in headless mode, where this server is the API). */
   localApi: LocalApiStatus | null;
+  /** The providers this machine has (probed by the backend) and which one runs each loaded model. */
+  providers: ProvidersReport | null;
+  /** Why the provider report is missing, when it is. */
+  providersError: string | null;
   load(bridge: ResKvBridge): Promise<void>;
   setLocalApi(status: LocalApiStatus): void;
   edit(patch: Partial<Settings>): void;
@@ -25,12 +29,20 @@ export const useSettings = create<SettingsStore>((set, get) => ({
   error: null,
   status: null,
   localApi: null,
+  providers: null,
+  providersError: null,
   load: async (bridge) => {
     try {
       const { settings, problem } = await bridge.settings.get();
       // the local API's status must not keep the settings from showing
       const localApi = bridge.localApi ? await bridge.localApi.status().catch((err: unknown): LocalApiStatus => ({ state: 'failed', error: `its status is unavailable (${message(err)})` })) : null;
       set({ saved: settings, draft: settings, problem, error: null, localApi });
+      // probing runs a small graph on each provider once per backend process: it may take a moment
+      const providers = await bridge.settings.providers().catch((err: unknown) => {
+        set({ providersError: message(err) });
+        return null;
+      });
+      if (providers) set({ providers, providersError: null });
     } catch (err) {
       set({ error: message(err) });
     }

@@ -1,7 +1,7 @@
 // Settings: execution providers and threads, the model library location, the local API; and what the
 // backend reports about itself.
 import { useEffect } from 'react';
-import type { AppInfo, ExecutionProviderName, ResKvBridge, Settings } from '../../../main/api/types.js';
+import type { AppInfo, ExecutionProviderName, ProviderStatus, ProvidersReport, ResKvBridge, Settings } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
 import { useSettings } from '../state/settings.js';
 import { Field, TextInput } from './Field.js';
@@ -11,6 +11,7 @@ const providerLabels: Record<ExecutionProviderName, string> = {
   cuda: 'CUDA (NVIDIA GPU)',
   dml: 'DirectML (Windows GPU)',
   coreml: 'CoreML (Apple)',
+  webgpu: 'WebGPU (any GPU: Vulkan, Direct3D 12 or Metal; bundled)',
   cpu: 'CPU (always the last resort)',
 };
 
@@ -31,11 +32,37 @@ function BackendFacts({ info }: { info: AppInfo }) {
   );
 }
 
+/** A provider's state on this machine, from the backend's probe. */
+function providerState(status: ProviderStatus | undefined): string {
+  if (!status) return 'checking…';
+  if (!status.available) return `not usable here: ${status.reason ?? 'unavailable'}`;
+  return status.halfFloats ? 'works here' : `works here without float16 (graphs run in float32, same values): ${status.reason ?? ''}`;
+}
+
+/** Which provider runs each loaded model, and why the preferred ones were passed over. */
+function RunningModels({ report }: { report: ProvidersReport }) {
+  if (report.models.length === 0) return <p className="field-hint">No model is loaded yet: each runs on the first provider above that works here.</p>;
+  return (
+    <ul aria-label="Providers of loaded models">
+      {report.models.map((m) => (
+        <li key={`${m.id} ${m.cache}`}>
+          {`${m.id} (${m.cache}) runs on ${providerLabels[m.provider as ExecutionProviderName] ?? m.provider}`}
+          {m.skippedProviders.length > 0 && `; passed over: ${m.skippedProviders.map((s) => `${s.provider} (${s.reason})`).join('; ')}`}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft: Settings; headless: boolean }) {
   const edit = useSettings((s) => s.edit);
   const save = useSettings((s) => s.save);
+  const report = useSettings((s) => s.providers);
+  const reportError = useSettings((s) => s.providersError);
   const toggleProvider = (p: ExecutionProviderName, on: boolean) =>
     edit({ providers: (Object.keys(providerLabels) as ExecutionProviderName[]).filter((q) => (q === p ? on : draft.providers.includes(q) || q === 'cpu')) });
+  // only the providers this platform can have (DirectML is Windows-only, CoreML Apple-only)
+  const shown = report ? report.providers.map((s) => s.provider) : (Object.keys(providerLabels) as ExecutionProviderName[]);
   const number = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
   return (
     <form
@@ -45,12 +72,15 @@ function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft:
       }}
     >
       <fieldset className="formats">
-        <legend>Execution providers, in order of preference</legend>
-        {(Object.keys(providerLabels) as ExecutionProviderName[]).map((p) => (
+        <legend>Execution providers, in order of preference (each model runs on the first that works here)</legend>
+        {shown.map((p) => (
           <label key={p} className="check">
             <input type="checkbox" checked={p === 'cpu' || draft.providers.includes(p)} disabled={p === 'cpu'} onChange={(e) => toggleProvider(p, e.target.checked)} /> {providerLabels[p]}
+            <span className="field-hint">{` — ${providerState(report?.providers.find((s) => s.provider === p))}`}</span>
           </label>
         ))}
+        {reportError && <p className="error">Providers could not be probed: {reportError}</p>}
+        {report && <RunningModels report={report} />}
       </fieldset>
       <div className="form-grid">
         <Field label="Threads per operator" hint="0 lets ONNX Runtime decide">

@@ -1,24 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { createSession, platformProviders } from '../../../main/engine/session.js';
+import { createSession, platformProviders, probeProvider } from '../../../main/engine/session.js';
 import { RandomWeights } from '../../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../../main/onnx/decoder.js';
 import { tinyConfig } from './tiny-model.js';
 
+// a provider this platform cannot have, so the fallback does not depend on the machine's GPUs or libraries
+const foreign = process.platform === 'win32' ? 'coreml' : 'dml';
+
 describe('createSession', () => {
   const graph = () => buildDecoderGraph(tinyConfig, new RandomWeights(tinyConfig, 1), { cacheType: 'float16' });
 
-  it('offers only the providers a platform can have, CPU always', () => {
-    expect(platformProviders('linux')).toEqual(['cuda', 'cpu']);
-    expect(platformProviders('win32')).toEqual(['cuda', 'dml', 'cpu']);
-    expect(platformProviders('darwin')).toEqual(['cuda', 'coreml', 'cpu']);
+  it('offers only the providers a platform can have, WebGPU on all three, CPU always last', () => {
+    expect(platformProviders('linux')).toEqual(['cuda', 'webgpu', 'cpu']);
+    expect(platformProviders('win32')).toEqual(['cuda', 'dml', 'webgpu', 'cpu']);
+    expect(platformProviders('darwin')).toEqual(['cuda', 'coreml', 'webgpu', 'cpu']);
   });
 
-  it('falls back to the CPU and says why the preferred providers were passed over', async () => {
-    const { provider, skipped, session } = await createSession(graph(), { providers: ['coreml', 'cuda'], threads: 1 });
+  it('falls back to the CPU and says why the preferred provider was passed over', async () => {
+    const { provider, skipped, session, halfFree } = await createSession(graph(), { providers: [foreign], threads: 1 });
     expect(provider).toBe('cpu');
-    expect(skipped.map((s) => s.provider)).toEqual(['coreml', 'cuda']);
-    expect(skipped[0].reason).toMatch(/not available on linux/);
+    expect(skipped).toEqual([{ provider: foreign, reason: `not available on ${process.platform}` }]);
+    expect(halfFree).toBe(false);
     expect(session.inputNames).toContain('past_key_values.0.key');
+  });
+
+  it('probes a provider once per process, running float16 kernels on the CPU', async () => {
+    const first = probeProvider('cpu');
+    expect(probeProvider('cpu')).toBe(first);
+    expect(await first).toEqual({ provider: 'cpu', available: true, halfFloats: true, reason: null });
+    expect(await probeProvider(foreign)).toMatchObject({ available: false, reason: `not available on ${process.platform}` });
   });
 
   it('rejects bad options and an unreadable model clearly', async () => {

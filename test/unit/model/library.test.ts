@@ -73,9 +73,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('importing
     const direct = await ort.InferenceSession.create(buildRvqDecoderGraph(ck2.config, ck2.weights, set));
     ck2.weights.close();
     const feeds: Record<string, ort.Tensor> = {
-      ...stepFeeds([1, 265, 270], 0),
-      depth: new ort.Tensor('int64', BigInt64Array.of(2n), [1]),
-      window_size: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+      ...stepFeeds([1, 265, 270], 0, 'int32'),
+      depth: new ort.Tensor('int32', Int32Array.of(2), [1]),
+      window_size: new ort.Tensor('int32', Int32Array.of(0), [1]),
     };
     for (let i = 0; i < 5; i++) {
       for (const kind of ['key', 'value']) {

@@ -20,7 +20,7 @@ function codecGraph(spec: RvqSpec, books: Float32Array): Uint8Array {
   const codec = new RvqGraphCodec(g, spec, books, 'books');
   const W = tokenWidth(spec);
   const rows = g.input('rows', DataType.FLOAT, ['b', 'n', W]);
-  const depth = g.input('depth', DataType.INT64, [1]);
+  const depth = g.input('depth', DataType.INT32, [1]);
   const bytes = g.input('bytes', DataType.UINT8, ['b', 'm', codec.codeBytes]);
   const scalesIn = codec.numScales ? g.input('scales', DataType.FLOAT16, ['b', 'm', codec.numScales]) : null;
   const q = codec.quantize(rows, depth);
@@ -30,7 +30,7 @@ function codecGraph(spec: RvqSpec, books: Float32Array): Uint8Array {
   const unpacked = codec.unpack(bytes);
   g.op('Identity', [unpacked], {}, 'unpacked');
   g.op('Identity', [codec.dequantize(unpacked, scalesIn, depth)], {}, 'decoded');
-  g.output('codes', DataType.INT64, ['b', 'n', spec.depth, 'G']);
+  g.output('codes', DataType.INT32, ['b', 'n', spec.depth, 'G']);
   g.output('packed', DataType.UINT8, ['b', 'n', codec.codeBytes]);
   g.output('requantized', DataType.FLOAT, ['b', 'n', W]);
   g.output('unpacked', DataType.INT32, ['b', 'm', spec.depth, 'G']);
@@ -65,8 +65,8 @@ describe.each(Object.entries(specs))('%s', (_, spec) => {
     };
     if (encoded.scales.length) feeds.scales = new ort.Tensor('float16', encoded.scales, [1, tokens, encoded.scales.length / tokens]);
     for (let depth = 1; depth <= spec.depth; depth++) {
-      const out = await session.run({ ...feeds, depth: new ort.Tensor('int64', BigInt64Array.of(BigInt(depth)), [1]) });
-      expect(Array.from(out.codes.data as BigInt64Array, Number)).toEqual(Array.from(encoded.codes));
+      const out = await session.run({ ...feeds, depth: new ort.Tensor('int32', Int32Array.of(depth), [1]) });
+      expect(Array.from(out.codes.data as Int32Array)).toEqual(Array.from(encoded.codes));
       expect(Array.from(out.unpacked.data as Int32Array)).toEqual(Array.from(encoded.codes));
       expect(out.packed.data).toEqual(codePart);
       if (encoded.scales.length) expect(out.new_scales.data).toEqual(encoded.scales);

@@ -103,9 +103,11 @@ function appendCoded(set: CodebookSet, past: Feeds, out: Out): Feeds {
 }
 
 const controls = (depth: number, window = 0) => ({
-  depth: new ort.Tensor('int64', BigInt64Array.of(BigInt(depth)), [1]),
-  window_size: new ort.Tensor('int64', BigInt64Array.of(BigInt(window)), [1]),
+  depth: new ort.Tensor('int32', Int32Array.of(depth), [1]),
+  window_size: new ort.Tensor('int32', Int32Array.of(window), [1]),
 });
+/** The rvq graph's step inputs: its mask and positions are int32. */
+const rvqStep = (tokens: readonly number[], past: number) => stepFeeds(tokens, past, 'int32');
 
 function maxDifference(a: Float32Array, b: Float32Array): number {
   let worst = 0;
@@ -125,7 +127,7 @@ async function expectRvqMatchesFp(config: ModelConfig, weights: WeightSource, ke
     let at = 0;
     for (const chunk of [ids.slice(0, prefill), ...ids.slice(prefill).map((t) => [t])]) {
       const fpOut = await fp.run({ ...stepFeeds(chunk, at), ...fpPast });
-      const rvqOut = await rvq.run({ ...stepFeeds(chunk, at), ...rvqPast, ...controls(depth) });
+      const rvqOut = await rvq.run({ ...rvqStep(chunk, at), ...rvqPast, ...controls(depth) });
       expect(maxDifference(fpOut.logits.data as Float32Array, rvqOut.logits.data as Float32Array)).toBeLessThan(1e-4);
       fpPast = presentAsPast(fpOut);
       rvqPast = appendCoded(set, rvqPast, rvqOut);
@@ -162,7 +164,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
     const set = randomCodebooks(ck.config, wide, 5);
     const captured = await capturedRows(ck.config, ck.weights);
     const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(ck.config, ck.weights, set));
-    const out = await rvq.run({ ...stepFeeds(ids, 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3) });
+    const out = await rvq.run({ ...rvqStep(ids, 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3) });
     const recordBytes = rvqBytesPerToken(wide);
     const codeBytes = rvqCodeBytesPerToken(wide);
     // Layer 0 sees the same inputs in both graphs; deeper layers see attention over lossy K/V in the rvq graph.
@@ -186,7 +188,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
       let past = emptyRvqCache(set, ck.config.numLayers);
       let at = 0;
       for (const chunk of [ids.slice(0, prefill), ...ids.slice(prefill).map((t) => [t])]) {
-        const out = await rvq.run({ ...stepFeeds(chunk, at), ...past, ...controls(depth) });
+        const out = await rvq.run({ ...rvqStep(chunk, at), ...past, ...controls(depth) });
         expect(maxLogitError(ref, chunk, out.logits.data as Float32Array)).toBeLessThan(1e-4);
         past = appendCoded(set, past, out);
         at += chunk.length;
@@ -198,8 +200,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
   async function prefilled(seed: number) {
     const set = randomCodebooks(ck.config, wide, seed);
     const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(ck.config, ck.weights, set));
-    const first = await rvq.run({ ...stepFeeds(ids.slice(0, prefill), 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3) });
-    return { set, rvq, full: appendCoded(set, emptyRvqCache(set, ck.config.numLayers), first), next: stepFeeds([ids[prefill]], prefill) };
+    const first = await rvq.run({ ...rvqStep(ids.slice(0, prefill), 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3) });
+    return { set, rvq, full: appendCoded(set, emptyRvqCache(set, ck.config.numLayers), first), next: rvqStep([ids[prefill]], prefill) };
   }
 
   it('reads records cut to a lower depth and per-token depths like a lower runtime depth', async () => {
@@ -230,7 +232,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
     const { rvq, full, next } = await prefilled(11);
     // layer 0 at depth 1, the others at 3: one depth per layer and kind
     const laneDepths = Array.from({ length: 2 * ck.config.numLayers }, (_, lane) => (lane < 2 ? 1 : 3));
-    const perLane = { depth: new ort.Tensor('int64', BigInt64Array.from(laneDepths, BigInt), [laneDepths.length]), window_size: controls(3, 1).window_size };
+    const perLane = { depth: new ort.Tensor('int32', Int32Array.from(laneDepths), [laneDepths.length]), window_size: controls(3, 1).window_size };
     const cut: Feeds = { ...full };
     const r1 = rvqCodeBytesPerToken(wide, 1);
     const stride = rvqCodeBytesPerToken(wide);
@@ -250,10 +252,10 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
     const rvq = await ort.InferenceSession.create(buildRvqDecoderGraph(ck.config, ck.weights, set));
     const roundTrip = quantRoundTrip(set, 3);
     const ref = new ReferenceModel(ck.config, weights, (layer, kind, row, position) => (position < prefill ? roundTrip(layer, kind, row, position) : round16(row)));
-    const a = await rvq.run({ ...stepFeeds(ids.slice(0, prefill), 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3, 0) });
+    const a = await rvq.run({ ...rvqStep(ids.slice(0, prefill), 0), ...emptyRvqCache(set, ck.config.numLayers), ...controls(3, 0) });
     expect(maxLogitError(ref, ids.slice(0, prefill), a.logits.data as Float32Array)).toBeLessThan(1e-4);
     const coded = appendCoded(set, emptyRvqCache(set, ck.config.numLayers), a);
-    const b = await rvq.run({ ...stepFeeds([ids[prefill]], prefill), ...coded, ...controls(3, 1) });
+    const b = await rvq.run({ ...rvqStep([ids[prefill]], prefill), ...coded, ...controls(3, 1) });
     expect(maxLogitError(ref, [ids[prefill]], b.logits.data as Float32Array)).toBeLessThan(1e-4);
     // token `prefill` now sits in the window as fp16 rows; the next token is new and inside window_size 2
     const windowed: Feeds = { ...coded };
@@ -261,7 +263,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
       windowed[`past_window.${l}.key`] = new ort.Tensor('float16', float32ArrayToFloat16(tokenMajor(b[`keys_pre_rope.${l}`] as ort.Tensor)), [1, 1, 32]);
       windowed[`past_window.${l}.value`] = new ort.Tensor('float16', float32ArrayToFloat16(tokenMajor(b[`values.${l}`] as ort.Tensor)), [1, 1, 32]);
     }
-    const c = await rvq.run({ ...stepFeeds([ids[prefill + 1]], prefill + 1), ...windowed, ...controls(3, 2) });
+    const c = await rvq.run({ ...rvqStep([ids[prefill + 1]], prefill + 1), ...windowed, ...controls(3, 2) });
     expect(maxLogitError(ref, [ids[prefill + 1]], c.logits.data as Float32Array)).toBeLessThan(1e-4);
   });
 });
@@ -287,7 +289,7 @@ describe('rvq graph on a tiny Gemma (strided head groups, per-head scales)', () 
     let past = emptyRvqCache(set, config.numLayers);
     let at = 0;
     for (const chunk of [ids.slice(0, prefill), ...ids.slice(prefill).map((t) => [t])]) {
-      const out = await rvq.run({ ...stepFeeds(chunk, at), ...past, ...controls(2) });
+      const out = await rvq.run({ ...rvqStep(chunk, at), ...past, ...controls(2) });
       expect(maxLogitError(ref, chunk, out.logits.data as Float32Array)).toBeLessThan(1e-4);
       past = appendCoded(set, past, out);
       at += chunk.length;

@@ -2,21 +2,13 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../../../main/model/config.js';
 import type { ReferenceModel } from '../../../main/model/reference.js';
+import { stepFeeds } from '../../../main/engine/graph-feeds.js';
+
+/** input_ids / attention_mask / position_ids for ids appended after past cached tokens (int32 for the rvq graph). */
+export { stepFeeds };
 
 export type Feeds = Record<string, ort.Tensor>;
 
-export function int64(values: readonly number[], dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
-}
-
-/** input_ids / attention_mask / position_ids for `ids` appended after `past` cached tokens. */
-export function stepFeeds(ids: readonly number[], past: number): Feeds {
-  return {
-    input_ids: int64(ids, [1, ids.length]),
-    attention_mask: int64(new Array(past + ids.length).fill(1), [1, past + ids.length]),
-    position_ids: int64(ids.map((_, i) => past + i), [1, ids.length]),
-  };
-}
 
 export function emptyFpCache(c: ModelConfig, type: 'float32' | 'float16' = 'float32'): Feeds {
   const feeds: Feeds = {};
