@@ -81,7 +81,7 @@ export function describeFormat(r: Resolved, option: ParsedCostInput['kv'][number
     kv: {
       bytesPerToken: quantity(kv.bytesPerToken, 'B/token', `all ${input.model.numLayers} layers, K and V`),
       bitsPerValue: quantity(kv.bitsPerValue, 'bit/value', note(kv.notes.bytes)),
-      compressionVsFp16: quantity(r.fp16.accounting.bytesPerToken / kv.bytesPerToken, 'x'),
+      compressionVsFp16: quantity(kv.compressionVsFp16, 'x'),
       bytesPerConversation: quantity(kv.bytesPerToken * s.context, 'B', `at ${s.context} tokens`),
       codebooksPerGpu: quantity(kv.codebookBytes, 'B', note(kv.notes.codebooks)),
     },
