@@ -83,9 +83,10 @@ export function costReport(e: CostEstimate): CostReport {
   const rows: CostReport['rows'] = [];
   for (const [label, cell] of kvRows) rows.push({ label, cells: e.formats.map(cell) });
   for (const [label, cell] of planRows) rows.push({ label, cells: e.formats.map((f) => (f.plan.feasible ? cell(f.plan, f) : 'does not fit')) });
-  if (e.formats.some((f) => f.measuredQuality)) {
+  const measured = e.formats.find((f) => f.measuredQuality)?.measuredQuality;
+  if (measured) {
     rows.push({
-      label: 'measured perplexity change',
+      label: measured.carriedFrom ? `perplexity change measured on ${measured.carriedFrom} (carried over, not this model)` : 'measured perplexity change',
       cells: e.formats.map((f) => (f.measuredQuality?.perplexityDeltaPercent === undefined ? '-' : `${f.measuredQuality.perplexityDeltaPercent.toFixed(2)}%`)),
     });
   }

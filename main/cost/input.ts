@@ -29,6 +29,8 @@ const measuredQualitySchema = z.strictObject({
   top1AgreementPercent: z.number().min(0).max(100, 'must be at most 100').optional(),
   /** Model, text and machine the engine measured on. */
   measuredOn: z.string().min(1, 'must say what was measured'),
+  /** The measured model, when the user chose to carry its quality over to the model being costed. */
+  carriedFrom: z.string().min(1).optional(),
 });
 
 export const DEFAULTS = {

@@ -1,0 +1,70 @@
+// The Cost view does not mix models (issue 16): quality measured on the sweep's model, and that model's
+// context and codebook shape, go with it only; another model gets them only when the user carries the
+// quality over, and the estimate labels it as carried over.
+import { describe, expect, it } from 'vitest';
+import type { CostCatalog, TradeoffRun } from '../../../main/api/types.js';
+import { costReport } from '../../../main/cost/cost-table.js';
+import { estimateDeploymentCost } from '../../../main/cost/index.js';
+import { loadHardwareCatalog } from '../../../main/cost/hardware-store.js';
+import { modelPresets } from '../../../main/cost/model-presets.js';
+import { costInputFromForm, formForModel, initialForm, measuredModelId } from '../../../renderer/src/state/cost.js';
+import type { MeasuredSweep } from '../../../renderer/src/state/cost.js';
+
+const catalog: CostCatalog = { hardware: loadHardwareCatalog(), presets: [...modelPresets] };
+const stories = { name: 'stories260K', numLayers: 5, hiddenSize: 64, numHeads: 8, numKvHeads: 4, headDim: 8, intermediateSize: 172, vocabSize: 512, maxPositions: 512, qkvBias: false, tiedEmbeddings: true };
+const point = (format: 'fp16' | 'q4_0' | 'rvq', perplexityChangePercent: number, depth?: number): TradeoffRun['points'][number] => ({
+  label: depth ? `rvq:s d${depth}` : format,
+  format,
+  rvq: depth ? { set: 's', depth, maxDepth: 4, keyGrouping: 'strided', valueGrouping: 'contiguous', codebookSize: 256, groupSize: 32 } : null,
+  bitsPerValue: 1,
+  kvBytesPerToken: 70,
+  perplexity: 10,
+  perplexityChangePercent,
+  meanKl: 0,
+  top1Agreement: 1,
+  decodeMsPerToken: 1,
+  decodeTokensPerSecond: 100,
+});
+const run: TradeoffRun = {
+  id: 'sweep-1',
+  model: 'stories260K',
+  startedAt: '2026-12-01T10:00:00.000Z',
+  finishedAt: '2026-12-01T10:01:00.000Z',
+  options: { textPath: '/t.txt', maxTokens: 64, codebookSets: [], maxDepth: null, scalarBaselines: true, latencyContext: 16, latencySteps: 4 },
+  text: { file: 't.txt', sha256: 'ab'.repeat(32), documents: 1, tokens: 64, positions: 63 },
+  machine: { platform: 'linux', arch: 'x64', cpu: 'cpu', cores: 2, provider: 'cpu', threads: 0 },
+  geometry: stories,
+  fp16BytesPerToken: 640,
+  points: [point('fp16', 0), point('q4_0', 3), point('rvq', 12, 4)],
+};
+const measured: MeasuredSweep = { run, set: 's', form: { context: '512', rvqDepths: '4', codebookSize: '256', groupSize: '32' } };
+const onStories = formForModel(initialForm, measuredModelId(run), measured);
+const qualityRow = (form: typeof initialForm) => costReport(estimateDeploymentCost(costInputFromForm(form, catalog, measured))).rows.find((r) => /perplexity/.test(r.label));
+
+describe('Cost with a measured sweep', () => {
+  it("costs the measured model with its own context, codebook shape and measured quality", () => {
+    expect(onStories).toMatchObject({ presetId: 'library:stories260K', context: '512', rvqDepths: '4', codebookSize: '256' });
+    const input = costInputFromForm(onStories, catalog, measured);
+    expect(input.model.name).toBe('stories260K');
+    expect(input.kv.find((o) => o.format.kind === 'rvq')?.measuredQuality).toMatchObject({ perplexityDeltaPercent: 12 });
+    expect(qualityRow(onStories)?.label).toBe('measured perplexity change');
+  });
+
+  it("gives Llama-3-8B none of stories260K's context, codebook size or quality", () => {
+    const llama = formForModel(onStories, 'llama-3-8b', measured);
+    expect(llama).toMatchObject({ presetId: 'llama-3-8b', context: initialForm.context, rvqDepths: initialForm.rvqDepths, codebookSize: initialForm.codebookSize, groupSize: initialForm.groupSize });
+    const input = costInputFromForm(llama, catalog, measured);
+    expect(input.model.name).toMatch(/Llama-3/);
+    expect(input.kv.every((o) => o.measuredQuality === undefined)).toBe(true);
+    expect(qualityRow(llama)).toBeUndefined();
+  });
+
+  it('carries the quality over only when the user says so, labelled as carried over', () => {
+    const carried = { ...formForModel(onStories, 'llama-3-8b', measured), carryMeasuredQuality: true };
+    const q4 = costInputFromForm(carried, catalog, measured).kv.find((o) => o.format.kind === 'q4_0');
+    expect(q4?.measuredQuality).toMatchObject({ perplexityDeltaPercent: 3, carriedFrom: 'stories260K' });
+    expect(qualityRow(carried)?.label).toBe('perplexity change measured on stories260K (carried over, not this model)');
+    // back on the measured model, it is its own measurement again
+    expect(formForModel(carried, measuredModelId(run), measured).carryMeasuredQuality).toBe(false);
+  });
+});
