@@ -29,6 +29,8 @@ export interface CostForm {
   groupSize: string;
   /** Attach the quality measured on the sweep's model to another model's formats (labelled carried over). */
   carryMeasuredQuality: boolean;
+  /** Which decode speed leads the table: ResKV's measured one unless the user picks the projection. */
+  decodeHeadline: 'measured' | 'projection';
 }
 
 export const initialForm: CostForm = {
@@ -52,6 +54,7 @@ export const initialForm: CostForm = {
   codebookSize: '2048',
   groupSize: '32',
   carryMeasuredQuality: false,
+  decodeHeadline: 'measured',
 };
 
 /** '' → absent; anything else must be a number (NaN reaches the backend, which names the field). */
@@ -99,7 +102,9 @@ export function measuredQualityFor(format: KvOption['format'], measured: Pick<Me
       : p.format === format.kind,
   );
   if (!point) return undefined;
+  const fp16 = run.points.find((p) => p.format === 'fp16');
   return {
+    ...(fp16 && { decodeSpeedVsFp16: point.decodeTokensPerSecond / fp16.decodeTokensPerSecond }),
     perplexityDeltaPercent: point.perplexityChangePercent,
     klDivergence: point.meanKl,
     top1AgreementPercent: 100 * point.top1Agreement,
@@ -133,6 +138,7 @@ export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured
     model: geometry,
     hardware,
     weights: form.weights,
+    decodeHeadline: form.decodeHeadline,
     kv,
     workload: {
       users: Number(form.users),

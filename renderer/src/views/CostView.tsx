@@ -60,6 +60,16 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
         {form.pricing === 'own' && text('electricityUsdPerKWh', 'Electricity (USD/kWh)')}
         {form.pricing === 'own' && text('pue', 'PUE')}
         {text('utilisation', 'Utilisation (0-1)')}
+        <Field label="Decode speed shown first">
+          <Select
+            value={form.decodeHeadline}
+            onChange={(decodeHeadline) => update({ decodeHeadline })}
+            options={[
+              { value: 'measured', label: 'as measured by ResKV on this machine' },
+              { value: 'projection', label: 'with a fused RVQ attention kernel (projection)' },
+            ]}
+          />
+        </Field>
       </div>
       <fieldset className="formats">
         <legend>KV formats</legend>

@@ -89,7 +89,7 @@ describe('tradeoff curves', () => {
 describe("the Cost view's measured quality from a sweep", () => {
   it('goes with scalar formats by name and rvq depths of the chosen set with the same quantizer', () => {
     const measured = { run: sweep, set: 'b' };
-    expect(measuredQualityFor({ kind: 'q4_0' }, measured)).toEqual({ perplexityDeltaPercent: 3, klDivergence: 0, top1AgreementPercent: 100, measuredOn: 'm on t.txt (64 tokens), this machine, 2026-11-28' });
+    expect(measuredQualityFor({ kind: 'q4_0' }, measured)).toEqual({ perplexityDeltaPercent: 3, klDivergence: 0, top1AgreementPercent: 100, measuredOn: 'm on t.txt (64 tokens), this machine, 2026-11-28', decodeSpeedVsFp16: 1 });
     expect(measuredQualityFor({ kind: 'rvq', depth: 2, codebookSize: 256, groupSize: 32 }, measured)?.perplexityDeltaPercent).toBe(8);
     expect(measuredQualityFor({ kind: 'rvq', depth: 2, codebookSize: 256, groupSize: 32 }, { run: sweep, set: 'a' })?.perplexityDeltaPercent).toBe(12);
     // Another codebook size, a depth not swept, a format not measured: no figures.

@@ -12,7 +12,7 @@ import type { MeasuredSweep } from '../../../renderer/src/state/cost.js';
 
 const catalog: CostCatalog = { hardware: loadHardwareCatalog(), presets: [...modelPresets] };
 const stories = { name: 'stories260K', numLayers: 5, hiddenSize: 64, numHeads: 8, numKvHeads: 4, headDim: 8, intermediateSize: 172, vocabSize: 512, maxPositions: 512, qkvBias: false, tiedEmbeddings: true };
-const point = (format: 'fp16' | 'q4_0' | 'rvq', perplexityChangePercent: number, depth?: number): TradeoffRun['points'][number] => ({
+const point = (format: 'fp16' | 'q4_0' | 'rvq', perplexityChangePercent: number, depth?: number, decodeTokensPerSecond = 100): TradeoffRun['points'][number] => ({
   label: depth ? `rvq:s d${depth}` : format,
   format,
   rvq: depth ? { set: 's', depth, maxDepth: 4, keyGrouping: 'strided', valueGrouping: 'contiguous', codebookSize: 256, groupSize: 32 } : null,
@@ -23,7 +23,7 @@ const point = (format: 'fp16' | 'q4_0' | 'rvq', perplexityChangePercent: number,
   meanKl: 0,
   top1Agreement: 1,
   decodeMsPerToken: 1,
-  decodeTokensPerSecond: 100,
+  decodeTokensPerSecond,
 });
 const run: TradeoffRun = {
   id: 'sweep-1',
@@ -35,7 +35,7 @@ const run: TradeoffRun = {
   machine: { platform: 'linux', arch: 'x64', cpu: 'cpu', cores: 2, provider: 'cpu', threads: 0 },
   geometry: stories,
   fp16BytesPerToken: 640,
-  points: [point('fp16', 0), point('q4_0', 3), point('rvq', 12, 4)],
+  points: [point('fp16', 0), point('q4_0', 3), point('rvq', 12, 4, 20)],
 };
 const measured: MeasuredSweep = { run, set: 's', form: { context: '512', rvqDepths: '4', codebookSize: '256', groupSize: '32' } };
 const onStories = formForModel(initialForm, measuredModelId(run), measured);
@@ -66,5 +66,22 @@ describe('Cost with a measured sweep', () => {
     expect(qualityRow(carried)?.label).toBe('perplexity change measured on stories260K (carried over, not this model)');
     // back on the measured model, it is its own measurement again
     expect(formForModel(carried, measuredModelId(run), measured).carryMeasuredQuality).toBe(false);
+  });
+
+  it('shows the projected and the measured decode speed, labelled, the measured one first unless the user picks the projection', () => {
+    const rows = (form: typeof initialForm) => costReport(estimateDeploymentCost(costInputFromForm(form, catalog, measured))).rows.filter((r) => r.label.startsWith('decode tokens/s per user'));
+    const [first, second] = rows(onStories);
+    expect(first.label).toBe('decode tokens/s per user, as measured by ResKV on this machine');
+    expect(second.label).toBe('decode tokens/s per user, with a fused RVQ attention kernel (projection)');
+    const estimate = estimateDeploymentCost(costInputFromForm(onStories, catalog, measured));
+    const [fp16, rvq] = [estimate.formats.find((f) => f.label === 'fp16')!, estimate.formats.find((f) => f.format.kind === 'rvq')!];
+    if (!fp16.plan.feasible || !rvq.plan.feasible) throw new Error('stories260K fits one GPU');
+    // fp16 as measured is its own projection; rvq, measured 5x slower than fp16 here, is a fifth of fp16's roofline at its batch
+    expect(fp16.plan.throughput.decodePerUserMeasured?.value).toBeCloseTo(fp16.plan.throughput.decodePerUser.value, 6);
+    expect(rvq.plan.throughput.decodePerUserMeasured!.value).toBeLessThan(fp16.plan.throughput.decodePerUser.value);
+    expect(rvq.plan.throughput.decodePerUser.value).toBeGreaterThan(rvq.plan.throughput.decodePerUserMeasured!.value);
+    expect(rows({ ...onStories, decodeHeadline: 'projection' })[0].label).toBe('decode tokens/s per user, with a fused RVQ attention kernel (projection)');
+    // a model without a measurement says so instead of borrowing one
+    expect(rows(formForModel(onStories, 'llama-3-8b', measured))[0].cells.every((c) => c === 'not measured' || c === 'does not fit')).toBe(true);
   });
 });
