@@ -9,9 +9,9 @@ import { loadHardwareCatalog } from '../../../main/cost/hardware-store.js';
 import { modelPresets } from '../../../main/cost/model-presets.js';
 import { costInputFromForm, formForModel, initialForm, measuredModelId } from '../../../renderer/src/state/cost.js';
 import type { MeasuredSweep } from '../../../renderer/src/state/cost.js';
+import { tradeoffRun } from '../../support/tradeoff-run.js';
 
 const catalog: CostCatalog = { hardware: loadHardwareCatalog(), presets: [...modelPresets] };
-const stories = { name: 'stories260K', numLayers: 5, hiddenSize: 64, numHeads: 8, numKvHeads: 4, headDim: 8, intermediateSize: 172, vocabSize: 512, maxPositions: 512, qkvBias: false, tiedEmbeddings: true };
 const point = (format: 'fp16' | 'q4_0' | 'rvq', perplexityChangePercent: number, depth?: number, decodeTokensPerSecond = 100): TradeoffRun['points'][number] => ({
   label: depth ? `rvq:s d${depth}` : format,
   format,
@@ -25,18 +25,7 @@ const point = (format: 'fp16' | 'q4_0' | 'rvq', perplexityChangePercent: number,
   decodeMsPerToken: 1,
   decodeTokensPerSecond,
 });
-const run: TradeoffRun = {
-  id: 'sweep-1',
-  model: 'stories260K',
-  startedAt: '2026-12-01T10:00:00.000Z',
-  finishedAt: '2026-12-01T10:01:00.000Z',
-  options: { textPath: '/t.txt', maxTokens: 64, codebookSets: [], maxDepth: null, scalarBaselines: true, latencyContext: 16, latencySteps: 4 },
-  text: { file: 't.txt', sha256: 'ab'.repeat(32), documents: 1, tokens: 64, positions: 63 },
-  machine: { platform: 'linux', arch: 'x64', cpu: 'cpu', cores: 2, provider: 'cpu', threads: 0 },
-  geometry: stories,
-  fp16BytesPerToken: 640,
-  points: [point('fp16', 0), point('q4_0', 3), point('rvq', 12, 4, 20)],
-};
+const run = tradeoffRun([point('fp16', 0), point('q4_0', 3), point('rvq', 12, 4, 20)], 'stories260K');
 const measured: MeasuredSweep = { run, set: 's', form: { context: '512', rvqDepths: '4', codebookSize: '256', groupSize: '32' } };
 const onStories = formForModel(initialForm, measuredModelId(run), measured);
 const qualityRow = (form: typeof initialForm) => costReport(estimateDeploymentCost(costInputFromForm(form, catalog, measured))).rows.find((r) => /perplexity/.test(r.label));
