@@ -225,9 +225,7 @@ export class EngineModel {
       let stream: AsyncGenerator<{ tokenId: number | null; index: number; text: string; latencyMs: number }, ReplyResult>;
       if (open.chat) stream = open.chat.say(text, options, controller.signal);
       else {
-        const prompt = this.tokenizer.encode(text);
-        if (prompt.length === 0) throw new Error('the prompt is empty: give some text to continue');
-        stream = open.conversation.reply(prompt, options, controller.signal);
+        stream = open.conversation.reply(this.tokenizer.encode(text), options, controller.signal);
       }
       for (;;) {
         const next = await stream.next();

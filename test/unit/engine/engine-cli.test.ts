@@ -45,6 +45,12 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     const result = JSON.parse(b.out());
     expect(result).toMatchObject({ model: { cache: 'rvq:synthetic', provider: 'cpu' }, seed: 5, figures: { depths: { key: [2, 2, 2, 2, 2] } } });
     expect(result.tokens.length).toBeGreaterThan(0);
+    vi.restoreAllMocks();
+    // an empty prompt samples from BOS alone, as llama2.c does
+    const c = captured();
+    expect(await generateCommand.run(['--model', 'stories', '--library', lib.library, '--prompt', '', '--max-tokens', '6', '--seed', '3', '--json'])).toBe(0);
+    expect(JSON.parse(c.out())).toMatchObject({ tokens: expect.any(Array), figures: { tokens: 1 + 6 } });
+    vi.restoreAllMocks();
   });
 
   it('chat answers lines and runs /depth, /stats, /reset', async () => {

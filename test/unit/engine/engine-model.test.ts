@@ -192,7 +192,11 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('EngineMod
     expect(() => model.figures('missing')).toThrow(/no open conversation 'missing'/);
     expect(() => model.createConversation({ id: '../x' })).toThrow(/id: may hold only/);
     expect(() => model.createConversation({ system: 'be nice' })).toThrow(/no chat template/);
-    await expect(drain(model.send(id, '', { maxTokens: 3 }))).rejects.toThrow(/prompt is empty/);
+    // an empty prompt on a fresh conversation samples from BOS alone (unconditional, as llama2.c does)
+    const fromBos = await drain(model.send(id, '', { maxTokens: 3, seed: 2 }));
+    expect(fromBos.summary.tokens).toHaveLength(3);
+    expect(fromBos.summary.figures.tokens).toBe(1 + 3);
+    model.reset(id);
     await expect(drain(model.send(id, 'Hi', { maxTokens: 0 }))).rejects.toThrow(/maxTokens: must be at least 1/);
     await expect(drain(model.send(id, 'Hi', { temperature: -1 }))).rejects.toThrow(/temperature: must be at least 0/);
     await model.release();
