@@ -58,3 +58,37 @@ export function scalarBitsPerValue(format: ScalarFormat): number {
 export function compressionVsFp16(bitsPerValue: number): number {
   return 16 / bitsPerValue;
 }
+
+/** Each RVQ record row stores its token's depth in one byte beside the codes (stage-major prefix cut). */
+export const RVQ_DEPTH_BYTES_PER_ROW = 1;
+
+/** What a KV cache holds: its tokens, every byte it keeps for them, what fp16 would keep, and its codebooks. */
+export interface KvHeldBytes {
+  tokens: number;
+  held: number;
+  fp16: number;
+  codebooks: number;
+}
+
+/** The headline figures every view shows for a cache (Chat, Report, Cost, Tradeoffs, API, CLI). */
+export interface KvFigures {
+  bytesPerToken: number;
+  /** Held bits per cached value, depth bytes and scales included. */
+  bitsPerValue: number;
+  /** fp16 bytes / held bytes. */
+  compression: number;
+  /** fp16 bytes / (held + codebook bytes). */
+  compressionWithCodebooks: number;
+}
+
+/** The one place these figures are computed from held bytes; NaN where nothing is held yet. */
+export function kvFigures({ tokens, held, fp16, codebooks }: KvHeldBytes): KvFigures {
+  const ratio = (a: number, b: number) => (a > 0 && b > 0 ? a / b : NaN);
+  return {
+    bytesPerToken: ratio(held, tokens),
+    // fp16 keeps 2 bytes per value, so the cache holds fp16 / 2 values
+    bitsPerValue: ratio(16 * held, fp16),
+    compression: ratio(fp16, held),
+    compressionWithCodebooks: ratio(fp16, held + codebooks),
+  };
+}

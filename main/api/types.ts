@@ -209,10 +209,12 @@ export interface ChatFigures {
   tokens: number;
   cachedTokens: number;
   kv: { codes: number; scales: number; values: number; bookkeeping: number; held: number; fp16: number; fedPerStep: number };
+  /** compressionRatio, compressionWithCodebooks, bitsPerValue, bytesPerToken: quant's kvFigures of the held bytes (one truth per figure). */
   compressionRatio: number;
   compressionWithCodebooks: number;
   codebookBytes: number;
   bitsPerValue: number;
+  bytesPerToken: number;
   /** rvq: depth for new tokens (the deepest layer's); else null. */
   depth: number | null;
   /** The last reply's timing; prefillTokens: tokens fed before its first (a forked conversation's first reply prefills its whole history). */

@@ -36,6 +36,7 @@ function chatFigures(f: ConversationFigures): ChatFigures {
     compressionWithCodebooks: f.compressionWithCodebooks,
     codebookBytes: f.codebookBytes,
     bitsPerValue: f.bitsPerValue,
+    bytesPerToken: f.bytesPerToken,
     depth: f.depths ? Math.max(...f.depths.key, ...f.depths.value) : null,
     lastReply: f.lastReply && {
       prefillTokens: f.lastReply.prefillTokens,

@@ -11,7 +11,7 @@ const help = `usage: reskv generate --model <id|path> --prompt <text> [options]
 Generates a continuation of the prompt (for chat models: the assistant's reply to it as a user
 message) and prints only the generated text.
 ${modelHelp}
-  --prompt TEXT     the prompt
+  --prompt TEXT     the prompt; an empty one ('') samples from BOS alone (unconditional, as llama2.c does)
 ${samplingHelp}`;
 
 export const generateCommand: CliCommand = {
@@ -25,7 +25,6 @@ export const generateCommand: CliCommand = {
     }
     if (positionals.length > 0) throw new CliUsageError(`unexpected argument '${positionals[0]}' (see --help)`);
     if (values.prompt === undefined) throw new CliUsageError('--prompt is required (see --help)');
-    if (values.prompt === '') throw new CliUsageError('--prompt must not be empty');
     const options = samplingArgs(values);
     const { folder, cache, session } = modelArgs(values);
     const model = await asUsage(() => EngineModel.open({ model: folder, cache, session }));

@@ -35,6 +35,16 @@ export interface CostReport {
   notes: string[];
 }
 
+const PROJECTED = 'decode tokens/s per user, with a fused RVQ attention kernel (projection)';
+const MEASURED = 'decode tokens/s per user, as measured by ResKV on this machine';
+
+/** Both decode speeds, labelled; the one the user leads with first (measured unless they pick the projection). */
+function decodeRows(headline: CostEstimate['decodeHeadline']): Row[] {
+  const projected: Row = [PROJECTED, (p) => significant(p.throughput.decodePerUser.value)];
+  const measured: Row = [MEASURED, (p) => (p.throughput.decodePerUserMeasured ? significant(p.throughput.decodePerUserMeasured.value) : 'not measured')];
+  return headline === 'measured' ? [measured, projected] : [projected, measured];
+}
+
 export function costReport(e: CostEstimate): CostReport {
   const users = whole.format(e.workload.users.value);
   const context = whole.format(e.workload.context.value);
@@ -69,7 +79,7 @@ export function costReport(e: CostEstimate): CostReport {
     ['GPUs, memory-bound', (p) => whole.format(p.gpus.memoryBound.value)],
     ['GPUs, throughput-bound', (p) => whole.format(p.gpus.throughputBound.value)],
     ['GPUs needed', (p) => `${p.gpus.needed.value} (${p.gpus.decidedBy})`],
-    ['decode tokens/s per user', (p) => significant(p.throughput.decodePerUser.value)],
+    ...decodeRows(e.decodeHeadline),
     ['decode bound by', (p) => p.throughput.decodeBoundBy],
     ['decode tokens/s, all users', (p) => whole.format(p.throughput.decodeTotal.value)],
     ['prefill tokens/s per replica', (p) => whole.format(p.throughput.prefillPerReplica.value)],
@@ -83,9 +93,10 @@ export function costReport(e: CostEstimate): CostReport {
   const rows: CostReport['rows'] = [];
   for (const [label, cell] of kvRows) rows.push({ label, cells: e.formats.map(cell) });
   for (const [label, cell] of planRows) rows.push({ label, cells: e.formats.map((f) => (f.plan.feasible ? cell(f.plan, f) : 'does not fit')) });
-  if (e.formats.some((f) => f.measuredQuality)) {
+  const measured = e.formats.find((f) => f.measuredQuality)?.measuredQuality;
+  if (measured) {
     rows.push({
-      label: 'measured perplexity change',
+      label: measured.carriedFrom ? `perplexity change measured on ${measured.carriedFrom} (carried over, not this model)` : 'measured perplexity change',
       cells: e.formats.map((f) => (f.measuredQuality?.perplexityDeltaPercent === undefined ? '-' : `${f.measuredQuality.perplexityDeltaPercent.toFixed(2)}%`)),
     });
   }

@@ -65,7 +65,7 @@ export interface FeasiblePlan {
 export type DeploymentPlan = FeasiblePlan | { feasible: false; problem: string };
 
 /** One decode step of `batch` sequences, each attending `context` cached tokens: the slower roofline. */
-function decodeStep(s: Setting, kv: KvAccounting, tp: number, batch: number): DecodeStep {
+export function decodeStep(s: Setting, kv: KvAccounting, tp: number, batch: number): DecodeStep {
   const bytesReadPerGpu = (s.weightBytesReadPerStep + batch * s.context * kv.bytesPerToken) / tp + kv.codebookBytes;
   const memorySeconds = bytesReadPerGpu / (s.bandwidth * s.decodeEfficiency);
   const flopsPerToken = forwardFlopsPerToken(s.geometry, s.parameters, s.context) + kv.encodeFlopsPerToken;

@@ -50,6 +50,7 @@ export interface CostEstimate {
   };
   efficiency: { decode: Efficiency; compute: Efficiency };
   pricing: 'own' | 'cloud';
+  decodeHeadline: 'measured' | 'projection';
   formats: FormatEstimate[];
   series: CostSeries;
   /** What every figure leaves out, or assumes. */
@@ -188,6 +189,7 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
     },
     efficiency: { decode, compute },
     pricing: input.money.pricing,
+    decodeHeadline: input.decodeHeadline,
     formats: input.kv.map((option) => describeFormat(resolved, option)),
     series: buildSeries(resolved),
     notes,

@@ -1,6 +1,6 @@
 // The estimate for one KV format: its exact bytes, how a deployment of the chosen hardware sizes up
 // with it, how fast it decodes and prefills, and what it costs against fp16.
-import { planDeployment } from './deployment.js';
+import { decodeStep, planDeployment } from './deployment.js';
 import type { Bottleneck } from './deployment.js';
 import type { ParsedCostInput } from './input.js';
 import { kvAccounting, kvFormatLabel } from './kv-format.js';
@@ -40,7 +40,10 @@ export interface FormatPlanEstimate {
     enoughAvailable: boolean | null;
   };
   throughput: {
+    /** The roofline with a fused RVQ attention kernel (projection). */
     decodePerUser: Quantity<'tokens/s'>;
+    /** fp16's roofline at this batch times the speed ratio ResKV measured on this machine; null without a measurement. */
+    decodePerUserMeasured: Quantity<'tokens/s'> | null;
     decodeBoundBy: 'memory bandwidth' | 'compute';
     decodeTotal: Quantity<'tokens/s'>;
     prefillPerReplica: Quantity<'tokens/s'>;
@@ -81,15 +84,15 @@ export function describeFormat(r: Resolved, option: ParsedCostInput['kv'][number
     kv: {
       bytesPerToken: quantity(kv.bytesPerToken, 'B/token', `all ${input.model.numLayers} layers, K and V`),
       bitsPerValue: quantity(kv.bitsPerValue, 'bit/value', note(kv.notes.bytes)),
-      compressionVsFp16: quantity(r.fp16.accounting.bytesPerToken / kv.bytesPerToken, 'x'),
+      compressionVsFp16: quantity(kv.compressionVsFp16, 'x'),
       bytesPerConversation: quantity(kv.bytesPerToken * s.context, 'B', `at ${s.context} tokens`),
       codebooksPerGpu: quantity(kv.codebookBytes, 'B', note(kv.notes.codebooks)),
     },
-    plan: describePlan(r, kv),
+    plan: describePlan(r, kv, option.measuredQuality?.decodeSpeedVsFp16),
   };
 }
 
-function describePlan(r: Resolved, kv: ReturnType<typeof kvAccounting>): FormatEstimate['plan'] {
+function describePlan(r: Resolved, kv: ReturnType<typeof kvAccounting>, measuredSpeedVsFp16: number | undefined): FormatEstimate['plan'] {
   const { setting: s, input } = r;
   const plan = planDeployment(s, kv);
   if (!plan.feasible) return plan;
@@ -144,6 +147,14 @@ function describePlan(r: Resolved, kv: ReturnType<typeof kvAccounting>): FormatE
     },
     throughput: {
       decodePerUser: quantity(1 / plan.step.seconds, 'tokens/s', `${plan.step.boundBy} roofline x efficiency, ${plan.batch} conversation(s) per replica`),
+      decodePerUserMeasured:
+        measuredSpeedVsFp16 === undefined
+          ? null
+          : quantity(
+              measuredSpeedVsFp16 / decodeStep(s, r.fp16.accounting, tp, plan.batch).seconds,
+              'tokens/s',
+              `fp16 roofline at ${plan.batch} conversation(s) per replica x ${measuredSpeedVsFp16.toFixed(2)}, this format's decode speed relative to fp16 as measured by ResKV on this machine`,
+            ),
       decodeBoundBy: plan.step.boundBy,
       decodeTotal: quantity(s.users / plan.step.seconds, 'tokens/s', 'all conversations together (lower bound)'),
       prefillPerReplica: quantity(s.promptTokens / plan.prefillSeconds, 'tokens/s', 'compute roofline x efficiency'),

@@ -29,6 +29,10 @@ const measuredQualitySchema = z.strictObject({
   top1AgreementPercent: z.number().min(0).max(100, 'must be at most 100').optional(),
   /** Model, text and machine the engine measured on. */
   measuredOn: z.string().min(1, 'must say what was measured'),
+  /** This format's decode tokens/s divided by fp16's, as ResKV's own engine measured them on this machine. */
+  decodeSpeedVsFp16: positive.optional(),
+  /** The measured model, when the user chose to carry its quality over to the model being costed. */
+  carriedFrom: z.string().min(1).optional(),
 });
 
 export const DEFAULTS = {
@@ -48,6 +52,8 @@ export const costInputSchema = z
     model: modelGeometrySchema,
     hardware: hardwareEntrySchema,
     weights: z.enum(weightPrecisions).default('fp16'),
+    /** Which decode speed leads: ResKV's measured speed relative to fp16, or the fused-kernel roofline projection. */
+    decodeHeadline: z.enum(['measured', 'projection']).default('measured'),
     kv: z
       .array(z.strictObject({ format: kvFormatSchema, measuredQuality: measuredQualitySchema.optional() }))
       .min(1, 'give at least one KV format'),

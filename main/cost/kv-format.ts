@@ -2,7 +2,7 @@
 // Per-row figures come from quant/'s accounting (the same code that sizes the real cache); this
 // module only multiplies by the rows a token writes: one K and one V row per layer.
 import { z } from 'zod';
-import { parseRvqSpec, rvqBitsPerValue, rvqBytesPerToken, rvqCodebookBytes, SCALAR_FORMATS, scalarBitsPerValue } from '../../quant/index.js';
+import { kvFigures, parseRvqSpec, RVQ_DEPTH_BYTES_PER_ROW, rvqBytesPerToken, rvqCodebookBytes, SCALAR_FORMATS, scalarBitsPerValue } from '../../quant/index.js';
 import type { RvqSpec } from '../../quant/index.js';
 import type { ModelGeometry } from './model-geometry.js';
 
@@ -47,9 +47,11 @@ export function rvqSpecFor(format: RvqKvFormat, g: ModelGeometry): RvqSpec {
 }
 
 export interface KvAccounting {
-  /** All layers, K and V, one token. */
+  /** All layers, K and V, one token: every byte the cache holds for it (RVQ: its depth bytes too). */
   bytesPerToken: number;
+  /** kvFigures of those bytes, as Chat and Tradeoffs show them for a measured cache. */
   bitsPerValue: number;
+  compressionVsFp16: number;
   /** float32 codebooks of every layer's K and V quantizer: a fixed cost per model copy. */
   codebookBytes: number;
   /** Compute to encode one token's K and V (RVQ: nearest-entry search, 2*C*groupSize per group per stage). */
@@ -61,19 +63,22 @@ export interface KvAccounting {
 export function kvAccounting(format: KvFormat, g: ModelGeometry): KvAccounting {
   const rowsPerToken = 2 * g.numLayers;
   const rowWidth = g.numKvHeads * g.headDim;
+  const figures = (bytesPerToken: number) => {
+    const { bitsPerValue, compression } = kvFigures({ tokens: 1, held: bytesPerToken, fp16: rowsPerToken * rowWidth * 2, codebooks: 0 });
+    return { bytesPerToken, bitsPerValue, compressionVsFp16: compression };
+  };
   if (format.kind === 'rvq') {
     const spec = rvqSpecFor(format, g);
-    const rowBytes = rvqBytesPerToken(spec);
+    const rowBytes = rvqBytesPerToken(spec) + RVQ_DEPTH_BYTES_PER_ROW;
     const scales = spec.scale === 'head' ? `${spec.numKvHeads} fp16 scales` : spec.scale === 'token' ? '1 fp16 scale' : 'no scale';
     return {
-      bytesPerToken: rowsPerToken * rowBytes,
-      bitsPerValue: rvqBitsPerValue(spec),
+      ...figures(rowsPerToken * rowBytes),
       codebookBytes: rowsPerToken * rvqCodebookBytes(spec),
       encodeFlopsPerToken: rowsPerToken * rowWidth * spec.depth * spec.codebookSize * 2,
       notes: {
         bytes: [
           `${rowBytes} B per layer per K/V row: ${rowWidth / spec.groupSize} groups x depth ${spec.depth} codes of ` +
-            `${Math.log2(spec.codebookSize)} bits, padded to a byte, + ${scales}`,
+            `${Math.log2(spec.codebookSize)} bits, padded to a byte, + ${scales} + ${RVQ_DEPTH_BYTES_PER_ROW} B of the token's depth`,
         ],
         codebooks: [
           `codebooks: ${rowsPerToken} quantizers x ${spec.depth} x ${spec.codebookSize} x ${spec.groupSize} float32, once per GPU`,
@@ -93,7 +98,7 @@ export function kvAccounting(format: KvFormat, g: ModelGeometry): KvAccounting {
     notes.bytes.push("excludes KIVI's full-precision window of recent tokens (128 in the paper) per sequence");
   }
   if (format.kind !== 'fp16') notes.bytes.push('quantization compute ignored (a few operations per value)');
-  return { bytesPerToken: (rowsPerToken * rowWidth * bits) / 8, bitsPerValue: bits, codebookBytes: 0, encodeFlopsPerToken: 0, notes };
+  return { ...figures((rowsPerToken * rowWidth * bits) / 8), codebookBytes: 0, encodeFlopsPerToken: 0, notes };
 }
 
 /** The short name the CLI accepts and tables print: fp16, q4_0, kivi2, rvq:8, rvq:8:1024:32. */

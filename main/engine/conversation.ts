@@ -132,7 +132,8 @@ export class Conversation<S extends KvStore> {
   /** Adds a turn (its prompt tokens) and streams the reply; the reply's tokens join the turn. */
   async *reply(prompt: readonly number[], options: GenerationOptionsInput = {}, signal?: AbortSignal): AsyncGenerator<GenerationEvent, ReplyResult> {
     if (this.busy) throw new Error(`conversation ${this.id} is already generating a reply`);
-    if (prompt.length === 0) throw new Error('a turn needs at least one prompt token');
+    // an empty prompt continues from what is there: BOS alone samples unconditionally, as llama2.c does
+    if (prompt.length === 0 && this.tokens.length === this.kv.length) throw new Error('the prompt is empty and there is nothing to continue from (no BOS, no earlier reply): give some text');
     this.busy = true;
     try {
       const droppedTurns = this.makeRoom(prompt, parseGenerationOptions(options).maxTokens);

@@ -3,6 +3,7 @@
 // formats, and every chosen codebook set at each chosen depth. One graph session per codebook set
 // serves all its depths (the rvq graph reads each store's depth), so a sweep holds 1-4 fp sessions
 // plus one per set however many depths it measures.
+import { kvFigures } from '../../quant/index.js';
 import type { RvqSpec } from '../../quant/index.js';
 import { checkDepth, openCacheRuntime } from './cache-runtime.js';
 import type { CacheRuntime } from './cache-runtime.js';
@@ -118,7 +119,7 @@ export async function sweepDepths(
         format: runtime.format,
         rvq: runtime.rvq && format.depth !== null ? { set: runtime.rvq.name, keySpec: runtime.rvq.set.keySpec, valueSpec: runtime.rvq.set.valueSpec, depth: format.depth } : null,
         quality: { ...quality[k], perplexityChangePercent: perplexityChangePercent(quality[k].perplexity, quality[0].perplexity) },
-        kvBytesPerToken: (bytes.codes + bytes.scales + bytes.values + bytes.bookkeeping) / bytes.tokens,
+        kvBytesPerToken: kvFigures({ tokens: bytes.tokens, held: bytes.held, fp16: bytes.fp16, codebooks: 0 }).bytesPerToken,
         fp16BytesPerToken: bytes.fp16 / bytes.tokens,
         decode,
         provider: runtime.provider,

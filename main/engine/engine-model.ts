@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { kvFigures } from '../../quant/index.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { ChatModelInfo } from '../chat-model-info.js';
 import { defaultLibraryDir, loadLibraryTokenizer } from '../model/library.js';
@@ -50,13 +51,14 @@ export interface ConversationFigures {
   tokens: number;
   cachedTokens: number;
   kv: KvBytes;
-  /** fp16 bytes / (codes + scales + fp16 values) held. */
+  /** fp16 bytes / all held bytes (kvFigures). */
   compressionRatio: number;
   /** fp16 bytes / (all held bytes + codebook bytes). */
   compressionWithCodebooks: number;
   codebookBytes: number;
-  /** Codes + scales per cached value, from the store's depths (rvq) or the format. */
+  /** Held bits per cached value (kvFigures): what the store holds at its depths, depth bytes included. */
   bitsPerValue: number;
+  bytesPerToken: number;
   /** rvq: each layer's depth for new tokens; else null. */
   depths: LayerDepths | null;
   /** The last reply's timing (prefill/decode tokens/s, p50/p95 latency), null before any. */
@@ -231,9 +233,7 @@ export class EngineModel {
       let stream: AsyncGenerator<{ tokenId: number | null; index: number; text: string; latencyMs: number }, ReplyResult>;
       if (open.chat) stream = open.chat.say(text, options, controller.signal);
       else {
-        const prompt = this.tokenizer.encode(text);
-        if (prompt.length === 0) throw new Error('the prompt is empty: give some text to continue');
-        stream = open.conversation.reply(prompt, options, controller.signal);
+        stream = open.conversation.reply(this.tokenizer.encode(text), options, controller.signal);
       }
       for (;;) {
         const next = await stream.next().catch((err: unknown) => {
@@ -294,16 +294,17 @@ export class EngineModel {
     const kv = store.bytes();
     const depths = store instanceof KvCodeStore ? storeDepths(store) : null;
     const codebookBytes = this.info.codebookBytes;
-    const payload = kv.codes + kv.scales + kv.values;
+    const shown = kvFigures({ tokens: store.length, held: kv.held, fp16: kv.fp16, codebooks: codebookBytes });
     return {
       id,
       tokens: open.conversation.tokens.length,
       cachedTokens: store.length,
       kv,
-      compressionRatio: payload > 0 ? kv.fp16 / payload : NaN,
-      compressionWithCodebooks: kv.held + codebookBytes > 0 ? kv.fp16 / (kv.held + codebookBytes) : NaN,
+      compressionRatio: shown.compression,
+      compressionWithCodebooks: shown.compressionWithCodebooks,
       codebookBytes,
-      bitsPerValue: this.runtime.bitsPerValue(depths ?? undefined),
+      bitsPerValue: shown.bitsPerValue,
+      bytesPerToken: shown.bytesPerToken,
       depths,
       lastReply: open.lastReply,
       residentBytes: process.memoryUsage.rss(),

@@ -3,6 +3,7 @@
 // measured bytes beside the codebook bytes its format needs and which of K/V it quantizes (RVQ on
 // the keys only or the values only is an ablation of the full rvq cache). Also the table the CLI and
 // the benchmark print.
+import { kvFigures } from '../../quant/index.js';
 import { openCacheRuntime, rvqOnlyKinds } from './cache-runtime.js';
 import type { CacheChoice, CacheRuntime } from './cache-runtime.js';
 import { evaluateFormats } from './evaluate.js';
@@ -87,17 +88,17 @@ export async function evaluateLibraryModel(
 }
 
 /**
- * A fixed-width table. KV held = codes + scales + fp16 values (what bits/value counts); the RVQ
- * store's per-token depth bytes (1 per token, layer and K/V) are listed beside it. `context`: the
- * token count at which the compression ratio is stated counting the codebooks: fp16 bytes /
- * (bytes held at that context + codebook bytes), from the measured bytes per token.
+ * A fixed-width table. KV held: every byte the cache holds (codes, scales, fp16 values and the RVQ
+ * store's per-token depth bytes, listed beside it); bits/value and the ratios are kvFigures of those
+ * bytes, as every view shows them. `context`: the token count at which the compression ratio is stated
+ * counting the codebooks, from the measured bytes per token.
  */
 export function evaluationTable(rows: readonly LibraryEvaluation[], context: number): string {
-  const header = ['format', 'bits/value', 'perplexity', 'vs fp16', 'KL(fp16||f)', 'top-1', 'KV held', '+depth bytes', 'fp16 bytes', 'x smaller', 'codebooks', `x at ${context} incl. codebooks`];
+  const header = ['format', 'bits/value', 'perplexity', 'vs fp16', 'KL(fp16||f)', 'top-1', 'KV held', 'of it depth bytes', 'fp16 bytes', 'x smaller', 'codebooks', `x at ${context} incl. codebooks`];
   const lines = rows.map((r) => {
-    const held = r.bytes.codes + r.bytes.scales + r.bytes.values;
-    const perToken = { held: (held + r.bytes.bookkeeping) / r.bytes.tokens, fp16: r.bytes.fp16 / r.bytes.tokens };
-    const withBooks = (perToken.fp16 * context) / (perToken.held * context + r.codebookBytes);
+    const { bytes } = r;
+    const measured = kvFigures({ tokens: bytes.tokens, held: bytes.held, fp16: bytes.fp16, codebooks: r.codebookBytes });
+    const atContext = kvFigures({ tokens: context, held: measured.bytesPerToken * context, fp16: (bytes.fp16 / bytes.tokens) * context, codebooks: r.codebookBytes });
     return [
       r.name,
       r.bitsPerValue.toFixed(3),
@@ -105,12 +106,12 @@ export function evaluationTable(rows: readonly LibraryEvaluation[], context: num
       `${r.perplexityChangePercent >= 0 ? '+' : ''}${r.perplexityChangePercent.toFixed(2)}%`,
       r.meanKl.toFixed(5),
       `${(100 * r.top1Agreement).toFixed(2)}%`,
-      String(held),
-      String(r.bytes.bookkeeping),
-      String(r.bytes.fp16),
-      (r.bytes.fp16 / held).toFixed(2),
+      String(bytes.held),
+      String(bytes.bookkeeping),
+      String(bytes.fp16),
+      measured.compression.toFixed(2),
       String(r.codebookBytes),
-      withBooks.toFixed(3),
+      atContext.compressionWithCodebooks.toFixed(3),
     ];
   });
   return textTable([header, ...lines]);

@@ -5,7 +5,8 @@
 // KL(reference || format), top-1 agreement; plus the bytes each store holds at the end of a segment. Texts longer than the context are cut into back-to-back segments, each from an
 // empty cache (non-overlapping perplexity).
 import type { DecoderStep } from './generate.js';
-import type { KvBytes, KvGeometry, KvStore } from './kv-store.js';
+import { kvFigures } from '../../quant/index.js';
+import type { KvBytes, KvStore } from './kv-store.js';
 import { sumKvBytes } from './kv-store.js';
 
 export interface EvaluatedFormat {
@@ -25,7 +26,7 @@ export interface FormatEvaluation {
   top1Agreement: number;
   /** Stores at the end of each segment, summed (tokens: all tokens read). */
   bytes: KvBytes;
-  /** 8 * (codes + scales + values) / cached values (2 * layers * kvHeads * headDim per token). */
+  /** Held bits per cached value (kvFigures). */
   bitsPerValue: number;
 }
 
@@ -69,7 +70,7 @@ export async function evaluateFormats(tokens: readonly number[], formats: readon
   const context = Math.min(...formats.map((f) => f.decoder.contextLength));
   if (formats.some((f) => f.decoder.vocabSize !== vocab)) throw new Error('every format must use the same model (vocabulary sizes differ)');
 
-  const totals = formats.map(() => ({ nll: 0, kl: 0, agree: 0, positions: 0, bytes: [] as KvBytes[], geometry: null as KvGeometry | null }));
+  const totals = formats.map(() => ({ nll: 0, kl: 0, agree: 0, positions: 0, bytes: [] as KvBytes[] }));
   for (let segment = 0; segment < tokens.length - 1; segment += context) {
     const ids = tokens.slice(segment, Math.min(tokens.length, segment + context));
     const stores = formats.map((f) => f.createStore());
@@ -96,17 +97,12 @@ export async function evaluateFormats(tokens: readonly number[], formats: readon
       }
       options.onProgress?.(segment + Math.min(at + chunk, ids.length), tokens.length);
     }
-    stores.forEach((s, k) => {
-      totals[k].bytes.push(s.bytes());
-      totals[k].geometry = s.geometry;
-    });
+    stores.forEach((s, k) => totals[k].bytes.push(s.bytes()));
   }
 
   return formats.map((f, k) => {
     const t = totals[k];
     const bytes = { ...sumKvBytes(t.bytes), tokens: tokens.length };
-    const g = t.geometry as KvGeometry;
-    const cachedValues = tokens.length * 2 * g.numLayers * g.numKvHeads * g.headDim;
     return {
       name: f.name,
       positions: t.positions,
@@ -115,7 +111,7 @@ export async function evaluateFormats(tokens: readonly number[], formats: readon
       meanKl: t.kl / t.positions,
       top1Agreement: t.agree / t.positions,
       bytes,
-      bitsPerValue: (8 * (bytes.codes + bytes.scales + bytes.values)) / cachedValues,
+      bitsPerValue: kvFigures({ tokens: bytes.tokens, held: bytes.held, fp16: bytes.fp16, codebooks: 0 }).bitsPerValue,
     };
   });
 }

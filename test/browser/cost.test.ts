@@ -24,7 +24,11 @@ describe('Cost view', () => {
     const table = page.getByRole('table', { name: 'Cost estimate per KV format' });
     await expect.poll(() => table.locator('thead th').allTextContents()).toEqual(['', 'fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq:4', 'rvq:8']);
     const bytesRow = table.getByRole('row', { name: /^KV bytes per token/ });
-    expect(await bytesRow.locator('td').allTextContents()).toEqual(['131,072', '69,632', '36,864', '24,576', '12,288', '23,552']);
+    expect(await bytesRow.locator('td').allTextContents()).toEqual(['131,072', '69,632', '36,864', '24,576', '12,352', '23,616']);
+    // both decode speeds, labelled; with no sweep measured here the measured one leads and says so
+    const decodeRows = await table.getByRole('row', { name: /^decode tokens\/s per user/ }).locator('th').allTextContents();
+    expect(decodeRows).toEqual(['decode tokens/s per user, as measured by ResKV on this machine', 'decode tokens/s per user, with a fused RVQ attention kernel (projection)']);
+    expect(new Set(await table.getByRole('row', { name: /as measured by ResKV/ }).locator('td').allTextContents())).toEqual(new Set(['not measured']));
     expect(await page.locator('.chart .recharts-wrapper').count()).toBe(2);
     expect(await page.locator('.recharts-line').count()).toBeGreaterThanOrEqual(6);
     await saveScreenshot(page, 'cost');

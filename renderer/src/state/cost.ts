@@ -27,9 +27,13 @@ export interface CostForm {
   rvqDepths: string;
   codebookSize: string;
   groupSize: string;
+  /** Attach the quality measured on the sweep's model to another model's formats (labelled carried over). */
+  carryMeasuredQuality: boolean;
+  /** Which decode speed leads the table: ResKV's measured one unless the user picks the projection. */
+  decodeHeadline: 'measured' | 'projection';
 }
 
-const initialForm: CostForm = {
+export const initialForm: CostForm = {
   presetId: 'llama-3-8b',
   gpuId: 'l40s',
   weights: 'fp16',
@@ -49,6 +53,8 @@ const initialForm: CostForm = {
   rvqDepths: '4, 8',
   codebookSize: '2048',
   groupSize: '32',
+  carryMeasuredQuality: false,
+  decodeHeadline: 'measured',
 };
 
 /** '' → absent; anything else must be a number (NaN reaches the backend, which names the field). */
@@ -61,10 +67,26 @@ export interface MeasuredSweep {
   run: TradeoffRun;
   /** The codebook set whose depths stand for the rvq formats. */
   set: string;
+  /** The measured model's context, depths and quantizer shape: they apply while that model is chosen. */
+  form: Pick<CostForm, 'context' | 'rvqDepths' | 'codebookSize' | 'groupSize'>;
 }
 
 /** The Model choice that costs the measured library model itself. */
 export const measuredModelId = (run: TradeoffRun): string => `library:${run.model}`;
+
+const costsMeasuredModel = (form: CostForm, measured: MeasuredSweep | null): boolean => measured !== null && form.presetId === measuredModelId(measured.run);
+
+/**
+ * The form for another Model choice. The measured model's context, depths and codebook shape go with
+ * that model only: choosing a preset puts the defaults back (and stops carrying quality over).
+ */
+export function formForModel(form: CostForm, presetId: string, measured: MeasuredSweep | null): CostForm {
+  const next = { ...form, presetId };
+  if (measured && costsMeasuredModel(next, measured)) return { ...next, ...measured.form, carryMeasuredQuality: false };
+  if (!costsMeasuredModel(form, measured)) return next;
+  const { context, rvqDepths, codebookSize, groupSize } = initialForm;
+  return { ...next, context, rvqDepths, codebookSize, groupSize, carryMeasuredQuality: false };
+}
 
 type KvOption = CostInput['kv'][number];
 
@@ -72,7 +94,7 @@ type KvOption = CostInput['kv'][number];
  * The sweep's quality for a format: scalar formats by name; rvq at a depth from the sweep's set, when
  * its codebook size and group size are the format's (otherwise the figures would be another quantizer's).
  */
-export function measuredQualityFor(format: KvOption['format'], measured: MeasuredSweep): KvOption['measuredQuality'] {
+export function measuredQualityFor(format: KvOption['format'], measured: Pick<MeasuredSweep, 'run' | 'set'>): KvOption['measuredQuality'] {
   const { run } = measured;
   const point = run.points.find((p) =>
     format.kind === 'rvq'
@@ -80,7 +102,9 @@ export function measuredQualityFor(format: KvOption['format'], measured: Measure
       : p.format === format.kind,
   );
   if (!point) return undefined;
+  const fp16 = run.points.find((p) => p.format === 'fp16');
   return {
+    ...(fp16 && { decodeSpeedVsFp16: point.decodeTokensPerSecond / fp16.decodeTokensPerSecond }),
     perplexityDeltaPercent: point.perplexityChangePercent,
     klDivergence: point.meanKl,
     top1AgreementPercent: 100 * point.top1Agreement,
@@ -102,11 +126,19 @@ export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured
     })),
   ];
   if (kv.length === 0) throw new CostFormError('Choose at least one KV format');
-  if (measured) for (const option of kv) option.measuredQuality = measuredQualityFor(option.format, measured);
+  // quality measured on one model goes with another only when the user carries it over, and says so
+  const own = costsMeasuredModel(form, measured);
+  if (measured && (own || form.carryMeasuredQuality)) {
+    for (const option of kv) {
+      const quality = measuredQualityFor(option.format, measured);
+      option.measuredQuality = quality && !own ? { ...quality, carriedFrom: measured.run.model } : quality;
+    }
+  }
   return {
     model: geometry,
     hardware,
     weights: form.weights,
+    decodeHeadline: form.decodeHeadline,
     kv,
     workload: {
       users: Number(form.users),
@@ -138,6 +170,7 @@ interface CostState {
   setMeasured(measured: MeasuredSweep | null): void;
   load(bridge: ResKvBridge): Promise<void>;
   update(patch: Partial<CostForm>): void;
+  chooseModel(presetId: string): void;
   estimate(bridge: ResKvBridge): Promise<void>;
   saveHardware(bridge: ResKvBridge, entry: HardwareEntry): Promise<void>;
   removeHardware(bridge: ResKvBridge, id: string): Promise<void>;
@@ -162,6 +195,7 @@ export const useCost = create<CostState>((set, get) => ({
     }
   },
   update: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
+  chooseModel: (presetId) => set((s) => ({ form: formForModel(s.form, presetId, s.measured) })),
   estimate: async (bridge) => {
     const { catalog, form, measured } = get();
     if (!catalog) return;

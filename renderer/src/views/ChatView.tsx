@@ -15,6 +15,7 @@ import { ErrorMessage } from './common.js';
 
 function Composer({ bridge, busy }: { bridge: ResKvBridge; busy: boolean }) {
   const [text, setText] = useState('');
+  const [hint, setHint] = useState<string | null>(null);
   const send = useChat((s) => s.send);
   const cancel = useChat((s) => s.cancel);
   return (
@@ -22,9 +23,18 @@ function Composer({ bridge, busy }: { bridge: ResKvBridge; busy: boolean }) {
       className="composer"
       onSubmit={(e) => {
         e.preventDefault();
-        if (text.trim() === '' || busy) return;
-        void send(bridge, text);
+        if (busy) return;
+        if (text.trim() === '') {
+          setHint('Nothing to send: write a message first.');
+          return;
+        }
+        setHint(null);
+        const sent = text;
         setText('');
+        // a rejected message (send leaves its error) comes back into the box, unless something new was typed meanwhile
+        void send(bridge, sent).then(() => {
+          if (useChat.getState().error !== null) setText((now) => (now === '' ? sent : now));
+        });
       }}
     >
       <textarea aria-label="Message" rows={3} value={text} onChange={(e) => setText(e.target.value)} placeholder="Write a message (text models continue what you write)" />
@@ -34,6 +44,11 @@ function Composer({ bridge, busy }: { bridge: ResKvBridge; busy: boolean }) {
         </button>
       ) : (
         <button type="submit">Send</button>
+      )}
+      {hint && (
+        <p className="field-hint" role="status">
+          {hint}
+        </p>
       )}
     </form>
   );
@@ -84,7 +99,7 @@ export function ChatView() {
                   <span className="field-hint">{`${s.forkedFrom ? 'twin · ' : ''}${s.messages.find((m) => m.role === 'user')?.content.slice(0, 40) ?? 'new'}`}</span>
                 </button>
               )}
-              <button type="button" className="danger" aria-label={`Delete conversation ${s.id}`} onClick={() => void remove(bridge, s.id)}>
+              <button type="button" className="danger" aria-label={`Delete conversation ${s.id}`} onClick={() => window.confirm(`Delete conversation ${s.id} and its saved transcript?`) && void remove(bridge, s.id)}>
                 ×
               </button>
             </div>

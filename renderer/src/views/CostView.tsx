@@ -15,6 +15,7 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
   const form = useCost((s) => s.form);
   const catalog = useCost((s) => s.catalog);
   const update = useCost((s) => s.update);
+  const chooseModel = useCost((s) => s.chooseModel);
   const estimate = useCost((s) => s.estimate);
   const busy = useCost((s) => s.busy);
   const measured = useCost((s) => s.measured);
@@ -36,7 +37,7 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
         <Field label="Model">
           <Select
             value={form.presetId}
-            onChange={(presetId) => update({ presetId })}
+            onChange={chooseModel}
             options={[...(measured ? [{ value: measuredModelId(measured.run), label: `${measured.run.model} (measured here)` }] : []), ...catalog.presets.map((p) => ({ value: p.id, label: p.geometry.name }))]}
           />
         </Field>
@@ -59,6 +60,16 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
         {form.pricing === 'own' && text('electricityUsdPerKWh', 'Electricity (USD/kWh)')}
         {form.pricing === 'own' && text('pue', 'PUE')}
         {text('utilisation', 'Utilisation (0-1)')}
+        <Field label="Decode speed shown first">
+          <Select
+            value={form.decodeHeadline}
+            onChange={(decodeHeadline) => update({ decodeHeadline })}
+            options={[
+              { value: 'measured', label: 'as measured by ResKV on this machine' },
+              { value: 'projection', label: 'with a fused RVQ attention kernel (projection)' },
+            ]}
+          />
+        </Field>
       </div>
       <fieldset className="formats">
         <legend>KV formats</legend>

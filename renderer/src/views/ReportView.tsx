@@ -8,7 +8,7 @@ import { useModels } from '../state/models.js';
 import { useChat } from '../state/chat.js';
 import { CostCharts } from './cost/CostCharts.js';
 import { CostNotes, CostTable } from './cost/CostTable.js';
-import { formatBytes, formatCount } from './format.js';
+import { formatCount, memoryCells } from './format.js';
 import { describeCalibration } from './models/describe-calibration.js';
 import { downloadHtml, reportDocument } from './report/report-document.js';
 import { ReportTasks } from './tasks/ReportTasks.js';
@@ -109,19 +109,22 @@ export function ReportView() {
         <h2>Measured conversations</h2>
         {measured.length > 0 ? (
           <table aria-label="Measured conversations">
-            <TableHead columns={['Model', 'Cache', 'Tokens', 'KV held', 'fp16 would hold', 'Compression', 'Bits/value', 'Decode tokens/s', 'p95 latency']} />
+            <TableHead columns={['Model', 'Cache', 'Tokens', 'KV held', 'fp16 would hold', 'Bytes/token', 'Compression', 'With codebooks', 'Bits/value', 'Decode tokens/s', 'p95 latency']} />
             <tbody>
               {measured.map((s) => {
                 const f = figures[s.id];
+                const memory = memoryCells(f);
                 return (
                   <tr key={s.id}>
                     <th scope="row">{s.model}</th>
                     <td>{s.cache}</td>
                     <td>{formatCount(f.tokens)}</td>
-                    <td>{formatBytes(f.kv.held)}</td>
-                    <td>{formatBytes(f.kv.fp16)}</td>
-                    <td>{`${f.compressionRatio.toFixed(2)}x`}</td>
-                    <td>{f.bitsPerValue.toFixed(3)}</td>
+                    <td>{memory.held}</td>
+                    <td>{memory.fp16}</td>
+                    <td>{memory.bytesPerToken}</td>
+                    <td>{memory.compression}</td>
+                    <td>{memory.compressionWithCodebooks}</td>
+                    <td>{memory.bitsPerValue}</td>
                     <td>{f.lastReply!.decodeTokensPerSecond.toFixed(1)}</td>
                     <td>{`${f.lastReply!.latencyP95Ms.toFixed(1)} ms`}</td>
                   </tr>

@@ -1,8 +1,9 @@
 // The Tradeoffs view's arrangement of a sweep: curves per codebook set, and the smallest depth whose
 // perplexity increase is within the acceptable loss (per set and overall), or none.
 import { describe, expect, it } from 'vitest';
-import type { TradeoffPoint, TradeoffRun } from '../../../main/api/types.js';
+import type { TradeoffPoint } from '../../../main/api/types.js';
 import { measuredQualityFor } from '../../../renderer/src/state/cost.js';
+import { tradeoffRun } from '../../support/tradeoff-run.js';
 import { acceptableDepth, depthCurves, describeChoice, parseAcceptableLoss, referencePoints } from '../../../renderer/src/views/tradeoffs/tradeoff-curves.js';
 
 function point(label: string, perplexityChangePercent: number, rvq?: { set: string; depth: number; keyGrouping?: 'strided' | 'contiguous' }, kvBytesPerToken = 100): TradeoffPoint {
@@ -21,20 +22,7 @@ function point(label: string, perplexityChangePercent: number, rvq?: { set: stri
   };
 }
 
-function run(points: TradeoffPoint[]): TradeoffRun {
-  return {
-    id: 'sweep-1',
-    model: 'm',
-    startedAt: '2026-11-28T10:00:00.000Z',
-    finishedAt: '2026-11-28T10:01:00.000Z',
-    options: { textPath: '/t.txt', maxTokens: 64, codebookSets: [], maxDepth: null, scalarBaselines: true, latencyContext: 16, latencySteps: 4 },
-    text: { file: 't.txt', sha256: 'ab'.repeat(32), documents: 1, tokens: 64, positions: 63 },
-    machine: { platform: 'linux', arch: 'x64', cpu: 'cpu', cores: 2, provider: 'cpu', threads: 0 },
-    geometry: { name: 'm', numLayers: 5, hiddenSize: 64, numHeads: 8, numKvHeads: 4, headDim: 8, intermediateSize: 172, vocabSize: 512, maxPositions: 512, qkvBias: false, tiedEmbeddings: true },
-    fp16BytesPerToken: 640,
-    points,
-  };
-}
+const run = (points: TradeoffPoint[]) => tradeoffRun(points);
 
 // Set "a" (strided keys) listed out of depth order; "b" (contiguous keys) better at depth 2 only.
 const sweep = run([
@@ -95,7 +83,7 @@ describe('tradeoff curves', () => {
 describe("the Cost view's measured quality from a sweep", () => {
   it('goes with scalar formats by name and rvq depths of the chosen set with the same quantizer', () => {
     const measured = { run: sweep, set: 'b' };
-    expect(measuredQualityFor({ kind: 'q4_0' }, measured)).toEqual({ perplexityDeltaPercent: 3, klDivergence: 0, top1AgreementPercent: 100, measuredOn: 'm on t.txt (64 tokens), this machine, 2026-11-28' });
+    expect(measuredQualityFor({ kind: 'q4_0' }, measured)).toEqual({ perplexityDeltaPercent: 3, klDivergence: 0, top1AgreementPercent: 100, measuredOn: 'm on t.txt (64 tokens), this machine, 2026-11-28', decodeSpeedVsFp16: 1 });
     expect(measuredQualityFor({ kind: 'rvq', depth: 2, codebookSize: 256, groupSize: 32 }, measured)?.perplexityDeltaPercent).toBe(8);
     expect(measuredQualityFor({ kind: 'rvq', depth: 2, codebookSize: 256, groupSize: 32 }, { run: sweep, set: 'a' })?.perplexityDeltaPercent).toBe(12);
     // Another codebook size, a depth not swept, a format not measured: no figures.

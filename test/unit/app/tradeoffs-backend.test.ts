@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, JobSnapshot, TradeoffHistory, TradeoffSweepOptions } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
-import { parseRvqSpec, rvqBitsPerValue, rvqBytesPerToken } from '../../../quant/index.js';
+import { parseRvqSpec, rvqBytesPerToken } from '../../../quant/index.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
 import { importStories260K, startSourceBackend } from '../../support/backend.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
@@ -91,7 +91,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     // one depth byte per row.
     const spec = parseRvqSpec({ headDim: 8, numKvHeads: 4, groupSize: 16, codebookSize: 64, depth: 4, grouping: 'strided', groupSpan: 'token', scale: 'token' });
     expect(strided.map((p) => p.kvBytesPerToken)).toEqual([1, 2, 3].map((d) => 10 * (rvqBytesPerToken(spec, d) + 1)));
-    expect(strided.map((p) => p.bitsPerValue)).toEqual([1, 2, 3].map((d) => rvqBitsPerValue(spec, d)));
+    expect(strided.map((p) => p.bitsPerValue)).toEqual([1, 2, 3].map((d) => (8 * (rvqBytesPerToken(spec, d) + 1)) / 32));
     // Different key grouping gives different codes, hence different quality.
     const contiguous = run.points.filter((p) => p.rvq?.set === 'contiguous');
     expect(contiguous.map((p) => p.meanKl)).not.toEqual(strided.map((p) => p.meanKl));

@@ -36,9 +36,9 @@ describe('reskv cost (in process)', () => {
     const header = out.split('\n').find((l) => l.trim().startsWith('fp16'))!;
     expect(header.trim().split(/\s+/)).toEqual(['fp16', 'q4_0', 'rvq:4', 'rvq:8']);
     const row = (label: string) => out.split('\n').find((l) => l.startsWith(label))!.slice(label.length).trim().split(/\s{2,}/);
-    expect(row('KV bytes per token')).toEqual(['131,072', '36,864', '12,288', '23,552']);
-    expect(row('bits per value')).toEqual(['16', '4.5', '1.5', '2.875']);
-    expect(row('compression vs fp16')).toEqual(['1.00x', '3.56x', '10.67x', '5.57x']);
+    expect(row('KV bytes per token')).toEqual(['131,072', '36,864', '12,352', '23,616']);
+    expect(row('bits per value')).toEqual(['16', '4.5', '1.508', '2.883']);
+    expect(row('compression vs fp16')).toEqual(['1.00x', '3.56x', '10.61x', '5.55x']);
     expect(row('GPUs needed')).toEqual(['2 (memory)', '1 (memory)', '1 (memory)', '1 (memory)']);
     expect(out).toMatch(/notes:\n/);
     expect(out).toMatch(/approximate price/);
@@ -61,7 +61,7 @@ describe('reskv cost (in process)', () => {
     const { out } = await runCost(['--model', dir, '--gpu', 'rtx-3090', '--users', '4', '--context', '8192', '--kv', 'rvq:8', '--json']);
     const estimate = JSON.parse(out) as CostEstimate;
     expect(estimate.model.parameters.value).toBe(134_515_008);
-    expect(estimate.formats[0].kv.bytesPerToken.value).toBe(2 * 30 * (Math.ceil((6 * 8 * 11) / 8) + 6));
+    expect(estimate.formats[0].kv.bytesPerToken.value).toBe(2 * 30 * (Math.ceil((6 * 8 * 11) / 8) + 6 + 1)); // codes + 3 fp16 scales + the depth byte
   });
 
   it('lists presets and hardware, including the user\'s entries', async () => {
@@ -106,7 +106,7 @@ describe('reskv cost (as a process)', () => {
     const result = reskv(issueCase);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/KV bytes per token\s+131,072\s+36,864\s+12,288\s+23,552/);
+    expect(result.stdout).toMatch(/KV bytes per token\s+131,072\s+36,864\s+12,352\s+23,616/);
   });
 
   it('exits 2 with a message naming the option for bad arguments', () => {

@@ -40,7 +40,7 @@ describe('Llama-3-8B on one L40S, 32 users at 8k context', () => {
     expect(plan(fp16).memory.maxConversationsAtContext.value).toBe(28);
     expect(plan(q4).memory.maxConversationsAtContext.value).toBe(Math.floor((usable - weights) / (8192 * 36_864)));
     const rvq8Codebooks = 128 * 2 ** 20;
-    expect(plan(rvq8).memory.maxConversationsAtContext.value).toBe(Math.floor((usable - rvq8Codebooks - weights) / (8192 * 23_552)));
+    expect(plan(rvq8).memory.maxConversationsAtContext.value).toBe(Math.floor((usable - rvq8Codebooks - weights) / (8192 * 23_616)));
     expect(rvq8.kv.codebooksPerGpu.value).toBe(rvq8Codebooks);
     expect(plan(fp16).memory.kvTokenBudgetPerReplica.value).toBe(Math.floor((usable - weights) / 131_072));
     expect(plan(fp16).memory.maxContextAtUsers.value).toBe(Math.floor((usable - weights) / (32 * 131_072)));
@@ -51,7 +51,7 @@ describe('Llama-3-8B on one L40S, 32 users at 8k context', () => {
     expect(plan(fp16).gpus).toMatchObject({ needed: { value: 2 }, memoryBound: { value: 2 }, throughputBound: { value: 1 }, decidedBy: 'memory' });
     for (const f of [q4, rvq4, rvq8]) expect(plan(f).gpus.needed.value).toBe(1);
     expect(plan(rvq8).money.savingsVsFp16Percent?.value).toBeCloseTo(50, 10);
-    expect(rvq8.kv.compressionVsFp16.value.toFixed(2)).toBe('5.57');
+    expect(rvq8.kv.compressionVsFp16.value.toFixed(2)).toBe('5.55');
   });
 
   it('decodes at the bandwidth roofline: (weights read + every conversation\'s KV) / (864 GB/s x 0.6)', () => {
@@ -59,7 +59,7 @@ describe('Llama-3-8B on one L40S, 32 users at 8k context', () => {
     const read = (8_030_261_248 - 128_256 * 4096) * 2 + 16 * 8192 * 131_072;
     expect(plan(fp16).throughput.decodePerUser.value).toBeCloseTo((864e9 * 0.6) / read, 6);
     expect(plan(fp16).throughput.decodeBoundBy).toBe('memory bandwidth');
-    const readRvq = (8_030_261_248 - 128_256 * 4096) * 2 + 32 * 8192 * 23_552 + 128 * 2 ** 20;
+    const readRvq = (8_030_261_248 - 128_256 * 4096) * 2 + 32 * 8192 * 23_616 + 128 * 2 ** 20;
     expect(plan(rvq8).throughput.decodePerUser.value).toBeCloseTo((864e9 * 0.6) / readRvq, 6);
   });
 
@@ -196,7 +196,7 @@ describe('series', () => {
   it('GPUs and monthly cost for RVQ depths 1 to 8 beside fp16', () => {
     const sweep = e.series.depthSweep;
     expect(sweep.points.map((p) => p.depth)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(sweep.points.map((p) => p.bytesPerToken)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((d) => 64 * (Math.ceil((32 * d * 11) / 8) + 16)));
+    expect(sweep.points.map((p) => p.bytesPerToken)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((d) => 64 * (Math.ceil((32 * d * 11) / 8) + 16 + 1))); // codes + 8 fp16 scales + the depth byte, per row
     expect(sweep.points.every((p) => p.gpus === 1)).toBe(true);
     expect(sweep.fp16.gpus).toBe(2);
     expect(sweep.fp16.monthlyUsd).toBeCloseTo(2 * e.hardware.monthlyCostPerGpu.value, 9);

@@ -25,17 +25,17 @@ describe('KV bytes per token, Llama-3-8B (32 layers, 8 KV heads, head_dim 128)',
     expect(account({ kind: 'kivi2' }).bitsPerValue).toBe(3);
   });
 
-  it('RVQ depth 8, C 2048, groups of 32 = 23,552 bytes (5.57x): 44 B of codes + 2 B scale per head', () => {
+  it('RVQ depth 8, C 2048, groups of 32 = 23,616 bytes (5.55x): 44 B of codes + 2 B scale per head + the depth byte', () => {
     const rvq = account({ kind: 'rvq', depth: 8 });
-    // Per layer, per K/V: 8 heads x 4 groups x 8 stages x 11 bits = 2,816 bits = 352 B, + 8 fp16 scales.
-    expect(rvq.bytesPerToken).toBe(2 * 32 * (352 + 16));
-    expect(rvq.bytesPerToken).toBe(23_552);
-    expect(rvq.bitsPerValue).toBe(2.875);
-    expect((131_072 / rvq.bytesPerToken).toFixed(2)).toBe('5.57');
+    // Per layer, per K/V: 8 heads x 4 groups x 8 stages x 11 bits = 2,816 bits = 352 B, + 8 fp16 scales + 1 depth byte.
+    expect(rvq.bytesPerToken).toBe(2 * 32 * (352 + 16 + 1));
+    expect(rvq.bytesPerToken).toBe(23_616);
+    expect(rvq.bitsPerValue).toBe((8 * 369) / 1024);
+    expect(rvq.compressionVsFp16.toFixed(2)).toBe('5.55');
   });
 
-  it('RVQ at depth 4 keeps the scales and halves the codes', () => {
-    expect(account({ kind: 'rvq', depth: 4 }).bytesPerToken).toBe(2 * 32 * (176 + 16));
+  it('RVQ at depth 4 keeps the scales and the depth byte and halves the codes', () => {
+    expect(account({ kind: 'rvq', depth: 4 }).bytesPerToken).toBe(2 * 32 * (176 + 16 + 1));
   });
 
   it('counts codebooks once per model copy: 64 quantizers x depth x C x group x 4 bytes', () => {
@@ -48,11 +48,11 @@ describe('KV bytes per token, Llama-3-8B (32 layers, 8 KV heads, head_dim 128)',
     expect(account({ kind: 'rvq', depth: 8 }).notes.codebooks.join(' ')).toMatch(/assumes fused dequantization.*ResKV's own engine has no such kernel.*Tradeoffs view/);
   });
 
-  it('a head_dim-8 model groups across its KV heads with one scale per token (stories260K: 13 B per row)', () => {
+  it('a head_dim-8 model groups across its KV heads with one scale per token (stories260K: 14 B per row)', () => {
     const tiny: ModelGeometry = { ...llama3_8b, name: 'stories260K-like', numLayers: 5, numHeads: 8, numKvHeads: 4, headDim: 8, hiddenSize: 64 };
     const rvq = account({ kind: 'rvq', depth: 8 }, tiny);
-    expect(rvq.bytesPerToken).toBe(2 * 5 * (11 + 2));
-    expect(rvq.bitsPerValue).toBe(3.25);
+    expect(rvq.bytesPerToken).toBe(2 * 5 * (11 + 2 + 1));
+    expect(rvq.bitsPerValue).toBe(3.5);
   });
 });
 

@@ -45,6 +45,12 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     const result = JSON.parse(b.out());
     expect(result).toMatchObject({ model: { cache: 'rvq:synthetic', provider: 'cpu' }, seed: 5, figures: { depths: { key: [2, 2, 2, 2, 2] } } });
     expect(result.tokens.length).toBeGreaterThan(0);
+    vi.restoreAllMocks();
+    // an empty prompt samples from BOS alone, as llama2.c does
+    const c = captured();
+    expect(await generateCommand.run(['--model', 'stories', '--library', lib.library, '--prompt', '', '--max-tokens', '6', '--seed', '3', '--json'])).toBe(0);
+    expect(JSON.parse(c.out())).toMatchObject({ tokens: expect.any(Array), figures: { tokens: 1 + 6 } });
+    vi.restoreAllMocks();
   });
 
   it('chat answers lines and runs /depth, /stats, /reset', async () => {
@@ -54,7 +60,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     await chatLoop(model, model.createConversation(), Readable.from(['Once upon a time\n', '/depth 1\n', '/stats\n', '/depth 9\n', '/reset\n', '/stats\n', '/quit\n']), output, { maxTokens: 6 });
     await model.release();
     expect(out).toContain('stories with the rvq:synthetic cache on cpu (no chat template: text continuation)');
-    expect(out).toMatch(/depth 1: [\d.]+ MiB held, 0\.750 bits\/value/);
+    expect(out).toMatch(/depth 1: [\d.]+ MiB held, 1\.000 bits\/value/); // 0.75 of codes and scale + the depth byte per 32 values
     expect(out).toContain('depths: keys [1 1 1 1 1], values [1 1 1 1 1]');
     expect(out).toContain('error: depth must be a whole number from 1 to 4');
     expect(out).toContain('conversation reset');
@@ -68,7 +74,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(tokens).toBe(80);
     expect(results.map((r: { name: string }) => r.name)).toEqual(['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq:synthetic d4', 'rvq:synthetic/keys d4', 'rvq:synthetic/values d4', 'rvq:synthetic d1', 'rvq:synthetic/keys d1', 'rvq:synthetic/values d1']);
     expect(results[0]).toMatchObject({ meanKl: 0, top1Agreement: 1, bitsPerValue: 16, perplexityChangePercent: 0, quantizes: 'none' });
-    expect(results[4]).toMatchObject({ bitsPerValue: 1, codebookBytes: 5 * 2 * 4 * 16 * 32 * 4, quantizes: 'keys and values' });
+    expect(results[4]).toMatchObject({ bitsPerValue: 1.25, codebookBytes: 5 * 2 * 4 * 16 * 32 * 4, quantizes: 'keys and values' });
     expect(results[5]).toMatchObject({ cache: 'rvq:synthetic/keys', quantizes: 'keys only', bitsPerValue: 8.5, codebookBytes: 5 * 4 * 16 * 32 * 4 });
     expect(results[6].bytes).toMatchObject({ codes: 80 * 5 * 2, scales: 80 * 5 * 2, values: 80 * 5 * 32 * 2 });
     expect(results[7].bytes.codes).toBe(80 * 10);

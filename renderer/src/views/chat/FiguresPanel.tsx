@@ -1,19 +1,18 @@
 // Live figures of a conversation, and the residual depth control (RVQ caches).
 import type { ChatFigures, ChatModelInfo, ResKvBridge } from '../../../../main/api/types.js';
 import { useChat } from '../../state/chat.js';
-import { formatBytes, formatCount } from '../format.js';
-
-const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+import { formatBytes, formatCount, formatFixed as fixed, memoryCells } from '../format.js';
 
 /** What the cache holds and how fast the last reply ran (entries of a `.facts` list); a comparison shows these per side. */
 export function KeyFigures({ figures }: { figures: ChatFigures }) {
   const reply = figures.lastReply;
+  const memory = memoryCells(figures);
   return (
     <>
       <dt>KV held</dt>
-      <dd data-testid="kv-held">{formatBytes(figures.kv.held)}</dd>
+      <dd data-testid="kv-held">{memory.held}</dd>
       <dt>Compression</dt>
-      <dd data-testid="compression">{`${fixed(figures.compressionRatio, 2)}x`}</dd>
+      <dd data-testid="compression">{memory.compression}</dd>
       <dt>Prefill</dt>
       <dd data-testid="prefill">{reply ? `${fixed(reply.prefillTokensPerSecond, 1)} tokens/s (${formatCount(reply.prefillTokens)} tokens)` : '—'}</dd>
       <dt>Decode</dt>
@@ -31,6 +30,7 @@ export function DepthSlider({ bridge, id, info, figures }: { bridge: ResKvBridge
 
 export function FiguresPanel({ bridge, id, info, figures }: { bridge: ResKvBridge; id: string; info: ChatModelInfo; figures: ChatFigures }) {
   const reply = figures.lastReply;
+  const memory = memoryCells(figures);
   return (
     <aside className="figures" aria-label="Conversation figures">
       <h2>This conversation</h2>
@@ -43,13 +43,15 @@ export function FiguresPanel({ bridge, id, info, figures }: { bridge: ResKvBridg
         <dd>{`${formatCount(figures.tokens)} / ${formatCount(info.contextLength)}`}</dd>
         <KeyFigures figures={figures} />
         <dt>fp16 would hold</dt>
-        <dd>{formatBytes(figures.kv.fp16)}</dd>
+        <dd>{memory.fp16}</dd>
+        <dt>Bytes per token</dt>
+        <dd data-testid="bytes-per-token">{memory.bytesPerToken}</dd>
         <dt>Bits per value</dt>
-        <dd>{fixed(figures.bitsPerValue, 3)}</dd>
+        <dd>{memory.bitsPerValue}</dd>
         {info.codebookBytes > 0 && (
           <>
             <dt>Codebooks</dt>
-            <dd>{`${formatBytes(figures.codebookBytes)} (${fixed(figures.compressionWithCodebooks, 2)}x counting them)`}</dd>
+            <dd>{`${formatBytes(figures.codebookBytes)} (${memory.compressionWithCodebooks} counting them)`}</dd>
           </>
         )}
         <dt>Token latency</dt>

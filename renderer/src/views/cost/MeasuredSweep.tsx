@@ -21,6 +21,9 @@ export function MeasuredSweep({ bridge }: { bridge: ResKvBridge }) {
   const measured = useCost((s) => s.measured);
   const setMeasured = useCost((s) => s.setMeasured);
   const update = useCost((s) => s.update);
+  const chooseModel = useCost((s) => s.chooseModel);
+  const presetId = useCost((s) => s.form.presetId);
+  const carry = useCost((s) => s.form.carryMeasuredQuality);
   const estimate = useCost((s) => s.estimate);
   const catalogLoaded = useCost((s) => s.catalog !== null);
 
@@ -36,22 +39,29 @@ export function MeasuredSweep({ bridge }: { bridge: ResKvBridge }) {
     const curve = curves.find((c) => c.set === set)!;
     const { codebookSize, groupSize } = curve.points[0].rvq;
     const context = Math.min(Number(useCost.getState().form.context) || run.geometry.maxPositions, run.geometry.maxPositions);
-    update({
-      presetId: measuredModelId(run),
-      context: String(context),
-      rvqDepths: curve.points.map((p) => p.rvq.depth).join(', '),
-      codebookSize: String(codebookSize),
-      groupSize: String(groupSize),
-    });
-    setMeasured({ run, set });
+    const form = { context: String(context), rvqDepths: curve.points.map((p) => p.rvq.depth).join(', '), codebookSize: String(codebookSize), groupSize: String(groupSize) };
+    setMeasured({ run, set, form });
+    chooseModel(measuredModelId(run));
     void estimate(bridge);
-  }, [run, set, curves, catalogLoaded, measured, update, setMeasured, estimate, bridge]);
+  }, [run, set, curves, catalogLoaded, measured, chooseModel, setMeasured, estimate, bridge]);
 
   if (!run || !measured) return null;
   const curve = curves.find((c) => c.set === measured.set);
+  const measuredOn = `${run.model} on ${run.text.file} (${run.text.tokens} tokens, ${run.finishedAt.slice(0, 16).replace('T', ' ')} UTC)`;
+  if (presetId !== measuredModelId(run)) {
+    return (
+      <div className="notice" role="note" aria-label="Measured quality">
+        <p>{`Quality was measured on this machine for ${run.model} only (${measuredOn}); the model chosen here has no measurement, so no quality row is shown for it.`}</p>
+        <label className="check">
+          <input type="checkbox" checked={carry} onChange={(e) => update({ carryMeasuredQuality: e.target.checked })} />
+          {` Carry ${run.model}'s measured quality over to this model (shown as carried over, not measured on it)`}
+        </label>
+      </div>
+    );
+  }
   return (
     <p className="notice" role="note" aria-label="Measured quality">
-      {`Perplexity change measured on this machine: ${run.model} on ${run.text.file} (${run.text.tokens} tokens, ${run.finishedAt.slice(0, 16).replace('T', ' ')} UTC). `}
+      {`Perplexity change measured on this machine: ${measuredOn}. `}
       {`The model, its context limit, and the RVQ depths, codebook size and group size of its codebook set ${measured.set}${curve ? ` (${curve.label.slice(measured.set.length + 1)})` : ''} are prefilled; choose a preset model to cost another.`}
     </p>
   );
