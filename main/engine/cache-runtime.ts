@@ -156,7 +156,8 @@ function loadCodebookSet(folder: string, manifest: ModelManifest, choice: CacheC
   const name = codebookSetName(manifest, choice.codebooks);
   const entry = manifest.rvq[name];
   let set: CodebookSet;
-  verifyModelFiles(folder, manifest, [entry.codebooks]);
+  // the set is one unit (installed together): a damaged graph is refused on the fused path too, which does not run it
+  verifyModelFiles(folder, manifest, [entry.codebooks, entry.graph]);
   try {
     set = decodeCodebooks(new Uint8Array(readFileSync(join(folder, entry.codebooks))));
   } catch (e) {

@@ -60,6 +60,9 @@ function paperRvqSpec(c: ModelConfig, depth: number): RvqSpec | null {
     : null;
 }
 
+/** A depth some codebook set could have (quant/spec.ts allows 1..64 stages); undefined means the set's own. */
+const plausibleDepth = (depth: number | undefined) => depth === undefined || (Number.isInteger(depth) && depth >= 1 && depth <= 64);
+
 /** K+V bytes per token, all layers, of an RVQ cache at the paper's setting and `depth` (null when none fits). */
 export function paperRvqBytesPerToken(c: ModelConfig, depth = 8): number | null {
   const spec = paperRvqSpec(c, depth);
@@ -119,7 +122,8 @@ export function fittingContext(folder: string, manifest: ModelManifest, cache: C
     weightType: manifest.weightType,
     // an installed set's exact spec is in its codebook file; the paper setting at the chosen depth is close
     // (scalar formats are counted at fp16, an upper bound)
-    kvBytesPerToken: (cache.format === 'rvq' ? paperRvqBytesPerToken(c, cache.depth ?? 8) : null) ?? kvBytesPerTokenFp16(c),
+    // (a depth no spec can have is counted at fp16 here; opening the cache then refuses it, naming the set's depths)
+    kvBytesPerToken: (cache.format === 'rvq' && plausibleDepth(cache.depth) ? paperRvqBytesPerToken(c, cache.depth ?? 8) : null) ?? kvBytesPerTokenFp16(c),
     codebookBytes: set && existsSync(join(folder, set.codebooks)) ? statSync(join(folder, set.codebooks)).size : 0,
   };
   if (context === undefined) {

@@ -18,6 +18,15 @@ export interface FusedParts {
   sessions: ort.InferenceSession[];
 }
 
+/**
+ * The fused path's segment graphs in a model folder (split-0.onnx .. split-<layers>.onnx): derived
+ * from the hashed weights and rebuilt or compared byte for byte on every open, so the manifest does
+ * not list them.
+ */
+export function splitSegmentFileNames(config: ModelConfig): string[] {
+  return Array.from({ length: config.numLayers + 1 }, (_, i) => `split-${i}.onnx`);
+}
+
 /** Segment files of a library model, rewritten when missing or built by another version. */
 function splitSegmentFiles(folder: string, manifest: ModelManifest): string[] {
   const weights: WeightSource = {
@@ -31,8 +40,8 @@ function splitSegmentFiles(folder: string, manifest: ModelManifest): string[] {
     close: () => {},
   };
   const store = existingExternalTensors(manifest.weightsFile, manifest.weightsTable);
-  return Array.from({ length: manifest.config.numLayers + 1 }, (_, i) => {
-    const file = join(folder, `split-${i}.onnx`);
+  return splitSegmentFileNames(manifest.config).map((name, i) => {
+    const file = join(folder, name);
     const bytes = buildSplitSegment(manifest.config, weights, i, { weightType: manifest.weightType, store });
     if (!existsSync(file) || !Buffer.from(bytes).equals(readFileSync(file))) writeFileAtomic(file, bytes);
     return file;

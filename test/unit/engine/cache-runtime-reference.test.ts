@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openCacheRuntime } from '../../../main/engine/cache-runtime.js';
-import type { CacheChoice, CacheRuntime } from '../../../main/engine/cache-runtime.js';
+import type { CacheChoice, CacheRuntime, DecodePath } from '../../../main/engine/cache-runtime.js';
 import type { KvStore } from '../../../main/engine/kv-store.js';
 import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
 import { readManifest } from '../../../main/model/manifest.js';
@@ -73,8 +73,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
     return logits;
   }
 
-  async function withRuntime<T>(choice: CacheChoice, use: (runtime: CacheRuntime) => Promise<T>): Promise<T> {
-    const runtime = await openCacheRuntime(lib.folder, manifest, choice, cpu);
+  async function withRuntime<T>(choice: CacheChoice, use: (runtime: CacheRuntime) => Promise<T>, path: DecodePath | 'auto' = 'auto'): Promise<T> {
+    const runtime = await openCacheRuntime(lib.folder, manifest, choice, cpu, path);
     try {
       return await use(runtime);
     } finally {
@@ -119,10 +119,11 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
     { format: 'rvq', codebooks: 'synthetic', depth: 3 },
     { format: 'rvq', codebooks: 'synthetic', depth: 2, recentWindow: 2 },
   ])(
-    'fedPerStep of $format (depth $depth, window $recentWindow) is the bytes of past K/V handed to the session each step',
+    // the graph path, where the past is fed to ONNX Runtime (the fused path's kernel reads its own copy)
+    'fedPerStep of $format (depth $depth, window $recentWindow) is the bytes of past K/V handed to the graph session each step',
     async (choice) => {
       const counted = countFedPast();
-      await withRuntime(choice, (runtime) => runSteps(runtime, (store) => (counted.store = store)));
+      await withRuntime(choice, (runtime) => runSteps(runtime, (store) => (counted.store = store)), 'graph');
       vi.restoreAllMocks();
       expect(counted.fed.length).toBeGreaterThanOrEqual(ids.length - prefill + 1);
       expect(counted.reported).toEqual(counted.fed);

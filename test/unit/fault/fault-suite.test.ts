@@ -12,6 +12,7 @@ import { EngineHost } from '../../../main/backend/engine-host.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
 import { installRvqGraph } from '../../../main/model/library-rvq.js';
 import { listModels } from '../../../main/model/library.js';
+import { splitSegmentFileNames } from '../../../main/engine/fused/fused-runtime.js';
 import { allFileNames, readManifest } from '../../../main/model/manifest.js';
 import { createRng } from '../../../quant/index.js';
 import { createTinyLibrary } from '../calibration/tiny-library.js';
@@ -82,7 +83,7 @@ async function corruptEach(path: string, rng: ReturnType<typeof createRng>, name
 /** Files in the model folder that neither its manifest names nor belong there. */
 function strayFiles(folder: string): string[] {
   const manifest = readManifest(folder);
-  const known = new Set([...allFileNames(manifest), 'manifest.json', 'verified.json']);
+  const known = new Set([...allFileNames(manifest), ...splitSegmentFileNames(manifest.config), 'manifest.json', 'verified.json']);
   return readdirSync(folder).filter((f) => !known.has(f));
 }
 

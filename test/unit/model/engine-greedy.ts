@@ -1,9 +1,11 @@
 // Test helpers: greedy replies of a library model through the engine, and the float64 reference's
 // view of an RVQ cache (quant's encode then decode with the model's installed codebooks).
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RvqCodec, decodeCodebooks } from '../../../quant/index.js';
 import { EngineModel } from '../../../main/engine/engine-model.js';
 import type { EngineOpenOptions } from '../../../main/engine/engine-model.js';
+import { readManifest } from '../../../main/model/manifest.js';
 import type { KvTransform } from '../../../main/model/reference.js';
 
 /** The engine's greedy reply ids (at most `steps`) to each prompt, each in a new conversation. */
@@ -23,9 +25,10 @@ export async function engineGreedy(library: string, model: string, cache: Engine
   return replies;
 }
 
-/** What an rvq cache with the codebook file's full depth makes of each K/V row. */
-export function rvqRoundTrip(codebookFile: string): KvTransform {
-  const set = decodeCodebooks(new Uint8Array(readFileSync(codebookFile)));
+/** What an rvq cache with the model's default codebook set at full depth makes of each K/V row. */
+export function rvqRoundTrip(modelFolder: string): KvTransform {
+  const { rvq } = readManifest(modelFolder);
+  const set = decodeCodebooks(new Uint8Array(readFileSync(join(modelFolder, rvq.default.codebooks))));
   const codecs = set.layers.map((l) => ({ key: new RvqCodec(set.keySpec, l.key), value: new RvqCodec(set.valueSpec, l.value) }));
   return (layer, kind, row) => Float64Array.from(codecs[layer][kind].decode(codecs[layer][kind].encode(Float32Array.from(row)), (kind === 'key' ? set.keySpec : set.valueSpec).depth));
 }

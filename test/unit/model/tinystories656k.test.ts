@@ -88,7 +88,7 @@ describe.skipIf(!haveFixtures(folder, fixtures.validSample))('TinyStories-656K',
     }, 120_000);
 
     it('generates with the calibrated rvq cache exactly what the reference does through the same codebooks', async () => {
-      const roundTrip = rvqRoundTrip(join(library, 'tinystories', 'codebooks-default.safetensors'));
+      const roundTrip = rvqRoundTrip(join(library, 'tinystories'));
       const replies = await greedy({ format: 'rvq' });
       for (const p of prompts) expect(replies.get(p), p).toEqual(asReply(referenceGreedy(new ReferenceModel(ck.config, weights, roundTrip), promptIds(p), steps), tok.eosIds));
     }, 240_000);
