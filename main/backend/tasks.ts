@@ -8,8 +8,10 @@ import type { JobSnapshot, TaskHistory, TaskRun, TaskRunOptions } from '../api/t
 import { cacheFormats, parseCacheChoice } from '../engine/cache-runtime.js';
 import { findLibraryModel } from '../engine/engine-model.js';
 import { runTaskCheck } from '../engine/tasks/run-tasks.js';
-import { readTaskFile } from '../engine/tasks/task-file.js';
+import { TaskFileError, readTaskFile } from '../engine/tasks/task-file.js';
+import type { TaskItem } from '../engine/tasks/task-file.js';
 import { readManifest } from '../model/manifest.js';
+import { ApiArgumentError } from './errors.js';
 import type { JobRegistry } from './jobs.js';
 import { keptRuns, modelIdSchema } from './kept-runs.js';
 import { libraryFor, loadSettings } from './settings.js';
@@ -87,10 +89,17 @@ export function readTaskHistory(dataDir: string, model: string): TaskHistory {
 export function startTaskCheck(dataDir: string, jobs: JobRegistry, model: string, options: TaskRunOptions): JobSnapshot {
   const folder = findLibraryModel(modelIdSchema.parse(model), libraryFor(dataDir));
   const manifest = readManifest(folder);
-  const items = readTaskFile(options.taskPath);
+  let items: TaskItem[];
+  try {
+    items = readTaskFile(options.taskPath);
+  } catch (err) {
+    // the caller's file is at fault: a bad-arguments error (HTTP 400) naming its line and field
+    if (err instanceof TaskFileError) throw new ApiArgumentError(err.message);
+    throw err;
+  }
   const sha256 = createHash('sha256').update(readFileSync(options.taskPath)).digest('hex');
   const caches = options.formats.map((name) => parseCacheChoice(name));
-  if (caches.some((c) => c.format === 'rvq') && Object.keys(manifest.rvq).length === 0) throw new Error(`model ${model} has no codebook sets yet: calibrate one first (Models view), or compare scalar formats only`);
+  if (caches.some((c) => c.format === 'rvq') && Object.keys(manifest.rvq).length === 0) throw new ApiArgumentError(`model ${model} has no codebook sets yet: calibrate one first (Models view), or compare scalar formats only`);
   const { providers, threads } = loadSettings(dataDir).settings;
   const startedAt = new Date().toISOString();
   return jobs.start(

@@ -83,8 +83,9 @@ export function kvAccounting(format: KvFormat, g: ModelGeometry): KvAccounting {
         codebooks: [
           `codebooks: ${rowsPerToken} quantizers x ${spec.depth} x ${spec.codebookSize} x ${spec.groupSize} float32, once per GPU`,
           `decode assumes fused dequantization: summing ${spec.depth} codebook entries per group of every cached token ` +
-            '(gathers from on-chip cache) is not in the roofline; ResKV\'s own engine has no such kernel (standard ONNX ' +
-            'operators: on a CPU it decoded several times slower than fp16), so take decode speed from the Tradeoffs view',
+            '(gathers from on-chip cache) is not in the roofline; ResKV\'s own fused kernel (WebAssembly, CPU only) sums ' +
+            'them for every cached token and measured several times slower than its fp16 path, and its GPU path has no ' +
+            'such kernel, so take decode speed from the Tradeoffs view',
         ],
       },
     };

@@ -30,7 +30,7 @@ describe('Report view', () => {
     await download.saveAs(file);
     const html = await readFile(file, 'utf8');
     expect(html).toContain('Cost comparison');
-    expect(html).toContain('23,552'); // Llama-3-8B RVQ depth 8 KV bytes per token
+    expect(html).toContain('23,616'); // Llama-3-8B RVQ depth 8 KV bytes per token (codes, scales and the token's depth byte)
     expect(html.match(/<svg/g)?.length).toBeGreaterThanOrEqual(2);
     expect(html).not.toMatch(/<script|(src|href)=["']?https?:/i); // (SVG namespaces are names, not fetches)
     expect(await page.getByText('Report exported as HTML.').count()).toBe(1);

@@ -78,7 +78,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(await page.getByTestId('task-verdict').textContent()).toContain(`7 items of ${taskFile}`);
     await saveScreenshot(page, 'tasks');
     // the refused file's request is the only failed one
-    expect(errors).toEqual(['Failed to load resource: the server responded with a status of 500 (Internal Server Error)']);
+    expect(errors).toEqual(['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
     await page.close();
   });
 });
