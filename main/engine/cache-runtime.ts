@@ -2,14 +2,14 @@
 // that session, and the factory of its stores. One place decides how a cache choice ("fp16", "q8_0",
 // "q4_0", "kivi2", "rvq[:<codebook set>][/keys|/values]") maps to graph + store, for conversations,
 // evaluation and benchmarks alike. RVQ uses the rvq graph installed for a codebook set
-// (main/model/library-rvq.ts); RVQ on the keys only or the values only (the other kind fp16, an
+// (main/library/install-rvq.ts); RVQ on the keys only or the values only (the other kind fp16, an
 // ablation) runs through the fp graph with a OneKindRvqStore coding that kind with the set's codebooks.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBitsPerValue } from '../../quant/index.js';
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
-import { installRvqGraph } from '../model/library-rvq.js';
+import { installRvqGraph } from '../library/install-rvq.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { verifyModelFiles } from '../model/manifest.js';
 import type { StoreFactory } from './conversation.js';

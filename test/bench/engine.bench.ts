@@ -19,7 +19,8 @@ import { documentTokens, splitDocuments } from '../../main/engine/calibration/ca
 import type { LayerDepths } from '../../main/engine/cache-runtime.js';
 import { choiceName, defaultChoices, evaluateLibraryModel, evaluationTable } from '../../main/engine/evaluate-library.js';
 import type { LibraryEvaluation, NamedChoice } from '../../main/engine/evaluate-library.js';
-import { importModel, loadLibraryTokenizer } from '../../main/model/library.js';
+import { loadLibraryTokenizer } from '../../main/model/library.js';
+import { importModel } from '../../main/library/import-model.js';
 import { readManifest } from '../../main/model/manifest.js';
 import { fixtures, haveFixtures } from '../support/shared.js';
 import { runEngineSpeed } from './engine-speed.js';

@@ -10,7 +10,7 @@ import { codebookFileDeclaration, decodeSafetensors, encodeCodebooks, encodeSafe
 import type { RvqSpec } from '../../../quant/index.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
-import { installRvqGraph } from '../../model/library-rvq.js';
+import { installRvqGraph } from '../../library/install-rvq.js';
 import { readManifest, verifyModelFiles } from '../../model/manifest.js';
 import { parseOptions } from '../sampler.js';
 import type { SessionOptionsInput } from '../session.js';
