@@ -13,6 +13,7 @@ import { openCheckpoint } from '../model/checkpoint.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { allFileNames, manifestFormat, writeManifest } from '../model/manifest.js';
 import { hashFiles } from '../model/file-hashes.js';
+import { modelIdSchema } from '../model/model-id.js';
 import { defaultLibraryDir, importingPrefix, removeAbandonedImports } from '../model/library.js';
 import { readHfTokenizer, tokenizerFiles } from '../model/tokenizer-hf.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -41,7 +42,8 @@ const graphFiles = { fp: 'fp.onnx', fpHalfCache: 'fp-kv16.onnx', capture: 'captu
 export function importModel(sourcePath: string, options: ImportOptions = {}): { folder: string; manifest: ModelManifest } {
   const library = options.library ?? defaultLibraryDir();
   const id = options.id ?? modelIdFrom(sourcePath);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) throw new Error(`model id "${id}" may hold only letters, digits, '.', '_' and '-'`);
+  const checked = modelIdSchema.safeParse(id);
+  if (!checked.success) throw new Error(`model id "${id}": ${checked.error.issues[0]!.message}`);
   const folder = join(library, id);
   if (existsSync(folder)) throw new Error(`${folder} already exists: remove it or import under another id`);
 
@@ -122,5 +124,5 @@ export function checkDiskRoom(folder: string, needed: number, free: number): voi
 
 function modelIdFrom(sourcePath: string): string {
   const name = basename(sourcePath.replace(/[\\/]+$/, '')).replace(/\.bin$/, '');
-  return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'model';
+  return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128) || 'model';
 }
