@@ -3,7 +3,7 @@
 // capacity-doubling byte buffer at a stride of R_d = ceil(G*d*log2(C)/8) bytes for the current record
 // depth d; the fp16 scales [tokens, scalesPerToken] in a separate buffer (the graph gets codes and
 // scales as two tensors); and each token's own depth, so the graph can mask stages the token lacks.
-import { codeBits, groupsPerToken, packCodes, RVQ_DEPTH_BYTES_PER_ROW, rvqCodeBytesPerToken, rvqScaleBytesPerToken, scalesPerToken, tokenWidth, unpackCodes } from '../../quant/index.js';
+import { codeBits, groupsPerToken, packCodes, RVQ_DEPTH_BYTES_PER_ROW, rvqCodeBytesPerToken, rvqScaleBytesPerToken, scalesPerToken, tokenWidth } from '../../quant/index.js';
 import type { RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { withCapacity, withExactCapacity } from './growable.js';
 import { checkTruncation, kvBytes } from './kv-store.js';
@@ -146,12 +146,6 @@ export class RvqTokenRecords {
       scales: this.scales.subarray(0, this.count * this.scaleCount),
       depths: this.depths.subarray(0, this.count),
     };
-  }
-
-  /** Token t's codes, stage-major [depth_t, G]. */
-  tokenCodes(t: number): Uint32Array {
-    if (!Number.isInteger(t) || t < 0 || t >= this.count) throw new RangeError(`token ${t} is outside the ${this.count} stored`);
-    return unpackCodes(this.records, this.bits, this.depths[t] * this.groups, undefined, t * this.stride * 8);
   }
 
   bytes(): KvBytes {
