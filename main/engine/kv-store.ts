@@ -119,9 +119,9 @@ export function checkSavedGeometry(saved: KvGeometry, geometry: KvGeometry): voi
   }
 }
 
-/** Throws unless every lane holds `length` tokens (a failed step can leave some layers ahead). */
-export function checkComplete(lanes: readonly Record<KvKind, { length: number }>[], length: number): void {
-  lanes.forEach((layer, i) => {
+/** Throws unless every layer's keys and values hold `length` tokens (a failed step can leave some layers ahead). */
+export function checkComplete(layers: readonly Record<KvKind, { length: number }>[], length: number): void {
+  layers.forEach((layer, i) => {
     for (const kind of KV_KINDS) {
       if (layer[kind].length !== length) throw new Error(`layer ${i} ${kind} holds ${layer[kind].length} tokens, layer 0 key ${length}: a step was left half done`);
     }
