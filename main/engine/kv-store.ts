@@ -1,9 +1,9 @@
 // The one interface every KV cache store implements (RVQ codes, fp16, scalar baselines), the byte
 // accounting they all report, and the form in which a graph hands a store its new keys/values.
 import { z } from 'zod';
-import type { ScalarFormat } from '../../quant/index.js';
+import type { KvKind, ScalarFormat } from '../../quant/index.js';
 
-export type KvKind = 'key' | 'value';
+export type { KvKind };
 export const KV_KINDS: readonly KvKind[] = ['key', 'value'];
 
 /** rvq-keys / rvq-values: RVQ on one kind only, the other fp16 (OneKindRvqStore). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RvqCodec, codeBits, createRng, groupsPerToken, packCodes, rvqBitsPerValue, rvqBytesPerToken, rvqCodeBytesPerToken, rvqScaleBytesPerToken, tokenWidth } from '../../../quant/index.js';
-import type { RvqSpec } from '../../../quant/index.js';
+import type { KvKind, RvqSpec } from '../../../quant/index.js';
 import { KvCodeStore } from '../../../main/engine/kv-code-store.js';
 import { tokenMajorFloat32 } from '../../../main/engine/kv-rows.js';
 import type { KvCodeStoreOptions } from '../../../main/engine/kv-code-store.js';
@@ -20,7 +20,7 @@ function recordOf(records: Pick<RvqTokenRecords, 'views'>, t: number): Uint8Arra
 }
 
 /** Token t's record in one layer's K or V of a store, as the graph is fed it. */
-const storeRecord = (store: KvCodeStore, layer: number, kind: 'key' | 'value', t: number) => recordOf({ views: () => store.past(layer, kind) }, t);
+const storeRecord = (store: KvCodeStore, layer: number, kind: KvKind, t: number) => recordOf({ views: () => store.past(layer, kind) }, t);
 
 describe('RvqTokenRecords byte accounting', () => {
   it('holds exactly the contract bytes per token (46 for head_dim 128, 13 for stories260K)', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { float16ArrayToFloat32, float32ArrayToFloat16, scalarQuantizer } from '../../../quant/index.js';
+import type { KvKind } from '../../../quant/index.js';
 import { tokenMajorFloat32, tokenRowsAsKvRows } from '../../../main/engine/kv-rows.js';
 import { ScalarKvStore, tokensPerBlock } from '../../../main/engine/scalar-kv-store.js';
 import { headMajorRows } from './rvq-fixtures.js';
@@ -17,7 +18,7 @@ function feed(store: ScalarKvStore, tokens: number, chunk: number): void {
 }
 
 /** What the fp graph should read: the tokens rounded to fp16, then through quant's quantizer, as fp16 head-major. */
-function expectedPast(format: 'q8_0' | 'kivi2', kind: 'key' | 'value', tokens: number, coded: number): Uint16Array {
+function expectedPast(format: 'q8_0' | 'kivi2', kind: KvKind, tokens: number, coded: number): Uint16Array {
   const all = tokenMajorFloat32({ data: headMajorRows(geometry, tokens), tokens, start: 0, count: tokens }, 4, 8);
   const rounded = float16ArrayToFloat32(float32ArrayToFloat16(all));
   const q = scalarQuantizer(format, W, kind);

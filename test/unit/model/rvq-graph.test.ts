@@ -3,7 +3,7 @@
 // goes through quant/'s encode/decode (random codebooks, any depth, coded past plus fp16 window).
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CodebookSet, RvqSpec } from '../../../quant/index.js';
+import type { CodebookSet, KvKind, RvqSpec } from '../../../quant/index.js';
 import {
   createRng, decodeCodebooks, encodeCodebooks, float16BitsToFloat32, float32ArrayToFloat16, float32ToFloat16Bits, groupLayout, parseRvqSpec, RvqCodec,
   rowsToGroups, rvqBytesPerToken, rvqCodeBytesPerToken, scalesPerToken, tokenWidth,
@@ -63,7 +63,7 @@ function randomCodebooks(config: ModelConfig, spec: RvqSpec, seed: number): Code
 }
 
 const kinds = ['key', 'value'] as const;
-const specOf = (set: CodebookSet, kind: 'key' | 'value') => (kind === 'key' ? set.keySpec : set.valueSpec);
+const specOf = (set: CodebookSet, kind: KvKind) => (kind === 'key' ? set.keySpec : set.valueSpec);
 
 function emptyRvqCache(set: CodebookSet, layers: number): Feeds {
   const feeds: Feeds = {};
