@@ -85,7 +85,7 @@ describe('files the engine trusts', () => {
     const [start, end] = header[name].data_offsets;
     overwrite(file, 8 + headerLength + start, new Uint8Array(end - start));
     try {
-      for (const cache of [{ format: 'rvq' as const }, { format: 'rvq' as const, only: 'keys' as const }]) {
+      for (const cache of [{ format: 'rvq' as const }, { format: 'rvq' as const, only: 'key' as const }]) {
         await expect(answer(lib.folder, cache)).rejects.toThrow(/codebooks-default\..*\.safetensors of model tiny is damaged/);
       }
     } finally {
