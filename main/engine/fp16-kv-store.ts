@@ -41,8 +41,8 @@ export class Fp16KvStore implements Fp16PastStore {
 
   bytes(): KvBytes {
     const { numLayers, numKvHeads, headDim } = this.geometry;
-    const values = 2 * numLayers * this.length * numKvHeads * headDim * 2;
-    return kvBytes({ tokens: this.length, codes: 0, scales: 0, values, bookkeeping: 0, fp16: values, allocated: values, fedPerStep: values });
+    const uncoded = 2 * numLayers * this.length * numKvHeads * headDim * 2;
+    return kvBytes({ tokens: this.length, codes: 0, scales: 0, uncoded, bookkeeping: 0, fp16: uncoded, allocated: uncoded, fedPerStep: uncoded });
   }
 
   /** Bytes the store has copied re-laying its lanes so far (none when it keeps the graph's present). */

@@ -187,7 +187,7 @@ export class KvCodeStore implements KvStore {
             tokens: coded.tokens + window.length,
             codes: coded.codes,
             scales: coded.scales,
-            values: windowBytes,
+            uncoded: windowBytes,
             bookkeeping: coded.bookkeeping,
             fp16: coded.fp16 + windowBytes,
             allocated: coded.allocated + window.allocatedBytes,

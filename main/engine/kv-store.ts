@@ -19,8 +19,8 @@ export interface KvBytes {
   codes: number;
   /** fp16 scales (and KIVI zero points). */
   scales: number;
-  /** fp16 values: the fp16 cache, the RVQ store's recent window. */
-  values: number;
+  /** fp16 numbers held uncoded: the fp16 cache, the RVQ store's recent window, a scalar store's pending block. */
+  uncoded: number;
   /** Per-token bookkeeping the graph reads too (RVQ: each token's depth, 1 byte). */
   bookkeeping: number;
   held: number;
@@ -32,16 +32,16 @@ export interface KvBytes {
 }
 
 export function kvBytes(parts: Omit<KvBytes, 'held'>): KvBytes {
-  return { ...parts, held: parts.codes + parts.scales + parts.values + parts.bookkeeping };
+  return { ...parts, held: parts.codes + parts.scales + parts.uncoded + parts.bookkeeping };
 }
 
 /** Sums accounting over layers / K and V; token counts are not summed (every part holds the same tokens). */
 export function sumKvBytes(parts: readonly KvBytes[]): KvBytes {
-  const total = kvBytes({ tokens: parts[0]?.tokens ?? 0, codes: 0, scales: 0, values: 0, bookkeeping: 0, fp16: 0, allocated: 0, fedPerStep: 0 });
+  const total = kvBytes({ tokens: parts[0]?.tokens ?? 0, codes: 0, scales: 0, uncoded: 0, bookkeeping: 0, fp16: 0, allocated: 0, fedPerStep: 0 });
   for (const p of parts) {
     total.codes += p.codes;
     total.scales += p.scales;
-    total.values += p.values;
+    total.uncoded += p.uncoded;
     total.bookkeeping += p.bookkeeping;
     total.held += p.held;
     total.fp16 += p.fp16;

@@ -102,13 +102,13 @@ class CodedLane {
     const n = this.length;
     const codes = n * rvqCodeBytesPerToken(this.codec.spec, this.depth);
     const fed = this.past.view().byteLength;
-    return kvBytes({ tokens: n, codes, scales: n * this.recordBytes - codes, values: 0, bookkeeping: 0, fp16: fed, allocated: this.records.length + fed, fedPerStep: fed });
+    return kvBytes({ tokens: n, codes, scales: n * this.recordBytes - codes, uncoded: 0, bookkeeping: 0, fp16: fed, allocated: this.records.length + fed, fedPerStep: fed });
   }
 }
 
 function fp16PastBytes(lane: Fp16Past): KvBytes {
   const b = lane.view().byteLength;
-  return kvBytes({ tokens: lane.length, codes: 0, scales: 0, values: b, bookkeeping: 0, fp16: b, allocated: b, fedPerStep: b });
+  return kvBytes({ tokens: lane.length, codes: 0, scales: 0, uncoded: b, bookkeeping: 0, fp16: b, allocated: b, fedPerStep: b });
 }
 
 const depthsSchema = z.array(z.number().int());

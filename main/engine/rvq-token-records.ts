@@ -154,7 +154,7 @@ export class RvqTokenRecords {
       tokens: n,
       codes: n * this.stride,
       scales: n * rvqScaleBytesPerToken(this.spec),
-      values: 0,
+      uncoded: 0,
       bookkeeping: n * RVQ_DEPTH_BYTES_PER_ROW,
       fp16: n * tokenWidth(this.spec) * 2,
       allocated: this.records.length + this.scales.byteLength + this.depths.length,

@@ -96,7 +96,7 @@ class ScalarLane {
       tokens: n,
       codes: this.codedBytes, // the format's blocks, their scales and zero points inside
       scales: 0,
-      values: this.pending.byteLength,
+      uncoded: this.pending.byteLength,
       bookkeeping: 0,
       fp16: n * W * 2,
       allocated: this.coded.length + this.pending.byteLength + this.past.view().byteLength,

@@ -199,7 +199,7 @@ describe('KvCodeStore', () => {
       expect(past.windowTokens).toBe(4);
       expect(past.window.length).toBe(4 * 32);
       const b = store.bytes();
-      expect(b.values).toBe(2 * 2 * 4 * 32 * 2);
+      expect(b.uncoded).toBe(2 * 2 * 4 * 32 * 2);
       expect(b.codes).toBe(2 * 2 * 7 * 11);
       expect(b.fp16).toBe(2 * 2 * 11 * 32 * 2);
     }

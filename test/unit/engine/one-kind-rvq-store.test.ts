@@ -123,7 +123,7 @@ describe.each([
     const n = ids.length;
     const L = config.numLayers;
     const b = store.bytes();
-    expect(b).toMatchObject({ tokens: n, scales: L * n * 2, values: L * n * W * 2, bookkeeping: 0, fp16: 2 * L * n * W * 2, fedPerStep: 2 * L * n * W * 2 });
+    expect(b).toMatchObject({ tokens: n, scales: L * n * 2, uncoded: L * n * W * 2, bookkeeping: 0, fp16: 2 * L * n * W * 2, fedPerStep: 2 * L * n * W * 2 });
     expect(b.codes + b.scales).toBe(L * n * rvqBytesPerToken(spec, depth));
     expect(b.codes).toBe(L * n * Math.ceil((2 * depth * 4) / 8));
     expect(store.format).toBe(quantized === 'key' ? 'rvq-keys' : 'rvq-values');
@@ -195,7 +195,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('keys-only
       codebookBytes: 5 * 2 * rvqCodebookBytes(spec) });
     for (const [row, quantizes] of [[keys, 'keys only'], [values, 'values only']] as const) {
       expect(row).toMatchObject({ quantizes, bitsPerValue: (0.75 + 16) / 2, codebookBytes: 5 * rvqCodebookBytes(spec) });
-      expect(row.bytes).toMatchObject({ codes: 60 * 5 * 1, scales: 60 * 5 * 2, values: 60 * 5 * 32 * 2, fp16: 60 * 5 * 2 * 32 * 2 });
+      expect(row.bytes).toMatchObject({ codes: 60 * 5 * 1, scales: 60 * 5 * 2, uncoded: 60 * 5 * 32 * 2, fp16: 60 * 5 * 2 * 32 * 2 });
       expect(row.meanKl).toBeGreaterThan(0);
       expect(row.meanKl).toBeLessThan(both.meanKl + 1e-9); // half the cache coded: no worse than all of it (random codebooks)
     }

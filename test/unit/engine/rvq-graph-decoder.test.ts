@@ -131,7 +131,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('RvqGraphDecoder on stories
     });
     expect(maxError(engine[7], step7[7])).toBeLessThan(1e-3);
     expect(store.past(3, 'value')).toMatchObject({ codedTokens: 7, windowTokens: 2 });
-    expect(store.bytes().values).toBe(2 * ck.config.numLayers * 2 * 32 * 2);
+    expect(store.bytes().uncoded).toBe(2 * ck.config.numLayers * 2 * 32 * 2);
   });
 
   it('generates through the loop with a live store', async () => {
