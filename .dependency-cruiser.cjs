@@ -2,15 +2,11 @@
 //   renderer            -> types from main/api only
 //   main: cli, server, electron, preload, backend (transports and hosts)
 //         engine        (conversations, caches, sessions; no transport)
+//         library       (installing a model or a codebook set: builds graphs from checkpoints)
 //         onnx          (graph builders)
 //         model         (checkpoints, configs, weights, tokenizers)
 //   quant               (pure TypeScript; imports nothing from main or renderer)
 // Imports flow downward only, and nothing imports in a cycle.
-
-/** Upward imports present when the rules were written, to be removed (issue 18 item 3: installing a model
- * into the library moves a step above main/model and main/onnx, which then import each other no more).
- * The list may only shrink. */
-const knownUpwardImporters = ['^main/model/library\\.ts$', '^main/model/library-rvq\\.ts$'];
 
 const transports = '^main/(cli|server|electron|preload|backend)/|^main/cli\\.ts$';
 
@@ -59,17 +55,24 @@ module.exports = {
       to: { path: `${transports}|^main/api/` },
     },
     {
-      name: 'onnx-and-model-below-engine',
+      name: 'library-onnx-and-model-below-engine',
       severity: 'error',
-      comment: 'Graph builders and checkpoint readers sit below the engine and everything above it.',
-      from: { path: '^main/(onnx|model)/' },
+      comment: 'Installing models, graph builders and checkpoint readers sit below the engine and everything above it.',
+      from: { path: '^main/(library|onnx|model)/' },
       to: { path: `^main/engine/|^main/api/|${transports}` },
+    },
+    {
+      name: 'onnx-and-model-below-library',
+      severity: 'error',
+      comment: 'Installing a model builds graphs (onnx) from checkpoints (model), so neither imports main/library.',
+      from: { path: '^main/(onnx|model)/' },
+      to: { path: '^main/library/' },
     },
     {
       name: 'model-below-onnx',
       severity: 'error',
       comment: 'Graphs are built from a model config and weights, so main/onnx imports main/model and never the reverse (no folder cycle).',
-      from: { path: '^main/model/', pathNot: knownUpwardImporters },
+      from: { path: '^main/model/' },
       to: { path: '^main/onnx/' },
     },
     {

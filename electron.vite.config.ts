@@ -14,7 +14,7 @@ export default defineConfig(({ command }) => ({
           main: resolve('main/electron/main.ts'),
           'backend-worker': resolve('main/backend/worker.ts'),
           'calibration-worker': resolve('main/backend/calibration-worker.ts'),
-          'import-worker': resolve('main/model/import-worker.ts'),
+          'import-worker': resolve('main/library/import-worker.ts'),
         },
         formats: ['es'],
       },

@@ -208,7 +208,7 @@ export type { ChatModelInfo };
 export interface ChatFigures {
   tokens: number;
   cachedTokens: number;
-  kv: { codes: number; scales: number; values: number; bookkeeping: number; held: number; fp16: number; fedPerStep: number };
+  kv: { codes: number; scales: number; uncoded: number; bookkeeping: number; held: number; fp16: number; fedPerStep: number };
   /** compressionRatio, compressionWithCodebooks, bitsPerValue, bytesPerToken: quant's kvFigures of the held bytes (one truth per figure). */
   compressionRatio: number;
   compressionWithCodebooks: number;

@@ -62,7 +62,6 @@ export const calibrationRequestSchema = z.strictObject({
 });
 type CheckedRequest = z.output<typeof calibrationRequestSchema>;
 
-export const modelIdArgument = z.string().min(1, 'choose a model').max(255);
 export const calibrationNameArgument = z.string().min(1, 'choose a codebook set').max(255);
 
 function quantizer(spec: RvqSpec): CalibrationQuantizer {

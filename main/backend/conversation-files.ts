@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { processIsAlive, writeFileAtomic } from '../atomic-file.js';
+import { conversationIdSchema } from '../engine/conversation-id.js';
 
 export const transcriptSchema = z.strictObject({
   id: z.string(),
@@ -46,13 +47,11 @@ const legacyCache = (id: string) => `${id}.reskv-conversation`;
 /** A saved conversation as listed: its transcript, or why it cannot be read. */
 export type ListedConversation = { transcript: Transcript; problem: null } | { id: string; problem: string; modifiedAt: string };
 
-const conversationIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 export class ConversationFiles {
   constructor(readonly dir: string) {}
 
   folderOf(id: string): string {
-    if (!conversationIdPattern.test(id)) throw new Error(`invalid conversation id '${id}'`);
+    if (!conversationIdSchema.safeParse(id).success) throw new Error(`invalid conversation id '${id}'`);
     return join(this.dir, id);
   }
 
@@ -141,7 +140,7 @@ export class ConversationFiles {
     if (!existsSync(this.dir)) return [];
     const swept: string[] = [];
     for (const id of readdirSync(this.dir)) {
-      if (!conversationIdPattern.test(id) || !statSync(join(this.dir, id)).isDirectory()) continue;
+      if (!conversationIdSchema.safeParse(id).success || !statSync(join(this.dir, id)).isDirectory()) continue;
       let named: string;
       try {
         named = basename(this.read(id).cacheFile);

@@ -27,11 +27,11 @@ function generationOptions({ seed, ...rest }: SamplingOptions): GenerationOption
 
 /** The API's figures from the engine's (plain data; the deepest layer's depth). */
 function chatFigures(f: ConversationFigures): ChatFigures {
-  const { codes, scales, values, bookkeeping, held, fp16, fedPerStep } = f.kv;
+  const { codes, scales, uncoded, bookkeeping, held, fp16, fedPerStep } = f.kv;
   return {
     tokens: f.tokens,
     cachedTokens: f.cachedTokens,
-    kv: { codes, scales, values, bookkeeping, held, fp16, fedPerStep },
+    kv: { codes, scales, uncoded, bookkeeping, held, fp16, fedPerStep },
     compressionRatio: f.compressionRatio,
     compressionWithCodebooks: f.compressionWithCodebooks,
     codebookBytes: f.codebookBytes,

@@ -5,11 +5,10 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-file.js';
+import { modelIdSchema } from '../model/model-id.js';
 
 /** Runs kept per model (older ones are dropped when a new one is saved). */
 export const keptRunsPerModel = 20;
-
-export const modelIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be the id of a model in the library');
 
 export interface KeptRuns<R extends { model: string }> {
   read(dataDir: string, model: string): { model: string; runs: R[]; problem: string | null };

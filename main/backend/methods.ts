@@ -21,11 +21,11 @@ import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import { ApiArgumentError } from './errors.js';
 import type { JobRegistry } from './jobs.js';
-import { calibrationNameArgument, calibrationRequestSchema, modelIdArgument, removeCalibration, startCalibration } from './calibrations.js';
+import { calibrationNameArgument, calibrationRequestSchema, removeCalibration, startCalibration } from './calibrations.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 import type { BackendHost } from './protocol.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
-import { modelIdSchema } from './kept-runs.js';
+import { modelIdSchema } from '../model/model-id.js';
 import { readTaskHistory, startTaskCheck, taskRunOptionsSchema } from './tasks.js';
 import { readTradeoffHistory, startTradeoffSweep, tradeoffSweepOptionsSchema } from './tradeoffs.js';
 
@@ -137,7 +137,7 @@ const methods: MethodTable = {
       ),
   },
   'models.remove': {
-    args: z.tuple([z.string().min(1).max(255)]),
+    args: z.tuple([modelIdSchema]),
     run: ({ host, publish }, id) => {
       removeModel(host.dataDir, id);
       publish({ type: 'models-changed' });
@@ -145,7 +145,7 @@ const methods: MethodTable = {
     },
   },
   'models.calibrate': {
-    args: z.tuple([modelIdArgument, calibrationRequestSchema]),
+    args: z.tuple([modelIdSchema, calibrationRequestSchema]),
     run: ({ host, jobs, engine, publish }, id, request) =>
       startCalibration(host.dataDir, jobs, id, request, () => {
         engine.codebooksChanged(id);
@@ -153,7 +153,7 @@ const methods: MethodTable = {
       }),
   },
   'models.removeCalibration': {
-    args: z.tuple([modelIdArgument, calibrationNameArgument]),
+    args: z.tuple([modelIdSchema, calibrationNameArgument]),
     run: ({ host, engine, publish }, id, name) => {
       removeCalibration(host.dataDir, id, name);
       engine.codebooksChanged(id);

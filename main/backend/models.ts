@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { ModelSummary } from '../api/types.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
-import { importInWorker } from '../model/import-in-worker.js';
+import { importInWorker } from '../library/import-in-worker.js';
 import { listModels } from '../model/library.js';
 import { manifestFileName, manifestFormat } from '../model/manifest.js';
 import { weightBytes } from '../model/weights.js';

@@ -11,6 +11,7 @@ import { executionProviders } from '../engine/session.js';
 import { libraryDirIn } from '../model/library.js';
 import { ApiArgumentError } from './errors.js';
 import { libraryFolderProblem } from './library-folders.js';
+import type { Same } from '../api/same-type.js';
 
 export const settingsSchema = z.strictObject({
   /** Tried in order; CPU is always the last resort. */
@@ -28,7 +29,6 @@ export const settingsSchema = z.strictObject({
 });
 
 // Compile-time check: the renderer's Settings type (main/api) is exactly what the schema accepts.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const settingsTypeMatches: Same<z.infer<typeof settingsSchema>, Settings> = true;
 void settingsTypeMatches;
 

@@ -13,8 +13,10 @@ import type { TaskItem } from '../engine/tasks/task-file.js';
 import { readManifest } from '../model/manifest.js';
 import { ApiArgumentError } from './errors.js';
 import type { JobRegistry } from './jobs.js';
-import { keptRuns, modelIdSchema } from './kept-runs.js';
+import { keptRuns } from './kept-runs.js';
+import { modelIdSchema } from '../model/model-id.js';
 import { libraryFor, loadSettings } from './settings.js';
+import type { Same } from '../api/same-type.js';
 
 const count = (min: number, max: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
@@ -74,7 +76,6 @@ const runSchema = z.strictObject({
 });
 
 // Compile-time checks: what is read back is exactly the API's types.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const typesMatch: [Same<z.infer<typeof runSchema>, TaskRun>, Same<z.infer<typeof taskRunOptionsSchema>, TaskRunOptions>] = [true, true];
 void typesMatch;
 

@@ -15,8 +15,10 @@ import { loadLibraryTokenizer } from '../model/library.js';
 import { readManifest } from '../model/manifest.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { JobControl, JobRegistry } from './jobs.js';
-import { keptRuns, modelIdSchema } from './kept-runs.js';
+import { keptRuns } from './kept-runs.js';
+import { modelIdSchema } from '../model/model-id.js';
 import { libraryFor, loadSettings } from './settings.js';
+import type { Same } from '../api/same-type.js';
 
 const count = (min: number, max: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
@@ -60,7 +62,6 @@ const runSchema = z.strictObject({
   points: z.array(pointSchema),
 });
 // Compile-time checks: what is read back is exactly the API's types.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const typesMatch: [Same<z.infer<typeof runSchema>, TradeoffRun>, Same<z.infer<typeof tradeoffSweepOptionsSchema>, TradeoffSweepOptions>] = [true, true];
 void typesMatch;
 

@@ -29,7 +29,7 @@ export function describeFigures(f: ConversationFigures): string {
   const t = f.lastReply;
   const lines = [
     `tokens ${f.tokens} (${f.cachedTokens} cached)`,
-    `KV held ${mib(f.kv.held)} MiB (codes ${mib(f.kv.codes)} + scales ${mib(f.kv.scales)} + fp16 ${mib(f.kv.values)} + depths ${mib(f.kv.bookkeeping)}), fp16 would take ${mib(f.kv.fp16)} MiB: ${f.compressionRatio.toFixed(2)}x smaller, ${f.bitsPerValue.toFixed(3)} bits/value`,
+    `KV held ${mib(f.kv.held)} MiB (codes ${mib(f.kv.codes)} + scales ${mib(f.kv.scales)} + fp16 ${mib(f.kv.uncoded)} + depths ${mib(f.kv.bookkeeping)}), fp16 would take ${mib(f.kv.fp16)} MiB: ${f.compressionRatio.toFixed(2)}x smaller, ${f.bitsPerValue.toFixed(3)} bits/value`,
     `codebooks ${mib(f.codebookBytes)} MiB (with them: ${f.compressionWithCodebooks.toFixed(3)}x); fed per step ${mib(f.kv.fedPerStep)} MiB`,
   ];
   if (f.depths) lines.push(`depths: keys [${f.depths.key.join(' ')}], values [${f.depths.value.join(' ')}]`);

@@ -1,5 +1,5 @@
 // `reskv import <path>`: converts a llama2.c checkpoint or Hugging Face folder into the model library.
-import { importModel } from '../model/library.js';
+import { importModel } from '../library/import-model.js';
 import { parseWeightType, weightBytes } from '../model/weights.js';
 import type { CliCommand } from './command.js';
 import { CliUsageError } from './command.js';

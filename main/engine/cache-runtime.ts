@@ -2,14 +2,14 @@
 // that session, and the factory of its stores. One place decides how a cache choice ("fp16", "q8_0",
 // "q4_0", "kivi2", "rvq[:<codebook set>][/keys|/values]") maps to graph + store, for conversations,
 // evaluation and benchmarks alike. RVQ uses the rvq graph installed for a codebook set
-// (main/model/library-rvq.ts); RVQ on the keys only or the values only (the other kind fp16, an
+// (main/library/install-rvq.ts); RVQ on the keys only or the values only (the other kind fp16, an
 // ablation) runs through the fp graph with a OneKindRvqStore coding that kind with the set's codebooks.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBitsPerValue } from '../../quant/index.js';
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
-import { installRvqGraph } from '../model/library-rvq.js';
+import { installRvqGraph } from '../library/install-rvq.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { verifyModelFiles } from '../model/manifest.js';
 import type { StoreFactory } from './conversation.js';
@@ -37,9 +37,10 @@ import type { CreatedSession, ExecutionProvider, SessionOptionsInput } from './s
 export const cacheFormats = ['fp16', 'q8_0', 'q4_0', 'kivi2', 'rvq'] as const;
 export type CacheFormat = (typeof cacheFormats)[number];
 
-/** rvq: code only the keys or only the values; the other kind stays fp16. */
-export const rvqOnlyKinds = ['keys', 'values'] as const;
-export type RvqOnlyKind = (typeof rvqOnlyKinds)[number];
+/** The cache name's suffix for RVQ on one kind only ("rvq/keys", "rvq/values"): user syntax, plural. */
+export function onlySuffix(kind: KvKind): 'keys' | 'values' {
+  return kind === 'key' ? 'keys' : 'values';
+}
 
 /** Per-layer residual depths of keys and values (one entry per layer each). */
 export interface LayerDepths {
@@ -57,8 +58,8 @@ export interface CacheChoice {
   layerDepths?: LayerDepths;
   /** rvq: newest tokens kept in fp16 and coded when they leave (0 = the paper). */
   recentWindow?: number;
-  /** rvq: quantize only the keys or only the values (fixed depth, no recent window). */
-  only?: RvqOnlyKind;
+  /** rvq: quantize only this kind, the other stays fp16 (fixed depth, no recent window). */
+  only?: KvKind;
 }
 
 const depthList = z.array(z.number().int('must be an integer').min(1, 'must be at least 1'));
@@ -70,7 +71,7 @@ export const cacheChoiceSchema = z.strictObject({
   depth: z.number().int('must be an integer').min(1, 'must be at least 1').optional(),
   layerDepths: z.strictObject({ key: depthList, value: depthList }).optional(),
   recentWindow: z.number().int('must be an integer').min(0, 'must be at least 0').optional(),
-  only: z.enum(rvqOnlyKinds).optional(),
+  only: z.enum(['key', 'value']).optional(),
 });
 
 /** Parses "fp16", "q8_0", "q4_0", "kivi2", "rvq" or "rvq:<codebook set>", the rvq forms optionally + "/keys" or "/values". */
@@ -81,12 +82,13 @@ export function parseCacheChoice(text: string): CacheChoice {
   if (!(cacheFormats as readonly string[]).includes(format) || rest.length > 0 || (codebooks !== undefined && (format !== 'rvq' || codebooks === ''))) {
     throw new Error(`unknown cache '${text}': ${expected}`);
   }
-  if (only !== undefined && (format !== 'rvq' || more.length > 0 || !(rvqOnlyKinds as readonly string[]).includes(only))) {
+  const onlyKind = KV_KINDS.find((kind) => onlySuffix(kind) === only);
+  if (only !== undefined && (format !== 'rvq' || more.length > 0 || onlyKind === undefined)) {
     throw new Error(`unknown cache '${text}': ${format === 'rvq' ? `after '/' comes keys or values` : `only rvq quantizes one kind alone`} (${expected})`);
   }
   const choice: CacheChoice = { format: format as CacheFormat };
   if (codebooks !== undefined) choice.codebooks = codebooks;
-  if (only !== undefined) choice.only = only as RvqOnlyKind;
+  if (onlyKind !== undefined) choice.only = onlyKind;
   return choice;
 }
 
@@ -113,7 +115,7 @@ export interface CacheRuntime {
    * rvq only: the codebook set, its specs, the codebook bytes the format needs (float32, every layer,
    * K and V, or the one kind coded), and `only` when one kind alone is coded (its depth is fixed).
    */
-  rvq: { name: string; set: CodebookSet; codebookBytes: number; only: RvqOnlyKind | null } | null;
+  rvq: { name: string; set: CodebookSet; codebookBytes: number; only: KvKind | null } | null;
   /** Bits per cached value at a store's depths (codes + scales; independent of the token count). */
   bitsPerValue(depths?: LayerDepths): number;
   release(): Promise<void>;
@@ -195,7 +197,7 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   if (choice.format !== 'rvq' && (choice.codebooks !== undefined || choice.depth !== undefined || choice.layerDepths !== undefined || (choice.recentWindow ?? 0) > 0)) {
     throw new Error(`codebooks, depth and recent window apply to the rvq cache only, not ${choice.format}`);
   }
-  if (choice.format !== 'rvq' && choice.only !== undefined) throw new Error(`/${choice.only} (RVQ on one kind only) applies to the rvq cache, not ${choice.format}`);
+  if (choice.format !== 'rvq' && choice.only !== undefined) throw new Error(`/${onlySuffix(choice.only)} (RVQ on one kind only) applies to the rvq cache, not ${choice.format}`);
   if (choice.format === 'rvq' && choice.only !== undefined) return openOneKindRuntime(folder, manifest, choice, choice.only, session, geometry);
   if ((choice.format === 'rvq' || choice.format === 'fp16') && path !== 'graph') {
     const fused = await openFusedRuntime(folder, manifest, choice, session, path === 'fused', geometry);
@@ -317,17 +319,16 @@ async function openFusedRuntime(folder: string, manifest: ModelManifest, choice:
 }
 
 /** RVQ on one kind only: the fp graph with OneKindRvqStores coding that kind with the set's codebooks. */
-async function openOneKindRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, only: RvqOnlyKind, session: SessionOptionsInput, geometry: KvGeometry): Promise<CacheRuntime> {
-  if ((choice.recentWindow ?? 0) > 0) throw new Error(`a recent window applies to the rvq cache of keys and values, not rvq/${only}`);
+async function openOneKindRuntime(folder: string, manifest: ModelManifest, choice: CacheChoice, kind: KvKind, session: SessionOptionsInput, geometry: KvGeometry): Promise<CacheRuntime> {
+  if ((choice.recentWindow ?? 0) > 0) throw new Error(`a recent window applies to the rvq cache of keys and values, not rvq/${onlySuffix(kind)}`);
   const { name, set, depths } = loadCodebookSet(folder, manifest, choice);
-  const kind: KvKind = only === 'keys' ? 'key' : 'value';
   const spec = kind === 'key' ? set.keySpec : set.valueSpec;
   const options: OneKindRvqOptions = { config: manifest.config, quantized: kind, spec, codecs: set.layers.map((l) => new RvqCodec(spec, l[kind])), depths: depths[kind] };
   verifyModelFiles(folder, manifest, [manifest.graphs.fpHalfCache]);
   const created = await createSession(join(folder, manifest.graphs.fpHalfCache), session);
   const L = manifest.config.numLayers;
   return {
-    label: `rvq:${name}/${only}`,
+    label: `rvq:${name}/${onlySuffix(kind)}`,
     format: 'rvq',
     decoder: new SingleTokenSteps(new FpGraphDecoder(created.session, manifest.config)) as DecoderStep<KvStore>,
     stores: { create: () => new OneKindRvqStore(options), restore: (bytes) => OneKindRvqStore.restore(bytes, options) },
@@ -335,7 +336,7 @@ async function openOneKindRuntime(folder: string, manifest: ModelManifest, choic
     provider: created.provider,
     skippedProviders: created.skipped,
     path: 'graph',
-    rvq: { name, set, codebookBytes: L * rvqCodebookBytes(spec), only },
+    rvq: { name, set, codebookBytes: L * rvqCodebookBytes(spec), only: kind },
     // the fp16 kind counts 16 bits per value beside the coded kind's codes + scales
     bitsPerValue: (layerDepths = depths) => (layerDepths[kind].reduce((n, d) => n + rvqBitsPerValue(spec, d), 0) + 16 * L) / (2 * L),
     release: () => created.session.release(),

@@ -47,11 +47,11 @@ export function speedVsFp16(m: DecodeMeasurement, fp16: DecodeMeasurement): numb
 /** One line: speed, latency, held bytes by part, fp16 bytes and ratio, bytes fed per step, RSS; with `fp16`, the speed ratio. */
 export function describeDecode(m: DecodeMeasurement, fp16?: DecodeMeasurement): string {
   const b = m.bytes;
-  const payload = b.codes + b.scales + b.values;
+  const payload = b.codes + b.scales + b.uncoded;
   const vs = fp16 ? `  speed ${speedVsFp16(m, fp16).toFixed(2)}x fp16 (p50 latency)` : '';
   return (
     `  ${m.label.padEnd(12)} decode ${m.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s  p50 ${m.latencyP50Ms.toFixed(1)} ms  p95 ${m.latencyP95Ms.toFixed(1)} ms | ` +
-    `held ${mib(payload)} MiB (codes ${mib(b.codes)} + scales ${mib(b.scales)} + fp16 ${mib(b.values)}; + depths ${mib(b.bookkeeping)}), fp16 ${mib(b.fp16)} MiB, ${(b.fp16 / payload).toFixed(2)}x smaller, ` +
+    `held ${mib(payload)} MiB (codes ${mib(b.codes)} + scales ${mib(b.scales)} + fp16 ${mib(b.uncoded)}; + depths ${mib(b.bookkeeping)}), fp16 ${mib(b.fp16)} MiB, ${(b.fp16 / payload).toFixed(2)}x smaller, ` +
     `fed/step ${mib(b.fedPerStep)} MiB (${(b.fedPerStep / payload).toFixed(3)}x held) | rss ${mib(m.residentBytes)} MiB${vs}`
   );
 }

@@ -4,8 +4,9 @@
 // the keys only or the values only is an ablation of the full rvq cache). Also the table the CLI and
 // the benchmark print.
 import { kvFigures } from '../../quant/index.js';
-import { openCacheRuntime, rvqOnlyKinds } from './cache-runtime.js';
+import { onlySuffix, openCacheRuntime } from './cache-runtime.js';
 import type { CacheChoice, CacheRuntime } from './cache-runtime.js';
+import { KV_KINDS } from './kv-store.js';
 import { evaluateFormats } from './evaluate.js';
 import type { EvaluatedFormat, EvaluationOptions, FormatEvaluation } from './evaluate.js';
 import type { ModelManifest } from '../model/manifest.js';
@@ -33,7 +34,7 @@ export type Quantized = 'none' | 'keys and values' | 'keys only' | 'values only'
 
 function quantizedBy(runtime: CacheRuntime): Quantized {
   if (runtime.format === 'fp16') return 'none';
-  return runtime.rvq?.only ? `${runtime.rvq.only} only` : 'keys and values';
+  return runtime.rvq?.only ? `${onlySuffix(runtime.rvq.only)} only` : 'keys and values';
 }
 
 /** A row name: the cache ("rvq:<set>[/keys|/values]"), then " d<depth>" and " R<window>" where given. */
@@ -61,7 +62,7 @@ export function defaultChoices(manifest: ModelManifest, lineup: DefaultLineup = 
     for (const depth of depths ?? [undefined]) {
       choices.push({ name: choiceName(`rvq:${set}`, depth, recentWindow), choice: { format: 'rvq', codebooks: set, depth, recentWindow } });
       if (!oneKind || recentWindow > 0) continue;
-      for (const only of rvqOnlyKinds) choices.push({ name: choiceName(`rvq:${set}/${only}`, depth), choice: { format: 'rvq', codebooks: set, depth, only } });
+      for (const only of KV_KINDS) choices.push({ name: choiceName(`rvq:${set}/${onlySuffix(only)}`, depth), choice: { format: 'rvq', codebooks: set, depth, only } });
     }
   }
   return choices;

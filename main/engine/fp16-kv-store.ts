@@ -1,9 +1,9 @@
-// Fp16KvStore: the baseline cache, fp16 keys and values per layer as Fp16Lanes in the Optimum past
+// Fp16KvStore: the baseline cache, fp16 keys and values per layer, each an Fp16Past in the Optimum past
 // layout [kvHeads, tokens, headDim], so `fp16Past` hands the fp graph the buffer itself (fed per step:
-// the whole cache). Fed the graph's present, a step copies nothing; other appends re-lay (Fp16Lane).
+// the whole cache). Fed the graph's present, a step copies nothing; other appends re-lay (Fp16Past).
 import { z } from 'zod';
 import type { SafetensorEntry } from '../../quant/index.js';
-import { Fp16Lane } from './fp16-lane.js';
+import { Fp16Past } from './fp16-past.js';
 import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, checkTruncation, kvBytes, kvGeometrySchema } from './kv-store.js';
 import type { Fp16PastStore, KvBytes, KvGeometry, KvKind, KvRows } from './kv-store.js';
 import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStoreBlob } from './store-blob.js';
@@ -11,12 +11,12 @@ import { asUint16, blobJson, blobTensor, bytesOf, decodeBlob, encodeBlob, kvStor
 export class Fp16KvStore implements Fp16PastStore {
   readonly format = 'fp16' as const;
   readonly geometry: KvGeometry;
-  private readonly lanes: Record<KvKind, Fp16Lane>[];
+  private readonly lanes: Record<KvKind, Fp16Past>[];
 
   constructor(geometry: KvGeometry) {
     checkGeometry(geometry);
     this.geometry = { ...geometry };
-    const lane = () => new Fp16Lane(geometry.numKvHeads, geometry.headDim);
+    const lane = () => new Fp16Past(geometry.numKvHeads, geometry.headDim);
     this.lanes = Array.from({ length: geometry.numLayers }, () => ({ key: lane(), value: lane() }));
   }
 
@@ -41,8 +41,8 @@ export class Fp16KvStore implements Fp16PastStore {
 
   bytes(): KvBytes {
     const { numLayers, numKvHeads, headDim } = this.geometry;
-    const values = 2 * numLayers * this.length * numKvHeads * headDim * 2;
-    return kvBytes({ tokens: this.length, codes: 0, scales: 0, values, bookkeeping: 0, fp16: values, allocated: values, fedPerStep: values });
+    const uncoded = 2 * numLayers * this.length * numKvHeads * headDim * 2;
+    return kvBytes({ tokens: this.length, codes: 0, scales: 0, uncoded, bookkeeping: 0, fp16: uncoded, allocated: uncoded, fedPerStep: uncoded });
   }
 
   /** Bytes the store has copied re-laying its lanes so far (none when it keeps the graph's present). */

@@ -96,12 +96,6 @@ export class KvCodeStore implements KvStore {
     return this.lanes[layer][kind];
   }
 
-  /** A lane that takes codes directly: only without a recent window, which needs the raw values. */
-  private codedLane(layer: number, kind: KvKind): Lane {
-    if (this.window > 0) throw new Error('a KvCodeStore with a recent window takes raw keys/values (append), not codes');
-    return this.lane(layer, kind);
-  }
-
   /**
    * Takes one layer's new (pre-RoPE) keys or values. Without a recent window they are coded at the
    * current depth: `graphCodes` (the same tokens as the graph coded them) when given, else by the
@@ -143,11 +137,6 @@ export class KvCodeStore implements KvStore {
     }
   }
 
-  /** Takes records the graph packed at `packedDepth` (its new_codes) with their scales; no recent window. */
-  appendPacked(layer: number, kind: KvKind, packed: Uint8Array, packedDepth: number, scales: Uint16Array): void {
-    this.codedLane(layer, kind).records.appendPacked(packed, packedDepth, scales);
-  }
-
   /** Record depth of one layer's K or V. */
   depth(layer: number, kind: KvKind): number {
     return this.lane(layer, kind).records.depth;
@@ -168,11 +157,6 @@ export class KvCodeStore implements KvStore {
   past(layer: number, kind: KvKind): RvqPast {
     const { records, window } = this.lane(layer, kind);
     return { ...records.views(), codedTokens: records.length, window: window.view(), windowTokens: window.length };
-  }
-
-  /** Token t's codes (stage-major, its own depth) in one layer's K or V. */
-  tokenCodes(layer: number, kind: KvKind, t: number): Uint32Array {
-    return this.lane(layer, kind).records.tokenCodes(t);
   }
 
   /**
@@ -203,7 +187,7 @@ export class KvCodeStore implements KvStore {
             tokens: coded.tokens + window.length,
             codes: coded.codes,
             scales: coded.scales,
-            values: windowBytes,
+            uncoded: windowBytes,
             bookkeeping: coded.bookkeeping,
             fp16: coded.fp16 + windowBytes,
             allocated: coded.allocated + window.allocatedBytes,

@@ -1,9 +1,9 @@
 // The one interface every KV cache store implements (RVQ codes, fp16, scalar baselines), the byte
 // accounting they all report, and the form in which a graph hands a store its new keys/values.
 import { z } from 'zod';
-import type { ScalarFormat } from '../../quant/index.js';
+import type { KvKind, ScalarFormat } from '../../quant/index.js';
 
-export type KvKind = 'key' | 'value';
+export type { KvKind };
 export const KV_KINDS: readonly KvKind[] = ['key', 'value'];
 
 /** rvq-keys / rvq-values: RVQ on one kind only, the other fp16 (OneKindRvqStore). */
@@ -19,8 +19,8 @@ export interface KvBytes {
   codes: number;
   /** fp16 scales (and KIVI zero points). */
   scales: number;
-  /** fp16 values: the fp16 cache, the RVQ store's recent window. */
-  values: number;
+  /** fp16 numbers held uncoded: the fp16 cache, the RVQ store's recent window, a scalar store's pending block. */
+  uncoded: number;
   /** Per-token bookkeeping the graph reads too (RVQ: each token's depth, 1 byte). */
   bookkeeping: number;
   held: number;
@@ -32,16 +32,16 @@ export interface KvBytes {
 }
 
 export function kvBytes(parts: Omit<KvBytes, 'held'>): KvBytes {
-  return { ...parts, held: parts.codes + parts.scales + parts.values + parts.bookkeeping };
+  return { ...parts, held: parts.codes + parts.scales + parts.uncoded + parts.bookkeeping };
 }
 
 /** Sums accounting over layers / K and V; token counts are not summed (every part holds the same tokens). */
 export function sumKvBytes(parts: readonly KvBytes[]): KvBytes {
-  const total = kvBytes({ tokens: parts[0]?.tokens ?? 0, codes: 0, scales: 0, values: 0, bookkeeping: 0, fp16: 0, allocated: 0, fedPerStep: 0 });
+  const total = kvBytes({ tokens: parts[0]?.tokens ?? 0, codes: 0, scales: 0, uncoded: 0, bookkeeping: 0, fp16: 0, allocated: 0, fedPerStep: 0 });
   for (const p of parts) {
     total.codes += p.codes;
     total.scales += p.scales;
-    total.values += p.values;
+    total.uncoded += p.uncoded;
     total.bookkeeping += p.bookkeeping;
     total.held += p.held;
     total.fp16 += p.fp16;
@@ -119,9 +119,9 @@ export function checkSavedGeometry(saved: KvGeometry, geometry: KvGeometry): voi
   }
 }
 
-/** Throws unless every lane holds `length` tokens (a failed step can leave some layers ahead). */
-export function checkComplete(lanes: readonly Record<KvKind, { length: number }>[], length: number): void {
-  lanes.forEach((layer, i) => {
+/** Throws unless every layer's keys and values hold `length` tokens (a failed step can leave some layers ahead). */
+export function checkComplete(layers: readonly Record<KvKind, { length: number }>[], length: number): void {
+  layers.forEach((layer, i) => {
     for (const kind of KV_KINDS) {
       if (layer[kind].length !== length) throw new Error(`layer ${i} ${kind} holds ${layer[kind].length} tokens, layer 0 key ${length}: a step was left half done`);
     }

@@ -13,7 +13,7 @@ import { rvqBytesPerToken, rvqCodeBytesPerToken, rvqSpecSchema } from '../../qua
 import type { RvqCodec, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
 import { ropeInverseFrequencies, rotateRope } from '../model/config.js';
-import { Fp16Lane } from './fp16-lane.js';
+import { Fp16Past } from './fp16-past.js';
 import { withCapacity } from './growable.js';
 import { tokenMajorFloat32, tokenRowsAsKvRows } from './kv-rows.js';
 import { sameSpec } from './kv-code-store.js';
@@ -50,7 +50,7 @@ function keyRotation(config: ModelConfig): RowRotation {
 
 /** One layer's coded kind: token records at a fixed depth, and their decoding as the graph's fp16 past. */
 class CodedLane {
-  readonly mirror: Fp16Lane;
+  readonly past: Fp16Past;
   records: Uint8Array = new Uint8Array(0);
   private readonly recordBytes: number;
 
@@ -60,12 +60,12 @@ class CodedLane {
     private readonly geometry: KvGeometry,
     private readonly rotation: RowRotation | null,
   ) {
-    this.mirror = new Fp16Lane(geometry.numKvHeads, geometry.headDim);
+    this.past = new Fp16Past(geometry.numKvHeads, geometry.headDim);
     this.recordBytes = rvqBytesPerToken(codec.spec, depth);
   }
 
   get length(): number {
-    return this.mirror.length;
+    return this.past.length;
   }
 
   append(rows: KvRows): void {
@@ -82,11 +82,11 @@ class CodedLane {
   /** Appends decoded pre-RoPE rows of positions first.. to the graph's past. */
   private show(decoded: Float32Array, first: number): void {
     this.rotation?.(decoded, first, false);
-    this.mirror.append(tokenRowsAsKvRows(decoded, this.geometry.numKvHeads, this.geometry.headDim));
+    this.past.append(tokenRowsAsKvRows(decoded, this.geometry.numKvHeads, this.geometry.headDim));
   }
 
   truncate(length: number): void {
-    this.mirror.truncate(length);
+    this.past.truncate(length);
   }
 
   view(): Uint8Array {
@@ -101,14 +101,14 @@ class CodedLane {
   bytes(): KvBytes {
     const n = this.length;
     const codes = n * rvqCodeBytesPerToken(this.codec.spec, this.depth);
-    const fed = this.mirror.view().byteLength;
-    return kvBytes({ tokens: n, codes, scales: n * this.recordBytes - codes, values: 0, bookkeeping: 0, fp16: fed, allocated: this.records.length + fed, fedPerStep: fed });
+    const fed = this.past.view().byteLength;
+    return kvBytes({ tokens: n, codes, scales: n * this.recordBytes - codes, uncoded: 0, bookkeeping: 0, fp16: fed, allocated: this.records.length + fed, fedPerStep: fed });
   }
 }
 
-function fp16LaneBytes(lane: Fp16Lane): KvBytes {
+function fp16PastBytes(lane: Fp16Past): KvBytes {
   const b = lane.view().byteLength;
-  return kvBytes({ tokens: lane.length, codes: 0, scales: 0, values: b, bookkeeping: 0, fp16: b, allocated: b, fedPerStep: b });
+  return kvBytes({ tokens: lane.length, codes: 0, scales: 0, uncoded: b, bookkeeping: 0, fp16: b, allocated: b, fedPerStep: b });
 }
 
 const depthsSchema = z.array(z.number().int());
@@ -117,7 +117,7 @@ export class OneKindRvqStore implements Fp16PastStore {
   readonly format: 'rvq-keys' | 'rvq-values';
   readonly geometry: KvGeometry;
   private readonly coded: CodedLane[];
-  private readonly plain: Fp16Lane[];
+  private readonly plain: Fp16Past[];
 
   constructor(readonly options: OneKindRvqOptions) {
     const { config, quantized, spec, codecs, depths } = options;
@@ -131,14 +131,14 @@ export class OneKindRvqStore implements Fp16PastStore {
     this.format = quantized === 'key' ? 'rvq-keys' : 'rvq-values';
     const rotation = quantized === 'key' ? keyRotation(config) : null;
     this.coded = codecs.map((codec, i) => new CodedLane(codec, depths[i], this.geometry, rotation));
-    this.plain = codecs.map(() => new Fp16Lane(config.numKvHeads, config.headDim));
+    this.plain = codecs.map(() => new Fp16Past(config.numKvHeads, config.headDim));
   }
 
   get length(): number {
     return this.plain[0].length;
   }
 
-  private lane(layer: number, kind: KvKind): CodedLane | Fp16Lane {
+  private lane(layer: number, kind: KvKind): CodedLane | Fp16Past {
     checkLayer(this.geometry, layer);
     return kind === this.options.quantized ? this.coded[layer] : this.plain[layer];
   }
@@ -150,7 +150,7 @@ export class OneKindRvqStore implements Fp16PastStore {
   /** [kvHeads, tokens, headDim] fp16: the decoded codes of the quantized kind, the kept fp16 of the other. */
   fp16Past(layer: number, kind: KvKind): Uint16Array {
     const lane = this.lane(layer, kind);
-    return lane instanceof CodedLane ? lane.mirror.view() : lane.view();
+    return lane instanceof CodedLane ? lane.past.view() : lane.view();
   }
 
   truncate(length: number): void {
@@ -159,7 +159,7 @@ export class OneKindRvqStore implements Fp16PastStore {
   }
 
   bytes(): KvBytes {
-    return sumKvBytes([...this.coded.map((l) => l.bytes()), ...this.plain.map(fp16LaneBytes)]);
+    return sumKvBytes([...this.coded.map((l) => l.bytes()), ...this.plain.map(fp16PastBytes)]);
   }
 
   private lanesByLayer(): Record<KvKind, { length: number }>[] {

@@ -3,7 +3,7 @@
 // capacity-doubling byte buffer at a stride of R_d = ceil(G*d*log2(C)/8) bytes for the current record
 // depth d; the fp16 scales [tokens, scalesPerToken] in a separate buffer (the graph gets codes and
 // scales as two tensors); and each token's own depth, so the graph can mask stages the token lacks.
-import { codeBits, groupsPerToken, packCodes, RVQ_DEPTH_BYTES_PER_ROW, rvqCodeBytesPerToken, rvqScaleBytesPerToken, scalesPerToken, tokenWidth, unpackCodes } from '../../quant/index.js';
+import { codeBits, groupsPerToken, packCodes, RVQ_DEPTH_BYTES_PER_ROW, rvqCodeBytesPerToken, rvqScaleBytesPerToken, scalesPerToken, tokenWidth } from '../../quant/index.js';
 import type { RvqEncoded, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import { withCapacity, withExactCapacity } from './growable.js';
 import { checkTruncation, kvBytes } from './kv-store.js';
@@ -148,19 +148,13 @@ export class RvqTokenRecords {
     };
   }
 
-  /** Token t's codes, stage-major [depth_t, G]. */
-  tokenCodes(t: number): Uint32Array {
-    if (!Number.isInteger(t) || t < 0 || t >= this.count) throw new RangeError(`token ${t} is outside the ${this.count} stored`);
-    return unpackCodes(this.records, this.bits, this.depths[t] * this.groups, undefined, t * this.stride * 8);
-  }
-
   bytes(): KvBytes {
     const n = this.count;
     const bytes = kvBytes({
       tokens: n,
       codes: n * this.stride,
       scales: n * rvqScaleBytesPerToken(this.spec),
-      values: 0,
+      uncoded: 0,
       bookkeeping: n * RVQ_DEPTH_BYTES_PER_ROW,
       fp16: n * tokenWidth(this.spec) * 2,
       allocated: this.records.length + this.scales.byteLength + this.depths.length,

@@ -3,12 +3,12 @@
 // in the quantizer's blocks (1 token for per-token formats; KIVI's keys share per-channel parameters
 // over a block of tokens, and as in KIVI the newest tokens of an unfilled block stay in fp16 until it
 // fills). The fp graph cannot read quantized bytes, so each layer also keeps the dequantized cache as
-// fp16 (an Fp16Lane): it is fed to the graph and counted in `allocated` and `fedPerStep`, not in
+// fp16 (an Fp16Past): it is fed to the graph and counted in `allocated` and `fedPerStep`, not in
 // `held`, which is what the format itself stores.
 import { z } from 'zod';
 import { float16ArrayToFloat32, scalarQuantizer } from '../../quant/index.js';
 import type { KvQuantizer, SafetensorEntry, ScalarFormat } from '../../quant/index.js';
-import { Fp16Lane } from './fp16-lane.js';
+import { Fp16Past } from './fp16-past.js';
 import { withCapacity } from './growable.js';
 import { checkKvRows, tokenMajorFp16, tokenRowsAsKvRows } from './kv-rows.js';
 import { KV_KINDS, checkComplete, checkGeometry, checkLayer, checkSavedGeometry, checkTruncation, kvBytes, kvGeometrySchema, sumKvBytes } from './kv-store.js';
@@ -33,7 +33,7 @@ export function tokensPerBlock(quantizer: KvQuantizer): number {
 }
 
 class ScalarLane {
-  readonly mirror: Fp16Lane;
+  readonly past: Fp16Past;
   readonly block: number;
   coded: Uint8Array = new Uint8Array(0);
   codedTokens = 0;
@@ -44,12 +44,12 @@ class ScalarLane {
     readonly quantizer: KvQuantizer,
     readonly geometry: KvGeometry,
   ) {
-    this.mirror = new Fp16Lane(geometry.numKvHeads, geometry.headDim);
+    this.past = new Fp16Past(geometry.numKvHeads, geometry.headDim);
     this.block = tokensPerBlock(quantizer);
   }
 
   get length(): number {
-    return this.mirror.length;
+    return this.past.length;
   }
 
   get codedBytes(): number {
@@ -59,7 +59,7 @@ class ScalarLane {
   append(rows: KvRows): void {
     const { numKvHeads: H, headDim: D } = this.geometry;
     checkKvRows(rows, H, D);
-    this.mirror.append(rows); // fp16 until its block is coded
+    this.past.append(rows); // fp16 until its block is coded
     const W = this.quantizer.width;
     const pending = new Uint16Array(this.pending.length + rows.count * W);
     pending.set(this.pending);
@@ -69,13 +69,13 @@ class ScalarLane {
     this.pending = pending.slice(ready * W);
   }
 
-  /** Quantizes whole blocks and replaces their fp16 in the mirror by what the format reproduces. */
+  /** Quantizes whole blocks and replaces their fp16 in the past by what the format reproduces. */
   code(rows: Uint16Array, tokens: number): void {
     const bytes = this.quantizer.encode(float16ArrayToFloat32(rows));
     const used = this.codedBytes;
     this.coded = withCapacity(this.coded, used + bytes.length, used);
     this.coded.set(bytes, used);
-    this.mirror.overwrite(this.codedTokens, this.quantizer.decode(bytes, tokens));
+    this.past.overwrite(this.codedTokens, this.quantizer.decode(bytes, tokens));
     this.codedTokens += tokens;
   }
 
@@ -83,10 +83,10 @@ class ScalarLane {
   truncate(length: number): void {
     const { numKvHeads: H, headDim: D } = this.geometry;
     const keepCoded = Math.min(this.codedTokens, Math.floor(length / this.block) * this.block);
-    const tail = { data: this.mirror.view(), tokens: this.length, start: keepCoded, count: length - keepCoded };
+    const tail = { data: this.past.view(), tokens: this.length, start: keepCoded, count: length - keepCoded };
     this.pending = tokenMajorFp16(tail, H, D);
     this.codedTokens = keepCoded;
-    this.mirror.truncate(length);
+    this.past.truncate(length);
   }
 
   bytes(): KvBytes {
@@ -96,11 +96,11 @@ class ScalarLane {
       tokens: n,
       codes: this.codedBytes, // the format's blocks, their scales and zero points inside
       scales: 0,
-      values: this.pending.byteLength,
+      uncoded: this.pending.byteLength,
       bookkeeping: 0,
       fp16: n * W * 2,
-      allocated: this.coded.length + this.pending.byteLength + this.mirror.view().byteLength,
-      fedPerStep: this.mirror.view().byteLength,
+      allocated: this.coded.length + this.pending.byteLength + this.past.view().byteLength,
+      fedPerStep: this.past.view().byteLength,
     });
   }
 }
@@ -131,7 +131,7 @@ export class ScalarKvStore implements Fp16PastStore {
   /** The dequantized cache, [kvHeads, tokens, headDim] fp16, zero-copy. */
   fp16Past(layer: number, kind: KvKind): Uint16Array {
     checkLayer(this.geometry, layer);
-    return this.lanes[layer][kind].mirror.view();
+    return this.lanes[layer][kind].past.view();
   }
 
   truncate(length: number): void {
@@ -174,8 +174,8 @@ export class ScalarKvStore implements Fp16PastStore {
         lane.codedTokens = tokens - pendingTokens;
         lane.coded = blobTensor(blob, `${prefix}.coded`, 'U8', [lane.codedBytes]);
         lane.pending = asUint16(blobTensor(blob, `${prefix}.pending`, 'F16', [pendingTokens, lane.quantizer.width]));
-        lane.mirror.append(tokenRowsAsKvRows(lane.quantizer.decode(lane.coded, lane.codedTokens), H, D));
-        lane.mirror.append(tokenRowsAsKvRows(lane.pending, H, D));
+        lane.past.append(tokenRowsAsKvRows(lane.quantizer.decode(lane.coded, lane.codedTokens), H, D));
+        lane.past.append(tokenRowsAsKvRows(lane.pending, H, D));
       }
     });
     return store;

@@ -2,6 +2,7 @@
 // run.c: loops and float64 accumulation. Slow and obvious on purpose: tests compare graphs with it.
 import type { ModelConfig } from './config.js';
 import { attentionScale, attentionWindow, ropeInverseFrequencies, rotateRope, softcap } from './config.js';
+import type { KvKind } from '../../quant/index.js';
 
 type Vec = Float64Array;
 
@@ -9,7 +10,7 @@ type Vec = Float64Array;
  * What the KV cache makes of a token's pre-RoPE key or value row [kvHeads*headDim] before attention
  * reads it (e.g. a quantize/dequantize round trip); identity when absent.
  */
-export type KvTransform = (layer: number, kind: 'key' | 'value', row: Vec, position: number) => Vec;
+export type KvTransform = (layer: number, kind: KvKind, row: Vec, position: number) => Vec;
 
 export class ReferenceModel {
   /** Per layer, per cached position: the pre-RoPE key and the value as computed, [kvHeads*headDim]. */

@@ -16,7 +16,7 @@
 // keys get RoPE at positions cumsum(attention_mask) - 1 (0, 1, 2, ... for unpadded sequences).
 // New tokens are attended as a later step will read them back: fp16-rounded if they fall in the
 // last window_size positions, else quantized and dequantized at `depth`.
-import type { CodebookSet, RvqSpec } from '../../quant/index.js';
+import type { CodebookSet, KvKind, RvqSpec } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
 import { DataType } from './builder.js';
@@ -24,14 +24,12 @@ import type { CacheStrategy, DecoderGraphOptions } from './decoder.js';
 import { buildTransformerGraph } from './decoder.js';
 import { RvqGraphCodec } from './rvq-codec-graph.js';
 
-type Kind = 'key' | 'value';
-
 /**
  * The symbolic record size of past_codes.{layer}.{kind}: one per layer and kind, as per-layer depths
  * cut records differently (ONNX Runtime reuses buffers across inputs that share a dimension name).
  * Graphs installed by earlier versions named one size per kind; they are rebuilt on open.
  */
-export function recordBytesDim(layer: number, kind: Kind): string {
+export function recordBytesDim(layer: number, kind: KvKind): string {
   return `record_bytes.${layer}.${kind}`;
 }
 
@@ -43,7 +41,7 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
     ['key', codebooks.keySpec],
     ['value', codebooks.valueSpec],
   ] as const;
-  const codecs: Record<Kind, RvqGraphCodec>[] = [];
+  const codecs: Record<KvKind, RvqGraphCodec>[] = [];
   let shared: { tables: { cos: string; sin: string }; inWindow: string; depths: string[] } | null = null;
 
   const rvq: CacheStrategy = {
@@ -51,7 +49,7 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
       m.g.input('depth', DataType.INT32, ['depth_count']);
       m.g.input('window_size', DataType.INT32, [1]);
       for (let i = 0; i < config.numLayers; i++) {
-        const layer = {} as Record<Kind, RvqGraphCodec>;
+        const layer = {} as Record<KvKind, RvqGraphCodec>;
         for (const [kind, spec] of kinds) {
           const codec = new RvqGraphCodec(m.g, spec, codebooks.layers[i][kind], `rvq.layers.${i}.${kind}.codebooks`);
           layer[kind] = codec;
@@ -76,17 +74,18 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         const newCount = g.op('Cast', [ctx.seqLen], { to: DataType.INT32 });
         const newIndex = g.op('Reshape', [g.op('Range', [ctx.indexConstant(0), g.op('Squeeze', [newCount, g.int64([0])]), ctx.indexConstant(1)]), g.int64([1, -1, 1])]);
         const inWindow = g.op('GreaterOrEqual', [newIndex, g.op('Sub', [newCount, 'window_size'])]);
-        // per layer and kind: depth[min(2i + k, depth_count - 1)], so a single depth serves every layer
+        // depth slot 2i + k = layer i, kind k (key 0, value 1): depth[min(slot, depth_count - 1)], so a
+        // single depth serves every layer
         const lastDepth = g.op('Sub', [g.op('Size', ['depth']), g.int64([1], [])]);
-        const lanes = 2 * config.numLayers;
-        // one Gather per lane, not a Split into 2 * layers outputs: a WebGPU shader binds only a few
+        const depthSlots = 2 * config.numLayers;
+        // one Gather per slot, not a Split into 2 * layers outputs: a WebGPU shader binds only a few
         // storage buffers (a 30-layer model's Split failed at run time on WebGPU)
-        const depths = Array.from({ length: lanes }, (_, j) => g.op('Gather', ['depth', g.op('Min', [g.int64([j]), lastDepth])]));
+        const depths = Array.from({ length: depthSlots }, (_, slot) => g.op('Gather', ['depth', g.op('Min', [g.int64([slot]), lastDepth])]));
         shared = { tables, inWindow, depths };
       }
       g.op('Identity', [keysPreRope], {}, `keys_pre_rope.${i}`);
       g.op('Identity', [values], {}, `values.${i}`);
-      const attended = {} as Record<Kind, string>;
+      const attended = {} as Record<KvKind, string>;
       for (const [kind] of kinds) {
         const codec = codecs[i][kind];
         const depth = shared.depths[2 * i + (kind === 'key' ? 0 : 1)];

@@ -66,7 +66,9 @@ export function appendRandomPast(store: KvStore, tokens: number, rng: Rng): KvSt
     for (const [kind, spec] of [['key', store.options.keySpec], ['value', store.options.valueSpec]] as const) {
       const records = Uint8Array.from({ length: tokens * rvqCodeBytesPerToken(spec) }, () => rng.int(256));
       const scales = new Uint16Array(tokens * scalesPerToken(spec)).fill(0x3c00);
-      for (let i = 0; i < numLayers; i++) store.appendPacked(i, kind, records, spec.depth, scales);
+      // with graph codes and no recent window the rows are only checked for shape; the records are stored
+      const rows = { data: new Float32Array(tokens * numKvHeads * headDim), tokens, start: 0, count: tokens };
+      for (let i = 0; i < numLayers; i++) store.append(i, kind, rows, { records, depth: spec.depth, scales });
     }
     return store;
   }

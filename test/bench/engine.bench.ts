@@ -16,10 +16,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { documentTokens, splitDocuments } from '../../main/engine/calibration/calibration-text.js';
+import { onlySuffix } from '../../main/engine/cache-runtime.js';
 import type { LayerDepths } from '../../main/engine/cache-runtime.js';
 import { choiceName, defaultChoices, evaluateLibraryModel, evaluationTable } from '../../main/engine/evaluate-library.js';
 import type { LibraryEvaluation, NamedChoice } from '../../main/engine/evaluate-library.js';
-import { importModel, loadLibraryTokenizer } from '../../main/model/library.js';
+import { loadLibraryTokenizer } from '../../main/model/library.js';
+import { importModel } from '../../main/library/import-model.js';
 import { readManifest } from '../../main/model/manifest.js';
 import { fixtures, haveFixtures } from '../support/shared.js';
 import { runEngineSpeed } from './engine-speed.js';
@@ -84,7 +86,7 @@ try {
   console.log(`\nRVQ on one kind only, the other kept fp16 (/keys: keys coded pre-RoPE, values fp16; /values: the reverse) (${elapsed()}):`);
   console.log('(like q8_0, q4_0 and KIVI-2 these run the fp graph one token a step, so each token attends to the coded past and to its own K/V uncoded; the rvq rows attend their own K/V coded too)');
   const oneKind: NamedChoice[] = [{ name: 'fp16', choice: { format: 'fp16' } }];
-  for (const depth of [8, 4]) for (const only of [undefined, 'keys', 'values'] as const) oneKind.push({ name: choiceName(`rvq${only ? `/${only}` : ''}`, depth), choice: { format: 'rvq', depth, only } });
+  for (const depth of [8, 4]) for (const only of [undefined, 'key', 'value'] as const) oneKind.push({ name: choiceName(`rvq${only ? `/${onlySuffix(only)}` : ''}`, depth), choice: { format: 'rvq', depth, only } });
   console.log(evaluationTable(await evaluateLibraryModel(folder, manifest, evalTokens, oneKind, { session, chunk: 128 }), context));
 
   if (!values['skip-grouping']) {
@@ -101,7 +103,7 @@ try {
     const manifestG = readManifest(folder);
     const groupingChoices: NamedChoice[] = [{ name: 'fp16', choice: { format: 'fp16' } }];
     for (const depth of [4, 2]) {
-      for (const set of ['g16-strided', 'g16-contiguous']) for (const only of [undefined, 'keys'] as const) groupingChoices.push({ name: choiceName(`rvq:${set}${only ? `/${only}` : ''}`, depth), choice: { format: 'rvq', codebooks: set, depth, only } });
+      for (const set of ['g16-strided', 'g16-contiguous']) for (const only of [undefined, 'key'] as const) groupingChoices.push({ name: choiceName(`rvq:${set}${only ? `/${onlySuffix(only)}` : ''}`, depth), choice: { format: 'rvq', codebooks: set, depth, only } });
     }
     const groupingRows = await evaluateLibraryModel(folder, manifestG, evalTokens, groupingChoices, { session, chunk: 128 });
     console.log(evaluationTable(groupingRows, context));

@@ -17,7 +17,7 @@ import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { documentTokens, splitDocuments } from '../../main/engine/calibration/calibration-text.js';
 import { choiceName, evaluateLibraryModel } from '../../main/engine/evaluate-library.js';
 import type { NamedChoice } from '../../main/engine/evaluate-library.js';
-import { importModel } from '../../main/model/library.js';
+import { importModel } from '../../main/library/import-model.js';
 import { readLlama2cCheckpoint } from '../../main/model/llama2c.js';
 import { readManifest } from '../../main/model/manifest.js';
 import { readLlama2cTokenizer } from '../../main/model/tokenizer-llama2c.js';

@@ -10,8 +10,9 @@ import { openCacheRuntime, parseCacheChoice } from '../../main/engine/cache-runt
 import type { CacheRuntime } from '../../main/engine/cache-runtime.js';
 import { generate } from '../../main/engine/generate.js';
 import type { ExecutionProvider } from '../../main/engine/session.js';
-import { importModel, loadLibraryTokenizer } from '../../main/model/library.js';
-import { installRvqGraph } from '../../main/model/library-rvq.js';
+import { loadLibraryTokenizer } from '../../main/model/library.js';
+import { importModel } from '../../main/library/import-model.js';
+import { installRvqGraph } from '../../main/library/install-rvq.js';
 import type { ModelManifest } from '../../main/model/manifest.js';
 import { readManifest } from '../../main/model/manifest.js';
 import { createStoriesLibrary } from '../unit/engine/engine-library.js';

@@ -7,10 +7,10 @@ import { closeSync, fstatSync, openSync, readSync, rmSync, writeFileSync } from 
 import { join } from 'node:path';
 import { z } from 'zod';
 import { codebookFileDeclaration, decodeSafetensors, encodeCodebooks, encodeSafetensors, groupsPerToken, parseRvqSpec, parseSafetensorsHeader, rvqBitsPerValue, safetensorsHeaderLength } from '../../../quant/index.js';
-import type { RvqSpec } from '../../../quant/index.js';
+import type { KvKind, RvqSpec } from '../../../quant/index.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
-import { installRvqGraph } from '../../model/library-rvq.js';
+import { installRvqGraph } from '../../library/install-rvq.js';
 import { readManifest, verifyModelFiles } from '../../model/manifest.js';
 import { parseOptions } from '../sampler.js';
 import type { SessionOptionsInput } from '../session.js';
@@ -20,7 +20,7 @@ import { KvCapture } from './kv-capture.js';
 import { KvReservoir } from './kv-reservoir.js';
 import { OrtNearestEntry } from './nearest-entry-graph.js';
 import { captureIntoReservoir, trainKvCodebooks } from './train-kv.js';
-import type { KvKind, TrainedKv, TrainProgress } from './train-kv.js';
+import type { TrainedKv, TrainProgress } from './train-kv.js';
 
 const positiveInt = (max: number) => z.number().int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 

@@ -6,8 +6,6 @@ import type { AssignNearest, KvKind, LayerCodebooks, RvqSpec, TrainOptions } fro
 import type { KvCapture, LayerKv } from './kv-capture.js';
 import type { KvReservoir } from './kv-reservoir.js';
 
-export type { KvKind };
-
 /** Runs every chunk through the capture graph into the reservoir; `onChunk` after each with tokens seen. */
 export async function captureIntoReservoir(capture: KvCapture, chunks: readonly number[][], reservoir: KvReservoir, signal?: AbortSignal, onChunk?: (seen: number) => void): Promise<void> {
   for (const chunk of chunks) {

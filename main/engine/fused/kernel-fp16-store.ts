@@ -82,9 +82,9 @@ export class KernelFp16KvStore implements KvStore {
   }
 
   bytes(): KvBytes {
-    const values = 2 * this.geometry.numLayers * this.length * this.width * 2;
+    const uncoded = 2 * this.geometry.numLayers * this.length * this.width * 2;
     const allocated = this.lanes.reduce((n, l) => n + 2 * this.width * (l.key.capacity + l.value.capacity), 0);
-    return kvBytes({ tokens: this.length, codes: 0, scales: 0, values, bookkeeping: 0, fp16: values, allocated, fedPerStep: values });
+    return kvBytes({ tokens: this.length, codes: 0, scales: 0, uncoded, bookkeeping: 0, fp16: uncoded, allocated, fedPerStep: uncoded });
   }
 
   /** An Fp16KvStore holding the same tokens (head-major), for saving. */

@@ -10,7 +10,8 @@ import { decodeCodebooks, RvqCodec, rvqBitsPerValue, snrDb } from '../../../quan
 import { calibrateModel, calibrationSettingsSchema, calibrationSpecs } from '../../../main/engine/calibration/calibrate.js';
 import { documentTokens, splitDocuments } from '../../../main/engine/calibration/calibration-text.js';
 import { KvCapture } from '../../../main/engine/calibration/kv-capture.js';
-import { importModel, loadLibraryTokenizer } from '../../../main/model/library.js';
+import { loadLibraryTokenizer } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 
 describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.validSample))('calibrating stories260K', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createRng } from '../../../quant/index.js';
 import type { ModelConfig } from '../../../main/model/config.js';
 import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
-import { importModel } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 
 export const tinyConfig: ModelConfig = {
   architecture: 'llama', hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, intermediateSize: 48,

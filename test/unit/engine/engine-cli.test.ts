@@ -76,7 +76,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(results[0]).toMatchObject({ meanKl: 0, top1Agreement: 1, bitsPerValue: 16, perplexityChangePercent: 0, quantizes: 'none' });
     expect(results[4]).toMatchObject({ bitsPerValue: 1.25, codebookBytes: 5 * 2 * 4 * 16 * 32 * 4, quantizes: 'keys and values' });
     expect(results[5]).toMatchObject({ cache: 'rvq:synthetic/keys', quantizes: 'keys only', bitsPerValue: 8.5, codebookBytes: 5 * 4 * 16 * 32 * 4 });
-    expect(results[6].bytes).toMatchObject({ codes: 80 * 5 * 2, scales: 80 * 5 * 2, values: 80 * 5 * 32 * 2 });
+    expect(results[6].bytes).toMatchObject({ codes: 80 * 5 * 2, scales: 80 * 5 * 2, uncoded: 80 * 5 * 32 * 2 });
     expect(results[7].bytes.codes).toBe(80 * 10);
     vi.restoreAllMocks();
     const table = captured();

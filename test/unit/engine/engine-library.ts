@@ -1,11 +1,11 @@
 // A temporary model library holding stories260K (the ../shared fixture) with a small synthetic RVQ
-// codebook set installed through library-rvq (random codebooks: the plumbing is tested, not quality).
+// codebook set installed through main/library/install-rvq (random codebooks: the plumbing is tested, not quality).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng, encodeCodebooks, parseRvqSpec } from '../../../quant/index.js';
-import { importModel } from '../../../main/model/library.js';
-import { installRvqGraph } from '../../../main/model/library-rvq.js';
+import { importModel } from '../../../main/library/import-model.js';
+import { installRvqGraph } from '../../../main/library/install-rvq.js';
 import { fixtures } from '../../support/shared.js';
 
 export interface StoriesLibrary {

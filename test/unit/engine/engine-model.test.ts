@@ -8,7 +8,7 @@ import { parseCacheChoice } from '../../../main/engine/cache-runtime.js';
 import { EngineModel } from '../../../main/engine/engine-model.js';
 import type { ReplySummary, TokenEvent } from '../../../main/engine/engine-model.js';
 import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
-import { importModel } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 import { createStoriesLibrary } from './engine-library.js';
 import type { StoriesLibrary } from './engine-library.js';

@@ -1,7 +1,7 @@
 // The fit check before a model opens: the parts it adds up, and a refusal that says what would fit.
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineModel } from '../../../main/engine/engine-model.js';
-import { checkDiskRoom } from '../../../main/model/library.js';
+import { checkDiskRoom } from '../../../main/library/import-model.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 import { createStoriesLibrary } from './engine-library.js';
 import { kvBytesPerTokenFp16 } from '../../../main/model/config.js';

@@ -26,7 +26,7 @@ describe('generate', () => {
     expect(timing.latencyP95Ms).toBeGreaterThanOrEqual(timing.latencyP50Ms);
     expect(timing.decodeMs).toBeGreaterThanOrEqual(0);
     // 5 tokens cached (the last sampled one is not fed), 1 layer x K and V x 1 value x 2 bytes
-    expect(result.cache).toMatchObject({ tokens: 5, values: 5 * 2 * 2, fp16: 5 * 2 * 2 });
+    expect(result.cache).toMatchObject({ tokens: 5, uncoded: 5 * 2 * 2, fp16: 5 * 2 * 2 });
     expect(result.residentBytes).toBeGreaterThan(0);
   });
 

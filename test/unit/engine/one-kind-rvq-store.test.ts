@@ -123,7 +123,7 @@ describe.each([
     const n = ids.length;
     const L = config.numLayers;
     const b = store.bytes();
-    expect(b).toMatchObject({ tokens: n, scales: L * n * 2, values: L * n * W * 2, bookkeeping: 0, fp16: 2 * L * n * W * 2, fedPerStep: 2 * L * n * W * 2 });
+    expect(b).toMatchObject({ tokens: n, scales: L * n * 2, uncoded: L * n * W * 2, bookkeeping: 0, fp16: 2 * L * n * W * 2, fedPerStep: 2 * L * n * W * 2 });
     expect(b.codes + b.scales).toBe(L * n * rvqBytesPerToken(spec, depth));
     expect(b.codes).toBe(L * n * Math.ceil((2 * depth * 4) / 8));
     expect(store.format).toBe(quantized === 'key' ? 'rvq-keys' : 'rvq-values');
@@ -163,13 +163,13 @@ describe.each([
 
 describe('the cache choices rvq[:<set>]/keys and /values', () => {
   it('parse, and bad names are refused with the forms that exist', () => {
-    expect(parseCacheChoice('rvq/keys')).toEqual({ format: 'rvq', only: 'keys' });
-    expect(parseCacheChoice('rvq:calib-1/values')).toEqual({ format: 'rvq', codebooks: 'calib-1', only: 'values' });
+    expect(parseCacheChoice('rvq/keys')).toEqual({ format: 'rvq', only: 'key' });
+    expect(parseCacheChoice('rvq:calib-1/values')).toEqual({ format: 'rvq', codebooks: 'calib-1', only: 'value' });
     expect(() => parseCacheChoice('rvq/both')).toThrow(/unknown cache 'rvq\/both': after '\/' comes keys or values/);
     expect(() => parseCacheChoice('rvq:a/keys/values')).toThrow(/unknown cache/);
     expect(() => parseCacheChoice('q8_0/keys')).toThrow(/unknown cache 'q8_0\/keys': only rvq quantizes one kind alone/);
     expect(() => parseCacheChoice('rvq:/keys')).toThrow(/unknown cache 'rvq:\/keys': expected one of/);
-    expect(cacheChoiceSchema.parse({ format: 'rvq', codebooks: 'a', only: 'keys', depth: 2 })).toEqual({ format: 'rvq', codebooks: 'a', only: 'keys', depth: 2 });
+    expect(cacheChoiceSchema.parse({ format: 'rvq', codebooks: 'a', only: 'key', depth: 2 })).toEqual({ format: 'rvq', codebooks: 'a', only: 'key', depth: 2 });
     expect(cacheChoiceSchema.safeParse({ format: 'rvq', only: 'both' }).success).toBe(false);
   });
 });
@@ -195,7 +195,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('keys-only
       codebookBytes: 5 * 2 * rvqCodebookBytes(spec) });
     for (const [row, quantizes] of [[keys, 'keys only'], [values, 'values only']] as const) {
       expect(row).toMatchObject({ quantizes, bitsPerValue: (0.75 + 16) / 2, codebookBytes: 5 * rvqCodebookBytes(spec) });
-      expect(row.bytes).toMatchObject({ codes: 60 * 5 * 1, scales: 60 * 5 * 2, values: 60 * 5 * 32 * 2, fp16: 60 * 5 * 2 * 32 * 2 });
+      expect(row.bytes).toMatchObject({ codes: 60 * 5 * 1, scales: 60 * 5 * 2, uncoded: 60 * 5 * 32 * 2, fp16: 60 * 5 * 2 * 32 * 2 });
       expect(row.meanKl).toBeGreaterThan(0);
       expect(row.meanKl).toBeLessThan(both.meanKl + 1e-9); // half the cache coded: no worse than all of it (random codebooks)
     }
@@ -210,10 +210,10 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('keys-only
     expect(runtime.label).toBe('rvq:synthetic/keys');
     expect(runtime.bitsPerValue()).toBe((1 + 16) / 2);
     await runtime.release();
-    await expect(openCacheRuntime(folder, manifest, { format: 'rvq', only: 'values', recentWindow: 8 }, cpu)).rejects.toThrow(/a recent window applies to the rvq cache of keys and values, not rvq\/values/);
-    await expect(openCacheRuntime(folder, manifest, { format: 'q8_0', only: 'keys' }, cpu)).rejects.toThrow(/applies to the rvq cache, not q8_0/);
-    await expect(openCacheRuntime(folder, manifest, { format: 'rvq', only: 'keys', depth: 5 }, cpu)).rejects.toThrow(/depth must be a whole number from 1 to 4/);
-    const model = await EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'rvq', only: 'values', depth: 2 }, session: cpu });
+    await expect(openCacheRuntime(folder, manifest, { format: 'rvq', only: 'value', recentWindow: 8 }, cpu)).rejects.toThrow(/a recent window applies to the rvq cache of keys and values, not rvq\/values/);
+    await expect(openCacheRuntime(folder, manifest, { format: 'q8_0', only: 'key' }, cpu)).rejects.toThrow(/applies to the rvq cache, not q8_0/);
+    await expect(openCacheRuntime(folder, manifest, { format: 'rvq', only: 'key', depth: 5 }, cpu)).rejects.toThrow(/depth must be a whole number from 1 to 4/);
+    const model = await EngineModel.open({ model: 'stories', library: lib.library, cache: { format: 'rvq', only: 'value', depth: 2 }, session: cpu });
     expect(model.info).toMatchObject({ cache: 'rvq:synthetic/values', maxDepth: null });
     const id = model.createConversation();
     expect(() => model.setDepth(id, { depth: 1 })).toThrow(/codes one kind at a fixed depth/);

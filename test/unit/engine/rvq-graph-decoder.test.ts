@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RvqCodec, createRng, float16BitsToFloat32, float32ToFloat16Bits, parseRvqSpec, rvqBytesPerToken } from '../../../quant/index.js';
-import type { CodebookSet } from '../../../quant/index.js';
+import type { CodebookSet, KvKind } from '../../../quant/index.js';
 import { KvCodeStore } from '../../../main/engine/kv-code-store.js';
 import type { KvCodeStoreOptions } from '../../../main/engine/kv-code-store.js';
 import { generate } from '../../../main/engine/generate.js';
@@ -96,7 +96,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('RvqGraphDecoder on stories
     const prefill = new ReferenceModel(ck.config, weights, transform(2));
     ids.slice(0, 6).forEach((t) => prefill.forward(t));
     const depth1 = transform(1);
-    const raw = (layer: number, kind: 'key' | 'value', position: number) => (kind === 'key' ? prefill.preRopeKeys : prefill.values)[layer][position];
+    const raw = (layer: number, kind: KvKind, position: number) => (kind === 'key' ? prefill.preRopeKeys : prefill.values)[layer][position];
     const reference = referenceLogits((layer, kind, row, position) => depth1(layer, kind, position < 6 ? raw(layer, kind, position) : row, position));
     for (let i = 6; i < ids.length; i++) expect(maxError(engine[i], reference[i])).toBeLessThan(1e-3);
     expect(Array.from(store.past(0, 'key').depths)).toEqual(Array(ids.length).fill(1));
@@ -131,7 +131,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('RvqGraphDecoder on stories
     });
     expect(maxError(engine[7], step7[7])).toBeLessThan(1e-3);
     expect(store.past(3, 'value')).toMatchObject({ codedTokens: 7, windowTokens: 2 });
-    expect(store.bytes().values).toBe(2 * ck.config.numLayers * 2 * 32 * 2);
+    expect(store.bytes().uncoded).toBe(2 * ck.config.numLayers * 2 * 32 * 2);
   });
 
   it('generates through the loop with a live store', async () => {

@@ -22,7 +22,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('quantized
       { name: 'fp16', choice: { format: 'fp16' } },
       { name: 'q4_0', choice: { format: 'q4_0' } },
       { name: 'kivi2', choice: { format: 'kivi2' } },
-      { name: 'rvq/keys d2', choice: { format: 'rvq', only: 'keys', depth: 2 } },
+      { name: 'rvq/keys d2', choice: { format: 'rvq', only: 'key', depth: 2 } },
     ];
     const session = { providers: ['cpu' as const], threads: 1 };
     const [single, chunked] = [await evaluateLibraryModel(lib.folder, manifest, tokens, choices, { session, chunk: 1 }), await evaluateLibraryModel(lib.folder, manifest, tokens, choices, { session, chunk: 40 })];

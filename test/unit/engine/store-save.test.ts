@@ -91,7 +91,7 @@ describe('Fp16KvStore', () => {
     const store = new Fp16KvStore(geometry);
     feed(store, 6, 0);
     const b = store.bytes();
-    expect(b).toMatchObject({ tokens: 6, codes: 0, scales: 0, values: 2 * 2 * 6 * 32 * 2, fp16: 2 * 2 * 6 * 32 * 2, fedPerStep: 2 * 2 * 6 * 32 * 2 });
+    expect(b).toMatchObject({ tokens: 6, codes: 0, scales: 0, uncoded: 2 * 2 * 6 * 32 * 2, fp16: 2 * 2 * 6 * 32 * 2, fedPerStep: 2 * 2 * 6 * 32 * 2 });
     expect(store.copiedBytes()).toBe(0); // the first append has nothing to re-lay
     const restored = Fp16KvStore.restore(store.save(), geometry);
     expect(restored.fp16Past(1, 'key')).toEqual(store.fp16Past(1, 'key'));

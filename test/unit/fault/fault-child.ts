@@ -4,7 +4,7 @@
 // (sends turns to a saved conversation, each reply saved). Prints "done" when it finishes unharmed.
 import { EngineHost } from '../../../main/backend/engine-host.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
-import { importModel } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 import { faultCalibration, faultGreedy, faultPrompts } from './fault-setup.js';
 
 const [action, ...args] = process.argv.slice(2);

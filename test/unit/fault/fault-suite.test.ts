@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fileWrites } from '../../../main/atomic-file.js';
 import { EngineHost } from '../../../main/backend/engine-host.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
-import { installRvqGraph } from '../../../main/model/library-rvq.js';
+import { installRvqGraph } from '../../../main/library/install-rvq.js';
 import { listModels } from '../../../main/model/library.js';
 import { splitSegmentFileNames } from '../../../main/engine/fused/fused-runtime.js';
 import { allFileNames, readManifest } from '../../../main/model/manifest.js';

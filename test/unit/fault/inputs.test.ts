@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../../main/model/checkpoint.js';
-import { importModel } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'reskv-fault-inputs-'));

@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fileWrites } from '../../../main/atomic-file.js';
 import { listApiModels } from '../../../main/backend/completions.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
-import { installRvqGraph } from '../../../main/model/library-rvq.js';
+import { installRvqGraph } from '../../../main/library/install-rvq.js';
 import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
-import { importModel, listModels } from '../../../main/model/library.js';
+import { listModels } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 import { readManifest } from '../../../main/model/manifest.js';
 import { decodeSafetensors } from '../../../quant/index.js';
 import { createTinyLibrary, tinyConfig } from '../calibration/tiny-library.js';
@@ -84,7 +85,7 @@ describe('files the engine trusts', () => {
     const [start, end] = header[name].data_offsets;
     overwrite(file, 8 + headerLength + start, new Uint8Array(end - start));
     try {
-      for (const cache of [{ format: 'rvq' as const }, { format: 'rvq' as const, only: 'keys' as const }]) {
+      for (const cache of [{ format: 'rvq' as const }, { format: 'rvq' as const, only: 'key' as const }]) {
         await expect(answer(lib.folder, cache)).rejects.toThrow(/codebooks-default\..*\.safetensors of model tiny is damaged/);
       }
     } finally {

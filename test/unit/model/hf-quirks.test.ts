@@ -15,7 +15,7 @@ import { readHfCheckpoint } from '../../../main/model/hf.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
 import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';
 import { readAllWeights } from '../../../main/model/weights.js';
-import { importModel } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
 import { buildDecoderGraph } from '../../../main/onnx/decoder.js';
 import { repoRoot } from '../../support/paths.js';

@@ -3,7 +3,7 @@
 // goes through quant/'s encode/decode (random codebooks, any depth, coded past plus fp16 window).
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CodebookSet, RvqSpec } from '../../../quant/index.js';
+import type { CodebookSet, KvKind, RvqSpec } from '../../../quant/index.js';
 import {
   createRng, decodeCodebooks, encodeCodebooks, float16BitsToFloat32, float32ArrayToFloat16, float32ToFloat16Bits, groupLayout, parseRvqSpec, RvqCodec,
   rowsToGroups, rvqBytesPerToken, rvqCodeBytesPerToken, scalesPerToken, tokenWidth,
@@ -63,7 +63,7 @@ function randomCodebooks(config: ModelConfig, spec: RvqSpec, seed: number): Code
 }
 
 const kinds = ['key', 'value'] as const;
-const specOf = (set: CodebookSet, kind: 'key' | 'value') => (kind === 'key' ? set.keySpec : set.valueSpec);
+const specOf = (set: CodebookSet, kind: KvKind) => (kind === 'key' ? set.keySpec : set.valueSpec);
 
 function emptyRvqCache(set: CodebookSet, layers: number): Feeds {
   const feeds: Feeds = {};
@@ -231,8 +231,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
   it('reads each layer at its own record depth (per-layer depth: record sizes differ between layers)', async () => {
     const { rvq, full, next } = await prefilled(11);
     // layer 0 at depth 1, the others at 3: one depth per layer and kind
-    const laneDepths = Array.from({ length: 2 * ck.config.numLayers }, (_, lane) => (lane < 2 ? 1 : 3));
-    const perLane = { depth: new ort.Tensor('int32', Int32Array.from(laneDepths), [laneDepths.length]), window_size: controls(3, 1).window_size };
+    const slotDepths = Array.from({ length: 2 * ck.config.numLayers }, (_, slot) => (slot < 2 ? 1 : 3)); // slot 2i + k = layer i, kind k
+    const perSlot = { depth: new ort.Tensor('int32', Int32Array.from(slotDepths), [slotDepths.length]), window_size: controls(3, 1).window_size };
     const cut: Feeds = { ...full };
     const r1 = rvqCodeBytesPerToken(wide, 1);
     const stride = rvqCodeBytesPerToken(wide);
@@ -240,8 +240,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('rvq graph on stories260K',
       const records = full[`past_codes.0.${kind}`].data as Uint8Array;
       cut[`past_codes.0.${kind}`] = new ort.Tensor('uint8', Uint8Array.from({ length: prefill * r1 }, (_, i) => records[Math.floor(i / r1) * stride + (i % r1)]), [1, prefill, r1]);
     }
-    const fromFull = (await rvq.run({ ...next, ...full, ...perLane })).logits.data as Float32Array;
-    const fromCut = (await rvq.run({ ...next, ...cut, ...perLane })).logits.data as Float32Array;
+    const fromFull = (await rvq.run({ ...next, ...full, ...perSlot })).logits.data as Float32Array;
+    const fromCut = (await rvq.run({ ...next, ...cut, ...perSlot })).logits.data as Float32Array;
     expect(fromCut).toEqual(fromFull);
     const allAt3 = (await rvq.run({ ...next, ...full, ...controls(3, 1) })).logits.data as Float32Array;
     expect(maxDifference(fromFull, allAt3)).toBeGreaterThan(1e-3); // layer 0's depth matters

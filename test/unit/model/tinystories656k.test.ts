@@ -11,7 +11,7 @@ import { evalCommand } from '../../../main/cli/eval.js';
 import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
 import type { EngineOpenOptions } from '../../../main/engine/engine-model.js';
 import { readHfCheckpoint } from '../../../main/model/hf.js';
-import { importModel } from '../../../main/model/library.js';
+import { importModel } from '../../../main/library/import-model.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
 import type { HfTokenizer } from '../../../main/model/tokenizer-hf.js';
 import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';

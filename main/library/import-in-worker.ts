@@ -3,7 +3,7 @@
 // (the signal, or onProgress throwing) terminates the worker and removes the folder it was writing.
 import { rmSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { ImportOptions, ImportProgress } from './library.js';
+import type { ImportOptions, ImportProgress } from './import-model.js';
 
 /** What crosses into the worker: everything but the callback. */
 export interface ImportWorkerData {

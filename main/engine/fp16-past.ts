@@ -6,7 +6,7 @@ import { float32ArrayToFloat16 } from '../../quant/index.js';
 import { checkKvRows, writeHeadMajorFp16 } from './kv-rows.js';
 import type { KvRows } from './kv-store.js';
 
-export class Fp16Lane {
+export class Fp16Past {
   readonly heads: number;
   readonly headDim: number;
   private data: Uint16Array = new Uint16Array(0);
