@@ -10,7 +10,6 @@ import type { DecodeMeasurement } from '../../main/engine/decode-measure.js';
 import { FpGraphDecoder } from '../../main/engine/fp-graph-decoder.js';
 import { Fp16KvStore } from '../../main/engine/fp16-kv-store.js';
 import type { DecoderStep } from '../../main/engine/generate.js';
-import { KvCodeStore } from '../../main/engine/kv-code-store.js';
 import type { KvStore } from '../../main/engine/kv-store.js';
 import { RvqGraphDecoder } from '../../main/engine/rvq-graph-decoder.js';
 import { percentile } from '../../main/engine/timing.js';
@@ -19,7 +18,7 @@ import type { ExecutionProvider } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
-import { appendRandomPast, benchConfig, geometries, randomCodebooks, rvqSpecFor } from './engine-speed.js';
+import { appendRandomPast, benchConfig, geometries, randomCodebooks, randomRvqStore, rvqSpecFor } from './engine-speed.js';
 import type { GeometryName } from './engine-speed.js';
 
 export interface GpuSpeedAtContext {
@@ -62,11 +61,7 @@ export async function runGpuEngineSpeed(pasts: readonly number[], steps: number,
   log(`${geometries[geometryName].name} geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8`);
 
-  const filledRvq = (past: number, depth: number) => {
-    const store = new KvCodeStore({ numLayers: c.numLayers, keySpec: spec, valueSpec: spec });
-    store.setDepth(depth);
-    return appendRandomPast(store, past, rng);
-  };
+  const filledRvq = (past: number, depth: number) => randomRvqStore(c.numLayers, spec, depth, past, rng);
   const results: GpuSpeedAtContext[] = [];
   try {
     for (const past of pasts) {

@@ -78,6 +78,13 @@ export function appendRandomPast(store: KvStore, tokens: number, rng: Rng): KvSt
   return store;
 }
 
+/** An RVQ store of `spec` at `depth` holding `past` random tokens in every layer (see appendRandomPast). */
+export function randomRvqStore(numLayers: number, spec: RvqSpec, depth: number, past: number, rng: Rng): KvStore {
+  const store = new KvCodeStore({ numLayers, keySpec: spec, valueSpec: spec });
+  store.setDepth(depth);
+  return appendRandomPast(store, past, rng);
+}
+
 export interface SpeedAtContext {
   context: number;
   /** The last round's measurements (bytes do not change between rounds): fp16 and rvq on the fused CPU path. */
@@ -117,11 +124,7 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
   const filledFp16 = (past: number, store: KvStore) => appendRandomPast(store, past, rng);
-  const filledRvq = (past: number, depth: number) => {
-    const store = new KvCodeStore({ numLayers: c.numLayers, keySpec: spec, valueSpec: spec });
-    store.setDepth(depth);
-    return appendRandomPast(store, past, rng);
-  };
+  const filledRvq = (past: number, depth: number) => randomRvqStore(c.numLayers, spec, depth, past, rng);
 
   const results: SpeedAtContext[] = [];
   try {
