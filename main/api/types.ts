@@ -6,6 +6,7 @@ import type { CostReport } from '../cost/cost-table.js';
 import type { CostEstimate } from '../cost/estimate.js';
 import type { CatalogEntry, HardwareEntry } from '../cost/hardware.js';
 import type { CostInput } from '../cost/input.js';
+import type { WhatIf } from '../cost/what-if.js';
 import type { ModelPreset } from '../cost/model-presets.js';
 import type { ModelGeometry } from '../cost/model-geometry.js';
 import type { ChangedTaskItem, TaskCacheResult, TaskComparison, TaskDrift, TaskKind } from '../task-results.js';
@@ -34,6 +35,8 @@ export interface CostCatalog {
 export interface CostResult {
   estimate: CostEstimate;
   report: CostReport;
+  /** The headline with users, context or GPU changed. */
+  whatIf: WhatIf;
 }
 
 export type JobKind = 'import' | 'calibrate' | 'sweep' | 'tasks';

@@ -14,6 +14,7 @@ import {
   modelPresets,
   removeUserHardware,
   saveUserHardware,
+  whatIf,
 } from '../cost/index.js';
 import { conversationIdSchema } from '../engine/conversation-id.js';
 import { probeProviders } from '../engine/session.js';
@@ -103,9 +104,10 @@ const methods: MethodTable = {
   },
   'cost.estimate': {
     args: z.tuple([costInputSchema]),
-    run: (_context, input) => {
+    run: ({ host }, input) => {
       const estimate = estimateDeploymentCost(input);
-      return { estimate, report: costReport(estimate) };
+      const hardware = loadHardwareCatalog(host.dataDir).map((h) => h.entry);
+      return { estimate, report: costReport(estimate), whatIf: whatIf(input, hardware) };
     },
   },
   'cost.saveHardware': {

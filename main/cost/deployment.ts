@@ -55,7 +55,10 @@ export interface FeasiblePlan {
   decidedBy: Bottleneck;
   /** Conversations each replica serves at the workload's concurrency. */
   batch: number;
+  /** The format's own roofline step at `batch` (the projection, whatever the pace). */
   step: DecodeStep;
+  /** Which decode speed sized the plan. */
+  speedBasis: Pace['basis'];
   prefillSeconds: number;
   /** Requests one replica completes per second at `batch`, and at its most conversations. */
   requestsPerSecondPerReplica: number;
@@ -63,6 +66,23 @@ export interface FeasiblePlan {
 }
 
 export type DeploymentPlan = FeasiblePlan | { feasible: false; problem: string };
+
+/**
+ * How a format's decode step is timed. 'projection': its own roofline (a fused kernel reading only its
+ * bytes). 'measured': fp16's roofline divided by `speedVsRoofline`, the format's decode speed relative to
+ * fp16 as ResKV measured it on this machine (so a format measured 5x slower takes 5x fp16's step).
+ */
+export interface Pace {
+  basis: 'measured' | 'projection';
+  kv: KvAccounting;
+  speedVsRoofline: number;
+}
+
+export const projectedPace = (kv: KvAccounting): Pace => ({ basis: 'projection', kv, speedVsRoofline: 1 });
+
+function pacedStepSeconds(s: Setting, pace: Pace, tp: number, batch: number): number {
+  return decodeStep(s, pace.kv, tp, batch).seconds / pace.speedVsRoofline;
+}
 
 /** One decode step of `batch` sequences, each attending `context` cached tokens: the slower roofline. */
 export function decodeStep(s: Setting, kv: KvAccounting, tp: number, batch: number): DecodeStep {
@@ -89,18 +109,20 @@ function conversationsByMemory(s: Setting, kv: KvAccounting, tp: number): number
   return Math.max(0, Math.floor(kvBudgetBytesPerReplica(s, kv, tp) / (s.context * kv.bytesPerToken)));
 }
 
-/** Largest batch whose decode step still meets the per-user speed target (both rooflines). */
-function conversationsBySpeed(s: Setting, kv: KvAccounting, tp: number): number {
-  const stepBudget = 1 / s.targetTokensPerSecondPerUser;
+/** Largest batch whose decode step still meets the per-user speed target (both rooflines, slowed by the pace). */
+function conversationsBySpeed(s: Setting, pace: Pace, tp: number): number {
+  const kv = pace.kv;
+  // step / speedVsRoofline <= 1 / target  <=>  step <= speedVsRoofline / target
+  const stepBudget = pace.speedVsRoofline / s.targetTokensPerSecondPerUser;
   const byBandwidth = (tp * (stepBudget * s.bandwidth * s.decodeEfficiency - kv.codebookBytes) - s.weightBytesReadPerStep) / (s.context * kv.bytesPerToken);
   const flopsPerToken = forwardFlopsPerToken(s.geometry, s.parameters, s.context) + kv.encodeFlopsPerToken;
   const byCompute = (stepBudget * tp * s.flops * s.computeEfficiency) / flopsPerToken;
   return Math.max(0, Math.floor(Math.min(byBandwidth, byCompute)));
 }
 
-function requestsPerSecond(s: Setting, kv: KvAccounting, tp: number, batch: number): number {
+function requestsPerSecond(s: Setting, kv: KvAccounting, pace: Pace, tp: number, batch: number): number {
   // Prefill stalls the replica's batch; each request then holds one of `batch` decode slots.
-  return 1 / (prefillSeconds(s, kv, tp) + (s.answerTokens * decodeStep(s, kv, tp, batch).seconds) / batch);
+  return 1 / (prefillSeconds(s, kv, tp) + (s.answerTokens * pacedStepSeconds(s, pace, tp, batch)) / batch);
 }
 
 function gcd(a: number, b: number): number {
@@ -116,9 +138,9 @@ function tensorParallelCandidates(s: Setting): number[] {
   return candidates;
 }
 
-export function planDeployment(s: Setting, kv: KvAccounting): DeploymentPlan {
+export function planDeployment(s: Setting, kv: KvAccounting, pace: Pace = projectedPace(kv)): DeploymentPlan {
   const candidates = tensorParallelCandidates(s);
-  const tp = candidates.find((t) => conversationsByMemory(s, kv, t) >= 1 && conversationsBySpeed(s, kv, t) >= 1);
+  const tp = candidates.find((t) => conversationsByMemory(s, kv, t) >= 1 && conversationsBySpeed(s, pace, t) >= 1);
   if (tp === undefined) {
     const widest = candidates[candidates.length - 1];
     const lacks = conversationsByMemory(s, kv, widest) < 1 ? 'memory for the weights and one full-context conversation' : 'the per-user speed target';
@@ -128,11 +150,11 @@ export function planDeployment(s: Setting, kv: KvAccounting): DeploymentPlan {
     };
   }
   const byMemory = conversationsByMemory(s, kv, tp);
-  const bySpeed = conversationsBySpeed(s, kv, tp);
+  const bySpeed = conversationsBySpeed(s, pace, tp);
   const replicasByMemory = Math.ceil(s.users / byMemory);
   const replicasBySpeed = Math.ceil(s.users / bySpeed);
   const fullest = Math.min(byMemory, bySpeed);
-  const maxRequestsPerSecondPerReplica = requestsPerSecond(s, kv, tp, fullest);
+  const maxRequestsPerSecondPerReplica = requestsPerSecond(s, kv, pace, tp, fullest);
   const replicasByDemand = s.demandRequestsPerSecond === null ? 0 : Math.ceil(s.demandRequestsPerSecond / maxRequestsPerSecondPerReplica);
   const replicas = Math.max(replicasByMemory, replicasBySpeed, replicasByDemand);
   const decidedBy: Bottleneck =
@@ -160,8 +182,9 @@ export function planDeployment(s: Setting, kv: KvAccounting): DeploymentPlan {
     decidedBy,
     batch,
     step: decodeStep(s, kv, tp, batch),
+    speedBasis: pace.basis,
     prefillSeconds: prefillSeconds(s, kv, tp),
-    requestsPerSecondPerReplica: requestsPerSecond(s, kv, tp, batch),
+    requestsPerSecondPerReplica: requestsPerSecond(s, kv, pace, tp, batch),
     maxRequestsPerSecondPerReplica,
   };
 }

@@ -13,6 +13,8 @@ import type { MoneySetting } from './money.js';
 import { describeFormat } from './format-estimate.js';
 import type { FormatEstimate } from './format-estimate.js';
 import type { Efficiency, Resolved } from './resolved.js';
+import { recommend } from './recommend.js';
+import type { Recommendation } from './recommend.js';
 import { buildSeries } from './series.js';
 import type { CostSeries } from './series.js';
 import { quantity, SECONDS_PER_DAY } from './quantity.js';
@@ -52,6 +54,8 @@ export interface CostEstimate {
   pricing: 'own' | 'cloud';
   decodeHeadline: 'measured' | 'projection';
   formats: FormatEstimate[];
+  /** The headline: the cheapest format within the acceptable loss and what it saves against fp16. */
+  recommendation: Recommendation;
   series: CostSeries;
   /** What every figure leaves out, or assumes. */
   notes: string[];
@@ -150,6 +154,7 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
     notes.push(`${model.name} has a ${model.slidingWindow}-token sliding window: a rolling-buffer cache would hold at most that many tokens; these figures count the whole context`);
   }
 
+  const formats = input.kv.map((option) => describeFormat(resolved, option));
   return {
     model: {
       name: model.name,
@@ -190,7 +195,8 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
     efficiency: { decode, compute },
     pricing: input.money.pricing,
     decodeHeadline: input.decodeHeadline,
-    formats: input.kv.map((option) => describeFormat(resolved, option)),
+    formats,
+    recommendation: recommend(formats, input.acceptableLossPercent ?? null, { users: workload.users, context: workload.context }),
     series: buildSeries(resolved),
     notes,
   };

@@ -1,13 +1,15 @@
 // The estimate for one KV format: its exact bytes, how a deployment of the chosen hardware sizes up
 // with it, how fast it decodes and prefills, and what it costs against fp16.
-import { decodeStep, planDeployment } from './deployment.js';
-import type { Bottleneck } from './deployment.js';
+import { decodeStep, planDeployment, projectedPace } from './deployment.js';
+import type { Bottleneck, Pace } from './deployment.js';
 import type { ParsedCostInput } from './input.js';
 import { kvAccounting, kvFormatLabel } from './kv-format.js';
 import type { KvFormat } from './kv-format.js';
 import { HOURS_PER_MONTH, quantity, SECONDS_PER_DAY } from './quantity.js';
 import type { Quantity } from './quantity.js';
 import { monthlyUsd } from './resolved.js';
+import { servingPlan } from './serving.js';
+import type { ServingPlan } from './serving.js';
 import type { Resolved } from './resolved.js';
 
 type MeasuredQuality = NonNullable<ParsedCostInput['kv'][number]['measuredQuality']>;
@@ -27,6 +29,8 @@ export interface FormatPlanEstimate {
     kvShareOfGpuMemory: Quantity<'%'>;
     kvTokenBudgetPerReplica: Quantity<'tokens'>;
     maxConversationsAtContext: Quantity<'conversations'>;
+    /** Per replica: the most conversations that still get the per-user speed target. */
+    maxConversationsAtSpeed: Quantity<'conversations'>;
     maxContextAtUsers: Quantity<'tokens'>;
   };
   gpus: {
@@ -34,6 +38,8 @@ export interface FormatPlanEstimate {
     throughputBound: Quantity<'GPUs'>;
     needed: Quantity<'GPUs'>;
     decidedBy: Bottleneck;
+    /** Which decode speed sized the GPUs: ResKV's measured one, or the fused-kernel roofline projection. */
+    speedBasis: Pace['basis'];
     replicas: Quantity<'replicas'>;
     conversationsPerReplica: Quantity<'conversations'>;
     /** Whether the operator's GPUs suffice; null when they did not say how many they have. */
@@ -57,6 +63,8 @@ export interface FormatPlanEstimate {
     savingsVsFp16: Quantity<'USD/month'> | null;
     savingsVsFp16Percent: Quantity<'%'> | null;
   };
+  /** How to run this plan on an existing serving engine, or that none serves this format. */
+  serving: ServingPlan;
 }
 
 export interface FormatEstimate {
@@ -88,13 +96,19 @@ export function describeFormat(r: Resolved, option: ParsedCostInput['kv'][number
       bytesPerConversation: quantity(kv.bytesPerToken * s.context, 'B', `at ${s.context} tokens`),
       codebooksPerGpu: quantity(kv.codebookBytes, 'B', note(kv.notes.codebooks)),
     },
-    plan: describePlan(r, kv, option.measuredQuality?.decodeSpeedVsFp16),
+    plan: describePlan(r, option.format, kv, option.measuredQuality?.decodeSpeedVsFp16),
   };
 }
 
-function describePlan(r: Resolved, kv: ReturnType<typeof kvAccounting>, measuredSpeedVsFp16: number | undefined): FormatEstimate['plan'] {
+/** The measured speed sizes the plan unless the user picked the projection or nothing was measured. */
+function paceFor(r: Resolved, kv: ReturnType<typeof kvAccounting>, measuredSpeedVsFp16: number | undefined): Pace {
+  if (r.input.decodeHeadline === 'projection' || measuredSpeedVsFp16 === undefined) return projectedPace(kv);
+  return { basis: 'measured', kv: r.fp16.accounting, speedVsRoofline: measuredSpeedVsFp16 };
+}
+
+function describePlan(r: Resolved, format: KvFormat, kv: ReturnType<typeof kvAccounting>, measuredSpeedVsFp16: number | undefined): FormatEstimate['plan'] {
   const { setting: s, input } = r;
-  const plan = planDeployment(s, kv);
+  const plan = planDeployment(s, kv, paceFor(r, kv, measuredSpeedVsFp16));
   if (!plan.feasible) return plan;
   const tp = plan.tensorParallel;
   const gpus = (replicas: number) => replicas * tp;
@@ -125,6 +139,11 @@ function describePlan(r: Resolved, kv: ReturnType<typeof kvAccounting>, measured
       kvShareOfGpuMemory: quantity((100 * kvPerGpu) / r.memoryBytesPerGpu, '%'),
       kvTokenBudgetPerReplica: quantity(Math.floor(plan.kvBudgetBytesPerReplica / kv.bytesPerToken), 'tokens', `replica = ${tp} GPU(s)`),
       maxConversationsAtContext: quantity(plan.conversationsPerReplicaByMemory, 'conversations', `per replica, at ${s.context} tokens each`),
+      maxConversationsAtSpeed: quantity(
+        plan.conversationsPerReplicaBySpeed,
+        'conversations',
+        `per replica, each at ${s.targetTokensPerSecondPerUser} tokens/s (${plan.speedBasis === 'measured' ? 'measured decode speed' : 'roofline projection'})`,
+      ),
       maxContextAtUsers: quantity(
         Math.min(input.model.maxPositions, Math.floor(plan.kvBudgetBytesPerReplica / (s.users * kv.bytesPerToken))),
         'tokens',
@@ -141,6 +160,7 @@ function describePlan(r: Resolved, kv: ReturnType<typeof kvAccounting>, measured
       ),
       needed: quantity(gpus(plan.replicas), 'GPUs', `decided by ${plan.decidedBy}`),
       decidedBy: plan.decidedBy,
+      speedBasis: plan.speedBasis,
       replicas: quantity(plan.replicas, 'replicas'),
       conversationsPerReplica: quantity(plan.batch, 'conversations'),
       enoughAvailable: available === undefined ? null : available >= gpus(plan.replicas),
@@ -172,5 +192,11 @@ function describePlan(r: Resolved, kv: ReturnType<typeof kvAccounting>, measured
       savingsVsFp16: fp16Monthly === null ? null : quantity(fp16Monthly - monthly, 'USD/month'),
       savingsVsFp16Percent: fp16Monthly === null ? null : quantity((100 * (fp16Monthly - monthly)) / fp16Monthly, '%'),
     },
+    serving: servingPlan(format, kvFormatLabel(format), input.model.source ?? null, {
+      tensorParallel: tp,
+      replicas: plan.replicas,
+      conversationsPerReplica: plan.batch,
+      context: s.context,
+    }),
   };
 }

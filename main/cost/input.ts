@@ -54,6 +54,8 @@ export const costInputSchema = z
     weights: z.enum(weightPrecisions).default('fp16'),
     /** Which decode speed leads: ResKV's measured speed relative to fp16, or the fused-kernel roofline projection. */
     decodeHeadline: z.enum(['measured', 'projection']).default('measured'),
+    /** The perplexity increase (%) the operator accepts (Tradeoffs view): the recommendation stays within it. */
+    acceptableLossPercent: nonNegative.optional(),
     kv: z
       .array(z.strictObject({ format: kvFormatSchema, measuredQuality: measuredQualitySchema.optional() }))
       .min(1, 'give at least one KV format'),
