@@ -40,6 +40,7 @@ const numericOptions: Array<{ flag: string; path: string[]; help: string; effici
   { flag: 'reserve', path: ['deployment', 'runtimeReserveFraction'], help: 'share of GPU memory kept for the runtime (default 0.1)' },
   { flag: 'tp', path: ['deployment', 'tensorParallel'], help: 'GPUs per model replica (default: the smallest that works)' },
   { flag: 'gpus-available', path: ['deployment', 'gpusAvailable'], help: 'GPUs you have: says whether they suffice' },
+  { flag: 'acceptable-loss', path: ['acceptableLossPercent'], help: 'perplexity increase (%) you accept: the headline picks the cheapest format within it' },
   { flag: 'decode-efficiency', path: ['efficiency', 'decode'], help: 'share of peak bandwidth decode reaches (default 0.6, assumed)', efficiency: true },
   { flag: 'compute-efficiency', path: ['efficiency', 'prefill'], help: 'share of peak FLOP/s reached (default 0.5, assumed)', efficiency: true },
 ];

@@ -115,5 +115,5 @@ export function formatCostTable(e: CostEstimate): string {
   const lines = [['', ...report.columns], ...report.rows.map((r) => [r.label, ...r.cells])];
   const widths = lines[0].map((_, c) => Math.max(...lines.map((r) => r[c].length)));
   const table = lines.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
-  return [...report.header, '', ...table, '', 'notes:', ...report.notes.map((n) => `  - ${n}`)].join('\n');
+  return [...report.header, '', e.recommendation.sentence, '', ...table, '', 'notes:', ...report.notes.map((n) => `  - ${n}`)].join('\n');
 }

@@ -44,6 +44,12 @@ describe('reskv cost (in process)', () => {
     expect(out).toMatch(/approximate price/);
   });
 
+  it('leads with the headline: with no quality measured on the command line, fp16 and what the others would save', async () => {
+    const { out } = await runCost([...issueCase, '--acceptable-loss', '5']);
+    expect(out).toContain('\nRecommended: fp16, 2 GPUs, $502/month: no format that needs fewer GPUs is known to stay within the acceptable 5%.');
+    expect(out).toContain('q4_0 would need 1 GPU ($251/month), but its quality was not measured on this model');
+  });
+
   it('prints the whole estimate as JSON', async () => {
     const { out } = await runCost([...issueCase, '--json', '--weights', 'int8', '--pricing', 'cloud']);
     const estimate = JSON.parse(out) as CostEstimate;
