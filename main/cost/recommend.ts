@@ -39,6 +39,8 @@ export interface Recommendation {
   savings: Savings | null;
   /** When no format at all needs fewer GPUs than fp16: what the memory in use holds. */
   notBottleneck: { weightsPercent: number; kvPercent: number; reason: string } | null;
+  /** The cheapest format of all, whatever its quality (measured or not). */
+  cheapest: FormatOutcome | null;
   /** A cheaper format than the chosen one whose quality was not measured (so it could not be chosen). */
   unmeasuredCheaper: FormatOutcome | null;
   /** A cheaper format measured beyond the acceptable loss. */
@@ -123,7 +125,7 @@ export function recommend(formats: FormatEstimate[], acceptableLossPercent: numb
   const cheaperThanChosen = (o: FormatOutcome) => chosen === null || cheaper(o, chosen) < 0;
   const unmeasuredCheaper = cheapest(outcomes.filter((o) => o.loss === null && cheaperThanChosen(o)));
   const lossierCheaper = cheapest(outcomes.filter((o) => o.loss !== null && !within(o) && cheaperThanChosen(o)));
-  const result = { acceptableLossPercent, chosen, fp16, savings, notBottleneck, unmeasuredCheaper, lossierCheaper, outcomes };
+  const result = { acceptableLossPercent, chosen, fp16, savings, notBottleneck, cheapest: best, unmeasuredCheaper, lossierCheaper, outcomes };
   return { ...result, sentence: describe(result) };
 }
 

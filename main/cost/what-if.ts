@@ -14,6 +14,8 @@ export interface WhatIfRow {
   fp16: { gpus: number; monthlyUsd: number } | null;
   chosen: { label: string; gpus: number; monthlyUsd: number } | null;
   savingUsdPerMonth: number | null;
+  /** The cheapest format compared, whatever its quality; `measured` says whether its quality is known. */
+  cheapest: { label: string; gpus: number; measured: boolean } | null;
   /** Why this row has no figures (an input the estimator refuses, e.g. no price for that GPU). */
   problem: string | null;
 }
@@ -36,11 +38,12 @@ function row(input: CostInput, value: string, current: boolean): WhatIfRow {
       fp16: r.fp16 && { gpus: r.fp16.gpus, monthlyUsd: r.fp16.monthlyUsd },
       chosen: r.chosen && { label: r.chosen.label, gpus: r.chosen.gpus, monthlyUsd: r.chosen.monthlyUsd },
       savingUsdPerMonth: r.savings?.usdPerMonth ?? null,
+      cheapest: r.cheapest && { label: r.cheapest.label, gpus: r.cheapest.gpus, measured: r.cheapest.loss !== null },
       problem: r.chosen ? null : 'no format fits',
     };
   } catch (err) {
     if (!(err instanceof CostInputError)) throw err;
-    return { value, current, fp16: null, chosen: null, savingUsdPerMonth: null, problem: err.message.replace(/^invalid cost input: /, '') };
+    return { value, current, fp16: null, chosen: null, savingUsdPerMonth: null, cheapest: null, problem: err.message.replace(/^invalid cost input: /, '') };
   }
 }
 

@@ -112,8 +112,11 @@ export function measuredQualityFor(format: KvOption['format'], measured: Pick<Me
   };
 }
 
-/** Turns the form into the estimator's input; the backend validates every field. */
-export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured: MeasuredSweep | null = null): CostInput {
+/**
+ * Turns the form into the estimator's input; the backend validates every field. `acceptableLossPercent`
+ * is the Tradeoffs view's acceptable perplexity increase (the recommendation stays within it).
+ */
+export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured: MeasuredSweep | null = null, acceptableLossPercent: number | null = null): CostInput {
   const geometry = measured && form.presetId === measuredModelId(measured.run) ? measured.run.geometry : catalog.presets.find((p) => p.id === form.presetId)?.geometry;
   if (!geometry) throw new CostFormError(`Choose a model (unknown preset '${form.presetId}')`);
   const hardware = catalog.hardware.find((h) => h.entry.id === form.gpuId)?.entry;
@@ -139,6 +142,7 @@ export function costInputFromForm(form: CostForm, catalog: CostCatalog, measured
     hardware,
     weights: form.weights,
     decodeHeadline: form.decodeHeadline,
+    ...(acceptableLossPercent !== null && { acceptableLossPercent }),
     kv,
     workload: {
       users: Number(form.users),
@@ -168,6 +172,9 @@ interface CostState {
   /** Quality measured on this machine, attached to the formats it covers. */
   measured: MeasuredSweep | null;
   setMeasured(measured: MeasuredSweep | null): void;
+  /** The acceptable perplexity increase set in Tradeoffs (the views keep it in step). */
+  acceptableLossPercent: number | null;
+  setAcceptableLoss(percent: number | null): void;
   load(bridge: ResKvBridge): Promise<void>;
   update(patch: Partial<CostForm>): void;
   chooseModel(presetId: string): void;
@@ -186,6 +193,8 @@ export const useCost = create<CostState>((set, get) => ({
   busy: false,
   measured: null,
   setMeasured: (measured) => set({ measured }),
+  acceptableLossPercent: null,
+  setAcceptableLoss: (acceptableLossPercent) => set({ acceptableLossPercent }),
   load: async (bridge) => {
     try {
       set({ catalog: await bridge.cost.catalog(), error: null });
@@ -201,7 +210,7 @@ export const useCost = create<CostState>((set, get) => ({
     if (!catalog) return;
     set({ busy: true });
     try {
-      set({ result: await bridge.cost.estimate(costInputFromForm(form, catalog, measured)), error: null });
+      set({ result: await bridge.cost.estimate(costInputFromForm(form, catalog, measured, get().acceptableLossPercent)), error: null });
     } catch (err) {
       set({ error: message(err) });
     } finally {

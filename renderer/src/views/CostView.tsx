@@ -1,11 +1,11 @@
-// Cost: the deployment estimator's inputs and outputs, with charts. Everything is computed by the
-// backend's estimateDeploymentCost; this view only collects inputs and shows results.
+// Cost: the workload in, the answer out: the recommended KV format and its savings, the Pareto and
+// capacity charts, what-if sweeps and a serving plan. Everything is computed by the backend's
+// estimator; this view only collects inputs and shows results.
 import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
 import { measuredModelId, scalarFormats, useCost, type CostForm } from '../state/cost.js';
-import { CostCharts } from './cost/CostCharts.js';
-import { CostNotes, CostTable } from './cost/CostTable.js';
+import { CostResults, useEstimateFollowsAcceptableLoss } from './cost/CostResults.js';
 import { HardwareForm } from './cost/HardwareForm.js';
 import { MeasuredSweep } from './cost/MeasuredSweep.js';
 import { Field, Select, TextInput } from './Field.js';
@@ -33,7 +33,7 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
         void estimate(bridge);
       }}
     >
-      <div className="form-grid">
+      <div className="form-grid primary-inputs">
         <Field label="Model">
           <Select
             value={form.presetId}
@@ -44,23 +44,10 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
         <Field label="GPU">
           <Select value={form.gpuId} onChange={(gpuId) => update({ gpuId })} options={catalog.hardware.map((h) => ({ value: h.entry.id, label: `${h.entry.name}${h.origin === 'user' ? ' (yours)' : ''}` }))} />
         </Field>
-        <Field label="Weights">
-          <Select value={form.weights} onChange={(weights) => update({ weights })} options={(['fp16', 'bf16', 'int8', 'int4'] as const).map((w) => ({ value: w, label: w }))} />
-        </Field>
         {text('users', 'Concurrent conversations', 'users at once')}
         {text('context', 'Context length', 'tokens per conversation')}
-        {text('promptTokens', 'Prompt tokens')}
-        {text('answerTokens', 'Answer tokens')}
         {text('targetTokensPerSecond', 'Target tokens/s per user')}
-        <Field label="Pricing">
-          <Select value={form.pricing} onChange={(pricing) => update({ pricing })} options={[{ value: 'own', label: 'buy (amortised)' }, { value: 'cloud', label: 'rent (cloud $/h)' }]} />
-        </Field>
-        {form.pricing === 'own' ? text('purchaseUsdPerGpu', 'Price per GPU (USD)') : text('cloudUsdPerGpuHour', 'Cloud USD per GPU-hour')}
-        {form.pricing === 'own' && text('amortisationMonths', 'Amortisation (months)')}
-        {form.pricing === 'own' && text('electricityUsdPerKWh', 'Electricity (USD/kWh)')}
-        {form.pricing === 'own' && text('pue', 'PUE')}
-        {text('utilisation', 'Utilisation (0-1)')}
-        <Field label="Decode speed shown first">
+        <Field label="Decode speed for GPU counts">
           <Select
             value={form.decodeHeadline}
             onChange={(decodeHeadline) => update({ decodeHeadline })}
@@ -71,17 +58,35 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
           />
         </Field>
       </div>
-      <fieldset className="formats">
-        <legend>KV formats</legend>
-        {scalarFormats.map((f) => (
-          <label key={f} className="check">
-            <input type="checkbox" checked={form.scalar[f]} onChange={(e) => update({ scalar: { ...form.scalar, [f]: e.target.checked } })} /> {f}
-          </label>
-        ))}
-        {text('rvqDepths', 'RVQ depths', 'comma-separated, e.g. 4, 8')}
-        {text('codebookSize', 'Codebook size C', 'power of two')}
-        {text('groupSize', 'Group size', 'channels per group')}
-      </fieldset>
+      <details className="more-inputs">
+        <summary>Weights, prompt and answer, money, KV formats</summary>
+        <div className="form-grid">
+          <Field label="Weights">
+            <Select value={form.weights} onChange={(weights) => update({ weights })} options={(['fp16', 'bf16', 'int8', 'int4'] as const).map((w) => ({ value: w, label: w }))} />
+          </Field>
+          {text('promptTokens', 'Prompt tokens')}
+          {text('answerTokens', 'Answer tokens')}
+          <Field label="Pricing">
+            <Select value={form.pricing} onChange={(pricing) => update({ pricing })} options={[{ value: 'own', label: 'buy (amortised)' }, { value: 'cloud', label: 'rent (cloud $/h)' }]} />
+          </Field>
+          {form.pricing === 'own' ? text('purchaseUsdPerGpu', 'Price per GPU (USD)') : text('cloudUsdPerGpuHour', 'Cloud USD per GPU-hour')}
+          {form.pricing === 'own' && text('amortisationMonths', 'Amortisation (months)')}
+          {form.pricing === 'own' && text('electricityUsdPerKWh', 'Electricity (USD/kWh)')}
+          {form.pricing === 'own' && text('pue', 'PUE')}
+          {text('utilisation', 'Utilisation (0-1)')}
+        </div>
+        <fieldset className="formats">
+          <legend>KV formats</legend>
+          {scalarFormats.map((f) => (
+            <label key={f} className="check">
+              <input type="checkbox" checked={form.scalar[f]} onChange={(e) => update({ scalar: { ...form.scalar, [f]: e.target.checked } })} /> {f}
+            </label>
+          ))}
+          {text('rvqDepths', 'RVQ depths', 'comma-separated, e.g. 4, 8')}
+          {text('codebookSize', 'Codebook size C', 'power of two')}
+          {text('groupSize', 'Group size', 'channels per group')}
+        </fieldset>
+      </details>
       <button type="submit" disabled={busy}>
         {busy ? 'Estimating…' : 'Estimate'}
       </button>
@@ -98,6 +103,7 @@ export function CostView() {
   const error = useCost((s) => s.error);
   const hardware = useCost((s) => s.catalog?.hardware);
   const userHardware = useMemo(() => hardware?.filter((h) => h.origin === 'user') ?? [], [hardware]);
+  useEstimateFollowsAcceptableLoss(bridge);
   useEffect(() => {
     if (bridge && !loaded) void load(bridge);
   }, [bridge, loaded, load]);
@@ -110,13 +116,7 @@ export function CostView() {
       {bridge && <CostInputs bridge={bridge} />}
       {bridge && loaded && <HardwareForm bridge={bridge} userEntries={userHardware} />}
       <ErrorMessage message={error} />
-      {result && (
-        <>
-          <CostNotes report={result.report} />
-          <CostTable report={result.report} />
-          <CostCharts estimate={result.estimate} />
-        </>
-      )}
+      {result && <CostResults result={result} />}
     </section>
   );
 }

@@ -1,13 +1,13 @@
 // Report: the PoC report a team brings to its purchase meeting — machine, model, measurements, the
 // chosen acceptable loss and depth, and the cost comparison with its charts — exported in one click
 // as a self-contained HTML file (and PDF in the Electron app).
-import { useEffect, useRef, useState } from 'react';
+import { Fragment, useEffect, useRef, useState } from 'react';
 import { useConnection } from '../state/connection.js';
 import { useCost } from '../state/cost.js';
 import { useModels } from '../state/models.js';
 import { useChat } from '../state/chat.js';
-import { CostCharts } from './cost/CostCharts.js';
-import { CostNotes, CostTable } from './cost/CostTable.js';
+import { CostResults, useEstimateFollowsAcceptableLoss } from './cost/CostResults.js';
+import { costProvenance } from './cost/provenance.js';
 import { formatCount, memoryCells } from './format.js';
 import { describeCalibration } from './models/describe-calibration.js';
 import { downloadHtml, reportDocument } from './report/report-document.js';
@@ -25,8 +25,10 @@ export function ReportView() {
   const refreshModels = useModels((s) => s.refresh);
   const sessions = useChat((s) => s.sessions);
   const figures = useChat((s) => s.figures);
+  const measuredSweep = useCost((s) => s.measured);
   const content = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<string | null>(null);
+  useEstimateFollowsAcceptableLoss(bridge);
   useEffect(() => {
     if (bridge && !costLoaded) void loadCost(bridge);
     if (bridge && models === null) void refreshModels(bridge);
@@ -142,9 +144,15 @@ export function ReportView() {
         <h2>Cost comparison</h2>
         {cost ? (
           <>
-            <CostNotes report={cost.report} />
-            <CostTable report={cost.report} />
-            <CostCharts estimate={cost.estimate} />
+            <dl className="facts" aria-label="Where the cost figures come from">
+              {costProvenance(cost.estimate, measuredSweep, date).map((line) => (
+                <Fragment key={line.term}>
+                  <dt>{line.term}</dt>
+                  <dd>{line.text}</dd>
+                </Fragment>
+              ))}
+            </dl>
+            <CostResults result={cost} open />
           </>
         ) : (
           <p className="notice">No cost estimate yet (Cost view).</p>
