@@ -6,7 +6,10 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28
 table { border-collapse: collapse; font-size: 12.5px; margin: 8px 0; } th, td { padding: 4px 10px; border-bottom: 1px solid #e3e6ec; text-align: right; white-space: nowrap; }
 th[scope='row'] { text-align: left; font-weight: 500; color: #5b6475; } dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; }
 dt { color: #5b6475; } dd { margin: 0; } .notice { background: #fff6e0; border: 1px solid #e7c86e; border-radius: 6px; padding: 8px 12px; }
-figure { margin: 12px 0; } figcaption { font-weight: 600; font-size: 13px; } ul { color: #5b6475; font-size: 12.5px; } button, select, input, .report-controls { display: none; }
+figure { margin: 12px 0; } .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.headline-sentence { font-weight: 600; font-size: 15px; } .stats { display: grid; grid-template-columns: repeat(5, 1fr); gap: 8px; } .stat strong { display: block; font-size: 17px; }
+.what-if { display: grid; grid-template-columns: 1fr 1fr 1.35fr; gap: 12px; align-items: start; } .what-if th, .what-if td { white-space: normal; }
+code { display: block; white-space: pre-wrap; overflow-wrap: anywhere; background: #f1f3f6; padding: 4px 6px; font-size: 12px; } figcaption { font-weight: 600; font-size: 13px; } ul { color: #5b6475; font-size: 12.5px; } button, select, input, .report-controls { display: none; }
 `;
 
 export function reportDocument(title: string, bodyHtml: string): string {
