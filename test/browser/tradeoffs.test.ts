@@ -87,6 +87,12 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     await expect.poll(() => page.getByRole('note', { name: 'Measured quality' }).textContent()).toContain(`stories260K on tinystories-valid-sample.txt (128 tokens`);
     expect(await page.getByLabel('Model', { exact: true }).inputValue()).toBe('library:stories260K');
     expect(await page.getByRole('textbox', { name: 'Context length' }).inputValue()).toBe('512');
+    // The headline weighs the measured quality against the acceptable loss (the threshold set above).
+    await expect.poll(() => page.getByTestId('cost-headline').textContent()).toMatch(/^Recommended: /);
+    const pareto = page.getByRole('figure', { name: 'Quality loss against monthly cost' });
+    expect(await pareto.getByText('acceptable', { exact: true }).count()).toBe(1);
+    expect(await pareto.getByText('not measured', { exact: true }).count()).toBe(0); // every format was measured
+    await page.getByText('Every figure per format').click();
     const table = page.getByRole('table', { name: 'Cost estimate per KV format' });
     // fp16 KV bytes per token of the measured model itself (640), not a preset's.
     await expect.poll(() => table.getByRole('row', { name: /^KV bytes per token/ }).locator('td').first().textContent()).toBe('640');
