@@ -36,7 +36,7 @@ export function niceStep(span: number, count: number): number {
 export function niceTicks(low: number, high: number, count = 5): number[] {
   const step = niceStep(high - low || 1, count);
   const ticks: number[] = [];
-  for (let t = Math.floor(low / step) * step; t < high + step - 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  for (let t = Math.floor(low / step) * step; t < high + step - 1e-9; t += step) ticks.push(Number(t.toPrecision(12)) + 0); // + 0: no -0 tick
   return ticks;
 }
 
