@@ -131,8 +131,8 @@ export function recommend(formats: FormatEstimate[], acceptableLossPercent: numb
 
 function describe(r: Omit<Recommendation, 'sentence'>): string {
   const { chosen, fp16, savings, notBottleneck } = r;
-  if (!fp16) return 'fp16 is not among the formats (or does not fit), so there is no baseline to save against: add fp16.';
-  if (!chosen) return 'No format fits this workload.';
+  if (!chosen) return 'No format both fits this workload and has a known quality within the acceptable loss.';
+  if (!fp16) return `Recommended: ${chosen.label}, ${gpus(chosen.gpus)}, ${usd(chosen.monthlyUsd)}/month; fp16 is not compared or does not fit, so no saving against it is shown.`;
   const within = r.acceptableLossPercent === null ? 'no acceptable loss set in Tradeoffs' : `within the acceptable ${r.acceptableLossPercent}%`;
   const lines: string[] = [];
   if (notBottleneck) {

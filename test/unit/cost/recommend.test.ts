@@ -101,6 +101,22 @@ describe('Llama-3-8B, 32 users x 8k on L40S: fp16 needs 2 GPUs, the compressed f
     expect(r.sentence).toContain('carried over perplexity change of +2.00%');
   });
 
+  it('recommends without savings when fp16 does not fit: 92 tokens/s per user on L4s', () => {
+    // Even split over 8 L4s (300 GB/s x 0.6 each), one fp16 step reads (15.01 GB + 8192 x 131,072 B) / 8:
+    // 89.5 tokens/s; q4_0 (36,864 B/token) reaches 94.0, so only q4_0 meets 92.
+    const r = estimateDeploymentCost(
+      l40s([{ format: { kind: 'fp16' } }, { format: { kind: 'q4_0' }, measuredQuality: quality(1) }], {
+        hardware: hardware('l4'),
+        workload: { users: 1, context: 8192, targetDecodeTokensPerSecondPerUser: 92 },
+        acceptableLossPercent: 5,
+      }),
+    ).recommendation;
+    expect(r.fp16).toBeNull();
+    expect(r.chosen).toMatchObject({ label: 'q4_0', gpus: 8 });
+    expect(r.savings).toBeNull();
+    expect(r.sentence).toMatch(/^Recommended: q4_0, 8 GPUs, \$[\d,]+\/month; fp16 is not compared or does not fit, so no saving against it is shown\.$/);
+  });
+
   it('without an acceptable loss only fp16 qualifies', () => {
     const r = estimateDeploymentCost(l40s(kv)).recommendation;
     expect(r.acceptableLossPercent).toBeNull();
