@@ -3,9 +3,9 @@
 // disk (transcript + KV cache, saved as one step by conversation-files.ts) so a restarted app
 // continues without recomputing.
 import { randomUUID } from 'node:crypto';
-import type { BackendEvent, CacheName, ChatFigures, ChatSession, SamplingOptions } from '../api/types.js';
-import type { EngineModel } from '../engine/engine-model.js';
-import { chatFigures, generationOptions } from './api-shapes.js';
+import type { BackendEvent, CacheName, ChatFigures, ChatSession, SamplingOptions, TranscriptMessage } from '../api/types.js';
+import type { ConversationCopy, EngineModel } from '../engine/engine-model.js';
+import { chatFigures, deepest, generationOptions } from './api-shapes.js';
 import type { ConversationFiles, Transcript } from './conversation-files.js';
 import type { ModelPool, PooledModel } from './model-pool.js';
 
@@ -13,6 +13,9 @@ interface LiveConversation {
   model: PooledModel;
   transcript: Transcript;
 }
+
+/** Titles of the background jobs that ran at any time between two instants (ISO times). */
+export type JobsDuring = (from: string, to: string) => string[];
 
 function newConversationId(): string {
   return `chat-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
@@ -26,6 +29,7 @@ export class ChatConversations {
     private readonly pool: ModelPool,
     private readonly saved: ConversationFiles,
     private readonly publish: (event: BackendEvent) => void,
+    private readonly jobsDuring: JobsDuring,
   ) {
     saved.sweep(); // what saves killed mid-way left behind
   }
@@ -113,24 +117,64 @@ export class ChatConversations {
     return this.session(twinId);
   }
 
-  async send(id: string, text: string, options: SamplingOptions): Promise<ChatSession> {
+  /**
+   * Reopens conversation `id` from its history, edited by `edit`, with an empty cache (the next reply
+   * prefills the history), keeping its residual depth.
+   */
+  private rebuild(engine: EngineModel, id: string, edit: (copy: ConversationCopy) => ConversationCopy): void {
+    const depth = deepest(engine.figures(id));
+    const copy = edit(engine.copyConversation(id));
+    engine.close(id);
+    engine.continueConversation(id, copy);
+    if (depth !== null) engine.setDepth(id, { depth });
+  }
+
+  /** Streams one reply on the model's queue (already there), then keeps it with its facts and saves. */
+  private async reply(engine: EngineModel, live: LiveConversation, text: string, options: SamplingOptions, earlier: TranscriptMessage[]): Promise<void> {
+    const { id } = live.transcript;
+    const depth = deepest(engine.figures(id));
+    const startedAt = new Date().toISOString();
+    const stream = engine.send(id, text, generationOptions(options));
+    let next = await stream.next();
+    while (!next.done) {
+      const { index, text: piece, latencyMs } = next.value;
+      this.publish({ type: 'chat-token', conversationId: id, index, text: piece, latencyMs });
+      next = await stream.next();
+    }
+    const now = new Date().toISOString();
+    const { tokens, stopReason, timing, droppedTurns } = next.value;
+    const reply = { depth, tokens: tokens.length, decodeTokensPerSecond: timing.decodeTokensPerSecond, end: stopReason, droppedTurns, duringJobs: this.jobsDuring(startedAt, now) };
+    live.transcript = {
+      ...live.transcript,
+      updatedAt: now,
+      messages: [...earlier, { role: 'user', content: text }, { role: 'assistant', content: next.value.text, reply }],
+    };
+    this.persist(engine, live.transcript);
+    this.publish({ type: 'chat-figures', conversationId: id, figures: chatFigures(next.value.figures) });
+  }
+
+  /** With `dropOldestTurns` the conversation drops its oldest turns from now on when the context is full. */
+  async send(id: string, text: string, options: SamplingOptions, dropOldestTurns = false): Promise<ChatSession> {
     const live = this.liveConversation(id);
     await live.model.run(async (engine) => {
-      const stream = engine.send(id, text, generationOptions(options));
-      let next = await stream.next();
-      while (!next.done) {
-        const { index, text: piece, latencyMs } = next.value;
-        this.publish({ type: 'chat-token', conversationId: id, index, text: piece, latencyMs });
-        next = await stream.next();
+      if (dropOldestTurns && engine.copyConversation(id).overflow !== 'drop-oldest-turns') {
+        this.rebuild(engine, id, (copy) => ({ ...copy, overflow: 'drop-oldest-turns' }));
       }
-      const now = new Date().toISOString();
-      live.transcript = {
-        ...live.transcript,
-        updatedAt: now,
-        messages: [...live.transcript.messages, { role: 'user', content: text }, { role: 'assistant', content: next.value.text }],
-      };
-      this.persist(engine, live.transcript);
-      this.publish({ type: 'chat-figures', conversationId: id, figures: chatFigures(next.value.figures) });
+      await this.reply(engine, live, text, options, live.transcript.messages);
+    });
+    return this.session(id);
+  }
+
+  /** Replaces the last reply with a new one to the same message (the cache is refilled from the history before it). */
+  async regenerate(id: string, options: SamplingOptions): Promise<ChatSession> {
+    const live = this.liveConversation(id);
+    await live.model.run(async (engine) => {
+      const { messages } = live.transcript;
+      const asked = messages.at(-2);
+      if (messages.at(-1)?.role !== 'assistant' || asked?.role !== 'user') throw new Error(`conversation '${id}' has no reply to regenerate`);
+      // the last turn holds the message and its reply (a chat model's copy also lists both as messages)
+      this.rebuild(engine, id, (copy) => ({ ...copy, turns: copy.turns.slice(0, -1), messages: copy.messages && copy.messages.slice(0, -2) }));
+      await this.reply(engine, live, asked.content, options, messages.slice(0, -2));
     });
     return this.session(id);
   }

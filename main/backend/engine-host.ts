@@ -6,7 +6,7 @@
 //                          request-registry.ts tracks what a cancel can reach)
 import { join } from 'node:path';
 import type { BackendEvent, ChatModelInfo, CompletionRequest, CompletionResult } from '../api/types.js';
-import { ChatConversations } from './chat-conversations.js';
+import { ChatConversations, type JobsDuring } from './chat-conversations.js';
 import { CompletionRunner } from './completion-runner.js';
 import { ConversationFiles } from './conversation-files.js';
 import { ModelPool } from './model-pool.js';
@@ -16,9 +16,10 @@ export class EngineHost {
   readonly chat: ChatConversations;
   private readonly completions: CompletionRunner;
 
-  constructor(dataDir: string, publish: (event: BackendEvent) => void) {
+  /** `jobsDuring` names the background jobs that ran during a reply (none by default). */
+  constructor(dataDir: string, publish: (event: BackendEvent) => void, jobsDuring: JobsDuring = () => []) {
     this.pool = new ModelPool(dataDir);
-    this.chat = new ChatConversations(this.pool, new ConversationFiles(join(dataDir, 'conversations')), publish);
+    this.chat = new ChatConversations(this.pool, new ConversationFiles(join(dataDir, 'conversations')), publish, jobsDuring);
     this.completions = new CompletionRunner(this.pool, publish);
   }
 

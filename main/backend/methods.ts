@@ -168,9 +168,10 @@ const methods: MethodTable = {
   },
   'chat.resume': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.chat.resume(id) },
   'chat.send': {
-    args: z.tuple([conversationIdSchema, z.string().min(1, 'write a message').max(200_000), samplingSchema]),
-    run: ({ engine }, id, text, options) => engine.chat.send(id, text, options),
+    args: z.tuple([conversationIdSchema, z.string().min(1, 'write a message').max(200_000), samplingSchema, z.boolean().optional()]),
+    run: ({ engine }, id, text, options, dropOldestTurns) => engine.chat.send(id, text, options, dropOldestTurns),
   },
+  'chat.regenerate': { args: z.tuple([conversationIdSchema, samplingSchema]), run: ({ engine }, id, options) => engine.chat.regenerate(id, options) },
   'chat.cancel': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.chat.cancel(id) },
   'chat.setDepth': { args: z.tuple([conversationIdSchema, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.chat.setDepth(id, depth) },
   'chat.fork': {
