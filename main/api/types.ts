@@ -318,8 +318,10 @@ export interface TradeoffSweepOptions {
   scalarBaselines: boolean;
   /** Decode latency is measured with this many tokens in the cache ... */
   latencyContext: number;
-  /** ... over this many decoded tokens. */
+  /** ... over this many decoded tokens ... */
   latencySteps: number;
+  /** ... in this many interleaved rounds over all caches (default 5; runs kept before rounds existed: 1). */
+  latencyRounds?: number;
 }
 
 export type RvqGroupingName = 'strided' | 'contiguous';
@@ -340,9 +342,11 @@ export interface TradeoffPoint {
   meanKl: number;
   /** Share of positions whose most likely next token matches fp16's (0..1). */
   top1Agreement: number;
-  /** Median milliseconds per decoded token at the sweep's latency context. */
+  /** Median milliseconds per decoded token at the sweep's latency context (the median over rounds of each round's median). */
   decodeMsPerToken: number;
   decodeTokensPerSecond: number;
+  /** The rounds' range of decodeMsPerToken (absent in runs kept before repeats were measured). */
+  decodeMsRange?: { low: number; high: number; rounds: number };
 }
 
 /** A finished sweep as kept in the data folder. */
@@ -358,6 +362,8 @@ export interface TradeoffRun {
   geometry: ModelGeometry;
   fp16BytesPerToken: number;
   points: TradeoffPoint[];
+  /** Background jobs that ran while the latency was measured (its figures are then not representative). */
+  latencyDuringJobs?: string[];
 }
 
 /** A model's kept sweeps, newest first; `problem` says why a damaged results file could not be read. */
