@@ -42,7 +42,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     const text = { kind: 'files' as const, paths: [fixtures.validSample] };
     await calibrateModel(folder, { text, settings: { depth: 4, codebookSize: 64, groupSize: 16, maxVectors: 2000, name: 'strided' } });
     await calibrateModel(folder, { text, settings: { depth: 4, codebookSize: 64, groupSize: 16, maxVectors: 2000, name: 'contiguous', keyGrouping: 'contiguous' } });
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await backend?.close();
