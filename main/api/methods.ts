@@ -16,6 +16,7 @@ export const apiMethodNames = [
   'chat.start',
   'chat.resume',
   'chat.send',
+  'chat.regenerate',
   'chat.cancel',
   'chat.setDepth',
   'chat.fork',

@@ -230,6 +230,27 @@ export interface ChatMessage {
   content: string;
 }
 
+/** How a reply ended: its own end (eos, a stop string), cut (max tokens, context full), or stopped by the operator. */
+export type ReplyEnd = 'eos' | 'stop-string' | 'max-tokens' | 'context-full' | 'cancelled';
+
+/** What was measured for one reply (kept with it in the transcript). */
+export interface ReplyFacts {
+  /** Residual depth the reply was generated at (rvq; null for other caches). */
+  depth: number | null;
+  tokens: number;
+  decodeTokensPerSecond: number;
+  end: ReplyEnd;
+  /** Oldest turns dropped from the context to make room before this reply. */
+  droppedTurns: number;
+  /** Background jobs (calibration, import, sweep, task check) that ran while it was generated: its speed is not representative. */
+  duringJobs: string[];
+}
+
+/** A transcript message; an assistant's carries its reply facts (absent in conversations saved before they were kept). */
+export interface TranscriptMessage extends ChatMessage {
+  reply?: ReplyFacts;
+}
+
 /** A conversation as saved (survives restarts); `open` when its cache is loaded now. */
 export interface ChatSession {
   id: string;
@@ -239,7 +260,7 @@ export interface ChatSession {
   updatedAt: string;
   /** The conversation this one was forked from (chat.fork), when it was. */
   forkedFrom?: string;
-  messages: ChatMessage[];
+  messages: TranscriptMessage[];
   open: { info: ChatModelInfo; figures: ChatFigures } | null;
   /** Set when the saved conversation cannot be read: why (it is listed, not hidden; model and messages are then empty). */
   problem?: string;
@@ -300,8 +321,10 @@ export interface TradeoffSweepOptions {
   scalarBaselines: boolean;
   /** Decode latency is measured with this many tokens in the cache ... */
   latencyContext: number;
-  /** ... over this many decoded tokens. */
+  /** ... over this many decoded tokens ... */
   latencySteps: number;
+  /** ... in this many interleaved rounds over all caches (default 5; runs kept before rounds existed: 1). */
+  latencyRounds?: number;
 }
 
 export type RvqGroupingName = 'strided' | 'contiguous';
@@ -322,9 +345,11 @@ export interface TradeoffPoint {
   meanKl: number;
   /** Share of positions whose most likely next token matches fp16's (0..1). */
   top1Agreement: number;
-  /** Median milliseconds per decoded token at the sweep's latency context. */
+  /** Median milliseconds per decoded token at the sweep's latency context (the median over rounds of each round's median). */
   decodeMsPerToken: number;
   decodeTokensPerSecond: number;
+  /** The rounds' range of decodeMsPerToken (absent in runs kept before repeats were measured). */
+  decodeMsRange?: { low: number; high: number; rounds: number };
 }
 
 /** A finished sweep as kept in the data folder. */
@@ -340,6 +365,8 @@ export interface TradeoffRun {
   geometry: ModelGeometry;
   fp16BytesPerToken: number;
   points: TradeoffPoint[];
+  /** Background jobs that ran while the latency was measured (its figures are then not representative). */
+  latencyDuringJobs?: string[];
 }
 
 /** A model's kept sweeps, newest first; `problem` says why a damaged results file could not be read. */
@@ -427,8 +454,14 @@ export interface ResKvBridge {
     start(model: string, cache: CacheName, system: string | null): Promise<ChatSession>;
     /** Loads a saved conversation's cache back (no recomputation). */
     resume(id: string): Promise<ChatSession>;
-    /** Sends a message; tokens arrive as chat-token events; resolves after the reply. */
-    send(id: string, text: string, options: SamplingOptions): Promise<ChatSession>;
+    /**
+     * Sends a message; tokens arrive as chat-token events; resolves after the reply. With
+     * dropOldestTurns the conversation from now on drops its oldest turns when the context is full
+     * (instead of refusing the message or cutting the reply).
+     */
+    send(id: string, text: string, options: SamplingOptions, dropOldestTurns?: boolean): Promise<ChatSession>;
+    /** Replaces the last reply with a new one to the same message. */
+    regenerate(id: string, options: SamplingOptions): Promise<ChatSession>;
     cancel(id: string): Promise<boolean>;
     /** Residual depth from the next token on (rvq caches). */
     setDepth(id: string, depth: number): Promise<ChatFigures>;

@@ -10,8 +10,23 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
+import type { Same } from '../api/same-type.js';
+import type { TranscriptMessage } from '../api/types.js';
 import { processIsAlive, writeFileAtomic } from '../atomic-file.js';
 import { conversationIdSchema } from '../engine/conversation-id.js';
+
+const replyFactsSchema = z.strictObject({
+  depth: z.number().int().positive().nullable(),
+  tokens: z.number().int().nonnegative(),
+  decodeTokensPerSecond: z.number().nonnegative(),
+  end: z.enum(['eos', 'stop-string', 'max-tokens', 'context-full', 'cancelled']),
+  droppedTurns: z.number().int().nonnegative(),
+  duringJobs: z.array(z.string()),
+});
+const messageSchema = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string(), reply: replyFactsSchema.optional() });
+// Compile-time check: the API's message type is exactly what a saved transcript holds.
+const typesMatch: Same<z.infer<typeof messageSchema>, TranscriptMessage> = true;
+void typesMatch;
 
 export const transcriptSchema = z.strictObject({
   id: z.string(),
@@ -20,7 +35,7 @@ export const transcriptSchema = z.strictObject({
   createdAt: z.string(),
   updatedAt: z.string(),
   forkedFrom: z.string().optional(),
-  messages: z.array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() })),
+  messages: z.array(messageSchema),
 });
 export type Transcript = z.infer<typeof transcriptSchema>;
 

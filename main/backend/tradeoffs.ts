@@ -17,6 +17,7 @@ import type { ModelManifest } from '../model/manifest.js';
 import type { JobControl, JobRegistry } from './jobs.js';
 import { keptRuns } from './kept-runs.js';
 import { modelIdSchema } from '../model/model-id.js';
+import { jobTitlesDuring } from './job-overlap.js';
 import { libraryFor, loadSettings } from './settings.js';
 import type { Same } from '../api/same-type.js';
 
@@ -30,7 +31,11 @@ export const tradeoffSweepOptionsSchema = z.strictObject({
   scalarBaselines: z.boolean(),
   latencyContext: count(1, 1 << 20),
   latencySteps: count(2, 1024),
+  latencyRounds: count(1, 100).optional(),
 });
+
+/** Interleaved latency rounds when a request does not say. */
+export const defaultLatencyRounds = 5;
 
 const grouping = z.enum(['strided', 'contiguous']);
 const finite = z.number().finite();
@@ -48,6 +53,7 @@ const pointSchema = z.strictObject({
   top1Agreement: z.number().min(0).max(1),
   decodeMsPerToken: finite,
   decodeTokensPerSecond: finite,
+  decodeMsRange: z.strictObject({ low: finite, high: finite, rounds: z.number().int().positive() }).optional(),
 });
 const runSchema = z.strictObject({
   id: z.string(),
@@ -60,6 +66,7 @@ const runSchema = z.strictObject({
   geometry: modelGeometrySchema,
   fp16BytesPerToken: finite,
   points: z.array(pointSchema),
+  latencyDuringJobs: z.array(z.string()).optional(),
 });
 // Compile-time checks: what is read back is exactly the API's types.
 const typesMatch: [Same<z.infer<typeof runSchema>, TradeoffRun>, Same<z.infer<typeof tradeoffSweepOptionsSchema>, TradeoffSweepOptions>] = [true, true];
@@ -117,8 +124,9 @@ function apiPoint(p: DepthSweepPoint): TradeoffPoint {
     perplexityChangePercent: p.quality.perplexityChangePercent,
     meanKl: p.quality.meanKl,
     top1Agreement: p.quality.top1Agreement,
-    decodeMsPerToken: p.decode.latencyP50Ms,
-    decodeTokensPerSecond: p.decode.decodeTokensPerSecond,
+    decodeMsPerToken: p.decode.medianMs,
+    decodeTokensPerSecond: 1000 / p.decode.medianMs,
+    decodeMsRange: { low: p.decode.lowMs, high: p.decode.highMs, rounds: p.decode.roundsMs.length },
   };
 }
 
@@ -134,7 +142,8 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
   const { documents, file: text } = readSweepText(options.textPath);
   const { providers, threads } = loadSettings(dataDir).settings;
   const startedAt = new Date().toISOString();
-  return jobs.start(
+  let latencyFrom: string | null = null;
+  const job = jobs.start(
     { kind: 'sweep', title: `Depth sweep of ${model} on ${text.file}`, model },
     async (control) => {
       const tokenizer = loadLibraryTokenizer(folder, manifest);
@@ -149,24 +158,34 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
         folder,
         manifest,
         tokens,
-        { sets, scalarBaselines: options.scalarBaselines, latency: { context: options.latencyContext, steps: options.latencySteps } },
-        { session: { providers, threads }, signal: control.signal, onProgress: (p) => control.report(describeProgress(p)) },
+        { sets, scalarBaselines: options.scalarBaselines, latency: { context: options.latencyContext, steps: options.latencySteps, rounds: options.latencyRounds ?? defaultLatencyRounds } },
+        {
+          session: { providers, threads },
+          signal: control.signal,
+          onProgress: (p) => {
+            if (p.phase === 'latency') latencyFrom ??= new Date().toISOString();
+            control.report(describeProgress(p));
+          },
+        },
       );
+      const finishedAt = new Date().toISOString();
       const run: TradeoffRun = {
         id: `sweep-${startedAt.replace(/[:.]/g, '-')}`,
         model,
         startedAt,
-        finishedAt: new Date().toISOString(),
+        finishedAt,
         options,
         text: { file: text.file, sha256: text.sha256, documents: text.documents, tokens: tokens.length, positions: points[0].quality.positions },
         machine: { platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), provider: points[0].provider, threads },
         geometry: geometryFromModelConfig(model, `ResKV library model (${manifest.source.path})`, manifest.config),
         fp16BytesPerToken: points[0].fp16BytesPerToken,
         points: points.map(apiPoint),
+        latencyDuringJobs: jobTitlesDuring(jobs.list(), latencyFrom ?? startedAt, finishedAt, job.id),
       };
       kept.keep(dataDir, run);
       return run;
     },
     (run) => `${run.points.length} caches measured over ${run.text.tokens} tokens; kept`,
   );
+  return job;
 }

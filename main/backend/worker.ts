@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { useCalibrationWorker } from './calibrations.js';
 import { EngineHost } from './engine-host.js';
 import { JobRegistry } from './jobs.js';
+import { jobTitlesDuring } from './job-overlap.js';
 import { ContextOverflowError } from '../engine/generate.js';
 import { ApiArgumentError, type ArgumentErrorCode } from './errors.js';
 import { callBackendMethod, type BackendContext } from './methods.js';
@@ -18,16 +19,12 @@ const flags = new Int32Array(cancelFlags);
 const post = (message: FromWorker) => port.postMessage(message);
 
 const publish: BackendContext['publish'] = (event) => post({ kind: 'event', event });
-const context: BackendContext = {
-  host,
-  publish,
-  engine: new EngineHost(host.dataDir, publish),
-  // Cancels can arrive while a job blocks this thread; the shared flags let it see them anyway.
-  jobs: new JobRegistry(
-    (job) => post({ kind: 'event', event: { type: 'job', job } }),
-    (id) => Atomics.load(flags, id % flags.length) === id,
-  ),
-};
+// Cancels can arrive while a job blocks this thread; the shared flags let it see them anyway.
+const jobs = new JobRegistry(
+  (job) => post({ kind: 'event', event: { type: 'job', job } }),
+  (id) => Atomics.load(flags, id % flags.length) === id,
+);
+const context: BackendContext = { host, publish, jobs, engine: new EngineHost(host.dataDir, publish, (from, to) => jobTitlesDuring(jobs.list(), from, to)) };
 
 /** Whose fault a failure is: the caller's (bad arguments, an input longer than the context) or ours. */
 function argumentErrorCode(err: unknown): ArgumentErrorCode | null {

@@ -4,6 +4,7 @@
 import { generate } from './generate.js';
 import type { DecoderStep } from './generate.js';
 import type { KvBytes, KvStore } from './kv-store.js';
+import { percentile } from './timing.js';
 
 export interface DecodeMeasurement {
   label: string;
@@ -32,6 +33,58 @@ export async function measureDecode(label: string, decoder: DecoderStep<KvStore>
   const result = await generate({ decoder, store, tokenizer: silentTokenizer, input: [inputToken], options: { maxTokens: steps + 1 } });
   const t = result.timing;
   return { label, context, steps: t.decodeTokens, decodeTokensPerSecond: t.decodeTokensPerSecond, latencyP50Ms: t.latencyP50Ms, latencyP95Ms: t.latencyP95Ms, bytes: result.cache, residentBytes: result.residentBytes };
+}
+
+/** A decode latency measured in several rounds: the median and range of the rounds' per-token p50. */
+export interface RepeatedDecode {
+  /** Each round's median milliseconds per token, in round order. */
+  roundsMs: number[];
+  medianMs: number;
+  lowMs: number;
+  highMs: number;
+  /** The last round's measurement (bytes, resident memory). */
+  last: DecodeMeasurement;
+}
+
+/** Median (nearest rank) and range of per-round latencies. */
+export function summarizeRounds(roundsMs: readonly number[]): Pick<RepeatedDecode, 'medianMs' | 'lowMs' | 'highMs'> {
+  return { medianMs: percentile(roundsMs, 50), lowMs: Math.min(...roundsMs), highMs: Math.max(...roundsMs) };
+}
+
+/** The order round `round` measures `count` formats in: forward in even rounds, backward in odd ones. */
+export function roundOrder(count: number, round: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  return round % 2 === 0 ? order : order.reverse();
+}
+
+/**
+ * Decode latency of several formats in interleaved rounds: every round measures each format once, in
+ * alternating order, so a slow spell of a shared machine (or warm-up) lands on all formats instead of
+ * on whichever ran then. Each store holds the same context and is cut back to it after each round.
+ */
+export async function measureDecodeRounds(
+  entries: readonly { label: string; decoder: DecoderStep<KvStore>; store: KvStore }[],
+  steps: number,
+  rounds: number,
+  inputToken: number,
+  onMeasured?: (done: number, total: number, label: string) => void,
+): Promise<RepeatedDecode[]> {
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`latency rounds must be a whole number of at least 1, not ${rounds}`);
+  const contexts = entries.map((e) => e.store.length);
+  const measured: DecodeMeasurement[][] = entries.map(() => []);
+  let done = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const k of roundOrder(entries.length, round)) {
+      const { label, decoder, store } = entries[k];
+      onMeasured?.(done++, rounds * entries.length, label);
+      measured[k].push(await measureDecode(label, decoder, store, steps, inputToken));
+      store.truncate(contexts[k]);
+    }
+  }
+  return measured.map((runs) => {
+    const roundsMs = runs.map((m) => m.latencyP50Ms);
+    return { roundsMs, ...summarizeRounds(roundsMs), last: runs[runs.length - 1] };
+  });
 }
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(2);

@@ -1,5 +1,5 @@
 // A residual-depth sweep of an imported model: quality (teacher-forced against fp16, evaluate.ts),
-// measured KV bytes per token and decode latency (decode-measure.ts) of fp16, optionally the scalar
+// measured KV bytes per token and decode latency (decode-measure.ts, in interleaved rounds) of fp16, optionally the scalar
 // formats, and every chosen codebook set at each chosen depth. One graph session per codebook set
 // serves all its depths (the rvq graph reads each store's depth), so a sweep holds 1-4 fp sessions
 // plus one per set however many depths it measures.
@@ -7,8 +7,8 @@ import { kvFigures } from '../../quant/index.js';
 import type { RvqSpec } from '../../quant/index.js';
 import { checkDepth, openCacheRuntime } from './cache-runtime.js';
 import type { CacheRuntime } from './cache-runtime.js';
-import { measureDecode, prefill } from './decode-measure.js';
-import type { DecodeMeasurement } from './decode-measure.js';
+import { measureDecodeRounds, prefill } from './decode-measure.js';
+import type { RepeatedDecode } from './decode-measure.js';
 import { perplexityChangePercent } from './evaluate-library.js';
 import { evaluateFormats } from './evaluate.js';
 import type { EvaluatedFormat, FormatEvaluation } from './evaluate.js';
@@ -24,8 +24,11 @@ export interface DepthSweepPlan {
   sets: { name: string; maxDepth: number | null }[];
   /** Also measure q8_0, q4_0 and KIVI-2 (fp16 is always measured: it is the reference). */
   scalarBaselines: boolean;
-  /** Decode latency: tokens in the cache first (taken from the text, repeated if short), then tokens decoded. */
-  latency: { context: number; steps: number };
+  /**
+   * Decode latency: tokens in the cache first (taken from the text, repeated if short), then tokens
+   * decoded, in `rounds` interleaved rounds over all formats (default 1).
+   */
+  latency: { context: number; steps: number; rounds?: number };
   /** Tokens per forward pass of the evaluation (default 64). */
   chunk?: number;
 }
@@ -43,7 +46,7 @@ export interface DepthSweepPoint {
   /** Measured bytes the store held per token (codes + scales + fp16 values + per-token depth bytes). */
   kvBytesPerToken: number;
   fp16BytesPerToken: number;
-  decode: DecodeMeasurement;
+  decode: RepeatedDecode;
   provider: string;
 }
 
@@ -105,27 +108,33 @@ export async function sweepDepths(
     });
 
     const prompt = tokensFor(tokens, context);
-    const points: DepthSweepPoint[] = [];
-    for (const [k, format] of formats.entries()) {
+    const measuring: { label: string; decoder: SweptFormat['decoder']; store: KvStore }[] = [];
+    for (const format of formats) {
       if (options.signal?.aborted) throw new Error('sweep cancelled');
-      options.onProgress?.({ phase: 'latency', pointsDone: k, pointsTotal: formats.length, label: format.name });
       const store = format.createStore();
       await prefill(format.decoder, store, prompt);
-      const decode = await measureDecode(format.name, format.decoder, store, steps, prompt[prompt.length - 1]);
+      measuring.push({ label: format.name, decoder: format.decoder, store });
+    }
+    const rounds = plan.latency.rounds ?? 1;
+    const decodes = await measureDecodeRounds(measuring, steps, rounds, prompt[prompt.length - 1], (pointsDone, pointsTotal, label) => {
+      if (options.signal?.aborted) throw new Error('sweep cancelled');
+      options.onProgress?.({ phase: 'latency', pointsDone, pointsTotal, label });
+    });
+    const points: DepthSweepPoint[] = formats.map((format, k) => {
       const { bytes } = quality[k];
       const { runtime } = format;
-      points.push({
+      return {
         label: format.name,
         format: runtime.format,
         rvq: runtime.rvq && format.depth !== null ? { set: runtime.rvq.name, keySpec: runtime.rvq.set.keySpec, valueSpec: runtime.rvq.set.valueSpec, depth: format.depth } : null,
         quality: { ...quality[k], perplexityChangePercent: perplexityChangePercent(quality[k].perplexity, quality[0].perplexity) },
         kvBytesPerToken: kvFigures({ tokens: bytes.tokens, held: bytes.held, fp16: bytes.fp16, codebooks: 0 }).bytesPerToken,
         fp16BytesPerToken: bytes.fp16 / bytes.tokens,
-        decode,
+        decode: decodes[k],
         provider: runtime.provider,
-      });
-    }
-    options.onProgress?.({ phase: 'latency', pointsDone: formats.length, pointsTotal: formats.length, label: 'done' });
+      };
+    });
+    options.onProgress?.({ phase: 'latency', pointsDone: formats.length * rounds, pointsTotal: formats.length * rounds, label: 'done' });
     return points;
   } finally {
     for (const runtime of runtimes) await runtime.release();

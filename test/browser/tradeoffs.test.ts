@@ -51,6 +51,12 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     expect(await page.getByRole('figure', { name: 'KV bytes per token against residual depth' }).getByText('fp16', { exact: true }).count()).toBe(1);
     expect(await page.getByRole('figure').count()).toBe(5);
     expect(await page.getByRole('table', { name: 'Measured points' }).locator('tbody tr').count()).toBe(12);
+    // latency: the median of 5 interleaved rounds, their range as error bars and in the table; nothing else ran meanwhile
+    const latency = page.getByRole('figure', { name: 'Decode latency against residual depth' });
+    expect(await latency.locator('figcaption').textContent()).toContain('median of 5 interleaved rounds, bars: their range');
+    expect(await latency.locator('.recharts-errorBar').count()).toBeGreaterThan(0);
+    expect(await page.getByRole('table', { name: 'Measured points' }).locator('tbody tr td:nth-of-type(9)').first().textContent()).toMatch(/^\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)$/);
+    expect(await page.getByTestId('latency-disturbed').count()).toBe(0);
 
     // The threshold sits at one measured point, so at least that depth meets it; the expected depth is
     // worked out here from the kept measurements.

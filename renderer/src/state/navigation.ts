@@ -1,5 +1,7 @@
-// Which view the operator is looking at (zustand store; selectors keep re-renders narrow).
+// Which view the operator is looking at (zustand store; selectors keep re-renders narrow), kept in the
+// URL's hash so a reload shows the same view.
 import { create } from 'zustand';
+import { readLocation, writeLocation } from './location-state.js';
 
 export const views = ['chat', 'tradeoffs', 'tasks', 'cost', 'report', 'models', 'settings'] as const;
 export type ViewId = (typeof views)[number];
@@ -19,7 +21,12 @@ interface NavigationState {
   show(view: ViewId): void;
 }
 
+const isView = (value: string | null): value is ViewId => (views as readonly (string | null)[]).includes(value);
+
 export const useNavigation = create<NavigationState>((set) => ({
-  view: 'chat',
-  show: (view) => set({ view }),
+  view: ((v) => (isView(v) ? v : 'chat'))(readLocation('view')),
+  show: (view) => {
+    writeLocation('view', view);
+    set({ view });
+  },
 }));

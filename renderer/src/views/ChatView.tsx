@@ -1,11 +1,13 @@
 // Chat: conversations with a model whose KV cache is stored as the operator chose, the reply
-// streaming in, live memory and speed figures beside it, the residual depth changeable mid-chat, and
-// a comparison with a twin under another cache format, replies side by side.
+// streaming in, live memory and speed figures beside it, how full the context is, the residual depth
+// changeable mid-chat, and a comparison with a twin under another cache format, replies side by side.
 import { useEffect, useState } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { useChat } from '../state/chat.js';
 import { useConnection } from '../state/connection.js';
 import { CompareControl } from './chat/CompareControl.js';
+import { ContextFullOffer } from './chat/ContextFill.js';
+import { ConversationList } from './chat/ConversationList.js';
 import { FiguresPanel } from './chat/FiguresPanel.js';
 import { NewConversation } from './chat/NewConversation.js';
 import { SamplingPanel } from './chat/SamplingPanel.js';
@@ -66,8 +68,6 @@ export function ChatView() {
   const figures = useChat((s) => (activeId ? s.figures[activeId] : undefined));
   const error = useChat((s) => s.error);
   const load = useChat((s) => s.load);
-  const select = useChat((s) => s.select);
-  const remove = useChat((s) => s.remove);
   useEffect(() => {
     if (bridge) void load(bridge);
   }, [bridge, load]);
@@ -86,31 +86,14 @@ export function ChatView() {
       <h1 id="view-title">Chat</h1>
       <NewConversation bridge={bridge} />
       <div className={`chat-layout${twinId ? ' comparing' : ''}`}>
-        <nav className="conversations" aria-label="Conversations">
-          {sessions.length === 0 && <p className="field-hint">No conversations yet.</p>}
-          {sessions.map((s) => (
-            <div key={s.id} className={`conversation-item${s.id === activeId ? ' active' : ''}`}>
-              {s.problem ? (
-                // a saved conversation that cannot be read: listed with the reason, so it can be removed
-                <p className="field-hint" role="note">{`${s.id} · damaged: ${s.problem}`}</p>
-              ) : (
-                <button type="button" className="link" onClick={() => void select(bridge, s.id)}>
-                  {`${s.model} · ${s.cache}`}
-                  <span className="field-hint">{`${s.forkedFrom ? 'twin · ' : ''}${s.messages.find((m) => m.role === 'user')?.content.slice(0, 40) ?? 'new'}`}</span>
-                </button>
-              )}
-              <button type="button" className="danger" aria-label={`Delete conversation ${s.id}`} onClick={() => window.confirm(`Delete conversation ${s.id} and its saved transcript?`) && void remove(bridge, s.id)}>
-                ×
-              </button>
-            </div>
-          ))}
-        </nav>
+        <ConversationList bridge={bridge} />
         <div className="chat-main">
           {active ? (
             <>
               {active.open && <CompareControl bridge={bridge} session={active} busy={busy} />}
-              {twinId ? <SideBySide bridge={bridge} ids={[active.id, twinId]} /> : <Transcript session={active} streaming={streaming} busy={busy} />}
+              {twinId ? <SideBySide bridge={bridge} ids={[active.id, twinId]} /> : <Transcript session={active} streaming={streaming} busy={busy} bridge={bridge} />}
               <Composer bridge={bridge} busy={busy} />
+              {active.open && figures && !twinId && <ContextFullOffer id={active.id} info={active.open.info} figures={figures} />}
               <SamplingPanel />
             </>
           ) : (

@@ -118,4 +118,30 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('chat thro
     expect(after.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
     await backend.call('chat.remove', [fp.id]);
   });
+
+  it('keeps each reply with its facts, regenerates the last reply, and drops the oldest turns when asked instead of refusing', async () => {
+    const fp = (await backend.call('chat.start', ['stories260K', 'fp16', null])) as ChatSession;
+    const opening = 'Once upon a time '.repeat(25);
+    const first = (await backend.call('chat.send', [fp.id, opening, greedy])) as ChatSession;
+    const reply = first.messages.at(-1)!;
+    expect(reply.reply).toMatchObject({ depth: null, tokens: 24, end: 'max-tokens', droppedTurns: 0, duringJobs: [] });
+    expect(reply.reply!.decodeTokensPerSecond).toBeGreaterThan(0);
+
+    // greedy: the same history gives the same reply again, in place of the old one
+    const again = (await backend.call('chat.regenerate', [fp.id, greedy])) as ChatSession;
+    expect(again.messages.map((m) => m.content)).toEqual(first.messages.map((m) => m.content));
+    expect(again.open!.figures.tokens).toBe(first.open!.figures.tokens);
+
+    // a message that fits alone but not after the history: refused, then sent dropping the oldest turn
+    const used = first.open!.figures.tokens;
+    const perRepeat = (used - 1 - 24) / 25; // BOS, the opening, the reply
+    const long = 'Once upon a time '.repeat(Math.ceil((512 - used + 16) / perRepeat));
+    const refused = await backend.call('chat.send', [fp.id, long, greedy]).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'context_length_exceeded' });
+    const dropped = (await backend.call('chat.send', [fp.id, long, greedy, true])) as ChatSession;
+    expect(dropped.messages).toHaveLength(4); // the transcript keeps what the model no longer sees
+    expect(dropped.messages.at(-1)!.reply).toMatchObject({ droppedTurns: 1, tokens: 24, end: 'max-tokens' });
+    expect(dropped.open!.figures.tokens).toBeLessThan(512);
+    await backend.call('chat.remove', [fp.id]);
+  });
 });

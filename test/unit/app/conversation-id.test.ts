@@ -21,6 +21,7 @@ describe('conversation ids', () => {
       ['chat.remove', [id]],
       ['chat.setDepth', [id, 2]],
       ['chat.fork', [id, 'fp16']],
+      ['chat.regenerate', [id, {}]],
     ] as const) {
       const call = callBackendMethod(untouchable, method, args);
       await expect(call).rejects.toThrow(ApiArgumentError);

@@ -33,23 +33,23 @@ describe('saved conversations', () => {
   const conversations = () => join(lib.dir, 'conversations');
 
   it('a full disk during a save leaves the previous transcript with its own cache, and the error names the file', async () => {
-    const started = await host.start('tiny', 'fp16', null);
-    const first = await host.send(started.id, 'the cat', greedy);
+    const started = await host.chat.start('tiny', 'fp16', null);
+    const first = await host.chat.send(started.id, 'the cat', greedy);
     const spy = vi.spyOn(fileWrites, 'write').mockImplementation(() => {
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     });
     try {
-      await expect(host.send(started.id, 'the dog', greedy)).rejects.toThrow(/cannot write .*conversations\/chat-.*: ENOSPC/);
+      await expect(host.chat.send(started.id, 'the dog', greedy)).rejects.toThrow(/cannot write .*conversations\/chat-.*: ENOSPC/);
     } finally {
       spy.mockRestore();
     }
     // a restarted backend sees the conversation as it was saved: 2 messages over the cache of those 2
     const restarted = new EngineHost(lib.dir, () => {});
     try {
-      const resumed = await restarted.resume(started.id);
+      const resumed = await restarted.chat.resume(started.id);
       expect(resumed.messages).toEqual(first.messages);
       expect(resumed.open!.figures.cachedTokens).toBe(first.open!.figures.cachedTokens);
-      const next = await restarted.send(started.id, 'the dog', greedy);
+      const next = await restarted.chat.send(started.id, 'the dog', greedy);
       expect(next.messages).toHaveLength(4);
     } finally {
       await restarted.close();
@@ -59,22 +59,22 @@ describe('saved conversations', () => {
   });
 
   it('a damaged transcript is listed with the reason, not hidden', async () => {
-    const started = await host.start('tiny', 'fp16', null);
-    await host.send(started.id, 'the cat', greedy);
+    const started = await host.chat.start('tiny', 'fp16', null);
+    await host.chat.send(started.id, 'the cat', greedy);
     writeFileSync(join(conversations(), started.id, 'conversation.json'), '{"format": "reskv-saved-conversation/2", "transcr');
-    const listed = host.list().find((s: ChatSession) => s.id === started.id);
+    const listed = host.chat.list().find((s: ChatSession) => s.id === started.id);
     expect(listed?.problem).toMatch(new RegExp(`conversation '${started.id}' cannot be read \\(.*conversation\\.json: .*JSON`));
     expect(listed?.messages).toEqual([]);
     // the others are listed as before
-    expect(host.list().filter((s) => !s.problem).length).toBeGreaterThan(0);
+    expect(host.chat.list().filter((s) => !s.problem).length).toBeGreaterThan(0);
   });
 
   it('a damaged cache file is refused by its sha256, naming it', async () => {
-    const started = await host.start('tiny', 'fp16', null);
-    await host.send(started.id, 'the cat', greedy);
-    await host.remove(started.id).catch(() => []); // closes it
-    const again = await host.start('tiny', 'fp16', null);
-    await host.send(again.id, 'a big red ball', greedy);
+    const started = await host.chat.start('tiny', 'fp16', null);
+    await host.chat.send(started.id, 'the cat', greedy);
+    await host.chat.remove(started.id).catch(() => []); // closes it
+    const again = await host.chat.start('tiny', 'fp16', null);
+    await host.chat.send(again.id, 'a big red ball', greedy);
     const folder = join(conversations(), again.id);
     const cacheFile = readdirSync(folder).find((f) => f.startsWith('cache.'))!;
     const bytes = readFileSync(join(folder, cacheFile));
@@ -82,15 +82,15 @@ describe('saved conversations', () => {
     writeFileSync(join(folder, cacheFile), bytes);
     const restarted = new EngineHost(lib.dir, () => {});
     try {
-      await expect(restarted.resume(again.id)).rejects.toThrow(new RegExp(`${cacheFile.replace(/\./g, '\\.')}: .*sha256 differs`));
+      await expect(restarted.chat.resume(again.id)).rejects.toThrow(new RegExp(`${cacheFile.replace(/\./g, '\\.')}: .*sha256 differs`));
     } finally {
       await restarted.close();
     }
   });
 
   it('resumes a conversation saved in the previous layout and moves it to the new one on its next save', async () => {
-    const started = await host.start('tiny', 'fp16', null);
-    const first = await host.send(started.id, 'the cat', greedy);
+    const started = await host.chat.start('tiny', 'fp16', null);
+    const first = await host.chat.send(started.id, 'the cat', greedy);
     const folder = join(conversations(), started.id);
     // the previous layout: transcript.json beside <id>.reskv-conversation (the same snapshot bytes)
     const pointer = JSON.parse(readFileSync(join(folder, 'conversation.json'), 'utf8')) as { transcript: unknown; cache: { file: string } };
@@ -99,10 +99,10 @@ describe('saved conversations', () => {
     rmSync(join(folder, 'conversation.json'));
     const restarted = new EngineHost(lib.dir, () => {});
     try {
-      const resumed = await restarted.resume(started.id);
+      const resumed = await restarted.chat.resume(started.id);
       expect(resumed.messages).toEqual(first.messages);
       expect(resumed.open!.figures.cachedTokens).toBe(first.open!.figures.cachedTokens);
-      await restarted.send(started.id, 'the dog', greedy);
+      await restarted.chat.send(started.id, 'the dog', greedy);
       expect(existsSync(join(folder, 'transcript.json'))).toBe(false);
       expect(existsSync(join(folder, `${started.id}.reskv-conversation`))).toBe(false);
       expect(existsSync(join(folder, 'conversation.json'))).toBe(true);

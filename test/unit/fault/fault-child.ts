@@ -17,9 +17,9 @@ if (action === 'import') {
 } else if (action === 'save') {
   const [dataDir, id, turns] = args;
   const host = new EngineHost(dataDir, () => {});
-  const session = await host.resume(id);
+  const session = await host.chat.resume(id);
   const done = session.messages.length / 2;
-  for (let turn = done; turn < done + Number(turns); turn++) await host.send(id, faultPrompts[turn % faultPrompts.length], faultGreedy);
+  for (let turn = done; turn < done + Number(turns); turn++) await host.chat.send(id, faultPrompts[turn % faultPrompts.length], faultGreedy);
   await host.close();
 } else throw new Error(`unknown action ${action}`);
 console.log('done');

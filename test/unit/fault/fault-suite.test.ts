@@ -149,25 +149,25 @@ describe('fault injection', () => {
     // reference: the conversation's token count after each turn
     const host = new EngineHost(lib.dir, () => {});
     const tokensAfter: number[] = [];
-    const ref = await host.start('tiny', 'fp16', null);
+    const ref = await host.chat.start('tiny', 'fp16', null);
     tokensAfter.push(ref.open!.figures.tokens);
-    for (const prompt of faultPrompts.slice(0, 2)) tokensAfter.push((await host.send(ref.id, prompt, faultGreedy)).open!.figures.tokens);
-    const timing = await host.start('tiny', 'fp16', null);
+    for (const prompt of faultPrompts.slice(0, 2)) tokensAfter.push((await host.chat.send(ref.id, prompt, faultGreedy)).open!.figures.tokens);
+    const timing = await host.chat.start('tiny', 'fp16', null);
     const { ms } = await runChild(['save', lib.dir, timing.id, '2'], env);
     const rng = createRng(31);
     for (const seed of seeds) {
-      const saved = await host.start('tiny', 'fp16', null);
+      const saved = await host.chat.start('tiny', 'fp16', null);
       const { killed } = await runChild(['save', lib.dir, saved.id, '2'], env, ms * (0.3 + 0.8 * rng.next()));
       await runCase(`save kill seed ${seed} (${killed ? 'killed' : 'finished'})`, async () => {
         const restarted = new EngineHost(lib.dir, () => {});
         try {
-          const listed = restarted.list().find((s) => s.id === saved.id);
+          const listed = restarted.chat.list().find((s) => s.id === saved.id);
           must(listed !== undefined && !listed.problem, `the conversation is ${listed ? `listed as damaged: ${listed.problem}` : 'gone'}`);
-          const resumed = await restarted.resume(saved.id);
+          const resumed = await restarted.chat.resume(saved.id);
           const turns = resumed.messages.length / 2;
           must(resumed.open!.figures.tokens === tokensAfter[turns], `${turns} turns in the transcript over ${resumed.open!.figures.tokens} tokens of cache (expected ${tokensAfter[turns]})`);
           if (turns < 2) {
-            const next = await restarted.send(saved.id, faultPrompts[turns], faultGreedy);
+            const next = await restarted.chat.send(saved.id, faultPrompts[turns], faultGreedy);
             must(next.open!.figures.tokens === tokensAfter[turns + 1], 'the resumed conversation does not continue as the reference');
           }
           const files = readdirSync(join(lib.dir, 'conversations', saved.id));
@@ -186,8 +186,8 @@ describe('fault injection', () => {
     const host = new EngineHost(lib.dir, () => {});
     for (const failAt of [1, 2, 3, 4]) {
       // the tiny chat model's context holds two short turns: a fresh conversation each time
-      const conversation = await host.start('tiny', 'fp16', null);
-      await host.send(conversation.id, faultPrompts[0], faultGreedy);
+      const conversation = await host.chat.start('tiny', 'fp16', null);
+      await host.chat.send(conversation.id, faultPrompts[0], faultGreedy);
       let calls = 0;
       const full = () => {
         if (++calls === failAt) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
@@ -205,7 +205,7 @@ describe('fault injection', () => {
           installError = err;
         }
         calls = 0;
-        await host.send(conversation.id, faultPrompts[1], faultGreedy).catch((err: unknown) => (saveError = err));
+        await host.chat.send(conversation.id, faultPrompts[1], faultGreedy).catch((err: unknown) => (saveError = err));
       } finally {
         for (const spy of spies) spy.mockRestore();
       }
@@ -214,7 +214,7 @@ describe('fault injection', () => {
         await libraryIntact();
         const restarted = new EngineHost(lib.dir, () => {});
         try {
-          const resumed = await restarted.resume(conversation.id);
+          const resumed = await restarted.chat.resume(conversation.id);
           must(resumed.messages.length >= 2, 'the saved conversation lost its messages');
         } finally {
           await restarted.close();
@@ -242,14 +242,14 @@ describe('fault injection', () => {
     }
     // the saved conversation's pointer and cache
     const host = new EngineHost(lib.dir, () => {});
-    const saved = await host.send((await host.start('tiny', 'fp16', null)).id, faultPrompts[0], faultGreedy);
+    const saved = await host.chat.send((await host.chat.start('tiny', 'fp16', null)).id, faultPrompts[0], faultGreedy);
     await host.close();
     const folder = join(lib.dir, 'conversations', saved.id);
     for (const file of readdirSync(folder)) {
       await corruptEach(join(folder, file), rng, (at) => `conversation ${file} byte ${at}`, async () => {
           const restarted = new EngineHost(lib.dir, () => {});
           try {
-            const resumed = await restarted.resume(saved.id).catch((err: unknown) => {
+            const resumed = await restarted.chat.resume(saved.id).catch((err: unknown) => {
               must((err as Error).message.includes(file), `an error that does not name ${file}: ${(err as Error).message}`);
               return null;
             });

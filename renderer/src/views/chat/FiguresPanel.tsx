@@ -1,6 +1,7 @@
 // Live figures of a conversation, and the residual depth control (RVQ caches).
 import type { ChatFigures, ChatModelInfo, ResKvBridge } from '../../../../main/api/types.js';
 import { useChat } from '../../state/chat.js';
+import { ContextFill } from './ContextFill.js';
 import { formatBytes, formatCount, formatFixed as fixed, memoryCells } from '../format.js';
 
 /** What the cache holds and how fast the last reply ran (entries of a `.facts` list); a comparison shows these per side. */
@@ -39,8 +40,10 @@ export function FiguresPanel({ bridge, id, info, figures }: { bridge: ResKvBridg
         <dd>{info.cache}</dd>
         <dt>Provider</dt>
         <dd title={info.skippedProviders.map((p) => `${p.provider}: ${p.reason}`).join('\n')}>{info.provider}</dd>
-        <dt>Tokens in context</dt>
-        <dd>{`${formatCount(figures.tokens)} / ${formatCount(info.contextLength)}`}</dd>
+        <dt>Context</dt>
+        <dd>
+          <ContextFill id={id} info={info} figures={figures} />
+        </dd>
         <KeyFigures figures={figures} />
         <dt>fp16 would hold</dt>
         <dd>{memory.fp16}</dd>

@@ -19,6 +19,7 @@ export function NewConversation({ bridge }: { bridge: ResKvBridge }) {
     if (models === null) void refresh(bridge);
   }, [bridge, models, refresh]);
   const chosen = usable.find((m) => m.id === model) ?? usable[0];
+  if (models === null) return <p className="field-hint" role="status">Loading models…</p>;
   if (!chosen) return <p className="notice" role="status">No models yet: import one in the Models view.</p>;
   const caches = cacheChoices(chosen);
   return (

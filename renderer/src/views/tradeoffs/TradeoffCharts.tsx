@@ -2,7 +2,7 @@
 // dashed reference lines, and the acceptable loss and chosen depth marked; the table of every point;
 // and all of it under the chosen depth's sentence, as the Tradeoffs view and the Report show it.
 import { useMemo } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, ErrorBar, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { TradeoffPoint, TradeoffRun } from '../../../../main/api/types.js';
 import { palette } from '../cost/CostCharts.js';
 import { TableHead } from '../common.js';
@@ -19,6 +19,17 @@ interface Metric {
   format(value: number): string;
   /** Whether fp16 is drawn as a reference (not for quality, where it is 0 / 100% by definition). */
   fp16Reference: boolean;
+  /** The spread over repeated measurements, drawn as error bars (latency; absent in older runs). */
+  range?(point: TradeoffPoint): { low: number; high: number } | undefined;
+}
+
+/** How many interleaved rounds the latency was measured in (runs kept before rounds existed: 1). */
+const latencyRounds = (run: TradeoffRun) => run.points[0]?.decodeMsRange?.rounds ?? 1;
+
+/** A point's latency as the table shows it: median, and the rounds' range when there were several. */
+export function formatLatency(p: TradeoffPoint): string {
+  const range = p.decodeMsRange;
+  return range && range.rounds > 1 ? `${p.decodeMsPerToken.toFixed(2)} (${range.low.toFixed(2)}–${range.high.toFixed(2)})` : p.decodeMsPerToken.toFixed(2);
 }
 
 const metrics: Metric[] = [
@@ -34,10 +45,13 @@ const metrics: Metric[] = [
   { name: 'KV bytes per token against residual depth', caption: () => 'KV bytes per token, measured (all layers, K and V)', value: (p) => p.kvBytesPerToken, format: (v) => v.toFixed(1), fp16Reference: true },
   {
     name: 'Decode latency against residual depth',
-    caption: (run) => `Decode latency (median ms/token with ${formatCount(run.options.latencyContext)} tokens cached, ${run.machine.provider})`,
+    caption: (run) =>
+      `Decode latency (median ms/token with ${formatCount(run.options.latencyContext)} tokens cached, ${run.machine.provider}` +
+      (latencyRounds(run) > 1 ? `; median of ${latencyRounds(run)} interleaved rounds, bars: their range)` : '; one round)'),
     value: (p) => p.decodeMsPerToken,
     format: (v) => `${v.toFixed(2)} ms`,
     fp16Reference: true,
+    range: (p) => p.decodeMsRange,
   },
 ];
 
@@ -48,10 +62,15 @@ function MetricChart({ run, metric, marks }: { run: TradeoffRun; metric: Metric;
   const maxDepth = Math.max(0, ...curves.flatMap((c) => c.points.map((p) => p.rvq.depth)));
   const rows = Array.from({ length: maxDepth }, (_, i) => {
     const depth = i + 1;
-    const row: Record<string, number> = { depth };
+    const row: Record<string, number | [number, number]> = { depth };
     for (const curve of curves) {
       const point = curve.points.find((p) => p.rvq.depth === depth);
-      if (point) row[curve.label] = metric.value(point);
+      if (!point) continue;
+      const value = metric.value(point);
+      row[curve.label] = value;
+      const range = metric.range?.(point);
+      // error bars take the distances below and above the value
+      if (range) row[`${curve.label} range`] = [value - range.low, range.high - value];
     }
     return row;
   });
@@ -74,7 +93,9 @@ function MetricChart({ run, metric, marks }: { run: TradeoffRun; metric: Metric;
           )}
           {marks.depth !== null && <ReferenceLine x={marks.depth} stroke="#2b8a3e" strokeWidth={2} label={{ value: `depth ${marks.depth}`, position: 'insideTop', fontSize: 11, fill: '#2b8a3e' }} />}
           {curves.map((c, i) => (
-            <Line key={c.label} dataKey={c.label} stroke={palette[i % palette.length]} isAnimationActive={false} />
+            <Line key={c.label} dataKey={c.label} stroke={palette[i % palette.length]} isAnimationActive={false}>
+              {metric.range && <ErrorBar dataKey={`${c.label} range`} width={6} stroke={palette[i % palette.length]} />}
+            </Line>
           ))}
         </LineChart>
       </ResponsiveContainer>
@@ -98,7 +119,7 @@ export function TradeoffTable({ run, acceptable, choice }: { run: TradeoffRun; a
   return (
     <div className="table-scroll">
       <table className="data-table" aria-label="Measured points">
-        <TableHead columns={['Cache', 'Grouping (K / V)', 'Bits/value', 'KV bytes/token', 'x smaller', 'Perplexity', 'vs fp16', 'KL', 'Top-1', 'ms/token', 'Within loss']} />
+        <TableHead columns={['Cache', 'Grouping (K / V)', 'Bits/value', 'KV bytes/token', 'x smaller', 'Perplexity', 'vs fp16', 'KL', 'Top-1', 'ms/token (range)', 'Within loss']} />
         <tbody>
           {run.points.map((p) => (
             <tr key={p.label} aria-current={p.label === chosen ? 'true' : undefined} className={p.label === chosen ? 'chosen' : undefined}>
@@ -111,7 +132,7 @@ export function TradeoffTable({ run, acceptable, choice }: { run: TradeoffRun; a
               <td>{`${p.perplexityChangePercent >= 0 ? '+' : ''}${p.perplexityChangePercent.toFixed(2)}%`}</td>
               <td>{p.meanKl.toFixed(4)}</td>
               <td>{`${(100 * p.top1Agreement).toFixed(1)}%`}</td>
-              <td>{p.decodeMsPerToken.toFixed(2)}</td>
+              <td>{formatLatency(p)}</td>
               <td>{acceptable === null ? '-' : p.label === chosen ? 'yes, chosen' : meetsLoss(p, acceptable) ? 'yes' : 'no'}</td>
             </tr>
           ))}
@@ -136,6 +157,11 @@ export function TradeoffResults({ run, acceptableText, tasks }: { run: TradeoffR
         </p>
       )}
       <p className="run-facts">{describeRun(run)}</p>
+      {run.latencyDuringJobs && run.latencyDuringJobs.length > 0 && (
+        <p className="notice" role="note" data-testid="latency-disturbed">
+          {`The latency was measured while other work ran (${run.latencyDuringJobs.join('; ')}): its figures are not representative of this machine. Measure again when it is idle.`}
+        </p>
+      )}
       <TradeoffCharts run={run} acceptable={acceptable} choice={choice} />
       <TradeoffTable run={run} acceptable={acceptable} choice={choice} />
     </>
