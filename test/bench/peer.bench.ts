@@ -5,12 +5,16 @@
 // RVQ depth 8 / depth 4 cache (random codebooks: groups of 32 inside the head, C 2048, fp16 scale per
 // head, as bench:engine-speed), both on 2 threads. ResKV runs through openCacheRuntime, the engine's
 // own choice of decoder for a cache on CPU. The past is random: random tokens prefilled by llama.cpp,
-// random values / codes appended to ResKV's stores (decode speed does not depend on them). Every
-// round measures all six caches in turn (the order rotating), so a shared CPU's slow spells fall on
-// all of them; ratios are taken within a round, then the median over rounds. llama.cpp runs in its
-// own process so that each engine's resident memory is its own.
+// random values / codes appended to ResKV's stores (decode speed does not depend on them).
+// llama.cpp runs in its own process, so that each engine's resident memory is its own, and each round
+// measures the engines in two phases, one engine alone in each: the llama.cpp process is stopped
+// (SIGSTOP) while ResKV runs, so none of its threads can spin beside ResKV, and resumed for its own
+// phase, while ResKV's process waits idle. The phases alternate which engine goes first, the caches
+// within a phase rotate, so that a shared CPU's slow spells fall on all of them; ratios are taken
+// within a round, then the median over rounds.
 // Optional: without node-llama-cpp or its prebuilt binary, it says so and exits without measuring.
 // Usage: npm run bench:peer [-- --contexts 128,512,2048,8192 --steps 16 --rounds 3 --threads 2]
+// (8192 tokens take the longest: llama.cpp prefills its three contexts, ResKV's rvq steps are slowest)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,8 +67,10 @@ interface Sample {
   resident: number;
   note: string;
 }
+type Engine = 'llama.cpp' | 'ResKV';
 interface Cache {
   name: string;
+  engine: Engine;
   /** Extends the cache to `context` tokens (llama.cpp: all three at once, see fillLlama). */
   fill(context: number): Promise<void>;
   measure(context: number): Promise<Sample>;
@@ -77,9 +83,10 @@ if (!(worker instanceof LlamaCppWorker)) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'reskv-bench-peer-'));
-// an interrupted run leaves no gigabyte of model files behind (the worker dies with its parent's IPC channel)
+// an interrupted run leaves no gigabyte of model files behind (the worker, resumed, dies with its parent's IPC channel)
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    worker.pause(false);
     rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   });
@@ -110,6 +117,17 @@ try {
 
   const opened = await worker.ask({ type: 'open', modelPath: gguf, contextSize: maxContext, threads, vocabSize: c.vocabSize }, 'opened');
   for (const o of opened.contexts) console.log(`llama.cpp ${o.kv.toLowerCase()} KV: context ${o.contextSize} tokens, flash attention ${o.flashAttention ? 'on' : 'off'}, ${o.threads} threads`);
+  const pausing = worker.pause(true);
+  console.log(pausing ? 'llama.cpp process stopped (SIGSTOP) outside its own phases' : `no SIGSTOP on ${process.platform}: llama.cpp's idle threads run beside ResKV's phases`);
+  /** Runs `work` with the llama.cpp process resumed, then stops it again. */
+  const llamaAlone = async <T>(work: () => Promise<T>): Promise<T> => {
+    worker.pause(false);
+    try {
+      return await work();
+    } finally {
+      worker.pause(true);
+    }
+  };
 
   const session = { providers: ['cpu' as const], threads };
   const fp16 = await openCacheRuntime(folder, manifest, { format: 'fp16' }, session);
@@ -122,14 +140,15 @@ try {
   let llamaFilled = 0;
   const llama = (kv: LlamaKvType): Cache => ({
     name: `llama.cpp ${kv.toLowerCase()}`,
+    engine: 'llama.cpp',
     fill: async (context) => {
       if (llamaFilled >= context) return;
-      const { seconds } = await worker.ask({ type: 'fill', context }, 'filled');
+      const { seconds } = await llamaAlone(() => worker.ask({ type: 'fill', context }, 'filled'));
       console.log(`  llama.cpp prefilled its three contexts to ${context} random tokens in ${seconds.toFixed(1)} s`);
       llamaFilled = context;
     },
     measure: async (context) => {
-      const m = await worker.ask({ type: 'measure', kv, steps, inputToken }, 'measured');
+      const m = await llamaAlone(() => worker.ask({ type: 'measure', kv, steps, inputToken }, 'measured'));
       return { p50: percentile(m.latenciesMs, 50), p95: percentile(m.latenciesMs, 95), held: context * valuesPerToken * ggmlBytesPerValue[kv], resident: m.residentBytes, note: `llama_state_get_size ${mib(m.stateBytes)} MiB` };
     },
   });
@@ -141,6 +160,7 @@ try {
     }
     return {
       name,
+      engine: 'ResKV',
       fill: async (context) => void appendRandomPast(store, context - store.length, rng),
       measure: async (context) => {
         const m = await measureDecode(name, runtime.decoder, store, steps, inputToken);
@@ -159,11 +179,14 @@ try {
     const byCache = new Map(caches.map((k) => [k.name, [] as Sample[]]));
     samples.set(context, byCache);
     for (let round = 0; round < rounds; round++) {
-      const order = caches.map((_, i) => caches[(i + round) % caches.length]);
-      for (const cache of order) {
-        const s = await cache.measure(context);
-        byCache.get(cache.name)!.push(s);
-        console.log(`  round ${round + 1}: ${cache.name.padEnd(15)} p50 ${s.p50.toFixed(1).padStart(7)} ms/token  p95 ${s.p95.toFixed(1).padStart(7)} ms`);
+      const engines: Engine[] = round % 2 === 0 ? ['llama.cpp', 'ResKV'] : ['ResKV', 'llama.cpp'];
+      for (const engine of engines) {
+        const phase = caches.filter((k) => k.engine === engine);
+        for (const cache of phase.map((_, i) => phase[(i + round) % phase.length])) {
+          const s = await cache.measure(context);
+          byCache.get(cache.name)!.push(s);
+          console.log(`  round ${round + 1}: ${cache.name.padEnd(15)} p50 ${s.p50.toFixed(1).padStart(7)} ms/token  p95 ${s.p95.toFixed(1).padStart(7)} ms`);
+        }
       }
     }
     console.log(`  summary at ${context} tokens: p50 ms/token, median of ${rounds} rounds [min-max]; KV bytes held for the ${context} tokens; resident memory of the engine's process`);
@@ -200,11 +223,11 @@ try {
   for (const context of contexts) console.log(`| ${context} | ${caches.map((k) => percentile(samples.get(context)!.get(k.name)!.map((s) => s.p50), 50).toFixed(1)).join(' | ')} |`);
 
   console.log('\nmeasured vs target (ratios of p50 latencies within a round, median over rounds):');
-  const near = [128, 512, 2048].filter((n) => samples.has(n));
-  const fpVsLlama = near.map((n) => ratio(n, 'ResKV fp16', 'llama.cpp f16')!);
-  console.log(
-    `  ResKV fp16 time per token / llama.cpp f16 KV at ${near.length ? near.map((n) => `${n}: ${fmt(n, 'ResKV fp16', 'llama.cpp f16')}`).join(', ') : '128-2048: not run (--contexts)'} — target <= 1.15x at 128-2048: ${near.length ? verdict(fpVsLlama.every((r) => r <= 1.15)) + (near.length < 3 ? ' (on the contexts run)' : '') : 'not measured'}`,
-  );
+  // the issue's target covers 128-2048 tokens; longer contexts get the same check, marked as beyond it
+  for (const context of contexts) {
+    const r = ratio(context, 'ResKV fp16', 'llama.cpp f16')!;
+    console.log(`  ResKV fp16 time per token / llama.cpp f16 KV at ${context}: ${fmt(context, 'ResKV fp16', 'llama.cpp f16')} — target <= 1.15x${context > 2048 ? ' (set for 128-2048)' : ''}: ${verdict(r <= 1.15)}`);
+  }
   for (const [context, target] of [[2048, 0.8], [8192, 1.0]] as const) {
     const speed = ratio(context, 'ResKV fp16', 'ResKV rvq d8');
     console.log(`  ResKV rvq d8 speed vs ResKV fp16 at ${context}: ${fmt(context, 'ResKV fp16', 'ResKV rvq d8')} — target >= ${target.toFixed(1)}x: ${speed === null ? 'not measured' : verdict(speed >= target)}`);
