@@ -20,6 +20,13 @@ import type { SessionOptionsInput } from '../session.js';
 
 export const splitGraphName = 'reskv-split';
 
+/**
+ * Version of the segments this builder writes, recorded in the manifest beside their hashes: raise it
+ * whenever the bytes change (a unit test pins a segment's hash), so that files written by an earlier
+ * version are rebuilt instead of trusted.
+ */
+export const splitGraphVersion = 1;
+
 /** Output names of segment `i` (0..numLayers). */
 export function segmentOutputs(config: ModelConfig, i: number): string[] {
   return i === config.numLayers ? ['logits'] : [`hidden.${i}`, `q.${i}`, `k.${i}`, `v.${i}`];
