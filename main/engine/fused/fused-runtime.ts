@@ -46,7 +46,8 @@ function segmentsIntact(folder: string, manifest: ModelManifest, names: readonly
 function splitSegmentFiles(folder: string, manifest: ModelManifest): string[] {
   const names = splitSegmentFileNames(manifest.config);
   const paths = names.map((name) => join(folder, name));
-  if (segmentsIntact(folder, manifest, names)) return paths;
+  // the manifest on disk: one held since before the segments were recorded would rebuild them again
+  if (segmentsIntact(folder, readManifest(folder), names)) return paths;
   const missing = (tensor: string): never => {
     throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
   };
