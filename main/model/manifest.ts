@@ -36,6 +36,11 @@ export const manifestSchema = z.object({
     z.object({ format: z.literal('llama2c'), file: z.string() }),
     z.object({ format: z.literal('huggingface'), files: z.array(z.string()) }),
   ]),
+  /**
+   * The fused CPU path's segment graphs, derived from the weights and written on first use (hashes in
+   * `files`), and the version of the builder that wrote them (splitGraphVersion).
+   */
+  split: z.strictObject({ version: positiveInt, files: z.array(z.string()) }).optional(),
   bosId: z.number().int().nonnegative().nullable(),
   eosIds: z.array(z.number().int().nonnegative()),
   /** Size and sha256 of every file above, by name (absent in manifests written before they were recorded). */

@@ -120,7 +120,7 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   const fpGraph = new FpGraphDecoder(fpSession.session, c) as DecoderStep<KvStore>;
   const fused = new FusedDecoder(splitSessions, c, kernel, fusedCodebooks(kernel, set));
   log(`provider ${fpSession.provider}; ${geometries[geometryName].name} geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random ${weightType} weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
-  log(`fused: weights in ONNX Runtime (${c.numLayers + 1} segment sessions, 1 thread each), attention in the WebAssembly SIMD kernel (1 thread); graph: one ONNX graph per step (default threads)`);
+  log(`fused: weights in ONNX Runtime (${c.numLayers + 1} segment sessions, default threads sleeping between runs), attention in the WebAssembly SIMD kernel (1 thread); graph: one ONNX graph per step (default threads)`);
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
   const filledFp16 = (past: number, store: KvStore) => appendRandomPast(store, past, rng);

@@ -33,8 +33,19 @@ export class LlamaCppWorker {
     return got as Answer<T>;
   }
 
+  /**
+   * Stops (true) or resumes (false) the worker process, so that none of llama.cpp's threads runs or
+   * spins while ResKV is measured. POSIX signals: false where the platform has none (Windows).
+   */
+  pause(paused: boolean): boolean {
+    if (process.platform === 'win32') return false;
+    this.child.kill(paused ? 'SIGSTOP' : 'SIGCONT');
+    return true;
+  }
+
   async close(): Promise<void> {
     if (this.child.exitCode !== null) return;
+    this.pause(false);
     const exited = once(this.child, 'exit');
     this.child.send({ type: 'close' } satisfies WorkerRequest);
     await exited;

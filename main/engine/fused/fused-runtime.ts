@@ -1,51 +1,63 @@
 // The fused CPU path for a library model: its split-graph segments (written beside the model's other
 // graphs on first use, referencing the same weights file) opened on the CPU provider, and the kernel.
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { expectedWeightShapes } from '../../model/config.js';
 import type { ModelConfig } from '../../model/config.js';
+import { DamagedFileError, hashFiles } from '../../model/file-hashes.js';
+import { readManifest, verifyModelFiles, writeManifest } from '../../model/manifest.js';
 import type { ModelManifest } from '../../model/manifest.js';
 import type { WeightSource } from '../../model/weights.js';
 import { existingExternalTensors } from '../../onnx/external-data.js';
 import type { SessionOptionsInput } from '../session.js';
 import { FusedKernel } from './kernel.js';
-import { buildSplitSegment, openSplitSessions } from './split-graph.js';
+import { buildSplitSegment, openSplitSessions, splitGraphVersion } from './split-graph.js';
 
 export interface FusedParts {
   kernel: FusedKernel;
   sessions: ort.InferenceSession[];
 }
 
-/**
- * The fused path's segment graphs in a model folder (split-0.onnx .. split-<layers>.onnx): derived
- * from the hashed weights and rebuilt or compared byte for byte on every open, so the manifest does
- * not list them.
- */
+/** The fused path's segment graphs in a model folder: split-0.onnx .. split-<layers>.onnx. */
 export function splitSegmentFileNames(config: ModelConfig): string[] {
   return Array.from({ length: config.numLayers + 1 }, (_, i) => `split-${i}.onnx`);
 }
 
-/** Segment files of a library model, rewritten when missing or built by another version. */
+/** The manifest records these segments, by this builder's version, and their bytes match its hashes. */
+function segmentsIntact(folder: string, manifest: ModelManifest, names: readonly string[]): boolean {
+  const { split, files } = manifest;
+  if (!files || split?.version !== splitGraphVersion || split.files.join() !== names.join()) return false;
+  try {
+    verifyModelFiles(folder, manifest, names);
+    return true;
+  } catch (error) {
+    if (error instanceof DamagedFileError) return false;
+    throw error;
+  }
+}
+
+/**
+ * Segment files of a library model, checked against the hashes the manifest records; built from the
+ * (hashed) weights when missing, damaged or written by another version: files first, then one manifest
+ * write records them. A manifest without hashes (written before they were recorded) gets none, so its
+ * segments are rebuilt on every open.
+ */
 function splitSegmentFiles(folder: string, manifest: ModelManifest): string[] {
-  const weights: WeightSource = {
-    shapes: expectedWeightShapes(manifest.config),
-    read: (tensor) => {
-      throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
-    },
-    readRows: (tensor) => {
-      throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
-    },
-    close: () => {},
+  const names = splitSegmentFileNames(manifest.config);
+  const paths = names.map((name) => join(folder, name));
+  // the manifest on disk: one held since before the segments were recorded would rebuild them again
+  if (segmentsIntact(folder, readManifest(folder), names)) return paths;
+  const missing = (tensor: string): never => {
+    throw new Error(`${manifest.weightsFile} has no tensor ${tensor}; re-import the model`);
   };
+  const weights: WeightSource = { shapes: expectedWeightShapes(manifest.config), read: missing, readRows: missing, close: () => {} };
   const store = existingExternalTensors(manifest.weightsFile, manifest.weightsTable);
-  return splitSegmentFileNames(manifest.config).map((name, i) => {
-    const file = join(folder, name);
-    const bytes = buildSplitSegment(manifest.config, weights, i, { weightType: manifest.weightType, store });
-    if (!existsSync(file) || !Buffer.from(bytes).equals(readFileSync(file))) writeFileAtomic(file, bytes);
-    return file;
-  });
+  paths.forEach((path, i) => writeFileAtomic(path, buildSplitSegment(manifest.config, weights, i, { weightType: manifest.weightType, store })));
+  // read again just before the switch, not to undo a change made since this open began (a codebook set installed)
+  const current = readManifest(folder);
+  if (current.files) writeManifest(folder, { ...current, split: { version: splitGraphVersion, files: names }, files: { ...current.files, ...hashFiles(folder, names) } });
+  return paths;
 }
 
 export async function openFusedParts(folder: string, manifest: ModelManifest, session: SessionOptionsInput = {}): Promise<FusedParts> {

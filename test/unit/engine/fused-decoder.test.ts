@@ -4,6 +4,7 @@
 // depths and a depth change mid-conversation; the fp16 cache against the fp graph. And the committed
 // kernel .wasm is what its C source builds to.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,11 +17,12 @@ import { Fp16KvStore } from '../../../main/engine/fp16-kv-store.js';
 import { FusedDecoder, fusedCodebooks } from '../../../main/engine/fused/fused-decoder.js';
 import { FusedKernel, kernelWasmBytes } from '../../../main/engine/fused/kernel.js';
 import { KernelFp16KvStore } from '../../../main/engine/fused/kernel-fp16-store.js';
-import { buildSplitSegments, openSplitSessions } from '../../../main/engine/fused/split-graph.js';
+import { buildSplitSegments, openSplitSessions, splitGraphVersion } from '../../../main/engine/fused/split-graph.js';
 import type { DecoderStep } from '../../../main/engine/generate.js';
 import { KvCodeStore } from '../../../main/engine/kv-code-store.js';
 import type { KvStore } from '../../../main/engine/kv-store.js';
 import { RvqGraphDecoder } from '../../../main/engine/rvq-graph-decoder.js';
+import { RandomWeights } from '../../../main/model/hf-export.js';
 import { readLlama2cCheckpoint } from '../../../main/model/llama2c.js';
 import { ReferenceModel } from '../../../main/model/reference.js';
 import type { KvTransform } from '../../../main/model/reference.js';
@@ -30,6 +32,7 @@ import { buildDecoderGraph } from '../../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../../main/onnx/rvq-cache.js';
 import { repoRoot } from '../../support/paths.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
+import { tinyConfig } from './tiny-model.js';
 
 const kernelDir = join(repoRoot, 'main/engine/fused/kernel');
 const haveClang = (() => {
@@ -50,6 +53,18 @@ describe('the fused kernel build', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the split segment builder', () => {
+  it('writes the bytes its splitGraphVersion stands for (a change fails here: raise the version, then update these hashes)', () => {
+    const hashes = buildSplitSegments(tinyConfig, new RandomWeights(tinyConfig, 1)).map((bytes) => createHash('sha256').update(bytes).digest('hex'));
+    expect(splitGraphVersion).toBe(1);
+    expect(hashes).toEqual([
+      '1390da8fb2d99e1df6a7ff0df502d583224a0966822ce7b45000d6f857051b90',
+      '6b6821a9fcbece18f56f6c068655df0574e99fa761ec7b87d9dc98e782353f30',
+      'daf658547bd6de07f156cc3d728e851d8b14596b8689b8694590a5e5e22ca60f',
+    ]);
   });
 });
 

@@ -79,6 +79,17 @@ describe('fp16', () => {
     expect(() => float16ArrayToFloat32(halves, new Float32Array(2))).toThrow(/destination/);
   });
 
+  it('converts arrays as float32ToFloat16Bits converts each element, over every exponent and both signs', () => {
+    // every pattern of the top 20 bits (sign, exponent, 11 mantissa bits) with varied low bits, and the
+    // float32s just around each half's rounding ties near the subnormal, normal and overflow thresholds
+    const spread = Array.from({ length: 1 << 20 }, (_, i) => ((i << 12) | ((i * 2654435761) >>> 20)) >>> 0);
+    const ties = [0x33000000, 0x387fe000, 0x38800000, 0x3f801000, 0x3f803000, 0x477fe000, 0x477ff000].flatMap((at) => Array.from({ length: 64 }, (_, k) => at - 32 + k));
+    const src = new Float32Array(Uint32Array.from([...spread, ...ties, ...ties.map((b) => (b | 0x80000000) >>> 0)]).buffer);
+    const halves = float32ArrayToFloat16(src);
+    const wrong = Array.from(src).flatMap((x, i) => (halves[i] === float32ToFloat16Bits(x) ? [] : [`${x}: ${halves[i].toString(16)}`]));
+    expect(wrong).toEqual([]);
+  });
+
   it('decodes bfloat16', () => {
     expect(bfloat16BitsToFloat32(0x3f80)).toBe(1);
     expect(bfloat16BitsToFloat32(0xc040)).toBe(-3);
