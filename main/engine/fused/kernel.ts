@@ -21,16 +21,22 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-let compiled: object | null = null;
+const compiled = new WeakMap<Uint8Array, object>();
 
 /** The built kernel's bytes (committed beside its C source). */
 export function kernelWasmBytes(): Uint8Array {
   return readFileSync(new URL('./kernel/attend.wasm', import.meta.url));
 }
 
-function kernelModule(): object {
-  compiled ??= new wasm.Module(kernelWasmBytes());
-  return compiled;
+let committed: Uint8Array | null = null;
+
+function kernelModule(bytes: Uint8Array): object {
+  let module = compiled.get(bytes);
+  if (!module) {
+    module = new wasm.Module(bytes);
+    compiled.set(bytes, module);
+  }
+  return module;
 }
 
 interface KernelExports {
@@ -48,9 +54,11 @@ export class FusedKernel {
   private readonly blockClass = new Map<number, number>();
   private liveBytes = 0;
 
-  constructor() {
+  /** `wasmBytes`: another build of the kernel (benchmarks compare builds); the committed one by default. */
+  constructor(wasmBytes?: Uint8Array) {
+    committed ??= kernelWasmBytes();
     this.memory = new wasm.Memory({ initial: 16 });
-    const instance = new wasm.Instance(kernelModule(), { env: { memory: this.memory } });
+    const instance = new wasm.Instance(kernelModule(wasmBytes ?? committed), { env: { memory: this.memory } });
     this.exports = instance.exports as unknown as KernelExports;
     this.top = align(Number(this.exports.__heap_base.value), 64);
   }
