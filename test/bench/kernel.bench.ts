@@ -86,7 +86,7 @@ class Variant {
     if (!lane) throw new Error(`no past of ${past} at depth ${depth}`);
     const freshAt = this.scratch.block('fresh', 4 * W);
     this.kernel.f32(freshAt, W).set(fresh);
-    let out = new Float32Array(0);
+    let out: Float32Array | undefined;
     for (let i = 0; i < L; i++) {
       const coded = (kind: (typeof kinds)[number]): KernelSegment => ({
         type: 'coded',
@@ -105,7 +105,7 @@ class Variant {
         { key: freshSegment, value: freshSegment },
       ]);
     }
-    return out.slice();
+    return out?.slice() ?? new Float32Array(0);
   }
 }
 
