@@ -1,6 +1,6 @@
-// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF]
+// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm]
 // The fused attention kernel alone, A/B: the committed attend.wasm against the one at GIT-REF (by default
-// the kernel before issue 15's kernel work), on the same inputs, in interleaved rounds so that a shared
+// the kernel before issue 15's kernel work) or in FILE.wasm, on the same inputs, in interleaved rounds so that a shared
 // CPU's slow spells fall on both. SmolLM2-135M geometry (30 layers, 9 q heads / 3 KV heads x 64), RVQ
 // groups of 32 inside the head (strided), C 2048, an fp16 scale per head, random codebooks per layer and
 // kind, random codes. Per decoded token (all layers): the new token's greedy encode (K and V) at depth
@@ -8,6 +8,7 @@
 // Prints ms per token (median and range of the rounds) and the speedup per round (median, range), and
 // checks that both builds agree: identical codes, attention outputs within float tolerance.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRng, float32ToFloat16Bits, rvqCodeBytesPerToken } from '../../quant/index.js';
 import type { Rng } from '../../quant/index.js';
@@ -129,9 +130,11 @@ const range = (xs: number[], digits: number) => `${percentile(xs, 50).toFixed(di
 
 function main(): void {
   const rng = createRng(3);
-  const baselineBytes = new Uint8Array(execFileSync('git', ['show', `${args.baseline}:main/engine/fused/kernel/attend.wasm`], { maxBuffer: 1 << 24 }));
+  const baselineBytes = new Uint8Array(
+    args.baseline.endsWith('.wasm') ? readFileSync(args.baseline) : execFileSync('git', ['show', `${args.baseline}:main/engine/fused/kernel/attend.wasm`], { maxBuffer: 1 << 24 }),
+  );
   const books = randomCodebooks(L, spec, rng);
-  const variants = [new Variant(`baseline ${args.baseline.slice(0, 9)}`, baselineBytes, books), new Variant('committed', undefined, books)];
+  const variants = [new Variant(`baseline ${args.baseline.endsWith('.wasm') ? args.baseline : args.baseline.slice(0, 9)}`, baselineBytes, books), new Variant('committed', undefined, books)];
   console.log(`kernel A/B: ${variants[0].name} vs ${variants[1].name}; SmolLM2-135M geometry (${L} layers, ${H} q / ${KVH} KV heads x ${d}), C ${spec.codebookSize}, groups of ${spec.groupSize}; ${rounds} rounds x ${steps} steps, ms per decoded token (all layers), median [range]`);
   const rows = Array.from({ length: 2 * L }, () => Float32Array.from({ length: W }, () => rng.normal()));
   const q = Float32Array.from({ length: H * d }, () => rng.normal());

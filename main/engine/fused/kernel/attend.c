@@ -271,6 +271,51 @@ enum {
   E_DECODED,    // float32 out [count, groupSize]: the chosen entries summed
 };
 
+// Stage codes of V residuals r[0..V) (V constant after inlining): one pass over the stage's codebook
+// scores each block of 4 entries against all V, so the book is read once per V vectors and the 2V
+// accumulator chains run side by side. Each score is summed as (bias + even dims) + odd dims.
+static inline __attribute__((always_inline)) void stage_codes(const int32_t V, float *const *r, const float *book, const float *bias, int32_t C, int32_t gs, int32_t *code) {
+  f4 best[4], best_index[4];
+  for (int32_t v = 0; v < V; v++) {
+    best[v] = wasm_f32x4_splat(-3.4e38f);
+    best_index[v] = wasm_i32x4_splat(0);
+  }
+  v128_t index = wasm_i32x4_make(0, 1, 2, 3);
+  for (int32_t c = 0; c < C; c += 4) {
+    const float *block = book + (int64_t)c * gs;
+    f4 a0[4], a1[4];
+    for (int32_t v = 0; v < V; v++) {
+      a0[v] = wasm_v128_load(bias + c);
+      a1[v] = wasm_f32x4_splat(0);
+    }
+    for (int32_t i = 0; i < gs; i += 2) {
+      const f4 e0 = wasm_v128_load(block + 4 * i), e1 = wasm_v128_load(block + 4 * i + 4);
+      for (int32_t v = 0; v < V; v++) {
+        a0[v] = wasm_f32x4_add(a0[v], wasm_f32x4_mul(e0, wasm_f32x4_splat(r[v][i])));
+        a1[v] = wasm_f32x4_add(a1[v], wasm_f32x4_mul(e1, wasm_f32x4_splat(r[v][i + 1])));
+      }
+    }
+    for (int32_t v = 0; v < V; v++) {
+      const f4 score = wasm_f32x4_add(a0[v], a1[v]);
+      const v128_t better = wasm_f32x4_gt(score, best[v]);
+      best[v] = wasm_v128_bitselect(score, best[v], better);
+      best_index[v] = wasm_v128_bitselect(index, best_index[v], better);
+    }
+    index = wasm_i32x4_add(index, wasm_i32x4_splat(4));
+  }
+  // lanes hold the best of entries = lane (mod 4); ties go to the lower index
+  for (int32_t v = 0; v < V; v++) {
+    float bs = wasm_f32x4_extract_lane(best[v], 0);
+    int32_t bi = wasm_i32x4_extract_lane(best_index[v], 0);
+    for (int32_t l = 1; l < 4; l++) {
+      float s = l == 1 ? wasm_f32x4_extract_lane(best[v], 1) : l == 2 ? wasm_f32x4_extract_lane(best[v], 2) : wasm_f32x4_extract_lane(best[v], 3);
+      int32_t ix = l == 1 ? wasm_i32x4_extract_lane(best_index[v], 1) : l == 2 ? wasm_i32x4_extract_lane(best_index[v], 2) : wasm_i32x4_extract_lane(best_index[v], 3);
+      if (s > bs || (s == bs && ix < bi)) { bs = s; bi = ix; }
+    }
+    code[v] = bi;
+  }
+}
+
 __attribute__((export_name("encode"))) void encode(const int32_t *p) {
   float *vectors = (float *)(uintptr_t)p[E_VECTORS];
   const int32_t count = p[E_COUNT], groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
@@ -278,45 +323,30 @@ __attribute__((export_name("encode"))) void encode(const int32_t *p) {
   const float *bias = (const float *)(uintptr_t)p[E_BIAS];
   uint32_t *codes = (uint32_t *)(uintptr_t)p[E_CODES];
   float *decoded = (float *)(uintptr_t)p[E_DECODED];
-  for (int32_t v = 0; v < count; v++) {
-    float *r = vectors + (int64_t)v * gs;
-    float *sum = decoded + (int64_t)v * gs;
-    for (int32_t i = 0; i < gs; i++) sum[i] = 0;
-    for (int32_t stage = 0; stage < depth; stage++) {
-      const float *book = books + (int64_t)stage * C * gs;
-      const float *b = bias + (int64_t)stage * C;
-      f4 best = wasm_f32x4_splat(-3.4e38f);
-      v128_t best_index = wasm_i32x4_splat(0);
-      v128_t index = wasm_i32x4_make(0, 1, 2, 3);
-      for (int32_t c = 0; c < C; c += 4) {
-        const float *block = book + (int64_t)c * gs;
-        f4 a0 = wasm_v128_load(b + c), a1 = wasm_f32x4_splat(0);
-        for (int32_t i = 0; i < gs; i += 2) {
-          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(block + 4 * i), wasm_f32x4_splat(r[i])));
-          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(block + 4 * i + 4), wasm_f32x4_splat(r[i + 1])));
+  for (int32_t i = 0; i < count * gs; i++) decoded[i] = 0;
+  for (int32_t stage = 0; stage < depth; stage++) {
+    const float *book = books + (int64_t)stage * C * gs;
+    const float *b = bias + (int64_t)stage * C;
+    for (int32_t v0 = 0; v0 < count;) {
+      const int32_t V = count - v0 >= 4 ? 4 : count - v0 >= 2 ? 2 : 1;
+      float *r[4];
+      int32_t code[4];
+      for (int32_t v = 0; v < V; v++) r[v] = vectors + (int64_t)(v0 + v) * gs;
+      if (V == 4) stage_codes(4, r, book, b, C, gs, code);
+      else if (V == 2) stage_codes(2, r, book, b, C, gs, code);
+      else stage_codes(1, r, book, b, C, gs, code);
+      for (int32_t v = 0; v < V; v++) {
+        const int32_t token = (v0 + v) / groups, g = (v0 + v) % groups, bi = code[v];
+        codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)bi;
+        const float *entry = book + (int64_t)(bi & ~3) * gs + (bi & 3);
+        float *sum = decoded + (int64_t)(v0 + v) * gs;
+        for (int32_t i = 0; i < gs; i++) {
+          const float e = entry[4 * i];
+          r[v][i] -= e;
+          sum[i] += e;
         }
-        f4 score = wasm_f32x4_add(a0, a1);
-        v128_t better = wasm_f32x4_gt(score, best);
-        best = wasm_v128_bitselect(score, best, better);
-        best_index = wasm_v128_bitselect(index, best_index, better);
-        index = wasm_i32x4_add(index, wasm_i32x4_splat(4));
       }
-      // lanes hold the best of entries = lane (mod 4); ties go to the lower index
-      float bs = wasm_f32x4_extract_lane(best, 0);
-      int32_t bi = wasm_i32x4_extract_lane(best_index, 0);
-      for (int32_t l = 1; l < 4; l++) {
-        float s = l == 1 ? wasm_f32x4_extract_lane(best, 1) : l == 2 ? wasm_f32x4_extract_lane(best, 2) : wasm_f32x4_extract_lane(best, 3);
-        int32_t ix = l == 1 ? wasm_i32x4_extract_lane(best_index, 1) : l == 2 ? wasm_i32x4_extract_lane(best_index, 2) : wasm_i32x4_extract_lane(best_index, 3);
-        if (s > bs || (s == bs && ix < bi)) { bs = s; bi = ix; }
-      }
-      const int32_t token = v / groups, g = v % groups;
-      codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)bi;
-      const float *entry = book + (int64_t)(bi & ~3) * gs + (bi & 3);
-      for (int32_t i = 0; i < gs; i++) {
-        const float e = entry[4 * i];
-        r[i] -= e;
-        sum[i] += e;
-      }
+      v0 += V;
     }
   }
 }
