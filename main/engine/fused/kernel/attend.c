@@ -70,11 +70,13 @@ static inline float hsum(f4 v) {
   return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
 }
 
+typedef uint32_t __attribute__((aligned(1))) unaligned_u32;
+
+// code `index` of a record (LSB-first bit stream): one unaligned 32-bit read (bits <= 25; buffers
+// carry slack past their end)
 static inline uint32_t read_code(const uint8_t *record, uint32_t index, uint32_t bits) {
   uint32_t bit = index * bits;
-  const uint8_t *p = record + (bit >> 3);
-  uint32_t word = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-  return (word >> (bit & 7)) & ((1u << bits) - 1);
+  return (*(const unaligned_u32 *)(record + (bit >> 3)) >> (bit & 7)) & ((1u << bits) - 1);
 }
 
 // exp(x) for 4 lanes (Cephes-style: 2^n * poly(r), r = x - n ln2), relative error ~2e-7; x <= 0 here
@@ -96,43 +98,58 @@ static inline f4 exp4(f4 x) {
 
 static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
 
-// One token's head-h vector of a segment into out[headDim] (call order), float32.
-static void read_vector(const int32_t *s, int32_t t, int32_t h, int32_t kv_heads, int32_t d, float *out) {
-  const int32_t type = s[S_TYPE];
+#define MAX_ROW 16384
+#define MAX_DEPTH 64
+// one token's row of all KV heads, float32 call order (the kernel runs on one thread)
+static float row_buffer[MAX_ROW];
+
+// Stage sums of one group, `chunk` floats (4 or 16) at a time: out[i] = sum over stages of entry[s][i],
+// added in stage order.
+static inline __attribute__((always_inline)) void sum_entries(const int32_t chunk, const float *const *entry, int32_t depth, int32_t gs, float *out) {
+  for (int32_t i = 0; i + chunk <= gs; i += chunk) {
+    f4 acc[4];
+    for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_splat(0);
+    for (int32_t stage = 0; stage < depth; stage++) {
+      for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_add(acc[k], wasm_v128_load(entry[stage] + i + 4 * k));
+    }
+    for (int32_t k = 0; k < chunk / 4; k++) wasm_v128_store(out + i + 4 * k, acc[k]);
+  }
+}
+
+// One token's row of a segment, all KV heads [kv_heads * d] (call order: head h at [h*d, (h+1)*d);
+// for RVQ the group order, group g at [g*gs, (g+1)*gs)), float32, scales applied.
+static void read_row(const int32_t *s, int32_t t, int32_t kv_heads, int32_t d, float *out) {
+  const int32_t type = s[S_TYPE], width = kv_heads * d;
   if (type == SEGMENT_F32) {
-    const float *row = (const float *)(uintptr_t)s[S_DATA] + ((int64_t)t * kv_heads + h) * d;
-    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_v128_load(row + i));
+    const float *row = (const float *)(uintptr_t)s[S_DATA] + (int64_t)t * width;
+    for (int32_t i = 0; i < width; i += 4) wasm_v128_store(out + i, wasm_v128_load(row + i));
     return;
   }
   if (type == SEGMENT_F16) {
-    const uint16_t *row = (const uint16_t *)(uintptr_t)s[S_DATA] + ((int64_t)t * kv_heads + h) * d;
-    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, load_half4(row + i));
+    const uint16_t *row = (const uint16_t *)(uintptr_t)s[S_DATA] + (int64_t)t * width;
+    for (int32_t i = 0; i < width; i += 4) wasm_v128_store(out + i, load_half4(row + i));
     return;
   }
   const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
   const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
   const int32_t depth = held < s[S_DEPTH] ? held : s[S_DEPTH];
   const int32_t C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
-  const int32_t groups = kv_heads * d / gs;
+  const int32_t groups = width / gs;
   const float *books = (const float *)(uintptr_t)s[S_BOOKS];
-  for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_f32x4_splat(0));
-  for (int32_t stage = 0; stage < depth; stage++) {
-    const float *book = books + (int64_t)stage * C * gs;
-    // head h is positions [h*d, (h+1)*d) of the token's group-order row: whole groups, or part of one
-    for (int32_t at = h * d; at < (h + 1) * d;) {
-      const int32_t group = at / gs, offset = at % gs;
-      const int32_t length = gs - offset < (h + 1) * d - at ? gs - offset : (h + 1) * d - at;
-      const float *entry = book + (int64_t)read_code(record, stage * groups + group, bits) * gs + offset;
-      float *dst = out + (at - h * d);
-      for (int32_t i = 0; i < length; i += 4) wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(entry + i)));
-      at += length;
-    }
+  const float *entry[MAX_DEPTH];
+  for (int32_t g = 0; g < groups; g++) {
+    for (int32_t stage = 0; stage < depth; stage++) entry[stage] = books + ((int64_t)stage * C + read_code(record, stage * groups + g, bits)) * gs;
+    float *dst = out + g * gs;
+    if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
+    else sum_entries(4, entry, depth, gs, dst);
   }
   const int32_t S = s[S_SCALE_COUNT];
   if (S > 0) {
     const uint16_t *scales = (const uint16_t *)(uintptr_t)s[S_SCALES] + (int64_t)t * S;
-    const f4 scale = wasm_f32x4_splat(half_to_float(scales[S == 1 ? 0 : h]));
-    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
+    for (int32_t h = 0; h < kv_heads; h++) {
+      const f4 scale = wasm_f32x4_splat(half_to_float(scales[S == 1 ? 0 : h]));
+      for (int32_t i = h * d; i < (h + 1) * d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
+    }
   }
 }
 
@@ -163,6 +180,16 @@ static inline float dot(const float *a, const float *b, int32_t d) {
   return hsum(wasm_f32x4_add(acc0, acc1));
 }
 
+// the most stages any coded segment reads
+static int32_t s_max_depth(const int32_t *segments, int32_t count) {
+  int32_t most = 0;
+  for (int32_t g = 0; g < 2 * count; g++) {
+    const int32_t *s = segments + g * S_FIELDS;
+    if (s[S_TYPE] == SEGMENT_CODED && s[S_DEPTH] > most) most = s[S_DEPTH];
+  }
+  return most;
+}
+
 __attribute__((export_name("attend"))) void attend(const int32_t *p) {
   const int32_t n = p[P_N], heads = p[P_HEADS], kv_heads = p[P_KV_HEADS], d = p[P_HEAD_DIM];
   const int32_t group = heads / kv_heads, q_pos0 = p[P_Q_POS0], count = p[P_SEGMENT_COUNT];
@@ -172,8 +199,9 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
   for (int32_t g = 0; g < count; g++) total += segments[2 * g * S_FIELDS + S_TOKENS];
   float *weights = (float *)(uintptr_t)p[P_SCRATCH];                // [n, heads, total]
   float *q = weights + (int64_t)n * heads * total;                   // [n, heads, d] rotated, scaled
-  float *vec = q + (int64_t)n * heads * d;                           // [d]
-  float *turned = vec + d;                                           // [d]
+  float *turned = q + (int64_t)n * heads * d;                        // [d]
+  float *row = row_buffer;                                           // [kv_heads * d]
+  if (kv_heads * d > MAX_ROW || s_max_depth(segments, count) > MAX_DEPTH) __builtin_trap();
   const float *q_in = (const float *)(uintptr_t)p[P_Q];
   for (int32_t j = 0; j < n; j++) {
     for (int32_t h = 0; h < heads; h++) {
@@ -192,11 +220,11 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
       const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0; // first query that sees this key
       for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
       if (first >= n) continue;
+      read_row(s, t, kv_heads, d, row);
       for (int32_t kh = 0; kh < kv_heads; kh++) {
-        read_vector(s, t, kh, kv_heads, d, vec);
-        const float *key = vec;
+        const float *key = row + kh * d;
         if (!s[S_ROTATED]) {
-          rope(p, vec, pos, turned);
+          rope(p, key, pos, turned);
           key = turned;
         }
         for (int32_t j = first; j < n; j++) {
@@ -240,8 +268,9 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
       const int32_t pos = pos0 + t;
       const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0;
       if (first >= n) continue;
+      read_row(s, t, kv_heads, d, row);
       for (int32_t kh = 0; kh < kv_heads; kh++) {
-        read_vector(s, t, kh, kv_heads, d, vec);
+        const float *vec = row + kh * d;
         for (int32_t j = first; j < n; j++) {
           for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
             const f4 w = wasm_f32x4_splat(weights[((int64_t)j * heads + h) * total + base + t]);
