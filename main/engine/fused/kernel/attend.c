@@ -98,10 +98,11 @@ static inline f4 exp4(f4 x) {
 
 static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
 
-#define MAX_ROW 16384
+#define BLOCK_FLOATS 8192
+#define MAX_BLOCK 32
 #define MAX_DEPTH 64
-// one token's row of all KV heads, float32 call order (the kernel runs on one thread)
-static float row_buffer[MAX_ROW];
+// rows of up to MAX_BLOCK tokens (all KV heads), float32 call order (the kernel runs on one thread)
+static float block_buffer[BLOCK_FLOATS];
 
 // Stage sums of one group, `chunk` floats (4 or 16) at a time: out[i] = sum over stages of entry[s][i],
 // added in stage order.
@@ -180,6 +181,39 @@ static inline float dot(const float *a, const float *b, int32_t d) {
   return hsum(wasm_f32x4_add(acc0, acc1));
 }
 
+// o[k][c] += sum over b < rows of w[k][b] * rows[b * stride + c], for `heads` (constant after inlining)
+// outputs, `chunk` (4 or 8) channels at a time: the vector loads are shared by the heads and the sums
+// stay in registers, added token by token as one token at a time would.
+static inline __attribute__((always_inline)) void accumulate_values(const int32_t heads, const int32_t chunk, int32_t d, const float *rows, int32_t stride, int32_t count, const float *const *w, float *const *o) {
+  for (int32_t c = 0; c < d; c += chunk) {
+    f4 acc[4][2];
+    for (int32_t k = 0; k < heads; k++) for (int32_t l = 0; l < chunk / 4; l++) acc[k][l] = wasm_v128_load(o[k] + c + 4 * l);
+    for (int32_t b = 0; b < count; b++) {
+      f4 x[2];
+      for (int32_t l = 0; l < chunk / 4; l++) x[l] = wasm_v128_load(rows + b * stride + c + 4 * l);
+      for (int32_t k = 0; k < heads; k++) {
+        const f4 wk = wasm_f32x4_splat(w[k][b]);
+        for (int32_t l = 0; l < chunk / 4; l++) acc[k][l] = wasm_f32x4_add(acc[k][l], wasm_f32x4_mul(wk, x[l]));
+      }
+    }
+    for (int32_t k = 0; k < heads; k++) for (int32_t l = 0; l < chunk / 4; l++) wasm_v128_store(o[k] + c + 4 * l, acc[k][l]);
+  }
+}
+
+static void accumulate_any(int32_t heads, int32_t d, const float *rows, int32_t stride, int32_t count, const float *const *w, float *const *o) {
+  if (d % 8 == 0) {
+    if (heads == 4) accumulate_values(4, 8, d, rows, stride, count, w, o);
+    else if (heads == 3) accumulate_values(3, 8, d, rows, stride, count, w, o);
+    else if (heads == 2) accumulate_values(2, 8, d, rows, stride, count, w, o);
+    else accumulate_values(1, 8, d, rows, stride, count, w, o);
+  } else {
+    if (heads == 4) accumulate_values(4, 4, d, rows, stride, count, w, o);
+    else if (heads == 3) accumulate_values(3, 4, d, rows, stride, count, w, o);
+    else if (heads == 2) accumulate_values(2, 4, d, rows, stride, count, w, o);
+    else accumulate_values(1, 4, d, rows, stride, count, w, o);
+  }
+}
+
 // the most stages any coded segment reads
 static int32_t s_max_depth(const int32_t *segments, int32_t count) {
   int32_t most = 0;
@@ -200,8 +234,10 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
   float *weights = (float *)(uintptr_t)p[P_SCRATCH];                // [n, heads, total]
   float *q = weights + (int64_t)n * heads * total;                   // [n, heads, d] rotated, scaled
   float *turned = q + (int64_t)n * heads * d;                        // [d]
-  float *row = row_buffer;                                           // [kv_heads * d]
-  if (kv_heads * d > MAX_ROW || s_max_depth(segments, count) > MAX_DEPTH) __builtin_trap();
+  const int32_t width = kv_heads * d;
+  float *row = block_buffer;                                         // [kv_heads * d]
+  if (width > BLOCK_FLOATS || s_max_depth(segments, count) > MAX_DEPTH) __builtin_trap();
+  const int32_t block = BLOCK_FLOATS / width < MAX_BLOCK ? BLOCK_FLOATS / width : MAX_BLOCK;
   const float *q_in = (const float *)(uintptr_t)p[P_Q];
   for (int32_t j = 0; j < n; j++) {
     for (int32_t h = 0; h < heads; h++) {
@@ -215,20 +251,24 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
   for (int32_t g = 0; g < count; g++) {
     const int32_t *s = segments + 2 * g * S_FIELDS;
     const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
-    for (int32_t t = 0; t < tokens; t++) {
-      const int32_t pos = pos0 + t;
-      const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0; // first query that sees this key
-      for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
-      if (first >= n) continue;
-      read_row(s, t, kv_heads, d, row);
-      for (int32_t kh = 0; kh < kv_heads; kh++) {
-        const float *key = row + kh * d;
-        if (!s[S_ROTATED]) {
-          rope(p, key, pos, turned);
-          key = turned;
-        }
-        for (int32_t j = first; j < n; j++) {
-          for (int32_t h = kh * group; h < (kh + 1) * group; h++) weights[((int64_t)j * heads + h) * total + base + t] = dot(q + ((int64_t)j * heads + h) * d, key, d);
+    for (int32_t t0 = 0; t0 < tokens; t0 += block) {
+      // a block's rows rebuilt back to back (their codebook reads overlap), then turned and scored
+      const int32_t rows = tokens - t0 < block ? tokens - t0 : block;
+      for (int32_t b = 0; b < rows; b++) if (pos0 + t0 + b - q_pos0 < n) read_row(s, t0 + b, kv_heads, d, block_buffer + b * width);
+      for (int32_t t = t0; t < t0 + rows; t++) {
+        const int32_t pos = pos0 + t;
+        const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0; // first query that sees this key
+        for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
+        if (first >= n) continue;
+        for (int32_t kh = 0; kh < kv_heads; kh++) {
+          const float *key = block_buffer + (t - t0) * width + kh * d;
+          if (!s[S_ROTATED]) {
+            rope(p, key, pos, turned);
+            key = turned;
+          }
+          for (int32_t j = first; j < n; j++) {
+            for (int32_t h = kh * group; h < (kh + 1) * group; h++) weights[((int64_t)j * heads + h) * total + base + t] = dot(q + ((int64_t)j * heads + h) * d, key, d);
+          }
         }
       }
     }
@@ -264,21 +304,45 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
   for (int32_t g = 0; g < count; g++) {
     const int32_t *s = segments + (2 * g + 1) * S_FIELDS;
     const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
-    for (int32_t t = 0; t < tokens; t++) {
+    for (int32_t t = 0; t < tokens;) {
+      const int32_t rows = tokens - t < block ? tokens - t : block;
+      if (pos0 + t + rows - 1 <= q_pos0) {
+        // every query sees these tokens: rebuild their rows, then add them to each q head's output
+        // chunk by chunk, the chunk's sums in registers (the same sums, token by token)
+        for (int32_t b = 0; b < rows; b++) read_row(s, t + b, kv_heads, d, block_buffer + b * width);
+        for (int32_t j = 0; j < n; j++) {
+          for (int32_t kh = 0; kh < kv_heads; kh++) {
+            for (int32_t h = kh * group; h < (kh + 1) * group; h += 4) {
+              const int32_t together = (kh + 1) * group - h < 4 ? (kh + 1) * group - h : 4;
+              const float *w[4];
+              float *o[4];
+              for (int32_t k = 0; k < together; k++) {
+                w[k] = weights + ((int64_t)j * heads + h + k) * total + base + t;
+                o[k] = out + ((int64_t)j * heads + h + k) * d;
+              }
+              accumulate_any(together, d, block_buffer + kh * d, width, rows, w, o);
+            }
+          }
+        }
+        t += rows;
+        continue;
+      }
       const int32_t pos = pos0 + t;
       const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0;
-      if (first >= n) continue;
-      read_row(s, t, kv_heads, d, row);
-      for (int32_t kh = 0; kh < kv_heads; kh++) {
-        const float *vec = row + kh * d;
-        for (int32_t j = first; j < n; j++) {
-          for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
-            const f4 w = wasm_f32x4_splat(weights[((int64_t)j * heads + h) * total + base + t]);
-            float *o = out + ((int64_t)j * heads + h) * d;
-            for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
+      if (first < n) {
+        read_row(s, t, kv_heads, d, row);
+        for (int32_t kh = 0; kh < kv_heads; kh++) {
+          const float *vec = row + kh * d;
+          for (int32_t j = first; j < n; j++) {
+            for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
+              const f4 w = wasm_f32x4_splat(weights[((int64_t)j * heads + h) * total + base + t]);
+              float *o = out + ((int64_t)j * heads + h) * d;
+              for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
+            }
           }
         }
       }
+      t++;
     }
     base += tokens;
   }
