@@ -1,5 +1,5 @@
-// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm]
-// The fused attention kernel alone, A/B: the committed attend.wasm against the one at GIT-REF (by default
+// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm --threads 1,2]
+// The fused attention kernel alone, A/B: the committed attend.wasm (on 1 and on 2 threads) against the one at GIT-REF (by default
 // the kernel before issue 15's kernel work) or in FILE.wasm, on the same inputs, in interleaved rounds so that a shared
 // CPU's slow spells fall on both. SmolLM2-135M geometry (30 layers, 9 q heads / 3 KV heads x 64), RVQ
 // groups of 32 inside the head (strided), C 2048, an fp16 scale per head, random codebooks per layer and
@@ -29,11 +29,13 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     steps: { type: 'string', default: '3' },
     baseline: { type: 'string', default: BEFORE_KERNEL_WORK },
+    threads: { type: 'string', default: '1,2' },
   },
 });
 const pasts = args.past.split(',').map(Number);
 const rounds = Number(args.rounds);
 const steps = Number(args.steps);
+const threadCounts = args.threads.split(',').map((t) => (Number(t) === 2 ? 2 : 1));
 const config = { ...smolLm2Geometry, maxPositions: Math.max(...pasts) + 2 };
 const spec = smolLm2RvqSpec;
 const { numLayers: L, numHeads: H, numKvHeads: KVH, headDim: d } = config;
@@ -52,9 +54,10 @@ class Variant {
   constructor(
     readonly name: string,
     bytes: Uint8Array | undefined,
+    threads: 1 | 2,
     books: ReturnType<typeof randomCodebooks>,
   ) {
-    this.kernel = new FusedKernel(bytes);
+    this.kernel = new FusedKernel(bytes, { threads });
     this.codecs = books.layers.map((layer) => ({ key: new KernelRvqCodec(this.kernel, spec, layer.key), value: new KernelRvqCodec(this.kernel, spec, layer.value) }));
     this.scratch = new Scratch(this.kernel);
     const order = headCallOrder(spec);
@@ -128,18 +131,29 @@ function randomPast(past: number, depth: number, rng: Rng): { records: Uint8Arra
 
 const range = (xs: number[], digits: number) => `${percentile(xs, 50).toFixed(digits)} [${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}]`;
 
-function main(): void {
+async function main(): Promise<void> {
   const rng = createRng(3);
   const baselineBytes = new Uint8Array(
     args.baseline.endsWith('.wasm') ? readFileSync(args.baseline) : execFileSync('git', ['show', `${args.baseline}:main/engine/fused/kernel/attend.wasm`], { maxBuffer: 1 << 24 }),
   );
   const books = randomCodebooks(L, spec, rng);
-  const variants = [new Variant(`baseline ${args.baseline.endsWith('.wasm') ? args.baseline : args.baseline.slice(0, 9)}`, baselineBytes, books), new Variant('committed', undefined, books)];
-  console.log(`kernel A/B: ${variants[0].name} vs ${variants[1].name}; SmolLM2-135M geometry (${L} layers, ${H} q / ${KVH} KV heads x ${d}), C ${spec.codebookSize}, groups of ${spec.groupSize}; ${rounds} rounds x ${steps} steps, ms per decoded token (all layers), median [range]`);
+  const variants = [
+    new Variant(`baseline ${args.baseline.endsWith('.wasm') ? args.baseline : args.baseline.slice(0, 9)}`, baselineBytes, 1, books),
+    ...threadCounts.map((threads) => new Variant(`committed, ${threads} thread${threads > 1 ? 's' : ''}`, undefined, threads, books)),
+  ];
+  // the helper threads start asynchronously
+  for (const [i, v] of variants.entries()) {
+    const want = i === 0 ? 1 : threadCounts[i - 1];
+    for (let waited = 0; v.kernel.threads !== want; waited += 10) {
+      if (waited > 10_000) throw new Error(`${v.name}: the helper thread did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  console.log(`kernel A/B: ${variants.map((v) => v.name).join(' vs ')}; SmolLM2-135M geometry (${L} layers, ${H} q / ${KVH} KV heads x ${d}), C ${spec.codebookSize}, groups of ${spec.groupSize}; ${rounds} rounds x ${steps} steps, ms per decoded token (all layers), median [range]`);
   const rows = Array.from({ length: 2 * L }, () => Float32Array.from({ length: W }, () => rng.normal()));
   const q = Float32Array.from({ length: H * d }, () => rng.normal());
   const fresh = Float32Array.from({ length: W }, () => rng.normal());
-  const cases: { name: string; run: (v: Variant) => unknown }[] = [];
+  const cases: { name: string; run: (v: Variant) => Uint32Array[] | Float32Array }[] = [];
   for (const depth of depths) cases.push({ name: `encode d${depth}`, run: (v) => v.encodeStep(rows, depth) });
   for (const past of pasts) {
     for (const depth of depths) {
@@ -148,39 +162,40 @@ function main(): void {
       cases.push({ name: `attend ${past} d${depth}`, run: (v) => v.attendStep(past, depth, q, fresh) });
     }
   }
-  // agreement first (also warms both builds up)
+  // agreement with the baseline first (also warms every build up)
   for (const c of cases) {
-    const [a, b] = variants.map((v) => c.run(v));
-    if (Array.isArray(a)) {
-      const agree = a.reduce((n: number, codes: Uint32Array, i: number) => n + codes.filter((x, j) => x === (b as Uint32Array[])[i][j]).length, 0);
-      const total = a.reduce((n: number, codes: Uint32Array) => n + codes.length, 0);
-      console.log(`${c.name}: codes agree ${agree}/${total}`);
-    } else {
-      const x = a as Float32Array;
-      const y = b as Float32Array;
-      let worst = 0;
-      let scale = 0;
-      for (let j = 0; j < x.length; j++) {
-        worst = Math.max(worst, Math.abs(x[j] - y[j]));
-        scale = Math.max(scale, Math.abs(x[j]));
+    const [a, ...others] = variants.map((v) => c.run(v));
+    const lines = others.map((b, i) => {
+      const name = variants[i + 1].name;
+      if (Array.isArray(a) && Array.isArray(b)) {
+        const agree = a.reduce((n, codes, k) => n + codes.filter((x, j) => x === b[k][j]).length, 0);
+        return `${name}: codes agree ${agree}/${a.reduce((n, codes) => n + codes.length, 0)}`;
       }
-      console.log(`${c.name}: outputs differ by at most ${worst.toExponential(2)} (largest |output| ${scale.toFixed(3)})`);
-    }
+      const [x, y] = [a as Float32Array, b as Float32Array];
+      let worst = 0;
+      for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j] - y[j]));
+      return `${name}: outputs differ by at most ${worst.toExponential(2)} (largest |output| ${Math.max(...Array.from(x, Math.abs)).toFixed(3)})`;
+    });
+    console.log(`${c.name}: ${lines.join('; ')}`);
   }
   const times = cases.map(() => variants.map(() => [] as number[]));
   for (let round = 0; round < rounds; round++) {
     cases.forEach((c, k) => {
-      // alternate which build goes first
-      const order = round % 2 === 0 ? [0, 1] : [1, 0];
-      for (const i of order) times[k][i].push(timeSteps(() => c.run(variants[i])));
+      // a different build goes first each round
+      for (let i = 0; i < variants.length; i++) {
+        const at = (i + round) % variants.length;
+        times[k][at].push(timeSteps(() => c.run(variants[at])));
+      }
     });
   }
-  console.log(`${'case'.padEnd(18)} ${variants[0].name.padEnd(28)} ${variants[1].name.padEnd(28)} speedup per round`);
+  const columns = variants.map((v) => v.name.padEnd(26)).join(' ');
+  console.log(`${'case'.padEnd(16)} ${columns} ${variants.slice(1).map((v) => `speedup (${v.name})`.padEnd(30)).join(' ')}`);
   cases.forEach((c, k) => {
-    const [a, b] = times[k];
-    const speedups = a.map((t, r) => t / b[r]);
-    console.log(`${c.name.padEnd(18)} ${range(a, 2).padEnd(28)} ${range(b, 2).padEnd(28)} ${range(speedups, 2)}x`);
+    const [a, ...others] = times[k];
+    const speedups = others.map((b) => range(a.map((t, r) => t / b[r]), 2) + 'x');
+    console.log(`${c.name.padEnd(16)} ${times[k].map((t) => range(t, 2).padEnd(26)).join(' ')} ${speedups.map((x) => x.padEnd(30)).join(' ')}`);
   });
+  for (const v of variants) v.kernel.close();
 }
 
-main();
+await main();

@@ -1,9 +1,14 @@
 // The fused attention kernel (kernel/attend.c built to kernel/attend.wasm) and the memory it works in:
-// one WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks reused
+// one shared WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks reused
 // through free lists) for the buffers that live there: the fp16 cache lanes, the coded-cache mirrors,
-// the codebooks and each step's scratch. Growing the memory replaces its ArrayBuffer, so callers keep
+// the codebooks and each step's scratch. Growing the memory replaces its buffer object, so callers keep
 // byte offsets and take fresh views (`f32`, `u8`, ...) after any allocation.
+// With 2 threads a helper worker instantiates the same module on the same memory (its own stack) and
+// takes half of each call: half the group vectors of an encode, half the tokens of an attention's key
+// and value passes (kernel-helper.ts). Calls stay synchronous: the caller blocks until both halves end.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { KernelHelper } from './kernel-helper.js';
 
 const PAGE = 65536;
 /** Bytes read past a buffer's end by the kernel's unaligned 4-byte code reads. */
@@ -17,7 +22,7 @@ interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -39,10 +44,29 @@ function kernelModule(bytes: Uint8Array): object {
   return module;
 }
 
-interface KernelExports {
+/** The kernel's exports (attend.c); the phase exports are absent from builds before threads. */
+export interface KernelExports {
   attend(params: number): void;
   encode(params: number): void;
+  attend_tokens?(params: number): number;
+  attend_begin?(params: number): void;
+  attend_keys?(params: number, lo: number, hi: number): void;
+  attend_softmax?(params: number): void;
+  attend_values?(params: number, lo: number, hi: number, out: number): void;
+  attend_end?(params: number, other: number): void;
+  encode_range?(params: number, lo: number, hi: number): void;
   __heap_base: { value: number };
+  __stack_pointer?: { value: number };
+}
+
+/** 4 GiB: the most a wasm32 shared memory can be declared to grow to (pages are reserved lazily). */
+const MAX_PAGES = 65536;
+/** Below these a call runs on one thread: the handoff would cost more than the half it saves. */
+const MIN_SPLIT = { tokens: 64, vectors: 2 };
+
+export interface KernelOptions {
+  /** Threads per call: 1, or 2 with a helper worker (the default where the machine has 2 cores). */
+  threads?: 1 | 2;
 }
 
 export class FusedKernel {
@@ -53,14 +77,40 @@ export class FusedKernel {
   private readonly free = new Map<number, number[]>();
   private readonly blockClass = new Map<number, number>();
   private liveBytes = 0;
+  private readonly helper: KernelHelper | null = null;
+  /** The helper's half of an attention's values, [n, heads, headDim] float32. */
+  private partialAt = 0;
 
   /** `wasmBytes`: another build of the kernel (benchmarks compare builds); the committed one by default. */
-  constructor(wasmBytes?: Uint8Array) {
+  constructor(wasmBytes?: Uint8Array, options: KernelOptions = {}) {
     committed ??= kernelWasmBytes();
-    this.memory = new wasm.Memory({ initial: 16 });
-    const instance = new wasm.Instance(kernelModule(wasmBytes ?? committed), { env: { memory: this.memory } });
+    const module = kernelModule(wasmBytes ?? committed);
+    let memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+    let instance;
+    try {
+      instance = new wasm.Instance(module, { env: { memory } });
+    } catch {
+      // a build before threads imports an unshared memory
+      memory = new wasm.Memory({ initial: 16 });
+      instance = new wasm.Instance(module, { env: { memory } });
+    }
+    this.memory = memory;
     this.exports = instance.exports as unknown as KernelExports;
     this.top = align(Number(this.exports.__heap_base.value), 64);
+    const threads = options.threads ?? (availableParallelism() >= 2 ? 2 : 1);
+    if (threads === 2 && this.exports.encode_range && this.exports.__stack_pointer) {
+      this.helper = new KernelHelper(module, memory, (bytes) => this.alloc(bytes));
+    }
+  }
+
+  /** Whether calls are being split with the helper thread (it starts asynchronously). */
+  get threads(): 1 | 2 {
+    return this.helper?.ready ? 2 : 1;
+  }
+
+  /** Stops the helper thread (calls then run on one thread). */
+  close(): void {
+    this.helper?.close();
   }
 
   /** Allocates `bytes` (16-byte aligned, zeroed); returns the offset. */
@@ -123,13 +173,58 @@ export class FusedKernel {
   }
 
   attend(params: number): void {
-    this.exports.attend(params);
+    const e = this.exports;
+    const total = this.helper?.ready ? e.attend_tokens!(params) : 0;
+    if (!this.helper?.ready || total < MIN_SPLIT.tokens) {
+      e.attend(params);
+      return;
+    }
+    // the block's first fields: n, heads, kvHeads, headDim
+    const [n, heads, , d] = this.i32(params, 4);
+    const bytes = 4 * n * heads * d;
+    if (this.partialAt === 0 || this.capacity(this.partialAt) < bytes) {
+      if (this.partialAt !== 0) this.release(this.partialAt);
+      this.partialAt = this.alloc(bytes);
+    }
+    const half = total >> 1;
+    e.attend_begin!(params);
+    this.helper.run('keys', params, half, total);
+    try {
+      e.attend_keys!(params, 0, half);
+    } finally {
+      this.helper.wait();
+    }
+    e.attend_softmax!(params);
+    this.f32(this.partialAt, n * heads * d).fill(0);
+    this.helper.run('values', params, half, total, this.partialAt);
+    try {
+      e.attend_values!(params, 0, half, this.i32(params, 16)[P_OUT]);
+    } finally {
+      this.helper.wait();
+    }
+    e.attend_end!(params, this.partialAt);
   }
 
   encode(params: number): void {
-    this.exports.encode(params);
+    const e = this.exports;
+    // the block's second field: the vector count
+    const count = this.helper?.ready ? this.i32(params, 2)[1] : 0;
+    if (!this.helper?.ready || count < MIN_SPLIT.vectors) {
+      e.encode(params);
+      return;
+    }
+    const half = count >> 1;
+    this.helper.run('encode', params, half, count);
+    try {
+      e.encode_range!(params, 0, half);
+    } finally {
+      this.helper.wait();
+    }
   }
 }
+
+/** attend()'s parameter block: the output's field. */
+const P_OUT = 10;
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;

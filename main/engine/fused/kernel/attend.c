@@ -98,11 +98,10 @@ static inline f4 exp4(f4 x) {
 
 static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
 
+// a thread's buffer (on its stack) for the rows of up to MAX_BLOCK tokens (all KV heads), float32
 #define BLOCK_FLOATS 8192
 #define MAX_BLOCK 32
 #define MAX_DEPTH 64
-// rows of up to MAX_BLOCK tokens (all KV heads), float32 call order (the kernel runs on one thread)
-static float block_buffer[BLOCK_FLOATS];
 
 // Stage sums of one group, `chunk` floats (4 or 16) at a time: out[i] = sum over stages of entry[s][i],
 // added in stage order.
@@ -224,60 +223,88 @@ static int32_t s_max_depth(const int32_t *segments, int32_t count) {
   return most;
 }
 
-__attribute__((export_name("attend"))) void attend(const int32_t *p) {
-  const int32_t n = p[P_N], heads = p[P_HEADS], kv_heads = p[P_KV_HEADS], d = p[P_HEAD_DIM];
-  const int32_t group = heads / kv_heads, q_pos0 = p[P_Q_POS0], count = p[P_SEGMENT_COUNT];
-  const int32_t *segments = (const int32_t *)(uintptr_t)p[P_SEGMENTS];
+// One attend() call's shape and scratch. The call runs in phases so that two threads can share it:
+// begin (queries turned), keys (scores of a token range), softmax, values (a token range into an
+// output), end (a second output added, then normalized). Tokens are numbered across the segments.
+typedef struct {
+  const int32_t *p, *segments;
+  int32_t n, heads, kv_heads, d, group, q_pos0, count, total, width, block;
+  float *weights; // [n, heads, total]
+  float *q;       // [n, heads, d] turned and scaled; after softmax row r's first float is 1/sum
+} Attention;
+
+static inline Attention attention(const int32_t *p) {
+  Attention a;
+  a.p = p;
+  a.n = p[P_N], a.heads = p[P_HEADS], a.kv_heads = p[P_KV_HEADS], a.d = p[P_HEAD_DIM];
+  a.group = a.heads / a.kv_heads, a.q_pos0 = p[P_Q_POS0], a.count = p[P_SEGMENT_COUNT];
+  a.segments = (const int32_t *)(uintptr_t)p[P_SEGMENTS];
+  a.total = 0;
+  for (int32_t g = 0; g < a.count; g++) a.total += a.segments[2 * g * S_FIELDS + S_TOKENS];
+  a.width = a.kv_heads * a.d;
+  // a block of rows and one turned key fit in a thread's buffer
+  a.block = (BLOCK_FLOATS - a.d) / a.width < MAX_BLOCK ? (BLOCK_FLOATS - a.d) / a.width : MAX_BLOCK;
+  a.weights = (float *)(uintptr_t)p[P_SCRATCH];
+  a.q = a.weights + (int64_t)a.n * a.heads * a.total;
+  return a;
+}
+
+__attribute__((export_name("attend_tokens"))) int32_t attend_tokens(const int32_t *p) { return attention(p).total; }
+
+__attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p) {
+  const Attention a = attention(p);
+  if (a.width + a.d > BLOCK_FLOATS || s_max_depth(a.segments, a.count) > MAX_DEPTH) __builtin_trap();
   const float scale = as_float((uint32_t)p[P_SCALE_BITS]);
-  int32_t total = 0;
-  for (int32_t g = 0; g < count; g++) total += segments[2 * g * S_FIELDS + S_TOKENS];
-  float *weights = (float *)(uintptr_t)p[P_SCRATCH];                // [n, heads, total]
-  float *q = weights + (int64_t)n * heads * total;                   // [n, heads, d] rotated, scaled
-  float *turned = q + (int64_t)n * heads * d;                        // [d]
-  const int32_t width = kv_heads * d;
-  float *row = block_buffer;                                         // [kv_heads * d]
-  if (width > BLOCK_FLOATS || s_max_depth(segments, count) > MAX_DEPTH) __builtin_trap();
-  const int32_t block = BLOCK_FLOATS / width < MAX_BLOCK ? BLOCK_FLOATS / width : MAX_BLOCK;
   const float *q_in = (const float *)(uintptr_t)p[P_Q];
-  for (int32_t j = 0; j < n; j++) {
-    for (int32_t h = 0; h < heads; h++) {
-      float *qr = q + ((int64_t)j * heads + h) * d;
-      rope(p, q_in + ((int64_t)j * heads + h) * d, q_pos0 + j, qr);
-      for (int32_t i = 0; i < d; i += 4) wasm_v128_store(qr + i, wasm_f32x4_mul(wasm_v128_load(qr + i), wasm_f32x4_splat(scale)));
-    }
+  for (int32_t r = 0; r < a.n * a.heads; r++) {
+    float *qr = a.q + (int64_t)r * a.d;
+    rope(p, q_in + (int64_t)r * a.d, a.q_pos0 + r / a.heads, qr);
+    for (int32_t i = 0; i < a.d; i += 4) wasm_v128_store(qr + i, wasm_f32x4_mul(wasm_v128_load(qr + i), wasm_f32x4_splat(scale)));
   }
-  // scores: every key decoded once, dotted with the queries that see it
+}
+
+// scores of tokens [lo, hi): every key rebuilt once, turned, dotted with the queries that see it
+__attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, int32_t lo, int32_t hi) {
+  const Attention a = attention(p);
+  const int32_t n = a.n, heads = a.heads, d = a.d, width = a.width, total = a.total;
+  float buffer[BLOCK_FLOATS];
+  float *turned = buffer + a.block * width;
   int32_t base = 0;
-  for (int32_t g = 0; g < count; g++) {
-    const int32_t *s = segments + 2 * g * S_FIELDS;
-    const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
-    for (int32_t t0 = 0; t0 < tokens; t0 += block) {
+  for (int32_t g = 0; g < a.count; base += a.segments[2 * g * S_FIELDS + S_TOKENS], g++) {
+    const int32_t *s = a.segments + 2 * g * S_FIELDS;
+    const int32_t pos0 = s[S_POS0];
+    const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
+    for (int32_t t0 = from; t0 < to; t0 += a.block) {
       // a block's rows rebuilt back to back (their codebook reads overlap), then turned and scored
-      const int32_t rows = tokens - t0 < block ? tokens - t0 : block;
-      for (int32_t b = 0; b < rows; b++) if (pos0 + t0 + b - q_pos0 < n) read_row(s, t0 + b, kv_heads, d, block_buffer + b * width);
+      const int32_t rows = to - t0 < a.block ? to - t0 : a.block;
+      for (int32_t b = 0; b < rows; b++) if (pos0 + t0 + b - a.q_pos0 < n) read_row(s, t0 + b, a.kv_heads, d, buffer + b * width);
       for (int32_t t = t0; t < t0 + rows; t++) {
         const int32_t pos = pos0 + t;
-        const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0; // first query that sees this key
-        for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
+        const int32_t first = pos - a.q_pos0 > 0 ? pos - a.q_pos0 : 0; // first query that sees this key
+        for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) a.weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
         if (first >= n) continue;
-        for (int32_t kh = 0; kh < kv_heads; kh++) {
-          const float *key = block_buffer + (t - t0) * width + kh * d;
+        for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+          const float *key = buffer + (t - t0) * width + kh * d;
           if (!s[S_ROTATED]) {
             rope(p, key, pos, turned);
             key = turned;
           }
           for (int32_t j = first; j < n; j++) {
-            for (int32_t h = kh * group; h < (kh + 1) * group; h++) weights[((int64_t)j * heads + h) * total + base + t] = dot(q + ((int64_t)j * heads + h) * d, key, d);
+            for (int32_t h = kh * a.group; h < (kh + 1) * a.group; h++) a.weights[((int64_t)j * heads + h) * total + base + t] = dot(a.q + ((int64_t)j * heads + h) * d, key, d);
           }
         }
       }
     }
-    base += tokens;
   }
-  // softmax rows (unnormalized exp; the sum divides the output)
+}
+
+// softmax rows (unnormalized exp; the sum divides the output in attend_end); zeroes the output
+__attribute__((export_name("attend_softmax"))) void attend_softmax(const int32_t *p) {
+  const Attention a = attention(p);
+  const int32_t total = a.total, d = a.d;
   float *out = (float *)(uintptr_t)p[P_OUT];
-  for (int32_t row = 0; row < n * heads; row++) {
-    float *w = weights + (int64_t)row * total;
+  for (int32_t row = 0; row < a.n * a.heads; row++) {
+    float *w = a.weights + (int64_t)row * total;
     f4 mx = wasm_f32x4_splat(-3.0e38f);
     int32_t i = 0;
     for (; i + 4 <= total; i += 4) mx = wasm_f32x4_max(mx, wasm_v128_load(w + i));
@@ -297,30 +324,38 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
     float *o = out + (int64_t)row * d;
     for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_splat(0));
     // stash 1/sum in the rotated-q row, no longer needed
-    q[(int64_t)row * d] = 1.0f / total_sum;
+    a.q[(int64_t)row * d] = 1.0f / total_sum;
   }
-  // values: every value decoded once, accumulated with the weights of the queries that see it
-  base = 0;
-  for (int32_t g = 0; g < count; g++) {
-    const int32_t *s = segments + (2 * g + 1) * S_FIELDS;
-    const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
-    for (int32_t t = 0; t < tokens;) {
-      const int32_t rows = tokens - t < block ? tokens - t : block;
-      if (pos0 + t + rows - 1 <= q_pos0) {
+}
+
+// values of tokens [lo, hi), every one rebuilt once, added with the weights of the queries that see
+// it into out [n, heads, d] (zeroed by the caller)
+__attribute__((export_name("attend_values"))) void attend_values(const int32_t *p, int32_t lo, int32_t hi, float *out) {
+  const Attention a = attention(p);
+  const int32_t n = a.n, heads = a.heads, d = a.d, width = a.width, total = a.total, group = a.group;
+  float buffer[BLOCK_FLOATS];
+  int32_t base = 0;
+  for (int32_t g = 0; g < a.count; base += a.segments[(2 * g + 1) * S_FIELDS + S_TOKENS], g++) {
+    const int32_t *s = a.segments + (2 * g + 1) * S_FIELDS;
+    const int32_t pos0 = s[S_POS0];
+    const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
+    for (int32_t t = from; t < to;) {
+      const int32_t rows = to - t < a.block ? to - t : a.block;
+      if (pos0 + t + rows - 1 <= a.q_pos0) {
         // every query sees these tokens: rebuild their rows, then add them to each q head's output
         // chunk by chunk, the chunk's sums in registers (the same sums, token by token)
-        for (int32_t b = 0; b < rows; b++) read_row(s, t + b, kv_heads, d, block_buffer + b * width);
+        for (int32_t b = 0; b < rows; b++) read_row(s, t + b, a.kv_heads, d, buffer + b * width);
         for (int32_t j = 0; j < n; j++) {
-          for (int32_t kh = 0; kh < kv_heads; kh++) {
+          for (int32_t kh = 0; kh < a.kv_heads; kh++) {
             for (int32_t h = kh * group; h < (kh + 1) * group; h += 4) {
               const int32_t together = (kh + 1) * group - h < 4 ? (kh + 1) * group - h : 4;
               const float *w[4];
               float *o[4];
               for (int32_t k = 0; k < together; k++) {
-                w[k] = weights + ((int64_t)j * heads + h + k) * total + base + t;
+                w[k] = a.weights + ((int64_t)j * heads + h + k) * total + base + t;
                 o[k] = out + ((int64_t)j * heads + h + k) * d;
               }
-              accumulate_any(together, d, block_buffer + kh * d, width, rows, w, o);
+              accumulate_any(together, d, buffer + kh * d, width, rows, w, o);
             }
           }
         }
@@ -328,14 +363,14 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
         continue;
       }
       const int32_t pos = pos0 + t;
-      const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0;
+      const int32_t first = pos - a.q_pos0 > 0 ? pos - a.q_pos0 : 0;
       if (first < n) {
-        read_row(s, t, kv_heads, d, row);
-        for (int32_t kh = 0; kh < kv_heads; kh++) {
-          const float *vec = row + kh * d;
+        read_row(s, t, a.kv_heads, d, buffer);
+        for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+          const float *vec = buffer + kh * d;
           for (int32_t j = first; j < n; j++) {
             for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
-              const f4 w = wasm_f32x4_splat(weights[((int64_t)j * heads + h) * total + base + t]);
+              const f4 w = wasm_f32x4_splat(a.weights[((int64_t)j * heads + h) * total + base + t]);
               float *o = out + ((int64_t)j * heads + h) * d;
               for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
             }
@@ -344,13 +379,31 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
       }
       t++;
     }
-    base += tokens;
   }
-  for (int32_t row = 0; row < n * heads; row++) {
-    const f4 inv = wasm_f32x4_splat(q[(int64_t)row * d]);
-    float *o = out + (int64_t)row * d;
-    for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_mul(wasm_v128_load(o + c), inv));
+}
+
+// out (+ other, a second thread's values when not null), divided by the softmax sums
+__attribute__((export_name("attend_end"))) void attend_end(const int32_t *p, const float *other) {
+  const Attention a = attention(p);
+  float *out = (float *)(uintptr_t)p[P_OUT];
+  for (int32_t row = 0; row < a.n * a.heads; row++) {
+    const f4 inv = wasm_f32x4_splat(a.q[(int64_t)row * a.d]);
+    float *o = out + (int64_t)row * a.d;
+    for (int32_t c = 0; c < a.d; c += 4) {
+      f4 x = wasm_v128_load(o + c);
+      if (other) x = wasm_f32x4_add(x, wasm_v128_load(other + (int64_t)row * a.d + c));
+      wasm_v128_store(o + c, wasm_f32x4_mul(x, inv));
+    }
   }
+}
+
+__attribute__((export_name("attend"))) void attend(const int32_t *p) {
+  const int32_t total = attend_tokens(p);
+  attend_begin(p);
+  attend_keys(p, 0, total);
+  attend_softmax(p);
+  attend_values(p, 0, total, (float *)(uintptr_t)p[P_OUT]);
+  attend_end(p, 0);
 }
 
 // encode() parameter block: int32 fields.
@@ -409,23 +462,25 @@ static inline __attribute__((always_inline)) void stage_codes(const int32_t V, f
   }
 }
 
-__attribute__((export_name("encode"))) void encode(const int32_t *p) {
+// greedy codes of vectors [lo, hi)
+__attribute__((export_name("encode_range"))) void encode_range(const int32_t *p, int32_t lo, int32_t hi) {
   float *vectors = (float *)(uintptr_t)p[E_VECTORS];
-  const int32_t count = p[E_COUNT], groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
+  const int32_t groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
   const float *books = (const float *)(uintptr_t)p[E_BOOKS];
   const float *bias = (const float *)(uintptr_t)p[E_BIAS];
   uint32_t *codes = (uint32_t *)(uintptr_t)p[E_CODES];
   float *decoded = (float *)(uintptr_t)p[E_DECODED];
-  for (int32_t i = 0; i < count * gs; i++) decoded[i] = 0;
+  for (int32_t i = lo * gs; i < hi * gs; i++) decoded[i] = 0;
   for (int32_t stage = 0; stage < depth; stage++) {
     const float *book = books + (int64_t)stage * C * gs;
     const float *b = bias + (int64_t)stage * C;
-    for (int32_t v0 = 0; v0 < count;) {
-      const int32_t V = count - v0 >= 4 ? 4 : count - v0 >= 2 ? 2 : 1;
+    for (int32_t v0 = lo; v0 < hi;) {
+      const int32_t V = hi - v0 >= 4 ? 4 : hi - v0;
       float *r[4];
       int32_t code[4];
       for (int32_t v = 0; v < V; v++) r[v] = vectors + (int64_t)(v0 + v) * gs;
       if (V == 4) stage_codes(4, r, book, b, C, gs, code);
+      else if (V == 3) stage_codes(3, r, book, b, C, gs, code);
       else if (V == 2) stage_codes(2, r, book, b, C, gs, code);
       else stage_codes(1, r, book, b, C, gs, code);
       for (int32_t v = 0; v < V; v++) {
@@ -443,3 +498,5 @@ __attribute__((export_name("encode"))) void encode(const int32_t *p) {
     }
   }
 }
+
+__attribute__((export_name("encode"))) void encode(const int32_t *p) { encode_range(p, 0, p[E_COUNT]); }
