@@ -65,8 +65,15 @@ const MAX_PAGES = 65536;
 const MIN_SPLIT = { tokens: 64, vectors: 2 };
 
 export interface KernelOptions {
-  /** Threads per call: 1, or 2 with a helper worker (the default where the machine has 2 cores). */
+  /** Threads per call: 1, or 2 with a helper worker (by default 2 where the machine has 2 cores, or RESKV_KERNEL_THREADS). */
   threads?: 1 | 2;
+}
+
+function defaultThreads(): 1 | 2 {
+  const chosen = process.env.RESKV_KERNEL_THREADS;
+  if (chosen === '1' || chosen === '2') return chosen === '1' ? 1 : 2;
+  if (chosen) throw new Error(`RESKV_KERNEL_THREADS must be 1 or 2, got ${JSON.stringify(chosen)}`);
+  return availableParallelism() >= 2 ? 2 : 1;
 }
 
 export class FusedKernel {
@@ -97,7 +104,7 @@ export class FusedKernel {
     this.memory = memory;
     this.exports = instance.exports as unknown as KernelExports;
     this.top = align(Number(this.exports.__heap_base.value), 64);
-    const threads = options.threads ?? (availableParallelism() >= 2 ? 2 : 1);
+    const threads = options.threads ?? defaultThreads();
     if (threads === 2 && this.exports.encode_range && this.exports.__stack_pointer) {
       this.helper = new KernelHelper(module, memory, (bytes) => this.alloc(bytes));
     }
