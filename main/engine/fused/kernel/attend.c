@@ -3,11 +3,15 @@
 // order: RVQ-coded tokens (stage-major bit-packed codes, fp16 scales, per-token depth; keys pre-RoPE),
 // fp16 rows or float32 rows. Coded tokens are never materialized as a cache: each key is summed from
 // its codebook rows, scaled, turned by RoPE and dotted with the queries; each value is summed and
-// accumulated with the softmax weights. Vectors are in "call order", the channel order of the head
+// accumulated with the softmax weights. Tokens are rebuilt a block at a time (whole rows, all KV
+// heads) into a buffer on the calling thread's stack. The call runs in phases over token ranges so
+// that two instances on one shared memory (kernel.ts's helper thread) can each take half of it; the
+// exported attend() runs them all on one thread. Vectors are in "call order", the channel order of the head
 // the caller chose (for RVQ: the codebooks' group order, so a group's entries are contiguous); the
 // caller permutes queries in and outputs back and gives RoPE tables in that order.
 // Also: greedy residual encoding of new group vectors (nearest entry by <r,c> - |c|^2/2, 4 entries
-// per SIMD step from codebooks laid out [C/4][groupSize][4]).
+// per SIMD step from codebooks laid out [C/4][groupSize][4], up to 4 vectors per pass over a book),
+// also over a range of the vectors so that two threads can share a call.
 // Build (Debian clang + lld): see build.sh.
 #include <stdint.h>
 #include <wasm_simd128.h>
@@ -42,7 +46,7 @@ enum {
   P_PARTNER_XOR,// RoPE partner of call-order channel i is i ^ partner_xor (>= 4), else P_PARTNER table
   P_PARTNER,    // int32 [headDim]
   P_OUT,        // float32 [n, heads, headDim] call order
-  P_SCRATCH,    // float32: n*heads*total (weights) + n*heads*headDim (rotated q) + 2*headDim
+  P_SCRATCH,    // float32: n*heads*total (weights) + n*heads*headDim (rotated q) (+ 2*headDim, unused)
   P_SEGMENTS, P_SEGMENT_COUNT,
   P_SCALE_BITS, // float32 bits of 1/sqrt(headDim)
 };
