@@ -4,8 +4,9 @@
 // the codebooks and each step's scratch. Growing the memory replaces its buffer object, so callers keep
 // byte offsets and take fresh views (`f32`, `u8`, ...) after any allocation.
 // With 2 threads a helper worker instantiates the same module on the same memory (its own stack) and
-// takes half of each call: half the group vectors of an encode, half the tokens of an attention's key
-// and value passes (kernel-helper.ts). Calls stay synchronous: the caller blocks until both halves end.
+// shares each call: chunks of an encode's group vectors and of an attention's tokens (key and value
+// passes), taken in turn from a counter, each chunk's result independent of the thread that took it
+// (kernel-helper.ts). Calls stay synchronous; a helper the machine did not schedule in time is left out.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { KernelHelper } from './kernel-helper.js';
@@ -50,11 +51,11 @@ export interface KernelExports {
   encode(params: number): void;
   attend_tokens?(params: number): number;
   attend_begin?(params: number): void;
-  attend_keys?(params: number, lo: number, hi: number): void;
   attend_softmax?(params: number): void;
-  attend_values?(params: number, lo: number, hi: number, out: number): void;
-  attend_end?(params: number, other: number): void;
-  encode_range?(params: number, lo: number, hi: number): void;
+  attend_end?(params: number, parts: number, count: number): void;
+  attend_keys_shared?(params: number, next: number, size: number): void;
+  attend_values_shared?(params: number, next: number, size: number, parts: number): void;
+  encode_shared?(params: number, next: number, size: number): void;
   __heap_base: { value: number };
   __stack_pointer?: { value: number };
 }
@@ -85,8 +86,8 @@ export class FusedKernel {
   private readonly blockClass = new Map<number, number>();
   private liveBytes = 0;
   private readonly helper: KernelHelper | null = null;
-  /** The helper's half of an attention's values, [n, heads, headDim] float32. */
-  private partialAt = 0;
+  /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
+  private partsAt = 0;
 
   /** `wasmBytes`: another build of the kernel (benchmarks compare builds); the committed one by default. */
   constructor(wasmBytes?: Uint8Array, options: KernelOptions = {}) {
@@ -105,7 +106,7 @@ export class FusedKernel {
     this.exports = instance.exports as unknown as KernelExports;
     this.top = align(Number(this.exports.__heap_base.value), 64);
     const threads = options.threads ?? defaultThreads();
-    if (threads === 2 && this.exports.encode_range && this.exports.__stack_pointer) {
+    if (threads === 2 && this.exports.encode_shared && this.exports.__stack_pointer) {
       this.helper = new KernelHelper(module, memory, (bytes) => this.alloc(bytes));
     }
   }
@@ -186,30 +187,32 @@ export class FusedKernel {
       e.attend(params);
       return;
     }
+    // up to 8 chunks of at least MIN_SPLIT.tokens / 2 tokens, the values of each in its own output
+    const size = Math.ceil(total / Math.min(8, Math.ceil((2 * total) / MIN_SPLIT.tokens)));
+    const chunks = Math.ceil(total / size);
     // the block's first fields: n, heads, kvHeads, headDim
     const [n, heads, , d] = this.i32(params, 4);
-    const bytes = 4 * n * heads * d;
-    if (this.partialAt === 0 || this.capacity(this.partialAt) < bytes) {
-      if (this.partialAt !== 0) this.release(this.partialAt);
-      this.partialAt = this.alloc(bytes);
+    const bytes = 4 * chunks * n * heads * d;
+    if (this.partsAt === 0 || this.capacity(this.partsAt) < bytes) {
+      if (this.partsAt !== 0) this.release(this.partsAt);
+      this.partsAt = this.alloc(bytes);
     }
-    const half = total >> 1;
+    const { helper } = this;
     e.attend_begin!(params);
-    this.helper.run('keys', params, half, total);
+    helper.share('keys', params, size);
     try {
-      e.attend_keys!(params, 0, half);
+      e.attend_keys_shared!(params, helper.nextAt, size);
     } finally {
-      this.helper.wait();
+      helper.finish();
     }
     e.attend_softmax!(params);
-    this.f32(this.partialAt, n * heads * d).fill(0);
-    this.helper.run('values', params, half, total, this.partialAt);
+    helper.share('values', params, size, this.partsAt);
     try {
-      e.attend_values!(params, 0, half, this.i32(params, 16)[P_OUT]);
+      e.attend_values_shared!(params, helper.nextAt, size, this.partsAt);
     } finally {
-      this.helper.wait();
+      helper.finish();
     }
-    e.attend_end!(params, this.partialAt);
+    e.attend_end!(params, this.partsAt, chunks);
   }
 
   encode(params: number): void {
@@ -220,18 +223,19 @@ export class FusedKernel {
       e.encode(params);
       return;
     }
-    const half = count >> 1;
-    this.helper.run('encode', params, half, count);
+    // one token's vectors in 2 chunks; more in up to 8 chunks of whole 4-vector passes
+    const size = count <= 8 ? Math.ceil(count / 2) : 4 * Math.ceil(count / 32);
+    const { helper } = this;
+    helper.share('encode', params, size);
     try {
-      e.encode_range!(params, 0, half);
+      e.encode_shared!(params, helper.nextAt, size);
     } finally {
-      this.helper.wait();
+      helper.finish();
     }
   }
 }
 
-/** attend()'s parameter block: the output's field. */
-const P_OUT = 10;
+
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;

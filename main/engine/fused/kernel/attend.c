@@ -386,18 +386,39 @@ __attribute__((export_name("attend_values"))) void attend_values(const int32_t *
   }
 }
 
-// out (+ other, a second thread's values when not null), divided by the softmax sums
-__attribute__((export_name("attend_end"))) void attend_end(const int32_t *p, const float *other) {
+// out (+ parts[0..count), outputs of token chunks, added in chunk order), divided by the softmax sums
+__attribute__((export_name("attend_end"))) void attend_end(const int32_t *p, const float *parts, int32_t count) {
   const Attention a = attention(p);
   float *out = (float *)(uintptr_t)p[P_OUT];
+  const int32_t floats = a.n * a.heads * a.d;
+  for (int32_t k = 0; k < count; k++) {
+    for (int32_t i = 0; i < floats; i += 4) wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), wasm_v128_load(parts + (int64_t)k * floats + i)));
+  }
   for (int32_t row = 0; row < a.n * a.heads; row++) {
     const f4 inv = wasm_f32x4_splat(a.q[(int64_t)row * a.d]);
     float *o = out + (int64_t)row * a.d;
-    for (int32_t c = 0; c < a.d; c += 4) {
-      f4 x = wasm_v128_load(o + c);
-      if (other) x = wasm_f32x4_add(x, wasm_v128_load(other + (int64_t)row * a.d + c));
-      wasm_v128_store(o + c, wasm_f32x4_mul(x, inv));
-    }
+    for (int32_t c = 0; c < a.d; c += 4) wasm_v128_store(o + c, wasm_f32x4_mul(wasm_v128_load(o + c), inv));
+  }
+}
+
+// Shared work: threads on one call take chunks of `size` tokens (or vectors) in turn from the counter
+// at `next` until none are left; each chunk's result depends only on the chunk, never on which thread
+// took it, so the call's result is the same however the chunks fell.
+static inline int32_t take(int32_t *next) { return __atomic_fetch_add(next, 1, __ATOMIC_SEQ_CST); }
+
+__attribute__((export_name("attend_keys_shared"))) void attend_keys_shared(const int32_t *p, int32_t *next, int32_t size) {
+  const int32_t total = attend_tokens(p);
+  for (int32_t k = take(next); k * size < total; k = take(next)) attend_keys(p, k * size, (k + 1) * size < total ? (k + 1) * size : total);
+}
+
+// chunk k's values into parts + k * n*heads*d
+__attribute__((export_name("attend_values_shared"))) void attend_values_shared(const int32_t *p, int32_t *next, int32_t size, float *parts) {
+  const Attention a = attention(p);
+  const int32_t floats = a.n * a.heads * a.d;
+  for (int32_t k = take(next); k * size < a.total; k = take(next)) {
+    float *part = parts + (int64_t)k * floats;
+    for (int32_t i = 0; i < floats; i += 4) wasm_v128_store(part + i, wasm_f32x4_splat(0));
+    attend_values(p, k * size, (k + 1) * size < a.total ? (k + 1) * size : a.total, part);
   }
 }
 
@@ -407,7 +428,7 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
   attend_keys(p, 0, total);
   attend_softmax(p);
   attend_values(p, 0, total, (float *)(uintptr_t)p[P_OUT]);
-  attend_end(p, 0);
+  attend_end(p, 0, 0);
 }
 
 // encode() parameter block: int32 fields.
@@ -504,3 +525,8 @@ __attribute__((export_name("encode_range"))) void encode_range(const int32_t *p,
 }
 
 __attribute__((export_name("encode"))) void encode(const int32_t *p) { encode_range(p, 0, p[E_COUNT]); }
+
+__attribute__((export_name("encode_shared"))) void encode_shared(const int32_t *p, int32_t *next, int32_t size) {
+  const int32_t count = p[E_COUNT];
+  for (int32_t k = take(next); k * size < count; k = take(next)) encode_range(p, k * size, (k + 1) * size < count ? (k + 1) * size : count);
+}
