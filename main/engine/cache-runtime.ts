@@ -289,7 +289,8 @@ async function openFusedRuntime(folder: string, manifest: ModelManifest, choice:
   }
   const loaded = choice.format === 'rvq' ? loadCodebookSet(folder, manifest, choice) : null;
   const parts: FusedParts = await openFusedParts(folder, manifest, session);
-  const release = () => Promise.all(parts.sessions.map((s) => s.release())).then(() => undefined);
+  // the kernel's helper thread holds its memory: stop it with the sessions
+  const release = () => Promise.all(parts.sessions.map((s) => s.release())).then(() => parts.kernel.close());
   const common = { geometry, provider: 'cpu' as const, skippedProviders: skipped, path: 'fused' as const, release };
   if (!loaded) {
     return {
