@@ -45,10 +45,15 @@ function deviceName(): string {
   return smi.status === 0 && smi.stdout.trim() ? smi.stdout.trim().split('\n').join(', ') : 'an adapter onnxruntime-node does not name';
 }
 
-/** Runs the measurement on `provider`, printing a line per cache; returns the figures. */
-export async function runGpuEngineSpeed(pasts: readonly number[], steps: number, rounds: number, provider: ExecutionProvider, geometryName: GeometryName = 'smollm2-135m', log: (line: string) => void = console.log): Promise<GpuSpeedAtContext[]> {
+/**
+ * Runs the measurement on `provider`, printing a line per cache; returns the figures. `layers` cuts the
+ * geometry to its first layers (same widths): a software GPU loads a 30-layer rvq graph for minutes.
+ */
+export async function runGpuEngineSpeed(pasts: readonly number[], steps: number, rounds: number, provider: ExecutionProvider, geometryName: GeometryName = 'smollm2-135m', log: (line: string) => void = console.log, layers?: number): Promise<GpuSpeedAtContext[]> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number of at least 1, got ${rounds}`);
-  const c = benchConfig(geometryName, pasts, steps);
+  const full = benchConfig(geometryName, pasts, steps);
+  if (layers !== undefined && (!Number.isInteger(layers) || layers < 1 || layers > full.numLayers)) throw new RangeError(`--layers must be a whole number from 1 to ${full.numLayers}, got ${layers}`);
+  const c = { ...full, numLayers: layers ?? full.numLayers };
   const spec = rvqSpecFor(c);
   const rng = createRng(1);
   const set = randomCodebooks(c.numLayers, spec, rng);
@@ -64,7 +69,7 @@ export async function runGpuEngineSpeed(pasts: readonly number[], steps: number,
   const rvq = recordingUploads(rvqDecoder as DecoderStep<KvStore> & Uploads);
   log(`provider ${provider} on ${deviceName()}${fpSession.halfFree ? ' (no float16 kernels: graphs run float16-free)' : ''}`);
   log(`cache on the device between steps: ${fpSession.deviceOutputs.length > 0 && rvqSession.deviceOutputs.length > 0 ? 'yes' : `no (${provider} keeps no outputs on the device)`}`);
-  log(`${geometries[geometryName].name} geometry (${c.numLayers} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
+  log(`${geometries[geometryName].name} geometry (${c.numLayers}${c.numLayers < full.numLayers ? ` of its ${full.numLayers}` : ''} layers, ${c.numKvHeads} KV heads x ${c.headDim}), random weights; rvq groups of 32 inside the head (strided), C 2048, fp16 scale per head`);
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8`);
 
   const filledRvq = (past: number, depth: number) => randomRvqStore(c.numLayers, spec, depth, past, rng);
