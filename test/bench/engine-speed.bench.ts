@@ -3,7 +3,7 @@
 // A GPU provider: -- --providers webgpu --past 2048,8192,32768. WebGPU without a GPU (SwiftShader, slow:
 // use small contexts and few steps):
 //   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=/tmp/xdg LD_LIBRARY_PATH=/usr/lib/chromium \
-//   npm run bench:engine-speed -- --providers webgpu --past 64,256 --steps 4 --rounds 2
+//   npm run bench:engine-speed -- --providers webgpu --past 64,256 --steps 4 --rounds 2 [--layers 2]
 import { parseArgs } from 'node:util';
 import { executionProviders } from '../../main/engine/session.js';
 import type { ExecutionProvider } from '../../main/engine/session.js';
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },
     weights: { type: 'string', default: 'fp32' },
+    // GPU providers: the geometry's first N layers only (SwiftShader loads a 30-layer rvq graph for minutes)
+    layers: { type: 'string' },
   },
 });
 const geometry = values.geometry!;
@@ -30,7 +32,7 @@ if (unknown !== undefined) throw new Error(`--providers: unknown provider '${unk
 const pasts = values.past!.split(',').map(Number);
 for (const provider of providers as ExecutionProvider[]) {
   if (provider !== 'cpu') {
-    await runGpuEngineSpeed(pasts, Number(values.steps), Number(values.rounds), provider, geometry as GeometryName);
+    await runGpuEngineSpeed(pasts, Number(values.steps), Number(values.rounds), provider, geometry as GeometryName, console.log, values.layers === undefined ? undefined : Number(values.layers));
     continue;
   }
   const results = await runEngineSpeed(pasts, Number(values.steps), Number(values.rounds), console.log, { geometry: geometry as GeometryName, weightType: parseWeightType(values.weights!) });
