@@ -11,6 +11,7 @@ import type { KvKind, RvqSpec } from '../../../quant/index.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
 import { installRvqGraph } from '../../library/install-rvq.js';
+import { codebookSetName } from '../../model/library-rvq.js';
 import { readManifest, verifyModelFiles } from '../../model/manifest.js';
 import { parseOptions } from '../sampler.js';
 import type { SessionOptionsInput } from '../session.js';
@@ -36,7 +37,7 @@ export const calibrationSettingsSchema = z.strictObject({
   /** Token rows sampled per layer (each of K and V); default min(65536, what 2 GiB holds). */
   maxVectors: positiveInt(1 << 24).optional(),
   seed: z.number().int('must be an integer').min(0, 'must be at least 0').max(2 ** 32 - 1, 'must fit in 32 bits').default(0),
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "may hold only letters, digits, '.', '_' and '-'").default('default'),
+  name: z.string().regex(codebookSetName.pattern, codebookSetName.rule).default('default'),
   kmeansSample: positiveInt(1 << 24).optional(),
   kmeansIterations: positiveInt(1000).optional(),
   emaPasses: z.number().int('must be an integer').min(0, 'must be at least 0').max(100, 'must be at most 100').optional(),
