@@ -11,6 +11,7 @@ export const apiMethodNames = [
   'models.import',
   'models.remove',
   'models.calibrate',
+  'models.planCalibration',
   'models.removeCalibration',
   'chat.list',
   'chat.start',

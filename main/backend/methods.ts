@@ -20,8 +20,9 @@ import { probeProviders } from '../engine/session.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
 import { ApiArgumentError } from './errors.js';
+import { interactively } from './interactive.js';
 import type { JobRegistry } from './jobs.js';
-import { calibrationNameArgument, calibrationRequestSchema, removeCalibration, startCalibration } from './calibrations.js';
+import { calibrationNameArgument, calibrationRequestSchema, planCalibrationRun, removeCalibration, startCalibration } from './calibrations.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 import type { BackendHost } from './protocol.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
@@ -152,6 +153,10 @@ const methods: MethodTable = {
         publish({ type: 'models-changed' });
       }),
   },
+  'models.planCalibration': {
+    args: z.tuple([modelIdSchema, calibrationRequestSchema]),
+    run: ({ host }, id, request) => planCalibrationRun(host.dataDir, id, request),
+  },
   'models.removeCalibration': {
     args: z.tuple([modelIdSchema, calibrationNameArgument]),
     run: ({ host, engine, publish }, id, name) => {
@@ -169,7 +174,7 @@ const methods: MethodTable = {
   'chat.resume': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.resume(id) },
   'chat.send': {
     args: z.tuple([conversationIdSchema, z.string().min(1, 'write a message').max(200_000), samplingSchema]),
-    run: ({ engine }, id, text, options) => engine.send(id, text, options),
+    run: ({ engine }, id, text, options) => interactively(() => engine.send(id, text, options)),
   },
   'chat.cancel': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.cancel(id) },
   'chat.setDepth': { args: z.tuple([conversationIdSchema, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.setDepth(id, depth) },
@@ -179,7 +184,7 @@ const methods: MethodTable = {
   },
   'chat.remove': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.remove(id) },
   'completions.models': { args: z.tuple([]), run: ({ host }) => listApiModels(host.dataDir) },
-  'completions.create': { args: z.tuple([completionRequestSchema]), run: ({ engine }, request) => engine.complete(request) },
+  'completions.create': { args: z.tuple([completionRequestSchema]), run: ({ engine }, request) => interactively(() => engine.complete(request)) },
   'completions.cancel': { args: z.tuple([z.string().min(1).max(128)]), run: ({ engine }, requestId) => engine.cancelCompletion(requestId) },
   'tradeoffs.run': {
     args: z.tuple([modelIdSchema, tradeoffSweepOptionsSchema]),

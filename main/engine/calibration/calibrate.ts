@@ -76,7 +76,7 @@ export type CalibrationProgress =
   | ({ phase: 'train' } & TrainProgress)
   | { phase: 'save' };
 
-/** One line for a progress update (the CLI's status line, the app's job stage). */
+/** One line for a progress update (the CLI's status line, the app's job stage), without a percentage: callers show their own. */
 export function describeCalibrationProgress(p: CalibrationProgress): string {
   switch (p.phase) {
     case 'generate':
@@ -84,7 +84,7 @@ export function describeCalibrationProgress(p: CalibrationProgress): string {
     case 'capture':
       return `capturing K/V: ${p.tokensSeen} / ${p.tokensTotal} tokens seen, ${p.vectorsHeld} sampled per layer`;
     case 'train':
-      return `training ${(100 * p.fraction).toFixed(1)}%: layer ${p.layer} ${p.kind}s, stage ${p.stage + 1}, ${p.step} (${p.vectors} vectors)`;
+      return `training layer ${p.layer} ${p.kind}s, stage ${p.stage + 1}, ${p.step} (${p.vectors} vectors)`;
     case 'save':
       return 'saving codebooks and installing the rvq graph';
   }
