@@ -33,6 +33,7 @@ export const apiMethodNames = [
   'settings.providers',
   'jobs.list',
   'jobs.cancel',
+  'jobs.dismiss',
 ] as const;
 
 export type ApiMethodName = (typeof apiMethodNames)[number];

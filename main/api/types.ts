@@ -481,6 +481,8 @@ export interface ResKvBridge {
   jobs: {
     list(): Promise<JobSnapshot[]>;
     cancel(id: number): Promise<JobSnapshot>;
+    /** Forgets a finished job (its card goes away, also after a reload); a running job must be cancelled first. */
+    dismiss(id: number): Promise<JobSnapshot[]>;
   };
   /** Electron only (native file dialogs); absent in headless mode, where the operator types a path. */
   dialogs?: {

@@ -1,6 +1,6 @@
 // One calibration in a worker thread of its own, so the backend's event loop (chat, the local API)
-// stays responsive while it captures and trains. The thread runs at a lower priority and pauses at
-// every progress update while a chat reply or API request is generating (interactive.ts). The backend
+// stays responsive while it captures and trains. The thread runs at a lower priority and pauses between
+// units of work while a chat reply or API request is generating (interactive.ts). The backend
 // posts nothing after the start: a cancel is a flag in shared memory, checked at every progress update
 // and every 100 ms the thread is idle.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,7 +10,7 @@ import { lowerThreadPriority, waitForGenerations } from './interactive.js';
 
 export interface CalibrationWorkerData {
   folder: string;
-  options: Omit<CalibrateOptions, 'signal' | 'onProgress'>;
+  options: Omit<CalibrateOptions, 'signal' | 'onProgress' | 'pause'>;
   /** Int32Array over it: slot 0 becomes 1 when the job is cancelled. */
   cancel: SharedArrayBuffer;
   /** interactive.ts's count of running generations. */
@@ -53,6 +53,8 @@ calibrateModel(folder, {
   onProgress: (progress) => {
     checkCancel();
     post({ kind: 'progress', progress });
+  },
+  pause: () => {
     const ms = waitForGenerations(generations, checkCancel);
     if (ms > 0) post({ kind: 'yielded', ms });
   },

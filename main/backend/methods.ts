@@ -19,6 +19,7 @@ import { conversationIdSchema } from '../engine/conversation-id.js';
 import { probeProviders } from '../engine/session.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
+import { describeArgumentIssues } from './argument-errors.js';
 import { ApiArgumentError } from './errors.js';
 import { interactively } from './interactive.js';
 import type { JobRegistry } from './jobs.js';
@@ -209,17 +210,13 @@ const methods: MethodTable = {
   },
   'jobs.list': { args: z.tuple([]), run: ({ jobs }) => jobs.list() },
   'jobs.cancel': { args: z.tuple([z.number().int().positive()]), run: ({ jobs }, id) => jobs.cancel(id) },
+  'jobs.dismiss': { args: z.tuple([z.number().int().positive()]), run: ({ jobs }, id) => jobs.dismiss(id) },
 };
 
 /** Validates `args` for `name` and runs the method. */
 export async function callBackendMethod(context: BackendContext, name: ApiMethodName, args: unknown): Promise<unknown> {
   const spec = methods[name] as { args: z.ZodType<unknown[]>; run(context: BackendContext, ...args: unknown[]): unknown };
   const parsed = spec.args.safeParse(args);
-  if (!parsed.success) {
-    // Paths start with the argument's index; name the field inside it instead.
-    const field = (path: PropertyKey[]) => (path.length > 1 ? path.slice(1).join('.') : path.length ? `argument ${String(path[0])}` : '(arguments)');
-    const issues = parsed.error.issues.map((i) => `${field(i.path)}: ${i.message}`).join('; ');
-    throw new ApiArgumentError(`invalid arguments for ${name}: ${issues}`);
-  }
+  if (!parsed.success) throw new ApiArgumentError(describeArgumentIssues(name, parsed.error.issues, Array.isArray(args) ? args.length : 0));
   return spec.run(context, ...parsed.data);
 }

@@ -96,6 +96,8 @@ export interface CalibrateOptions {
   /** ONNX Runtime options for every session of the run (default: CPU). */
   session?: SessionOptionsInput;
   onProgress?: (p: CalibrationProgress) => void;
+  /** Called between units of work (every progress update and nearest-entry run); may block to let other work have the machine. */
+  pause?: () => void;
   signal?: AbortSignal;
 }
 
@@ -204,7 +206,11 @@ export function planCalibration(config: ModelConfig, settings: CalibrationSettin
 
 export async function calibrateModel(folder: string, options: CalibrateOptions): Promise<CalibrationResult> {
   const settings = parseOptions(calibrationSettingsSchema, options.settings ?? {}, 'calibration settings');
-  const { signal, onProgress } = options;
+  const { signal, pause } = options;
+  const onProgress = (p: CalibrationProgress) => {
+    options.onProgress?.(p);
+    pause?.();
+  };
   const session = options.session ?? { providers: ['cpu'] };
   const manifest = readManifest(folder);
   const { config } = manifest;
@@ -228,7 +234,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   } else {
     const target = options.text.tokens;
     if (!Number.isInteger(target) || target < 1) throw new RangeError(`self-generated calibration needs a positive whole number of tokens, got ${target}`);
-    sequences = await sampleOwnText(folder, manifest, tokenizer, { tokens: target, seed: settings.seed, session, signal, onProgress: (tokens) => onProgress?.({ phase: 'generate', tokens, target }) });
+    sequences = await sampleOwnText(folder, manifest, tokenizer, { tokens: target, seed: settings.seed, session, signal, onProgress: (tokens) => onProgress({ phase: 'generate', tokens, target }) });
     source = { kind: 'self-generated', temperature: 1, tokens: target, samples: sequences.length };
   }
   const textSeconds = lap();
@@ -238,7 +244,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   const reservoir = new KvReservoir(config.numLayers, config.numKvHeads * config.headDim, maxVectors, settings.seed);
   const capture = await KvCapture.open(join(folder, manifest.graphs.capture), config, session);
   try {
-    await captureIntoReservoir(capture, chunks, reservoir, signal, (tokensSeen) => onProgress?.({ phase: 'capture', tokensSeen, tokensTotal, vectorsHeld: reservoir.held }));
+    await captureIntoReservoir(capture, chunks, reservoir, signal, (tokensSeen) => onProgress({ phase: 'capture', tokensSeen, tokensTotal, vectorsHeld: reservoir.held }));
   } finally {
     await capture.release();
   }
@@ -248,7 +254,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
     throw new Error(`the calibration text gave ${reservoir.held} tokens (${heldVectors} group vectors per layer), fewer than the ${settings.codebookSize} codebook entries: give more text or a smaller codebook size`);
   }
 
-  const search = await OrtNearestEntry.create(session);
+  const search = await OrtNearestEntry.create(session, options.pause);
   let trained: TrainedKv;
   try {
     trained = await trainKvCodebooks(reservoir.rows(), specs, {
@@ -256,7 +262,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
       seed: settings.seed,
       training: { kmeansSample: settings.kmeansSample, kmeansIterations: settings.kmeansIterations, emaPasses: settings.emaPasses },
       signal,
-      onProgress: (p) => onProgress?.({ phase: 'train', ...p }),
+      onProgress: (p) => onProgress({ phase: 'train', ...p }),
     });
   } finally {
     await search.release();
@@ -264,7 +270,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   const trainSeconds = lap();
 
   signal?.throwIfAborted();
-  onProgress?.({ phase: 'save' });
+  onProgress({ phase: 'save' });
   const { name, ...learning } = settings;
   const record: CalibrationRecord = { model: manifest.id, source, tokensSeen: reservoir.seen, tokensSampled: reservoir.held, settings: learning };
   const { codebookFile, graphFile } = saveCodebooks(folder, name, encodeCodebookFile(specs, trained, record));

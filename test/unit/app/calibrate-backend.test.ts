@@ -63,11 +63,11 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
   });
 
   it.each([
-    [{ ...sample, settings: { ...small, depth: 0 } }, ApiArgumentError, /settings\.depth: must be at least 1/],
-    [{ ...sample, settings: { ...small, name: '../x' } }, ApiArgumentError, /settings\.name: may hold only/],
-    [{ ...sample, settings: { ...small, keyGrouping: 'diagonal' } }, ApiArgumentError, /settings\.keyGrouping/],
-    [{ text: { kind: 'files', paths: [] }, settings: small }, ApiArgumentError, /text\.paths: choose at least one text file/],
-    [{ text: { kind: 'self-generated', tokens: 0 }, settings: small }, ApiArgumentError, /text\.tokens: must be at least 1/],
+    [{ ...sample, settings: { ...small, depth: 0 } }, ApiArgumentError, /^Depth: must be at least 1$/],
+    [{ ...sample, settings: { ...small, name: '../x' } }, ApiArgumentError, /^Set name: may hold only/],
+    [{ ...sample, settings: { ...small, keyGrouping: 'diagonal' } }, ApiArgumentError, /^Key grouping: must be one of strided, contiguous$/],
+    [{ text: { kind: 'files', paths: [] }, settings: small }, ApiArgumentError, /^Text files: choose at least one text file$/],
+    [{ text: { kind: 'self-generated', tokens: 0 }, settings: small }, ApiArgumentError, /^Tokens to sample: must be at least 1$/],
     [{ text: { kind: 'web' }, settings: small }, ApiArgumentError, /text/],
     [{ ...sample, settings: { ...small, codebookSize: 1000 } }, Error, /codebookSize: must be a power of two/],
     [{ ...sample, settings: { ...small, groupSize: 5 } }, Error, /groupSize: 5 must divide the token width/],
@@ -81,7 +81,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
 
   it('rejects an unknown model', async () => {
     await expect(backend.call('models.calibrate', ['no-such-model', sample])).rejects.toThrow(/no model 'no-such-model'/);
-    await expect(backend.call('models.calibrate', ['../stories260K', sample])).rejects.toThrow(/invalid arguments for models.calibrate: argument 0: must be the id of a model/);
+    await expect(backend.call('models.calibrate', ['../stories260K', sample])).rejects.toThrow(/^Model: must be the id of a model/);
   });
 
   it('calibrates on the bundled sample with progress, and lists the set as its file records it', async () => {
