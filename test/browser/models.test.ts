@@ -25,11 +25,11 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('Models vi
 
     // A path that does not exist: the job fails and says why.
     await page.getByLabel('Checkpoint path').fill('/nonexistent/model.bin');
-    await page.getByRole('button', { name: 'Import' }).click();
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
     await expect.poll(() => page.locator('.job-failed .job-status').textContent()).toContain('/nonexistent/model.bin');
 
     await page.getByLabel('Checkpoint path').fill(fixtures.stories260K);
-    await page.getByRole('button', { name: 'Import' }).click();
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
     await expect.poll(() => page.locator('.job-done .job-status').textContent(), { timeout: 60_000 }).toContain("imported as 'stories260K'");
     const table = page.getByRole('table', { name: 'Installed models' });
     const row = table.getByRole('row', { name: /stories260K/ });

@@ -4,8 +4,8 @@
 import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
 import { shownTaskRun, useTasks, type TaskForm } from '../state/tasks.js';
 import { Field, TextInput } from './Field.js';
-import { KeptRuns, useModelJob } from './KeptRuns.js';
-import { ModelJobPage, useLibrary } from './ModelJobPage.js';
+import { KeptRuns } from './KeptRuns.js';
+import { ModelJobPage } from './ModelJobPage.js';
 import { TaskResults } from './tasks/TaskResults.js';
 
 function TaskFormView({ bridge, model, running }: { bridge: ResKvBridge; model: string; running: boolean }) {
@@ -54,26 +54,17 @@ function Results({ model }: { model: string }) {
 const imported = (models: readonly ModelSummary[] | null) => (models ?? []).filter((m) => m.info !== null);
 
 export function TasksView() {
-  const { bridge, models } = useLibrary();
-  const selected = useTasks((s) => s.model);
-  const usable = imported(models);
-  const model = usable.find((m) => m.id === selected) ?? usable[0] ?? null;
-  const job = useModelJob(bridge, 'tasks', model?.id, useTasks((s) => s.load));
   return (
     <ModelJobPage
       title="Tasks"
       offline="Task checks run in the ResKV backend, which this page is not connected to."
       empty="No model in the library yet: import one in the Models view (and calibrate it to check rvq)."
-      bridge={bridge}
-      models={models}
-      usable={usable.map((m) => m.id)}
-      model={model?.id}
-      select={useTasks((s) => s.select)}
-      job={job}
-      error={useTasks((s) => s.error)}
-      form={(b, id, running) => <TaskFormView bridge={b} model={id} running={running} />}
+      kind="tasks"
+      useStore={useTasks}
+      usable={imported}
+      form={(bridge, model, running) => <TaskFormView bridge={bridge} model={model.id} running={running} />}
     >
-      {(_b, id) => <Results model={id} />}
+      {(_bridge, model) => <Results model={model.id} />}
     </ModelJobPage>
   );
 }

@@ -2,12 +2,11 @@
 // quality against fp16, KV bytes per token and decode latency per codebook set and depth, with the
 // scalar formats as references; kept sweeps; the operator's acceptable perplexity increase marks the
 // smallest depth that meets it.
-import { useMemo } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
-import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
+import { calibratedModels, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
 import { Field, TextInput } from './Field.js';
-import { KeptRuns, useModelJob } from './KeptRuns.js';
-import { ModelJobPage, useLibrary } from './ModelJobPage.js';
+import { KeptRuns } from './KeptRuns.js';
+import { ModelJobPage } from './ModelJobPage.js';
 import { useTaskRequirement } from './tasks/task-drops.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 
@@ -86,26 +85,17 @@ function Results({ bridge, model }: { bridge: ResKvBridge; model: string }) {
 }
 
 export function TradeoffsView() {
-  const { bridge, models } = useLibrary();
-  const selected = useTradeoffs((s) => s.model);
-  const calibrated = useMemo(() => calibratedModels(models), [models]);
-  const model = shownModel(calibrated, selected);
-  const job = useModelJob(bridge, 'sweep', model?.id, useTradeoffs((s) => s.load));
   return (
     <ModelJobPage
       title="Tradeoffs"
       offline="Depth sweeps run in the ResKV backend, which this page is not connected to."
       empty="No model with a codebook set yet: import a model and calibrate it in the Models view."
-      bridge={bridge}
-      models={models}
-      usable={calibrated.map((m) => m.id)}
-      model={model?.id}
-      select={useTradeoffs((s) => s.select)}
-      job={job}
-      error={useTradeoffs((s) => s.error)}
-      form={(b, _id, running) => model && <SweepFormView bridge={b} model={model} running={running} />}
+      kind="sweep"
+      useStore={useTradeoffs}
+      usable={calibratedModels}
+      form={(bridge, model, running) => <SweepFormView bridge={bridge} model={model} running={running} />}
     >
-      {(b, id) => <Results bridge={b} model={id} />}
+      {(bridge, model) => <Results bridge={bridge} model={model.id} />}
     </ModelJobPage>
   );
 }
