@@ -53,8 +53,8 @@ const fieldLabels: Record<string, string> = {
 const methodFieldLabels: Partial<Record<ApiMethodName, Record<string, string>>> = {
   'tradeoffs.run': { textPath: 'Text file', maxTokens: 'Tokens to score', maxDepth: 'Deepest depth', codebookSets: 'Caches' },
   'tasks.run': { taskPath: 'Task file', formats: 'Caches', depths: 'RVQ depths', seed: 'Bootstrap seed' },
-  'models.calibrate': { name: 'Set name' },
-  'models.planCalibration': { name: 'Set name' },
+  'models.calibrate': { name: 'Set name', text: 'Calibration text' },
+  'models.planCalibration': { name: 'Set name', text: 'Calibration text' },
 };
 
 /** `codebookSize` -> "Codebook size". */
@@ -73,7 +73,8 @@ function describePath(method: ApiMethodName, path: readonly PropertyKey[]): stri
   const [argument, ...rest] = path;
   const names = rest.filter((p): p is string => typeof p === 'string');
   if (names.length === 0) return argumentNames[method]?.[Number(argument)] ?? 'Arguments';
-  const field = label(names.at(-1)!);
+  // a union's `kind` is named by what it is the kind of ("Calibration text kind")
+  const field = names.at(-1) === 'kind' && names.length > 1 ? `${label(names.at(-2)!)} kind` : label(names.at(-1)!);
   const row = rest.findIndex((p) => typeof p === 'number');
   if (row < 1) return field;
   const list = rest[row - 1];

@@ -59,7 +59,10 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
     expect(sized.warning).toBeNull();
     expect(sized.seconds.train).toBeLessThan(plan.seconds.train);
     const dataFree = (await backend.call('models.planCalibration', ['stories260K', { text: { kind: 'self-generated', tokens: 100_000 }, settings: defaults }])) as CalibrationPlan;
-    expect(dataFree).toMatchObject({ textTokens: 100_000, tokensSampled: 65536, warning: null, sized: { codebookSize: 2048 } });
+    expect(dataFree).toMatchObject({ textTokens: 100_000, tokensSampled: 65536, warning: null });
+    // enough text for 2048 entries; a slow (or busy) machine may halve them to fit the time budget
+    expect([256, 512, 1024, 2048]).toContain(dataFree.sized.codebookSize);
+    expect(dataFree.sized.maxVectors).toBeGreaterThanOrEqual(32 * dataFree.sized.codebookSize);
   });
 
   it.each([
@@ -68,7 +71,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
     [{ ...sample, settings: { ...small, keyGrouping: 'diagonal' } }, ApiArgumentError, /^Key grouping: must be one of strided, contiguous$/],
     [{ text: { kind: 'files', paths: [] }, settings: small }, ApiArgumentError, /^Text files: choose at least one text file$/],
     [{ text: { kind: 'self-generated', tokens: 0 }, settings: small }, ApiArgumentError, /^Tokens to sample: must be at least 1$/],
-    [{ text: { kind: 'web' }, settings: small }, ApiArgumentError, /text/],
+    [{ text: { kind: 'web' }, settings: small }, ApiArgumentError, /^Calibration text kind: is none of the accepted kinds$/],
     [{ ...sample, settings: { ...small, codebookSize: 1000 } }, Error, /codebookSize: must be a power of two/],
     [{ ...sample, settings: { ...small, groupSize: 5 } }, Error, /groupSize: 5 must divide the token width/],
     [{ ...sample, settings: { ...small, maxVectors: 100 } }, Error, /maxVectors 100 tokens give 100 group vectors per layer, fewer than the 256 codebook entries/],
