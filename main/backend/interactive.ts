@@ -3,7 +3,7 @@
 // while the count is above zero. Jobs also run with fewer ONNX Runtime threads and, where the OS
 // allows it per thread (Linux), at a lower scheduling priority.
 import { readlinkSync } from 'node:fs';
-import { availableParallelism, setPriority } from 'node:os';
+import { availableParallelism, getPriority, setPriority } from 'node:os';
 
 /** Generations running now, as an Int32Array over shared memory (slot 0). */
 const running = new Int32Array(new SharedArrayBuffer(4));
@@ -47,7 +47,7 @@ export function jobThreads(settingThreads: number): number {
 export const jobNiceness = 10;
 
 /**
- * Lowers the calling thread's scheduling priority to jobNiceness; threads it creates afterwards (ONNX
+ * Lowers the calling thread's scheduling priority to jobNiceness (or keeps a lower one); threads it creates afterwards (ONNX
  * Runtime's pool) inherit it. Linux only: there a thread id is a valid target of setpriority, found in
  * /proc/thread-self. Elsewhere Node can only renice the whole process, which would slow chat too, so
  * this returns false and leaves the priority alone.
@@ -57,7 +57,8 @@ export function lowerThreadPriority(): boolean {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     if (!Number.isInteger(tid) || tid <= 0) return false;
-    setPriority(tid, jobNiceness);
+    // never raise it: a backend already started at a lower priority keeps that
+    setPriority(tid, Math.max(getPriority(tid), jobNiceness));
     return true;
   } catch {
     return false;
