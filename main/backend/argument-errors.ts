@@ -16,7 +16,8 @@ const argumentNames: Partial<Record<ApiMethodName, readonly string[]>> = {
   'models.removeCalibration': ['Model', 'Codebook set'],
   'chat.start': ['Model', 'Cache', 'System prompt'],
   'chat.resume': ['Conversation'],
-  'chat.send': ['Conversation', 'Message', 'Sampling'],
+  'chat.send': ['Conversation', 'Message', 'Sampling', 'Drop oldest turns'],
+  'chat.regenerate': ['Conversation', 'Sampling'],
   'chat.cancel': ['Conversation'],
   'chat.setDepth': ['Conversation', 'Depth'],
   'chat.fork': ['Conversation', 'Cache to compare with'],
@@ -62,7 +63,6 @@ function words(key: string): string {
   const spaced = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
 }
-
 
 /**
  * A field path as the operator knows it: the innermost named field, then where it sits when inside a
@@ -117,6 +117,11 @@ export function describeArgumentIssues(method: ApiMethodName, issues: readonly z
     .map((i) => {
       // too few arguments: the first one missing
       if (i.path.length === 0 && i.code === 'too_small') return `${argumentNames[method]?.[given] ?? 'Arguments'}: is missing`;
+      // too many: say how many the method takes (an API client's mistake, so the method is named)
+      if (i.path.length === 0 && i.code === 'too_big') {
+        const most = Number(i.maximum);
+        return `${method} takes ${most === 0 ? 'no arguments' : `at most ${most} argument${most === 1 ? '' : 's'}`}, got ${given}`;
+      }
       return `${describePath(method, i.path)}: ${describeIssue(i)}`;
     })
     .join('; ');
