@@ -87,6 +87,11 @@ export class FusedKernel {
     return this.liveBytes;
   }
 
+  /** Bytes the block at `at` takes (its power-of-two size). */
+  blockBytes(at: number): number {
+    return this.capacity(at) + SLACK;
+  }
+
   /** Usable bytes of the block at `at`. */
   capacity(at: number): number {
     const cls = this.blockClass.get(at);
