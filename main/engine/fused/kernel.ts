@@ -1,6 +1,6 @@
 // The fused attention kernel (kernel/attend.c built to kernel/attend.wasm) and the memory it works in:
 // one WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks reused
-// through free lists) for the buffers that live there: the fp16 cache lanes, the coded-cache mirrors,
+// through free lists) for the buffers that live there: the fp16 cache lanes, the coded cache (kernelStorage),
 // the codebooks and each step's scratch. Growing the memory replaces its ArrayBuffer, so callers keep
 // byte offsets and take fresh views (`f32`, `u8`, ...) after any allocation.
 import { readFileSync } from 'node:fs';
