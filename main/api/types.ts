@@ -363,10 +363,19 @@ export interface TradeoffRun {
   machine: { platform: string; arch: string; cpu: string; cores: number; provider: string; threads: number };
   /** The model's shape as the cost estimator takes it (so the Cost view can cost the measured model). */
   geometry: ModelGeometry;
+  /** The model's weight format (float32, float16, int8, int4); absent in runs kept before it was recorded. */
+  weights?: string;
   fp16BytesPerToken: number;
   points: TradeoffPoint[];
   /** Background jobs that ran while the latency was measured (its figures are then not representative). */
   latencyDuringJobs?: string[];
+}
+
+/** A model imported from the same checkpoint (any weight format, the model itself included) and its newest kept sweep. */
+export interface TradeoffSibling {
+  model: string;
+  weights: string;
+  run: TradeoffRun | null;
 }
 
 /** A model's kept sweeps, newest first; `problem` says why a damaged results file could not be read. */
@@ -374,6 +383,8 @@ export interface TradeoffHistory {
   model: string;
   runs: TradeoffRun[];
   problem: string | null;
+  /** The models imported from its checkpoint, itself included, widest weights first (the Tradeoffs view's weights column). */
+  siblings: TradeoffSibling[];
 }
 
 /** What a task check (Tasks view, `reskv tasks`) runs; every field is checked by the backend. */

@@ -11,7 +11,7 @@ import { documentTokens, textDocuments } from '../engine/calibration/calibration
 import { sweepDepths } from '../engine/depth-sweep.js';
 import type { DepthSweepPoint, DepthSweepProgress } from '../engine/depth-sweep.js';
 import { findLibraryModel } from '../engine/engine-model.js';
-import { loadLibraryTokenizer } from '../model/library.js';
+import { loadLibraryTokenizer, weightSiblings } from '../model/library.js';
 import { readManifest } from '../model/manifest.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { JobControl, JobRegistry } from './jobs.js';
@@ -64,6 +64,7 @@ const runSchema = z.strictObject({
   text: z.strictObject({ file: z.string(), sha256: z.string(), documents: z.number().int(), tokens: z.number().int(), positions: z.number().int() }),
   machine: z.strictObject({ platform: z.string(), arch: z.string(), cpu: z.string(), cores: z.number().int(), provider: z.string(), threads: z.number().int() }),
   geometry: modelGeometrySchema,
+  weights: z.string().optional(),
   fp16BytesPerToken: finite,
   points: z.array(pointSchema),
   latencyDuringJobs: z.array(z.string()).optional(),
@@ -74,9 +75,21 @@ void typesMatch;
 
 const kept = keptRuns<TradeoffRun>('tradeoffs', 'reskv-tradeoffs/1', runSchema, 'sweep');
 
-/** The kept sweeps of `model`, newest first. */
+/**
+ * The kept sweeps of `model`, newest first, and the newest kept sweep of every model imported from the
+ * same checkpoint, itself included, widest weights first (none when the model is no longer in the library).
+ */
 export function readTradeoffHistory(dataDir: string, model: string): TradeoffHistory {
-  return kept.read(dataDir, model);
+  const history = kept.read(dataDir, model);
+  const library = libraryFor(dataDir);
+  let manifest: ModelManifest;
+  try {
+    manifest = readManifest(findLibraryModel(model, library));
+  } catch {
+    return { ...history, siblings: [] };
+  }
+  const siblings = weightSiblings(library, manifest).map((s) => ({ model: s.manifest.id, weights: s.manifest.weightType, run: kept.read(dataDir, s.manifest.id).runs[0] ?? null }));
+  return { ...history, siblings };
 }
 
 function readSweepText(path: string): ReturnType<typeof textDocuments> {
@@ -178,6 +191,7 @@ export function startTradeoffSweep(dataDir: string, jobs: JobRegistry, model: st
         text: { file: text.file, sha256: text.sha256, documents: text.documents, tokens: tokens.length, positions: points[0].quality.positions },
         machine: { platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), provider: points[0].provider, threads },
         geometry: geometryFromModelConfig(model, `ResKV library model (${manifest.source.path})`, manifest.config),
+        weights: manifest.weightType,
         fp16BytesPerToken: points[0].fp16BytesPerToken,
         points: points.map(apiPoint),
         latencyDuringJobs: jobTitlesDuring(jobs.list(), latencyFrom ?? startedAt, finishedAt, job.id),

@@ -8,7 +8,7 @@ import { openCheckpoint } from '../model/checkpoint.js';
 import { manifestFileName, readManifest } from '../model/manifest.js';
 import type { WeightType } from '../model/weights.js';
 import { defaultWeightType, weightBytes, weightTypes } from '../model/weights.js';
-import { paperRvqBytesPerToken } from '../engine/fit.js';
+import { paperRvqBytesPerToken } from '../model/memory.js';
 import type { CliCommand } from './command.js';
 import { CliUsageError } from './command.js';
 import { parseOptions } from './parse-options.js';

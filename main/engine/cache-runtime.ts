@@ -13,7 +13,7 @@ import { installRvqGraph } from '../library/install-rvq.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { verifyModelFiles } from '../model/manifest.js';
 import type { StoreFactory } from './conversation.js';
-import { FpGraphDecoder } from './fp-graph-decoder.js';
+import { FpGraphDecoder, fpDeviceOutputs } from './fp-graph-decoder.js';
 import { Fp16KvStore } from './fp16-kv-store.js';
 import type { DecoderStep } from './generate.js';
 import { KvCodeStore } from './kv-code-store.js';
@@ -22,7 +22,7 @@ import { KV_KINDS } from './kv-store.js';
 import type { KvGeometry, KvKind, KvStore } from './kv-store.js';
 import { OneKindRvqStore } from './one-kind-rvq-store.js';
 import type { OneKindRvqOptions } from './one-kind-rvq-store.js';
-import { RvqGraphDecoder, isCurrentRvqGraph } from './rvq-graph-decoder.js';
+import { RvqGraphDecoder, isCurrentRvqGraph, rvqDeviceOutputs } from './rvq-graph-decoder.js';
 import { ScalarKvStore } from './scalar-kv-store.js';
 import type { ScalarCacheFormat } from './scalar-kv-store.js';
 import { FusedDecoder, fusedCodebooks } from './fused/fused-decoder.js';
@@ -211,18 +211,19 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   if (choice.format === 'rvq') {
     const parts = rvqRuntimeParts(folder, manifest, choice);
     verifyModelFiles(folder, manifest, [parts.entry.graph]);
-    let created = await createSession(join(folder, parts.entry.graph), session);
+    let created = await createSession(join(folder, parts.entry.graph), session, { deviceOutputs: rvqDeviceOutputs });
     if (!isCurrentRvqGraph(created.session)) {
       // installed by an earlier version: rebuild it from the set's codebook copy (weights are shared)
       await created.session.release();
       const rebuilt = installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name).rvq[parts.name];
-      created = await createSession(join(folder, rebuilt.graph), session);
+      created = await createSession(join(folder, rebuilt.graph), session, { deviceOutputs: rvqDeviceOutputs });
     }
     const { set } = parts;
+    const decoder = new RvqGraphDecoder(created.session, config, set, created.deviceOutputs);
     return {
       label: parts.label,
       format: 'rvq',
-      decoder: new RvqGraphDecoder(created.session, config, set) as DecoderStep<KvStore>,
+      decoder: decoder as DecoderStep<KvStore>,
       stores: parts.stores,
       geometry,
       provider: created.provider,
@@ -230,12 +231,17 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
       path: 'graph',
       rvq: rvqInfo(parts.name, set),
       bitsPerValue: rvqBits(set),
-      release: () => created.session.release(),
+      release: () => {
+        decoder.releaseDevice();
+        return created.session.release();
+      },
     };
   }
   verifyModelFiles(folder, manifest, [manifest.graphs.fpHalfCache]);
-  const created = await createSession(join(folder, manifest.graphs.fpHalfCache), session);
   const format = choice.format;
+  // only the fp16 store holds what the graph computed, so only it keeps its past on a GPU
+  const created = await createSession(join(folder, manifest.graphs.fpHalfCache), session, { deviceOutputs: format === 'fp16' ? fpDeviceOutputs : undefined });
+  const fpDecoder = new FpGraphDecoder(created.session, config, created.deviceOutputs);
   const stores: StoreFactory<KvStore> =
     format === 'fp16'
       ? { create: () => new Fp16KvStore(geometry), restore: (bytes) => Fp16KvStore.restore(bytes, geometry) }
@@ -244,7 +250,7 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
     label: format,
     format,
     // quantized formats step token by token so that a prefill's tokens attend to each other quantized
-    decoder: (format === 'fp16' ? new FpGraphDecoder(created.session, config) : new SingleTokenSteps(new FpGraphDecoder(created.session, config))) as DecoderStep<KvStore>,
+    decoder: (format === 'fp16' ? fpDecoder : new SingleTokenSteps(fpDecoder)) as DecoderStep<KvStore>,
     stores,
     geometry,
     provider: created.provider,
@@ -252,7 +258,10 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
     path: 'graph',
     rvq: null,
     bitsPerValue: () => scalarBitsPerValue(format),
-    release: () => created.session.release(),
+    release: () => {
+      fpDecoder.releaseDevice();
+      return created.session.release();
+    },
   };
 }
 
@@ -292,7 +301,8 @@ async function openFusedRuntime(folder: string, manifest: ModelManifest, choice:
   }
   const loaded = choice.format === 'rvq' ? loadCodebookSet(folder, manifest, choice) : null;
   const parts: FusedParts = await openFusedParts(folder, manifest, session);
-  const release = () => Promise.all(parts.sessions.map((s) => s.release())).then(() => undefined);
+  // the kernel's helper thread holds its memory: stop it with the sessions
+  const release = () => Promise.all(parts.sessions.map((s) => s.release())).then(() => parts.kernel.close());
   const common = { geometry, provider: 'cpu' as const, skippedProviders: skipped, path: 'fused' as const, release };
   if (!loaded) {
     return {

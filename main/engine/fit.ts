@@ -1,73 +1,18 @@
 // "Does it fit?": before a model is opened, its weights (as ONNX Runtime holds them), the KV cache
 // at the chosen context and format, the codebooks and a runtime reserve are compared with the
 // machine's free memory. A refusal says what would fit instead: a shorter context, the RVQ cache,
-// int4 weights. The Cost view's weights row uses the same weightBytes accounting.
+// int4 weights. The byte accounting is main/model/memory.ts, which the Cost view's weights row uses too.
 import { existsSync, statSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import type { ModelConfig } from '../model/config.js';
 import type { ModelManifest } from '../model/manifest.js';
 import type { CacheChoice } from './cache-runtime.js';
 import { kvBytesPerTokenFp16 } from '../model/config.js';
-import type { WeightType } from '../model/weights.js';
-import { weightBytes } from '../model/weights.js';
-import type { RvqSpec } from '../../quant/index.js';
-import { parseRvqSpec, rvqBytesPerToken, rvqCodebookBytes } from '../../quant/index.js';
-
-/** ONNX Runtime, the Node process and the tokenizer, beyond weights and cache. */
-const runtimeBaseBytes = 512 * 2 ** 20;
-
-export interface MemoryNeed {
-  weights: number;
-  kvCache: number;
-  codebooks: number;
-  /** Runtime base plus one layer's K/V widened to float32 for attention (transient, per step). */
-  reserve: number;
-  total: number;
-}
-
-export interface FitQuestion {
-  config: ModelConfig;
-  weightType: WeightType;
-  context: number;
-  /** KV bytes one token holds in the chosen cache format (every layer, K and V). */
-  kvBytesPerToken: number;
-  codebookBytes: number;
-}
-
-function transientPerToken(c: ModelConfig): number {
-  return 2 * c.numKvHeads * c.headDim * 4;
-}
-
-export function memoryNeed(q: FitQuestion): MemoryNeed {
-  const weights = weightBytes(q.config, q.weightType).inMemory;
-  const kvCache = q.context * q.kvBytesPerToken;
-  const reserve = runtimeBaseBytes + q.context * transientPerToken(q.config);
-  return { weights, kvCache, codebooks: q.codebookBytes, reserve, total: weights + kvCache + q.codebookBytes + reserve };
-}
-
-/** The longest context that fits in `free` bytes (0 when not even the weights fit). */
-export function longestFittingContext(q: Omit<FitQuestion, 'context'>, free: number): number {
-  const fixed = memoryNeed({ ...q, context: 0 }).total;
-  return Math.max(0, Math.min(q.config.maxPositions, Math.floor((free - fixed) / (q.kvBytesPerToken + transientPerToken(q.config)))));
-}
-
-/** The paper's RVQ setting (groups of 32, C 2048) at `depth` for this geometry; null when no 32-group fits. */
-function paperRvqSpec(c: ModelConfig, depth: number): RvqSpec | null {
-  const base = { headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize: 2048, depth, grouping: 'strided' } as const;
-  return c.headDim % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'head', scale: 'head' })
-    : (c.headDim * c.numKvHeads) % 32 === 0 ? parseRvqSpec({ ...base, groupSpan: 'token', scale: 'token' })
-    : null;
-}
+import type { FitQuestion, MemoryNeed } from '../model/memory.js';
+import { longestFittingContext, memoryNeed, paperRvqBytesPerToken, paperRvqCodebookBytes } from '../model/memory.js';
 
 /** A depth some codebook set could have (quant/spec.ts allows 1..64 stages); undefined means the set's own. */
 const plausibleDepth = (depth: number | undefined) => depth === undefined || (Number.isInteger(depth) && depth >= 1 && depth <= 64);
-
-/** K+V bytes per token, all layers, of an RVQ cache at the paper's setting and `depth` (null when none fits). */
-export function paperRvqBytesPerToken(c: ModelConfig, depth = 8): number | null {
-  const spec = paperRvqSpec(c, depth);
-  return spec ? 2 * c.numLayers * rvqBytesPerToken(spec) : null;
-}
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
 
@@ -76,9 +21,9 @@ function alternatives(q: FitQuestion, free: number): string[] {
   const out: string[] = [];
   const shorter = longestFittingContext(q, free);
   if (shorter >= 256) out.push(`a context of at most ${shorter} tokens`);
-  const spec = paperRvqSpec(q.config, 8);
-  if (spec && 2 * q.config.numLayers * rvqBytesPerToken(spec) < q.kvBytesPerToken) {
-    const withRvq = { ...q, kvBytesPerToken: 2 * q.config.numLayers * rvqBytesPerToken(spec), codebookBytes: 2 * q.config.numLayers * rvqCodebookBytes(spec) };
+  const rvqBytes = paperRvqBytesPerToken(q.config, 8);
+  if (rvqBytes !== null && rvqBytes < q.kvBytesPerToken) {
+    const withRvq = { ...q, kvBytesPerToken: rvqBytes, codebookBytes: paperRvqCodebookBytes(q.config, 8)! };
     const context = longestFittingContext(withRvq, free);
     if (context >= q.context) out.push(`the rvq cache at depth 8 (about ${gib(memoryNeed(withRvq).total)})`);
     else if (context >= 256) out.push(`the rvq cache at depth 8 with at most ${context} tokens`);

@@ -63,6 +63,7 @@ export class KvCodeStore implements KvStore {
   readonly options: KvCodeStoreOptions;
   private readonly window: number;
   private readonly lanes: Record<KvKind, Lane>[];
+  private edits = 0;
 
   constructor(options: KvCodeStoreOptions) {
     const { numLayers, keySpec, valueSpec, recentWindow = 0, encoders, storage } = options;
@@ -87,6 +88,11 @@ export class KvCodeStore implements KvStore {
   get length(): number {
     const { records, window } = this.lanes[0].key;
     return records.length + window.length;
+  }
+
+  /** Counts the changes that rewrite stored tokens (truncation, depth change): a copy of the codes (a GPU's) is stale when it differs. */
+  get revision(): number {
+    return this.edits;
   }
 
   private lane(layer: number, kind: KvKind): Lane {
@@ -147,6 +153,7 @@ export class KvCodeStore implements KvStore {
   setDepth(depth: number, target: { layer?: number; kind?: KvKind } = {}): void {
     const layers = target.layer === undefined ? [...this.lanes.keys()] : [target.layer];
     const kinds = target.kind === undefined ? KV_KINDS : [target.kind];
+    this.edits++;
     for (const layer of layers) for (const kind of kinds) this.lane(layer, kind).records.setDepth(depth);
   }
 
@@ -162,6 +169,7 @@ export class KvCodeStore implements KvStore {
    */
   truncate(length: number): void {
     checkTruncation(this.length, length);
+    this.edits++;
     for (const layer of this.lanes) {
       for (const { records, window } of Object.values(layer)) {
         if (length >= records.length) window.truncate(length - records.length);

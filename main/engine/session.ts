@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import { z } from 'zod';
 import { DataType, GraphBuilder, inlineTensors } from '../onnx/builder.js';
 import { hasHalfFloats, withoutHalfFloats } from '../onnx/half-free.js';
@@ -122,6 +123,16 @@ export interface CreatedSession {
   skipped: { provider: ExecutionProvider; reason: string }[];
   /** The graph runs float16-free: its float16 inputs and outputs are float32 tensors (same values). */
   halfFree: boolean;
+  /** Outputs that stay in device memory (gpu-buffer tensors, fed back as inputs, never read); [] on the CPU. */
+  deviceOutputs: string[];
+}
+
+/** Providers whose outputs onnxruntime-node can leave on the device ('gpu-buffer'). */
+const deviceProviders: readonly ExecutionProvider[] = ['webgpu'];
+
+/** The graph's output names (the graph file alone: external weights are not read). */
+function outputNames(bytes: Uint8Array): string[] {
+  return (onnxProto.onnx.ModelProto.decode(bytes).graph?.output ?? []).map((o) => o.name ?? '');
 }
 
 /** A model path's bytes and the folder its external data (weights) is found in. */
@@ -130,11 +141,17 @@ function loadModel(model: Uint8Array | string): { bytes: Uint8Array; folder: str
 }
 
 /**
- * `spinning: false` makes the intra-op pool's threads sleep between runs instead of spinning (ONNX
- * Runtime's default): for many short runs in a row, where spinning pools of idle sessions would take the
- * cores from the running one and from work done outside ONNX Runtime between runs.
+ * A session on the first provider of `options.providers` that runs the model. `deviceOutputs` picks
+ * (from the graph's output names) the outputs a device provider keeps in its memory (the decoders feed
+ * them back next step). `spinning: false` makes the intra-op pool's threads sleep between runs instead
+ * of spinning (ONNX Runtime's default): for many short runs in a row, where spinning pools of idle
+ * sessions would take the cores from the running one and from work done outside ONNX Runtime between runs.
  */
-export async function createSession(model: Uint8Array | string, options: SessionOptionsInput = {}, { spinning = true } = {}): Promise<CreatedSession> {
+export async function createSession(
+  model: Uint8Array | string,
+  options: SessionOptionsInput = {},
+  { spinning = true, deviceOutputs = () => [] }: { spinning?: boolean; deviceOutputs?: (outputs: readonly string[]) => string[] } = {},
+): Promise<CreatedSession> {
   const { providers, threads } = parseOptions(sessionOptionsSchema, options, 'session options');
   const order = [...new Set([...(providers ?? platformProviders()), 'cpu' as const])];
   const skipped: CreatedSession['skipped'] = [];
@@ -156,16 +173,18 @@ export async function createSession(model: Uint8Array | string, options: Session
       // ORT's session config entries (session.<key>); applied to both ways of creating the session below
       const config: Record<string, string> = spinning ? {} : { 'intra_op.allow_spinning': '0' };
       sessionOptions.extra = { session: config };
+      const { bytes, folder } = loadModel(model);
+      const onDevice = deviceProviders.includes(provider) ? deviceOutputs(outputNames(bytes)) : [];
+      if (onDevice.length > 0) sessionOptions.preferredOutputLocation = Object.fromEntries(onDevice.map((name) => [name, 'gpu-buffer' as const]));
       if (probed.halfFloats) {
         const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
-        return { session, provider, skipped, halfFree: false };
+        return { session, provider, skipped, halfFree: false, deviceOutputs: onDevice };
       }
-      const { bytes, folder } = loadModel(model);
       const halfFree = hasHalfFloats(bytes);
       // external data (the weights file) is found beside the model file, not beside a buffer
       if (folder) config.model_external_initializers_file_folder_path = folder;
       const session = await ort.InferenceSession.create(halfFree ? withoutHalfFloats(bytes) : bytes, sessionOptions);
-      return { session, provider, skipped, halfFree };
+      return { session, provider, skipped, halfFree, deviceOutputs: onDevice };
     } catch (error) {
       skipped.push({ provider, reason: firstLine(error) });
     }

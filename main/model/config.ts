@@ -60,8 +60,11 @@ export const modelConfigSchema = z.object({
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 export type RopeConfig = ModelConfig['rope'];
 
+/** What sets a model's weight shapes, KV width and context (the Cost view's geometries have it too). */
+export type WeightGeometry = Pick<ModelConfig, 'maxPositions' | 'numLayers' | 'hiddenSize' | 'numHeads' | 'numKvHeads' | 'headDim' | 'intermediateSize' | 'vocabSize' | 'qkvBias' | 'tiedEmbeddings' | 'sandwichNorms'>;
+
 /** Row-major shapes of every weight tensor the config implies, under Hugging Face names. */
-export function expectedWeightShapes(c: ModelConfig): Map<string, number[]> {
+export function expectedWeightShapes(c: WeightGeometry): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
@@ -92,7 +95,7 @@ export function expectedWeightShapes(c: ModelConfig): Map<string, number[]> {
   return shapes;
 }
 
-export function parameterCount(c: ModelConfig): number {
+export function parameterCount(c: WeightGeometry): number {
   let n = 0;
   for (const shape of expectedWeightShapes(c).values()) n += shape.reduce((a, b) => a * b, 1);
   return n;
@@ -114,7 +117,7 @@ export function softcap(x: number, cap: number): number {
 }
 
 /** Bytes of fp16 K and V one token occupies across all layers. */
-export function kvBytesPerTokenFp16(c: ModelConfig): number {
+export function kvBytesPerTokenFp16(c: WeightGeometry): number {
   return 2 * c.numLayers * c.numKvHeads * c.headDim * 2;
 }
 

@@ -93,11 +93,14 @@ export function readHfCheckpoint(folder: string): LoadedCheckpoint {
   // safetensors metadata {missing name: stored name}: transformers saves a shared (tied) tensor once
   // and records the other name this way
   const aliases = new Map<string, string>();
+  // every named shard is checked before any is read, so a missing one is reported as missing
+  // rather than as its tensors' absence from the others
+  for (const [file, claimed] of files) {
+    if (!existsSync(join(folder, file))) throw new Error(`${file}: missing (named by ${claimed ? shardIndexName : 'the folder layout'})`);
+  }
   try {
     for (const [file, claimed] of files) {
-      const path = join(folder, file);
-      if (!existsSync(path)) throw new Error(`${file}: missing (named by ${claimed ? shardIndexName : 'the folder layout'})`);
-      const fd = openSync(path, 'r');
+      const fd = openSync(join(folder, file), 'r');
       fds.push(fd);
       const size = fstatSync(fd).size;
       let header;

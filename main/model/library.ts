@@ -11,6 +11,7 @@ import { readHfTokenizer } from './tokenizer-hf.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { readLlama2cTokenizer } from './tokenizer-llama2c.js';
 import { defaultDataDir } from '../data-dir.js';
+import { weightTypes } from './weights.js';
 
 /** The model library inside a ResKV data folder, unless RESKV_LIBRARY names another place. */
 export function libraryDirIn(dataDir: string): string {
@@ -59,6 +60,28 @@ export function listModels(library = defaultLibraryDir()): LibraryEntry[] {
     }
   }
   return entries;
+}
+
+/**
+ * The models imported from the same checkpoint as `manifest` (same source format and path), itself
+ * included, widest weight format first: siblings that differ only in their weight format. Folders
+ * whose manifest cannot be read are skipped (listModels reports them).
+ */
+export function weightSiblings(library: string, manifest: ModelManifest): { folder: string; manifest: ModelManifest }[] {
+  if (!existsSync(library)) return [];
+  const siblings: { folder: string; manifest: ModelManifest }[] = [];
+  for (const name of readdirSync(library).sort()) {
+    const folder = join(library, name);
+    if (name.startsWith('.') || !statSync(folder).isDirectory()) continue;
+    let other: ModelManifest;
+    try {
+      other = readManifest(folder);
+    } catch {
+      continue;
+    }
+    if (other.source.format === manifest.source.format && other.source.path === manifest.source.path) siblings.push({ folder, manifest: other });
+  }
+  return siblings.sort((a, b) => weightTypes.indexOf(a.manifest.weightType) - weightTypes.indexOf(b.manifest.weightType) || a.manifest.id.localeCompare(b.manifest.id));
 }
 
 /** The tokenizer stored with an imported model. */

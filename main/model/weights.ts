@@ -3,7 +3,7 @@
 // can be imported in, with their byte accounting.
 import type { BlockQuantSpec } from '../../quant/weight-quant.js';
 import { blockQuantizedBytes } from '../../quant/weight-quant.js';
-import type { ModelConfig } from './config.js';
+import type { ModelConfig, WeightGeometry } from './config.js';
 import { expectedWeightShapes, parameterCount } from './config.js';
 
 export interface WeightSource {
@@ -81,7 +81,7 @@ export interface WeightBytes {
 }
 
 /** Weight bytes of a model in a format (initializers only; the 64-byte alignment is ignored). */
-export function weightBytes(config: ModelConfig, type: WeightType): WeightBytes {
+export function weightBytes(config: WeightGeometry, type: WeightType): WeightBytes {
   const shapes = expectedWeightShapes(config);
   let onDisk = 0;
   let inMemory = 0;

@@ -147,11 +147,16 @@ export function logitsRows(m: ModelGraph, x: string): string {
   return config.logitSoftcap ? m.softcap(logits, config.logitSoftcap) : logits;
 }
 
-/** The baseline `fp` graph: past_key_values.{i}.key/value (post-RoPE, Optimum layout) in, present.{i}.* out. */
+/**
+ * The baseline `fp` graph: past_key_values.{i}.key/value (post-RoPE, Optimum layout) in, present.{i}.*
+ * (past + new) out, and new.{i}.* (the new tokens' rows alone: what a host copy appends while the
+ * present stays on a GPU to be fed back).
+ */
 export function buildDecoderGraph(config: ModelConfig, weights: WeightSource, options: DecoderGraphOptions = {}): Uint8Array {
   const cacheElem = options.cacheType === 'float16' ? DataType.FLOAT16 : DataType.FLOAT;
   const dims = ['batch_size', config.numKvHeads, 'past_sequence_length', config.headDim];
   const outDims = ['batch_size', config.numKvHeads, 'total_sequence_length', config.headDim];
+  const newDims = ['batch_size', config.numKvHeads, 'sequence_length', config.headDim];
   const fp: CacheStrategy = {
     declareInputs(m) {
       for (let i = 0; i < config.numLayers; i++) {
@@ -162,13 +167,17 @@ export function buildDecoderGraph(config: ModelConfig, weights: WeightSource, op
     layer(ctx, i, keysPreRope, values) {
       const { g } = ctx.m;
       const toFloat = (x: string) => (cacheElem === DataType.FLOAT ? x : g.op('Cast', [x], { to: DataType.FLOAT }));
-      const keys = g.op('Concat', [toFloat(`past_key_values.${i}.key`), ctx.m.rope(keysPreRope, ctx.newTables)], { axis: 2 });
+      const newKeys = ctx.m.rope(keysPreRope, ctx.newTables);
+      const keys = g.op('Concat', [toFloat(`past_key_values.${i}.key`), newKeys], { axis: 2 });
       const allValues = g.op('Concat', [toFloat(`past_key_values.${i}.value`), values], { axis: 2 });
-      for (const [kind, t] of [['key', keys], ['value', allValues]] as const) {
-        const name = `present.${i}.${kind}`;
+      const asCached = (t: string, name: string, shape: (string | number)[]) => {
         if (cacheElem === DataType.FLOAT) g.op('Identity', [t], {}, name);
         else g.op('Cast', [t], { to: cacheElem }, name);
-        g.output(name, cacheElem, outDims);
+        g.output(name, cacheElem, shape);
+      };
+      for (const [kind, all, fresh] of [['key', keys, newKeys], ['value', allValues, values]] as const) {
+        asCached(all, `present.${i}.${kind}`, outDims);
+        asCached(fresh, `new.${i}.${kind}`, newDims);
       }
       return { keys, values: allValues };
     },

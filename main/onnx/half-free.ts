@@ -2,7 +2,8 @@
 // kernel fails at its first run). ResKV's graphs use float16 only at the cache's edges: fp16 inputs
 // and outputs, and Cast to float16 to round values as the cache stores them. The rewrite keeps every
 // value: float16 inputs/outputs become float32 carrying the same (fp16-representable) numbers, and
-// each Cast to float16 becomes an exact round-to-nearest-even to fp16 in float32 arithmetic.
+// each Cast to float16 becomes an exact round-to-nearest-even to fp16 in float32 arithmetic; a float16
+// table that is gathered directly (an embedding) is cast to float32 first (folded at load).
 import onnxProto from 'onnx-proto';
 import { DataType } from './builder.js';
 
@@ -23,11 +24,17 @@ function castTarget(node: Node): number | undefined {
   return node.opType === 'Cast' ? Number(node.attribute?.find((a) => a.name === 'to')?.i ?? -1) : undefined;
 }
 
-/** True when the serialized model has float16 inputs, outputs or casts (graphs a no-f16 GPU cannot run). */
+/** Names of the float16 initializers a Gather reads directly (a float16 embedding table: its rows are cast after the Gather). */
+function halfTables(graph: onnxProto.onnx.IGraphProto): Set<string> {
+  const half = new Set((graph.initializer ?? []).filter((t) => t.dataType === DataType.FLOAT16).map((t) => t.name ?? ''));
+  return new Set((graph.node ?? []).filter((n) => n.opType === 'Gather' && half.has(n.input![0])).map((n) => n.input![0]));
+}
+
+/** True when the serialized model has float16 inputs, outputs, casts or gathered tables (graphs a no-f16 GPU cannot run). */
 export function hasHalfFloats(model: Uint8Array): boolean {
   const graph = onnx.ModelProto.decode(model).graph;
   if (!graph) return false;
-  return (graph.input ?? []).some(isHalf) || (graph.output ?? []).some(isHalf) || (graph.node ?? []).some((n) => castTarget(n) === DataType.FLOAT16);
+  return (graph.input ?? []).some(isHalf) || (graph.output ?? []).some(isHalf) || (graph.node ?? []).some((n) => castTarget(n) === DataType.FLOAT16) || halfTables(graph).size > 0;
 }
 
 /**
@@ -67,7 +74,14 @@ export function withoutHalfFloats(model: Uint8Array): Uint8Array {
   };
   let counter = 0;
   const nodes: Node[] = [];
+  // a float16 table is gathered as float32 (the Cast after the Gather then casts float to float); ONNX
+  // Runtime folds the table's Cast into a float32 constant when the session loads
+  const tables = halfTables(graph);
+  for (const table of tables) {
+    nodes.push({ opType: 'Cast', name: `${prefix}${table}/Cast`, input: [table], output: [`${prefix}${table}`], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT }] });
+  }
   for (const node of graph.node ?? []) {
+    if (node.opType === 'Gather' && tables.has(node.input![0])) node.input = [`${prefix}${node.input![0]}`, ...node.input!.slice(1)];
     if (castTarget(node) !== DataType.FLOAT16) {
       nodes.push(node);
       continue;

@@ -11,7 +11,9 @@
 //   attention_mask and position_ids are int32 too: nothing that grows with the context is int64 or
 //   a bit operation, so a WebGPU device (no int64, no bit kernels) runs every such node itself.
 //   out: logits; new_codes.{i}.{k} uint8 [batch, n, R_D] and new_scales.{i}.{k} (all spec stages) and
-//        keys_pre_rope.{i} / values.{i} float32 [batch, kvHeads, n, headDim] of the new tokens.
+//        keys_pre_rope.{i} / values.{i} float32 [batch, kvHeads, n, headDim] of the new tokens;
+//        present_codes/depths/scales.{i}.{k}: past + new records, the next step's past where no recent
+//        window applies (a GPU keeps them in its memory and feeds them back).
 // The past is [coded tokens, window tokens] in position order. Keys are pre-RoPE throughout; past
 // keys get RoPE at positions cumsum(attention_mask) - 1 (0, 1, 2, ... for unpadded sequences).
 // New tokens are attended as a later step will read them back: fp16-rounded if they fall in the
@@ -19,6 +21,7 @@
 import type { CodebookSet, KvKind, RvqSpec } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
+import type { GraphBuilder } from './builder.js';
 import { DataType } from './builder.js';
 import type { CacheStrategy, DecoderGraphOptions } from './decoder.js';
 import { buildTransformerGraph } from './decoder.js';
@@ -43,6 +46,28 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
   ] as const;
   const codecs: Record<KvKind, RvqGraphCodec>[] = [];
   let shared: { tables: { cos: string; sin: string }; inWindow: string; depths: string[] } | null = null;
+
+  /**
+   * The device's next past (present_codes/depths/scales.{i}.{k}): the past joined with the new tokens'
+   * records cut to the fed record size (a depth-d record is a byte prefix) at the lane's depth, for a
+   * cache without a recent window. WebGPU has no uint8 Concat: bytes and depths are joined as float /
+   * int32 (exact; the decode casts them so anyway) and cast back.
+   */
+  const presentRecords = (g: GraphBuilder, i: number, kind: KvKind, packed: string, scales: string | null, depth: string, numScales: number) => {
+    const past = (what: string) => `past_${what}.${i}.${kind}`;
+    const newRecords = g.op('Slice', [packed, g.int64([0]), g.op('Shape', [past('codes')], { start: 2, end: 3 }), g.int64([2])]);
+    const joinedCodes = g.op('Concat', [g.op('Cast', [past('codes')], { to: DataType.FLOAT }), g.op('Cast', [newRecords], { to: DataType.FLOAT })], { axis: 1 });
+    g.op('Cast', [joinedCodes], { to: DataType.UINT8 }, `present_codes.${i}.${kind}`);
+    g.output(`present_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'present_length', recordBytesDim(i, kind)]);
+    const newDepths = g.op('Expand', [g.op('Reshape', [depth, g.int64([1, 1])]), g.op('Shape', [packed], { start: 0, end: 2 })]);
+    const joinedDepths = g.op('Concat', [g.op('Cast', [past('depths')], { to: DataType.INT32 }), newDepths], { axis: 1 });
+    g.op('Cast', [joinedDepths], { to: DataType.UINT8 }, `present_depths.${i}.${kind}`);
+    g.output(`present_depths.${i}.${kind}`, DataType.UINT8, ['batch_size', 'present_length']);
+    if (scales) {
+      g.op('Concat', [past('scales'), scales], { axis: 1 }, `present_scales.${i}.${kind}`);
+      g.output(`present_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'present_length', numScales]);
+    }
+  };
 
   const rvq: CacheStrategy = {
     declareInputs(m) {
@@ -95,12 +120,14 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
           // [batch, kvh, n, d] -> token rows [batch, n, W]
           const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, W])]);
           const q = codec.quantize(rows, depth);
-          g.op('Identity', [codec.pack(q.codes)], {}, `new_codes.${i}.${kind}`);
+          const packed = codec.pack(q.codes);
+          g.op('Identity', [packed], {}, `new_codes.${i}.${kind}`);
           g.output(`new_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'sequence_length', codec.codeBytes]);
           if (q.scales) {
             g.op('Identity', [q.scales], {}, `new_scales.${i}.${kind}`);
             g.output(`new_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'sequence_length', codec.numScales]);
           }
+          presentRecords(g, i, kind, packed, q.scales, depth, codec.numScales);
           const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
           return g.op('Where', [shared!.inWindow, roundedNew, q.decoded]);
         });

@@ -19,6 +19,7 @@ import { createStoriesLibrary } from '../unit/engine/engine-library.js';
 import type { StoriesLibrary } from '../unit/engine/engine-library.js';
 import { fixtures, haveFixtures } from '../support/shared.js';
 import { haveWebGpu } from '../support/software-gpu.js';
+import { runWithPlacements } from './placements.js';
 
 const gpu = await haveWebGpu();
 
@@ -78,5 +79,30 @@ describe.skipIf(!gpu || !haveFixtures(join(tinyStories, 'model.safetensors')))('
 
   it.each(['fp16', 'q8_0', 'rvq:synthetic'])('greedy text with the %s cache equals the CPU', async (cache) => {
     await expectSameText(folder, cache, 8);
+  });
+});
+
+// int4 weights (MatMulNBits, 4-bit blocks): every weight MatMul must run on WebGPU, not fall back to
+// the CPU (which would still give the same text), and the text must equal the CPU's
+describe.skipIf(!gpu || !haveFixtures(join(tinyStories, 'model.safetensors')))('tinystories-656k with int4 weights on WebGPU', () => {
+  let dir: string;
+  let folder: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'reskv-gpu-int4-'));
+    folder = importModel(tinyStories, { library: join(dir, 'library'), id: 'tinystories-int4', weightType: 'int4' }).folder;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs every MatMulNBits on WebGPU', () => {
+    const graph = join(folder, readManifest(folder).graphs.fpHalfCache);
+    const { placed } = runWithPlacements('weights-placement-run.ts', [graph]);
+    const isNBits = (name: string) => /MatMulNBits/i.test(name);
+    const onGpu = (placed.get('WebGpuExecutionProvider') ?? []).filter(isNBits);
+    expect(onGpu.length).toBeGreaterThan(0);
+    expect((placed.get('CPUExecutionProvider') ?? []).filter(isNBits)).toEqual([]);
+  });
+
+  it('greedy text with the fp16 cache equals the CPU', async () => {
+    await expectSameText(folder, 'fp16', 8);
   });
 });

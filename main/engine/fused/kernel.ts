@@ -1,9 +1,15 @@
 // The fused attention kernel (kernel/attend.c built to kernel/attend.wasm) and the memory it works in:
-// one WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks reused
+// one shared WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks reused
 // through free lists) for the buffers that live there: the fp16 cache lanes, the coded cache (kernelStorage),
-// the codebooks and each step's scratch. Growing the memory replaces its ArrayBuffer, so callers keep
+// the codebooks and each step's scratch. Growing the memory replaces its buffer object, so callers keep
 // byte offsets and take fresh views (`f32`, `u8`, ...) after any allocation.
+// With 2 threads a helper worker instantiates the same module on the same memory (its own stack) and
+// shares each call: chunks of an encode's group vectors and of an attention's tokens (key and value
+// passes), taken in turn from a counter, each chunk's result independent of the thread that took it
+// (kernel-helper.ts). Calls stay synchronous; a helper the machine did not schedule in time is left out.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { KernelHelper } from './kernel-helper.js';
 
 const PAGE = 65536;
 /** Bytes read past a buffer's end by the kernel's unaligned 4-byte code reads. */
@@ -17,26 +23,58 @@ interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-let compiled: object | null = null;
+const compiled = new WeakMap<Uint8Array, object>();
 
 /** The built kernel's bytes (committed beside its C source). */
 export function kernelWasmBytes(): Uint8Array {
   return readFileSync(new URL('./kernel/attend.wasm', import.meta.url));
 }
 
-function kernelModule(): object {
-  compiled ??= new wasm.Module(kernelWasmBytes());
-  return compiled;
+let committed: Uint8Array | null = null;
+
+function kernelModule(bytes: Uint8Array): object {
+  let module = compiled.get(bytes);
+  if (!module) {
+    module = new wasm.Module(bytes);
+    compiled.set(bytes, module);
+  }
+  return module;
 }
 
-interface KernelExports {
+/** The kernel's exports (attend.c); the phase exports are absent from builds before threads. */
+export interface KernelExports {
   attend(params: number): void;
   encode(params: number): void;
+  attend_tokens?(params: number): number;
+  attend_begin?(params: number): void;
+  attend_softmax?(params: number): void;
+  attend_end?(params: number, parts: number, count: number): void;
+  attend_keys_shared?(params: number, next: number, size: number): void;
+  attend_values_shared?(params: number, next: number, size: number, parts: number): void;
+  encode_shared?(params: number, next: number, size: number): void;
   __heap_base: { value: number };
+  __stack_pointer?: { value: number };
+}
+
+/** 4 GiB: the most a wasm32 shared memory can be declared to grow to (pages are reserved lazily). */
+const MAX_PAGES = 65536;
+/** Below these a call runs on one thread: the handoff would cost more than the half it saves. */
+const MIN_SPLIT = { tokens: 64, vectors: 2 };
+
+export interface KernelOptions {
+  /** Threads per call: 1, or 2 with a helper worker (by default 2 where the machine has 2 cores, or RESKV_KERNEL_THREADS). */
+  threads?: 1 | 2;
+}
+
+function defaultThreads(): 1 | 2 {
+  const chosen = process.env.RESKV_KERNEL_THREADS;
+  if (chosen === '1' || chosen === '2') return chosen === '1' ? 1 : 2;
+  if (chosen) throw new Error(`RESKV_KERNEL_THREADS must be 1 or 2, got ${JSON.stringify(chosen)}`);
+  return availableParallelism() >= 2 ? 2 : 1;
 }
 
 export class FusedKernel {
@@ -47,12 +85,40 @@ export class FusedKernel {
   private readonly free = new Map<number, number[]>();
   private readonly blockClass = new Map<number, number>();
   private liveBytes = 0;
+  private readonly helper: KernelHelper | null = null;
+  /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
+  private partsAt = 0;
 
-  constructor() {
-    this.memory = new wasm.Memory({ initial: 16 });
-    const instance = new wasm.Instance(kernelModule(), { env: { memory: this.memory } });
+  /** `wasmBytes`: another build of the kernel (benchmarks compare builds); the committed one by default. */
+  constructor(wasmBytes?: Uint8Array, options: KernelOptions = {}) {
+    committed ??= kernelWasmBytes();
+    const module = kernelModule(wasmBytes ?? committed);
+    let memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+    let instance;
+    try {
+      instance = new wasm.Instance(module, { env: { memory } });
+    } catch {
+      // a build before threads imports an unshared memory
+      memory = new wasm.Memory({ initial: 16 });
+      instance = new wasm.Instance(module, { env: { memory } });
+    }
+    this.memory = memory;
     this.exports = instance.exports as unknown as KernelExports;
     this.top = align(Number(this.exports.__heap_base.value), 64);
+    const threads = options.threads ?? defaultThreads();
+    if (threads === 2 && this.exports.encode_shared && this.exports.__stack_pointer) {
+      this.helper = new KernelHelper(module, memory, (bytes) => this.alloc(bytes));
+    }
+  }
+
+  /** Whether calls are being split with the helper thread (it starts asynchronously). */
+  get threads(): 1 | 2 {
+    return this.helper?.ready ? 2 : 1;
+  }
+
+  /** Stops the helper thread (calls then run on one thread). */
+  close(): void {
+    this.helper?.close();
   }
 
   /** Allocates `bytes` (16-byte aligned, zeroed); returns the offset. */
@@ -120,13 +186,61 @@ export class FusedKernel {
   }
 
   attend(params: number): void {
-    this.exports.attend(params);
+    const e = this.exports;
+    const total = this.helper?.ready ? e.attend_tokens!(params) : 0;
+    if (!this.helper?.ready || total < MIN_SPLIT.tokens) {
+      e.attend(params);
+      return;
+    }
+    // up to 8 chunks of at least MIN_SPLIT.tokens / 2 tokens, the values of each in its own output
+    const size = Math.ceil(total / Math.min(8, Math.ceil((2 * total) / MIN_SPLIT.tokens)));
+    const chunks = Math.ceil(total / size);
+    // the block's first fields: n, heads, kvHeads, headDim
+    const [n, heads, , d] = this.i32(params, 4);
+    const bytes = 4 * chunks * n * heads * d;
+    if (this.partsAt === 0 || this.capacity(this.partsAt) < bytes) {
+      if (this.partsAt !== 0) this.release(this.partsAt);
+      this.partsAt = this.alloc(bytes);
+    }
+    const { helper } = this;
+    e.attend_begin!(params);
+    helper.share('keys', params, size);
+    try {
+      e.attend_keys_shared!(params, helper.nextAt, size);
+    } finally {
+      helper.finish();
+    }
+    e.attend_softmax!(params);
+    helper.share('values', params, size, this.partsAt);
+    try {
+      e.attend_values_shared!(params, helper.nextAt, size, this.partsAt);
+    } finally {
+      helper.finish();
+    }
+    e.attend_end!(params, this.partsAt, chunks);
   }
 
   encode(params: number): void {
-    this.exports.encode(params);
+    const e = this.exports;
+    // the block's second field: the vector count
+    const count = this.helper?.ready ? this.i32(params, 2)[1] : 0;
+    if (!this.helper?.ready || count < MIN_SPLIT.vectors) {
+      e.encode(params);
+      return;
+    }
+    // one token's vectors in 2 chunks; more in up to 8 chunks of whole 4-vector passes
+    const size = count <= 8 ? Math.ceil(count / 2) : 4 * Math.ceil(count / 32);
+    const { helper } = this;
+    helper.share('encode', params, size);
+    try {
+      e.encode_shared!(params, helper.nextAt, size);
+    } finally {
+      helper.finish();
+    }
   }
 }
+
+
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;

@@ -11,6 +11,7 @@ import { Field, TextInput } from './Field.js';
 import { KeptRuns, ModelJobPanel, useModelJob } from './KeptRuns.js';
 import { useTaskRequirement } from './tasks/task-drops.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
+import { WeightSiblings } from './tradeoffs/WeightSiblings.js';
 
 function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model: CalibratedModel; running: boolean }) {
   const form = useTradeoffs((s) => s.form);
@@ -81,7 +82,12 @@ function Results({ bridge, model }: { bridge: ResKvBridge; model: string }) {
   );
   return (
     <KeptRuns what="sweep" model={model} history={history} run={run} showRun={showRun} source={(r) => r.text.file} fields={<>{fields}{taskField}</>}>
-      {(shown) => <TradeoffResults run={shown} acceptableText={acceptableText} tasks={tasks} />}
+      {(shown) => (
+        <>
+          <TradeoffResults run={shown} acceptableText={acceptableText} tasks={tasks} />
+          <WeightSiblings run={shown} siblings={history?.siblings ?? []} />
+        </>
+      )}
     </KeptRuns>
   );
 }

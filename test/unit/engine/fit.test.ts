@@ -6,7 +6,8 @@ import { fixtures, haveFixtures } from '../../support/shared.js';
 import { createStoriesLibrary } from './engine-library.js';
 import { kvBytesPerTokenFp16 } from '../../../main/model/config.js';
 import { weightBytes } from '../../../main/model/weights.js';
-import { DoesNotFitError, checkFits, longestFittingContext, memoryNeed, paperRvqBytesPerToken } from '../../../main/engine/fit.js';
+import { DoesNotFitError, checkFits } from '../../../main/engine/fit.js';
+import { longestFittingContext, memoryFigures, memoryNeed, paperRvqBytesPerToken } from '../../../main/model/memory.js';
 import { llama31EightBGeometry as c } from '../../support/geometries.js';
 
 const GiB = 2 ** 30;
@@ -44,6 +45,18 @@ describe('does it fit?', () => {
     expect(memoryNeed({ ...int4, context: longest }).total).toBeLessThanOrEqual(free);
     expect(memoryNeed({ ...int4, context: longest + 1 }).total).toBeGreaterThan(free);
     expect(paperRvqBytesPerToken(c)).toBe(23552); // what reskv inspect prints for this geometry
+  });
+
+  it("gives the Cost view the fit check's figures for a geometry", () => {
+    const figures = memoryFigures(c, 'int4', { format: 'rvq', depth: 8 }, 8192);
+    expect(figures.kvBytesPerToken).toBe(23552);
+    expect(figures.weightBytes).toEqual(weightBytes(c, 'int4'));
+    const need = memoryNeed({ config: c, weightType: 'int4', context: 8192, kvBytesPerToken: 23552, codebookBytes: figures.codebooks });
+    expect(figures).toEqual({ ...need, weightBytes: weightBytes(c, 'int4'), kvBytesPerToken: 23552 });
+    // 32 layers x K and V x 8 stages x 2048 entries x 32 float32 values
+    expect(figures.codebooks).toBe(32 * 2 * 8 * 2048 * 32 * 4);
+    expect(memoryFigures(c, 'int4', { format: 'fp16' }, 8192).kvCache).toBe(8192 * kvBytesPerTokenFp16(c));
+    expect(() => memoryFigures({ ...c, headDim: 10, numKvHeads: 1 }, 'int4', { format: 'rvq', depth: 8 }, 8192)).toThrow(/head_dim 10 x 1 KV heads/);
   });
 });
 

@@ -15,25 +15,14 @@ import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';
 import { readAllWeights } from '../../../main/model/weights.js';
 import { buildDecoderGraph } from '../../../main/onnx/decoder.js';
 import { emptyFpCache, maxLogitError, presentAsPast, stepFeeds } from './session.js';
+import { rewriteSafetensorsHeader } from './safetensors-edit.js';
+import type { SafetensorsJsonHeader } from './safetensors-edit.js';
 import { tinyModels } from './tiny-models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'reskv-hf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let folders = 0;
 const freshFolder = () => join(dir, `m${folders++}`);
-
-type SafetensorsJsonHeader = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-
-/** Writes `original` (a safetensors file's bytes) to `path` with its JSON header changed by `edit`. */
-function rewriteSafetensorsHeader(path: string, original: Buffer, edit: (header: SafetensorsJsonHeader) => void): void {
-  const length = Number(original.readBigUInt64LE(0));
-  const header = JSON.parse(original.subarray(8, 8 + length).toString('utf8'));
-  edit(header);
-  const text = Buffer.from(JSON.stringify(header).padEnd(length, ' '));
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(text.length));
-  writeFileSync(path, Buffer.concat([prefix, text, original.subarray(8 + length)]));
-}
 
 describe.each(Object.entries(tinyModels))('%s', (_, config) => {
   it('round-trips through our exporter and the fp graph matches the reference within 1e-4', async () => {

@@ -45,4 +45,20 @@ describe('withoutHalfFloats', () => {
     expect(hasHalfFloats(castGraph())).toBe(true);
     expect(hasHalfFloats(withoutHalfFloats(castGraph()))).toBe(false);
   });
+
+  it('gathers a float16 table (an embedding) as float32 with the same values', async () => {
+    const table = float32ArrayToFloat16(Float32Array.of(0.1, -2, 3.5, 65504, 1e-6, 7));
+    const g = new GraphBuilder(inlineTensors);
+    g.input('ids', DataType.INT64, [2]);
+    const stored = g.initializer('embedding', DataType.FLOAT16, [3, 2], () => new Uint8Array(table.buffer));
+    g.op('Cast', [g.op('Gather', [stored, 'ids'])], { to: DataType.FLOAT }, 'rows');
+    g.output('rows', DataType.FLOAT, [2, 2]);
+    const model = g.encode('embed');
+    expect(hasHalfFloats(model)).toBe(true);
+    const rewritten = withoutHalfFloats(model);
+    expect(hasHalfFloats(rewritten)).toBe(false);
+    const ids = new ort.Tensor('int64', BigInt64Array.of(2n, 0n), [2]);
+    const run = async (m: Uint8Array) => (await (await ort.InferenceSession.create(m, { executionProviders: ['cpu'] })).run({ ids })).rows.data;
+    expect(await run(rewritten)).toEqual(await run(model));
+  });
 });

@@ -3,11 +3,15 @@
 // order: RVQ-coded tokens (stage-major bit-packed codes, fp16 scales, per-token depth; keys pre-RoPE),
 // fp16 rows or float32 rows. Coded tokens are never materialized as a cache: each key is summed from
 // its codebook rows, scaled, turned by RoPE and dotted with the queries; each value is summed and
-// accumulated with the softmax weights. Vectors are in "call order", the channel order of the head
+// accumulated with the softmax weights. Tokens are rebuilt a block at a time (whole rows, all KV
+// heads) into a buffer on the calling thread's stack. The call runs in phases over token ranges so
+// that two instances on one shared memory (kernel.ts's helper thread) can each take half of it; the
+// exported attend() runs them all on one thread. Vectors are in "call order", the channel order of the head
 // the caller chose (for RVQ: the codebooks' group order, so a group's entries are contiguous); the
 // caller permutes queries in and outputs back and gives RoPE tables in that order.
 // Also: greedy residual encoding of new group vectors (nearest entry by <r,c> - |c|^2/2, 4 entries
-// per SIMD step from codebooks laid out [C/4][groupSize][4]).
+// per SIMD step from codebooks laid out [C/4][groupSize][4], up to 4 vectors per pass over a book),
+// also over a range of the vectors so that two threads can share a call.
 // Build (Debian clang + lld): see build.sh.
 #include <stdint.h>
 #include <wasm_simd128.h>
@@ -42,7 +46,7 @@ enum {
   P_PARTNER_XOR,// RoPE partner of call-order channel i is i ^ partner_xor (>= 4), else P_PARTNER table
   P_PARTNER,    // int32 [headDim]
   P_OUT,        // float32 [n, heads, headDim] call order
-  P_SCRATCH,    // float32: n*heads*total (weights) + n*heads*headDim (rotated q) + 2*headDim
+  P_SCRATCH,    // float32: n*heads*total (weights) + n*heads*headDim (rotated q) (+ 2*headDim, unused)
   P_SEGMENTS, P_SEGMENT_COUNT,
   P_SCALE_BITS, // float32 bits of 1/sqrt(headDim)
 };
@@ -70,11 +74,13 @@ static inline float hsum(f4 v) {
   return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
 }
 
+typedef uint32_t __attribute__((aligned(1))) unaligned_u32;
+
+// code `index` of a record (LSB-first bit stream): one unaligned 32-bit read (bits <= 25; buffers
+// carry slack past their end)
 static inline uint32_t read_code(const uint8_t *record, uint32_t index, uint32_t bits) {
   uint32_t bit = index * bits;
-  const uint8_t *p = record + (bit >> 3);
-  uint32_t word = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-  return (word >> (bit & 7)) & ((1u << bits) - 1);
+  return (*(const unaligned_u32 *)(record + (bit >> 3)) >> (bit & 7)) & ((1u << bits) - 1);
 }
 
 // exp(x) for 4 lanes (Cephes-style: 2^n * poly(r), r = x - n ln2), relative error ~2e-7; x <= 0 here
@@ -96,43 +102,58 @@ static inline f4 exp4(f4 x) {
 
 static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
 
-// One token's head-h vector of a segment into out[headDim] (call order), float32.
-static void read_vector(const int32_t *s, int32_t t, int32_t h, int32_t kv_heads, int32_t d, float *out) {
-  const int32_t type = s[S_TYPE];
+// a thread's buffer (on its stack) for the rows of up to MAX_BLOCK tokens (all KV heads), float32
+#define BLOCK_FLOATS 8192
+#define MAX_BLOCK 32
+#define MAX_DEPTH 64
+
+// Stage sums of one group, `chunk` floats (4 or 16) at a time: out[i] = sum over stages of entry[s][i],
+// added in stage order.
+static inline __attribute__((always_inline)) void sum_entries(const int32_t chunk, const float *const *entry, int32_t depth, int32_t gs, float *out) {
+  for (int32_t i = 0; i + chunk <= gs; i += chunk) {
+    f4 acc[4];
+    for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_splat(0);
+    for (int32_t stage = 0; stage < depth; stage++) {
+      for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_add(acc[k], wasm_v128_load(entry[stage] + i + 4 * k));
+    }
+    for (int32_t k = 0; k < chunk / 4; k++) wasm_v128_store(out + i + 4 * k, acc[k]);
+  }
+}
+
+// One token's row of a segment, all KV heads [kv_heads * d] (call order: head h at [h*d, (h+1)*d);
+// for RVQ the group order, group g at [g*gs, (g+1)*gs)), float32, scales applied.
+static void read_row(const int32_t *s, int32_t t, int32_t kv_heads, int32_t d, float *out) {
+  const int32_t type = s[S_TYPE], width = kv_heads * d;
   if (type == SEGMENT_F32) {
-    const float *row = (const float *)(uintptr_t)s[S_DATA] + ((int64_t)t * kv_heads + h) * d;
-    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_v128_load(row + i));
+    const float *row = (const float *)(uintptr_t)s[S_DATA] + (int64_t)t * width;
+    for (int32_t i = 0; i < width; i += 4) wasm_v128_store(out + i, wasm_v128_load(row + i));
     return;
   }
   if (type == SEGMENT_F16) {
-    const uint16_t *row = (const uint16_t *)(uintptr_t)s[S_DATA] + ((int64_t)t * kv_heads + h) * d;
-    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, load_half4(row + i));
+    const uint16_t *row = (const uint16_t *)(uintptr_t)s[S_DATA] + (int64_t)t * width;
+    for (int32_t i = 0; i < width; i += 4) wasm_v128_store(out + i, load_half4(row + i));
     return;
   }
   const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
   const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
   const int32_t depth = held < s[S_DEPTH] ? held : s[S_DEPTH];
   const int32_t C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
-  const int32_t groups = kv_heads * d / gs;
+  const int32_t groups = width / gs;
   const float *books = (const float *)(uintptr_t)s[S_BOOKS];
-  for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_f32x4_splat(0));
-  for (int32_t stage = 0; stage < depth; stage++) {
-    const float *book = books + (int64_t)stage * C * gs;
-    // head h is positions [h*d, (h+1)*d) of the token's group-order row: whole groups, or part of one
-    for (int32_t at = h * d; at < (h + 1) * d;) {
-      const int32_t group = at / gs, offset = at % gs;
-      const int32_t length = gs - offset < (h + 1) * d - at ? gs - offset : (h + 1) * d - at;
-      const float *entry = book + (int64_t)read_code(record, stage * groups + group, bits) * gs + offset;
-      float *dst = out + (at - h * d);
-      for (int32_t i = 0; i < length; i += 4) wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(entry + i)));
-      at += length;
-    }
+  const float *entry[MAX_DEPTH];
+  for (int32_t g = 0; g < groups; g++) {
+    for (int32_t stage = 0; stage < depth; stage++) entry[stage] = books + ((int64_t)stage * C + read_code(record, stage * groups + g, bits)) * gs;
+    float *dst = out + g * gs;
+    if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
+    else sum_entries(4, entry, depth, gs, dst);
   }
   const int32_t S = s[S_SCALE_COUNT];
   if (S > 0) {
     const uint16_t *scales = (const uint16_t *)(uintptr_t)s[S_SCALES] + (int64_t)t * S;
-    const f4 scale = wasm_f32x4_splat(half_to_float(scales[S == 1 ? 0 : h]));
-    for (int32_t i = 0; i < d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
+    for (int32_t h = 0; h < kv_heads; h++) {
+      const f4 scale = wasm_f32x4_splat(half_to_float(scales[S == 1 ? 0 : h]));
+      for (int32_t i = h * d; i < (h + 1) * d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
+    }
   }
 }
 
@@ -163,53 +184,131 @@ static inline float dot(const float *a, const float *b, int32_t d) {
   return hsum(wasm_f32x4_add(acc0, acc1));
 }
 
-__attribute__((export_name("attend"))) void attend(const int32_t *p) {
-  const int32_t n = p[P_N], heads = p[P_HEADS], kv_heads = p[P_KV_HEADS], d = p[P_HEAD_DIM];
-  const int32_t group = heads / kv_heads, q_pos0 = p[P_Q_POS0], count = p[P_SEGMENT_COUNT];
-  const int32_t *segments = (const int32_t *)(uintptr_t)p[P_SEGMENTS];
-  const float scale = as_float((uint32_t)p[P_SCALE_BITS]);
-  int32_t total = 0;
-  for (int32_t g = 0; g < count; g++) total += segments[2 * g * S_FIELDS + S_TOKENS];
-  float *weights = (float *)(uintptr_t)p[P_SCRATCH];                // [n, heads, total]
-  float *q = weights + (int64_t)n * heads * total;                   // [n, heads, d] rotated, scaled
-  float *vec = q + (int64_t)n * heads * d;                           // [d]
-  float *turned = vec + d;                                           // [d]
-  const float *q_in = (const float *)(uintptr_t)p[P_Q];
-  for (int32_t j = 0; j < n; j++) {
-    for (int32_t h = 0; h < heads; h++) {
-      float *qr = q + ((int64_t)j * heads + h) * d;
-      rope(p, q_in + ((int64_t)j * heads + h) * d, q_pos0 + j, qr);
-      for (int32_t i = 0; i < d; i += 4) wasm_v128_store(qr + i, wasm_f32x4_mul(wasm_v128_load(qr + i), wasm_f32x4_splat(scale)));
+// o[k][c] += sum over b < rows of w[k][b] * rows[b * stride + c], for `heads` (constant after inlining)
+// outputs, `chunk` (4 or 8) channels at a time: the vector loads are shared by the heads and the sums
+// stay in registers, added token by token as one token at a time would.
+static inline __attribute__((always_inline)) void accumulate_values(const int32_t heads, const int32_t chunk, int32_t d, const float *rows, int32_t stride, int32_t count, const float *const *w, float *const *o) {
+  for (int32_t c = 0; c < d; c += chunk) {
+    f4 acc[4][2];
+    for (int32_t k = 0; k < heads; k++) for (int32_t l = 0; l < chunk / 4; l++) acc[k][l] = wasm_v128_load(o[k] + c + 4 * l);
+    for (int32_t b = 0; b < count; b++) {
+      f4 x[2];
+      for (int32_t l = 0; l < chunk / 4; l++) x[l] = wasm_v128_load(rows + b * stride + c + 4 * l);
+      for (int32_t k = 0; k < heads; k++) {
+        const f4 wk = wasm_f32x4_splat(w[k][b]);
+        for (int32_t l = 0; l < chunk / 4; l++) acc[k][l] = wasm_f32x4_add(acc[k][l], wasm_f32x4_mul(wk, x[l]));
+      }
     }
+    for (int32_t k = 0; k < heads; k++) for (int32_t l = 0; l < chunk / 4; l++) wasm_v128_store(o[k] + c + 4 * l, acc[k][l]);
   }
-  // scores: every key decoded once, dotted with the queries that see it
+}
+
+static void accumulate_any(int32_t heads, int32_t d, const float *rows, int32_t stride, int32_t count, const float *const *w, float *const *o) {
+  if (d % 8 == 0) {
+    if (heads == 4) accumulate_values(4, 8, d, rows, stride, count, w, o);
+    else if (heads == 3) accumulate_values(3, 8, d, rows, stride, count, w, o);
+    else if (heads == 2) accumulate_values(2, 8, d, rows, stride, count, w, o);
+    else accumulate_values(1, 8, d, rows, stride, count, w, o);
+  } else {
+    if (heads == 4) accumulate_values(4, 4, d, rows, stride, count, w, o);
+    else if (heads == 3) accumulate_values(3, 4, d, rows, stride, count, w, o);
+    else if (heads == 2) accumulate_values(2, 4, d, rows, stride, count, w, o);
+    else accumulate_values(1, 4, d, rows, stride, count, w, o);
+  }
+}
+
+// the most stages any coded segment reads
+static int32_t s_max_depth(const int32_t *segments, int32_t count) {
+  int32_t most = 0;
+  for (int32_t g = 0; g < 2 * count; g++) {
+    const int32_t *s = segments + g * S_FIELDS;
+    if (s[S_TYPE] == SEGMENT_CODED && s[S_DEPTH] > most) most = s[S_DEPTH];
+  }
+  return most;
+}
+
+// One attend() call's shape and scratch. The call runs in phases so that two threads can share it:
+// begin (queries turned), keys (scores of a token range), softmax, values (a token range into an
+// output), end (a second output added, then normalized). Tokens are numbered across the segments.
+typedef struct {
+  const int32_t *p, *segments;
+  int32_t n, heads, kv_heads, d, group, q_pos0, count, total, width, block;
+  float *weights; // [n, heads, total]
+  float *q;       // [n, heads, d] turned and scaled; after softmax row r's first float is 1/sum
+} Attention;
+
+static inline Attention attention(const int32_t *p) {
+  Attention a;
+  a.p = p;
+  a.n = p[P_N], a.heads = p[P_HEADS], a.kv_heads = p[P_KV_HEADS], a.d = p[P_HEAD_DIM];
+  a.group = a.heads / a.kv_heads, a.q_pos0 = p[P_Q_POS0], a.count = p[P_SEGMENT_COUNT];
+  a.segments = (const int32_t *)(uintptr_t)p[P_SEGMENTS];
+  a.total = 0;
+  for (int32_t g = 0; g < a.count; g++) a.total += a.segments[2 * g * S_FIELDS + S_TOKENS];
+  a.width = a.kv_heads * a.d;
+  // a block of rows and one turned key fit in a thread's buffer
+  a.block = (BLOCK_FLOATS - a.d) / a.width < MAX_BLOCK ? (BLOCK_FLOATS - a.d) / a.width : MAX_BLOCK;
+  a.weights = (float *)(uintptr_t)p[P_SCRATCH];
+  a.q = a.weights + (int64_t)a.n * a.heads * a.total;
+  return a;
+}
+
+__attribute__((export_name("attend_tokens"))) int32_t attend_tokens(const int32_t *p) { return attention(p).total; }
+
+__attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p) {
+  const Attention a = attention(p);
+  if (a.width + a.d > BLOCK_FLOATS || s_max_depth(a.segments, a.count) > MAX_DEPTH) __builtin_trap();
+  const float scale = as_float((uint32_t)p[P_SCALE_BITS]);
+  const float *q_in = (const float *)(uintptr_t)p[P_Q];
+  for (int32_t r = 0; r < a.n * a.heads; r++) {
+    float *qr = a.q + (int64_t)r * a.d;
+    rope(p, q_in + (int64_t)r * a.d, a.q_pos0 + r / a.heads, qr);
+    for (int32_t i = 0; i < a.d; i += 4) wasm_v128_store(qr + i, wasm_f32x4_mul(wasm_v128_load(qr + i), wasm_f32x4_splat(scale)));
+  }
+}
+
+// scores of tokens [lo, hi): every key rebuilt once, turned, dotted with the queries that see it
+__attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, int32_t lo, int32_t hi) {
+  const Attention a = attention(p);
+  const int32_t n = a.n, heads = a.heads, d = a.d, width = a.width, total = a.total;
+  float buffer[BLOCK_FLOATS];
+  float *turned = buffer + a.block * width;
   int32_t base = 0;
-  for (int32_t g = 0; g < count; g++) {
-    const int32_t *s = segments + 2 * g * S_FIELDS;
-    const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
-    for (int32_t t = 0; t < tokens; t++) {
-      const int32_t pos = pos0 + t;
-      const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0; // first query that sees this key
-      for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
-      if (first >= n) continue;
-      for (int32_t kh = 0; kh < kv_heads; kh++) {
-        read_vector(s, t, kh, kv_heads, d, vec);
-        const float *key = vec;
-        if (!s[S_ROTATED]) {
-          rope(p, vec, pos, turned);
-          key = turned;
-        }
-        for (int32_t j = first; j < n; j++) {
-          for (int32_t h = kh * group; h < (kh + 1) * group; h++) weights[((int64_t)j * heads + h) * total + base + t] = dot(q + ((int64_t)j * heads + h) * d, key, d);
+  for (int32_t g = 0; g < a.count; base += a.segments[2 * g * S_FIELDS + S_TOKENS], g++) {
+    const int32_t *s = a.segments + 2 * g * S_FIELDS;
+    const int32_t pos0 = s[S_POS0];
+    const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
+    for (int32_t t0 = from; t0 < to; t0 += a.block) {
+      // a block's rows rebuilt back to back (their codebook reads overlap), then turned and scored
+      const int32_t rows = to - t0 < a.block ? to - t0 : a.block;
+      for (int32_t b = 0; b < rows; b++) if (pos0 + t0 + b - a.q_pos0 < n) read_row(s, t0 + b, a.kv_heads, d, buffer + b * width);
+      for (int32_t t = t0; t < t0 + rows; t++) {
+        const int32_t pos = pos0 + t;
+        const int32_t first = pos - a.q_pos0 > 0 ? pos - a.q_pos0 : 0; // first query that sees this key
+        for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) a.weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
+        if (first >= n) continue;
+        for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+          const float *key = buffer + (t - t0) * width + kh * d;
+          if (!s[S_ROTATED]) {
+            rope(p, key, pos, turned);
+            key = turned;
+          }
+          for (int32_t j = first; j < n; j++) {
+            for (int32_t h = kh * a.group; h < (kh + 1) * a.group; h++) a.weights[((int64_t)j * heads + h) * total + base + t] = dot(a.q + ((int64_t)j * heads + h) * d, key, d);
+          }
         }
       }
     }
-    base += tokens;
   }
-  // softmax rows (unnormalized exp; the sum divides the output)
+}
+
+// softmax rows (unnormalized exp; the sum divides the output in attend_end); zeroes the output
+__attribute__((export_name("attend_softmax"))) void attend_softmax(const int32_t *p) {
+  const Attention a = attention(p);
+  const int32_t total = a.total, d = a.d;
   float *out = (float *)(uintptr_t)p[P_OUT];
-  for (int32_t row = 0; row < n * heads; row++) {
-    float *w = weights + (int64_t)row * total;
+  for (int32_t row = 0; row < a.n * a.heads; row++) {
+    float *w = a.weights + (int64_t)row * total;
     f4 mx = wasm_f32x4_splat(-3.0e38f);
     int32_t i = 0;
     for (; i + 4 <= total; i += 4) mx = wasm_f32x4_max(mx, wasm_v128_load(w + i));
@@ -229,35 +328,107 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
     float *o = out + (int64_t)row * d;
     for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_splat(0));
     // stash 1/sum in the rotated-q row, no longer needed
-    q[(int64_t)row * d] = 1.0f / total_sum;
+    a.q[(int64_t)row * d] = 1.0f / total_sum;
   }
-  // values: every value decoded once, accumulated with the weights of the queries that see it
-  base = 0;
-  for (int32_t g = 0; g < count; g++) {
-    const int32_t *s = segments + (2 * g + 1) * S_FIELDS;
-    const int32_t tokens = s[S_TOKENS], pos0 = s[S_POS0];
-    for (int32_t t = 0; t < tokens; t++) {
+}
+
+// values of tokens [lo, hi), every one rebuilt once, added with the weights of the queries that see
+// it into out [n, heads, d] (zeroed by the caller)
+__attribute__((export_name("attend_values"))) void attend_values(const int32_t *p, int32_t lo, int32_t hi, float *out) {
+  const Attention a = attention(p);
+  const int32_t n = a.n, heads = a.heads, d = a.d, width = a.width, total = a.total, group = a.group;
+  float buffer[BLOCK_FLOATS];
+  int32_t base = 0;
+  for (int32_t g = 0; g < a.count; base += a.segments[(2 * g + 1) * S_FIELDS + S_TOKENS], g++) {
+    const int32_t *s = a.segments + (2 * g + 1) * S_FIELDS;
+    const int32_t pos0 = s[S_POS0];
+    const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
+    for (int32_t t = from; t < to;) {
+      const int32_t rows = to - t < a.block ? to - t : a.block;
+      if (pos0 + t + rows - 1 <= a.q_pos0) {
+        // every query sees these tokens: rebuild their rows, then add them to each q head's output
+        // chunk by chunk, the chunk's sums in registers (the same sums, token by token)
+        for (int32_t b = 0; b < rows; b++) read_row(s, t + b, a.kv_heads, d, buffer + b * width);
+        for (int32_t j = 0; j < n; j++) {
+          for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+            for (int32_t h = kh * group; h < (kh + 1) * group; h += 4) {
+              const int32_t together = (kh + 1) * group - h < 4 ? (kh + 1) * group - h : 4;
+              const float *w[4];
+              float *o[4];
+              for (int32_t k = 0; k < together; k++) {
+                w[k] = a.weights + ((int64_t)j * heads + h + k) * total + base + t;
+                o[k] = out + ((int64_t)j * heads + h + k) * d;
+              }
+              accumulate_any(together, d, buffer + kh * d, width, rows, w, o);
+            }
+          }
+        }
+        t += rows;
+        continue;
+      }
       const int32_t pos = pos0 + t;
-      const int32_t first = pos - q_pos0 > 0 ? pos - q_pos0 : 0;
-      if (first >= n) continue;
-      for (int32_t kh = 0; kh < kv_heads; kh++) {
-        read_vector(s, t, kh, kv_heads, d, vec);
-        for (int32_t j = first; j < n; j++) {
-          for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
-            const f4 w = wasm_f32x4_splat(weights[((int64_t)j * heads + h) * total + base + t]);
-            float *o = out + ((int64_t)j * heads + h) * d;
-            for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
+      const int32_t first = pos - a.q_pos0 > 0 ? pos - a.q_pos0 : 0;
+      if (first < n) {
+        read_row(s, t, a.kv_heads, d, buffer);
+        for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+          const float *vec = buffer + kh * d;
+          for (int32_t j = first; j < n; j++) {
+            for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
+              const f4 w = wasm_f32x4_splat(a.weights[((int64_t)j * heads + h) * total + base + t]);
+              float *o = out + ((int64_t)j * heads + h) * d;
+              for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
+            }
           }
         }
       }
+      t++;
     }
-    base += tokens;
   }
-  for (int32_t row = 0; row < n * heads; row++) {
-    const f4 inv = wasm_f32x4_splat(q[(int64_t)row * d]);
-    float *o = out + (int64_t)row * d;
-    for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_mul(wasm_v128_load(o + c), inv));
+}
+
+// out (+ parts[0..count), outputs of token chunks, added in chunk order), divided by the softmax sums
+__attribute__((export_name("attend_end"))) void attend_end(const int32_t *p, const float *parts, int32_t count) {
+  const Attention a = attention(p);
+  float *out = (float *)(uintptr_t)p[P_OUT];
+  const int32_t floats = a.n * a.heads * a.d;
+  for (int32_t k = 0; k < count; k++) {
+    for (int32_t i = 0; i < floats; i += 4) wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), wasm_v128_load(parts + (int64_t)k * floats + i)));
   }
+  for (int32_t row = 0; row < a.n * a.heads; row++) {
+    const f4 inv = wasm_f32x4_splat(a.q[(int64_t)row * a.d]);
+    float *o = out + (int64_t)row * a.d;
+    for (int32_t c = 0; c < a.d; c += 4) wasm_v128_store(o + c, wasm_f32x4_mul(wasm_v128_load(o + c), inv));
+  }
+}
+
+// Shared work: threads on one call take chunks of `size` tokens (or vectors) in turn from the counter
+// at `next` until none are left; each chunk's result depends only on the chunk, never on which thread
+// took it, so the call's result is the same however the chunks fell.
+static inline int32_t take(int32_t *next) { return __atomic_fetch_add(next, 1, __ATOMIC_SEQ_CST); }
+
+__attribute__((export_name("attend_keys_shared"))) void attend_keys_shared(const int32_t *p, int32_t *next, int32_t size) {
+  const int32_t total = attend_tokens(p);
+  for (int32_t k = take(next); k * size < total; k = take(next)) attend_keys(p, k * size, (k + 1) * size < total ? (k + 1) * size : total);
+}
+
+// chunk k's values into parts + k * n*heads*d
+__attribute__((export_name("attend_values_shared"))) void attend_values_shared(const int32_t *p, int32_t *next, int32_t size, float *parts) {
+  const Attention a = attention(p);
+  const int32_t floats = a.n * a.heads * a.d;
+  for (int32_t k = take(next); k * size < a.total; k = take(next)) {
+    float *part = parts + (int64_t)k * floats;
+    for (int32_t i = 0; i < floats; i += 4) wasm_v128_store(part + i, wasm_f32x4_splat(0));
+    attend_values(p, k * size, (k + 1) * size < a.total ? (k + 1) * size : a.total, part);
+  }
+}
+
+__attribute__((export_name("attend"))) void attend(const int32_t *p) {
+  const int32_t total = attend_tokens(p);
+  attend_begin(p);
+  attend_keys(p, 0, total);
+  attend_softmax(p);
+  attend_values(p, 0, total, (float *)(uintptr_t)p[P_OUT]);
+  attend_end(p, 0, 0);
 }
 
 // encode() parameter block: int32 fields.
@@ -271,52 +442,91 @@ enum {
   E_DECODED,    // float32 out [count, groupSize]: the chosen entries summed
 };
 
-__attribute__((export_name("encode"))) void encode(const int32_t *p) {
+// Stage codes of V residuals r[0..V) (V constant after inlining): one pass over the stage's codebook
+// scores each block of 4 entries against all V, so the book is read once per V vectors and the 2V
+// accumulator chains run side by side. Each score is summed as (bias + even dims) + odd dims.
+static inline __attribute__((always_inline)) void stage_codes(const int32_t V, float *const *r, const float *book, const float *bias, int32_t C, int32_t gs, int32_t *code) {
+  f4 best[4], best_index[4];
+  for (int32_t v = 0; v < V; v++) {
+    best[v] = wasm_f32x4_splat(-3.4e38f);
+    best_index[v] = wasm_i32x4_splat(0);
+  }
+  v128_t index = wasm_i32x4_make(0, 1, 2, 3);
+  for (int32_t c = 0; c < C; c += 4) {
+    const float *block = book + (int64_t)c * gs;
+    f4 a0[4], a1[4];
+    for (int32_t v = 0; v < V; v++) {
+      a0[v] = wasm_v128_load(bias + c);
+      a1[v] = wasm_f32x4_splat(0);
+    }
+    for (int32_t i = 0; i < gs; i += 2) {
+      const f4 e0 = wasm_v128_load(block + 4 * i), e1 = wasm_v128_load(block + 4 * i + 4);
+      for (int32_t v = 0; v < V; v++) {
+        a0[v] = wasm_f32x4_add(a0[v], wasm_f32x4_mul(e0, wasm_f32x4_splat(r[v][i])));
+        a1[v] = wasm_f32x4_add(a1[v], wasm_f32x4_mul(e1, wasm_f32x4_splat(r[v][i + 1])));
+      }
+    }
+    for (int32_t v = 0; v < V; v++) {
+      const f4 score = wasm_f32x4_add(a0[v], a1[v]);
+      const v128_t better = wasm_f32x4_gt(score, best[v]);
+      best[v] = wasm_v128_bitselect(score, best[v], better);
+      best_index[v] = wasm_v128_bitselect(index, best_index[v], better);
+    }
+    index = wasm_i32x4_add(index, wasm_i32x4_splat(4));
+  }
+  // lanes hold the best of entries = lane (mod 4); ties go to the lower index
+  for (int32_t v = 0; v < V; v++) {
+    float bs = wasm_f32x4_extract_lane(best[v], 0);
+    int32_t bi = wasm_i32x4_extract_lane(best_index[v], 0);
+    for (int32_t l = 1; l < 4; l++) {
+      float s = l == 1 ? wasm_f32x4_extract_lane(best[v], 1) : l == 2 ? wasm_f32x4_extract_lane(best[v], 2) : wasm_f32x4_extract_lane(best[v], 3);
+      int32_t ix = l == 1 ? wasm_i32x4_extract_lane(best_index[v], 1) : l == 2 ? wasm_i32x4_extract_lane(best_index[v], 2) : wasm_i32x4_extract_lane(best_index[v], 3);
+      if (s > bs || (s == bs && ix < bi)) { bs = s; bi = ix; }
+    }
+    code[v] = bi;
+  }
+}
+
+// greedy codes of vectors [lo, hi)
+__attribute__((export_name("encode_range"))) void encode_range(const int32_t *p, int32_t lo, int32_t hi) {
   float *vectors = (float *)(uintptr_t)p[E_VECTORS];
-  const int32_t count = p[E_COUNT], groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
+  const int32_t groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
   const float *books = (const float *)(uintptr_t)p[E_BOOKS];
   const float *bias = (const float *)(uintptr_t)p[E_BIAS];
   uint32_t *codes = (uint32_t *)(uintptr_t)p[E_CODES];
   float *decoded = (float *)(uintptr_t)p[E_DECODED];
-  for (int32_t v = 0; v < count; v++) {
-    float *r = vectors + (int64_t)v * gs;
-    float *sum = decoded + (int64_t)v * gs;
-    for (int32_t i = 0; i < gs; i++) sum[i] = 0;
-    for (int32_t stage = 0; stage < depth; stage++) {
-      const float *book = books + (int64_t)stage * C * gs;
-      const float *b = bias + (int64_t)stage * C;
-      f4 best = wasm_f32x4_splat(-3.4e38f);
-      v128_t best_index = wasm_i32x4_splat(0);
-      v128_t index = wasm_i32x4_make(0, 1, 2, 3);
-      for (int32_t c = 0; c < C; c += 4) {
-        const float *block = book + (int64_t)c * gs;
-        f4 a0 = wasm_v128_load(b + c), a1 = wasm_f32x4_splat(0);
-        for (int32_t i = 0; i < gs; i += 2) {
-          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(block + 4 * i), wasm_f32x4_splat(r[i])));
-          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(block + 4 * i + 4), wasm_f32x4_splat(r[i + 1])));
+  for (int32_t i = lo * gs; i < hi * gs; i++) decoded[i] = 0;
+  for (int32_t stage = 0; stage < depth; stage++) {
+    const float *book = books + (int64_t)stage * C * gs;
+    const float *b = bias + (int64_t)stage * C;
+    for (int32_t v0 = lo; v0 < hi;) {
+      const int32_t V = hi - v0 >= 4 ? 4 : hi - v0;
+      float *r[4];
+      int32_t code[4];
+      for (int32_t v = 0; v < V; v++) r[v] = vectors + (int64_t)(v0 + v) * gs;
+      if (V == 4) stage_codes(4, r, book, b, C, gs, code);
+      else if (V == 3) stage_codes(3, r, book, b, C, gs, code);
+      else if (V == 2) stage_codes(2, r, book, b, C, gs, code);
+      else stage_codes(1, r, book, b, C, gs, code);
+      for (int32_t v = 0; v < V; v++) {
+        const int32_t token = (v0 + v) / groups, g = (v0 + v) % groups, bi = code[v];
+        codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)bi;
+        const float *entry = book + (int64_t)(bi & ~3) * gs + (bi & 3);
+        float *sum = decoded + (int64_t)(v0 + v) * gs;
+        for (int32_t i = 0; i < gs; i++) {
+          const float e = entry[4 * i];
+          r[v][i] -= e;
+          sum[i] += e;
         }
-        f4 score = wasm_f32x4_add(a0, a1);
-        v128_t better = wasm_f32x4_gt(score, best);
-        best = wasm_v128_bitselect(score, best, better);
-        best_index = wasm_v128_bitselect(index, best_index, better);
-        index = wasm_i32x4_add(index, wasm_i32x4_splat(4));
       }
-      // lanes hold the best of entries = lane (mod 4); ties go to the lower index
-      float bs = wasm_f32x4_extract_lane(best, 0);
-      int32_t bi = wasm_i32x4_extract_lane(best_index, 0);
-      for (int32_t l = 1; l < 4; l++) {
-        float s = l == 1 ? wasm_f32x4_extract_lane(best, 1) : l == 2 ? wasm_f32x4_extract_lane(best, 2) : wasm_f32x4_extract_lane(best, 3);
-        int32_t ix = l == 1 ? wasm_i32x4_extract_lane(best_index, 1) : l == 2 ? wasm_i32x4_extract_lane(best_index, 2) : wasm_i32x4_extract_lane(best_index, 3);
-        if (s > bs || (s == bs && ix < bi)) { bs = s; bi = ix; }
-      }
-      const int32_t token = v / groups, g = v % groups;
-      codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)bi;
-      const float *entry = book + (int64_t)(bi & ~3) * gs + (bi & 3);
-      for (int32_t i = 0; i < gs; i++) {
-        const float e = entry[4 * i];
-        r[i] -= e;
-        sum[i] += e;
-      }
+      v0 += V;
     }
   }
+}
+
+__attribute__((export_name("encode"))) void encode(const int32_t *p) { encode_range(p, 0, p[E_COUNT]); }
+
+__attribute__((export_name("encode_shared"))) void encode_shared(const int32_t *p, int32_t *next, int32_t size) {
+  const int32_t count = p[E_COUNT];
+  for (int32_t k = take(next); k * size < count; k = take(next)) encode_range(p, k * size, (k + 1) * size < count ? (k + 1) * size : count);
 }

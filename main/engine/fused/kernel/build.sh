@@ -1,8 +1,11 @@
 #!/bin/sh
 # Builds attend.wasm from attend.c with Debian's clang + lld (reproducible: no timestamps or paths
-# in the output; test/unit/engine/fused-kernel-build.test.ts rebuilds it and compares the bytes).
+# in the output; test/unit/engine/fused-decoder.test.ts rebuilds it and compares the bytes).
+# Shared memory (atomics) so that a worker thread can run part of a call on the same memory; each
+# instance gets its own stack by setting the exported __stack_pointer.
 set -eu
 cd "$(dirname "$0")"
-clang --target=wasm32 -O3 -msimd128 -nostdlib -ffreestanding -fno-builtin \
-  -Wl,--no-entry -Wl,--import-memory -Wl,--export=__heap_base -Wl,--strip-all \
+clang --target=wasm32 -O3 -msimd128 -matomics -mbulk-memory -mmutable-globals -nostdlib -ffreestanding -fno-builtin \
+  -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,-z,stack-size=262144 \
+  -Wl,--export=__heap_base -Wl,--export=__stack_pointer -Wl,--strip-all \
   -o "${1:-attend.wasm}" attend.c
