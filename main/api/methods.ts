@@ -11,6 +11,7 @@ export const apiMethodNames = [
   'models.import',
   'models.remove',
   'models.calibrate',
+  'models.planCalibration',
   'models.removeCalibration',
   'chat.list',
   'chat.start',
@@ -33,6 +34,7 @@ export const apiMethodNames = [
   'settings.providers',
   'jobs.list',
   'jobs.cancel',
+  'jobs.dismiss',
 ] as const;
 
 export type ApiMethodName = (typeof apiMethodNames)[number];

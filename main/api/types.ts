@@ -125,6 +125,23 @@ export interface CalibrationRequest {
   settings: CalibrationSettingsChoice;
 }
 
+/** A calibration before it runs, on this machine: its size, time, and settings sized for the text. */
+export interface CalibrationPlan {
+  /** Tokens the text yields (estimated from the first MiB of each large file when `estimated`). */
+  textTokens: number;
+  estimated: boolean;
+  /** For the request's settings. */
+  tokensSampled: number;
+  vectorsPerLayer: number;
+  vectorsPerEntry: number;
+  seconds: { capture: number; train: number };
+  /** Too few training vectors per codebook entry: what is wrong and what to do; null when enough. */
+  warning: string | null;
+  /** Settings that fit this text with enough vectors per entry, in about `budgetSeconds`. */
+  sized: { codebookSize: number; maxVectors: number; kmeansIterations: number };
+  budgetSeconds: number;
+}
+
 /** What the calibration form starts from for a model (the defaults `reskv calibrate` uses). */
 export interface CalibrationDefaults {
   settings: Required<Omit<CalibrationSettingsChoice, 'groupSpan' | 'scale' | 'kmeansSample' | 'kmeansIterations' | 'emaPasses'>>;
@@ -456,6 +473,8 @@ export interface ResKvBridge {
     remove(id: string): Promise<ModelSummary[]>;
     /** Starts calibrating a codebook set of a library model (a 'calibrate' job); a set of the same name is replaced when it succeeds. */
     calibrate(id: string, request: CalibrationRequest): Promise<JobSnapshot>;
+    /** How long a calibration would take here, whether its text is enough, and settings sized for it. */
+    planCalibration(id: string, request: CalibrationRequest): Promise<CalibrationPlan>;
     removeCalibration(id: string, name: string): Promise<ModelSummary[]>;
   };
   chat: {
@@ -509,6 +528,8 @@ export interface ResKvBridge {
   jobs: {
     list(): Promise<JobSnapshot[]>;
     cancel(id: number): Promise<JobSnapshot>;
+    /** Forgets a finished job (its card goes away, also after a reload); a running job must be cancelled first. */
+    dismiss(id: number): Promise<JobSnapshot[]>;
   };
   /** Electron only (native file dialogs); absent in headless mode, where the operator types a path. */
   dialogs?: {

@@ -1,25 +1,33 @@
 // One calibration in a worker thread of its own, so the backend's event loop (chat, the local API)
-// stays responsive while it captures and trains. The backend posts nothing after the start: a cancel
-// is a flag in shared memory, checked at every progress update and every 100 ms the thread is idle.
+// stays responsive while it captures and trains. The thread runs at a lower priority and pauses between
+// units of work while a chat reply or API request is generating (interactive.ts). The backend
+// posts nothing after the start: a cancel is a flag in shared memory, checked at every progress update
+// and every 100 ms the thread is idle.
 import { parentPort, workerData } from 'node:worker_threads';
 import { calibrateModel } from '../engine/calibration/calibrate.js';
 import type { CalibrateOptions, CalibrationProgress, CalibrationResult } from '../engine/calibration/calibrate.js';
+import { lowerThreadPriority, waitForGenerations } from './interactive.js';
 
 export interface CalibrationWorkerData {
   folder: string;
-  options: Omit<CalibrateOptions, 'signal' | 'onProgress'>;
+  options: Omit<CalibrateOptions, 'signal' | 'onProgress' | 'pause'>;
   /** Int32Array over it: slot 0 becomes 1 when the job is cancelled. */
   cancel: SharedArrayBuffer;
+  /** interactive.ts's count of running generations. */
+  generations: SharedArrayBuffer;
 }
 
 export type FromCalibrationWorker =
+  | { kind: 'started'; lowered: boolean }
   | { kind: 'progress'; progress: CalibrationProgress }
+  /** The run paused this long for a generation. */
+  | { kind: 'yielded'; ms: number }
   | { kind: 'done'; result: CalibrationResult }
   | { kind: 'failed'; message: string };
 
 const port = parentPort;
 if (!port) throw new Error('main/backend/calibration-worker.ts runs as a worker thread only');
-const { folder, options, cancel } = workerData as CalibrationWorkerData;
+const { folder, options, cancel, generations } = workerData as CalibrationWorkerData;
 const flag = new Int32Array(cancel);
 const controller = new AbortController();
 const post = (message: FromCalibrationWorker) => port.postMessage(message);
@@ -37,12 +45,18 @@ const idleCheck = setInterval(() => {
   }
 }, 100);
 
+// before any session exists, so ONNX Runtime's threads inherit the lower priority
+post({ kind: 'started', lowered: lowerThreadPriority() });
 calibrateModel(folder, {
   ...options,
   signal: controller.signal,
   onProgress: (progress) => {
     checkCancel();
     post({ kind: 'progress', progress });
+  },
+  pause: () => {
+    const ms = waitForGenerations(generations, checkCancel);
+    if (ms > 0) post({ kind: 'yielded', ms });
   },
 })
   .then(

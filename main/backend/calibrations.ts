@@ -1,13 +1,15 @@
 // Codebook calibration from the app (runs in the backend worker): the installed sets of a model as the
-// Models view lists them, calibration as a job (settings checked before it starts, progress, cancel)
-// run in a worker thread of its own so chat stays responsive, and removal of a set. The text is the bundled sample, the user's files, or data-free.
-import { existsSync, statSync } from 'node:fs';
+// Models view lists them, a plan before it runs (time on this machine, vectors per codebook entry,
+// settings sized for the text), calibration as a job (settings checked before it starts, one progress
+// figure with an ETA, cancel) run in a worker thread of its own that yields to chat, and removal of a
+// set. The text is the bundled sample, the user's files, or data-free.
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import sampleFile from '../../assets/calibration-sample.json' with { type: 'json' };
-import { rvqBitsPerValue } from '../../quant/index.js';
+import { groupsPerToken, rvqBitsPerValue } from '../../quant/index.js';
 import type { RvqSpec } from '../../quant/index.js';
-import type { CalibrationDefaults, CalibrationQuantizer, CalibrationRequest, CalibrationSummary, JobProgress, JobSnapshot } from '../api/types.js';
+import type { CalibrationDefaults, CalibrationPlan, CalibrationQuantizer, CalibrationRequest, CalibrationSummary, JobProgress, JobSnapshot } from '../api/types.js';
 import { Worker } from 'node:worker_threads';
 import {
   calibrationSettingsSchema,
@@ -18,11 +20,16 @@ import {
   readCodebookHeader,
 } from '../engine/calibration/calibrate.js';
 import type { CalibrationProgress, CalibrationResult, CalibrationText } from '../engine/calibration/calibrate.js';
-import { DOCUMENT_SEPARATOR } from '../engine/calibration/calibration-text.js';
+import { defaultBudgetSeconds, estimateCalibration, measureMacRate, sizeCalibration, vectorsPerEntryWarning } from '../engine/calibration/calibration-plan.js';
+import type { CalibrationEstimate } from '../engine/calibration/calibration-plan.js';
+import { DOCUMENT_SEPARATOR, documentTokens, splitDocuments } from '../engine/calibration/calibration-text.js';
+import type { SessionOptionsInput } from '../engine/session.js';
+import { loadLibraryTokenizer } from '../model/library.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { readManifest } from '../model/manifest.js';
 import { removeRvqSet } from '../model/library-rvq.js';
 import type { CalibrationWorkerData, FromCalibrationWorker } from './calibration-worker.js';
+import { generationCounter, jobThreads } from './interactive.js';
 import type { JobControl, JobRegistry } from './jobs.js';
 import { libraryFor, loadSettings } from './settings.js';
 
@@ -102,23 +109,39 @@ function libraryModelFolder(dataDir: string, id: string): { folder: string; mani
   return { folder, manifest: readManifest(folder) };
 }
 
-/** A job's progress from calibration's: the phase's own count, and the update described in words. */
-function jobProgress(p: CalibrationProgress): JobProgress {
-  const stage = describeCalibrationProgress(p);
+/** Each phase's share of the whole run, from the plan's time estimates (generation costs about what capture does). */
+type PhaseShares = Record<'generate' | 'capture' | 'train', number>;
+
+function phaseShares(estimate: CalibrationEstimate, selfGenerated: boolean): PhaseShares {
+  const { capture, train } = estimate.seconds;
+  const generate = selfGenerated ? capture : 0;
+  const total = generate + capture + train || 1;
+  return { generate: generate / total, capture: capture / total, train: train / total };
+}
+
+/**
+ * One figure for the whole run (the job registry's ETA follows it): the phases weighted by their
+ * estimated time, the current phase by its own count. The stage says what happens in words, without a
+ * second percentage.
+ */
+function jobProgress(p: CalibrationProgress, shares: PhaseShares, waitedSeconds: number): JobProgress {
+  const waited = waitedSeconds >= 1 ? ` (paused ${Math.round(waitedSeconds)} s for chat so far)` : '';
+  const stage = `${describeCalibrationProgress(p)}${waited}`;
+  const phase = (before: number, share: number, fraction: number) => ({ done: before + share * Math.min(1, fraction), total: 1, unit: 'of the calibration', stage });
   switch (p.phase) {
     case 'generate':
-      return { done: p.tokens, total: p.target, unit: 'tokens', stage };
+      return phase(0, shares.generate, p.tokens / p.target);
     case 'capture':
-      return { done: p.tokensSeen, total: p.tokensTotal, unit: 'tokens', stage };
+      return phase(shares.generate, shares.capture, p.tokensTotal > 0 ? p.tokensSeen / p.tokensTotal : 0);
     case 'train':
-      return { done: p.fraction, total: 1, unit: 'of training', stage };
+      return phase(shares.generate + shares.capture, shares.train, p.fraction);
     case 'save':
-      return { done: 1, total: 1, unit: 'step', stage };
+      return phase(1, 0, 0);
   }
 }
 
 /** Reports at most ten updates a second, but always the first of a phase (each is a published event). */
-function throttledReport(control: JobControl): (p: CalibrationProgress) => void {
+function throttledReport(control: JobControl, shares: PhaseShares, waitedSeconds: () => number): (p: CalibrationProgress) => void {
   let lastPhase = '';
   let lastAt = 0;
   return (p) => {
@@ -126,7 +149,7 @@ function throttledReport(control: JobControl): (p: CalibrationProgress) => void 
     if (p.phase === lastPhase && now - lastAt < 100) return;
     lastPhase = p.phase;
     lastAt = now;
-    control.report(jobProgress(p));
+    control.report(jobProgress(p, shares, waitedSeconds()));
   };
 }
 
@@ -146,8 +169,73 @@ function calibrationText(text: CheckedRequest['text']): CalibrationText {
   }
 }
 
-function describeResult({ name, bitsPerValue, record }: CalibrationResult): string {
-  return `codebook set "${name}": ${bitsPerValue.key} bits/value for keys, ${bitsPerValue.value} for values, from ${record.tokensSampled} tokens sampled per layer`;
+function describeResult({ name, bitsPerValue, record, specs }: CalibrationResult): string {
+  const vectors = record.tokensSampled * Math.min(groupsPerToken(specs.key), groupsPerToken(specs.value));
+  const warning = vectorsPerEntryWarning(vectors, specs.key.codebookSize);
+  return `codebook set "${name}": ${bitsPerValue.key} bits/value for keys, ${bitsPerValue.value} for values, from ${record.tokensSampled} tokens sampled per layer${warning ? `. Warning: ${warning}` : ''}`;
+}
+
+/** The rate of this machine per session configuration, measured once per process. */
+const macRates = new Map<string, Promise<number>>();
+function machineRate(session: SessionOptionsInput): Promise<number> {
+  const key = JSON.stringify(session);
+  let rate = macRates.get(key);
+  if (!rate) {
+    rate = measureMacRate(session);
+    rate.catch(() => macRates.delete(key));
+    macRates.set(key, rate);
+  }
+  return rate;
+}
+
+/** Large files are tokenized from their first MiB and scaled by their size. */
+const tokenizedBytes = 1 << 20;
+
+/** Tokens the bundled sample gives each model (tokenizing it takes a moment), by model folder. */
+const sampleTokens = new Map<string, number>();
+
+/** Tokens the text yields for this model, and whether that is an estimate (a large file). */
+function countTextTokens(folder: string, manifest: ModelManifest, text: CheckedRequest['text']): { tokens: number; estimated: boolean } {
+  if (text.kind === 'self-generated') return { tokens: text.tokens, estimated: false };
+  const tokenizer = loadLibraryTokenizer(folder, manifest);
+  const count = (content: string) => splitDocuments(content).reduce((n, d) => n + documentTokens(tokenizer, d).length, 0);
+  if (text.kind === 'sample') {
+    const key = folder;
+    if (!sampleTokens.has(key)) sampleTokens.set(key, count(bundledSample().text));
+    return { tokens: sampleTokens.get(key)!, estimated: false };
+  }
+  let tokens = 0;
+  let estimated = false;
+  for (const path of text.paths) {
+    if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`calibration text ${path} is not a file`);
+    const size = statSync(path).size;
+    const head = Buffer.alloc(Math.min(size, tokenizedBytes));
+    const fd = openSync(path, 'r');
+    try {
+      readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    tokens += Math.round((count(new TextDecoder().decode(head)) * size) / Math.max(1, head.length));
+    estimated ||= size > head.length;
+  }
+  return { tokens, estimated };
+}
+
+const calibrationSession = (dataDir: string): SessionOptionsInput => {
+  const { providers, threads } = loadSettings(dataDir).settings;
+  return { providers, threads: jobThreads(threads) };
+};
+
+/** How the request's calibration would go on this machine, and settings sized for its text. */
+export async function planCalibrationRun(dataDir: string, id: string, request: CalibrationRequest): Promise<CalibrationPlan> {
+  const { text, settings } = calibrationRequestSchema.parse(request);
+  const { folder, manifest } = libraryModelFolder(dataDir, id);
+  const { tokens: textTokens, estimated } = countTextTokens(folder, manifest, text);
+  const rate = await machineRate(calibrationSession(dataDir));
+  const estimate = estimateCalibration(manifest.config, settings, textTokens, rate);
+  const sized = sizeCalibration(manifest.config, settings, textTokens, rate);
+  return { textTokens, estimated, ...estimate, sized, budgetSeconds: defaultBudgetSeconds };
 }
 
 /** Models with a calibration running: a second one on the same model would race on its manifest. */
@@ -166,12 +254,14 @@ export function startCalibration(dataDir: string, jobs: JobRegistry, id: string,
   const text = calibrationText(textChoice);
   if (calibrating.has(id)) throw new Error(`model '${id}' is being calibrated already: wait for that job or cancel it`);
   calibrating.add(id);
-  const { providers, threads } = loadSettings(dataDir).settings;
+  const session = calibrationSession(dataDir);
   return jobs.start(
     { kind: 'calibrate', title: `Calibrate ${id} → "${settings.name}"`, model: id },
     async (control) => {
       try {
-        const result = await calibrateInWorker({ folder, options: { text, settings, session: { providers, threads } }, cancel: new SharedArrayBuffer(4) }, control);
+        const estimate = estimateCalibration(manifest.config, settings, countTextTokens(folder, manifest, textChoice).tokens, await machineRate(session));
+        const shares = phaseShares(estimate, textChoice.kind === 'self-generated');
+        const result = await calibrateInWorker({ folder, options: { text, settings, session }, cancel: new SharedArrayBuffer(4), generations: generationCounter }, control, shares);
         onInstalled();
         return result;
       } finally {
@@ -191,8 +281,9 @@ export function useCalibrationWorker(url: URL): void {
 }
 
 /** Runs calibrateModel in a worker thread (calibration-worker.ts), relaying progress and a cancel. */
-function calibrateInWorker(data: CalibrationWorkerData, control: JobControl): Promise<CalibrationResult> {
-  const report = throttledReport(control);
+function calibrateInWorker(data: CalibrationWorkerData, control: JobControl, shares: PhaseShares): Promise<CalibrationResult> {
+  let waitedMs = 0;
+  const report = throttledReport(control, shares, () => waitedMs / 1000);
   const cancel = () => Atomics.store(new Int32Array(data.cancel), 0, 1);
   return new Promise((resolve, reject) => {
     const worker = new Worker(calibrationWorkerUrl, { workerData: data });
@@ -210,7 +301,9 @@ function calibrateInWorker(data: CalibrationWorkerData, control: JobControl): Pr
         } catch {
           cancel(); // report throws once the job was cancelled
         }
-      } else if (message.kind === 'done') settle(() => resolve(message.result));
+      } else if (message.kind === 'yielded') waitedMs += message.ms;
+      else if (message.kind === 'started') return;
+      else if (message.kind === 'done') settle(() => resolve(message.result));
       else settle(() => reject(new Error(message.message)));
     });
     worker.on('error', (err) => settle(() => reject(err)));

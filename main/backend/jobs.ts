@@ -80,6 +80,15 @@ export class JobRegistry {
     return job.snapshot;
   }
 
+  /** Forgets a finished job; the remaining jobs. */
+  dismiss(id: number): JobSnapshot[] {
+    const job = this.jobs.get(id);
+    if (!job) throw new Error(`no job ${id}`);
+    if (job.snapshot.state === 'running') throw new Error(`job ${id} is still running: cancel it first`);
+    this.jobs.delete(id);
+    return this.list();
+  }
+
   list(): JobSnapshot[] {
     return [...this.jobs.values()].map((j) => j.snapshot);
   }

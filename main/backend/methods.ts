@@ -20,9 +20,11 @@ import { conversationIdSchema } from '../engine/conversation-id.js';
 import { probeProviders } from '../engine/session.js';
 import { listApiModels } from './completions.js';
 import type { EngineHost } from './engine-host.js';
+import { describeArgumentIssues } from './argument-errors.js';
 import { ApiArgumentError } from './errors.js';
+import { interactively } from './interactive.js';
 import type { JobRegistry } from './jobs.js';
-import { calibrationNameArgument, calibrationRequestSchema, removeCalibration, startCalibration } from './calibrations.js';
+import { calibrationNameArgument, calibrationRequestSchema, planCalibrationRun, removeCalibration, startCalibration } from './calibrations.js';
 import { importIntoLibrary, listModelSummaries, removeModel } from './models.js';
 import type { BackendHost } from './protocol.js';
 import { loadSettings, saveSettings, settingsSchema } from './settings.js';
@@ -154,6 +156,10 @@ const methods: MethodTable = {
         publish({ type: 'models-changed' });
       }),
   },
+  'models.planCalibration': {
+    args: z.tuple([modelIdSchema, calibrationRequestSchema]),
+    run: ({ host }, id, request) => planCalibrationRun(host.dataDir, id, request),
+  },
   'models.removeCalibration': {
     args: z.tuple([modelIdSchema, calibrationNameArgument]),
     run: ({ host, engine, publish }, id, name) => {
@@ -171,9 +177,9 @@ const methods: MethodTable = {
   'chat.resume': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.chat.resume(id) },
   'chat.send': {
     args: z.tuple([conversationIdSchema, z.string().min(1, 'write a message').max(200_000), samplingSchema, z.boolean().optional()]),
-    run: ({ engine }, id, text, options, dropOldestTurns) => engine.chat.send(id, text, options, dropOldestTurns),
+    run: ({ engine }, id, text, options, dropOldestTurns) => interactively(() => engine.chat.send(id, text, options, dropOldestTurns)),
   },
-  'chat.regenerate': { args: z.tuple([conversationIdSchema, samplingSchema]), run: ({ engine }, id, options) => engine.chat.regenerate(id, options) },
+  'chat.regenerate': { args: z.tuple([conversationIdSchema, samplingSchema]), run: ({ engine }, id, options) => interactively(() => engine.chat.regenerate(id, options)) },
   'chat.cancel': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.chat.cancel(id) },
   'chat.setDepth': { args: z.tuple([conversationIdSchema, z.number().int().min(1).max(64)]), run: ({ engine }, id, depth) => engine.chat.setDepth(id, depth) },
   'chat.fork': {
@@ -182,7 +188,7 @@ const methods: MethodTable = {
   },
   'chat.remove': { args: z.tuple([conversationIdSchema]), run: ({ engine }, id) => engine.chat.remove(id) },
   'completions.models': { args: z.tuple([]), run: ({ host }) => listApiModels(host.dataDir) },
-  'completions.create': { args: z.tuple([completionRequestSchema]), run: ({ engine }, request) => engine.complete(request) },
+  'completions.create': { args: z.tuple([completionRequestSchema]), run: ({ engine }, request) => interactively(() => engine.complete(request)) },
   'completions.cancel': { args: z.tuple([z.string().min(1).max(128)]), run: ({ engine }, requestId) => engine.cancelCompletion(requestId) },
   'tradeoffs.run': {
     args: z.tuple([modelIdSchema, tradeoffSweepOptionsSchema]),
@@ -207,17 +213,13 @@ const methods: MethodTable = {
   },
   'jobs.list': { args: z.tuple([]), run: ({ jobs }) => jobs.list() },
   'jobs.cancel': { args: z.tuple([z.number().int().positive()]), run: ({ jobs }, id) => jobs.cancel(id) },
+  'jobs.dismiss': { args: z.tuple([z.number().int().positive()]), run: ({ jobs }, id) => jobs.dismiss(id) },
 };
 
 /** Validates `args` for `name` and runs the method. */
 export async function callBackendMethod(context: BackendContext, name: ApiMethodName, args: unknown): Promise<unknown> {
   const spec = methods[name] as { args: z.ZodType<unknown[]>; run(context: BackendContext, ...args: unknown[]): unknown };
   const parsed = spec.args.safeParse(args);
-  if (!parsed.success) {
-    // Paths start with the argument's index; name the field inside it instead.
-    const field = (path: PropertyKey[]) => (path.length > 1 ? path.slice(1).join('.') : path.length ? `argument ${String(path[0])}` : '(arguments)');
-    const issues = parsed.error.issues.map((i) => `${field(i.path)}: ${i.message}`).join('; ');
-    throw new ApiArgumentError(`invalid arguments for ${name}: ${issues}`);
-  }
+  if (!parsed.success) throw new ApiArgumentError(describeArgumentIssues(name, parsed.error.issues, Array.isArray(args) ? args.length : 0));
   return spec.run(context, ...parsed.data);
 }

@@ -63,7 +63,7 @@ export function saveSettings(dataDir: string, settings: Settings): SettingsState
   const file = settingsFile(dataDir);
   const { libraryDir } = settings;
   const problem = libraryDir !== null && libraryDir !== loadSettings(dataDir).settings.libraryDir ? libraryFolderProblem(libraryDir) : null;
-  if (problem) throw new ApiArgumentError(`invalid arguments for settings.save: libraryDir: ${problem}`);
+  if (problem) throw new ApiArgumentError(`Library folder: ${problem}`);
   if (loadSettings(dataDir).problem) copyFileSync(file, `${file}.damaged`);
   writeFileAtomic(file, `${JSON.stringify(settingsSchema.parse(settings), null, 2)}\n`);
   return { settings, problem: null };

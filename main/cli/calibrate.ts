@@ -157,7 +157,7 @@ export const calibrateCommand: CliCommand = {
         settings: checked.data,
         session: { providers: ['cpu'], threads },
         signal: controller.signal,
-        onProgress: (p) => show(describeCalibrationProgress(p), p.phase),
+        onProgress: (p) => show(`${p.phase === 'train' ? `${(100 * p.fraction).toFixed(1)}% ` : ''}${describeCalibrationProgress(p)}`, p.phase),
       });
     } finally {
       process.removeListener('SIGINT', cancel);

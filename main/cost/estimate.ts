@@ -5,7 +5,9 @@ import { DEFAULTS, parseCostInput } from './input.js';
 import type { CostInput, ParsedCostInput, WeightPrecision } from './input.js';
 import { bandwidthBytesPerSecond, fp16FlopsPerSecond, memoryBytes } from './hardware.js';
 import { kvAccounting } from './kv-format.js';
-import { matmulParameters, parameterBreakdown } from './model-geometry.js';
+import { parameterBreakdown } from './model-geometry.js';
+import { weightBytes } from '../model/weights.js';
+import type { WeightType } from '../model/weights.js';
 import { planDeployment } from './deployment.js';
 import type { Setting } from './deployment.js';
 import { monthlyCostPerGpu } from './money.js';
@@ -21,6 +23,8 @@ import { quantity, SECONDS_PER_DAY } from './quantity.js';
 import type { Quantity } from './quantity.js';
 
 export const BYTES_PER_PARAMETER: Record<WeightPrecision, number> = { fp16: 2, bf16: 2, int8: 1, int4: 0.5 };
+// the weight files ResKV's import writes for each precision (a GPU keeps fp16/bf16 as 16-bit: float16 files)
+const importedWeightType: Record<WeightPrecision, WeightType> = { fp16: 'float16', bf16: 'float16', int8: 'int8', int4: 'int4' };
 
 export interface CostEstimate {
   model: {
@@ -92,7 +96,12 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
   const input = parseCostInput(raw);
   const { model, hardware, workload, deployment } = input;
   const parameters = parameterBreakdown(model);
-  const bytesPerParameter = BYTES_PER_PARAMETER[input.weights];
+  // the fit check's figures (main/model/weights.ts): block-quantized matrices with their scales and zero
+  // points, the 16-bit embedding table and the 8-bit classifier of the quantized formats
+  const weights = weightBytes(model, importedWeightType[input.weights]);
+  // a decode step gathers one row of the embedding table; it reads the whole table only where it is also the classifier
+  const embeddingTable = model.vocabSize * model.hiddenSize * 2;
+  const gatheredOnly = !model.tiedEmbeddings || input.weights === 'int8' || input.weights === 'int4';
   const reserveFraction = assumed(deployment.runtimeReserveFraction, DEFAULTS.runtimeReserveFraction);
   const accessible = memoryBytes(hardware) * (hardware.gpuAccessibleMemoryFraction ?? 1);
   const reserveBytes = accessible * reserveFraction.value;
@@ -108,8 +117,8 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
   const setting: Setting = {
     geometry: model,
     parameters,
-    weightBytes: parameters.total * bytesPerParameter,
-    weightBytesReadPerStep: matmulParameters(parameters) * bytesPerParameter,
+    weightBytes: weights.onDisk,
+    weightBytesReadPerStep: weights.onDisk - (gatheredOnly ? embeddingTable : 0),
     usableBytesPerGpu: accessible - reserveBytes,
     bandwidth: bandwidthBytesPerSecond(hardware),
     flops: fp16FlopsPerSecond(hardware),
@@ -161,7 +170,7 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
       source: model.source ?? null,
       parameters: quantity(parameters.total, 'parameters', 'from the geometry: embeddings, attention (GQA), gated MLP, norms, lm_head unless tied'),
       weightPrecision: input.weights,
-      weightBytes: quantity(setting.weightBytes, 'B', `${bytesPerParameter} B per parameter`),
+      weightBytes: quantity(setting.weightBytes, 'B', `the ${importedWeightType[input.weights]} weight files ResKV writes for this geometry`),
       maxContext: quantity(model.maxPositions, 'tokens', 'max_position_embeddings'),
     },
     hardware: {
@@ -205,8 +214,8 @@ export function estimateDeploymentCost(raw: CostInput): CostEstimate {
 function weightNote(precision: WeightPrecision): string {
   if (precision === 'fp16' || precision === 'bf16') return `weights ${precision}: 2 B per parameter`;
   return (
-    `weights ${precision}: ${BYTES_PER_PARAMETER[precision]} B per parameter for every weight; ignores quantization scales and zero points ` +
-    '(group-wise int4 adds roughly 0.1-0.25 bit per weight) and layers a tool keeps in 16-bit (often embeddings and lm_head)'
+    `weights ${precision}: as ResKV's import writes them (MatMulNBits blocks with their scales and zero points, ` +
+    'the embedding table in fp16, the classifier in 8 bits): the same bytes as the fit check'
   );
 }
 

@@ -12,11 +12,11 @@ import { expectedWeightShapes } from '../model/config.js';
 import { hashFiles } from '../model/file-hashes.js';
 import type { ModelManifest } from '../model/manifest.js';
 import { readManifest } from '../model/manifest.js';
-import { switchRvqSets } from '../model/library-rvq.js';
+import { rvqSetFiles, switchRvqSets } from '../model/library-rvq.js';
 import type { WeightSource } from '../model/weights.js';
 
 export function installRvqGraph(modelFolder: string, codebookFile: string, name = 'default'): ModelManifest {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`codebook set name "${name}" may hold only letters, digits, '.', '_' and '-'`);
+  const { graph: graphFile, codebooks: codebooksCopy } = rvqSetFiles(name, `${process.pid}-${Date.now().toString(36)}`);
   const manifest = readManifest(modelFolder);
   let codebooks;
   try {
@@ -35,9 +35,6 @@ export function installRvqGraph(modelFolder: string, codebookFile: string, name 
     store: existingExternalTensors(manifest.weightsFile, manifest.weightsTable),
   });
   // fresh names, then one manifest rename switches to them: a crash leaves the old set or the new, never a mix
-  const generation = `${process.pid}-${Date.now().toString(36)}`;
-  const graphFile = `rvq-${name}.${generation}.onnx`;
-  const codebooksCopy = `codebooks-${name}.${generation}.safetensors`;
   try {
     copyFileAtomic(codebookFile, join(modelFolder, codebooksCopy));
     writeFileAtomic(join(modelFolder, graphFile), graph);

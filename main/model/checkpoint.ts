@@ -56,7 +56,7 @@ function findLlama2cTokenizer(checkpoint: string): string {
   if (existsSync(join(folder, 'tokenizer.bin'))) return join(folder, 'tokenizer.bin');
   const candidates = readdirSync(folder).filter((f) => /^tok.*\.bin$/.test(f));
   if (candidates.length === 1) return join(folder, candidates[0]);
-  throw new Error(`${basename(checkpoint)}: cannot tell which llama2.c tokenizer belongs to it (found ${candidates.length ? candidates.join(', ') : 'no tokenizer.bin or tok*.bin'} beside it); name one with --tokenizer`);
+  throw new Error(`${basename(checkpoint)}: cannot tell which llama2.c tokenizer belongs to it (found ${candidates.length ? candidates.join(', ') : 'no tokenizer.bin or tok*.bin'} beside it): keep only the model's own tokenizer beside it, named tokenizer.bin (the CLI's import also takes --tokenizer FILE)`);
 }
 
 /** Files users commonly point at that are not llama2.c checkpoints, with what to do instead. */

@@ -26,7 +26,16 @@ export function switchRvqSets(modelFolder: string, manifest: ModelManifest, sets
   return updated;
 }
 
-/** A codebook set's graph or codebook file, with the process that wrote it when the name carries one. */
+/** What a codebook set's name may hold: it becomes part of the set's file names. */
+export const codebookSetName = { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, rule: "may hold only letters, digits, '.', '_' and '-'" };
+
+/** A set's graph and codebook file names for one generation (`<pid>-<time>`, see sweepModelFolder). */
+export function rvqSetFiles(name: string, generation: string): { graph: string; codebooks: string } {
+  if (!codebookSetName.pattern.test(name)) throw new Error(`codebook set name "${name}" ${codebookSetName.rule}`);
+  return { graph: `rvq-${name}.${generation}.onnx`, codebooks: `codebooks-${name}.${generation}.safetensors` };
+}
+
+/** A codebook set's graph or codebook file (as rvqSetFiles names them). */
 const setFilePattern = /^(?:rvq-.+\.onnx|codebooks-.+\.safetensors)$/;
 const writerPattern = /\.(\d+)-[0-9a-z]+\.(?:onnx|safetensors|tmp)$|^\.calibrating-.*-(\d+)\.safetensors$|\.(\d+)\.\d+\.tmp$/;
 

@@ -6,6 +6,7 @@ import { ChatView } from './views/ChatView.js';
 import { CostView } from './views/CostView.js';
 import { ModelsView } from './views/ModelsView.js';
 import { ReportView } from './views/ReportView.js';
+import { RunningJobs } from './views/RunningJobs.js';
 import { SettingsView } from './views/SettingsView.js';
 import { TasksView } from './views/TasksView.js';
 import { TradeoffsView } from './views/TradeoffsView.js';
@@ -37,6 +38,7 @@ export function App() {
             {viewTitles[id]}
           </button>
         ))}
+        <RunningJobs />
       </nav>
       <main className="content" aria-labelledby="view-title">
         <CurrentView view={view} />

@@ -1,6 +1,7 @@
 // The app frame in headless Chromium: renders under the production CSP, navigation works, and the
 // renderer reaches the backend through the HTTP bridge.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProvidersReport } from '../../main/api/types.js';
 import { saveScreenshot } from '../support/browser.js';
 import { startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
 
@@ -35,14 +36,22 @@ describe('app frame (headless mode)', () => {
     await expect.poll(() => page.getByText('Headless (plain Node)').count()).toBe(1);
     expect(await page.getByText(process.versions.node, { exact: true }).count()).toBe(1);
     expect(await page.getByText(app.dataDir, { exact: true }).count()).toBe(1);
-    // only the providers this platform can have, each with what the backend's probe found
+    // only the providers that work on this machine; the others named once, with why
     await expect.poll(() => page.getByText('CPU (always the last resort) — works here').count()).toBe(1);
+    expect(await page.locator('label.check').filter({ hasText: 'not usable here' }).count()).toBe(0);
+    const report = (await app.backend.call('settings.providers', [])) as ProvidersReport;
+    const providers = page.getByRole('group', { name: /^Execution providers/ });
+    expect(await providers.getByRole('checkbox').count()).toBe(report.providers.filter((p) => p.available).length);
     if (process.platform === 'linux') expect(await page.getByText('DirectML', { exact: false }).count()).toBe(0);
+    // headless: this server is the API; the desktop app's port and token are not offered as if they applied
+    expect(await page.getByLabel('Port').count()).toBe(0);
+    expect(await page.getByLabel('Bearer token').count()).toBe(0);
+    expect(await page.getByRole('note', { name: 'Local API in headless mode' }).textContent()).toContain(`${new URL(app.server.url).origin}/v1`);
 
     // Settings are validated by the backend and persist across a reload.
     await page.getByLabel('Threads per operator').fill('-1');
     await page.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('threads');
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Threads: must be at least 0');
     await page.getByLabel('Threads per operator').fill('2');
     await page.getByRole('button', { name: 'Save settings' }).click();
     await expect.poll(() => page.getByText('Saved.').count()).toBe(1);

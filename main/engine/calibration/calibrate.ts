@@ -11,6 +11,7 @@ import type { KvKind, RvqSpec } from '../../../quant/index.js';
 import type { ModelConfig } from '../../model/config.js';
 import { loadLibraryTokenizer } from '../../model/library.js';
 import { installRvqGraph } from '../../library/install-rvq.js';
+import { codebookSetName } from '../../model/library-rvq.js';
 import { readManifest, verifyModelFiles } from '../../model/manifest.js';
 import { parseOptions } from '../sampler.js';
 import type { SessionOptionsInput } from '../session.js';
@@ -36,7 +37,7 @@ export const calibrationSettingsSchema = z.strictObject({
   /** Token rows sampled per layer (each of K and V); default min(65536, what 2 GiB holds). */
   maxVectors: positiveInt(1 << 24).optional(),
   seed: z.number().int('must be an integer').min(0, 'must be at least 0').max(2 ** 32 - 1, 'must fit in 32 bits').default(0),
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "may hold only letters, digits, '.', '_' and '-'").default('default'),
+  name: z.string().regex(codebookSetName.pattern, codebookSetName.rule).default('default'),
   kmeansSample: positiveInt(1 << 24).optional(),
   kmeansIterations: positiveInt(1000).optional(),
   emaPasses: z.number().int('must be an integer').min(0, 'must be at least 0').max(100, 'must be at most 100').optional(),
@@ -75,7 +76,7 @@ export type CalibrationProgress =
   | ({ phase: 'train' } & TrainProgress)
   | { phase: 'save' };
 
-/** One line for a progress update (the CLI's status line, the app's job stage). */
+/** One line for a progress update (the CLI's status line, the app's job stage), without a percentage: callers show their own. */
 export function describeCalibrationProgress(p: CalibrationProgress): string {
   switch (p.phase) {
     case 'generate':
@@ -83,7 +84,7 @@ export function describeCalibrationProgress(p: CalibrationProgress): string {
     case 'capture':
       return `capturing K/V: ${p.tokensSeen} / ${p.tokensTotal} tokens seen, ${p.vectorsHeld} sampled per layer`;
     case 'train':
-      return `training ${(100 * p.fraction).toFixed(1)}%: layer ${p.layer} ${p.kind}s, stage ${p.stage + 1}, ${p.step} (${p.vectors} vectors)`;
+      return `training layer ${p.layer} ${p.kind}s, stage ${p.stage + 1}, ${p.step} (${p.vectors} vectors)`;
     case 'save':
       return 'saving codebooks and installing the rvq graph';
   }
@@ -95,6 +96,8 @@ export interface CalibrateOptions {
   /** ONNX Runtime options for every session of the run (default: CPU). */
   session?: SessionOptionsInput;
   onProgress?: (p: CalibrationProgress) => void;
+  /** Called between units of work (every progress update and nearest-entry run); may block to let other work have the machine. */
+  pause?: () => void;
   signal?: AbortSignal;
 }
 
@@ -203,7 +206,11 @@ export function planCalibration(config: ModelConfig, settings: CalibrationSettin
 
 export async function calibrateModel(folder: string, options: CalibrateOptions): Promise<CalibrationResult> {
   const settings = parseOptions(calibrationSettingsSchema, options.settings ?? {}, 'calibration settings');
-  const { signal, onProgress } = options;
+  const { signal, pause } = options;
+  const onProgress = (p: CalibrationProgress) => {
+    options.onProgress?.(p);
+    pause?.();
+  };
   const session = options.session ?? { providers: ['cpu'] };
   const manifest = readManifest(folder);
   const { config } = manifest;
@@ -227,7 +234,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   } else {
     const target = options.text.tokens;
     if (!Number.isInteger(target) || target < 1) throw new RangeError(`self-generated calibration needs a positive whole number of tokens, got ${target}`);
-    sequences = await sampleOwnText(folder, manifest, tokenizer, { tokens: target, seed: settings.seed, session, signal, onProgress: (tokens) => onProgress?.({ phase: 'generate', tokens, target }) });
+    sequences = await sampleOwnText(folder, manifest, tokenizer, { tokens: target, seed: settings.seed, session, signal, onProgress: (tokens) => onProgress({ phase: 'generate', tokens, target }) });
     source = { kind: 'self-generated', temperature: 1, tokens: target, samples: sequences.length };
   }
   const textSeconds = lap();
@@ -237,7 +244,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   const reservoir = new KvReservoir(config.numLayers, config.numKvHeads * config.headDim, maxVectors, settings.seed);
   const capture = await KvCapture.open(join(folder, manifest.graphs.capture), config, session);
   try {
-    await captureIntoReservoir(capture, chunks, reservoir, signal, (tokensSeen) => onProgress?.({ phase: 'capture', tokensSeen, tokensTotal, vectorsHeld: reservoir.held }));
+    await captureIntoReservoir(capture, chunks, reservoir, signal, (tokensSeen) => onProgress({ phase: 'capture', tokensSeen, tokensTotal, vectorsHeld: reservoir.held }));
   } finally {
     await capture.release();
   }
@@ -247,7 +254,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
     throw new Error(`the calibration text gave ${reservoir.held} tokens (${heldVectors} group vectors per layer), fewer than the ${settings.codebookSize} codebook entries: give more text or a smaller codebook size`);
   }
 
-  const search = await OrtNearestEntry.create(session);
+  const search = await OrtNearestEntry.create(session, options.pause);
   let trained: TrainedKv;
   try {
     trained = await trainKvCodebooks(reservoir.rows(), specs, {
@@ -255,7 +262,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
       seed: settings.seed,
       training: { kmeansSample: settings.kmeansSample, kmeansIterations: settings.kmeansIterations, emaPasses: settings.emaPasses },
       signal,
-      onProgress: (p) => onProgress?.({ phase: 'train', ...p }),
+      onProgress: (p) => onProgress({ phase: 'train', ...p }),
     });
   } finally {
     await search.release();
@@ -263,7 +270,7 @@ export async function calibrateModel(folder: string, options: CalibrateOptions):
   const trainSeconds = lap();
 
   signal?.throwIfAborted();
-  onProgress?.({ phase: 'save' });
+  onProgress({ phase: 'save' });
   const { name, ...learning } = settings;
   const record: CalibrationRecord = { model: manifest.id, source, tokensSeen: reservoir.seen, tokensSampled: reservoir.held, settings: learning };
   const { codebookFile, graphFile } = saveCodebooks(folder, name, encodeCodebookFile(specs, trained, record));

@@ -31,11 +31,13 @@ export class OrtNearestEntry {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly provider: string,
+    private readonly beforeRun: () => void,
   ) {}
 
-  static async create(options: SessionOptionsInput = {}): Promise<OrtNearestEntry> {
+  /** `beforeRun` is called before every run of the graph (a point where a background job may pause). */
+  static async create(options: SessionOptionsInput = {}, beforeRun: () => void = () => {}): Promise<OrtNearestEntry> {
     const { session, provider } = await createSession(buildNearestEntryGraph(), options);
-    return new OrtNearestEntry(session, provider);
+    return new OrtNearestEntry(session, provider, beforeRun);
   }
 
   readonly assign: AssignNearest = async (batch, codebook, { entries, dim }) => {
@@ -48,6 +50,7 @@ export class OrtNearestEntry {
     const step = rowsPerRun(entries);
     for (let from = 0; from < count; from += step) {
       const n = Math.min(step, count - from);
+      this.beforeRun();
       const input = new ort.Tensor('float32', batch.subarray(from * dim, (from + n) * dim), [n, dim]);
       const out = (await this.session.run({ batch: input, codebook: book })).codes.data as BigInt64Array;
       for (let i = 0; i < n; i++) codes[from + i] = Number(out[i]);

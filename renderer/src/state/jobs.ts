@@ -1,16 +1,29 @@
 // Backend jobs (import, calibration, sweeps) as the events report them.
 import { create } from 'zustand';
-import type { JobSnapshot } from '../../../main/api/types.js';
+import type { JobSnapshot, ResKvBridge } from '../../../main/api/types.js';
 
 interface JobsState {
   jobs: Record<number, JobSnapshot>;
   upsert(job: JobSnapshot): void;
+  /** Forgets a finished job here and in the backend. */
+  dismiss(bridge: ResKvBridge, id: number): Promise<void>;
 }
 
 export const useJobs = create<JobsState>((set) => ({
   jobs: {},
   upsert: (job) => set((s) => ({ jobs: { ...s.jobs, [job.id]: job } })),
+  dismiss: async (bridge, id) => {
+    const kept = await bridge.jobs.dismiss(id);
+    set({ jobs: Object.fromEntries(kept.map((j) => [j.id, j])) });
+  },
 }));
+
+/** Jobs running now, oldest first. */
+export function runningJobs(jobs: Record<number, JobSnapshot>): JobSnapshot[] {
+  return Object.values(jobs)
+    .filter((j) => j.state === 'running')
+    .sort((a, b) => a.id - b.id);
+}
 
 /** Progress as a fraction 0..1, or null when the job has not reported any yet. */
 export function jobFraction(job: JobSnapshot): number | null {

@@ -1,12 +1,12 @@
 // Models: import a checkpoint (native picker in Electron, a path field in headless mode), follow the
 // import's progress, list or delete the models in the library, and calibrate their codebook sets.
 import { useEffect, useMemo, useState } from 'react';
-import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
+import type { JobSnapshot, ModelSummary, ResKvBridge } from '../../../main/api/types.js';
 import { useConnection } from '../state/connection.js';
-import { useJobs } from '../state/jobs.js';
+import { runningJobs, useJobs } from '../state/jobs.js';
 import { useModels } from '../state/models.js';
 import { Field, TextInput } from './Field.js';
-import { JobProgress } from './JobProgress.js';
+import { describeRunning, JobProgress } from './JobProgress.js';
 import { formatBytes, formatCount } from './format.js';
 import { ErrorMessage, TableHead } from './common.js';
 import { CalibrationPanel } from './models/CalibrationPanel.js';
@@ -53,8 +53,16 @@ function ImportForm({ bridge }: { bridge: ResKvBridge }) {
   );
 }
 
+/** The model's codebook sets, and a calibration running now (its sets are not replaced until it succeeds). */
+function calibrationState(info: NonNullable<ModelSummary['info']>, running: JobSnapshot | undefined): string {
+  const sets = info.calibrations.map((c) => c.name).join(', ');
+  if (running) return `${sets ? `${sets}; ` : ''}calibrating… ${describeRunning(running) ?? ''}`.trim();
+  return sets || 'not calibrated';
+}
+
 function ModelTable({ models, bridge, selected, select }: { models: ModelSummary[]; bridge: ResKvBridge; selected: string | null; select: (id: string | null) => void }) {
   const remove = useModels((s) => s.remove);
+  const running = runningJobs(useJobs((s) => s.jobs));
   if (models.length === 0) return <p role="status">No models yet: import a checkpoint above.</p>;
   return (
     <div className="table-scroll">
@@ -77,7 +85,7 @@ function ModelTable({ models, bridge, selected, select }: { models: ModelSummary
                   <td>{`${m.info.numLayers} × ${m.info.numKvHeads} × ${m.info.headDim}`}</td>
                   <td>{formatCount(m.info.kvBytesPerTokenFp16)}</td>
                   <td>{formatCount(m.info.maxPositions)}</td>
-                  <td>{m.info.calibrations.length ? m.info.calibrations.map((c) => c.name).join(', ') : 'not calibrated'}</td>
+                  <td>{calibrationState(m.info, running.find((j) => j.kind === 'calibrate' && j.model === m.id))}</td>
                 </>
               ) : (
                 <td colSpan={8} className="error">

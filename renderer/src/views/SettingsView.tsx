@@ -61,8 +61,9 @@ function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft:
   const reportError = useSettings((s) => s.providersError);
   const toggleProvider = (p: ExecutionProviderName, on: boolean) =>
     edit({ providers: (Object.keys(providerLabels) as ExecutionProviderName[]).filter((q) => (q === p ? on : draft.providers.includes(q) || q === 'cpu')) });
-  // only the providers this platform can have (DirectML is Windows-only, CoreML Apple-only)
-  const shown = report ? report.providers.map((s) => s.provider) : (Object.keys(providerLabels) as ExecutionProviderName[]);
+  // only the providers that work on this machine (the probe's answer); the others in one line below
+  const shown = report ? report.providers.filter((s) => s.available).map((s) => s.provider) : [];
+  const missing = report ? report.providers.filter((s) => !s.available) : [];
   const number = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
   return (
     <form
@@ -79,6 +80,12 @@ function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft:
             <span className="field-hint">{` — ${providerState(report?.providers.find((s) => s.provider === p))}`}</span>
           </label>
         ))}
+        {!report && !reportError && <p role="status">Checking which providers work on this machine…</p>}
+        {missing.length > 0 && (
+          <p className="field-hint" aria-label="Providers this machine lacks">
+            {`Not available on this machine: ${missing.map((s) => `${providerLabels[s.provider]} (${s.reason ?? 'unavailable'})`).join('; ')}.`}
+          </p>
+        )}
         {reportError && <p className="error">Providers could not be probed: {reportError}</p>}
         {report && <RunningModels report={report} />}
       </fieldset>
@@ -93,23 +100,38 @@ function SettingsForm({ bridge, draft, headless }: { bridge: ResKvBridge; draft:
       <fieldset className="formats">
         <legend>Local API (OpenAI-compatible, 127.0.0.1 only)</legend>
         {headless ? (
-          <p className="field-hint">Headless mode: the API is served by this server, at its address.</p>
+          <HeadlessLocalApi />
         ) : (
-          <label className="check">
-            <input type="checkbox" checked={draft.localApi.enabled} onChange={(e) => edit({ localApi: { ...draft.localApi, enabled: e.target.checked } })} /> Serve the local API
-          </label>
+          <>
+            <label className="check">
+              <input type="checkbox" checked={draft.localApi.enabled} onChange={(e) => edit({ localApi: { ...draft.localApi, enabled: e.target.checked } })} /> Serve the local API
+            </label>
+            <p className="field-hint">Once saved, OpenAI clients reach it at http://127.0.0.1:{draft.localApi.port}/v1 while ResKV runs (see the README's Local API section).</p>
+            <LocalApiState />
+            <Field label="Port">
+              <TextInput value={String(draft.localApi.port)} onChange={(v) => edit({ localApi: { ...draft.localApi, port: number(v) } })} />
+            </Field>
+            <Field label="Bearer token" hint="empty: no token">
+              <TextInput value={draft.localApi.token ?? ''} inputMode="text" onChange={(v) => edit({ localApi: { ...draft.localApi, token: v === '' ? null : v } })} />
+            </Field>
+          </>
         )}
-        {!headless && <p className="field-hint">Once saved, OpenAI clients reach it at http://127.0.0.1:{draft.localApi.port}/v1 while ResKV runs (see the README's Local API section).</p>}
-        {!headless && <LocalApiState />}
-        <Field label="Port">
-          <TextInput value={String(draft.localApi.port)} onChange={(v) => edit({ localApi: { ...draft.localApi, port: number(v) } })} />
-        </Field>
-        <Field label="Bearer token" hint="empty: no token">
-          <TextInput value={draft.localApi.token ?? ''} inputMode="text" onChange={(v) => edit({ localApi: { ...draft.localApi, token: v === '' ? null : v } })} />
-        </Field>
       </fieldset>
       <button type="submit">Save settings</button>
     </form>
+  );
+}
+
+/**
+ * Headless mode: this server is the API, at the address `reskv serve --port/--token` gave it; the
+ * desktop app's port and token settings do not apply here, so they are not offered for editing.
+ */
+function HeadlessLocalApi() {
+  return (
+    <p className="field-hint" role="note" aria-label="Local API in headless mode">
+      {`Headless mode: this server is the local API. OpenAI clients reach it at ${window.location.origin}/v1, with the bearer token \`reskv serve --token\` was started with (none if it was started without). ` +
+        'To change the port or token, restart it: reskv serve --port N --token SECRET. The port and token settings here belong to the desktop app.'}
+    </p>
   );
 }
 

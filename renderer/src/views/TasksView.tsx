@@ -1,13 +1,11 @@
 // Tasks: does compression hurt the operator's own tasks? For a library model, a task check (backend
 // job) scores a JSONL task file under fp16 and each cache and depth, with accuracy intervals against
 // fp16, the items whose outcome changed, and long-generation drift; kept checks can be shown again.
-import { useEffect } from 'react';
 import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
-import { useConnection } from '../state/connection.js';
-import { useModels } from '../state/models.js';
 import { shownTaskRun, useTasks, type TaskForm } from '../state/tasks.js';
 import { Field, TextInput } from './Field.js';
-import { KeptRuns, ModelJobPanel, useModelJob } from './KeptRuns.js';
+import { KeptRuns } from './KeptRuns.js';
+import { ModelJobPage } from './ModelJobPage.js';
 import { TaskResults } from './tasks/TaskResults.js';
 
 function TaskFormView({ bridge, model, running }: { bridge: ResKvBridge; model: string; running: boolean }) {
@@ -56,36 +54,17 @@ function Results({ model }: { model: string }) {
 const imported = (models: readonly ModelSummary[] | null) => (models ?? []).filter((m) => m.info !== null);
 
 export function TasksView() {
-  const connection = useConnection((s) => s.connection);
-  const bridge = connection.status === 'connected' ? connection.bridge : null;
-  const models = useModels((s) => s.models);
-  const refreshModels = useModels((s) => s.refresh);
-  const selected = useTasks((s) => s.model);
-  const select = useTasks((s) => s.select);
-  const load = useTasks((s) => s.load);
-  const error = useTasks((s) => s.error);
-  const usable = imported(models);
-  const model = usable.find((m) => m.id === selected) ?? usable[0] ?? null;
-  const job = useModelJob(bridge, 'tasks', model?.id, load);
-
-  useEffect(() => {
-    if (bridge && models === null) void refreshModels(bridge);
-  }, [bridge, models, refreshModels]);
-
   return (
-    <section className="view">
-      <h1 id="view-title">Tasks</h1>
-      {!bridge && <p className="notice" role="status">Task checks run in the ResKV backend, which this page is not connected to.</p>}
-      {bridge && models && usable.length === 0 && (
-        <p className="notice" role="status">
-          No model in the library yet: import one in the Models view (and calibrate it to check rvq).
-        </p>
-      )}
-      {bridge && model && (
-        <ModelJobPanel bridge={bridge} models={usable.map((m) => m.id)} model={model.id} select={select} job={job} error={error} form={<TaskFormView bridge={bridge} model={model.id} running={job?.state === 'running'} />}>
-          <Results model={model.id} />
-        </ModelJobPanel>
-      )}
-    </section>
+    <ModelJobPage
+      title="Tasks"
+      offline="Task checks run in the ResKV backend, which this page is not connected to."
+      empty="No model in the library yet: import one in the Models view (and calibrate it to check rvq)."
+      kind="tasks"
+      useStore={useTasks}
+      usable={imported}
+      form={(bridge, model, running) => <TaskFormView bridge={bridge} model={model.id} running={running} />}
+    >
+      {(_bridge, model) => <Results model={model.id} />}
+    </ModelJobPage>
   );
 }

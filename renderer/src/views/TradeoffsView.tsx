@@ -2,13 +2,11 @@
 // quality against fp16, KV bytes per token and decode latency per codebook set and depth, with the
 // scalar formats as references; kept sweeps; the operator's acceptable perplexity increase marks the
 // smallest depth that meets it.
-import { useEffect, useMemo } from 'react';
 import type { ResKvBridge } from '../../../main/api/types.js';
-import { useConnection } from '../state/connection.js';
-import { useModels } from '../state/models.js';
-import { calibratedModels, shownModel, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
+import { calibratedModels, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
 import { Field, TextInput } from './Field.js';
-import { KeptRuns, ModelJobPanel, useModelJob } from './KeptRuns.js';
+import { KeptRuns } from './KeptRuns.js';
+import { ModelJobPage } from './ModelJobPage.js';
 import { useTaskRequirement } from './tasks/task-drops.js';
 import { TradeoffResults } from './tradeoffs/TradeoffCharts.js';
 import { WeightSiblings } from './tradeoffs/WeightSiblings.js';
@@ -93,36 +91,17 @@ function Results({ bridge, model }: { bridge: ResKvBridge; model: string }) {
 }
 
 export function TradeoffsView() {
-  const connection = useConnection((s) => s.connection);
-  const bridge = connection.status === 'connected' ? connection.bridge : null;
-  const models = useModels((s) => s.models);
-  const refreshModels = useModels((s) => s.refresh);
-  const selected = useTradeoffs((s) => s.model);
-  const select = useTradeoffs((s) => s.select);
-  const load = useTradeoffs((s) => s.load);
-  const error = useTradeoffs((s) => s.error);
-  const calibrated = useMemo(() => calibratedModels(models), [models]);
-  const model = shownModel(calibrated, selected);
-  const job = useModelJob(bridge, 'sweep', model?.id, load);
-
-  useEffect(() => {
-    if (bridge && models === null) void refreshModels(bridge);
-  }, [bridge, models, refreshModels]);
-
   return (
-    <section className="view">
-      <h1 id="view-title">Tradeoffs</h1>
-      {!bridge && <p className="notice" role="status">Depth sweeps run in the ResKV backend, which this page is not connected to.</p>}
-      {bridge && models && calibrated.length === 0 && (
-        <p className="notice" role="status">
-          No model with a codebook set yet: import a model and calibrate it in the Models view.
-        </p>
-      )}
-      {bridge && model && (
-        <ModelJobPanel bridge={bridge} models={calibrated.map((m) => m.id)} model={model.id} select={select} job={job} error={error} form={<SweepFormView bridge={bridge} model={model} running={job?.state === 'running'} />}>
-          <Results bridge={bridge} model={model.id} />
-        </ModelJobPanel>
-      )}
-    </section>
+    <ModelJobPage
+      title="Tradeoffs"
+      offline="Depth sweeps run in the ResKV backend, which this page is not connected to."
+      empty="No model with a codebook set yet: import a model and calibrate it in the Models view."
+      kind="sweep"
+      useStore={useTradeoffs}
+      usable={calibratedModels}
+      form={(bridge, model, running) => <SweepFormView bridge={bridge} model={model} running={running} />}
+    >
+      {(bridge, model) => <Results bridge={bridge} model={model.id} />}
+    </ModelJobPage>
   );
 }

@@ -4,7 +4,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendEvent, CalibrationRequest, ChatSession, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
+import type { BackendEvent, CalibrationPlan, CalibrationRequest, ChatSession, JobSnapshot, ModelSummary } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { ApiArgumentError } from '../../../main/backend/errors.js';
 import { importStories260K, startSourceBackend } from '../../support/backend.js';
@@ -45,13 +45,33 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
     });
   });
 
+  it('plans a calibration before it runs: the sample is too short for the defaults, and settings sized for it', async () => {
+    const defaults = (await model()).info!.calibrationDefaults.settings;
+    const plan = (await backend.call('models.planCalibration', ['stories260K', { text: { kind: 'sample' }, settings: defaults }])) as CalibrationPlan;
+    expect(plan.estimated).toBe(false);
+    // stories260K: one group per token, so the sample's tokens are its vectors per layer (the issue's 3,858 on the old sample)
+    expect(plan.vectorsPerLayer).toBe(plan.textTokens);
+    expect(plan.vectorsPerEntry).toBeLessThan(32);
+    expect(plan.warning).toContain(`only ${(plan.textTokens / 2048).toFixed(1)} training vectors per codebook entry (${plan.textTokens} vectors for 2048 entries`);
+    expect(plan.sized.codebookSize).toBe(2 ** Math.floor(Math.log2(plan.textTokens / 32)));
+    expect(plan.seconds.train).toBeGreaterThan(0);
+    const sized = (await backend.call('models.planCalibration', ['stories260K', { text: { kind: 'sample' }, settings: { ...defaults, ...plan.sized } }])) as CalibrationPlan;
+    expect(sized.warning).toBeNull();
+    expect(sized.seconds.train).toBeLessThan(plan.seconds.train);
+    const dataFree = (await backend.call('models.planCalibration', ['stories260K', { text: { kind: 'self-generated', tokens: 100_000 }, settings: defaults }])) as CalibrationPlan;
+    expect(dataFree).toMatchObject({ textTokens: 100_000, tokensSampled: 65536, warning: null });
+    // enough text for 2048 entries; a slow (or busy) machine may halve them to fit the time budget
+    expect([256, 512, 1024, 2048]).toContain(dataFree.sized.codebookSize);
+    expect(dataFree.sized.maxVectors).toBeGreaterThanOrEqual(32 * dataFree.sized.codebookSize);
+  });
+
   it.each([
-    [{ ...sample, settings: { ...small, depth: 0 } }, ApiArgumentError, /settings\.depth: must be at least 1/],
-    [{ ...sample, settings: { ...small, name: '../x' } }, ApiArgumentError, /settings\.name: may hold only/],
-    [{ ...sample, settings: { ...small, keyGrouping: 'diagonal' } }, ApiArgumentError, /settings\.keyGrouping/],
-    [{ text: { kind: 'files', paths: [] }, settings: small }, ApiArgumentError, /text\.paths: choose at least one text file/],
-    [{ text: { kind: 'self-generated', tokens: 0 }, settings: small }, ApiArgumentError, /text\.tokens: must be at least 1/],
-    [{ text: { kind: 'web' }, settings: small }, ApiArgumentError, /text/],
+    [{ ...sample, settings: { ...small, depth: 0 } }, ApiArgumentError, /^Depth: must be at least 1$/],
+    [{ ...sample, settings: { ...small, name: '../x' } }, ApiArgumentError, /^Set name: may hold only/],
+    [{ ...sample, settings: { ...small, keyGrouping: 'diagonal' } }, ApiArgumentError, /^Key grouping: must be one of strided, contiguous$/],
+    [{ text: { kind: 'files', paths: [] }, settings: small }, ApiArgumentError, /^Text files: choose at least one text file$/],
+    [{ text: { kind: 'self-generated', tokens: 0 }, settings: small }, ApiArgumentError, /^Tokens to sample: must be at least 1$/],
+    [{ text: { kind: 'web' }, settings: small }, ApiArgumentError, /^Calibration text kind: is none of the accepted kinds$/],
     [{ ...sample, settings: { ...small, codebookSize: 1000 } }, Error, /codebookSize: must be a power of two/],
     [{ ...sample, settings: { ...small, groupSize: 5 } }, Error, /groupSize: 5 must divide the token width/],
     [{ ...sample, settings: { ...small, maxVectors: 100 } }, Error, /maxVectors 100 tokens give 100 group vectors per layer, fewer than the 256 codebook entries/],
@@ -64,7 +84,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
 
   it('rejects an unknown model', async () => {
     await expect(backend.call('models.calibrate', ['no-such-model', sample])).rejects.toThrow(/no model 'no-such-model'/);
-    await expect(backend.call('models.calibrate', ['../stories260K', sample])).rejects.toThrow(/invalid arguments for models.calibrate: argument 0: must be the id of a model/);
+    await expect(backend.call('models.calibrate', ['../stories260K', sample])).rejects.toThrow(/^Model: must be the id of a model/);
   });
 
   it('calibrates on the bundled sample with progress, and lists the set as its file records it', async () => {
@@ -72,7 +92,15 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('codebook 
     expect(job).toMatchObject({ kind: 'calibrate', state: 'running' });
     const done = await finished(job);
     expect(done.state).toBe('done');
-    expect(done.message).toMatch(/^codebook set "small": \d+(\.\d+)? bits\/value for keys, \d+(\.\d+)? for values, from 1000 tokens sampled per layer$/);
+    // 1000 one-group tokens for 256 entries: too few per entry, and the result says so
+    expect(done.message).toMatch(
+      /^codebook set "small": \d+(\.\d+)? bits\/value for keys, \d+(\.\d+)? for values, from 1000 tokens sampled per layer\. Warning: only 3\.9 training vectors per codebook entry \(1000 vectors for 256 entries; .*codebook size of at most 16$/,
+    );
+    // one figure for the whole run, never going back, with an ETA once under way; stages carry no second percentage
+    const progress = jobEvents(job.id).flatMap((j) => (j.progress ? [j.progress] : []));
+    expect(progress.every((p) => p.total === 1 && p.unit === 'of the calibration' && !p.stage?.includes('%'))).toBe(true);
+    expect(progress.map((p) => p.done)).toEqual(progress.map((p) => p.done).sort((a, b) => a - b));
+    expect(progress.some((p) => p.secondsLeft !== undefined)).toBe(true);
     const stages = jobEvents(job.id).flatMap((j) => (j.progress?.stage ? [j.progress.stage] : []));
     expect(stages.some((s) => s.startsWith('capturing K/V'))).toBe(true);
     expect(stages.some((s) => /^training .*layer \d+ (key|value)s, stage \d/.test(s))).toBe(true);

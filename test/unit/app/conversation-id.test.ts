@@ -25,7 +25,7 @@ describe('conversation ids', () => {
     ] as const) {
       const call = callBackendMethod(untouchable, method, args);
       await expect(call).rejects.toThrow(ApiArgumentError);
-      await expect(call).rejects.toThrow(/argument 0: may hold only letters, digits/);
+      await expect(call).rejects.toThrow(/^Conversation: may hold only letters, digits/);
     }
   });
 

@@ -41,9 +41,9 @@ describe('library folder setting', () => {
     const data = await freshDir('lib-data');
     const save = (libraryDir: string) => () => saveSettings(data, { ...defaultSettings, libraryDir });
     expect(save(home)).toThrow(ApiArgumentError);
-    expect(save(home)).toThrow(/settings\.save: libraryDir: .* is not a ResKV model library: it holds 'thesis\.tex'/);
-    expect(save(join(home, 'thesis.tex'))).toThrow(/libraryDir: .*thesis\.tex is not a folder/);
-    expect(save('models')).toThrow(/libraryDir: models is not an absolute path/);
+    expect(save(home)).toThrow(/^Library folder: .* is not a ResKV model library: it holds 'thesis\.tex'/);
+    expect(save(join(home, 'thesis.tex'))).toThrow(/^Library folder: .*thesis\.tex is not a folder/);
+    expect(save('models')).toThrow(/^Library folder: models is not an absolute path/);
     // a folder whose subfolder has a manifest of another format is not a library either
     const other = await freshDir('lib-other');
     await modelFolder(other, 'foreign', { format: 'someone-else/2' });

@@ -49,10 +49,10 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
   });
 
   it('refuses bad requests, naming the problem', async () => {
-    await expect(backend.call('tradeoffs.run', ['../etc', options])).rejects.toThrow(/invalid arguments for tradeoffs.run: argument 0: must be the id of a model/);
-    await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, maxTokens: 1 }])).rejects.toThrow(/maxTokens: must be at least 2/);
-    await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, textPath: '' }])).rejects.toThrow(/textPath: give the path of a text file/);
-    await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, extra: 1 }])).rejects.toThrow(/invalid arguments/);
+    await expect(backend.call('tradeoffs.run', ['../etc', options])).rejects.toThrow(/^Model: must be the id of a model/);
+    await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, maxTokens: 1 }])).rejects.toThrow(/^Tokens to score: must be at least 2$/);
+    await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, textPath: '' }])).rejects.toThrow(/^Text file: give the path of a text file/);
+    await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, extra: 1 }])).rejects.toThrow(/^Sweep: has unknown field extra$/);
     await expect(backend.call('tradeoffs.run', ['no-such-model', options])).rejects.toThrow(/no model 'no-such-model'/);
     await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, textPath: join(dataDir, 'missing.txt') }])).rejects.toThrow(/text file .*missing\.txt: ENOENT/);
     await expect(backend.call('tradeoffs.run', ['stories260K', { ...options, codebookSets: ['nope'] }])).rejects.toThrow(/no codebook set 'nope' \(installed: contiguous, strided\)/);

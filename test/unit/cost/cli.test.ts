@@ -53,7 +53,8 @@ describe('reskv cost (in process)', () => {
   it('prints the whole estimate as JSON', async () => {
     const { out } = await runCost([...issueCase, '--json', '--weights', 'int8', '--pricing', 'cloud']);
     const estimate = JSON.parse(out) as CostEstimate;
-    expect(estimate.model.weightBytes.value).toBe(8_030_261_248);
+    // int8 blocks of 128 (128 + 4 B scale) over the 6,979,321,856 linear values, then the lm_head, fp16 embedding and norms
+    expect(estimate.model.weightBytes.value).toBe(7_197_425_664 + 541_753_344 + 1_050_673_152 + 532_480);
     expect(estimate.formats.map((f) => f.label)).toEqual(['fp16', 'q4_0', 'rvq:4', 'rvq:8']);
     expect(estimate.hardware.monthlyCostPerGpu.value).toBeCloseTo(730, 9);
   });

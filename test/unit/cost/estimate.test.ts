@@ -144,10 +144,13 @@ describe('deployment sizing', () => {
     expect(oneGpu.series.depthSweep.fp16).toEqual({ gpus: null, monthlyUsd: null });
   });
 
-  it('counts int4 weights at half a byte per parameter and says what that ignores', () => {
+  it('counts int4 weights as the import writes them: blocks with scales and zero points, fp16 embedding, 8-bit classifier', () => {
     const e = estimateDeploymentCost({ ...l40sCase, weights: 'int4' });
-    expect(e.model.weightBytes.value).toBe(8_030_261_248 / 2);
-    expect(e.notes.join(' ')).toMatch(/ignores quantization scales/);
+    // Llama-3-8B: 32 layers x (q 4096x4096, k/v 1024x4096, o 4096x4096, gate/up/down 14336x4096) = 6,979,321,856 values
+    // in int4 blocks of 32 (16 B codes + 4 B scale + 0.5 B zero point) = 4,471,128,064 B; lm_head 128256x4096 in 8-bit
+    // blocks of 128 (128 + 4 B) = 541,753,344 B; embedding fp16 1,050,673,152 B; 65 norms x 4096 in fp16 = 532,480 B
+    expect(e.model.weightBytes.value).toBe(4_471_128_064 + 541_753_344 + 1_050_673_152 + 532_480);
+    expect(e.notes.join(' ')).toMatch(/same bytes as the fit check/);
   });
 
   it('uses only the GPU-accessible share of Apple unified memory', () => {

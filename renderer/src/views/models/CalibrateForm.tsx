@@ -1,8 +1,9 @@
 // Calibrate a codebook set for one model: the text (the bundled sample, the user's files, or data-free),
-// the quantizer settings (starting from `reskv calibrate`'s defaults) and a small training budget if
-// wanted. The backend checks everything and names a bad field; the job's progress shows below.
-import { useState } from 'react';
-import type { CalibrationRequest, CalibrationTextChoice, ModelSummary, ResKvBridge } from '../../../../main/api/types.js';
+// the quantizer settings (sized for the text and this machine until the operator edits the budget
+// fields) and the backend's estimate of time and training vectors per codebook entry, with a warning
+// when they are too few. The backend checks everything and names a bad field; the job's progress shows above.
+import { useEffect, useRef, useState } from 'react';
+import type { CalibrationPlan, CalibrationRequest, CalibrationTextChoice, ModelSummary, ResKvBridge } from '../../../../main/api/types.js';
 import { ErrorMessage } from '../common.js';
 import { Field, numberFromField, Select, TextInput } from '../Field.js';
 import { formatBytes, formatCount } from '../format.js';
@@ -30,6 +31,7 @@ function initialForm(defaults: Info['calibrationDefaults']) {
     keyGrouping: s.keyGrouping,
     valueGrouping: s.valueGrouping,
     maxVectors: String(s.maxVectors),
+    kmeansIterations: '10',
     seed: String(s.seed),
   };
 }
@@ -52,16 +54,66 @@ function request(form: Form): CalibrationRequest {
       keyGrouping: form.keyGrouping,
       valueGrouping: form.valueGrouping,
       maxVectors: numberFromField(form.maxVectors),
+      kmeansIterations: numberFromField(form.kmeansIterations),
       seed: numberFromField(form.seed),
     },
   };
 }
 
+const duration = (seconds: number) => (seconds < 90 ? `${Math.max(1, Math.round(seconds))} s` : seconds < 5400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`);
+
+/** The plan in words: time on this machine, then training vectors per layer and per entry. */
+function describePlan(plan: CalibrationPlan): string {
+  const { capture, train } = plan.seconds;
+  const tokens = `${plan.estimated ? 'about ' : ''}${formatCount(plan.textTokens)} tokens of text`;
+  return `Estimated time on this machine: about ${duration(capture + train)} (capture ${duration(capture)}, training ${duration(train)}). ${tokens}, ${formatCount(plan.vectorsPerLayer)} training vectors per layer, ${plan.vectorsPerEntry.toFixed(1)} per codebook entry.`;
+}
+
+/** The backend's plan for the form as typed (after a short pause in typing); null while none fits the fields. */
+function usePlan(bridge: ResKvBridge, model: string, form: Form, onPlan: (plan: CalibrationPlan) => void): CalibrationPlan | null {
+  const [plan, setPlan] = useState<CalibrationPlan | null>(null);
+  const key = JSON.stringify(request(form));
+  const latestOnPlan = useRef(onPlan);
+  useEffect(() => {
+    latestOnPlan.current = onPlan;
+  });
+  useEffect(() => {
+    let current = true;
+    const timer = setTimeout(() => {
+      bridge.models.planCalibration(model, JSON.parse(key) as CalibrationRequest).then(
+        (p) => {
+          if (!current) return;
+          setPlan(p);
+          latestOnPlan.current(p);
+        },
+        () => current && setPlan(null), // a bad field: Calibrate names it
+      );
+    }, 300);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [bridge, model, key]);
+  return plan;
+}
+
+const sizedFields = ['codebookSize', 'maxVectors', 'kmeansIterations'] as const;
+
 export function CalibrateForm({ model, info, bridge }: { model: string; info: Info; bridge: ResKvBridge }) {
   const defaults = info.calibrationDefaults;
   const [form, setForm] = useState(() => initialForm(defaults));
   const [error, setError] = useState<string | null>(null);
-  const edit = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
+  // the budget fields follow the plan's sizing until the operator edits one of them
+  const [sizedByHand, setSizedByHand] = useState(false);
+  const edit = (patch: Partial<Form>) => {
+    if (sizedFields.some((f) => f in patch)) setSizedByHand(true);
+    setForm((f) => ({ ...f, ...patch }));
+  };
+  const applySizing = (p: CalibrationPlan) =>
+    setForm((f) => ({ ...f, codebookSize: String(p.sized.codebookSize), maxVectors: String(p.sized.maxVectors), kmeansIterations: String(p.sized.kmeansIterations) }));
+  const plan = usePlan(bridge, model, form, (p) => {
+    if (!sizedByHand) applySizing(p);
+  });
   const { sample } = defaults;
   const sources: Array<{ value: SourceKind; label: string }> = [
     { value: 'sample', label: `Bundled sample: ${sample.name}` },
@@ -136,10 +188,31 @@ export function CalibrateForm({ model, info, bridge }: { model: string; info: In
         <Field label="Max vectors" hint="token rows sampled per layer for training (the budget)">
           <TextInput value={form.maxVectors} onChange={(maxVectors) => edit({ maxVectors })} />
         </Field>
+        <Field label="k-means iterations" hint="per stage">
+          <TextInput value={form.kmeansIterations} onChange={(kmeansIterations) => edit({ kmeansIterations })} />
+        </Field>
         <Field label="Seed" hint="same seed, text and machine: same codebooks">
           <TextInput value={form.seed} onChange={(seed) => edit({ seed })} />
         </Field>
       </div>
+      {plan && (
+        <p className="plan" role="status" aria-label="Calibration estimate">
+          {describePlan(plan)}
+          {sizedByHand && (
+            <>
+              {' '}
+              <button type="button" className="secondary" onClick={() => (applySizing(plan), setSizedByHand(false))}>
+                {`Size for this text and machine (${plan.sized.codebookSize} entries, ${formatCount(plan.sized.maxVectors)} vectors, ${plan.sized.kmeansIterations} iterations)`}
+              </button>
+            </>
+          )}
+        </p>
+      )}
+      {plan?.warning && (
+        <p className="notice" role="alert">
+          {`Too little text for this codebook: ${plan.warning}.`}
+        </p>
+      )}
       <button type="submit">Calibrate</button>
       <ErrorMessage message={error} />
     </form>

@@ -63,11 +63,12 @@ export function CalibrationPanel({ model, bridge }: { model: ModelSummary; bridg
   return (
     <section className="calibration-panel" aria-labelledby="calibration-title">
       <h2 id="calibration-title">Calibration of {model.id}</h2>
-      <CalibrationSets model={model} bridge={bridge} />
-      {model.info && <CalibrateForm key={model.id} model={model.id} info={model.info} bridge={bridge} />}
+      {/* first, so a running calibration's progress shows without scrolling past the sets and the form */}
       {calibrations.map((job) => (
         <JobProgress key={job.id} job={job} bridge={bridge} />
       ))}
+      <CalibrationSets model={model} bridge={bridge} />
+      {model.info && <CalibrateForm key={model.id} model={model.id} info={model.info} bridge={bridge} />}
     </section>
   );
 }
