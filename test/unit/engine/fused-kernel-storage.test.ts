@@ -2,6 +2,7 @@
 // restores exactly what a heap store does, through growth, depth cuts and raises, truncation and
 // memory growth between its changes (which detaches every view taken before).
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../../quant/index.js';
 import { FusedKernel } from '../../../main/engine/fused/kernel.js';
 import { kernelOffset, kernelStorage } from '../../../main/engine/fused/kernel-storage.js';
 import type { BlockStorage } from '../../../main/engine/growable.js';
@@ -80,5 +81,50 @@ describe('KvCodeStore in kernel memory', () => {
     feed(heap, 2, 0);
     expect(() => kernelOffset(kernel, heap.past(0, 'key').records)).toThrow(/not in this kernel's memory/);
     expect(kernelOffset(kernel, new Uint8Array(0))).toBe(0);
+  });
+});
+
+describe('the kernel allocator', () => {
+  it('never hands out memory a live block holds, through random allocations and releases', () => {
+    const kernel = new FusedKernel();
+    const rng = createRng(3);
+    const live = new Map<number, { bytes: number; mark: number }>();
+    for (let op = 0; op < 2000; op++) {
+      if (live.size > 0 && rng.next() < 0.45) {
+        const ats = [...live.keys()];
+        const at = ats[Math.floor(rng.next() * ats.length)];
+        const { bytes, mark } = live.get(at)!;
+        expect(kernel.u8(at, bytes).every((b) => b === mark)).toBe(true);
+        kernel.release(at);
+        live.delete(at);
+      } else {
+        const bytes = 1 + Math.floor(rng.next() ** 3 * 200_000);
+        const at = kernel.alloc(bytes);
+        expect(at % 16).toBe(0);
+        expect(kernel.u8(at, bytes).every((b) => b === 0)).toBe(true);
+        const mark = 1 + (op % 255);
+        kernel.u8(at, bytes).fill(mark);
+        live.set(at, { bytes, mark });
+      }
+    }
+    for (const [at, { bytes, mark }] of live) expect(kernel.u8(at, bytes).every((b) => b === mark)).toBe(true);
+    expect(() => kernel.release(1)).toThrow(/no block at 1/);
+  });
+
+  it('puts the blocks growing buffers leave behind to use: memory stays near the live bytes', () => {
+    const kernel = new FusedKernel();
+    const start = kernel.memory.buffer.byteLength;
+    // 30 buffers doubling in turn from 4 KiB to 1 MiB, as a store's lanes grow
+    const buffers = Array.from({ length: 30 }, () => kernel.alloc(4096));
+    for (let bytes = 8192; bytes <= 1 << 20; bytes *= 2) {
+      buffers.forEach((at, i) => {
+        buffers[i] = kernel.alloc(bytes);
+        kernel.release(at);
+      });
+    }
+    const live = kernel.allocatedBytes;
+    expect(live).toBeGreaterThanOrEqual(30 << 21); // 1 MiB + slack rounds to 2 MiB blocks
+    // without reuse the freed blocks would add about as much again
+    expect(kernel.memory.buffer.byteLength - start).toBeLessThan(1.1 * live);
   });
 });
