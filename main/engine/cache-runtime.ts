@@ -30,6 +30,7 @@ import type { FusedCodebooks } from './fused/fused-decoder.js';
 import { fusedKernelGap, openFusedParts } from './fused/fused-runtime.js';
 import type { FusedParts } from './fused/fused-runtime.js';
 import { KernelFp16KvStore } from './fused/kernel-fp16-store.js';
+import { kernelStorage } from './fused/kernel-storage.js';
 import { createSession, platformProviders } from './session.js';
 import { SingleTokenSteps } from './single-token-steps.js';
 import type { CreatedSession, ExecutionProvider, SessionOptionsInput } from './session.js';
@@ -182,7 +183,9 @@ function rvqRuntimeParts(folder: string, manifest: ModelManifest, choice: CacheC
   const codecs = kernelCodecs?.codecs;
   const encoders =
     window === 0 ? undefined : codecs ? { key: codecs.map((c) => c.key), value: codecs.map((c) => c.value) } : { key: set.layers.map((l) => new RvqCodec(set.keySpec, l.key)), value: set.layers.map((l) => new RvqCodec(set.valueSpec, l.value)) };
-  const options: KvCodeStoreOptions = { numLayers: L, keySpec: set.keySpec, valueSpec: set.valueSpec, recentWindow: window, encoders };
+  // on the fused path the coded tokens live in kernel memory, where the kernel reads them
+  const storage = kernelCodecs ? kernelStorage(kernelCodecs.kernel) : undefined;
+  const options: KvCodeStoreOptions = { numLayers: L, keySpec: set.keySpec, valueSpec: set.valueSpec, recentWindow: window, encoders, storage };
   const create = (): KvStore => {
     const store = new KvCodeStore(options);
     for (let i = 0; i < L; i++) for (const kind of KV_KINDS) store.setDepth(depths[kind][i], { layer: i, kind });

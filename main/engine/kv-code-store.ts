@@ -1,10 +1,12 @@
 // KvCodeStore: the RVQ-compressed cache. Per layer, keys and values are each held as RvqTokenRecords
 // (bit-packed codes + fp16 scales + per-token depth), optionally behind a recent window of the last R
 // tokens in fp16 that are encoded as they leave it (R = 0: the paper's behaviour, every token coded
-// at once). The rvq graph reads zero-copy views (`past`), so nothing is copied per token.
+// at once). The rvq graph reads zero-copy views (`past`), so nothing is copied per token; the fused
+// kernel reads the records in its own memory when the store's `storage` is that memory.
 import { z } from 'zod';
 import { float16ArrayToFloat32, rvqSpecSchema, scalesPerToken, tokenWidth } from '../../quant/index.js';
 import type { RvqCodec, RvqSpec, SafetensorEntry } from '../../quant/index.js';
+import type { BlockStorage } from './growable.js';
 import { checkKvRows, tokenMajorFloat32, tokenMajorFp16 } from './kv-rows.js';
 import { KV_KINDS, checkComplete, checkLayer, checkTruncation, kvBytes, sumKvBytes } from './kv-store.js';
 import type { KvBytes, KvGeometry, KvKind, KvRows, KvStore } from './kv-store.js';
@@ -24,6 +26,8 @@ export interface KvCodeStoreOptions {
   recentWindow?: number;
   /** Per-layer encoders for keys and values; `append` needs them unless it is given the graph's codes. */
   encoders?: { key: readonly RvqTokenEncoder[]; value: readonly RvqTokenEncoder[] };
+  /** Where the coded tokens live (default the JS heap; the fused path gives its kernel's memory). */
+  storage?: BlockStorage;
 }
 
 /** Token records as the rvq graph packs them: [tokens, R_depth] codes and [tokens, S] fp16 scales. */
@@ -62,7 +66,7 @@ export class KvCodeStore implements KvStore {
   private edits = 0;
 
   constructor(options: KvCodeStoreOptions) {
-    const { numLayers, keySpec, valueSpec, recentWindow = 0, encoders } = options;
+    const { numLayers, keySpec, valueSpec, recentWindow = 0, encoders, storage } = options;
     if (!Number.isInteger(numLayers) || numLayers < 1) throw new RangeError(`numLayers must be a positive integer, got ${numLayers}`);
     if (keySpec.headDim !== valueSpec.headDim || keySpec.numKvHeads !== valueSpec.numKvHeads) {
       throw new Error(`key spec [${keySpec.numKvHeads} heads x ${keySpec.headDim}] and value spec [${valueSpec.numKvHeads} x ${valueSpec.headDim}] must share the KV geometry`);
@@ -76,7 +80,7 @@ export class KvCodeStore implements KvStore {
     this.geometry = { numLayers, numKvHeads: keySpec.numKvHeads, headDim: keySpec.headDim };
     const spec = { key: keySpec, value: valueSpec };
     this.lanes = Array.from({ length: numLayers }, () => {
-      const lane = (kind: KvKind): Lane => ({ records: new RvqTokenRecords(spec[kind]), window: new RecentWindow(recentWindow, tokenWidth(spec[kind])) });
+      const lane = (kind: KvKind): Lane => ({ records: new RvqTokenRecords(spec[kind], spec[kind].depth, storage), window: new RecentWindow(recentWindow, tokenWidth(spec[kind])) });
       return { key: lane('key'), value: lane('value') };
     });
   }
@@ -86,7 +90,7 @@ export class KvCodeStore implements KvStore {
     return records.length + window.length;
   }
 
-  /** Counts the changes that rewrite stored tokens (truncation, depth change): a copy of the codes is stale when it differs. */
+  /** Counts the changes that rewrite stored tokens (truncation, depth change): a copy of the codes (a GPU's) is stale when it differs. */
   get revision(): number {
     return this.edits;
   }
@@ -153,7 +157,7 @@ export class KvCodeStore implements KvStore {
     for (const layer of layers) for (const kind of kinds) this.lane(layer, kind).records.setDepth(depth);
   }
 
-  /** Zero-copy views of one layer's K or V for the rvq graph. */
+  /** Zero-copy views of one layer's K or V for the rvq graph or the kernel (valid until the storage's next allocation). */
   past(layer: number, kind: KvKind): RvqPast {
     const { records, window } = this.lane(layer, kind);
     return { ...records.views(), codedTokens: records.length, window: window.view(), windowTokens: window.length };
@@ -246,7 +250,7 @@ export class KvCodeStore implements KvStore {
         const windowTokens = blob.tensors[`${prefix}.window`]?.shape[0] ?? 0;
         if (windowTokens > recentWindow || windowTokens > tokens) throw new Error(`saved KV cache: ${prefix} window holds ${windowTokens} tokens, more than the window or the cache`);
         const lane = store.lanes[i][kind];
-        lane.records = RvqTokenRecords.fromTensors(blob, prefix, spec, depth, tokens - windowTokens);
+        lane.records = RvqTokenRecords.fromTensors(blob, prefix, spec, depth, tokens - windowTokens, options.storage);
         lane.window.load(asUint16(blobTensor(blob, `${prefix}.window`, 'F16', [windowTokens, tokenWidth(spec)])));
       }
     }

@@ -17,9 +17,11 @@ import { FpGraphDecoder } from '../../main/engine/fp-graph-decoder.js';
 import { FusedDecoder, fusedCodebooks } from '../../main/engine/fused/fused-decoder.js';
 import { FusedKernel } from '../../main/engine/fused/kernel.js';
 import { KernelFp16KvStore } from '../../main/engine/fused/kernel-fp16-store.js';
+import { kernelStorage } from '../../main/engine/fused/kernel-storage.js';
 import { buildSplitSegment, openSplitSessions } from '../../main/engine/fused/split-graph.js';
 import { Fp16KvStore } from '../../main/engine/fp16-kv-store.js';
 import type { DecoderStep } from '../../main/engine/generate.js';
+import type { BlockStorage } from '../../main/engine/growable.js';
 import { KvCodeStore } from '../../main/engine/kv-code-store.js';
 import { KV_KINDS } from '../../main/engine/kv-store.js';
 import type { KvStore } from '../../main/engine/kv-store.js';
@@ -84,9 +86,9 @@ export function appendRandomPast(store: KvStore, tokens: number, rng: Rng): KvSt
   return store;
 }
 
-/** An RVQ store of `spec` at `depth` holding `past` random tokens in every layer (see appendRandomPast). */
-export function randomRvqStore(numLayers: number, spec: RvqSpec, depth: number, past: number, rng: Rng): KvStore {
-  const store = new KvCodeStore({ numLayers, keySpec: spec, valueSpec: spec });
+/** An RVQ store of `spec` at `depth` holding `past` random tokens in every layer (see appendRandomPast), on the heap or in `storage`. */
+export function randomRvqStore(numLayers: number, spec: RvqSpec, depth: number, past: number, rng: Rng, storage?: BlockStorage): KvStore {
+  const store = new KvCodeStore({ numLayers, keySpec: spec, valueSpec: spec, storage });
   store.setDepth(depth);
   return appendRandomPast(store, past, rng);
 }
@@ -136,7 +138,8 @@ export async function runEngineSpeed(pasts: readonly number[], steps: number, ro
   log(`codebooks (float32, all layers, K and V): ${((2 * c.numLayers * rvqCodebookBytes(spec)) / 2 ** 20).toFixed(1)} MiB for depth 8 (depth 4 reads the first half: ${((2 * c.numLayers * rvqCodebookBytes(spec, 4)) / 2 ** 20).toFixed(1)} MiB)`);
 
   const filledFp16 = (past: number, store: KvStore) => appendRandomPast(store, past, rng);
-  const filledRvq = (past: number, depth: number) => randomRvqStore(c.numLayers, spec, depth, past, rng);
+  // in kernel memory, as the fused runtime's stores are
+  const filledRvq = (past: number, depth: number) => randomRvqStore(c.numLayers, spec, depth, past, rng, kernelStorage(kernel));
 
   const results: SpeedAtContext[] = [];
   try {

@@ -1,7 +1,7 @@
 // DecoderStep of the fused CPU path: the split graph (weights in ONNX Runtime) and, between its
 // segments, each layer's attention in the WebAssembly kernel over the cache where it lies: a
-// KernelFp16KvStore's fp16 rows, or a KvCodeStore's codes (mirrored into kernel memory) and recent
-// window. New tokens are attended as the rvq graph attends them, as a later step reads them back:
+// KernelFp16KvStore's fp16 rows, or a KvCodeStore's codes (held in kernel memory, kernelStorage) and
+// recent window. New tokens are attended as the rvq graph attends them, as a later step reads them back:
 // fp16-rounded when they fall in the recent window, else coded at the layer's depth and decoded (the
 // same codes the store keeps); the fp16 cache attends them as computed, as the fp graph does.
 import * as ort from 'onnxruntime-node';
@@ -16,16 +16,17 @@ import { KV_KINDS } from '../kv-store.js';
 import type { KvKind, KvStore } from '../kv-store.js';
 import { RopeTables, Scratch, attendLayer } from './attention.js';
 import type { KernelSegment } from './attention.js';
-import { CodedMirrors } from './coded-mirror.js';
 import { KernelRvqCodec, headCallOrder } from './kernel-codec.js';
 import type { FusedKernel } from './kernel.js';
 import { KernelFp16KvStore } from './kernel-fp16-store.js';
+import { kernelOffset } from './kernel-storage.js';
 import { segmentOutputs } from './split-graph.js';
 
 type Outputs = ort.InferenceSession.OnnxValueMapType;
 
 /** The RVQ side: the codebook set's codecs in kernel memory and each kind's call order. */
 export interface FusedCodebooks {
+  kernel: FusedKernel;
   set: CodebookSet;
   codecs: Record<KvKind, KernelRvqCodec>[];
   order: Record<KvKind, Int32Array>;
@@ -38,14 +39,13 @@ export function fusedCodebooks(kernel: FusedKernel, set: CodebookSet): FusedCode
   const fits = (spec: RvqSpec) => spec.groupSize % 4 === 0 && spec.codebookSize % 4 === 0 && spec.headDim % 4 === 0;
   if (!key || !value || !fits(set.keySpec) || !fits(set.valueSpec)) return null;
   const codecs = set.layers.map((l) => ({ key: new KernelRvqCodec(kernel, set.keySpec, l.key), value: new KernelRvqCodec(kernel, set.valueSpec, l.value) }));
-  return { set, codecs, order: { key, value } };
+  return { kernel, set, codecs, order: { key, value } };
 }
 
 export class FusedDecoder implements DecoderStep<KvStore> {
   readonly contextLength: number;
   readonly vocabSize: number;
   private readonly scratch: Scratch;
-  private readonly mirrors: CodedMirrors;
   private readonly identity: Int32Array;
   private readonly tables: { fp16: RopeTables; rvq: RopeTables | null };
   constructor(
@@ -61,7 +61,6 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     sessions.forEach((session, i) => checkGraphInputs(session, i === 0 ? ['input_ids'] : ['resid', 'attn'], `split segment ${i}`));
     const { headDim } = config;
     this.scratch = new Scratch(kernel);
-    this.mirrors = new CodedMirrors(kernel);
     this.identity = Int32Array.from({ length: headDim }, (_, i) => i);
     this.tables = { fp16: new RopeTables(kernel, config, this.identity), rvq: codebooks ? new RopeTables(kernel, config, codebooks.order.key) : null };
   }
@@ -121,7 +120,6 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     if (!sameSpec(keySpec, cb.set.keySpec) || !sameSpec(valueSpec, cb.set.valueSpec)) throw new Error("the store's RVQ specs differ from the decoder's codebooks");
     const { numHeads: H, numKvHeads: KVH, headDim: d } = this.config;
     const W = KVH * d;
-    const mirror = this.mirrors.sync(store);
     const rope = this.tables.rvq;
     return (i, q, k, v) => {
       const fresh = { key: k, value: v };
@@ -158,8 +156,9 @@ export class FusedDecoder implements DecoderStep<KvStore> {
         const win = new Uint16Array(p.windowTokens * W);
         for (let t = 0; t < p.windowTokens; t++) for (let h = 0; h < KVH; h++) for (let c = 0; c < d; c++) win[t * W + h * d + c] = p.window[t * W + h * d + perm[c]];
         windows[kind] = win;
-        const lane = mirror[i][kind];
-        segments.coded[kind] = { type: 'coded', tokens: lane.tokens, records: lane.records, stride: lane.stride, scales: lane.scales, scaleCount: S, depths: lane.depths, depth, books: codec.booksAt, codebookSize: spec.codebookSize, groupSize: spec.groupSize, bits: codec.bits };
+        // offsets, not views: the scratch blocks allocated below may move the memory under a view
+        const at = (view: ArrayBufferView) => kernelOffset(this.kernel, view);
+        segments.coded[kind] = { type: 'coded', tokens: p.codedTokens, records: at(p.records), stride: p.recordBytes, scales: at(p.scales), scaleCount: S, depths: at(p.depths), depth, books: codec.booksAt, codebookSize: spec.codebookSize, groupSize: spec.groupSize, bits: codec.bits };
         appends.push(() => store.append(i, kind, tokenRowsAsKvRows(rows, KVH, d), { records, depth, scales }));
       }
       for (const kind of KV_KINDS) {

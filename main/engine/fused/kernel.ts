@@ -1,7 +1,8 @@
 // The fused attention kernel (kernel/attend.c built to kernel/attend.wasm) and the memory it works in:
-// one shared WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks reused
-// through free lists) for the buffers that live there: the fp16 cache lanes, the coded-cache mirrors,
-// the codebooks and each step's scratch. Growing the memory replaces its buffer object, so callers keep
+// one shared WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks; freed
+// ranges merged with their free neighbours and reused best-fit, so the blocks a growing buffer leaves
+// behind hold its later, larger ones) for the buffers that live there: the fp16 cache lanes, the coded
+// cache (kernelStorage), the codebooks and each step's scratch. Growing the memory replaces its buffer object, so callers keep
 // byte offsets and take fresh views (`f32`, `u8`, ...) after any allocation.
 // With 2 threads a helper worker instantiates the same module on the same memory (its own stack) and
 // shares each call: chunks of an encode's group vectors and of an attention's tokens (key and value
@@ -81,9 +82,9 @@ export class FusedKernel {
   readonly memory: WasmMemory;
   private readonly exports: KernelExports;
   private top: number;
-  /** Free blocks by size class (log2 of the block bytes). */
-  private readonly free = new Map<number, number[]>();
-  private readonly blockClass = new Map<number, number>();
+  /** Free ranges below `top`, by offset, none adjacent (released neighbours are merged). */
+  private readonly free: { at: number; size: number }[] = [];
+  private readonly blockSize = new Map<number, number>();
   private liveBytes = 0;
   private readonly helper: KernelHelper | null = null;
   /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
@@ -124,28 +125,54 @@ export class FusedKernel {
   /** Allocates `bytes` (16-byte aligned, zeroed); returns the offset. */
   alloc(bytes: number): number {
     const size = Math.max(64, 2 ** Math.ceil(Math.log2(bytes + SLACK)));
-    const cls = Math.log2(size);
-    let at = this.free.get(cls)?.pop();
-    if (at === undefined) {
+    let at: number;
+    let best = -1;
+    this.free.forEach((range, i) => {
+      if (range.size >= size && (best < 0 || range.size < this.free[best].size)) best = i;
+    });
+    if (best >= 0) {
+      const range = this.free[best];
+      at = range.at;
+      range.at += size;
+      range.size -= size;
+      if (range.size === 0) this.free.splice(best, 1);
+    } else {
       at = this.top;
       this.top += size;
       const needed = this.top - this.memory.buffer.byteLength;
       if (needed > 0) this.memory.grow(Math.ceil(needed / PAGE));
     }
     new Uint8Array(this.memory.buffer, at, size).fill(0);
-    this.blockClass.set(at, cls);
+    this.blockSize.set(at, size);
     this.liveBytes += size;
     return at;
   }
 
   release(at: number): void {
-    const cls = this.blockClass.get(at);
-    if (cls === undefined) throw new Error(`kernel memory: no block at ${at}`);
-    this.blockClass.delete(at);
-    this.liveBytes -= 2 ** cls;
-    const list = this.free.get(cls) ?? [];
-    list.push(at);
-    this.free.set(cls, list);
+    const size = this.blockSize.get(at);
+    if (size === undefined) throw new Error(`kernel memory: no block at ${at}`);
+    this.blockSize.delete(at);
+    this.liveBytes -= size;
+    // insert by offset, merged with a free range ending where it starts and one starting where it ends
+    let i = this.free.findIndex((range) => range.at > at);
+    if (i < 0) i = this.free.length;
+    const range = { at, size };
+    const next = this.free[i];
+    if (next && at + size === next.at) {
+      range.size += next.size;
+      this.free.splice(i, 1);
+    }
+    const previous = this.free[i - 1];
+    if (previous && previous.at + previous.size === at) {
+      previous.size += range.size;
+      i -= 1;
+    } else this.free.splice(i, 0, range);
+    // a free range at the top lowers it
+    const last = this.free[i];
+    if (i === this.free.length - 1 && last.at + last.size === this.top) {
+      this.top = last.at;
+      this.free.pop();
+    }
   }
 
   /** Bytes of the live blocks (their power-of-two sizes). */
@@ -153,11 +180,16 @@ export class FusedKernel {
     return this.liveBytes;
   }
 
+  /** Bytes the block at `at` takes (its power-of-two size). */
+  blockBytes(at: number): number {
+    return this.capacity(at) + SLACK;
+  }
+
   /** Usable bytes of the block at `at`. */
   capacity(at: number): number {
-    const cls = this.blockClass.get(at);
-    if (cls === undefined) throw new Error(`kernel memory: no block at ${at}`);
-    return 2 ** cls - SLACK;
+    const size = this.blockSize.get(at);
+    if (size === undefined) throw new Error(`kernel memory: no block at ${at}`);
+    return size - SLACK;
   }
 
   u8(at: number, length: number): Uint8Array {

@@ -139,7 +139,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
     { format: 'rvq', codebooks: 'synthetic', depth: 3 },
     { format: 'rvq', codebooks: 'synthetic', depth: 2, recentWindow: 2 },
   ])(
-    // the graph path, where the past is fed to ONNX Runtime (the fused path's kernel reads its own copy)
+    // the graph path, where the past is fed to ONNX Runtime (the fused path's kernel reads the cache where it lies, in its own memory)
     'fedPerStep of $format (depth $depth, window $recentWindow) is the bytes of past K/V handed to the graph session each step',
     async (choice) => {
       const counted = countFedPast();

@@ -17,8 +17,10 @@ import { Fp16KvStore } from '../../../main/engine/fp16-kv-store.js';
 import { FusedDecoder, fusedCodebooks } from '../../../main/engine/fused/fused-decoder.js';
 import { FusedKernel, kernelWasmBytes } from '../../../main/engine/fused/kernel.js';
 import { KernelFp16KvStore } from '../../../main/engine/fused/kernel-fp16-store.js';
+import { kernelStorage } from '../../../main/engine/fused/kernel-storage.js';
 import { buildSplitSegments, openSplitSessions, splitGraphVersion } from '../../../main/engine/fused/split-graph.js';
 import type { DecoderStep } from '../../../main/engine/generate.js';
+import type { BlockStorage } from '../../../main/engine/growable.js';
 import { KvCodeStore } from '../../../main/engine/kv-code-store.js';
 import type { KvStore } from '../../../main/engine/kv-store.js';
 import { RvqGraphDecoder } from '../../../main/engine/rvq-graph-decoder.js';
@@ -104,8 +106,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('FusedDecoder on stories260
     return () => ck.weights.close();
   });
 
-  const codeStore = (depth: number, recentWindow = 0) => {
-    const store = new KvCodeStore({ numLayers: ck.config.numLayers, keySpec: spec, valueSpec: spec, recentWindow, encoders: { key: codecs.map((c) => c.key), value: codecs.map((c) => c.value) } });
+  /** A code store on the heap (the graph path's), or in `storage`: kernelStorage for the fused path. */
+  const codeStore = (depth: number, recentWindow = 0, storage?: BlockStorage) => {
+    const store = new KvCodeStore({ numLayers: ck.config.numLayers, keySpec: spec, valueSpec: spec, recentWindow, encoders: { key: codecs.map((c) => c.key), value: codecs.map((c) => c.value) }, storage });
     store.setDepth(depth);
     return store;
   };
@@ -126,7 +129,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('FusedDecoder on stories260
 
   it.each([1, 2, 3])('matches the float64 reference at depth %i, with and without a recent window', async (depth) => {
     for (const window of [0, 2]) {
-      const engine = await run(fused, codeStore(depth, window));
+      const engine = await run(fused, codeStore(depth, window, kernelStorage(kernel)));
       const reference = new ReferenceModel(ck.config, weights, transform(depth, window ? 4 : Infinity));
       // with the window, positions 0..3 are coded and 4..6 fp16 through step 6 (token 4 leaves it at step 7)
       const checked = window ? 7 : ids.length;
@@ -140,7 +143,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('FusedDecoder on stories260
         store.setDepth(1, { layer: 1 });
         store.setDepth(2, { layer: 3, kind: 'value' });
       };
-      const [a, b] = [codeStore(3, window), codeStore(3, window)];
+      const [a, b] = [codeStore(3, window), codeStore(3, window, kernelStorage(kernel))];
       setup(a);
       setup(b);
       const lower = (store: KvCodeStore) => () => store.setDepth(2, { layer: 0, kind: 'key' });
@@ -156,6 +159,26 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('FusedDecoder on stories260
         }
       }
     }
+  });
+
+  it('holds the coded past once: the store keeps its codes in kernel memory and the kernel reads them there', async () => {
+    const stores = [codeStore(3, 0, kernelStorage(kernel)), codeStore(3, 0, kernelStorage(kernel))];
+    // the first store sizes the scratch and RoPE tables for this many tokens; the second adds only itself
+    await run(fused, stores[0], () => stores[0].setDepth(2, { layer: 0, kind: 'key' }));
+    const before = kernel.allocatedBytes;
+    await run(fused, stores[1], () => stores[1].setDepth(2, { layer: 0, kind: 'key' }));
+    const held = stores[1].bytes();
+    expect(held.codes).toBeGreaterThan(0);
+    // the store's own buffers are all the kernel memory it took: no copy beside them
+    expect(kernel.allocatedBytes - before).toBe(held.allocated);
+    for (let layer = 0; layer < ck.config.numLayers; layer++) {
+      for (const kind of ['key', 'value'] as const) {
+        const past = stores[1].past(layer, kind);
+        for (const view of [past.records, past.scales, past.depths]) expect(view.buffer).toBe(kernel.memory.buffer);
+      }
+    }
+    // and a store on the heap is refused rather than copied (at the first step with coded tokens)
+    await expect(run(fused, codeStore(3))).rejects.toThrow(/not in this kernel's memory/);
   });
 
   it('decodes an fp16 cache as the fp graph does, and saves it in the fp16 store format', async () => {
