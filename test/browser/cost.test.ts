@@ -78,7 +78,7 @@ describe('Cost view', () => {
     // An absurd input is rejected by the backend, which names the field.
     await page.getByLabel('Concurrent conversations').fill('0');
     await page.getByRole('button', { name: 'Estimate' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('workload.users');
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Users: must be at least 1');
     await page.getByLabel('Concurrent conversations').fill('32');
 
     // The operator's own GPU is saved in the data folder and becomes selectable.
