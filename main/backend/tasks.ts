@@ -17,6 +17,7 @@ import { keptRuns } from './kept-runs.js';
 import { modelIdSchema } from '../model/model-id.js';
 import { libraryFor, loadSettings } from './settings.js';
 import type { Same } from '../api/same-type.js';
+import { jobThreads } from './interactive.js';
 
 const count = (min: number, max: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
@@ -111,7 +112,8 @@ export function startTaskCheck(dataDir: string, jobs: JobRegistry, model: string
         manifest,
         items,
         { caches, depths: options.depths, drift: { prompts: options.driftPrompts, tokens: options.driftTokens }, seed: options.seed },
-        { session: { providers, threads }, signal: control.signal, onProgress: ({ done, total, stage }) => control.report({ done, total, unit: 'steps', stage }) },
+        // a task check measures quality, not speed: it runs on at most half the cores, leaving chat the rest
+        { session: { providers, threads: jobThreads(threads) }, signal: control.signal, onProgress: ({ done, total, stage }) => control.report({ done, total, unit: 'steps', stage }) },
       );
       const run: TaskRun = {
         id: `tasks-${startedAt.replace(/[:.]/g, '-')}`,
