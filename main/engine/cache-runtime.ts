@@ -31,7 +31,7 @@ import { fusedKernelGap, openFusedParts } from './fused/fused-runtime.js';
 import type { FusedParts } from './fused/fused-runtime.js';
 import { KernelFp16KvStore } from './fused/kernel-fp16-store.js';
 import { kernelStorage } from './fused/kernel-storage.js';
-import { createSession, platformProviders } from './session.js';
+import { createSession, platformProviders, probeProvider } from './session.js';
 import { SingleTokenSteps } from './single-token-steps.js';
 import type { CreatedSession, ExecutionProvider, SessionOptionsInput } from './session.js';
 
@@ -290,12 +290,11 @@ async function openFusedRuntime(folder: string, manifest: ModelManifest, choice:
   const skipped: CreatedSession['skipped'] = [];
   if (!required) {
     const gpus = (session.providers ?? platformProviders()).filter((p) => p !== 'cpu');
-    if (gpus.length > 0) {
-      // a GPU provider that creates a session runs the graph path; one that cannot is passed over
-      const probe = await createSession(join(folder, manifest.graphs.fpHalfCache), { ...session, providers: gpus });
-      await probe.session.release();
-      if (probe.provider !== 'cpu') return null;
-      skipped.push(...probe.skipped);
+    // a GPU provider that passes its once-per-process probe runs the graph path; one that fails it is passed over
+    for (const gpu of gpus) {
+      const probe = await probeProvider(gpu);
+      if (probe.available) return null;
+      skipped.push({ provider: gpu, reason: probe.reason ?? 'unavailable' });
     }
   }
   const gap = fusedKernelGap(manifest.config);
