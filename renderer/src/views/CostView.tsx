@@ -8,7 +8,7 @@ import { measuredModelId, scalarFormats, useCost, type CostForm } from '../state
 import { CostResults, useEstimateFollowsAcceptableLoss } from './cost/CostResults.js';
 import { HardwareForm } from './cost/HardwareForm.js';
 import { MeasuredSweep } from './cost/MeasuredSweep.js';
-import { Field, Select, TextInput } from './Field.js';
+import { Field, TextField, Select } from './Field.js';
 import { ErrorMessage } from './common.js';
 
 function CostInputs({ bridge }: { bridge: ResKvBridge }) {
@@ -20,11 +20,8 @@ function CostInputs({ bridge }: { bridge: ResKvBridge }) {
   const busy = useCost((s) => s.busy);
   const measured = useCost((s) => s.measured);
   if (!catalog) return <p role="status">Loading the hardware catalog…</p>;
-  const text = (key: keyof CostForm, label: string, hint?: string) => (
-    <Field label={label} hint={hint}>
-      <TextInput value={form[key] as string} onChange={(v) => update({ [key]: v })} placeholder={hint ? undefined : 'default'} />
-    </Field>
-  );
+  const text = (key: keyof CostForm, label: string, hint?: string) =>
+    <TextField label={label} hint={hint} value={form[key] as string} onChange={(v) => update({ [key]: v })} placeholder={hint ? undefined : 'default'} />;
   return (
     <form
       className="cost-inputs"

@@ -26,6 +26,15 @@ export function TextInput({ value, onChange, placeholder, inputMode = 'decimal',
   return <input type="text" inputMode={inputMode} value={value} placeholder={placeholder} onChange={(e) => onChange(e.target.value)} {...aria} />;
 }
 
+/** A labelled text input: the Field and TextInput pair every form builds its text boxes from. */
+export function TextField({ label, hint, ...input }: { label: string; hint?: string; value: string; onChange: (v: string) => void; placeholder?: string; inputMode?: 'decimal' | 'text' }) {
+  return (
+    <Field label={label} hint={hint}>
+      <TextInput {...input} />
+    </Field>
+  );
+}
+
 export function Select<T extends string>({ value, onChange, options, ...aria }: { value: T; onChange: (v: T) => void; options: Array<{ value: T; label: string }>; id?: string; 'aria-describedby'?: string }) {
   return (
     <select value={value} onChange={(e) => onChange(e.target.value as T)} {...aria}>

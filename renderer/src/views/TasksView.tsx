@@ -3,7 +3,7 @@
 // fp16, the items whose outcome changed, and long-generation drift; kept checks can be shown again.
 import type { ModelSummary, ResKvBridge } from '../../../main/api/types.js';
 import { shownTaskRun, useTasks, type TaskForm } from '../state/tasks.js';
-import { Field, TextInput } from './Field.js';
+import { TextField } from './Field.js';
 import { KeptRuns } from './KeptRuns.js';
 import { ModelJobPage } from './ModelJobPage.js';
 import { TaskResults } from './tasks/TaskResults.js';
@@ -12,11 +12,8 @@ function TaskFormView({ bridge, model, running }: { bridge: ResKvBridge; model: 
   const form = useTasks((s) => s.form);
   const update = useTasks((s) => s.update);
   const run = useTasks((s) => s.run);
-  const text = (key: keyof TaskForm, label: string, hint: string, inputMode: 'decimal' | 'text' = 'decimal') => (
-    <Field label={label} hint={hint}>
-      <TextInput value={form[key]} onChange={(v) => update({ [key]: v })} inputMode={inputMode} />
-    </Field>
-  );
+  const text = (key: keyof TaskForm, label: string, hint: string, inputMode: 'decimal' | 'text' = 'decimal') =>
+    <TextField label={label} hint={hint} value={form[key]} onChange={(v) => update({ [key]: v })} inputMode={inputMode} />;
   return (
     <form
       className="sweep-form"

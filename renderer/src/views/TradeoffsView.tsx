@@ -4,7 +4,7 @@
 // smallest depth that meets it.
 import type { ResKvBridge } from '../../../main/api/types.js';
 import { calibratedModels, shownRun, useTradeoffs, type CalibratedModel, type SweepForm } from '../state/tradeoffs.js';
-import { Field, TextInput } from './Field.js';
+import { Field, TextField, TextInput } from './Field.js';
 import { KeptRuns } from './KeptRuns.js';
 import { ModelJobPage } from './ModelJobPage.js';
 import { useTaskRequirement } from './tasks/task-drops.js';
@@ -16,11 +16,8 @@ function SweepFormView({ bridge, model, running }: { bridge: ResKvBridge; model:
   const update = useTradeoffs((s) => s.update);
   const run = useTradeoffs((s) => s.run);
   const sets = model.info.calibrations;
-  const text = (key: keyof SweepForm, label: string, hint: string, inputMode: 'decimal' | 'text' = 'decimal') => (
-    <Field label={label} hint={hint}>
-      <TextInput value={form[key] as string} onChange={(v) => update({ [key]: v })} inputMode={inputMode} />
-    </Field>
-  );
+  const text = (key: keyof SweepForm, label: string, hint: string, inputMode: 'decimal' | 'text' = 'decimal') =>
+    <TextField label={label} hint={hint} value={form[key] as string} onChange={(v) => update({ [key]: v })} inputMode={inputMode} />;
   return (
     <form
       className="sweep-form"

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import type { CatalogEntry, HardwareEntry, ResKvBridge } from '../../../../main/api/types.js';
 import { useCost } from '../../state/cost.js';
-import { Field, TextInput } from '../Field.js';
+import { TextField } from '../Field.js';
 import { ErrorMessage } from '../common.js';
 
 const empty = { id: '', name: '', vendor: '', memoryGiB: '', bandwidthGBs: '', tflops: '', powerW: '', priceUsd: '', cloudUsdPerHour: '', source: '' };
@@ -30,11 +30,8 @@ export function HardwareForm({ bridge, userEntries }: { bridge: ResKvBridge; use
   const [error, setError] = useState<string | null>(null);
   const saveHardware = useCost((s) => s.saveHardware);
   const removeHardware = useCost((s) => s.removeHardware);
-  const field = (key: keyof typeof empty, label: string, hint?: string) => (
-    <Field label={label} hint={hint}>
-      <TextInput value={form[key]} onChange={(v) => setForm({ ...form, [key]: v })} inputMode={['id', 'name', 'vendor', 'source'].includes(key) ? 'text' : 'decimal'} />
-    </Field>
-  );
+  const field = (key: keyof typeof empty, label: string, hint?: string) =>
+    <TextField label={label} hint={hint} value={form[key]} onChange={(v) => setForm({ ...form, [key]: v })} inputMode={['id', 'name', 'vendor', 'source'].includes(key) ? 'text' : 'decimal'} />;
   const save = async () => {
     try {
       await saveHardware(bridge, entryFromForm(form));
