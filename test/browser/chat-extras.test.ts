@@ -32,20 +32,25 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('Chat extr
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.server.url });
     await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Chat' }).click();
     await page.getByLabel('KV cache').selectOption('fp16');
-    await page.getByRole('button', { name: 'New conversation' }).click();
-    await expect.poll(() => page.getByTestId('context-fill').textContent(), { timeout: 30_000 }).toMatch(/^1 of 512 tokens \(0%\)$/);
-
     const used = async () => Number(/^(\d+) of 512/.exec((await page.getByTestId('context-fill').textContent())!)![1]);
 
-    // a long reply: its count and speed are live while it streams; Stop marks it stopped
-    await setSampling(page, { 'Max tokens': '200', Temperature: '0' });
-    await page.getByLabel('Message', { exact: true }).fill('Once upon a time');
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.getByTestId('live-figures').textContent(), { timeout: 30_000, interval: 10 }).toMatch(/^\d+ tokens · [\d.]+ tokens\/s$/);
-    await page.getByRole('button', { name: 'Stop' }).click();
-    await expect.poll(() => finishedReplies(page).count(), { timeout: 60_000 }).toBe(1);
+    // a long reply: its count and speed are live while it streams; Stop marks it stopped. A fast machine
+    // can finish the reply before the click lands (the Stop button is gone then): that try ends "cut",
+    // and the next one starts in a new conversation. A Stop that never stops fails all three.
+    let marks: string[] = [];
+    for (let attempt = 0; attempt < 3 && !marks.includes('stopped'); attempt++) {
+      await page.getByRole('button', { name: 'New conversation' }).click();
+      await expect.poll(() => page.getByTestId('context-fill').textContent(), { timeout: 30_000 }).toMatch(/^1 of 512 tokens \(0%\)$/);
+      await setSampling(page, { 'Max tokens': '480', Temperature: '0' });
+      await page.getByLabel('Message', { exact: true }).fill('Once upon a time');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await expect.poll(() => page.getByTestId('live-figures').textContent(), { timeout: 30_000, interval: 10 }).toMatch(/^\d+ tokens · [\d.]+ tokens\/s$/);
+      await page.getByRole('button', { name: 'Stop' }).click({ timeout: 5_000 }).catch(() => undefined);
+      await expect.poll(() => finishedReplies(page).count(), { timeout: 60_000 }).toBe(1);
+      marks = await finishedReplies(page).first().locator('.reply-mark').allTextContents();
+    }
+    expect(marks).toContain('stopped');
     const first = finishedReplies(page).first();
-    expect(await first.locator('.reply-mark').allTextContents()).toContain('stopped');
     expect(await first.getByTestId('reply-figures').textContent()).toMatch(/^\d+ tokens · [\d.]+ tokens\/s$/);
     const afterFirst = await used();
 
