@@ -1,12 +1,51 @@
 // One layer's RVQ codebooks for K or V in kernel memory: laid out [depth, C, groupSize] for the
-// attention's row sums and [depth][C/4][groupSize][4] with -|c|^2/2 for the kernel's greedy encoder.
-// Encodes token rows as quant's RvqCodec does (fp16 std scales, grouping, greedy stages), so it also
-// serves a KvCodeStore as its encoder for tokens leaving the recent window.
+// attention's row sums, and for the kernel's greedy encoder either [depth][C/4][groupSize][4] with
+// -|c|^2/2 (exact search: every entry scored) or a cluster index of each stage's book (approximate
+// search: k-means clusters of the entries, only the clusters nearest the residual scored; attend.c's
+// encode_index). Encodes token rows as quant's RvqCodec does (fp16 std scales, grouping, greedy stages;
+// the same codes with the exact search), so it also serves a KvCodeStore as its encoder for tokens
+// leaving the recent window.
 import { codeBits, float16BitsToFloat32, groupLayout, rowsToGroups } from '../../../quant/index.js';
 import type { GroupLayout, RvqEncoded, RvqSpec } from '../../../quant/index.js';
 import type { FusedKernel } from './kernel.js';
 
-const ENCODE_FIELDS = 10;
+const ENCODE_FIELDS = 11;
+const INDEX_FIELDS = 9;
+
+/**
+ * The encoder's nearest-entry search: `exact` scores every entry of a stage's book; `clustered` splits
+ * each book into `clusters` k-means clusters (`iterations` Lloyd rounds when the codebooks are loaded)
+ * and scores only the entries of the `probes` clusters whose centroids are nearest the residual.
+ */
+export type EncodeSearch = { kind: 'exact' } | { kind: 'clustered'; clusters: number; probes: number; iterations: number };
+
+export const EXACT_SEARCH: EncodeSearch = { kind: 'exact' };
+export const CLUSTERED_SEARCH: Extract<EncodeSearch, { kind: 'clustered' }> = { kind: 'clustered', clusters: 64, probes: 8, iterations: 6 };
+
+/**
+ * The search chosen by RESKV_ENCODE_SEARCH: `exact`, `clustered` (the default settings) or
+ * `clustered:CLUSTERS:PROBES`; unset: `fallback`.
+ */
+export function encodeSearchFromEnv(fallback: EncodeSearch, value = process.env.RESKV_ENCODE_SEARCH): EncodeSearch {
+  if (value === undefined || value === '') return fallback;
+  if (value === 'exact') return EXACT_SEARCH;
+  if (value === 'clustered') return CLUSTERED_SEARCH;
+  const match = /^clustered:(\d+):(\d+)$/.exec(value);
+  if (match) {
+    const search: EncodeSearch = { ...CLUSTERED_SEARCH, clusters: Number(match[1]), probes: Number(match[2]) };
+    checkSearch(search, Infinity);
+    return search;
+  }
+  throw new Error(`RESKV_ENCODE_SEARCH must be exact, clustered or clustered:CLUSTERS:PROBES, got ${JSON.stringify(value)}`);
+}
+
+/** Bounds of attend.c (MAX_CLUSTERS, MAX_PROBES): clusters a multiple of 4 up to 512 and the codebook size, probes 1..min(64, clusters). */
+function checkSearch(search: EncodeSearch, codebookSize: number): void {
+  if (search.kind === 'exact') return;
+  const { clusters, probes } = search;
+  if (!Number.isInteger(clusters) || clusters % 4 !== 0 || clusters < 4 || clusters > Math.min(512, codebookSize)) throw new Error(`encode search: clusters must be a multiple of 4 in 4..${Math.min(512, codebookSize)}, got ${clusters}`);
+  if (!Number.isInteger(probes) || probes < 1 || probes > Math.min(64, clusters)) throw new Error(`encode search: probes must be in 1..${Math.min(64, clusters)}, got ${probes}`);
+}
 
 /**
  * The call order of a spec (perm[i] = the head channel at position i of a head's group-order
@@ -28,21 +67,30 @@ export class KernelRvqCodec {
   readonly layout: GroupLayout;
   readonly booksAt: number;
   readonly bits: number;
-  private readonly encodeBooksAt: number;
-  private readonly biasAt: number;
+  /** Exact search: books interleaved by 4 and -|c|^2/2; clustered: 0 (the index holds its own). */
+  private readonly encodeBooksAt: number = 0;
+  private readonly biasAt: number = 0;
+  /** Clustered search: the index's field block (attend.c I_ fields); exact: 0. */
+  private readonly indexAt: number = 0;
 
   constructor(
     private readonly kernel: FusedKernel,
     readonly spec: RvqSpec,
     codebooks: Float32Array,
+    readonly search: EncodeSearch = encodeSearchFromEnv(EXACT_SEARCH),
   ) {
     const { depth: D, codebookSize: C, groupSize: gs } = spec;
+    checkSearch(search, C);
     this.layout = groupLayout(spec);
     this.bits = codeBits(spec);
     this.booksAt = kernel.alloc(4 * codebooks.length);
+    kernel.f32(this.booksAt, codebooks.length).set(codebooks);
+    if (search.kind === 'clustered') {
+      this.indexAt = this.buildIndex(search);
+      return;
+    }
     this.encodeBooksAt = kernel.alloc(4 * codebooks.length);
     this.biasAt = kernel.alloc(4 * D * C);
-    kernel.f32(this.booksAt, codebooks.length).set(codebooks);
     const interleaved = kernel.f32(this.encodeBooksAt, codebooks.length);
     const bias = kernel.f32(this.biasAt, D * C);
     for (let s = 0; s < D; s++) {
@@ -56,6 +104,23 @@ export class KernelRvqCodec {
         bias[s * C + c] = -norm / 2;
       }
     }
+  }
+
+  /** The cluster index of every stage book (k-means in the kernel); returns its field block. */
+  private buildIndex({ clusters: K, probes, iterations }: { clusters: number; probes: number; iterations: number }): number {
+    const { kernel } = this;
+    const { depth: D, codebookSize: C, groupSize: gs } = this.spec;
+    const padded = C + 3 * K;
+    const indexAt = kernel.alloc(4 * INDEX_FIELDS);
+    const arrays = [4 * D * K * gs, 4 * D * K, 4 * D * padded * gs, 4 * D * padded, 4 * D * padded, 4 * D * (K + 1)].map((bytes) => kernel.alloc(bytes));
+    kernel.i32(indexAt, INDEX_FIELDS).set([K, probes, ...arrays, padded]);
+    const scratchAt = kernel.alloc(4 * (K * gs + K + C));
+    try {
+      kernel.encodeIndex(indexAt, this.booksAt, D, C, gs, iterations, scratchAt);
+    } finally {
+      kernel.release(scratchAt);
+    }
+    return indexAt;
   }
 
   /**
@@ -76,7 +141,7 @@ export class KernelRvqCodec {
     try {
       kernel.f32(vectorsAt, rows.length).set(vectors);
       const { codebookSize: C, groupSize: gs } = this.spec;
-      kernel.i32(paramsAt, ENCODE_FIELDS).set([vectorsAt, tokens * groups, groups, this.encodeBooksAt, this.biasAt, C, gs, depth, codesAt, decodedAt]);
+      kernel.i32(paramsAt, ENCODE_FIELDS).set([vectorsAt, tokens * groups, groups, this.encodeBooksAt, this.biasAt, C, gs, depth, codesAt, decodedAt, this.indexAt]);
       kernel.encode(paramsAt);
       const codes = kernel.u32(codesAt, tokens * depth * groups).slice();
       const decoded = kernel.f32(decodedAt, rows.length).slice();

@@ -57,6 +57,7 @@ export interface KernelExports {
   attend_keys_shared?(params: number, next: number, size: number): void;
   attend_values_shared?(params: number, next: number, size: number, parts: number): void;
   encode_shared?(params: number, next: number, size: number): void;
+  encode_index?(index: number, books: number, depth: number, codebookSize: number, groupSize: number, iterations: number, scratch: number): void;
   __heap_base: { value: number };
   __stack_pointer?: { value: number };
 }
@@ -245,6 +246,12 @@ export class FusedKernel {
       helper.finish();
     }
     e.attend_end!(params, this.partsAt, chunks);
+  }
+
+  /** Builds a cluster index of stage books for the approximate encode (attend.c's encode_index). */
+  encodeIndex(index: number, books: number, depth: number, codebookSize: number, groupSize: number, iterations: number, scratch: number): void {
+    if (!this.exports.encode_index) throw new Error('this kernel build has no approximate encode (encode_index)');
+    this.exports.encode_index(index, books, depth, codebookSize, groupSize, iterations, scratch);
   }
 
   encode(params: number): void {

@@ -440,7 +440,27 @@ enum {
   E_C, E_GROUP_SIZE, E_DEPTH,
   E_CODES,      // uint32 out [tokens][depth][groups]
   E_DECODED,    // float32 out [count, groupSize]: the chosen entries summed
+  E_INDEX,      // 0: exact search over E_BOOKS; else a cluster index (I_ fields, encode_index) searched instead
 };
+
+// Cluster index of a codec's stage books (approximate search): each stage's C entries split by k-means
+// into K clusters; an entry is searched only when its cluster's centroid is among the P nearest to the
+// residual. int32 fields:
+enum {
+  I_CLUSTERS,   // K (multiple of 4)
+  I_PROBES,     // P <= MAX_PROBES
+  I_CENTROIDS,  // float32 [depth][K/4][groupSize][4]
+  I_CENTROID_BIAS, // float32 [depth][K]: -|centroid|^2/2
+  I_BOOKS,      // float32 [depth][padded/4][groupSize][4]: entries in cluster order, each cluster padded to 4
+  I_BIAS,       // float32 [depth][padded]: -|c|^2/2, padding -3.4e38 (never chosen)
+  I_ENTRY,      // int32 [depth][padded]: the codebook index of each position
+  I_STARTS,     // int32 [depth][K + 1]: cluster k holds positions [starts[k], starts[k+1])
+  I_PADDED,     // positions per stage: C + 3K
+  I_FIELDS
+};
+#define MAX_PROBES 64
+#define MAX_CLUSTERS 512
+#define MAX_GROUP 64
 
 // Stage codes of V residuals r[0..V) (V constant after inlining): one pass over the stage's codebook
 // scores each block of 4 entries against all V, so the book is read once per V vectors and the 2V
@@ -487,31 +507,113 @@ static inline __attribute__((always_inline)) void stage_codes(const int32_t V, f
   }
 }
 
+// Best positions of V residuals among the entries of the P clusters whose centroids are nearest to
+// each (scores as stage_codes'). Centroid scores for all V in one pass over the centroids; then per
+// vector its top P clusters (insertion into a sorted list) and their entries, 4 positions per SIMD step
+// with the residual's lanes splatted once.
+static inline __attribute__((always_inline)) void probe_positions(const int32_t V, float *const *r, const int32_t *index, int32_t stage, int32_t gs, int32_t *position) {
+  const int32_t K = index[I_CLUSTERS], P = index[I_PROBES], padded = index[I_PADDED];
+  const float *centroids = (const float *)(uintptr_t)index[I_CENTROIDS] + (int64_t)stage * K * gs;
+  const float *centroid_bias = (const float *)(uintptr_t)index[I_CENTROID_BIAS] + (int64_t)stage * K;
+  const float *book = (const float *)(uintptr_t)index[I_BOOKS] + (int64_t)stage * padded * gs;
+  const float *bias = (const float *)(uintptr_t)index[I_BIAS] + (int64_t)stage * padded;
+  const int32_t *starts = (const int32_t *)(uintptr_t)index[I_STARTS] + (int64_t)stage * (K + 1);
+  float scores[4][MAX_CLUSTERS];
+  for (int32_t c = 0; c < K; c += 4) {
+    const float *block = centroids + (int64_t)c * gs;
+    f4 a0[4], a1[4];
+    for (int32_t v = 0; v < V; v++) {
+      a0[v] = wasm_v128_load(centroid_bias + c);
+      a1[v] = wasm_f32x4_splat(0);
+    }
+    for (int32_t i = 0; i < gs; i += 2) {
+      const f4 e0 = wasm_v128_load(block + 4 * i), e1 = wasm_v128_load(block + 4 * i + 4);
+      for (int32_t v = 0; v < V; v++) {
+        a0[v] = wasm_f32x4_add(a0[v], wasm_f32x4_mul(e0, wasm_f32x4_splat(r[v][i])));
+        a1[v] = wasm_f32x4_add(a1[v], wasm_f32x4_mul(e1, wasm_f32x4_splat(r[v][i + 1])));
+      }
+    }
+    for (int32_t v = 0; v < V; v++) wasm_v128_store(scores[v] + c, wasm_f32x4_add(a0[v], a1[v]));
+  }
+  for (int32_t v = 0; v < V; v++) {
+    // the P best clusters, best first
+    float top[MAX_PROBES];
+    int32_t chosen[MAX_PROBES];
+    int32_t held = 0;
+    for (int32_t k = 0; k < K; k++) {
+      const float s = scores[v][k];
+      if (held == P && s <= top[P - 1]) continue;
+      int32_t j = held < P ? held++ : P - 1;
+      for (; j > 0 && top[j - 1] < s; j--) {
+        top[j] = top[j - 1];
+        chosen[j] = chosen[j - 1];
+      }
+      top[j] = s;
+      chosen[j] = k;
+    }
+    f4 lanes[MAX_GROUP];
+    for (int32_t i = 0; i < gs; i++) lanes[i] = wasm_f32x4_splat(r[v][i]);
+    f4 best = wasm_f32x4_splat(-3.4e38f);
+    v128_t best_at = wasm_i32x4_splat(0);
+    for (int32_t j = 0; j < held; j++) {
+      for (int32_t c = starts[chosen[j]]; c < starts[chosen[j] + 1]; c += 4) {
+        const float *block = book + (int64_t)c * gs;
+        f4 a[4] = { wasm_v128_load(bias + c), wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0) };
+        for (int32_t i = 0; i < gs; i += 4) {
+          for (int32_t l = 0; l < 4; l++) a[l] = wasm_f32x4_add(a[l], wasm_f32x4_mul(wasm_v128_load(block + 4 * (i + l)), lanes[i + l]));
+        }
+        const f4 score = wasm_f32x4_add(wasm_f32x4_add(a[0], a[1]), wasm_f32x4_add(a[2], a[3]));
+        const v128_t better = wasm_f32x4_gt(score, best);
+        best = wasm_v128_bitselect(score, best, better);
+        best_at = wasm_v128_bitselect(wasm_i32x4_add(wasm_i32x4_splat(c), wasm_i32x4_make(0, 1, 2, 3)), best_at, better);
+      }
+    }
+    float bs = wasm_f32x4_extract_lane(best, 0);
+    int32_t bi = wasm_i32x4_extract_lane(best_at, 0);
+    for (int32_t l = 1; l < 4; l++) {
+      float s = l == 1 ? wasm_f32x4_extract_lane(best, 1) : l == 2 ? wasm_f32x4_extract_lane(best, 2) : wasm_f32x4_extract_lane(best, 3);
+      int32_t ix = l == 1 ? wasm_i32x4_extract_lane(best_at, 1) : l == 2 ? wasm_i32x4_extract_lane(best_at, 2) : wasm_i32x4_extract_lane(best_at, 3);
+      if (s > bs) { bs = s; bi = ix; }
+    }
+    position[v] = bi;
+  }
+}
+
+// Positions (in `book`, laid out [n/4][gs][4]) of the stage entries for V residuals: the exact search,
+// where position = code, or the cluster index's.
+static inline __attribute__((always_inline)) void stage_positions(const int32_t V, float *const *r, const int32_t *index, const float *book, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
+  if (index) probe_positions(V, r, index, stage, gs, position);
+  else stage_codes(V, r, book, bias, C, gs, position);
+}
+
 // greedy codes of vectors [lo, hi)
 __attribute__((export_name("encode_range"))) void encode_range(const int32_t *p, int32_t lo, int32_t hi) {
   float *vectors = (float *)(uintptr_t)p[E_VECTORS];
   const int32_t groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
-  const float *books = (const float *)(uintptr_t)p[E_BOOKS];
-  const float *bias = (const float *)(uintptr_t)p[E_BIAS];
+  const int32_t *index = (const int32_t *)(uintptr_t)p[E_INDEX];
+  if (index && (gs > MAX_GROUP || index[I_CLUSTERS] > MAX_CLUSTERS || index[I_PROBES] > MAX_PROBES || index[I_PROBES] < 1)) __builtin_trap();
   uint32_t *codes = (uint32_t *)(uintptr_t)p[E_CODES];
   float *decoded = (float *)(uintptr_t)p[E_DECODED];
   for (int32_t i = lo * gs; i < hi * gs; i++) decoded[i] = 0;
   for (int32_t stage = 0; stage < depth; stage++) {
-    const float *book = books + (int64_t)stage * C * gs;
-    const float *b = bias + (int64_t)stage * C;
+    // the book the positions index: the codec's (exact) or the index's in cluster order
+    const int32_t n = index ? index[I_PADDED] : C;
+    const float *book = (const float *)(uintptr_t)(index ? index[I_BOOKS] : p[E_BOOKS]) + (int64_t)stage * n * gs;
+    const float *b = (const float *)(uintptr_t)p[E_BIAS] + (int64_t)stage * C;
+    const int32_t *entry_of = index ? (const int32_t *)(uintptr_t)index[I_ENTRY] + (int64_t)stage * n : 0;
     for (int32_t v0 = lo; v0 < hi;) {
       const int32_t V = hi - v0 >= 4 ? 4 : hi - v0;
       float *r[4];
-      int32_t code[4];
+      int32_t position[4];
       for (int32_t v = 0; v < V; v++) r[v] = vectors + (int64_t)(v0 + v) * gs;
-      if (V == 4) stage_codes(4, r, book, b, C, gs, code);
-      else if (V == 3) stage_codes(3, r, book, b, C, gs, code);
-      else if (V == 2) stage_codes(2, r, book, b, C, gs, code);
-      else stage_codes(1, r, book, b, C, gs, code);
+      if (V == 4) stage_positions(4, r, index, book, b, stage, C, gs, position);
+      else if (V == 3) stage_positions(3, r, index, book, b, stage, C, gs, position);
+      else if (V == 2) stage_positions(2, r, index, book, b, stage, C, gs, position);
+      else stage_positions(1, r, index, book, b, stage, C, gs, position);
       for (int32_t v = 0; v < V; v++) {
-        const int32_t token = (v0 + v) / groups, g = (v0 + v) % groups, bi = code[v];
-        codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)bi;
-        const float *entry = book + (int64_t)(bi & ~3) * gs + (bi & 3);
+        const int32_t token = (v0 + v) / groups, g = (v0 + v) % groups, at = position[v];
+        codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)(index ? entry_of[at] : at);
+        const float *entry = book + (int64_t)(at & ~3) * gs + (at & 3);
         float *sum = decoded + (int64_t)(v0 + v) * gs;
         for (int32_t i = 0; i < gs; i++) {
           const float e = entry[4 * i];
@@ -520,6 +622,81 @@ __attribute__((export_name("encode_range"))) void encode_range(const int32_t *p,
         }
       }
       v0 += V;
+    }
+  }
+}
+
+// Cluster index of stage books [depth][C][gs] (plain rows) into the arrays of `index` (allocated by the
+// caller for K clusters and C + 3K positions): per stage, k-means (Lloyd) from K entries spread over the
+// book, `iterations` rounds, then each entry filed under its nearest final centroid. A cluster left
+// empty keeps its centroid and holds no entries. scratch: float32 [K * gs] + int32 [K] + int32 [C].
+__attribute__((export_name("encode_index"))) void encode_index(const int32_t *index, const float *books, int32_t depth, int32_t C, int32_t gs, int32_t iterations, float *scratch) {
+  const int32_t K = index[I_CLUSTERS], padded = index[I_PADDED];
+  if (K % 4 != 0 || K > MAX_CLUSTERS || K > C || padded != C + 3 * K || gs > MAX_GROUP || gs % 4 != 0) __builtin_trap();
+  float *sums = scratch;
+  int32_t *counts = (int32_t *)(scratch + K * gs);
+  int32_t *cluster = counts + K;
+  for (int32_t stage = 0; stage < depth; stage++) {
+    const float *rows = books + (int64_t)stage * C * gs;
+    float *centroids = (float *)(uintptr_t)index[I_CENTROIDS] + (int64_t)stage * K * gs;
+    float *centroid_bias = (float *)(uintptr_t)index[I_CENTROID_BIAS] + (int64_t)stage * K;
+    for (int32_t k = 0; k < K; k++) {
+      const float *row = rows + (int64_t)(k * (C / K)) * gs;
+      for (int32_t i = 0; i < gs; i++) sums[k * gs + i] = row[i];
+      counts[k] = 1;
+    }
+    for (int32_t round = 0; round <= iterations; round++) {
+      // centroids = means (an empty cluster keeps its old centroid)
+      for (int32_t k = 0; k < K; k++) {
+        float norm = 0;
+        for (int32_t i = 0; i < gs; i++) {
+          float *at = centroids + (k >> 2) * 4 * gs + 4 * i + (k & 3);
+          if (counts[k] > 0) *at = sums[k * gs + i] / (float)counts[k];
+          norm += *at * *at;
+        }
+        centroid_bias[k] = -norm / 2;
+      }
+      for (int32_t c = 0; c < C; c += 4) {
+        float *r[4];
+        const int32_t V = C - c < 4 ? C - c : 4;
+        for (int32_t v = 0; v < V; v++) r[v] = (float *)(uintptr_t)(rows + (int64_t)(c + v) * gs);
+        if (V == 4) stage_codes(4, r, centroids, centroid_bias, K, gs, cluster + c);
+        else for (int32_t v = 0; v < V; v++) stage_codes(1, r + v, centroids, centroid_bias, K, gs, cluster + c + v);
+      }
+      if (round == iterations) break;
+      for (int32_t i = 0; i < K * gs; i++) sums[i] = 0;
+      for (int32_t k = 0; k < K; k++) counts[k] = 0;
+      for (int32_t c = 0; c < C; c++) {
+        const int32_t k = cluster[c];
+        counts[k]++;
+        for (int32_t i = 0; i < gs; i++) sums[k * gs + i] += rows[(int64_t)c * gs + i];
+      }
+    }
+    // entries filed by cluster, each cluster padded to a multiple of 4 positions
+    int32_t *starts = (int32_t *)(uintptr_t)index[I_STARTS] + (int64_t)stage * (K + 1);
+    float *book = (float *)(uintptr_t)index[I_BOOKS] + (int64_t)stage * padded * gs;
+    float *bias = (float *)(uintptr_t)index[I_BIAS] + (int64_t)stage * padded;
+    int32_t *entry_of = (int32_t *)(uintptr_t)index[I_ENTRY] + (int64_t)stage * padded;
+    for (int32_t k = 0; k < K; k++) counts[k] = 0;
+    for (int32_t c = 0; c < C; c++) counts[cluster[c]]++;
+    starts[0] = 0;
+    for (int32_t k = 0; k < K; k++) starts[k + 1] = starts[k] + (counts[k] + 3) / 4 * 4;
+    for (int32_t at = 0; at < padded; at++) {
+      bias[at] = -3.4e38f;
+      entry_of[at] = 0;
+      for (int32_t i = 0; i < gs; i++) book[(at >> 2) * 4 * gs + 4 * i + (at & 3)] = 0;
+    }
+    for (int32_t k = 0; k < K; k++) counts[k] = starts[k];
+    for (int32_t c = 0; c < C; c++) {
+      const int32_t at = counts[cluster[c]]++;
+      float norm = 0;
+      for (int32_t i = 0; i < gs; i++) {
+        const float v = rows[(int64_t)c * gs + i];
+        book[(at >> 2) * 4 * gs + 4 * i + (at & 3)] = v;
+        norm += v * v;
+      }
+      bias[at] = -norm / 2;
+      entry_of[at] = c;
     }
   }
 }
