@@ -4,11 +4,11 @@
 // the channel order from the same codes. Groups of 32 inside 64-channel heads (strided), as in the
 // speed benchmarks; past 64 tokens so that the 2-thread kernel splits the attention.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RvqCodec, codeBits, createRng, float16BitsToFloat32, float32ToFloat16Bits, packCodes, parseRvqSpec, rvqCodeBytesPerToken } from '../../../quant/index.js';
+import { RvqCodec, codeBits, createRng, float16BitsToFloat32, float32ToFloat16Bits, groupLayout, packCodes, parseRvqSpec, rvqCodeBytesPerToken } from '../../../quant/index.js';
 import { RopeTables, Scratch, attendLayer } from '../../../main/engine/fused/attention.js';
 import type { KernelSegment } from '../../../main/engine/fused/attention.js';
 import { FusedKernel } from '../../../main/engine/fused/kernel.js';
-import { KernelRvqCodec, headCallOrder } from '../../../main/engine/fused/kernel-codec.js';
+import { EXACT_SEARCH, KernelRvqCodec, encodeSearchFromEnv, headCallOrder } from '../../../main/engine/fused/kernel-codec.js';
 import type { ModelConfig } from '../../../main/model/config.js';
 import { ropeInverseFrequencies, ropePair } from '../../../main/model/config.js';
 import { smolLm2Geometry } from '../../support/geometries.js';
@@ -42,6 +42,82 @@ describe('the fused kernel', () => {
     const encoded = new KernelRvqCodec(kernels[threads], spec, books).encode(rows, 3);
     expect(encoded.codes).toEqual(expected.codes);
     expect(encoded.scales).toEqual(expected.scales);
+  });
+
+  describe('the clustered (approximate) search', () => {
+    // Stage 0's 256 entries lie in 16 tight, far-apart clumps (shuffled); stage 1 is plain noise, small.
+    // No scales, so that rows near entries stay near them.
+    const clumped = parseRvqSpec({ ...spec, codebookSize: 256, depth: 2, scale: 'none' });
+    const C = clumped.codebookSize;
+    const gs = clumped.groupSize;
+    const centers = Array.from({ length: 16 }, () => Float32Array.from({ length: gs }, () => 4 * rng.normal()));
+    const order = Array.from({ length: C }, (_, i) => i).sort(() => rng.next() - 0.5);
+    const clumpedBooks = new Float32Array(2 * C * gs);
+    order.forEach((c, i) => {
+      for (let t = 0; t < gs; t++) clumpedBooks[c * gs + t] = centers[i % 16][t] + 0.3 * rng.normal();
+    });
+    for (let i = C * gs; i < 2 * C * gs; i++) clumpedBooks[i] = 0.2 * rng.normal();
+    // token rows whose every group lies near a stage-0 entry
+    const rowsNearEntries = (tokens: number) => {
+      const rows = new Float32Array(tokens * W);
+      const layout = groupLayout(clumped);
+      for (let t = 0; t < tokens; t++) {
+        for (let g = 0; g < groups; g++) {
+          const entry = rng.int(C);
+          for (let i = 0; i < gs; i++) rows[t * W + layout.channelMap[g * gs + i]] = clumpedBooks[entry * gs + i] + 0.1 * rng.normal();
+        }
+      }
+      return rows;
+    };
+    const squaredError = (codec: RvqCodec, rows: Float32Array, encoded: ReturnType<RvqCodec['encode']>) => codec.decode(encoded).reduce((sum, x, i) => sum + (x - rows[i]) ** 2, 0);
+
+    it('probing every cluster gives the exact codes', () => {
+      const rows = Float32Array.from({ length: 7 * W }, () => 3 * rng.normal());
+      const expected = new RvqCodec(spec, books).encode(rows);
+      const every = new KernelRvqCodec(kernels[1], spec, books, { kind: 'clustered', clusters: 16, probes: 16, iterations: 3 }).encode(rows);
+      expect(every.codes).toEqual(expected.codes);
+    });
+
+    it('finds the exact codes of vectors near clumped entries, and its decoded rows are its codes read back', () => {
+      const rows = rowsNearEntries(40);
+      const reference = new RvqCodec(clumped, clumpedBooks);
+      const expected = reference.encode(rows);
+      const codec = new KernelRvqCodec(kernels[1], clumped, clumpedBooks, { kind: 'clustered', clusters: 16, probes: 2, iterations: 6 });
+      const { encoded, decoded } = codec.encodeDecoded(rows);
+      // stage 0: the nearest entry lies in the nearest clump, which the search probes
+      const first = (codes: Uint32Array) => codes.filter((_, i) => Math.floor(i / groups) % 2 === 0);
+      expect(first(encoded.codes)).toEqual(first(expected.codes));
+      // the rows the kernel attends (call order, scales applied) are the sums of the entries it coded
+      const readBack = reference.decode(encoded);
+      for (let t = 0; t < 40; t++) for (let k = 0; k < W; k++) expect(decoded[t * W + k]).toBeCloseTo(readBack[t * W + codec.layout.channelMap[k]], 4);
+      expect(Math.max(...encoded.codes)).toBeLessThan(C);
+    });
+
+    it('loses little against the exact search when the residual has no clumps, and the more probes the less', () => {
+      const rows = rowsNearEntries(60);
+      const reference = new RvqCodec(clumped, clumpedBooks);
+      const exact = squaredError(reference, rows, reference.encode(rows));
+      const [few, many] = [2, 12].map((probes) => squaredError(reference, rows, new KernelRvqCodec(kernels[1], clumped, clumpedBooks, { kind: 'clustered', clusters: 16, probes, iterations: 6 }).encode(rows)));
+      expect(few).toBeGreaterThanOrEqual(exact * 0.999);
+      expect(few).toBeLessThan(exact * 1.25);
+      expect(many).toBeLessThanOrEqual(few);
+    });
+
+    it('gives the same codes on 2 threads as on 1', () => {
+      const rows = Float32Array.from({ length: 9 * W }, () => 3 * rng.normal());
+      const search = { kind: 'clustered', clusters: 16, probes: 3, iterations: 4 } as const;
+      const [one, two] = [1, 2].map((t) => new KernelRvqCodec(kernels[t as 1 | 2], spec, books, search).encode(rows));
+      expect(two.codes).toEqual(one.codes);
+    });
+
+    it('is chosen by RESKV_ENCODE_SEARCH, checked', () => {
+      expect(encodeSearchFromEnv(EXACT_SEARCH, undefined)).toEqual(EXACT_SEARCH);
+      expect(encodeSearchFromEnv(EXACT_SEARCH, 'exact')).toEqual(EXACT_SEARCH);
+      expect(encodeSearchFromEnv(EXACT_SEARCH, 'clustered:32:4')).toMatchObject({ kind: 'clustered', clusters: 32, probes: 4 });
+      expect(() => encodeSearchFromEnv(EXACT_SEARCH, 'fast')).toThrow(/RESKV_ENCODE_SEARCH/);
+      expect(() => encodeSearchFromEnv(EXACT_SEARCH, 'clustered:30:4')).toThrow(/multiple of 4/);
+      expect(() => new KernelRvqCodec(kernels[1], spec, books, { kind: 'clustered', clusters: 128, probes: 4, iterations: 1 })).toThrow(/clusters/);
+    });
   });
 
   // past: 100 coded tokens (depths 1..4 held, 3 read), 3 fp16 window tokens; 3 new float32 tokens
