@@ -1,4 +1,4 @@
-// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm --threads 1,2]
+// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm --threads 1,2 --search clustered]
 // The fused attention kernel alone, A/B: the committed attend.wasm (on 1 and on 2 threads) against the one at GIT-REF (by default
 // the kernel before issue 15's kernel work) or in FILE.wasm, on the same inputs, in interleaved rounds so that a shared
 // CPU's slow spells fall on both. SmolLM2-135M geometry (30 layers, 9 q heads / 3 KV heads x 64), RVQ
@@ -7,6 +7,10 @@
 // 8 and 4, and one query's attention over the coded past at depth 8 and 4 (plus the new token, f32).
 // Prints ms per token (median and range of the rounds) and the speedup per round (median, range), and
 // checks that both builds agree: identical codes, attention outputs within float tolerance.
+// The committed builds also encode with the approximate search (--search, RESKV_ENCODE_SEARCH's
+// syntax; "encode dN <search>" rows, where the baseline runs its exact encode), with the share of
+// codes equal to the exact encode's (random books and rows: no quality figure, see
+// bench:encode-quality) and, per build, exact / approximate encode time per round.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -15,7 +19,8 @@ import type { Rng } from '../../quant/index.js';
 import { RopeTables, Scratch, attendLayer } from '../../main/engine/fused/attention.js';
 import type { KernelSegment } from '../../main/engine/fused/attention.js';
 import { FusedKernel } from '../../main/engine/fused/kernel.js';
-import { KernelRvqCodec, headCallOrder } from '../../main/engine/fused/kernel-codec.js';
+import { EXACT_SEARCH, KernelRvqCodec, encodeSearchFromEnv, headCallOrder } from '../../main/engine/fused/kernel-codec.js';
+import type { EncodeSearch } from '../../main/engine/fused/kernel-codec.js';
 import { percentile } from '../../main/engine/timing.js';
 import { smolLm2Geometry } from '../support/geometries.js';
 import { randomCodebooks, smolLm2RvqSpec } from './engine-speed.js';
@@ -30,12 +35,14 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '3' },
     baseline: { type: 'string', default: BEFORE_KERNEL_WORK },
     threads: { type: 'string', default: '1,2' },
+    search: { type: 'string', default: 'clustered' },
   },
 });
 const pasts = args.past.split(',').map(Number);
 const rounds = Number(args.rounds);
 const steps = Number(args.steps);
 const threadCounts = args.threads.split(',').map((t) => (Number(t) === 2 ? 2 : 1));
+const search = encodeSearchFromEnv(EXACT_SEARCH, args.search);
 const config = { ...smolLm2Geometry, maxPositions: Math.max(...pasts) + 2 };
 const spec = smolLm2RvqSpec;
 const { numLayers: L, numHeads: H, numKvHeads: KVH, headDim: d } = config;
@@ -47,6 +54,10 @@ const kinds = ['key', 'value'] as const;
 class Variant {
   readonly kernel: FusedKernel;
   readonly codecs: { key: KernelRvqCodec; value: KernelRvqCodec }[];
+  /** The same books with the approximate search (builds with encode_index), else null. */
+  readonly searchCodecs: { key: KernelRvqCodec; value: KernelRvqCodec }[] | null;
+  /** ms to build every layer's approximate-search index. */
+  readonly indexMs: number = 0;
   private readonly scratch: Scratch;
   private readonly rope: RopeTables;
   private readonly lanes = new Map<string, { records: number; scales: number; depths: number; stride: number }>();
@@ -58,7 +69,11 @@ class Variant {
     books: ReturnType<typeof randomCodebooks>,
   ) {
     this.kernel = new FusedKernel(bytes, { threads });
-    this.codecs = books.layers.map((layer) => ({ key: new KernelRvqCodec(this.kernel, spec, layer.key), value: new KernelRvqCodec(this.kernel, spec, layer.value) }));
+    const codecs = (chosen: EncodeSearch) => books.layers.map((layer) => ({ key: new KernelRvqCodec(this.kernel, spec, layer.key, chosen), value: new KernelRvqCodec(this.kernel, spec, layer.value, chosen) }));
+    this.codecs = codecs(EXACT_SEARCH);
+    const t0 = performance.now();
+    this.searchCodecs = bytes === undefined && search.kind !== 'exact' ? codecs(search) : null;
+    this.indexMs = performance.now() - t0;
     this.scratch = new Scratch(this.kernel);
     const order = headCallOrder(spec);
     if (!order) throw new Error('the bench spec has no call order');
@@ -78,9 +93,10 @@ class Variant {
   }
 
   /** Every layer's K and V encode of one token row each; returns the codes (for the agreement check). */
-  encodeStep(rows: Float32Array[], depth: number): Uint32Array[] {
+  encodeStep(rows: Float32Array[], depth: number, approximate = false): Uint32Array[] {
+    const codecs = (approximate && this.searchCodecs) || this.codecs;
     const codes: Uint32Array[] = [];
-    for (let i = 0; i < L; i++) for (const [k, kind] of kinds.entries()) codes.push(this.codecs[i][kind].encode(rows[2 * i + k], depth).codes);
+    for (let i = 0; i < L; i++) for (const [k, kind] of kinds.entries()) codes.push(codecs[i][kind].encode(rows[2 * i + k], depth).codes);
     return codes;
   }
 
@@ -155,6 +171,10 @@ async function main(): Promise<void> {
   const fresh = Float32Array.from({ length: W }, () => rng.normal());
   const cases: { name: string; run: (v: Variant) => Uint32Array[] | Float32Array }[] = [];
   for (const depth of depths) cases.push({ name: `encode d${depth}`, run: (v) => v.encodeStep(rows, depth) });
+  if (search.kind !== 'exact') {
+    console.log(`approximate encode: ${args.search} (${search.clusters} clusters, ${search.probes} probes); building every layer's index took ${variants.slice(1).map((v) => `${v.indexMs.toFixed(0)} ms`).join(', ')} (${2 * L} codecs)`);
+    for (const depth of depths) cases.push({ name: `encode d${depth} ${args.search}`, run: (v) => v.encodeStep(rows, depth, true) });
+  }
   for (const past of pasts) {
     for (const depth of depths) {
       const { records, scales } = randomPast(past, depth, rng);
@@ -195,6 +215,13 @@ async function main(): Promise<void> {
     const speedups = others.map((b) => range(a.map((t, r) => t / b[r]), 2) + 'x');
     console.log(`${c.name.padEnd(16)} ${times[k].map((t) => range(t, 2).padEnd(26)).join(' ')} ${speedups.map((x) => x.padEnd(30)).join(' ')}`);
   });
+  if (search.kind !== 'exact') {
+    for (const depth of depths) {
+      const [exact, approximate] = [`encode d${depth}`, `encode d${depth} ${args.search}`].map((name) => times[cases.findIndex((c) => c.name === name)]);
+      const ratios = variants.slice(1).map((v, i) => `${v.name} ${range(exact[i + 1].map((t, r) => t / approximate[i + 1][r]), 2)}x`);
+      console.log(`exact / ${args.search} encode time at d${depth}, per round: ${ratios.join('; ')}`);
+    }
+  }
   for (const v of variants) v.kernel.close();
 }
 
