@@ -1,4 +1,4 @@
-// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm --threads 1,2 --search clustered]
+// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm --threads 1,2 --search screened,clustered]
 // The fused attention kernel alone, A/B: the committed attend.wasm (on 1 and on 2 threads) against the one at GIT-REF (by default
 // the kernel before issue 15's kernel work) or in FILE.wasm, on the same inputs, in interleaved rounds so that a shared
 // CPU's slow spells fall on both. SmolLM2-135M geometry (30 layers, 9 q heads / 3 KV heads x 64), RVQ
@@ -7,10 +7,10 @@
 // 8 and 4, and one query's attention over the coded past at depth 8 and 4 (plus the new token, f32).
 // Prints ms per token (median and range of the rounds) and the speedup per round (median, range), and
 // checks that both builds agree: identical codes, attention outputs within float tolerance.
-// The committed builds also encode with the approximate search (--search, RESKV_ENCODE_SEARCH's
-// syntax; "encode dN <search>" rows, where the baseline runs its exact encode), with the share of
-// codes equal to the exact encode's (random books and rows: no quality figure, see
-// bench:encode-quality) and, per build, exact / approximate encode time per round.
+// The committed builds also encode with the other searches (--search, RESKV_ENCODE_SEARCH's syntax;
+// "encode dN <search>" rows, where the baseline runs its exact encode), with the share of codes equal
+// to the exact encode's (screened: all; clustered: random books and rows, no quality figure, see
+// bench:encode-quality) and, per build, exact / that search's encode time per round.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -35,14 +35,14 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '3' },
     baseline: { type: 'string', default: BEFORE_KERNEL_WORK },
     threads: { type: 'string', default: '1,2' },
-    search: { type: 'string', default: 'clustered' },
+    search: { type: 'string', default: 'screened,clustered' },
   },
 });
 const pasts = args.past.split(',').map(Number);
 const rounds = Number(args.rounds);
 const steps = Number(args.steps);
 const threadCounts = args.threads.split(',').map((t) => (Number(t) === 2 ? 2 : 1));
-const search = encodeSearchFromEnv(EXACT_SEARCH, args.search);
+const searches = args.search.split(',').filter((name) => encodeSearchFromEnv(EXACT_SEARCH, name).kind !== 'exact');
 const config = { ...smolLm2Geometry, maxPositions: Math.max(...pasts) + 2 };
 const spec = smolLm2RvqSpec;
 const { numLayers: L, numHeads: H, numKvHeads: KVH, headDim: d } = config;
@@ -54,10 +54,8 @@ const kinds = ['key', 'value'] as const;
 class Variant {
   readonly kernel: FusedKernel;
   readonly codecs: { key: KernelRvqCodec; value: KernelRvqCodec }[];
-  /** The same books with the approximate search (builds with encode_index), else null. */
-  readonly searchCodecs: { key: KernelRvqCodec; value: KernelRvqCodec }[] | null;
-  /** ms to build every layer's approximate-search index. */
-  readonly indexMs: number = 0;
+  /** The same books with each other search (the committed builds only), and ms to set each up for every layer. */
+  readonly searchCodecs = new Map<string, { codecs: { key: KernelRvqCodec; value: KernelRvqCodec }[]; ms: number }>();
   private readonly scratch: Scratch;
   private readonly rope: RopeTables;
   private readonly lanes = new Map<string, { records: number; scales: number; depths: number; stride: number }>();
@@ -71,9 +69,10 @@ class Variant {
     this.kernel = new FusedKernel(bytes, { threads });
     const codecs = (chosen: EncodeSearch) => books.layers.map((layer) => ({ key: new KernelRvqCodec(this.kernel, spec, layer.key, chosen), value: new KernelRvqCodec(this.kernel, spec, layer.value, chosen) }));
     this.codecs = codecs(EXACT_SEARCH);
-    const t0 = performance.now();
-    this.searchCodecs = bytes === undefined && search.kind !== 'exact' ? codecs(search) : null;
-    this.indexMs = performance.now() - t0;
+    for (const name of bytes === undefined ? searches : []) {
+      const t0 = performance.now();
+      this.searchCodecs.set(name, { codecs: codecs(encodeSearchFromEnv(EXACT_SEARCH, name)), ms: performance.now() - t0 });
+    }
     this.scratch = new Scratch(this.kernel);
     const order = headCallOrder(spec);
     if (!order) throw new Error('the bench spec has no call order');
@@ -93,8 +92,8 @@ class Variant {
   }
 
   /** Every layer's K and V encode of one token row each; returns the codes (for the agreement check). */
-  encodeStep(rows: Float32Array[], depth: number, approximate = false): Uint32Array[] {
-    const codecs = (approximate && this.searchCodecs) || this.codecs;
+  encodeStep(rows: Float32Array[], depth: number, search?: string): Uint32Array[] {
+    const codecs = (search && this.searchCodecs.get(search)?.codecs) || this.codecs;
     const codes: Uint32Array[] = [];
     for (let i = 0; i < L; i++) for (const [k, kind] of kinds.entries()) codes.push(codecs[i][kind].encode(rows[2 * i + k], depth).codes);
     return codes;
@@ -171,9 +170,9 @@ async function main(): Promise<void> {
   const fresh = Float32Array.from({ length: W }, () => rng.normal());
   const cases: { name: string; run: (v: Variant) => Uint32Array[] | Float32Array }[] = [];
   for (const depth of depths) cases.push({ name: `encode d${depth}`, run: (v) => v.encodeStep(rows, depth) });
-  if (search.kind !== 'exact') {
-    console.log(`approximate encode: ${args.search} (${search.clusters} clusters, ${search.probes} probes); building every layer's index took ${variants.slice(1).map((v) => `${v.indexMs.toFixed(0)} ms`).join(', ')} (${2 * L} codecs)`);
-    for (const depth of depths) cases.push({ name: `encode d${depth} ${args.search}`, run: (v) => v.encodeStep(rows, depth, true) });
+  for (const name of searches) {
+    console.log(`encode search ${name}: setting up every layer's ${2 * L} codecs took ${variants.slice(1).map((v) => `${v.searchCodecs.get(name)!.ms.toFixed(0)} ms`).join(', ')} (exact: the codecs alone)`);
+    for (const depth of depths) cases.push({ name: `encode d${depth} ${name}`, run: (v) => v.encodeStep(rows, depth, name) });
   }
   for (const past of pasts) {
     for (const depth of depths) {
@@ -215,11 +214,11 @@ async function main(): Promise<void> {
     const speedups = others.map((b) => range(a.map((t, r) => t / b[r]), 2) + 'x');
     console.log(`${c.name.padEnd(16)} ${times[k].map((t) => range(t, 2).padEnd(26)).join(' ')} ${speedups.map((x) => x.padEnd(30)).join(' ')}`);
   });
-  if (search.kind !== 'exact') {
+  for (const name of searches) {
     for (const depth of depths) {
-      const [exact, approximate] = [`encode d${depth}`, `encode d${depth} ${args.search}`].map((name) => times[cases.findIndex((c) => c.name === name)]);
-      const ratios = variants.slice(1).map((v, i) => `${v.name} ${range(exact[i + 1].map((t, r) => t / approximate[i + 1][r]), 2)}x`);
-      console.log(`exact / ${args.search} encode time at d${depth}, per round: ${ratios.join('; ')}`);
+      const [exact, other] = [`encode d${depth}`, `encode d${depth} ${name}`].map((c) => times[cases.findIndex((x) => x.name === c)]);
+      const ratios = variants.slice(1).map((v, i) => `${v.name} ${range(exact[i + 1].map((t, r) => t / other[i + 1][r]), 2)}x`);
+      console.log(`exact / ${name} encode time at d${depth}, per round: ${ratios.join('; ')}`);
     }
   }
   for (const v of variants) v.kernel.close();

@@ -9,26 +9,34 @@ import { codeBits, float16BitsToFloat32, groupLayout, rowsToGroups } from '../..
 import type { GroupLayout, RvqEncoded, RvqSpec } from '../../../quant/index.js';
 import type { FusedKernel } from './kernel.js';
 
-const ENCODE_FIELDS = 11;
+const ENCODE_FIELDS = 12;
 const INDEX_FIELDS = 9;
+const SCREEN_FIELDS = 4;
+/** attend.c's MAX_SCREENED: the screen's score buffer holds this many entries. */
+const MAX_SCREENED = 4096;
 
 /**
- * The encoder's nearest-entry search: `exact` scores every entry of a stage's book; `clustered` splits
- * each book into `clusters` k-means clusters (`iterations` Lloyd rounds when the codebooks are loaded)
- * and scores only the entries of the `probes` clusters whose centroids are nearest the residual.
+ * The encoder's nearest-entry search: `exact` scores every entry of a stage's book in float32;
+ * `screened` scores every entry from an int8 copy with an error bound and rescores exactly only the
+ * entries that may be the best (the same codes as `exact`, from a quarter of the bytes); `clustered`
+ * (approximate) splits each book into `clusters` k-means clusters (`iterations` Lloyd rounds when the
+ * codebooks are loaded) and scores only the entries of the `probes` clusters whose centroids are
+ * nearest the residual.
  */
-export type EncodeSearch = { kind: 'exact' } | { kind: 'clustered'; clusters: number; probes: number; iterations: number };
+export type EncodeSearch = { kind: 'exact' } | { kind: 'screened' } | { kind: 'clustered'; clusters: number; probes: number; iterations: number };
 
 export const EXACT_SEARCH: EncodeSearch = { kind: 'exact' };
+export const SCREENED_SEARCH: EncodeSearch = { kind: 'screened' };
 export const CLUSTERED_SEARCH: Extract<EncodeSearch, { kind: 'clustered' }> = { kind: 'clustered', clusters: 64, probes: 8, iterations: 6 };
 
 /**
- * The search chosen by RESKV_ENCODE_SEARCH: `exact`, `clustered` (the default settings) or
+ * The search chosen by RESKV_ENCODE_SEARCH: `exact`, `screened`, `clustered` (the default settings) or
  * `clustered:CLUSTERS:PROBES`; unset: `fallback`.
  */
 export function encodeSearchFromEnv(fallback: EncodeSearch, value = process.env.RESKV_ENCODE_SEARCH): EncodeSearch {
   if (value === undefined || value === '') return fallback;
   if (value === 'exact') return EXACT_SEARCH;
+  if (value === 'screened') return SCREENED_SEARCH;
   if (value === 'clustered') return CLUSTERED_SEARCH;
   const match = /^clustered:(\d+):(\d+)$/.exec(value);
   if (match) {
@@ -36,12 +44,16 @@ export function encodeSearchFromEnv(fallback: EncodeSearch, value = process.env.
     checkSearch(search, Infinity);
     return search;
   }
-  throw new Error(`RESKV_ENCODE_SEARCH must be exact, clustered or clustered:CLUSTERS:PROBES, got ${JSON.stringify(value)}`);
+  throw new Error(`RESKV_ENCODE_SEARCH must be exact, screened, clustered or clustered:CLUSTERS:PROBES, got ${JSON.stringify(value)}`);
 }
 
 /** Bounds of attend.c (MAX_CLUSTERS, MAX_PROBES): clusters a multiple of 4 up to 512 and the codebook size, probes 1..min(64, clusters). */
 function checkSearch(search: EncodeSearch, codebookSize: number): void {
   if (search.kind === 'exact') return;
+  if (search.kind === 'screened') {
+    if (codebookSize > MAX_SCREENED) throw new Error(`encode search: the screened search takes codebooks of up to ${MAX_SCREENED} entries, got ${codebookSize}`);
+    return;
+  }
   const { clusters, probes } = search;
   if (!Number.isInteger(clusters) || clusters % 4 !== 0 || clusters < 4 || clusters > Math.min(512, codebookSize)) throw new Error(`encode search: clusters must be a multiple of 4 in 4..${Math.min(512, codebookSize)}, got ${clusters}`);
   if (!Number.isInteger(probes) || probes < 1 || probes > Math.min(64, clusters)) throw new Error(`encode search: probes must be in 1..${Math.min(64, clusters)}, got ${probes}`);
@@ -67,11 +79,14 @@ export class KernelRvqCodec {
   readonly layout: GroupLayout;
   readonly booksAt: number;
   readonly bits: number;
-  /** Exact search: books interleaved by 4 and -|c|^2/2; clustered: 0 (the index holds its own). */
+  /** Exact search: books interleaved by 4; else 0. */
   private readonly encodeBooksAt: number = 0;
+  /** Exact and screened search: -|c|^2/2 per entry; else 0. */
   private readonly biasAt: number = 0;
-  /** Clustered search: the index's field block (attend.c I_ fields); exact: 0. */
+  /** Clustered search: the index's field block (attend.c I_ fields); else 0. */
   private readonly indexAt: number = 0;
+  /** Screened search: the screen's field block (attend.c X_ fields); else 0. */
+  private readonly screenAt: number = 0;
 
   constructor(
     private readonly kernel: FusedKernel,
@@ -89,21 +104,60 @@ export class KernelRvqCodec {
       this.indexAt = this.buildIndex(search);
       return;
     }
-    this.encodeBooksAt = kernel.alloc(4 * codebooks.length);
     this.biasAt = kernel.alloc(4 * D * C);
-    const interleaved = kernel.f32(this.encodeBooksAt, codebooks.length);
     const bias = kernel.f32(this.biasAt, D * C);
+    for (let e = 0; e < D * C; e++) {
+      let norm = 0;
+      for (let t = 0; t < gs; t++) norm += codebooks[e * gs + t] ** 2;
+      bias[e] = -norm / 2;
+    }
+    if (search.kind === 'screened') {
+      this.screenAt = this.buildScreen(codebooks);
+      return;
+    }
+    this.encodeBooksAt = kernel.alloc(4 * codebooks.length);
+    const interleaved = kernel.f32(this.encodeBooksAt, codebooks.length);
     for (let s = 0; s < D; s++) {
       for (let c = 0; c < C; c++) {
-        let norm = 0;
-        for (let t = 0; t < gs; t++) {
-          const v = codebooks[(s * C + c) * gs + t];
-          norm += v * v;
-          interleaved[s * C * gs + (c >> 2) * 4 * gs + 4 * t + (c & 3)] = v;
-        }
-        bias[s * C + c] = -norm / 2;
+        for (let t = 0; t < gs; t++) interleaved[s * C * gs + (c >> 2) * 4 * gs + 4 * t + (c & 3)] = codebooks[(s * C + c) * gs + t];
       }
     }
+  }
+
+  /**
+   * The int8 screen: each entry as int8 codes times a float32 scale (max |channel| / 126.5, so that
+   * rounding never clips: every channel within scale/2), in the kernel's pair layout, and |c|_1.
+   */
+  private buildScreen(codebooks: Float32Array): number {
+    const { kernel } = this;
+    const { depth: D, codebookSize: C, groupSize: gs } = this.spec;
+    const screenAt = kernel.alloc(4 * SCREEN_FIELDS);
+    const [codesAt, scaleAt, l1At] = [D * C * gs, 4 * D * C, 4 * D * C].map((bytes) => kernel.alloc(bytes));
+    kernel.i32(screenAt, SCREEN_FIELDS).set([codesAt, scaleAt, l1At, this.booksAt]);
+    const codes = new Int8Array(kernel.memory.buffer, codesAt, D * C * gs);
+    const scale = kernel.f32(scaleAt, D * C);
+    const l1 = kernel.f32(l1At, D * C);
+    for (let e = 0; e < D * C; e++) {
+      const row = codebooks.subarray(e * gs, (e + 1) * gs);
+      let most = 0;
+      let sum = 0;
+      for (const v of row) {
+        most = Math.max(most, Math.abs(v));
+        sum += Math.abs(v);
+      }
+      const unit = Math.fround(most > 0 ? most / 126.5 : 1);
+      scale[e] = unit;
+      l1[e] = sum;
+      // entry e = stage s, index c: block c/4 of the stage, channels (2k, 2k+1) of lane c%4 at 8k + 2(c%4)
+      const s = Math.floor(e / C);
+      const c = e % C;
+      const block = (s * C + (c & ~3)) * gs;
+      for (let k = 0; k < gs / 2; k++) {
+        codes[block + 8 * k + 2 * (c & 3)] = Math.round(row[2 * k] / unit);
+        codes[block + 8 * k + 2 * (c & 3) + 1] = Math.round(row[2 * k + 1] / unit);
+      }
+    }
+    return screenAt;
   }
 
   /** The cluster index of every stage book (k-means in the kernel); returns its field block. */
@@ -141,7 +195,7 @@ export class KernelRvqCodec {
     try {
       kernel.f32(vectorsAt, rows.length).set(vectors);
       const { codebookSize: C, groupSize: gs } = this.spec;
-      kernel.i32(paramsAt, ENCODE_FIELDS).set([vectorsAt, tokens * groups, groups, this.encodeBooksAt, this.biasAt, C, gs, depth, codesAt, decodedAt, this.indexAt]);
+      kernel.i32(paramsAt, ENCODE_FIELDS).set([vectorsAt, tokens * groups, groups, this.encodeBooksAt, this.biasAt, C, gs, depth, codesAt, decodedAt, this.indexAt, this.screenAt]);
       kernel.encode(paramsAt);
       const codes = kernel.u32(codesAt, tokens * depth * groups).slice();
       const decoded = kernel.f32(decodedAt, rows.length).slice();

@@ -8,7 +8,7 @@ import { RvqCodec, codeBits, createRng, float16BitsToFloat32, float32ToFloat16Bi
 import { RopeTables, Scratch, attendLayer } from '../../../main/engine/fused/attention.js';
 import type { KernelSegment } from '../../../main/engine/fused/attention.js';
 import { FusedKernel } from '../../../main/engine/fused/kernel.js';
-import { EXACT_SEARCH, KernelRvqCodec, encodeSearchFromEnv, headCallOrder } from '../../../main/engine/fused/kernel-codec.js';
+import { EXACT_SEARCH, KernelRvqCodec, SCREENED_SEARCH, encodeSearchFromEnv, headCallOrder } from '../../../main/engine/fused/kernel-codec.js';
 import type { ModelConfig } from '../../../main/model/config.js';
 import { ropeInverseFrequencies, ropePair } from '../../../main/model/config.js';
 import { smolLm2Geometry } from '../../support/geometries.js';
@@ -36,12 +36,28 @@ afterAll(() => {
 });
 
 describe('the fused kernel', () => {
-  it.each([1, 2] as const)("encodes greedily as quant's codec does (%i threads)", (threads) => {
+  it.each([
+    [1, EXACT_SEARCH],
+    [2, EXACT_SEARCH],
+    [1, SCREENED_SEARCH],
+    [2, SCREENED_SEARCH],
+  ] as const)("encodes greedily as quant's codec does (%i threads, %o)", (threads, search) => {
     const rows = Float32Array.from({ length: 5 * W }, () => 3 * rng.normal());
     const expected = new RvqCodec(spec, books).encode(rows, 3);
-    const encoded = new KernelRvqCodec(kernels[threads], spec, books).encode(rows, 3);
+    const encoded = new KernelRvqCodec(kernels[threads], spec, books, search).encode(rows, 3);
     expect(encoded.codes).toEqual(expected.codes);
     expect(encoded.scales).toEqual(expected.scales);
+  });
+
+  it('screens with the exact codes where entries nearly tie, with 2048 entries, and an all-zero group', () => {
+    // near-duplicate entries (a 1e-4 nudge) make the int8 scores tie often; a zero row leaves residuals of 0
+    const big = parseRvqSpec({ ...spec, codebookSize: 2048, depth: 3 });
+    const base = Float32Array.from({ length: 3 * 2048 * big.groupSize }, () => rng.normal());
+    for (let e = 1; e < 3 * 2048; e += 2) for (let t = 0; t < big.groupSize; t++) base[e * big.groupSize + t] = base[(e - 1) * big.groupSize + t] + 1e-4 * rng.normal();
+    const rows = Float32Array.from({ length: 6 * W }, () => 2 * rng.normal());
+    rows.fill(0, 0, W);
+    const expected = new RvqCodec(big, base).encode(rows);
+    for (const threads of [1, 2] as const) expect(new KernelRvqCodec(kernels[threads], big, base, SCREENED_SEARCH).encode(rows).codes).toEqual(expected.codes);
   });
 
   describe('the clustered (approximate) search', () => {
@@ -113,6 +129,7 @@ describe('the fused kernel', () => {
     it('is chosen by RESKV_ENCODE_SEARCH, checked', () => {
       expect(encodeSearchFromEnv(EXACT_SEARCH, undefined)).toEqual(EXACT_SEARCH);
       expect(encodeSearchFromEnv(EXACT_SEARCH, 'exact')).toEqual(EXACT_SEARCH);
+      expect(encodeSearchFromEnv(EXACT_SEARCH, 'screened')).toEqual(SCREENED_SEARCH);
       expect(encodeSearchFromEnv(EXACT_SEARCH, 'clustered:32:4')).toMatchObject({ kind: 'clustered', clusters: 32, probes: 4 });
       expect(() => encodeSearchFromEnv(EXACT_SEARCH, 'fast')).toThrow(/RESKV_ENCODE_SEARCH/);
       expect(() => encodeSearchFromEnv(EXACT_SEARCH, 'clustered:30:4')).toThrow(/multiple of 4/);

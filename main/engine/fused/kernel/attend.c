@@ -440,7 +440,19 @@ enum {
   E_C, E_GROUP_SIZE, E_DEPTH,
   E_CODES,      // uint32 out [tokens][depth][groups]
   E_DECODED,    // float32 out [count, groupSize]: the chosen entries summed
-  E_INDEX,      // 0: exact search over E_BOOKS; else a cluster index (I_ fields, encode_index) searched instead
+  E_INDEX,      // 0, else a cluster index (I_ fields, encode_index) searched instead of E_BOOKS: approximate
+  E_SCREEN,     // 0, else an int8 screen (X_ fields) searched instead of E_BOOKS: the exact codes, faster
+};
+
+// int8 screen of a codec's stage books: every entry scored from an int8 copy against the residual
+// rounded to int16 (i32x4.dot_i16x8_s), with a bound on that score's error; only the entries whose
+// bound reaches the best lower bound are scored exactly, in stage_codes' order, so the codes are the
+// exact search's. int32 fields:
+enum {
+  X_CODES,      // int8 [depth][C/4][groupSize/2][4][2]: entry c's channels (2k, 2k+1) at block c/4, pair k, lane c%4
+  X_SCALE,      // float32 [depth][C]: entry c ~ codes * scale, each channel within scale/2
+  X_L1,         // float32 [depth][C]: |c|_1
+  X_PLAIN,      // float32 [depth][C][groupSize]: the books as rows (exact scores, residual updates)
 };
 
 // Cluster index of a codec's stage books (approximate search): each stage's C entries split by k-means
@@ -461,6 +473,7 @@ enum {
 #define MAX_PROBES 64
 #define MAX_CLUSTERS 512
 #define MAX_GROUP 64
+#define MAX_SCREENED 4096 // codebook size the screen's per-call score buffer (on the stack) holds
 
 // Stage codes of V residuals r[0..V) (V constant after inlining): one pass over the stage's codebook
 // scores each block of 4 entries against all V, so the book is read once per V vectors and the 2V
@@ -579,10 +592,85 @@ static inline __attribute__((always_inline)) void probe_positions(const int32_t 
   }
 }
 
-// Positions (in `book`, laid out [n/4][gs][4]) of the stage entries for V residuals: the exact search,
-// where position = code, or the cluster index's.
-static inline __attribute__((always_inline)) void stage_positions(const int32_t V, float *const *r, const int32_t *index, const float *book, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
+// Positions (= codes) of V residuals by the int8 screen (X_ fields). The integer score of entry c,
+// dot(q_c, p) * scale_c * s_r + bias_c, is within
+//   t_c = (s_r/2) |c|_1 + (scale_c/2) |r~|_1 + 1e-5 (|bias_c| + 127 scale_c |r~|_1)
+// of the float32 exact score (|r - r~| <= s_r/2 and |c - c~| <= scale_c/2 per channel; the last term
+// covers float rounding of both), so the exact best has hi_c = score + t_c >= max over c of
+// score - t_c, and only those entries are scored exactly.
+static inline __attribute__((always_inline)) void screen_positions(const int32_t V, float *const *r, const int32_t *screen, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
+  const int8_t *codes = (const int8_t *)(uintptr_t)screen[X_CODES] + (int64_t)stage * C * gs;
+  const float *scale = (const float *)(uintptr_t)screen[X_SCALE] + (int64_t)stage * C;
+  const float *l1 = (const float *)(uintptr_t)screen[X_L1] + (int64_t)stage * C;
+  const float *plain = (const float *)(uintptr_t)screen[X_PLAIN] + (int64_t)stage * C * gs;
+  v128_t pairs[4][MAX_GROUP / 2];
+  f4 unit[4], half_unit[4], reach[4], lo_max[4];
+  float hi[4][MAX_SCREENED];
+  for (int32_t v = 0; v < V; v++) {
+    float most = 0;
+    for (int32_t i = 0; i < gs; i++) most = r[v][i] > most ? r[v][i] : -r[v][i] > most ? -r[v][i] : most;
+    const float s_r = most > 0 ? most / 32000.0f : 1.0f;
+    float total = 0;
+    for (int32_t k = 0; k < gs / 2; k++) {
+      const float a = __builtin_nearbyintf(r[v][2 * k] / s_r), b = __builtin_nearbyintf(r[v][2 * k + 1] / s_r);
+      total += (a < 0 ? -a : a) + (b < 0 ? -b : b);
+      pairs[v][k] = wasm_i32x4_splat((int32_t)(((uint32_t)(int32_t)a & 0xffff) | ((uint32_t)(int32_t)b << 16)));
+    }
+    const float l1_r = total * s_r;
+    unit[v] = wasm_f32x4_splat(s_r);
+    half_unit[v] = wasm_f32x4_splat(s_r / 2);
+    reach[v] = wasm_f32x4_splat(l1_r * (0.5f + 127e-5f));
+    lo_max[v] = wasm_f32x4_splat(-3.4e38f);
+  }
+  for (int32_t c = 0; c < C; c += 4) {
+    const int8_t *block = codes + (int64_t)c * gs;
+    v128_t acc[4];
+    for (int32_t v = 0; v < V; v++) acc[v] = wasm_i32x4_splat(0);
+    for (int32_t k = 0; k < gs / 2; k++) {
+      const v128_t e = wasm_i16x8_load8x8(block + 8 * k);
+      for (int32_t v = 0; v < V; v++) acc[v] = wasm_i32x4_add(acc[v], wasm_i32x4_dot_i16x8(e, pairs[v][k]));
+    }
+    const f4 sc = wasm_v128_load(scale + c), norm = wasm_v128_load(l1 + c), b = wasm_v128_load(bias + c);
+    const f4 slack = wasm_f32x4_mul(wasm_f32x4_abs(b), wasm_f32x4_splat(1e-5f));
+    for (int32_t v = 0; v < V; v++) {
+      const f4 score = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[v]), wasm_f32x4_mul(sc, unit[v])), b);
+      const f4 t = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(half_unit[v], norm), wasm_f32x4_mul(sc, reach[v])), slack);
+      wasm_v128_store(hi[v] + c, wasm_f32x4_add(score, t));
+      lo_max[v] = wasm_f32x4_max(lo_max[v], wasm_f32x4_sub(score, t));
+    }
+  }
+  for (int32_t v = 0; v < V; v++) {
+    const float m01 = wasm_f32x4_extract_lane(lo_max[v], 0) > wasm_f32x4_extract_lane(lo_max[v], 1) ? wasm_f32x4_extract_lane(lo_max[v], 0) : wasm_f32x4_extract_lane(lo_max[v], 1);
+    const float m23 = wasm_f32x4_extract_lane(lo_max[v], 2) > wasm_f32x4_extract_lane(lo_max[v], 3) ? wasm_f32x4_extract_lane(lo_max[v], 2) : wasm_f32x4_extract_lane(lo_max[v], 3);
+    const f4 floor = wasm_f32x4_splat(m01 > m23 ? m01 : m23);
+    float best = -3.4e38f;
+    int32_t best_at = 0;
+    for (int32_t c = 0; c < C; c += 4) {
+      const int32_t reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(hi[v] + c), floor));
+      if (!reached) continue;
+      for (int32_t l = 0; l < 4; l++) {
+        if (!(reached & (1 << l))) continue;
+        // stage_codes' sum: (bias + even channels) + odd channels
+        const float *e = plain + (int64_t)(c + l) * gs;
+        float a0 = bias[c + l], a1 = 0;
+        for (int32_t i = 0; i < gs; i += 2) {
+          a0 = a0 + e[i] * r[v][i];
+          a1 = a1 + e[i + 1] * r[v][i + 1];
+        }
+        const float score = a0 + a1;
+        if (score > best) { best = score; best_at = c + l; }
+      }
+    }
+    position[v] = best_at;
+  }
+}
+
+// Positions of the stage entries for V residuals: the exact search or the int8 screen, where position
+// = code, or the cluster index's.
+static inline __attribute__((always_inline)) void stage_positions(const int32_t V, float *const *r, const int32_t *p, const float *book, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
+  const int32_t *index = (const int32_t *)(uintptr_t)p[E_INDEX], *screen = (const int32_t *)(uintptr_t)p[E_SCREEN];
   if (index) probe_positions(V, r, index, stage, gs, position);
+  else if (screen) screen_positions(V, r, screen, bias, stage, C, gs, position);
   else stage_codes(V, r, book, bias, C, gs, position);
 }
 
@@ -590,15 +678,17 @@ static inline __attribute__((always_inline)) void stage_positions(const int32_t 
 __attribute__((export_name("encode_range"))) void encode_range(const int32_t *p, int32_t lo, int32_t hi) {
   float *vectors = (float *)(uintptr_t)p[E_VECTORS];
   const int32_t groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
-  const int32_t *index = (const int32_t *)(uintptr_t)p[E_INDEX];
+  const int32_t *index = (const int32_t *)(uintptr_t)p[E_INDEX], *screen = (const int32_t *)(uintptr_t)p[E_SCREEN];
   if (index && (gs > MAX_GROUP || index[I_CLUSTERS] > MAX_CLUSTERS || index[I_PROBES] > MAX_PROBES || index[I_PROBES] < 1)) __builtin_trap();
+  if (screen && (gs > MAX_GROUP || C > MAX_SCREENED || gs % 2 != 0)) __builtin_trap();
   uint32_t *codes = (uint32_t *)(uintptr_t)p[E_CODES];
   float *decoded = (float *)(uintptr_t)p[E_DECODED];
   for (int32_t i = lo * gs; i < hi * gs; i++) decoded[i] = 0;
   for (int32_t stage = 0; stage < depth; stage++) {
-    // the book the positions index: the codec's (exact) or the index's in cluster order
+    // where a position's entry lies: the index's book in cluster order or the codec's, interleaved by 4
+    // ([n/4][gs][4]), or the screen's plain rows
     const int32_t n = index ? index[I_PADDED] : C;
-    const float *book = (const float *)(uintptr_t)(index ? index[I_BOOKS] : p[E_BOOKS]) + (int64_t)stage * n * gs;
+    const float *book = (const float *)(uintptr_t)(index ? index[I_BOOKS] : screen ? screen[X_PLAIN] : p[E_BOOKS]) + (int64_t)stage * n * gs;
     const float *b = (const float *)(uintptr_t)p[E_BIAS] + (int64_t)stage * C;
     const int32_t *entry_of = index ? (const int32_t *)(uintptr_t)index[I_ENTRY] + (int64_t)stage * n : 0;
     for (int32_t v0 = lo; v0 < hi;) {
@@ -606,17 +696,18 @@ __attribute__((export_name("encode_range"))) void encode_range(const int32_t *p,
       float *r[4];
       int32_t position[4];
       for (int32_t v = 0; v < V; v++) r[v] = vectors + (int64_t)(v0 + v) * gs;
-      if (V == 4) stage_positions(4, r, index, book, b, stage, C, gs, position);
-      else if (V == 3) stage_positions(3, r, index, book, b, stage, C, gs, position);
-      else if (V == 2) stage_positions(2, r, index, book, b, stage, C, gs, position);
-      else stage_positions(1, r, index, book, b, stage, C, gs, position);
+      if (V == 4) stage_positions(4, r, p, book, b, stage, C, gs, position);
+      else if (V == 3) stage_positions(3, r, p, book, b, stage, C, gs, position);
+      else if (V == 2) stage_positions(2, r, p, book, b, stage, C, gs, position);
+      else stage_positions(1, r, p, book, b, stage, C, gs, position);
       for (int32_t v = 0; v < V; v++) {
         const int32_t token = (v0 + v) / groups, g = (v0 + v) % groups, at = position[v];
         codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)(index ? entry_of[at] : at);
-        const float *entry = book + (int64_t)(at & ~3) * gs + (at & 3);
+        const float *entry = screen ? book + (int64_t)at * gs : book + (int64_t)(at & ~3) * gs + (at & 3);
+        const int32_t step = screen ? 1 : 4;
         float *sum = decoded + (int64_t)(v0 + v) * gs;
         for (int32_t i = 0; i < gs; i++) {
-          const float e = entry[4 * i];
+          const float e = entry[step * i];
           r[v][i] -= e;
           sum[i] += e;
         }
