@@ -31,7 +31,7 @@ export const CLUSTERED_SEARCH: Extract<EncodeSearch, { kind: 'clustered' }> = { 
 
 /**
  * The search chosen by RESKV_ENCODE_SEARCH: `exact`, `screened`, `clustered` (the default settings) or
- * `clustered:CLUSTERS:PROBES`; unset: `fallback`.
+ * `clustered:CLUSTERS:PROBES`; unset: `fallback` (a codec's: defaultSearch).
  */
 export function encodeSearchFromEnv(fallback: EncodeSearch, value = process.env.RESKV_ENCODE_SEARCH): EncodeSearch {
   if (value === undefined || value === '') return fallback;
@@ -41,22 +41,31 @@ export function encodeSearchFromEnv(fallback: EncodeSearch, value = process.env.
   const match = /^clustered:(\d+):(\d+)$/.exec(value);
   if (match) {
     const search: EncodeSearch = { ...CLUSTERED_SEARCH, clusters: Number(match[1]), probes: Number(match[2]) };
-    checkSearch(search, Infinity);
+    checkSearch(search, Infinity, 4);
     return search;
   }
   throw new Error(`RESKV_ENCODE_SEARCH must be exact, screened, clustered or clustered:CLUSTERS:PROBES, got ${JSON.stringify(value)}`);
 }
 
-/** Bounds of attend.c (MAX_CLUSTERS, MAX_PROBES): clusters a multiple of 4 up to 512 and the codebook size, probes 1..min(64, clusters). */
-function checkSearch(search: EncodeSearch, codebookSize: number): void {
-  if (search.kind === 'exact') return;
-  if (search.kind === 'screened') {
-    if (codebookSize > MAX_SCREENED) throw new Error(`encode search: the screened search takes codebooks of up to ${MAX_SCREENED} entries, got ${codebookSize}`);
-    return;
-  }
+/** Why attend.c cannot run `search` on these books (MAX_SCREENED, MAX_CLUSTERS, MAX_PROBES, MAX_GROUP), or null. */
+function searchGap(search: EncodeSearch, codebookSize: number, groupSize: number): string | null {
+  if (search.kind === 'exact') return null;
+  if (groupSize > 64 || groupSize % 4 !== 0) return `the ${search.kind} search takes groups of up to 64 channels, a multiple of 4, got ${groupSize}`;
+  if (search.kind === 'screened') return codebookSize > MAX_SCREENED ? `the screened search takes codebooks of up to ${MAX_SCREENED} entries, got ${codebookSize}` : null;
   const { clusters, probes } = search;
-  if (!Number.isInteger(clusters) || clusters % 4 !== 0 || clusters < 4 || clusters > Math.min(512, codebookSize)) throw new Error(`encode search: clusters must be a multiple of 4 in 4..${Math.min(512, codebookSize)}, got ${clusters}`);
-  if (!Number.isInteger(probes) || probes < 1 || probes > Math.min(64, clusters)) throw new Error(`encode search: probes must be in 1..${Math.min(64, clusters)}, got ${probes}`);
+  if (!Number.isInteger(clusters) || clusters % 4 !== 0 || clusters < 4 || clusters > Math.min(512, codebookSize)) return `clusters must be a multiple of 4 in 4..${Math.min(512, codebookSize)}, got ${clusters}`;
+  if (!Number.isInteger(probes) || probes < 1 || probes > Math.min(64, clusters)) return `probes must be in 1..${Math.min(64, clusters)}, got ${probes}`;
+  return null;
+}
+
+function checkSearch(search: EncodeSearch, codebookSize: number, groupSize: number): void {
+  const gap = searchGap(search, codebookSize, groupSize);
+  if (gap) throw new Error(`encode search: ${gap}`);
+}
+
+/** The default search: screened (the exact codes, faster) where the kernel can screen the books, else exact. */
+export function defaultSearch(spec: RvqSpec): EncodeSearch {
+  return searchGap(SCREENED_SEARCH, spec.codebookSize, spec.groupSize) ? EXACT_SEARCH : SCREENED_SEARCH;
 }
 
 /**
@@ -92,10 +101,10 @@ export class KernelRvqCodec {
     private readonly kernel: FusedKernel,
     readonly spec: RvqSpec,
     codebooks: Float32Array,
-    readonly search: EncodeSearch = encodeSearchFromEnv(EXACT_SEARCH),
+    readonly search: EncodeSearch = encodeSearchFromEnv(defaultSearch(spec)),
   ) {
     const { depth: D, codebookSize: C, groupSize: gs } = spec;
-    checkSearch(search, C);
+    checkSearch(search, C, gs);
     this.layout = groupLayout(spec);
     this.bits = codeBits(spec);
     this.booksAt = kernel.alloc(4 * codebooks.length);
