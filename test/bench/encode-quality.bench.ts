@@ -1,10 +1,13 @@
 // npm run bench:encode-quality [-- --models stories260K,tinystories-656k --search clustered:64:8,clustered:64:4
-//   --depths 8,4 --calibration-stories 150 --max-eval-tokens 4096 --capture-tokens 2048]
+//   --depths 8,4 --calibration-stories 150 --max-vectors 8192 --kmeans-sample 8192 --kmeans-iterations 6
+//   --max-eval-tokens 4096 --capture-tokens 2048]
 // The fused path's approximate RVQ encode (KernelRvqCodec's clustered search) against the exact greedy
 // encode, on real models with codebooks trained by `reskv calibrate`'s module: each model (../shared) is
 // imported into a temporary library and calibrated (C 2048, depth 8, groups of one head's channels so
 // that the fused path applies: 8 for stories260K, 16 for tinystories-656k) on the first stories of the
-// TinyStories validation sample; the rest are held out.
+// TinyStories validation sample; the rest are held out. Training is cut down from calibrate's defaults
+// (--max-vectors token rows per layer, --kmeans-sample, --kmeans-iterations) to fit a shared 2-core
+// machine; the codebooks are still trained k-means + EMA ones.
 // 1. Codes: every layer's K and V of the held-out tokens (the capture graph) encoded both ways: the
 //    share of codes equal to the exact encode's (all stages, and stage 1 alone), and the reconstruction
 //    error |x - x^|^2 / |x|^2 of quant's RvqCodec decode of each.
@@ -36,6 +39,9 @@ const { values: args } = parseArgs({
     search: { type: 'string', default: 'clustered:64:8,clustered:64:4' },
     depths: { type: 'string', default: '8,4' },
     'calibration-stories': { type: 'string', default: '150' },
+    'max-vectors': { type: 'string', default: '8192' },
+    'kmeans-sample': { type: 'string', default: '8192' },
+    'kmeans-iterations': { type: 'string', default: '6' },
     'max-eval-tokens': { type: 'string', default: '4096' },
     'capture-tokens': { type: 'string', default: '2048' },
   },
@@ -82,7 +88,15 @@ async function measure(name: string, dir: string, stories: string[]): Promise<vo
   const calibrationFile = join(dir, `${name}-calibration.txt`);
   writeFileSync(calibrationFile, stories.slice(0, calibrationStories).join('\n<|endoftext|>\n'));
   const { folder } = importModel(model.source, { library: join(dir, 'library'), id: name, ...(model.tokenizer ? { tokenizer: model.tokenizer } : {}) });
-  const settings = { depth: 8, codebookSize: 2048, groupSize: model.groupSize, seed: 0 };
+  const settings = {
+    depth: 8,
+    codebookSize: 2048,
+    groupSize: model.groupSize,
+    seed: 0,
+    maxVectors: Number(args['max-vectors']),
+    kmeansSample: Number(args['kmeans-sample']),
+    kmeansIterations: Number(args['kmeans-iterations']),
+  };
   const calibrated = await calibrateModel(folder, { text: { kind: 'files', paths: [calibrationFile] }, settings, session });
   const manifest = readManifest(folder);
   const { config } = manifest;
