@@ -134,8 +134,8 @@ export class KernelRvqCodec {
   }
 
   /**
-   * The int8 screen: each entry as int8 codes times a float32 scale (max |channel| / 126.5, so that
-   * rounding never clips: every channel within scale/2), in the kernel's pair layout, and |c|_1.
+   * The int8 screen: each entry as int8 codes times a float32 scale (max(max |channel|, 1e-12) / 126.5,
+   * so that rounding never clips: every channel within scale/2), in the kernel's pair layout, and |c|_1.
    */
   private buildScreen(codebooks: Float32Array): number {
     const { kernel } = this;
@@ -154,7 +154,8 @@ export class KernelRvqCodec {
         most = Math.max(most, Math.abs(v));
         sum += Math.abs(v);
       }
-      const unit = Math.fround(most > 0 ? most / 126.5 : 1);
+      // floored like the kernel's residual scale: no subnormal scale or product of scales
+      const unit = Math.fround(Math.max(most, 1e-12) / 126.5);
       scale[e] = unit;
       l1[e] = sum;
       // entry e = stage s, index c: block c/4 of the stage, channels (2k, 2k+1) of lane c%4 at 8k + 2(c%4)

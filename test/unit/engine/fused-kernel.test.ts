@@ -60,6 +60,24 @@ describe('the fused kernel', () => {
     for (const threads of [1, 2] as const) expect(new KernelRvqCodec(kernels[threads], big, base, SCREENED_SEARCH).encode(rows).codes).toEqual(expected.codes);
   });
 
+  it('screens with the exact search\'s codes where residuals and entries are tiny (subnormal scales)', () => {
+    // unscaled rows equal to stage-0 entries plus ~1e-40 (subnormal) leave residuals the int8 screen
+    // cannot scale without a floor; later stages hold entries of ~1e-22 and exact zeros (as trained books do)
+    const tiny = parseRvqSpec({ ...spec, codebookSize: 256, depth: 4, scale: 'none' });
+    const n = tiny.codebookSize * tiny.groupSize;
+    const tinyBooks = Float32Array.from({ length: 4 * n }, (_, i) => (i < n ? rng.normal() : i < 3 * n ? 1e-22 * rng.normal() : 0));
+    const layout = groupLayout(tiny);
+    const rows = new Float32Array(8 * W);
+    for (let t = 0; t < 8; t++) {
+      for (let g = 0; g < groups; g++) {
+        const entry = rng.int(tiny.codebookSize);
+        for (let i = 0; i < tiny.groupSize; i++) rows[t * W + layout.channelMap[g * tiny.groupSize + i]] = tinyBooks[entry * tiny.groupSize + i] + (t % 2) * 1e-40 * rng.normal();
+      }
+    }
+    const exact = new KernelRvqCodec(kernels[1], tiny, tinyBooks, EXACT_SEARCH).encode(rows);
+    expect(new KernelRvqCodec(kernels[1], tiny, tinyBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
+  });
+
   describe('the clustered (approximate) search', () => {
     // Stage 0's 256 entries lie in 16 tight, far-apart clumps (shuffled); stage 1 is plain noise, small.
     // No scales, so that rows near entries stay near them.

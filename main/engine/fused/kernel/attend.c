@@ -594,9 +594,10 @@ static inline __attribute__((always_inline)) void probe_positions(const int32_t 
 
 // Positions (= codes) of V residuals by the int8 screen (X_ fields). The integer score of entry c,
 // dot(q_c, p) * scale_c * s_r + bias_c, is within
-//   t_c = (s_r/2) |c|_1 + (scale_c/2) |r~|_1 + 1e-5 (|bias_c| + 127 scale_c |r~|_1)
-// of the float32 exact score (|r - r~| <= s_r/2 and |c - c~| <= scale_c/2 per channel; the last term
-// covers float rounding of both), so the exact best has hi_c = score + t_c >= max over c of
+//   t_c = (s_r/2) |c|_1 + (scale_c/2) |r~|_1 + 1e-5 (|bias_c| + 127 scale_c |r~|_1) + 1e-30
+// of the float32 exact score (|r - r~| <= s_r/2 and |c - c~| <= scale_c/2 per channel; the last terms
+// cover float rounding of both, subnormal sums included; s_r and scale_c are floored at 1e-12 / their
+// integer range so that neither they nor their product are subnormal), so the exact best has hi_c = score + t_c >= max over c of
 // score - t_c, and only those entries are scored exactly.
 static inline __attribute__((always_inline)) void screen_positions(const int32_t V, float *const *r, const int32_t *screen, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
   const int8_t *codes = (const int8_t *)(uintptr_t)screen[X_CODES] + (int64_t)stage * C * gs;
@@ -609,7 +610,8 @@ static inline __attribute__((always_inline)) void screen_positions(const int32_t
   for (int32_t v = 0; v < V; v++) {
     float most = 0;
     for (int32_t i = 0; i < gs; i++) most = r[v][i] > most ? r[v][i] : -r[v][i] > most ? -r[v][i] : most;
-    const float s_r = most > 0 ? most / 32000.0f : 1.0f;
+    // floored so that every scale and product stays a normal float (no subnormal precision loss)
+    const float s_r = (most > 1e-12f ? most : 1e-12f) / 32000.0f;
     float total = 0;
     for (int32_t k = 0; k < gs / 2; k++) {
       const float a = __builtin_nearbyintf(r[v][2 * k] / s_r), b = __builtin_nearbyintf(r[v][2 * k + 1] / s_r);
@@ -631,7 +633,7 @@ static inline __attribute__((always_inline)) void screen_positions(const int32_t
       for (int32_t v = 0; v < V; v++) acc[v] = wasm_i32x4_add(acc[v], wasm_i32x4_dot_i16x8(e, pairs[v][k]));
     }
     const f4 sc = wasm_v128_load(scale + c), norm = wasm_v128_load(l1 + c), b = wasm_v128_load(bias + c);
-    const f4 slack = wasm_f32x4_mul(wasm_f32x4_abs(b), wasm_f32x4_splat(1e-5f));
+    const f4 slack = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_abs(b), wasm_f32x4_splat(1e-5f)), wasm_f32x4_splat(1e-30f));
     for (int32_t v = 0; v < V; v++) {
       const f4 score = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[v]), wasm_f32x4_mul(sc, unit[v])), b);
       const f4 t = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(half_unit[v], norm), wasm_f32x4_mul(sc, reach[v])), slack);
