@@ -11,7 +11,9 @@
 // caller permutes queries in and outputs back and gives RoPE tables in that order.
 // Also: greedy residual encoding of new group vectors (nearest entry by <r,c> - |c|^2/2, 4 entries
 // per SIMD step from codebooks laid out [C/4][groupSize][4], up to 4 vectors per pass over a book),
-// also over a range of the vectors so that two threads can share a call.
+// also over a range of the vectors so that two threads can share a call; or the same codes from an
+// int8 screen of the books (encode params' E_SCREEN), or approximate ones from a k-means cluster
+// index (E_INDEX, built by encode_index).
 // Build (Debian clang + lld): see build.sh.
 #include <stdint.h>
 #include <wasm_simd128.h>
