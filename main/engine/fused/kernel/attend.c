@@ -477,9 +477,26 @@ enum {
 #define MAX_GROUP 64
 #define MAX_SCREENED 4096 // codebook size the screen's per-call score buffer (on the stack) holds
 
+// Scores of a block of 4 entries ([groupSize][4] at `block`, biases at `bias`) against V residuals,
+// each summed as (bias + even dims) + odd dims: 2V accumulator chains side by side.
+static inline __attribute__((always_inline)) void block_scores(const int32_t V, float *const *r, const float *block, const float *bias, int32_t gs, f4 *score) {
+  f4 a0[4], a1[4];
+  for (int32_t v = 0; v < V; v++) {
+    a0[v] = wasm_v128_load(bias);
+    a1[v] = wasm_f32x4_splat(0);
+  }
+  for (int32_t i = 0; i < gs; i += 2) {
+    const f4 e0 = wasm_v128_load(block + 4 * i), e1 = wasm_v128_load(block + 4 * i + 4);
+    for (int32_t v = 0; v < V; v++) {
+      a0[v] = wasm_f32x4_add(a0[v], wasm_f32x4_mul(e0, wasm_f32x4_splat(r[v][i])));
+      a1[v] = wasm_f32x4_add(a1[v], wasm_f32x4_mul(e1, wasm_f32x4_splat(r[v][i + 1])));
+    }
+  }
+  for (int32_t v = 0; v < V; v++) score[v] = wasm_f32x4_add(a0[v], a1[v]);
+}
+
 // Stage codes of V residuals r[0..V) (V constant after inlining): one pass over the stage's codebook
-// scores each block of 4 entries against all V, so the book is read once per V vectors and the 2V
-// accumulator chains run side by side. Each score is summed as (bias + even dims) + odd dims.
+// scores each block of 4 entries against all V (block_scores), so the book is read once per V vectors.
 static inline __attribute__((always_inline)) void stage_codes(const int32_t V, float *const *r, const float *book, const float *bias, int32_t C, int32_t gs, int32_t *code) {
   f4 best[4], best_index[4];
   for (int32_t v = 0; v < V; v++) {
@@ -488,21 +505,10 @@ static inline __attribute__((always_inline)) void stage_codes(const int32_t V, f
   }
   v128_t index = wasm_i32x4_make(0, 1, 2, 3);
   for (int32_t c = 0; c < C; c += 4) {
-    const float *block = book + (int64_t)c * gs;
-    f4 a0[4], a1[4];
+    f4 scores[4];
+    block_scores(V, r, book + (int64_t)c * gs, bias + c, gs, scores);
     for (int32_t v = 0; v < V; v++) {
-      a0[v] = wasm_v128_load(bias + c);
-      a1[v] = wasm_f32x4_splat(0);
-    }
-    for (int32_t i = 0; i < gs; i += 2) {
-      const f4 e0 = wasm_v128_load(block + 4 * i), e1 = wasm_v128_load(block + 4 * i + 4);
-      for (int32_t v = 0; v < V; v++) {
-        a0[v] = wasm_f32x4_add(a0[v], wasm_f32x4_mul(e0, wasm_f32x4_splat(r[v][i])));
-        a1[v] = wasm_f32x4_add(a1[v], wasm_f32x4_mul(e1, wasm_f32x4_splat(r[v][i + 1])));
-      }
-    }
-    for (int32_t v = 0; v < V; v++) {
-      const f4 score = wasm_f32x4_add(a0[v], a1[v]);
+      const f4 score = scores[v];
       const v128_t better = wasm_f32x4_gt(score, best[v]);
       best[v] = wasm_v128_bitselect(score, best[v], better);
       best_index[v] = wasm_v128_bitselect(index, best_index[v], better);
@@ -535,20 +541,9 @@ static inline __attribute__((always_inline)) void probe_positions(const int32_t 
   const int32_t *starts = (const int32_t *)(uintptr_t)index[I_STARTS] + (int64_t)stage * (K + 1);
   float scores[4][MAX_CLUSTERS];
   for (int32_t c = 0; c < K; c += 4) {
-    const float *block = centroids + (int64_t)c * gs;
-    f4 a0[4], a1[4];
-    for (int32_t v = 0; v < V; v++) {
-      a0[v] = wasm_v128_load(centroid_bias + c);
-      a1[v] = wasm_f32x4_splat(0);
-    }
-    for (int32_t i = 0; i < gs; i += 2) {
-      const f4 e0 = wasm_v128_load(block + 4 * i), e1 = wasm_v128_load(block + 4 * i + 4);
-      for (int32_t v = 0; v < V; v++) {
-        a0[v] = wasm_f32x4_add(a0[v], wasm_f32x4_mul(e0, wasm_f32x4_splat(r[v][i])));
-        a1[v] = wasm_f32x4_add(a1[v], wasm_f32x4_mul(e1, wasm_f32x4_splat(r[v][i + 1])));
-      }
-    }
-    for (int32_t v = 0; v < V; v++) wasm_v128_store(scores[v] + c, wasm_f32x4_add(a0[v], a1[v]));
+    f4 block[4];
+    block_scores(V, r, centroids + (int64_t)c * gs, centroid_bias + c, gs, block);
+    for (int32_t v = 0; v < V; v++) wasm_v128_store(scores[v] + c, block[v]);
   }
   for (int32_t v = 0; v < V; v++) {
     // the P best clusters, best first
