@@ -127,7 +127,15 @@ export class RopeTables {
  * histograms (attend.c's attend_histogram: a fixed C x groupSize pass per stage instead of one codebook
  * row per token and stage). Measured with bench:kernel --histogram (SmolLM2-135M geometry, C 2048).
  */
-export const HISTOGRAM_MIN_TOKENS = 4096;
+export const HISTOGRAM_MIN_TOKENS = histogramMinTokens(process.env.RESKV_HISTOGRAM_MIN_TOKENS, 4096);
+
+/** RESKV_HISTOGRAM_MIN_TOKENS (engine benchmarks A/B the two ways: 0 always, Infinity never), else `fallback`. */
+function histogramMinTokens(chosen: string | undefined, fallback: number): number {
+  if (chosen === undefined || chosen === '') return fallback;
+  const tokens = Number(chosen);
+  if (Number.isNaN(tokens) || tokens < 0) throw new Error(`RESKV_HISTOGRAM_MIN_TOKENS must be a token count (or Infinity), got ${JSON.stringify(chosen)}`);
+  return tokens;
+}
 /** attend.c's MAX_HISTOGRAM: codebook entries x groups per head of one histogram unit. */
 const MAX_HISTOGRAM = 8192;
 

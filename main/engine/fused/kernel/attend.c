@@ -331,10 +331,11 @@ static void histogram_weights(const Attention *a) {
     for (int32_t j = 0; j < a->n; j++) {
       for (int32_t kh = 0; kh < a->kv_heads; kh++) {
         for (int32_t quad = 0; quad < Q; quad++, out += 4 * T) {
-          for (int32_t l = 0; l < 4; l++) {
-            const int32_t h = quad * 4 + l;
-            const float *w = a->weights + ((int64_t)j * a->heads + kh * a->group + h) * a->total + base;
-            for (int32_t t = 0; t < T; t++) out[4 * t + l] = h >= a->group ? 0 : S > 0 ? w[t] * half_to_float(scales[(int64_t)t * S + (S == 1 ? 0 : kh)]) : w[t];
+          const int32_t lanes = a->group - quad * 4 < 4 ? a->group - quad * 4 : 4;
+          const float *w = a->weights + ((int64_t)j * a->heads + kh * a->group + quad * 4) * a->total + base;
+          for (int32_t t = 0; t < T; t++) {
+            const float scale = S > 0 ? half_to_float(scales[(int64_t)t * S + (S == 1 ? 0 : kh)]) : 1.0f;
+            for (int32_t l = 0; l < 4; l++) out[4 * t + l] = l < lanes ? w[(int64_t)l * a->total + t] * scale : 0;
           }
         }
       }
