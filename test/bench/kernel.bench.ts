@@ -6,7 +6,7 @@
 // kind, random codes. Per decoded token (all layers): the new token's greedy encode (K and V) at depth
 // 8 and 4, and one query's attention over the coded past at depth 8 and 4 (plus the new token, f32).
 // --values: how the committed build sums the coded values, one variant per thread count and choice:
-// auto (per segment by attention.ts's HISTOGRAM_MIN_TOKENS), rows (always rebuilt), histogram (always).
+// auto (per segment by attention.ts's HISTOGRAM_TOKENS_PER_STAGE x depth), rows (always rebuilt), histogram (always).
 // Prints ms per token (median and range of the rounds) and the speedup per round (median, range), and
 // checks that both builds agree: identical codes, attention outputs within float tolerance.
 import { execFileSync } from 'node:child_process';
@@ -40,8 +40,8 @@ const rounds = Number(args.rounds);
 const steps = Number(args.steps);
 const threadCounts = args.threads.split(',').map((t) => (Number(t) === 2 ? 2 : 1));
 const valueModes = args.values.split(',');
-const histogramMinTokens: Record<string, number | undefined> = { auto: undefined, rows: Infinity, histogram: 0 };
-for (const mode of valueModes) if (!(mode in histogramMinTokens)) throw new Error(`--values: auto, rows or histogram, got ${JSON.stringify(mode)}`);
+const histogramTokensPerStage: Record<string, number | undefined> = { auto: undefined, rows: Infinity, histogram: 0 };
+for (const mode of valueModes) if (!(mode in histogramTokensPerStage)) throw new Error(`--values: auto, rows or histogram, got ${JSON.stringify(mode)}`);
 const config = { ...smolLm2Geometry, maxPositions: Math.max(...pasts) + 2 };
 const spec = smolLm2RvqSpec;
 const { numLayers: L, numHeads: H, numKvHeads: KVH, headDim: d } = config;
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   const variants = [
     new Variant(`baseline ${args.baseline.endsWith('.wasm') ? args.baseline : args.baseline.slice(0, 9)}`, baselineBytes, 1, books),
     ...threadCounts.flatMap((threads) =>
-      valueModes.map((mode) => new Variant(`committed, ${threads} thread${threads > 1 ? 's' : ''}${mode === 'auto' ? '' : `, ${mode}`}`, undefined, threads, books, { histogramMinTokens: histogramMinTokens[mode] })),
+      valueModes.map((mode) => new Variant(`committed, ${threads} thread${threads > 1 ? 's' : ''}${mode === 'auto' ? '' : `, ${mode}`}`, undefined, threads, books, { histogramTokensPerStage: histogramTokensPerStage[mode] })),
     ),
   ];
   // the helper threads start asynchronously

@@ -123,30 +123,33 @@ export class RopeTables {
 }
 
 /**
- * Coded value segments of at least this many tokens per query are summed through per-stage weight
- * histograms (attend.c's attend_histogram: a fixed C x groupSize pass per stage instead of one codebook
- * row per token and stage). Measured with bench:kernel --histogram (SmolLM2-135M geometry, C 2048).
+ * Coded value segments of at least this many tokens per query and stage read are summed through
+ * per-stage weight histograms (attend.c's attend_histogram): a fixed pass over each stage's codebook
+ * instead of one codebook row per token and stage. Both ways cost about depth x tokens, but the
+ * histograms' fixed part grows with the depth too, so the break-even is a token count per stage.
+ * Measured one layer at a time (SmolLM2-135M geometry, C 2048, 1 thread): the two were equal near
+ * 4500 tokens at depth 8 and 2200 at depth 4 (see /work/notes/longctx.md; bench:kernel --values).
  */
-export const HISTOGRAM_MIN_TOKENS = histogramMinTokens(process.env.RESKV_HISTOGRAM_MIN_TOKENS, 4096);
-
-/** RESKV_HISTOGRAM_MIN_TOKENS (engine benchmarks A/B the two ways: 0 always, Infinity never), else `fallback`. */
-function histogramMinTokens(chosen: string | undefined, fallback: number): number {
-  if (chosen === undefined || chosen === '') return fallback;
-  const tokens = Number(chosen);
-  if (Number.isNaN(tokens) || tokens < 0) throw new Error(`RESKV_HISTOGRAM_MIN_TOKENS must be a token count (or Infinity), got ${JSON.stringify(chosen)}`);
-  return tokens;
-}
+export const HISTOGRAM_TOKENS_PER_STAGE = tokensPerStage(process.env.RESKV_HISTOGRAM_TOKENS_PER_STAGE, 560);
 /** attend.c's MAX_HISTOGRAM: codebook entries x groups per head of one histogram unit. */
 const MAX_HISTOGRAM = 8192;
 
+/** RESKV_HISTOGRAM_TOKENS_PER_STAGE (engine benchmarks A/B the two ways: 0 always, Infinity never), else `fallback`. */
+function tokensPerStage(chosen: string | undefined, fallback: number): number {
+  if (chosen === undefined || chosen === '') return fallback;
+  const tokens = Number(chosen);
+  if (Number.isNaN(tokens) || tokens < 0) throw new Error(`RESKV_HISTOGRAM_TOKENS_PER_STAGE must be a token count (or Infinity), got ${JSON.stringify(chosen)}`);
+  return tokens;
+}
+
 export interface AttendOptions {
-  /** Overrides HISTOGRAM_MIN_TOKENS (benchmarks; Infinity: never). */
-  histogramMinTokens?: number;
+  /** Overrides HISTOGRAM_TOKENS_PER_STAGE (benchmarks and tests; 0: always, Infinity: never). */
+  histogramTokensPerStage?: number;
 }
 
 /** Whether a coded value segment is summed through histograms for n queries. */
-function histogram(segment: KernelSegment, n: number, headDim: number, minTokens: number): boolean {
-  if (segment.type !== 'coded' || segment.tokens < n * minTokens) return false;
+function histogram(segment: KernelSegment, n: number, headDim: number, tokensPerStage: number): boolean {
+  if (segment.type !== 'coded' || segment.tokens < n * segment.depth * tokensPerStage) return false;
   return segment.groupSize % 8 === 0 && headDim % segment.groupSize === 0 && (segment.codebookSize * headDim) / segment.groupSize <= MAX_HISTOGRAM;
 }
 
@@ -168,7 +171,7 @@ export function attendLayer(
   const { numHeads: H, numKvHeads, headDim: d } = config;
   const n = q.length / (H * d);
   const total = segments.reduce((t, s) => t + s.key.tokens, 0);
-  const histograms = segments.map((s) => histogram(s.value, n, d, options.histogramMinTokens ?? HISTOGRAM_MIN_TOKENS));
+  const histograms = segments.map((s) => histogram(s.value, n, d, options.histogramTokensPerStage ?? HISTOGRAM_TOKENS_PER_STAGE));
   // the histogram weights: [n, kvHeads, q heads of a KV head in 4s, tokens, 4] per histogram segment
   const histogramTokens = segments.reduce((t, s, g) => t + (histograms[g] ? s.value.tokens : 0), 0);
   const histogramFloats = n * numKvHeads * Math.ceil(H / numKvHeads / 4) * histogramTokens * 4;

@@ -160,7 +160,7 @@ describe('the fused kernel', () => {
 
   it("sums the coded past's values through per-stage histograms as the float64 reference does, on 1 and 2 threads", () => {
     const expected = reference();
-    const histograms = { histogramMinTokens: 0 };
+    const histograms = { histogramTokensPerStage: 0 };
     const [one, two] = [run(kernels[1], histograms), run(kernels[2], histograms)];
     const worst = (a: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - expected[i])));
     expect(worst(one)).toBeLessThan(1e-4);
