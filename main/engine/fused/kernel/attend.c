@@ -6,7 +6,9 @@
 // accumulated with the softmax weights. Tokens are rebuilt a block at a time (whole rows, all KV
 // heads) into a buffer on the calling thread's stack. The call runs in phases over token ranges so
 // that two instances on one shared memory (kernel.ts's helper thread) can each take half of it; the
-// exported attend() runs them all on one thread. Vectors are in "call order", the channel order of the head
+// exported attend() runs them all on one thread. The values of a long coded segment (chosen by the
+// caller) are instead summed through per-stage weight histograms, one unit of work per query, KV head
+// and stage (attend_histogram). Vectors are in "call order", the channel order of the head
 // the caller chose (for RVQ: the codebooks' group order, so a group's entries are contiguous); the
 // caller permutes queries in and outputs back and gives RoPE tables in that order.
 // Also: greedy residual encoding of new group vectors (nearest entry by <r,c> - |c|^2/2, 4 entries
