@@ -148,7 +148,10 @@ static void read_row(const int32_t *s, int32_t t, int32_t kv_heads, int32_t d, f
   for (int32_t g = 0; g < groups; g++) {
     for (int32_t stage = 0; stage < depth; stage++) entry[stage] = books + ((int64_t)stage * C + read_code(record, stage * groups + g, bits)) * gs;
     float *dst = out + g * gs;
-    if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
+    // the common shapes with constant depth and size, unrolled (the same additions in the same order)
+    if (gs == 32 && depth == 8) sum_entries(16, entry, 8, 32, dst);
+    else if (gs == 32 && depth == 4) sum_entries(16, entry, 4, 32, dst);
+    else if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
     else sum_entries(4, entry, depth, gs, dst);
   }
   const int32_t S = s[S_SCALE_COUNT];
