@@ -128,7 +128,7 @@ export class RopeTables {
  * instead of one codebook row per token and stage. Both ways cost about depth x tokens, but the
  * histograms' fixed part grows with the depth too, so the break-even is a token count per stage.
  * Measured one layer at a time (SmolLM2-135M geometry, C 2048, 1 thread): the two were equal near
- * 4500 tokens at depth 8 and 2200 at depth 4 (see /work/notes/longctx.md; bench:kernel --values).
+ * 4500 tokens at depth 8 and 2200 at depth 4 (`npm run bench:kernel-values` finds the break-even).
  */
 export const HISTOGRAM_TOKENS_PER_STAGE = tokensPerStage(process.env.RESKV_HISTOGRAM_TOKENS_PER_STAGE, 560);
 /** attend.c's MAX_HISTOGRAM: codebook entries x groups per head of one histogram unit. */
