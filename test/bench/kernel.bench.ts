@@ -1,10 +1,12 @@
-// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm --threads 1,2 --search screened,clustered]
+// npm run bench:kernel [-- --past 128,2048 --rounds 5 --baseline GIT-REF|FILE.wasm --threads 1,2 --search screened,clustered --values auto,rows,histogram]
 // The fused attention kernel alone, A/B: the committed attend.wasm (on 1 and on 2 threads) against the one at GIT-REF (by default
 // the kernel before issue 15's kernel work) or in FILE.wasm, on the same inputs, in interleaved rounds so that a shared
 // CPU's slow spells fall on both. SmolLM2-135M geometry (30 layers, 9 q heads / 3 KV heads x 64), RVQ
 // groups of 32 inside the head (strided), C 2048, an fp16 scale per head, random codebooks per layer and
 // kind, random codes. Per decoded token (all layers): the new token's greedy encode (K and V) at depth
 // 8 and 4, and one query's attention over the coded past at depth 8 and 4 (plus the new token, f32).
+// --values: how the committed build sums the coded values, one variant per thread count and choice:
+// auto (per segment by attention.ts's HISTOGRAM_TOKENS_PER_STAGE x depth), rows (always rebuilt), histogram (always).
 // Prints ms per token (median and range of the rounds) and the speedup per round (median, range), and
 // checks that both builds agree: identical codes, attention outputs within float tolerance.
 // The committed builds also encode with the other searches (--search, RESKV_ENCODE_SEARCH's syntax;
@@ -17,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createRng, float32ToFloat16Bits, rvqCodeBytesPerToken } from '../../quant/index.js';
 import type { Rng } from '../../quant/index.js';
 import { RopeTables, Scratch, attendLayer } from '../../main/engine/fused/attention.js';
-import type { KernelSegment } from '../../main/engine/fused/attention.js';
+import type { AttendOptions, KernelSegment } from '../../main/engine/fused/attention.js';
 import { FusedKernel } from '../../main/engine/fused/kernel.js';
 import { EXACT_SEARCH, KernelRvqCodec, encodeSearchFromEnv, headCallOrder } from '../../main/engine/fused/kernel-codec.js';
 import type { EncodeSearch } from '../../main/engine/fused/kernel-codec.js';
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     baseline: { type: 'string', default: BEFORE_KERNEL_WORK },
     threads: { type: 'string', default: '1,2' },
     search: { type: 'string', default: 'screened,clustered' },
+    values: { type: 'string', default: 'auto' },
   },
 });
 const pasts = args.past.split(',').map(Number);
@@ -43,6 +46,9 @@ const rounds = Number(args.rounds);
 const steps = Number(args.steps);
 const threadCounts = args.threads.split(',').map((t) => (Number(t) === 2 ? 2 : 1));
 const searches = args.search.split(',').filter((name) => encodeSearchFromEnv(EXACT_SEARCH, name).kind !== 'exact');
+const valueModes = args.values.split(',');
+const histogramTokensPerStage: Record<string, number | undefined> = { auto: undefined, rows: Infinity, histogram: 0 };
+for (const mode of valueModes) if (!(mode in histogramTokensPerStage)) throw new Error(`--values: auto, rows or histogram, got ${JSON.stringify(mode)}`);
 const config = { ...smolLm2Geometry, maxPositions: Math.max(...pasts) + 2 };
 const spec = smolLm2RvqSpec;
 const { numLayers: L, numHeads: H, numKvHeads: KVH, headDim: d } = config;
@@ -65,6 +71,7 @@ class Variant {
     bytes: Uint8Array | undefined,
     threads: 1 | 2,
     books: ReturnType<typeof randomCodebooks>,
+    private readonly options: AttendOptions = {},
   ) {
     this.kernel = new FusedKernel(bytes, { threads });
     const codecs = (chosen: EncodeSearch) => books.layers.map((layer) => ({ key: new KernelRvqCodec(this.kernel, spec, layer.key, chosen), value: new KernelRvqCodec(this.kernel, spec, layer.value, chosen) }));
@@ -122,7 +129,7 @@ class Variant {
       out = attendLayer(this.kernel, this.scratch, config, this.rope, q, past, [
         { key: coded('key'), value: coded('value') },
         { key: freshSegment, value: freshSegment },
-      ]);
+      ], this.options);
     }
     return out?.slice() ?? new Float32Array(0);
   }
@@ -154,11 +161,13 @@ async function main(): Promise<void> {
   const books = randomCodebooks(L, spec, rng);
   const variants = [
     new Variant(`baseline ${args.baseline.endsWith('.wasm') ? args.baseline : args.baseline.slice(0, 9)}`, baselineBytes, 1, books),
-    ...threadCounts.map((threads) => new Variant(`committed, ${threads} thread${threads > 1 ? 's' : ''}`, undefined, threads, books)),
+    ...threadCounts.flatMap((threads) =>
+      valueModes.map((mode) => new Variant(`committed, ${threads} thread${threads > 1 ? 's' : ''}${mode === 'auto' ? '' : `, ${mode}`}`, undefined, threads, books, { histogramTokensPerStage: histogramTokensPerStage[mode] })),
+    ),
   ];
   // the helper threads start asynchronously
   for (const [i, v] of variants.entries()) {
-    const want = i === 0 ? 1 : threadCounts[i - 1];
+    const want = i === 0 ? 1 : threadCounts[Math.floor((i - 1) / valueModes.length)];
     for (let waited = 0; v.kernel.threads !== want; waited += 10) {
       if (waited > 10_000) throw new Error(`${v.name}: the helper thread did not start`);
       await new Promise((resolve) => setTimeout(resolve, 10));

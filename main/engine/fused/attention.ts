@@ -123,20 +123,65 @@ export class RopeTables {
 }
 
 /**
+ * Coded value segments of at least this many tokens per query and stage read are summed through
+ * per-stage weight histograms (attend.c's attend_histogram): a fixed pass over each stage's codebook
+ * instead of one codebook row per token and stage. Both ways cost about depth x tokens, but the
+ * histograms' fixed part grows with the depth too, so the break-even is a token count per stage.
+ * Measured one layer at a time (SmolLM2-135M geometry, C 2048, 1 thread): the two were equal near
+ * 4500 tokens at depth 8 and 2200 at depth 4 (`npm run bench:kernel-values` finds the break-even).
+ */
+export const HISTOGRAM_TOKENS_PER_STAGE = tokensPerStage(process.env.RESKV_HISTOGRAM_TOKENS_PER_STAGE, 560);
+/** attend.c's MAX_HISTOGRAM: codebook entries x groups per head of one histogram unit. */
+const MAX_HISTOGRAM = 8192;
+
+/** RESKV_HISTOGRAM_TOKENS_PER_STAGE (engine benchmarks A/B the two ways: 0 always, Infinity never), else `fallback`. */
+function tokensPerStage(chosen: string | undefined, fallback: number): number {
+  if (chosen === undefined || chosen === '') return fallback;
+  const tokens = Number(chosen);
+  if (Number.isNaN(tokens) || tokens < 0) throw new Error(`RESKV_HISTOGRAM_TOKENS_PER_STAGE must be a token count (or Infinity), got ${JSON.stringify(chosen)}`);
+  return tokens;
+}
+
+export interface AttendOptions {
+  /** Overrides HISTOGRAM_TOKENS_PER_STAGE (benchmarks and tests; 0: always, Infinity: never). */
+  histogramTokensPerStage?: number;
+}
+
+/** Whether a coded value segment is summed through histograms for n queries. */
+function histogram(segment: KernelSegment, n: number, headDim: number, tokensPerStage: number): boolean {
+  if (segment.type !== 'coded' || segment.tokens < n * segment.depth * tokensPerStage) return false;
+  return segment.groupSize % 8 === 0 && headDim % segment.groupSize === 0 && (segment.codebookSize * headDim) / segment.groupSize <= MAX_HISTOGRAM;
+}
+
+/**
  * Runs the kernel for one layer: queries q [n, heads, headDim] (pre-RoPE, key call order) at positions
  * qPos0.., over `segments` (keys and values paired, positions 0.. in order); returns the output
  * [n, heads, headDim] in the value call order (a view into scratch, valid until the next call).
  */
-export function attendLayer(kernel: FusedKernel, scratch: Scratch, config: ModelConfig, rope: RopeTables, q: Float32Array, qPos0: number, segments: readonly { key: KernelSegment; value: KernelSegment }[]): Float32Array {
+export function attendLayer(
+  kernel: FusedKernel,
+  scratch: Scratch,
+  config: ModelConfig,
+  rope: RopeTables,
+  q: Float32Array,
+  qPos0: number,
+  segments: readonly { key: KernelSegment; value: KernelSegment }[],
+  options: AttendOptions = {},
+): Float32Array {
   const { numHeads: H, numKvHeads, headDim: d } = config;
   const n = q.length / (H * d);
   const total = segments.reduce((t, s) => t + s.key.tokens, 0);
+  const histograms = segments.map((s) => histogram(s.value, n, d, options.histogramTokensPerStage ?? HISTOGRAM_TOKENS_PER_STAGE));
+  // the histogram weights: [n, kvHeads, q heads of a KV head in 4s, tokens, 4] per histogram segment
+  const histogramTokens = segments.reduce((t, s, g) => t + (histograms[g] ? s.value.tokens : 0), 0);
+  const histogramFloats = n * numKvHeads * Math.ceil(H / numKvHeads / 4) * histogramTokens * 4;
   const tables = rope.tables(qPos0 + n);
   const paramsAt = scratch.block('params', 4 * PARAM_FIELDS);
   const segmentsAt = scratch.block('segments', 4 * SEGMENT_FIELDS * 2 * segments.length);
   const qAt = scratch.block('q', 4 * q.length);
   const outAt = scratch.block('out', 4 * q.length);
   const workAt = scratch.block('work', 4 * (n * H * total + n * H * d + 2 * d));
+  const histogramAt = histogramFloats > 0 ? scratch.block('histogram', 4 * histogramFloats) : 0;
   kernel.f32(qAt, q.length).set(q);
   const descriptors = kernel.i32(segmentsAt, SEGMENT_FIELDS * 2 * segments.length);
   let position = 0;
@@ -149,6 +194,7 @@ export function attendLayer(kernel: FusedKernel, scratch: Scratch, config: Model
       f[2] = position;
       if (s.type === 'coded') {
         f.set([s.records, s.stride, s.scales, s.scaleCount, s.depths, s.depth, s.books, s.codebookSize, s.groupSize, s.bits], 3);
+        if (k === 1) f[14] = histograms[g] ? 1 : 0;
       } else {
         f[3] = s.data;
         f[13] = s.rotated ? 1 : 0;
@@ -159,6 +205,7 @@ export function attendLayer(kernel: FusedKernel, scratch: Scratch, config: Model
   const params = kernel.i32(paramsAt, PARAM_FIELDS);
   params.set([n, H, numKvHeads, d, qAt, qPos0, tables.cos, tables.sin, rope.partnerXor, rope.partnerAt, outAt, workAt, segmentsAt, segments.length]);
   new Float32Array(params.buffer, params.byteOffset + 14 * 4, 1)[0] = 1 / Math.sqrt(d);
+  params[15] = histogramAt;
   kernel.attend(paramsAt);
   return kernel.f32(outAt, q.length);
 }

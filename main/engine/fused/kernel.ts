@@ -54,6 +54,7 @@ export interface KernelExports {
   attend_begin?(params: number): void;
   attend_softmax?(params: number): void;
   attend_end?(params: number, parts: number, count: number): void;
+  attend_histogram_units?(params: number): number;
   attend_keys_shared?(params: number, next: number, size: number): void;
   attend_values_shared?(params: number, next: number, size: number, parts: number): void;
   encode_shared?(params: number, next: number, size: number): void;
@@ -220,9 +221,9 @@ export class FusedKernel {
       e.attend(params);
       return;
     }
-    // up to 8 chunks of at least MIN_SPLIT.tokens / 2 tokens, the values of each in its own output
+    // up to 8 chunks of at least MIN_SPLIT.tokens / 2 tokens, the values of each (and of each histogram unit) in its own output
     const size = Math.ceil(total / Math.min(8, Math.ceil((2 * total) / MIN_SPLIT.tokens)));
-    const chunks = Math.ceil(total / size);
+    const chunks = Math.ceil(total / size) + (e.attend_histogram_units?.(params) ?? 0);
     // the block's first fields: n, heads, kvHeads, headDim
     const [n, heads, , d] = this.i32(params, 4);
     const bytes = 4 * chunks * n * heads * d;

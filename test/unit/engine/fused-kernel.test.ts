@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RvqCodec, codeBits, createRng, float16BitsToFloat32, float32ToFloat16Bits, groupLayout, packCodes, parseRvqSpec, rvqCodeBytesPerToken } from '../../../quant/index.js';
 import { RopeTables, Scratch, attendLayer } from '../../../main/engine/fused/attention.js';
-import type { KernelSegment } from '../../../main/engine/fused/attention.js';
+import type { AttendOptions, KernelSegment } from '../../../main/engine/fused/attention.js';
 import { FusedKernel } from '../../../main/engine/fused/kernel.js';
 import { EXACT_SEARCH, KernelRvqCodec, SCREENED_SEARCH, encodeSearchFromEnv, headCallOrder } from '../../../main/engine/fused/kernel-codec.js';
 import type { ModelConfig } from '../../../main/model/config.js';
@@ -233,7 +233,7 @@ describe('the fused kernel', () => {
     return out;
   }
 
-  function run(kernel: FusedKernel): Float32Array {
+  function run(kernel: FusedKernel, options: AttendOptions = {}): Float32Array {
     const scratch = new Scratch(kernel);
     const codec = { key: new KernelRvqCodec(kernel, spec, books), value: new KernelRvqCodec(kernel, spec, books) };
     const stride = rvqCodeBytesPerToken(spec);
@@ -252,7 +252,7 @@ describe('the fused kernel', () => {
     const [keys, values] = [segment('key'), segment('value')];
     const qCall = new Float32Array(q.length);
     for (let r = 0; r < n * H; r++) for (let i = 0; i < d; i++) qCall[r * d + i] = q[r * d + perm[i]];
-    const out = attendLayer(kernel, scratch, config, new RopeTables(kernel, config, perm), qCall, qPos0, keys.map((key, i) => ({ key, value: values[i] })));
+    const out = attendLayer(kernel, scratch, config, new RopeTables(kernel, config, perm), qCall, qPos0, keys.map((key, i) => ({ key, value: values[i] })), options);
     const attn = new Float32Array(out.length);
     for (let r = 0; r < n * H; r++) for (let i = 0; i < d; i++) attn[r * d + perm[i]] = out[r * d + i];
     return attn;
@@ -267,5 +267,17 @@ describe('the fused kernel', () => {
     expect(Math.max(...Array.from(one, (x, i) => Math.abs(x - two[i])))).toBeLessThan(1e-5);
     // however the chunks fall between the threads, the same result
     for (let repeat = 0; repeat < 20; repeat++) expect(run(kernels[2])).toEqual(two);
+  });
+
+  it("sums the coded past's values through per-stage histograms as the float64 reference does, on 1 and 2 threads", () => {
+    const expected = reference();
+    const histograms = { histogramTokensPerStage: 0 };
+    const [one, two] = [run(kernels[1], histograms), run(kernels[2], histograms)];
+    const worst = (a: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - expected[i])));
+    expect(worst(one)).toBeLessThan(1e-4);
+    expect(worst(two)).toBeLessThan(1e-4);
+    // the histogram path, not the rows: its sums differ from the rows' in the last bits
+    expect(two).not.toEqual(run(kernels[2]));
+    for (let repeat = 0; repeat < 20; repeat++) expect(run(kernels[2], histograms)).toEqual(two);
   });
 });

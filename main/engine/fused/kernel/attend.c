@@ -6,7 +6,9 @@
 // accumulated with the softmax weights. Tokens are rebuilt a block at a time (whole rows, all KV
 // heads) into a buffer on the calling thread's stack. The call runs in phases over token ranges so
 // that two instances on one shared memory (kernel.ts's helper thread) can each take half of it; the
-// exported attend() runs them all on one thread. Vectors are in "call order", the channel order of the head
+// exported attend() runs them all on one thread. The values of a long coded segment (chosen by the
+// caller) are instead summed through per-stage weight histograms, one unit of work per query, KV head
+// and stage (attend_histogram). Vectors are in "call order", the channel order of the head
 // the caller chose (for RVQ: the codebooks' group order, so a group's entries are contiguous); the
 // caller permutes queries in and outputs back and gives RoPE tables in that order.
 // Also: greedy residual encoding of new group vectors (nearest entry by <r,c> - |c|^2/2, 4 entries
@@ -36,6 +38,7 @@ enum {
   S_BOOKS,      // coded: float32 [depth, C, groupSize]
   S_C, S_GROUP_SIZE, S_BITS,
   S_ROTATED,    // keys already turned by RoPE at their positions (the fp16 cache), else pre-RoPE
+  S_HISTOGRAM,  // coded values: 1 = summed through per-stage weight histograms (attend_histogram) instead of rows
   S_FIELDS = 16
 };
 
@@ -51,6 +54,7 @@ enum {
   P_SCRATCH,    // float32: n*heads*total (weights) + n*heads*headDim (rotated q) (+ 2*headDim, unused)
   P_SEGMENTS, P_SEGMENT_COUNT,
   P_SCALE_BITS, // float32 bits of 1/sqrt(headDim)
+  P_HISTOGRAM_WEIGHTS, // float32 [n, kvHeads, quads, tokens of histogram segments, 4]: see attend_softmax
 };
 
 static inline float as_float(uint32_t u) { union { uint32_t u; float f; } x = { u }; return x.f; }
@@ -146,7 +150,10 @@ static void read_row(const int32_t *s, int32_t t, int32_t kv_heads, int32_t d, f
   for (int32_t g = 0; g < groups; g++) {
     for (int32_t stage = 0; stage < depth; stage++) entry[stage] = books + ((int64_t)stage * C + read_code(record, stage * groups + g, bits)) * gs;
     float *dst = out + g * gs;
-    if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
+    // the common shapes with constant depth and size, unrolled (the same additions in the same order)
+    if (gs == 32 && depth == 8) sum_entries(16, entry, 8, 32, dst);
+    else if (gs == 32 && depth == 4) sum_entries(16, entry, 4, 32, dst);
+    else if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
     else sum_entries(4, entry, depth, gs, dst);
   }
   const int32_t S = s[S_SCALE_COUNT];
@@ -304,6 +311,45 @@ __attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, i
   }
 }
 
+// Values through histograms (S_HISTOGRAM): for one query, q head, group and stage s of a coded segment,
+//   sum_t w_t * scale_t * C_s[code_t] = sum_e (sum over t with code_t = e of w_t * scale_t) * C_s[e],
+// so the softmax weights are scattered into one histogram per (query, KV head, group, stage), 4 q heads
+// to an entry, and each stage's codebook is read once, in order, instead of one random row per token.
+// A fixed cost of C x groupSize multiply-adds per histogram against a per-token one of depth rows:
+// it pays on long pasts (attention.ts chooses per segment from its token count).
+
+// q heads of a KV head taken 4 at a time (the lanes of a histogram entry)
+static inline int32_t quads(const Attention *a) { return (a->group + 3) / 4; }
+
+static inline int32_t is_histogram(const int32_t *s) { return s[S_TYPE] == SEGMENT_CODED && s[S_HISTOGRAM]; }
+
+// For each histogram segment: the unnormalized softmax weights times the token's value scale, 4 q heads
+// of a KV head to a vector (zero lanes past the group): [n, kvHeads, quads, tokens, 4] at
+// P_HISTOGRAM_WEIGHTS, the segments one after another.
+static void histogram_weights(const Attention *a) {
+  float *out = (float *)(uintptr_t)a->p[P_HISTOGRAM_WEIGHTS];
+  const int32_t Q = quads(a);
+  int32_t base = 0;
+  for (int32_t g = 0; g < a->count; base += a->segments[(2 * g + 1) * S_FIELDS + S_TOKENS], g++) {
+    const int32_t *s = a->segments + (2 * g + 1) * S_FIELDS;
+    if (!is_histogram(s)) continue;
+    const int32_t T = s[S_TOKENS], S = s[S_SCALE_COUNT];
+    const uint16_t *scales = (const uint16_t *)(uintptr_t)s[S_SCALES];
+    for (int32_t j = 0; j < a->n; j++) {
+      for (int32_t kh = 0; kh < a->kv_heads; kh++) {
+        for (int32_t quad = 0; quad < Q; quad++, out += 4 * T) {
+          const int32_t lanes = a->group - quad * 4 < 4 ? a->group - quad * 4 : 4;
+          const float *w = a->weights + ((int64_t)j * a->heads + kh * a->group + quad * 4) * a->total + base;
+          for (int32_t t = 0; t < T; t++) {
+            const float scale = S > 0 ? half_to_float(scales[(int64_t)t * S + (S == 1 ? 0 : kh)]) : 1.0f;
+            for (int32_t l = 0; l < 4; l++) out[4 * t + l] = l < lanes ? w[(int64_t)l * a->total + t] * scale : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
 // softmax rows (unnormalized exp; the sum divides the output in attend_end); zeroes the output
 __attribute__((export_name("attend_softmax"))) void attend_softmax(const int32_t *p) {
   const Attention a = attention(p);
@@ -332,6 +378,7 @@ __attribute__((export_name("attend_softmax"))) void attend_softmax(const int32_t
     // stash 1/sum in the rotated-q row, no longer needed
     a.q[(int64_t)row * d] = 1.0f / total_sum;
   }
+  histogram_weights(&a);
 }
 
 // values of tokens [lo, hi), every one rebuilt once, added with the weights of the queries that see
@@ -343,6 +390,7 @@ __attribute__((export_name("attend_values"))) void attend_values(const int32_t *
   int32_t base = 0;
   for (int32_t g = 0; g < a.count; base += a.segments[(2 * g + 1) * S_FIELDS + S_TOKENS], g++) {
     const int32_t *s = a.segments + (2 * g + 1) * S_FIELDS;
+    if (is_histogram(s)) continue; // attend_histogram's units
     const int32_t pos0 = s[S_POS0];
     const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
     for (int32_t t = from; t < to;) {
@@ -388,7 +436,91 @@ __attribute__((export_name("attend_values"))) void attend_values(const int32_t *
   }
 }
 
-// out (+ parts[0..count), outputs of token chunks, added in chunk order), divided by the softmax sums
+// the histogram units of a call: per histogram segment, one per query, KV head, quad of q heads and stage read
+__attribute__((export_name("attend_histogram_units"))) int32_t attend_histogram_units(const int32_t *p) {
+  const Attention a = attention(p);
+  int32_t units = 0;
+  for (int32_t g = 0; g < a.count; g++) {
+    const int32_t *s = a.segments + (2 * g + 1) * S_FIELDS;
+    if (is_histogram(s)) units += a.n * a.kv_heads * quads(&a) * s[S_DEPTH];
+  }
+  return units;
+}
+
+// the most entries (codebook size x groups in a head) of one unit's histograms: 4 floats each, on the stack
+#define MAX_HISTOGRAM 8192
+
+// o[k][0..8) += sum over e of hist[e][k] * book[e * gs + 0..8), for `lanes` (constant after inlining) q heads
+static inline __attribute__((always_inline)) void histogram_pass(const int32_t lanes, const f4 *hist, int32_t C, const float *book, int32_t gs, float *const *o) {
+  f4 acc[4][2];
+  for (int32_t k = 0; k < lanes; k++) acc[k][0] = acc[k][1] = wasm_f32x4_splat(0);
+  for (int32_t e = 0; e < C; e++) {
+    const f4 x0 = wasm_v128_load(book + (int64_t)e * gs), x1 = wasm_v128_load(book + (int64_t)e * gs + 4);
+    for (int32_t k = 0; k < lanes; k++) {
+      const f4 wk = wasm_v128_load32_splat((const float *)(hist + e) + k);
+      acc[k][0] = wasm_f32x4_add(acc[k][0], wasm_f32x4_mul(wk, x0));
+      acc[k][1] = wasm_f32x4_add(acc[k][1], wasm_f32x4_mul(wk, x1));
+    }
+  }
+  for (int32_t k = 0; k < lanes; k++) {
+    wasm_v128_store(o[k], wasm_f32x4_add(wasm_v128_load(o[k]), acc[k][0]));
+    wasm_v128_store(o[k] + 4, wasm_f32x4_add(wasm_v128_load(o[k] + 4), acc[k][1]));
+  }
+}
+
+// Unit u's values added into out [n, heads, d] (the weights from attend_softmax): the unit's histograms
+// (one per group of its KV head) filled from every token of the segment that holds the stage, then the
+// stage's codebook read once per 8 channels.
+__attribute__((export_name("attend_histogram"))) void attend_histogram(const int32_t *p, int32_t u, float *out) {
+  const Attention a = attention(p);
+  const int32_t Q = quads(&a);
+  const float *w = (const float *)(uintptr_t)p[P_HISTOGRAM_WEIGHTS];
+  const int32_t *s = 0;
+  for (int32_t g = 0; g < a.count && !s; g++) {
+    const int32_t *segment = a.segments + (2 * g + 1) * S_FIELDS;
+    if (!is_histogram(segment)) continue;
+    const int32_t units = a.n * a.kv_heads * Q * segment[S_DEPTH];
+    if (u < units) s = segment;
+    else {
+      u -= units;
+      w += (int64_t)a.n * a.kv_heads * Q * segment[S_TOKENS] * 4;
+    }
+  }
+  if (!s) __builtin_trap();
+  const int32_t stage = u % s[S_DEPTH], quad = u / s[S_DEPTH] % Q, kh = u / (s[S_DEPTH] * Q) % a.kv_heads, j = u / (s[S_DEPTH] * Q * a.kv_heads);
+  const int32_t T = s[S_TOKENS], C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS], stride = s[S_STRIDE];
+  const int32_t groups = a.width / gs, per_head = a.d / gs;
+  if (per_head * C > MAX_HISTOGRAM || gs % 8 != 0) __builtin_trap();
+  w += (((int64_t)j * a.kv_heads + kh) * Q + quad) * T * 4;
+  f4 hist[MAX_HISTOGRAM];
+  for (int32_t e = 0; e < per_head * C; e++) hist[e] = wasm_f32x4_splat(0);
+  const uint8_t *records = (const uint8_t *)(uintptr_t)s[S_DATA], *held = (const uint8_t *)(uintptr_t)s[S_DEPTHS];
+  const int32_t first = stage * groups + kh * per_head; // the code index of the head's first group at this stage
+  for (int32_t t = 0; t < T; t++) {
+    if (held[t] <= stage) continue;
+    const f4 wt = wasm_v128_load(w + 4 * t);
+    const uint8_t *record = records + (int64_t)t * stride;
+    for (int32_t gh = 0; gh < per_head; gh++) {
+      f4 *entry = hist + gh * C + read_code(record, first + gh, bits);
+      *entry = wasm_f32x4_add(*entry, wt);
+    }
+  }
+  const float *book = (const float *)(uintptr_t)s[S_BOOKS] + (int64_t)stage * C * gs;
+  const int32_t lanes = a.group - quad * 4 < 4 ? a.group - quad * 4 : 4;
+  for (int32_t gh = 0; gh < per_head; gh++) {
+    for (int32_t c = 0; c < gs; c += 8) {
+      float *o[4];
+      for (int32_t k = 0; k < lanes; k++) o[k] = out + ((int64_t)j * a.heads + kh * a.group + quad * 4 + k) * a.d + gh * gs + c;
+      const f4 *h = hist + gh * C;
+      if (lanes == 4) histogram_pass(4, h, C, book + c, gs, o);
+      else if (lanes == 3) histogram_pass(3, h, C, book + c, gs, o);
+      else if (lanes == 2) histogram_pass(2, h, C, book + c, gs, o);
+      else histogram_pass(1, h, C, book + c, gs, o);
+    }
+  }
+}
+
+// out (+ parts[0..count), outputs of token chunks and histogram units, added in order), divided by the softmax sums
 __attribute__((export_name("attend_end"))) void attend_end(const int32_t *p, const float *parts, int32_t count) {
   const Attention a = attention(p);
   float *out = (float *)(uintptr_t)p[P_OUT];
@@ -413,14 +545,15 @@ __attribute__((export_name("attend_keys_shared"))) void attend_keys_shared(const
   for (int32_t k = take(next); k * size < total; k = take(next)) attend_keys(p, k * size, (k + 1) * size < total ? (k + 1) * size : total);
 }
 
-// chunk k's values into parts + k * n*heads*d
+// chunk k's values into parts + k * n*heads*d: the token chunks, then the histogram units
 __attribute__((export_name("attend_values_shared"))) void attend_values_shared(const int32_t *p, int32_t *next, int32_t size, float *parts) {
   const Attention a = attention(p);
-  const int32_t floats = a.n * a.heads * a.d;
-  for (int32_t k = take(next); k * size < a.total; k = take(next)) {
+  const int32_t floats = a.n * a.heads * a.d, chunks = (a.total + size - 1) / size, units = attend_histogram_units(p);
+  for (int32_t k = take(next); k < chunks + units; k = take(next)) {
     float *part = parts + (int64_t)k * floats;
     for (int32_t i = 0; i < floats; i += 4) wasm_v128_store(part + i, wasm_f32x4_splat(0));
-    attend_values(p, k * size, (k + 1) * size < a.total ? (k + 1) * size : a.total, part);
+    if (k < chunks) attend_values(p, k * size, (k + 1) * size < a.total ? (k + 1) * size : a.total, part);
+    else attend_histogram(p, k - chunks, part);
   }
 }
 
@@ -430,6 +563,7 @@ __attribute__((export_name("attend"))) void attend(const int32_t *p) {
   attend_keys(p, 0, total);
   attend_softmax(p);
   attend_values(p, 0, total, (float *)(uintptr_t)p[P_OUT]);
+  for (int32_t u = 0, units = attend_histogram_units(p); u < units; u++) attend_histogram(p, u, (float *)(uintptr_t)p[P_OUT]);
   attend_end(p, 0, 0);
 }
 
