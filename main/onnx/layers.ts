@@ -51,9 +51,30 @@ export class ModelGraph {
   linear(x: string, prefix: string, outFeatures: number, inFeatures: number): string {
     const y = this.linearSpec
       ? this.quantizedMatMul(x, `${prefix}.weight`, outFeatures, inFeatures, this.linearSpec)
-      : this.g.op('MatMul', [x, this.weight(`${prefix}.weight`, [inFeatures, outFeatures], (t) => transpose(t, outFeatures, inFeatures), '.T')]);
+      : this.g.op('MatMul', [x, this.transposedWeight(prefix, outFeatures, inFeatures)]);
     const hasBias = this.weights.shapes.has(`${prefix}.bias`);
     return hasBias ? this.g.op('Add', [y, this.weight(`${prefix}.bias`, [outFeatures])]) : y;
+  }
+
+  /**
+   * Linears of the same input as one, outputs side by side on the last axis: y = x [W_1^T | W_2^T | ..]
+   * (+ [b_1 | b_2 | ..]). Float weights are joined by a Concat of their initializers, which ONNX
+   * Runtime folds into one constant when it creates the session (the stored tensors stay shared with
+   * the other graphs): one MatMul, one parallel section instead of one per linear. Quantized weights
+   * (or biases on some parts only) stay a linear each, their outputs concatenated.
+   */
+  linears(x: string, parts: readonly { prefix: string; outFeatures: number }[], inFeatures: number): string {
+    const { g } = this;
+    const biased = parts.filter((p) => this.weights.shapes.has(`${p.prefix}.bias`)).length;
+    if (this.linearSpec || (biased > 0 && biased < parts.length)) return g.op('Concat', parts.map((p) => this.linear(x, p.prefix, p.outFeatures, inFeatures)), { axis: -1 });
+    const joined = g.op('Concat', parts.map((p) => this.transposedWeight(p.prefix, p.outFeatures, inFeatures)), { axis: 1 });
+    const y = g.op('MatMul', [x, joined]);
+    return biased ? g.op('Add', [y, g.op('Concat', parts.map((p) => this.weight(`${p.prefix}.bias`, [p.outFeatures])), { axis: 0 })]) : y;
+  }
+
+  /** A float nn.Linear weight [out, in] stored transposed, [in, out], MatMul's layout. */
+  private transposedWeight(prefix: string, outFeatures: number, inFeatures: number): string {
+    return this.weight(`${prefix}.weight`, [inFeatures, outFeatures], (t) => transpose(t, outFeatures, inFeatures), '.T');
   }
 
   /** Token embeddings of int64 ids; a float16 table is gathered as stored and only the rows are cast. */
