@@ -63,9 +63,9 @@ describe('the split segment builder', () => {
     const hashes = buildSplitSegments(tinyConfig, new RandomWeights(tinyConfig, 1)).map((bytes) => createHash('sha256').update(bytes).digest('hex'));
     expect(splitGraphVersion).toBe(2);
     expect(hashes).toEqual([
-      'f5a98ce3fddf5333cb44434d561da3258ab061ca64a7123925ee55949990a86d',
-      '3cdbcd4e3a97adf93731ba67622ac4952a6df2318f9fb5a37bd0798065a7cabf',
-      '470f617dd20e9cd6d83fd148e84faf265b45dc3285878409889934e082e61f7b',
+      '6930974abb190ca5810974a7d0fb4f1ea2c0f0b66732ce1206d304285c890f2e',
+      '310511650d6a52b3c400b3da729ba72d4863f47a0239b8418d296401b482d7ca',
+      '22f085cd8d34b7cdcd6055951f9c4b8459399c19edfa7c3442ae8d78340f7d38',
     ]);
   });
 });
