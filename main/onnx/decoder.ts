@@ -114,24 +114,16 @@ export function embedTokens(m: ModelGraph, inputIds: string): string {
   return config.embeddingScale === 1 ? x : g.op('Mul', [x, g.float([config.embeddingScale], [])]);
 }
 
-/**
- * Layer `i`'s normed input projected to token rows [b, n, (heads + 2 kvHeads) * d]: each row q, k and v
- * side by side (pre-RoPE), from one MatMul over the three weights (ModelGraph.linears).
- */
-export function layerProjectionRows(m: ModelGraph, x: string, i: number): string {
+/** Layer `i`'s normed input projected to token rows q [b, n, heads*d], k and v [b, n, kvHeads*d] (pre-RoPE). */
+export function layerProjections(m: ModelGraph, x: string, i: number): { q: string; k: string; v: string } {
   const { hiddenSize: hidden, numHeads, numKvHeads, headDim } = m.config;
   const p = `model.layers.${i}.`;
   const xn = m.rmsNorm(x, `${p}input_layernorm.weight`);
-  const part = (name: string, heads: number) => ({ prefix: `${p}self_attn.${name}_proj`, outFeatures: heads * headDim });
-  return m.linears(xn, [part('q', numHeads), part('k', numKvHeads), part('v', numKvHeads)], hidden);
-}
-
-/** Layer `i`'s normed input projected to token rows q [b, n, heads*d], k and v [b, n, kvHeads*d] (pre-RoPE). */
-export function layerProjections(m: ModelGraph, x: string, i: number): { q: string; k: string; v: string } {
-  const { numHeads, numKvHeads, headDim } = m.config;
-  const widths = [numHeads * headDim, numKvHeads * headDim, numKvHeads * headDim];
-  const [q, k, v] = m.g.opN('Split', [layerProjectionRows(m, x, i), m.g.int64(widths)], 3, { axis: -1 });
-  return { q, k, v };
+  return {
+    q: m.linear(xn, `${p}self_attn.q_proj`, numHeads * headDim, hidden),
+    k: m.linear(xn, `${p}self_attn.k_proj`, numKvHeads * headDim, hidden),
+    v: m.linear(xn, `${p}self_attn.v_proj`, numKvHeads * headDim, hidden),
+  };
 }
 
 /** Layer `i`'s output: x + o_proj(attn), then the MLP block with its residual. attn is [b, n, heads*d]. */
@@ -143,9 +135,9 @@ export function layerOutput(m: ModelGraph, x: string, attn: string, i: number): 
   const outputNorm = (y: string, name: string) => (config.sandwichNorms ? m.rmsNorm(y, `${p}${name}.weight`) : y);
   const h = g.op('Add', [x, outputNorm(m.linear(attn, `${p}self_attn.o_proj`, hidden, numHeads * headDim), 'post_attention_layernorm')]);
   const hn = m.rmsNorm(h, `${p}${config.sandwichNorms ? 'pre_feedforward' : 'post_attention'}_layernorm.weight`);
-  const part = (name: string) => ({ prefix: `${p}mlp.${name}_proj`, outFeatures: intermediateSize });
-  const [gate, up] = g.opN('Split', [m.linears(hn, [part('gate'), part('up')], hidden)], 2, { axis: -1, num_outputs: 2 });
-  return g.op('Add', [h, outputNorm(m.linear(g.op('Mul', [m.activation(gate), up]), `${p}mlp.down_proj`, hidden, intermediateSize), 'post_feedforward_layernorm')]);
+  const gate = m.activation(m.linear(hn, `${p}mlp.gate_proj`, intermediateSize, hidden));
+  const up = m.linear(hn, `${p}mlp.up_proj`, intermediateSize, hidden);
+  return g.op('Add', [h, outputNorm(m.linear(g.op('Mul', [gate, up]), `${p}mlp.down_proj`, hidden, intermediateSize), 'post_feedforward_layernorm')]);
 }
 
 /** logits [b*n, vocab] of norm(x) through the classifier (the embedding when tied), soft-capped where the model caps them. */

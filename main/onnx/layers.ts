@@ -51,38 +51,9 @@ export class ModelGraph {
   linear(x: string, prefix: string, outFeatures: number, inFeatures: number): string {
     const y = this.linearSpec
       ? this.quantizedMatMul(x, `${prefix}.weight`, outFeatures, inFeatures, this.linearSpec)
-      : this.g.op('MatMul', [x, this.transposedWeight(prefix, outFeatures, inFeatures)]);
+      : this.g.op('MatMul', [x, this.weight(`${prefix}.weight`, [inFeatures, outFeatures], (t) => transpose(t, outFeatures, inFeatures), '.T')]);
     const hasBias = this.weights.shapes.has(`${prefix}.bias`);
     return hasBias ? this.g.op('Add', [y, this.weight(`${prefix}.bias`, [outFeatures])]) : y;
-  }
-
-  /**
-   * Linears of the same input as one, outputs side by side on the last axis: y = x [W_1^T | W_2^T | ..]
-   * (+ [b_1 | b_2 | ..]). Float weights are joined by a Concat of their initializers, which ONNX
-   * Runtime folds into one constant when it creates the session (the stored tensors stay shared with
-   * the other graphs): one MatMul, one parallel section instead of one per linear; quantized weights
-   * likewise, one MatMulNBits. Biases on some parts only: a linear each, outputs concatenated.
-   */
-  linears(x: string, parts: readonly { prefix: string; outFeatures: number }[], inFeatures: number): string {
-    const { g, linearSpec: spec } = this;
-    const biased = parts.filter((p) => this.weights.shapes.has(`${p.prefix}.bias`)).length;
-    if (biased > 0 && biased < parts.length) return g.op('Concat', parts.map((p) => this.linear(x, p.prefix, p.outFeatures, inFeatures)), { axis: -1 });
-    const join = (values: readonly string[], axis: number) => g.op('Concat', values, { axis });
-    let y: string;
-    if (spec) {
-      // each stored input joined along the rows (n): one MatMulNBits over all of them
-      const stored = parts.map((p) => this.quantizedWeight(`${p.prefix}.weight`, p.outFeatures, inFeatures, spec));
-      const total = parts.reduce((sum, p) => sum + p.outFeatures, 0);
-      y = this.nBitsMatMul(x, stored[0].map((_, j) => join(stored.map((inputs) => inputs[j]), 0)), total, inFeatures, spec);
-    } else {
-      y = g.op('MatMul', [x, join(parts.map((p) => this.transposedWeight(p.prefix, p.outFeatures, inFeatures)), 1)]);
-    }
-    return biased ? g.op('Add', [y, join(parts.map((p) => this.weight(`${p.prefix}.bias`, [p.outFeatures])), 0)]) : y;
-  }
-
-  /** A float nn.Linear weight [out, in] stored transposed, [in, out], MatMul's layout. */
-  private transposedWeight(prefix: string, outFeatures: number, inFeatures: number): string {
-    return this.weight(`${prefix}.weight`, [inFeatures, outFeatures], (t) => transpose(t, outFeatures, inFeatures), '.T');
   }
 
   /** Token embeddings of int64 ids; a float16 table is gathered as stored and only the rows are cast. */
@@ -126,22 +97,11 @@ export class ModelGraph {
     return out;
   }
 
-  /** x W^T through MatMulNBits for W [n, k] quantized per `spec` (quantizedWeight). */
-  private quantizedMatMul(x: string, name: string, n: number, k: number, spec: BlockQuantSpec): string {
-    return this.nBitsMatMul(x, this.quantizedWeight(name, n, k, spec), n, k, spec);
-  }
-
-  /** MatMulNBits of x [.., k] with the stored inputs of a weight [n, k]: codes, scales (and zero points). */
-  private nBitsMatMul(x: string, stored: readonly string[], n: number, k: number, spec: BlockQuantSpec): string {
-    return this.g.op('MatMulNBits', [x, ...stored], { K: k, N: n, bits: spec.bits, block_size: spec.blockSize, accuracy_level: this.accuracyLevel }, undefined, 'com.microsoft');
-  }
-
   /**
-   * W [n, k] quantized per `spec` a slice of rows at a time into MatMulNBits' codes [n, blocks, blob],
-   * scales [n * blocks] and (asymmetric) zero points [n * bytes a row], stored as `<name>.q<bits>`,
-   * `.scales`, `.zero_points`: all three row-major, so weights joined along n are their concatenations.
+   * x W^T through MatMulNBits for W [n, k] quantized per `spec`; quantized a slice of rows at a time
+   * into the codes, scales and zero points (stored as `<name>.q<bits>`, `.scales`, `.zero_points`).
    */
-  private quantizedWeight(name: string, n: number, k: number, spec: BlockQuantSpec): string[] {
+  private quantizedMatMul(x: string, name: string, n: number, k: number, spec: BlockQuantSpec): string {
     const { g } = this;
     const blocks = blocksPerRow(k, spec);
     const blob = (spec.blockSize * spec.bits) / 8;
@@ -160,12 +120,13 @@ export class ModelGraph {
       });
       return (quantized = all);
     };
-    const stored = [
+    const inputs = [
+      x,
       g.initializer(base, DataType.UINT8, [n, blocks, blob], () => quantize().packed),
       g.initializer(`${base}.scales`, DataType.FLOAT, [n * blocks], () => bytesOf(quantize().scales)),
     ];
-    if (!spec.symmetric) stored.push(g.initializer(`${base}.zero_points`, DataType.UINT8, [n * zpRow], () => quantize().zeroPoints!));
-    return stored;
+    if (!spec.symmetric) inputs.push(g.initializer(`${base}.zero_points`, DataType.UINT8, [n * zpRow], () => quantize().zeroPoints!));
+    return g.op('MatMulNBits', inputs, { K: k, N: n, bits: spec.bits, block_size: spec.blockSize, accuracy_level: this.accuracyLevel }, undefined, 'com.microsoft');
   }
 
   /**

@@ -63,9 +63,9 @@ describe('the split segment builder', () => {
     const hashes = buildSplitSegments(tinyConfig, new RandomWeights(tinyConfig, 1)).map((bytes) => createHash('sha256').update(bytes).digest('hex'));
     expect(splitGraphVersion).toBe(2);
     expect(hashes).toEqual([
-      '6930974abb190ca5810974a7d0fb4f1ea2c0f0b66732ce1206d304285c890f2e',
-      '310511650d6a52b3c400b3da729ba72d4863f47a0239b8418d296401b482d7ca',
-      '22f085cd8d34b7cdcd6055951f9c4b8459399c19edfa7c3442ae8d78340f7d38',
+      '8a245eb1ca8250883b24d6cafed4da28c4144b377f564c3214cff1823a093d4c',
+      '1d880d1def06b5da404717ff42ae0243d088414dcdce7f9138519d1939b159aa',
+      'a52b77677a4bb1aa374e777a769ea3ac6326348b0003022c6da7af369bc37ec9',
     ]);
   });
 });
