@@ -39,7 +39,7 @@ export function segmentOutputs(config: ModelConfig, i: number): string[] {
 /** Segment `i` (0..numLayers) as a serialized model. */
 export function buildSplitSegment(config: ModelConfig, weights: WeightSource, i: number, options: Omit<DecoderGraphOptions, 'cacheType'> = {}): Uint8Array {
   const g = new GraphBuilder(options.store ?? inlineTensors);
-  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32', options.linearQuant, options.accuracyLevel);
+  const m = new ModelGraph(g, config, weights, options.weightType ?? 'float32', options.linearQuant, options.accuracyLevel, 'fusable');
   const { hiddenSize: hidden, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
   if (!Number.isInteger(i) || i < 0 || i > numLayers) throw new RangeError(`segment ${i} is outside 0..${numLayers}`);
   const layerInput = () => {

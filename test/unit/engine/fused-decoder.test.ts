@@ -63,9 +63,9 @@ describe('the split segment builder', () => {
     const hashes = buildSplitSegments(tinyConfig, new RandomWeights(tinyConfig, 1)).map((bytes) => createHash('sha256').update(bytes).digest('hex'));
     expect(splitGraphVersion).toBe(2);
     expect(hashes).toEqual([
-      '8a245eb1ca8250883b24d6cafed4da28c4144b377f564c3214cff1823a093d4c',
-      '1d880d1def06b5da404717ff42ae0243d088414dcdce7f9138519d1939b159aa',
-      'a52b77677a4bb1aa374e777a769ea3ac6326348b0003022c6da7af369bc37ec9',
+      '7a2023861016ab3eab694079d968be356af378ca09f3dad712208a00367bb9cc',
+      '16ad2f129ea4519c24d8ed469c85714b1f0198063467c881c80062bfc95cc081',
+      '727551c67baf773d3f160ae15121d6a6e6e94ca7193c48b7ecdf9884b7f6ac68',
     ]);
   });
 });
