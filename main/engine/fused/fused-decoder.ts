@@ -76,14 +76,31 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     const layer = this.layerAttention(store, n, past);
     let out = await this.segment(0, { input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [1, n]) });
     for (let i = 0; i < numLayers; i++) {
-      const rows = (name: string) => (out[`${name}.${i}`] as ort.Tensor).data as Float32Array;
-      const attn = layer(i, rows('q'), rows('k'), rows('v'));
+      const [q, k, v] = this.projections((out[`qkv.${i}`] as ort.Tensor).data as Float32Array, n);
+      const attn = layer(i, q, k, v);
       const resid = out[`hidden.${i}`] as ort.Tensor;
       out = await this.segment(i + 1, { resid: new ort.Tensor('float32', resid.data as Float32Array, [1, n, hiddenSize]), attn: new ort.Tensor('float32', attn, [1, n, H * d]) });
     }
     const logits = out.logits as ort.Tensor;
     if (logits.data.length !== n * this.vocabSize) throw new Error(`split graph logits are [${logits.dims.join(', ')}], expected [1, ${n}, ${this.vocabSize}]`);
     return logits.data as Float32Array;
+  }
+
+  /** A segment's qkv token rows as q [n, heads*d], k and v [n, kvHeads*d]: views for one token, copies for several. */
+  private projections(qkv: Float32Array, n: number): Float32Array[] {
+    const { numHeads: H, numKvHeads: KVH, headDim: d } = this.config;
+    const widths = [H * d, KVH * d, KVH * d];
+    const row = (H + 2 * KVH) * d;
+    if (qkv.length !== n * row) throw new Error(`a split segment's qkv holds ${qkv.length} values, expected ${n} rows of ${row}`);
+    let start = 0;
+    return widths.map((width) => {
+      const at = start;
+      start += width;
+      if (n === 1) return qkv.subarray(at, at + width);
+      const rows = new Float32Array(n * width);
+      for (let t = 0; t < n; t++) rows.set(qkv.subarray(t * row + at, t * row + at + width), t * width);
+      return rows;
+    });
   }
 
   /** The per-layer attention for this store: (layer, q, k, v token rows) -> attention output [n, heads*d]. */
