@@ -71,7 +71,8 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         const asFloat = (x: string) => g.op('Cast', [x], { to: DataType.FLOAT });
         const maskPositions = asFloat(g.op('Sub', [g.op('CumSum', ['attention_mask', g.int64([1], [])]), ctx.indexConstant(1)]));
         const pastPositions = g.op('Slice', [maskPositions, g.int64([0]), ctx.pastLen, g.int64([1])]);
-        const tables = ctx.m.ropeTables(g.op('Concat', [pastPositions, asFloat('position_ids')], { axis: 1 }));
+        const positions = g.shape(g.op('Concat', [pastPositions, asFloat('position_ids')], { axis: 1 }), DataType.FLOAT, ['batch_size', 'total_sequence_length']);
+        const tables = ctx.m.ropeTables(positions);
         // new token j stays uncoded when j >= n - window_size
         const newCount = g.op('Cast', [ctx.seqLen], { to: DataType.INT32 });
         const newIndex = g.op('Reshape', [g.op('Range', [ctx.indexConstant(0), g.op('Squeeze', [newCount, g.int64([0])]), ctx.indexConstant(1)]), g.int64([1, -1, 1])]);
@@ -104,16 +105,18 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         const { rows, records } = g.scope('encode', () => {
           // [batch, kvh, n, d] -> token rows [batch, n, W]
           const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, W])]);
-          const { bytes, scales } = codec.encode(rows);
+          const { bytes, scales } = codec.encode(rows, ['batch_size', 'sequence_length']);
           g.op('Cast', [bytes], { to: DataType.UINT8 }, `new_codes.${i}.${kind}`);
           g.output(`new_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'sequence_length', codec.codeBytes]);
           const recordBytes = g.op('Shape', [past('codes')], { start: 2, end: 3 });
-          const newRecords = g.op('Slice', [bytes, g.int64([0]), recordBytes, g.int64([2])]);
+          const newRecords = g.shape(g.op('Slice', [bytes, g.int64([0]), recordBytes, g.int64([2])]), DataType.FLOAT, ['batch_size', 'sequence_length', recordBytesDim(i, kind)]);
           const joinedBytes = g.op('Concat', [g.op('Cast', [past('codes')], { to: DataType.FLOAT }), newRecords], { axis: 1 });
+          g.shape(joinedBytes, DataType.FLOAT, ['batch_size', 'present_length', recordBytesDim(i, kind)]);
           g.op('Cast', [joinedBytes], { to: DataType.UINT8 }, present('codes'));
           g.output(present('codes'), DataType.UINT8, ['batch_size', 'present_length', recordBytesDim(i, kind)]);
-          const newDepths = g.op('Expand', [depth, g.op('Shape', [rows], { start: 0, end: 2 })]);
+          const newDepths = g.shape(g.op('Expand', [depth, g.op('Shape', [rows], { start: 0, end: 2 })]), DataType.INT32, ['batch_size', 'sequence_length']);
           const joinedDepths = g.op('Concat', [g.op('Cast', [past('depths')], { to: DataType.INT32 }), newDepths], { axis: 1 });
+          g.shape(joinedDepths, DataType.INT32, ['batch_size', 'present_length']);
           g.op('Cast', [joinedDepths], { to: DataType.UINT8 }, present('depths'));
           g.output(present('depths'), DataType.UINT8, ['batch_size', 'present_length']);
           let joinedScales: string | null = null;
@@ -129,11 +132,11 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
           const scales = records.scales ? g.op('Cast', [records.scales], { to: DataType.FLOAT }) : null;
           const decoded = codec.dequantize(codec.unpack(records.bytes, records.recordBytes), scales, depth, records.depths);
           const coded = g.op('Shape', [past('codes')], { start: 1, end: 2 });
-          const pastRows = g.op('Slice', [decoded, g.int64([0]), coded, g.int64([1])]);
-          const newRows = g.op('Slice', [decoded, coded, g.int64([Number.MAX_SAFE_INTEGER]), g.int64([1])]);
+          const pastRows = g.shape(g.op('Slice', [decoded, g.int64([0]), coded, g.int64([1])]), DataType.FLOAT, ['batch_size', 'past_coded_length', W]);
+          const newRows = g.shape(g.op('Slice', [decoded, coded, g.int64([Number.MAX_SAFE_INTEGER]), g.int64([1])]), DataType.FLOAT, ['batch_size', 'sequence_length', W]);
           const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
           const window = g.op('Cast', [past('window')], { to: DataType.FLOAT });
-          const all = g.op('Concat', [pastRows, window, g.op('Where', [shared!.inWindow, roundedNew, newRows])], { axis: 1 });
+          const all = g.shape(g.op('Concat', [pastRows, window, g.op('Where', [shared!.inWindow, roundedNew, newRows])], { axis: 1 }), DataType.FLOAT, ['batch_size', 'total_sequence_length', W]);
           return g.op('Transpose', [g.op('Reshape', [all, g.int64([0, 0, kvh, d])])], { perm: [0, 2, 1, 3] });
         });
         attended[kind] = kind === 'key' ? g.scope('rope', () => ctx.m.rope(heads, shared!.tables)) : heads;

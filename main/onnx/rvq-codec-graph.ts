@@ -8,7 +8,7 @@
 // stage of every group, one Gemm + ArgMax per encode stage covers every group).
 import type { RvqSpec } from '../../quant/index.js';
 import { codeBits, groupsPerToken, rvqCodeBytesPerToken, scalesPerToken, tokenWidth, unitWidth } from '../../quant/index.js';
-import type { GraphBuilder } from './builder.js';
+import type { Dim, GraphBuilder } from './builder.js';
 import { DataType } from './builder.js';
 import { bytesOf } from './layers.js';
 
@@ -53,9 +53,10 @@ export class RvqGraphCodec {
    * -> 1), group, then per stage nearest entry = ArgMax(<r, c> - ||c||^2/2) over every group at once
    * (one Gemm with the norms as bias) and subtract it. Returns the codes [b, n, G * D] float (a token's
    * group-major: group j, stage s at j * D + s), the packed code bytes [b, n, codeBytes] float (whole
-   * numbers below 256; the caller casts) and the fp16 scales [b, n, S] (null for 'none').
+   * numbers below 256; the caller casts) and the fp16 scales [b, n, S] (null for 'none'). `tokens`
+   * names b and n (see GraphBuilder.shape).
    */
-  encode(rows: string): { codes: string; bytes: string; scales: string | null } {
+  encode(rows: string, tokens: readonly [Dim, Dim]): { codes: string; bytes: string; scales: string | null } {
     const { g, spec } = this;
     const { depth: D, codebookSize: C, groupSize } = spec;
     let scaled = rows;
@@ -72,7 +73,7 @@ export class RvqGraphCodec {
       scaled = g.op('Div', [segments, g.op('Cast', [half], { to: DataType.FLOAT })]);
     }
     // group vectors as a matrix [b * n * G, groupSize], row g of each token its group g
-    let residual = this.regroup(scaled, 'toGroups', [-1, groupSize]);
+    let residual = g.shape(this.regroup(scaled, 'toGroups', [-1, groupSize]), DataType.FLOAT, [`new_group_vectors.${this.groups}`, groupSize]);
     const stageCodes: string[] = [];
     for (let s = 0; s < D; s++) {
       // the zero row (index C) must never win: its score is the lowest float
@@ -87,8 +88,8 @@ export class RvqGraphCodec {
       if (s + 1 < D) residual = g.op('Sub', [residual, g.op('GatherND', [this.stageBooks[s], code])]);
     }
     // [M, D] -> [b, n, G * D]: a token's codes group-major (pack reads them in stage-major order)
-    const tokens = g.op('Shape', [rows], { start: 0, end: 2 });
-    const codes = g.op('Reshape', [g.op('Cast', [g.op('Concat', stageCodes, { axis: 1 })], { to: DataType.FLOAT }), g.op('Concat', [tokens, g.int64([this.groups * D])], { axis: 0 })]);
+    const shape = g.op('Concat', [g.op('Shape', [rows], { start: 0, end: 2 }), g.int64([this.groups * D])], { axis: 0 });
+    const codes = g.shape(g.op('Reshape', [g.op('Cast', [g.op('Concat', stageCodes, { axis: 1 })], { to: DataType.FLOAT }), shape]), DataType.FLOAT, [...tokens, this.groups * D]);
     return { codes, bytes: this.pack(codes), scales };
   }
 

@@ -25,7 +25,7 @@ function codecGraph(spec: RvqSpec, books: Float32Array): Uint8Array {
   const bytes = g.input('bytes', DataType.UINT8, ['b', 'm', codec.codeBytes]);
   const scalesIn = codec.numScales ? g.input('scales', DataType.FLOAT16, ['b', 'm', codec.numScales]) : null;
   const asFloat = (x: string | null) => (x ? g.op('Cast', [x], { to: DataType.FLOAT }) : null);
-  const q = codec.encode(rows);
+  const q = codec.encode(rows, ['b', 'n']);
   // group-major codes -> quant's stage-major order
   const stageMajor = g.op('Transpose', [g.op('Reshape', [q.codes, g.int64([0, 0, G, spec.depth])])], { perm: [0, 1, 3, 2] });
   g.op('Cast', [stageMajor], { to: DataType.INT32 }, 'codes');
