@@ -1,7 +1,7 @@
 // The cache kept in GPU memory between steps. fp16 on a 30-layer model of tiny width (as many layers
 // as SmolLM2-135M: a graph op joining every layer's tensors, like the rvq depth Split that once failed
 // at 30 layers, exceeds a WebGPU shader's storage buffers); rvq at the real depth 8 on 4 layers, as a
-// 30-layer rvq graph (12k nodes) takes minutes to load on SwiftShader (the unit test
+// 30-layer rvq graph takes about 2 minutes to load on SwiftShader (the unit test
 // graph-width.test.ts checks that no rvq node widens with the layers). Greedy text
 // with the device-resident cache equals the CPU's through a conversation that is edited (fp16: the
 // last tokens dropped, as regenerate does; rvq: the depth lowered) and then saved and reloaded; the
