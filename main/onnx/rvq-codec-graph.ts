@@ -130,28 +130,27 @@ export class RvqGraphCodec {
   /**
    * Bytes [b, n, R] float (whole numbers below 256) -> codes [b, n, D * G] float, stage-major as
    * quant stores them. R may be the record size of any depth d <= spec.depth (a stage-major record's
-   * depth-d prefix is its first R_d bytes): the tables are cut to R rows and the missing stages' codes
-   * are whatever the cut left (the decode masks stages past a token's depth). One MatMul assembles each
-   * code's bytes shifted right, v = sum_k byte_k 2^(8k - shift), and the same divided by 2^bits; exact
-   * in float32 (a code touches at most 3 bytes: a 24-bit integer part over a shift-bit fraction, 24
-   * bits in all). code = floor(v) - floor(v / 2^bits) 2^bits drops the fraction and the next codes' bits.
-   * `recordBytes` is R as an int64 [1] tensor (by default read from `bytes`).
+   * depth-d prefix is its first R_d bytes): the table is cut to R rows and the missing stages' codes
+   * are whatever the cut left (the decode masks stages past a token's depth). One MatMul against a
+   * [R, codes] table of powers of two assembles each code's bytes already shifted right: v = sum_k
+   * byte_k 2^(8k - shift), exact in float32 as codes have at most 16 bits (so touch at most 3 bytes: a
+   * 24-bit integer part over a shift-bit fraction, 24 bits in all). Floor drops the fraction;
+   * subtracting floor(v / 2^bits) 2^bits drops the next codes' bits. `recordBytes` is R as an int64
+   * [1] tensor (by default read from `bytes`).
    */
   unpack(bytes: string, recordBytes = this.g.op('Shape', [bytes], { start: 2, end: 3 })): string {
     const { g, bits } = this;
     const count = this.spec.depth * this.groups;
-    const m = 2 ** bits;
-    const assemble = new Array<number>(this.codeBytes * 2 * count).fill(0);
+    const assemble = new Array<number>(this.codeBytes * count).fill(0);
     for (let i = 0; i < count; i++) {
       const first = i * bits;
-      for (let j = Math.floor(first / 8); j <= Math.floor((first + bits - 1) / 8); j++) {
-        assemble[j * 2 * count + i] = 2 ** (8 * j - first);
-        assemble[j * 2 * count + count + i] = 2 ** (8 * j - first) / m;
-      }
+      for (let j = Math.floor(first / 8); j <= Math.floor((first + bits - 1) / 8); j++) assemble[j * count + i] = 2 ** (8 * j - first);
     }
-    const rows = g.op('Slice', [g.float(assemble, [this.codeBytes, 2 * count]), g.int64([0]), recordBytes, g.int64([0])]);
-    const [whole, high] = g.opN('Split', [g.op('Floor', [g.op('MatMul', [bytes, rows])])], 2, { axis: 2, num_outputs: 2 });
-    return g.op('Sub', [whole, g.op('Mul', [high, g.float([m], [])])]);
+    const rows = g.op('Slice', [g.float(assemble, [this.codeBytes, count]), g.int64([0]), recordBytes, g.int64([0])]);
+    const shifted = g.op('Floor', [g.op('MatMul', [bytes, rows])]);
+    // x mod 2^bits for whole numbers x held exactly in float32: x - floor(x / 2^bits) 2^bits
+    const m = 2 ** bits;
+    return g.op('Sub', [shifted, g.op('Mul', [g.op('Floor', [g.op('Mul', [shifted, g.float([1 / m], [])])]), g.float([m], [])])]);
   }
 
   /**
