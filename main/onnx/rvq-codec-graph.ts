@@ -158,7 +158,8 @@ export class RvqGraphCodec {
    * scale 'none'): the entries of the first `depth` stages summed, channels put back from their
    * groups, times the scales. `tokenDepths` (int32 [b, n], optional) limits each token to the stages it
    * holds. One Gather of every stage from the stacked books, a stage past a token's depth reading its
-   * zero row, and a ReduceSum over the stages (float sums in stage order, as quant/ adds them).
+   * zero row, and a ReduceSum over the stages (its float summation order is ONNX Runtime's, not
+   * necessarily quant/'s stage by stage: sums agree to rounding).
    */
   dequantize(codes: string, scales: string | null, depth: string, tokenDepths: string | null = null): string {
     const { g, spec } = this;
@@ -166,7 +167,7 @@ export class RvqGraphCodec {
     const stageOf = Array.from({ length: D * this.groups }, (_, i) => Math.floor(i / this.groups));
     const held = tokenDepths ? g.op('Unsqueeze', [g.op('Min', [tokenDepths, depth]), g.int64([-1])]) : depth;
     const live = g.op('Less', [g.int32(stageOf), held]);
-    // stage s's code c is row s (C + 1) + c of the stacked books; C + 1 rows further on is its zero row
+    // stage s's code c is row s (C + 1) + c of the stacked books, its zero row s (C + 1) + C
     const index = g.op('Where', [live, g.op('Add', [codes, g.float(stageOf.map((s) => s * (C + 1)))]), g.float(stageOf.map((s) => s * (C + 1) + C))]);
     const entries = g.op('Gather', [this.books, g.op('Cast', [index], { to: DataType.INT32 })]);
     const summed = g.op('ReduceSum', [g.op('Reshape', [entries, g.int64([0, 0, D, this.groups * groupSize])]), g.int64([2])], { keepdims: 0 });
