@@ -26,6 +26,7 @@ export class GraphBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly shapes: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly constants = new Map<string, string>();
   private readonly initializerNames = new Set<string>();
   private readonly domains = new Set<string>();
@@ -44,6 +45,17 @@ export class GraphBuilder {
 
   output(name: string, elemType: ElemType, dims: readonly Dim[]): void {
     this.outputs.push(valueInfo(name, elemType, dims));
+  }
+
+  /**
+   * Declares an intermediate tensor's shape, its unknown dims named. ONNX Runtime's shape inference
+   * leaves a dim it cannot compute (a Concat of two symbolic lengths) unnamed, and its allocation
+   * planner never reuses an unnamed-dim buffer: each stays on the list every later allocation scans,
+   * which makes session creation grow with the square of such tensors. Returns `name`.
+   */
+  shape(name: string, elemType: ElemType, dims: readonly Dim[]): string {
+    this.shapes.push(valueInfo(name, elemType, dims));
+    return name;
   }
 
   /** Adds a node with one output and returns that output's name (`as` fixes the name). */
@@ -115,7 +127,7 @@ export class GraphBuilder {
       irVersion: 8,
       producerName: 'reskv',
       opsetImport: [{ domain: '', version: this.opset }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
-      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs, valueInfo: this.shapes },
     };
     return onnx.ModelProto.encode(model).finish();
   }

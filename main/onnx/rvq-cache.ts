@@ -21,7 +21,6 @@
 import type { CodebookSet, KvKind, RvqSpec } from '../../quant/index.js';
 import type { ModelConfig } from '../model/config.js';
 import type { WeightSource } from '../model/weights.js';
-import type { GraphBuilder } from './builder.js';
 import { DataType } from './builder.js';
 import type { CacheStrategy, DecoderGraphOptions } from './decoder.js';
 import { buildTransformerGraph } from './decoder.js';
@@ -46,28 +45,6 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
   ] as const;
   const codecs: Record<KvKind, RvqGraphCodec>[] = [];
   let shared: { tables: { cos: string; sin: string }; inWindow: string; depths: string[] } | null = null;
-
-  /**
-   * The device's next past (present_codes/depths/scales.{i}.{k}): the past joined with the new tokens'
-   * records cut to the fed record size (a depth-d record is a byte prefix) at the lane's depth, for a
-   * cache without a recent window. WebGPU has no uint8 Concat: bytes and depths are joined as float /
-   * int32 (exact; the decode casts them so anyway) and cast back.
-   */
-  const presentRecords = (g: GraphBuilder, i: number, kind: KvKind, packed: string, scales: string | null, depth: string, numScales: number) => {
-    const past = (what: string) => `past_${what}.${i}.${kind}`;
-    const newRecords = g.op('Slice', [packed, g.int64([0]), g.op('Shape', [past('codes')], { start: 2, end: 3 }), g.int64([2])]);
-    const joinedCodes = g.op('Concat', [g.op('Cast', [past('codes')], { to: DataType.FLOAT }), g.op('Cast', [newRecords], { to: DataType.FLOAT })], { axis: 1 });
-    g.op('Cast', [joinedCodes], { to: DataType.UINT8 }, `present_codes.${i}.${kind}`);
-    g.output(`present_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'present_length', recordBytesDim(i, kind)]);
-    const newDepths = g.op('Expand', [g.op('Reshape', [depth, g.int64([1, 1])]), g.op('Shape', [packed], { start: 0, end: 2 })]);
-    const joinedDepths = g.op('Concat', [g.op('Cast', [past('depths')], { to: DataType.INT32 }), newDepths], { axis: 1 });
-    g.op('Cast', [joinedDepths], { to: DataType.UINT8 }, `present_depths.${i}.${kind}`);
-    g.output(`present_depths.${i}.${kind}`, DataType.UINT8, ['batch_size', 'present_length']);
-    if (scales) {
-      g.op('Concat', [past('scales'), scales], { axis: 1 }, `present_scales.${i}.${kind}`);
-      g.output(`present_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'present_length', numScales]);
-    }
-  };
 
   const rvq: CacheStrategy = {
     declareInputs(m) {
@@ -94,7 +71,8 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         const asFloat = (x: string) => g.op('Cast', [x], { to: DataType.FLOAT });
         const maskPositions = asFloat(g.op('Sub', [g.op('CumSum', ['attention_mask', g.int64([1], [])]), ctx.indexConstant(1)]));
         const pastPositions = g.op('Slice', [maskPositions, g.int64([0]), ctx.pastLen, g.int64([1])]);
-        const tables = ctx.m.ropeTables(g.op('Concat', [pastPositions, asFloat('position_ids')], { axis: 1 }));
+        const positions = g.shape(g.op('Concat', [pastPositions, asFloat('position_ids')], { axis: 1 }), DataType.FLOAT, ['batch_size', 'total_sequence_length']);
+        const tables = ctx.m.ropeTables(positions);
         // new token j stays uncoded when j >= n - window_size
         const newCount = g.op('Cast', [ctx.seqLen], { to: DataType.INT32 });
         const newIndex = g.op('Reshape', [g.op('Range', [ctx.indexConstant(0), g.op('Squeeze', [newCount, g.int64([0])]), ctx.indexConstant(1)]), g.int64([1, -1, 1])]);
@@ -105,7 +83,8 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         const depthSlots = 2 * config.numLayers;
         // one Gather per slot, not a Split into 2 * layers outputs: a WebGPU shader binds only a few
         // storage buffers (a 30-layer model's Split failed at run time on WebGPU)
-        const depths = Array.from({ length: depthSlots }, (_, slot) => g.op('Gather', ['depth', g.op('Min', [g.int64([slot]), lastDepth])]));
+        // (as [1, 1], to broadcast over [batch, tokens])
+        const depths = Array.from({ length: depthSlots }, (_, slot) => g.op('Gather', ['depth', g.op('Min', [g.int64([slot], [1, 1]), lastDepth])]));
         shared = { tables, inWindow, depths };
       }
       g.op('Identity', [keysPreRope], {}, `keys_pre_rope.${i}`);
@@ -115,27 +94,49 @@ export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource,
         const codec = codecs[i][kind];
         const depth = shared.depths[2 * i + (kind === 'key' ? 0 : 1)];
         const fresh = kind === 'key' ? keysPreRope : values;
+        const past = (what: string) => `past_${what}.${i}.${kind}`;
+        const present = (what: string) => `present_${what}.${i}.${kind}`;
         g.output(kind === 'key' ? `keys_pre_rope.${i}` : `values.${i}`, DataType.FLOAT, ['batch_size', kvh, 'sequence_length', d]);
-        const newRows = g.scope('encode', () => {
+        // the new tokens' records joined to the past's: the device's next past (present_*, where no
+        // recent window applies) and what the decode reads, so a new token is attended as a later
+        // step reads it back. WebGPU has no uint8 Concat: bytes and depths are joined as float / int32
+        // (exact) and cast back. New records are cut to the fed record size (a depth-d record is a
+        // byte prefix) and get the lane's depth.
+        const { rows, records } = g.scope('encode', () => {
           // [batch, kvh, n, d] -> token rows [batch, n, W]
           const rows = g.op('Reshape', [g.op('Transpose', [fresh], { perm: [0, 2, 1, 3] }), g.int64([0, 0, W])]);
-          const q = codec.quantize(rows, depth);
-          const packed = codec.pack(q.codes);
-          g.op('Identity', [packed], {}, `new_codes.${i}.${kind}`);
+          const { bytes, scales } = codec.encode(rows, ['batch_size', 'sequence_length']);
+          g.op('Cast', [bytes], { to: DataType.UINT8 }, `new_codes.${i}.${kind}`);
           g.output(`new_codes.${i}.${kind}`, DataType.UINT8, ['batch_size', 'sequence_length', codec.codeBytes]);
-          if (q.scales) {
-            g.op('Identity', [q.scales], {}, `new_scales.${i}.${kind}`);
+          const recordBytes = g.op('Shape', [past('codes')], { start: 2, end: 3 });
+          const newRecords = g.shape(g.op('Slice', [bytes, g.int64([0]), recordBytes, g.int64([2])]), DataType.FLOAT, ['batch_size', 'sequence_length', recordBytesDim(i, kind)]);
+          const joinedBytes = g.op('Concat', [g.op('Cast', [past('codes')], { to: DataType.FLOAT }), newRecords], { axis: 1 });
+          g.shape(joinedBytes, DataType.FLOAT, ['batch_size', 'present_length', recordBytesDim(i, kind)]);
+          g.op('Cast', [joinedBytes], { to: DataType.UINT8 }, present('codes'));
+          g.output(present('codes'), DataType.UINT8, ['batch_size', 'present_length', recordBytesDim(i, kind)]);
+          const newDepths = g.shape(g.op('Expand', [depth, g.op('Shape', [rows], { start: 0, end: 2 })]), DataType.INT32, ['batch_size', 'sequence_length']);
+          const joinedDepths = g.op('Concat', [g.op('Cast', [past('depths')], { to: DataType.INT32 }), newDepths], { axis: 1 });
+          g.shape(joinedDepths, DataType.INT32, ['batch_size', 'present_length']);
+          g.op('Cast', [joinedDepths], { to: DataType.UINT8 }, present('depths'));
+          g.output(present('depths'), DataType.UINT8, ['batch_size', 'present_length']);
+          let joinedScales: string | null = null;
+          if (scales) {
+            g.op('Identity', [scales], {}, `new_scales.${i}.${kind}`);
             g.output(`new_scales.${i}.${kind}`, DataType.FLOAT16, ['batch_size', 'sequence_length', codec.numScales]);
+            joinedScales = g.op('Concat', [past('scales'), scales], { axis: 1 }, present('scales'));
+            g.output(present('scales'), DataType.FLOAT16, ['batch_size', 'present_length', codec.numScales]);
           }
-          presentRecords(g, i, kind, packed, q.scales, depth, codec.numScales);
-          const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
-          return g.op('Where', [shared!.inWindow, roundedNew, q.decoded]);
+          return { rows, records: { bytes: joinedBytes, recordBytes, depths: joinedDepths, scales: joinedScales } };
         });
         const heads = g.scope('decode', () => {
-          const pastScales = codec.numScales ? `past_scales.${i}.${kind}` : null;
-          const coded = codec.dequantize(codec.unpack(`past_codes.${i}.${kind}`), pastScales, depth, `past_depths.${i}.${kind}`);
-          const window = g.op('Cast', [`past_window.${i}.${kind}`], { to: DataType.FLOAT });
-          const all = g.op('Concat', [coded, window, newRows], { axis: 1 });
+          const scales = records.scales ? g.op('Cast', [records.scales], { to: DataType.FLOAT }) : null;
+          const decoded = codec.dequantize(codec.unpack(records.bytes, records.recordBytes), scales, depth, records.depths);
+          const coded = g.op('Shape', [past('codes')], { start: 1, end: 2 });
+          const pastRows = g.shape(g.op('Slice', [decoded, g.int64([0]), coded, g.int64([1])]), DataType.FLOAT, ['batch_size', 'past_coded_length', W]);
+          const newRows = g.shape(g.op('Slice', [decoded, coded, g.int64([Number.MAX_SAFE_INTEGER]), g.int64([1])]), DataType.FLOAT, ['batch_size', 'sequence_length', W]);
+          const roundedNew = g.op('Cast', [g.op('Cast', [rows], { to: DataType.FLOAT16 })], { to: DataType.FLOAT });
+          const window = g.op('Cast', [past('window')], { to: DataType.FLOAT });
+          const all = g.shape(g.op('Concat', [pastRows, window, g.op('Where', [shared!.inWindow, roundedNew, newRows])], { axis: 1 }), DataType.FLOAT, ['batch_size', 'total_sequence_length', W]);
           return g.op('Transpose', [g.op('Reshape', [all, g.int64([0, 0, kvh, d])])], { perm: [0, 2, 1, 3] });
         });
         attended[kind] = kind === 'key' ? g.scope('rope', () => ctx.m.rope(heads, shared!.tables)) : heads;

@@ -2,24 +2,42 @@
 // graph (onnxruntime-node, CPU) on a random model of SmolLM2-135M's geometry, with the paper's
 // setting (groups of 32, C = 2048, depth 8; random codebooks: speed does not depend on their
 // values), at several past lengths. --profile adds where each graph's kernel time goes, per part.
+// --load instead prints each graph's node count (per part and op) and how long ONNX Runtime takes to
+// create its session (wall and process CPU time) at --layers of SmolLM2's 30, on --provider.
 // Usage: npm run bench:rvq-graph [-- --past 128,512,2048 --steps 9 --profile]
+//        npm run bench:rvq-graph -- --load [--layers 30 --provider cpu|webgpu]
 import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import { parseArgs } from 'node:util';
 import type { CodebookSet } from '../../quant/index.js';
 import { createRng, parseRvqSpec, rvqCodeBytesPerToken } from '../../quant/index.js';
 import type { ModelConfig } from '../../main/model/config.js';
 import { stepFeeds } from '../../main/engine/graph-feeds.js';
+import { createSession, probeProvider } from '../../main/engine/session.js';
 import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { buildRvqDecoderGraph } from '../../main/onnx/rvq-cache.js';
 import { printScopeTable, profileByScope } from './graph-profile.js';
 
-const { values } = parseArgs({ options: { past: { type: 'string', default: '128,512,2048' }, steps: { type: 'string', default: '9' }, profile: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    past: { type: 'string', default: '128,512,2048' },
+    steps: { type: 'string', default: '9' },
+    profile: { type: 'boolean' },
+    load: { type: 'boolean' },
+    layers: { type: 'string', default: '30' },
+    provider: { type: 'string', default: 'cpu' },
+  },
+});
 const pasts = values.past!.split(',').map(Number);
 const steps = Number(values.steps);
+const layers = Number(values.layers);
+if (!Number.isInteger(layers) || layers < 1 || layers > 30) throw new RangeError(`--layers must be a whole number from 1 to 30, got ${values.layers}`);
+if (values.provider !== 'cpu' && values.provider !== 'webgpu') throw new RangeError(`--provider must be cpu or webgpu, got ${values.provider}`);
+const provider = values.provider;
 
 const c: ModelConfig = {
-  architecture: 'llama', hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, maxPositions: 8192,
+  architecture: 'llama', hiddenSize: 576, numLayers: values.load ? layers : 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, vocabSize: 49152, maxPositions: 8192,
   normEps: 1e-5, normWeightOffset: 0, activation: 'silu', qkvBias: false, tiedEmbeddings: true, embeddingScale: 1, rope: { theta: 100000, style: 'half', scaling: null },
 };
 const spec = parseRvqSpec({ headDim: 64, numKvHeads: 3, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
@@ -45,6 +63,44 @@ async function medians(runs: { session: ort.InferenceSession; feeds: Record<stri
 
 const fpModel = buildDecoderGraph(c, weights, { cacheType: 'float16' });
 const rvqModel = buildRvqDecoderGraph(c, weights, set);
+
+/** Node count of `model` per builder scope ("kv-cache/encode", ...) and op type. */
+function nodeCounts(model: Uint8Array): { total: number; byScope: Map<string, Map<string, number>> } {
+  const nodes = onnxProto.onnx.ModelProto.decode(model).graph?.node ?? [];
+  const byScope = new Map<string, Map<string, number>>();
+  for (const node of nodes) {
+    const scope = (node.name ?? '').split('/').slice(0, -1).join('/') || '(top)';
+    const ops = byScope.get(scope) ?? new Map<string, number>();
+    ops.set(node.opType ?? '?', (ops.get(node.opType ?? '?') ?? 0) + 1);
+    byScope.set(scope, ops);
+  }
+  return { total: nodes.length, byScope };
+}
+
+if (values.load) {
+  const probe = await probeProvider(provider);
+  if (!probe.available) throw new Error(`${provider} is not available here: ${probe.reason}`);
+  console.log(`SmolLM2-135M geometry, ${layers} of its 30 layers, random weights; rvq: groups 32, C 2048, depth 8 (K and V); provider ${provider}`);
+  for (const [name, model] of [['fp16 graph', fpModel], ['rvq graph', rvqModel]] as const) {
+    const { total, byScope } = nodeCounts(model);
+    console.log(`${name}: ${total} nodes (${(total / layers).toFixed(0)} per layer)`);
+    for (const [scope, ops] of byScope) {
+      const count = [...ops.values()].reduce((a, b) => a + b, 0);
+      const top = [...ops].sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ${n}`);
+      console.log(`  ${scope.padEnd(16)} ${String(count).padStart(6)}  ${top.slice(0, 8).join(', ')}${top.length > 8 ? ', ...' : ''}`);
+    }
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const created = await createSession(model, { providers: [provider] });
+    const wall = (performance.now() - start) / 1000;
+    const used = process.cpuUsage(cpu);
+    if (created.provider !== provider) throw new Error(`${provider} could not load the ${name}: ${created.skipped.map((k) => k.reason).join('; ')}`);
+    console.log(`  session created in ${wall.toFixed(1)} s (process CPU ${((used.user + used.system) / 1e6).toFixed(1)} s)${created.halfFree ? ', float16-free graph' : ''}`);
+    await created.session.release();
+  }
+  process.exit(0);
+}
+
 const fp = await ort.InferenceSession.create(fpModel);
 const rvq = await ort.InferenceSession.create(rvqModel);
 const codeBytes = rvqCodeBytesPerToken(spec);

@@ -1,8 +1,7 @@
 // The cache kept in GPU memory between steps. fp16 on a 30-layer model of tiny width (as many layers
 // as SmolLM2-135M: a graph op joining every layer's tensors, like the rvq depth Split that once failed
-// at 30 layers, exceeds a WebGPU shader's storage buffers); rvq at the real depth 8 on 4 layers, as a
-// 30-layer rvq graph (12k nodes) takes minutes to load on SwiftShader (the unit test
-// graph-width.test.ts checks that no rvq node widens with the layers). Greedy text
+// at 30 layers, exceeds a WebGPU shader's storage buffers) and rvq at the real depth 8 on the same 30
+// layers (the compact codec graph loads in well under a minute on SwiftShader). Greedy text
 // with the device-resident cache equals the CPU's through a conversation that is edited (fp16: the
 // last tokens dropped, as regenerate does; rvq: the depth lowered) and then saved and reloaded; the
 // bytes each step uploads show the past stayed on the device except right after those changes.
@@ -27,15 +26,13 @@ import { tinyConfig } from '../unit/engine/tiny-model.js';
 const gpu = await haveWebGpu();
 
 const config: ModelConfig = { ...tinyConfig, numLayers: 30, hiddenSize: 16, numHeads: 2, numKvHeads: 1, intermediateSize: 32, maxPositions: 64 };
-const rvqConfig: ModelConfig = { ...config, numLayers: 4 };
 const geometry = { numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim };
 const spec = parseRvqSpec({ headDim: 8, numKvHeads: 1, groupSize: 4, codebookSize: 16, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
 const rng = createRng(4);
 const book = () => Float32Array.from({ length: spec.depth * spec.codebookSize * spec.groupSize }, (_, i) => rng.normal() / (1 + Math.floor(i / (spec.codebookSize * spec.groupSize))));
-const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: rvqConfig.numLayers }, () => ({ key: book(), value: book() })) };
-const rvqOptions: KvCodeStoreOptions = { numLayers: rvqConfig.numLayers, keySpec: spec, valueSpec: spec };
+const set: CodebookSet = { keySpec: spec, valueSpec: spec, layers: Array.from({ length: config.numLayers }, () => ({ key: book(), value: book() })) };
+const rvqOptions: KvCodeStoreOptions = { numLayers: config.numLayers, keySpec: spec, valueSpec: spec };
 const weights = new RandomWeights(config, 2);
-const rvqWeights = new RandomWeights(rvqConfig, 2);
 
 interface Decoder {
   step(tokens: readonly number[], store: KvStore): Promise<Float32Array>;
@@ -94,7 +91,7 @@ describe.skipIf(!gpu)('cache kept on the device (WebGPU), 30 layers', () => {
   let rvqGraph: Uint8Array;
   beforeAll(() => {
     fpGraph = buildDecoderGraph(config, weights, { cacheType: 'float16' });
-    rvqGraph = buildRvqDecoderGraph(rvqConfig, rvqWeights, set);
+    rvqGraph = buildRvqDecoderGraph(config, weights, set);
   });
 
   it('fp16: greedy text equals the CPU through a truncation and a reload', async () => {
@@ -112,14 +109,14 @@ describe.skipIf(!gpu)('cache kept on the device (WebGPU), 30 layers', () => {
   });
 
   it('rvq depth 8: greedy text equals the CPU through a depth change and a reload', async () => {
-    const cpu = new RvqGraphDecoder((await open(rvqGraph, 'cpu')).session, rvqConfig, set);
+    const cpu = new RvqGraphDecoder((await open(rvqGraph, 'cpu')).session, config, set);
     const created = await open(rvqGraph, 'webgpu', rvqDeviceOutputs);
-    expect(created.deviceOutputs).toHaveLength(3 * 2 * rvqConfig.numLayers);
-    const device = new RvqGraphDecoder(created.session, rvqConfig, set, created.deviceOutputs);
+    expect(created.deviceOutputs).toHaveLength(3 * 2 * config.numLayers);
+    const device = new RvqGraphDecoder(created.session, config, set, created.deviceOutputs);
     const lower = (s: KvStore) => (s as KvCodeStore).setDepth(5);
     const restore = (bytes: Uint8Array) => KvCodeStore.restore(bytes, rvqOptions);
-    const expected = await conversation(cpu as Decoder, rvqConfig.vocabSize, new KvCodeStore(rvqOptions), lower, restore);
-    const got = await conversation(device as Decoder, rvqConfig.vocabSize, new KvCodeStore(rvqOptions), lower, restore);
+    const expected = await conversation(cpu as Decoder, config.vocabSize, new KvCodeStore(rvqOptions), lower, restore);
+    const got = await conversation(device as Decoder, config.vocabSize, new KvCodeStore(rvqOptions), lower, restore);
     device.releaseDevice();
     expect(got.tokens).toEqual(expected.tokens);
     expectPastOnDevice(got.uploads, expected.uploads, 200);

@@ -1,9 +1,9 @@
 // The in-graph RVQ codec against quant/'s RvqCodec: same codes, same scales, same packed bytes,
-// and dequantized rows equal quant's decode at every depth.
+// and dequantized rows (of quant's bytes and of the graph's own) equal quant's decode at every depth.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { RvqSpec } from '../../../quant/index.js';
-import { createRng, parseRvqSpec, RvqCodec, rvqBytesPerToken, rvqCodeBytesPerToken, tokenWidth } from '../../../quant/index.js';
+import { createRng, groupsPerToken, parseRvqSpec, RvqCodec, rvqBytesPerToken, rvqCodeBytesPerToken, tokenWidth } from '../../../quant/index.js';
 import { DataType, GraphBuilder, inlineTensors } from '../../../main/onnx/builder.js';
 import { RvqGraphCodec } from '../../../main/onnx/rvq-codec-graph.js';
 
@@ -14,26 +14,30 @@ const specs: Record<string, RvqSpec> = {
   'contiguous, unscaled, 11-bit codes crossing 3 bytes': parseRvqSpec({ headDim: 16, numKvHeads: 1, groupSize: 8, codebookSize: 2048, depth: 2, grouping: 'contiguous', groupSpan: 'head', scale: 'none' }),
 };
 
-/** A graph exposing quantize/pack and unpack/dequantize for `spec` with the given codebooks. */
+/** A graph exposing encode and unpack/dequantize for `spec` with the given codebooks. */
 function codecGraph(spec: RvqSpec, books: Float32Array): Uint8Array {
   const g = new GraphBuilder(inlineTensors);
   const codec = new RvqGraphCodec(g, spec, books, 'books');
   const W = tokenWidth(spec);
+  const G = groupsPerToken(spec);
   const rows = g.input('rows', DataType.FLOAT, ['b', 'n', W]);
   const depth = g.input('depth', DataType.INT32, [1]);
   const bytes = g.input('bytes', DataType.UINT8, ['b', 'm', codec.codeBytes]);
   const scalesIn = codec.numScales ? g.input('scales', DataType.FLOAT16, ['b', 'm', codec.numScales]) : null;
-  const q = codec.quantize(rows, depth);
-  g.op('Identity', [q.codes], {}, 'codes');
-  g.op('Identity', [codec.pack(q.codes)], {}, 'packed');
-  g.op('Identity', [q.decoded], {}, 'requantized');
-  const unpacked = codec.unpack(bytes);
-  g.op('Identity', [unpacked], {}, 'unpacked');
-  g.op('Identity', [codec.dequantize(unpacked, scalesIn, depth)], {}, 'decoded');
-  g.output('codes', DataType.INT32, ['b', 'n', spec.depth, 'G']);
+  const asFloat = (x: string | null) => (x ? g.op('Cast', [x], { to: DataType.FLOAT }) : null);
+  const q = codec.encode(rows, ['b', 'n']);
+  // group-major codes -> quant's stage-major order
+  const stageMajor = g.op('Transpose', [g.op('Reshape', [q.codes, g.int64([0, 0, G, spec.depth])])], { perm: [0, 1, 3, 2] });
+  g.op('Cast', [stageMajor], { to: DataType.INT32 }, 'codes');
+  g.op('Cast', [q.bytes], { to: DataType.UINT8 }, 'packed');
+  g.op('Identity', [codec.dequantize(codec.unpack(q.bytes), asFloat(q.scales), depth)], {}, 'requantized');
+  const unpacked = codec.unpack(asFloat(bytes)!);
+  g.op('Cast', [unpacked], { to: DataType.INT32 }, 'unpacked');
+  g.op('Identity', [codec.dequantize(unpacked, asFloat(scalesIn), depth)], {}, 'decoded');
+  g.output('codes', DataType.INT32, ['b', 'n', spec.depth, G]);
   g.output('packed', DataType.UINT8, ['b', 'n', codec.codeBytes]);
   g.output('requantized', DataType.FLOAT, ['b', 'n', W]);
-  g.output('unpacked', DataType.INT32, ['b', 'm', spec.depth, 'G']);
+  g.output('unpacked', DataType.INT32, ['b', 'm', spec.depth * G]);
   g.output('decoded', DataType.FLOAT, ['b', 'm', W]);
   if (q.scales) {
     g.op('Identity', [q.scales], {}, 'new_scales');
