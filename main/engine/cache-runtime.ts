@@ -11,7 +11,8 @@ import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBit
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
 import { installRvqGraph } from '../library/install-rvq.js';
 import type { ModelManifest } from '../model/manifest.js';
-import { verifyModelFiles } from '../model/manifest.js';
+import { readManifest, verifyModelFiles } from '../model/manifest.js';
+import { rvqGraphVersion } from '../onnx/rvq-cache.js';
 import type { StoreFactory } from './conversation.js';
 import { FpGraphDecoder, fpDeviceOutputs } from './fp-graph-decoder.js';
 import { Fp16KvStore } from './fp16-kv-store.js';
@@ -22,7 +23,7 @@ import { KV_KINDS } from './kv-store.js';
 import type { KvGeometry, KvKind, KvStore } from './kv-store.js';
 import { OneKindRvqStore } from './one-kind-rvq-store.js';
 import type { OneKindRvqOptions } from './one-kind-rvq-store.js';
-import { RvqGraphDecoder, isCurrentRvqGraph, rvqDeviceOutputs } from './rvq-graph-decoder.js';
+import { RvqGraphDecoder, rvqDeviceOutputs } from './rvq-graph-decoder.js';
 import { ScalarKvStore } from './scalar-kv-store.js';
 import type { ScalarCacheFormat } from './scalar-kv-store.js';
 import { FusedDecoder, fusedCodebooks } from './fused/fused-decoder.js';
@@ -214,14 +215,14 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   }
   if (choice.format === 'rvq') {
     const parts = rvqRuntimeParts(folder, manifest, choice);
-    verifyModelFiles(folder, manifest, [parts.entry.graph]);
-    let created = await createSession(join(folder, parts.entry.graph), session, { deviceOutputs: rvqDeviceOutputs });
-    if (!isCurrentRvqGraph(created.session)) {
-      // installed by an earlier version: rebuild it from the set's codebook copy (weights are shared)
-      await created.session.release();
-      const rebuilt = installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name).rvq[parts.name];
-      created = await createSession(join(folder, rebuilt.graph), session, { deviceOutputs: rvqDeviceOutputs });
+    let graph = parts.entry.graph;
+    if (parts.entry.version !== rvqGraphVersion) {
+      // written by an earlier builder (slow to load, or older inputs): rebuilt from the set's codebook copy
+      // before any session is made of it (weights are shared)
+      graph = installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name).rvq[parts.name].graph;
     }
+    verifyModelFiles(folder, readManifest(folder), [graph]);
+    const created = await createSession(join(folder, graph), session, { deviceOutputs: rvqDeviceOutputs });
     const { set } = parts;
     const decoder = new RvqGraphDecoder(created.session, config, set, created.deviceOutputs);
     return {

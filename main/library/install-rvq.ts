@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { copyFileAtomic, writeFileAtomic } from '../atomic-file.js';
 import { decodeCodebooks } from '../../quant/index.js';
 import { existingExternalTensors } from '../onnx/external-data.js';
-import { buildRvqDecoderGraph } from '../onnx/rvq-cache.js';
+import { buildRvqDecoderGraph, rvqGraphVersion } from '../onnx/rvq-cache.js';
 import { expectedWeightShapes } from '../model/config.js';
 import { hashFiles } from '../model/file-hashes.js';
 import type { ModelManifest } from '../model/manifest.js';
@@ -38,7 +38,7 @@ export function installRvqGraph(modelFolder: string, codebookFile: string, name 
   try {
     copyFileAtomic(codebookFile, join(modelFolder, codebooksCopy));
     writeFileAtomic(join(modelFolder, graphFile), graph);
-    const entry = { graph: graphFile, codebooks: codebooksCopy };
+    const entry = { graph: graphFile, codebooks: codebooksCopy, version: rvqGraphVersion };
     return switchRvqSets(modelFolder, manifest, { ...manifest.rvq, [name]: entry }, hashFiles(modelFolder, [graphFile, codebooksCopy]));
   } catch (err) {
     // not switched: the new files are nobody's (a kill here leaves them to sweepModelFolder)

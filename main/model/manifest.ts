@@ -30,8 +30,11 @@ export const manifestSchema = z.object({
   weightsTable: z.record(z.string(), z.object({ offset: z.number().int().nonnegative(), length: z.number().int().nonnegative() })),
   /** fp: float32 cache; fpHalfCache: the same with a float16 past/present; capture: calibration. */
   graphs: z.object({ fp: z.string(), fpHalfCache: z.string(), capture: z.string() }),
-  /** rvq graphs installed for codebook sets, by name. */
-  rvq: z.record(z.string(), z.object({ graph: z.string(), codebooks: z.string() })),
+  /**
+   * rvq graphs installed for codebook sets, by name, with the version of the builder that wrote the
+   * graph (rvqGraphVersion; absent: before versions were recorded): an older graph is rebuilt on open.
+   */
+  rvq: z.record(z.string(), z.object({ graph: z.string(), codebooks: z.string(), version: positiveInt.optional() })),
   tokenizer: z.discriminatedUnion('format', [
     z.object({ format: z.literal('llama2c'), file: z.string() }),
     z.object({ format: z.literal('huggingface'), files: z.array(z.string()) }),

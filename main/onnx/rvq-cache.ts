@@ -35,6 +35,12 @@ export function recordBytesDim(layer: number, kind: KvKind): string {
   return `record_bytes.${layer}.${kind}`;
 }
 
+/**
+ * The rvq graph builder's version, recorded with each installed set. 2: the compact codec (one stacked
+ * Gather per lane, named dims), whose 30-layer graph ONNX Runtime loads in seconds instead of minutes.
+ */
+export const rvqGraphVersion = 2;
+
 export function buildRvqDecoderGraph(config: ModelConfig, weights: WeightSource, codebooks: CodebookSet, options: Omit<DecoderGraphOptions, 'cacheType' | 'indexType'> = {}): Uint8Array {
   checkCodebooksFit(config, codebooks);
   const { numKvHeads: kvh, headDim: d } = config;

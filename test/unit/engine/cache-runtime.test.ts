@@ -196,9 +196,11 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
   });
 
   // last: it leaves the manifest without file hashes, as the earlier version wrote it
-  it('an rvq graph installed by an earlier version is rebuilt on open (graph path): layers at different depths then give the reference logits', async () => {
+  it('an rvq graph installed by an earlier version (none recorded) is rebuilt on open (graph path): layers at different depths then give the reference logits', async () => {
     // one record size per kind for every layer, which made ONNX Runtime reuse buffers across layers of different depths
-    const m = { ...manifest(), files: undefined }; // that version recorded no file hashes
+    // that version recorded no file hashes and no builder version
+    const { graph, codebooks } = manifest().rvq.synthetic;
+    const m = { ...manifest(), files: undefined, rvq: { synthetic: { graph, codebooks } } };
     const graphFile = join(lib.folder, m.rvq.synthetic.graph);
     writeFileSync(graphFile, asEarlierVersion(readFileSync(graphFile)));
     writeManifest(lib.folder, m);
