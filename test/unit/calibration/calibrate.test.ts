@@ -12,6 +12,7 @@ import { readManifest } from '../../../main/model/manifest.js';
 import { createHash } from 'node:crypto';
 import { createTinyLibrary, randomStories, tinyConfig } from './tiny-library.js';
 import type { TinyLibrary } from './tiny-library.js';
+import { rvqGraphVersion } from '../../../main/onnx/rvq-cache.js';
 
 const small: CalibrationSettingsInput = { depth: 2, codebookSize: 16, groupSize: 8, maxVectors: 300, kmeansIterations: 3 };
 
@@ -36,7 +37,7 @@ describe('calibrateModel', () => {
     expect(record.source).toEqual({ kind: 'text', files: [{ file: 'stories.txt', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), documents: 12 }] });
     expect(record.tokensSampled).toBe(300);
     expect(record.tokensSeen).toBeGreaterThan(300);
-    expect(readManifest(lib.folder).rvq.text).toEqual({ graph: basename(result.graphFile), codebooks: basename(result.codebookFile) });
+    expect(readManifest(lib.folder).rvq.text).toEqual({ graph: basename(result.graphFile), codebooks: basename(result.codebookFile), version: rvqGraphVersion });
     expect(basename(result.graphFile)).toMatch(/^rvq-text\.\d+-[0-9a-z]+\.onnx$/);
     expect(readdirSync(lib.folder).filter((f) => f.startsWith('.') || f.endsWith('.tmp'))).toEqual([]);
     const session = await ort.InferenceSession.create(result.graphFile);

@@ -12,7 +12,7 @@ import type { ImportProgress } from '../../../main/library/import-model.js';
 import { listModels, loadLibraryTokenizer } from '../../../main/model/library.js';
 import { importModel } from '../../../main/library/import-model.js';
 import { installRvqGraph } from '../../../main/library/install-rvq.js';
-import { buildRvqDecoderGraph } from '../../../main/onnx/rvq-cache.js';
+import { buildRvqDecoderGraph, rvqGraphVersion } from '../../../main/onnx/rvq-cache.js';
 import { createRng, encodeCodebooks, parseRvqSpec } from '../../../quant/index.js';
 import { readManifest } from '../../../main/model/manifest.js';
 import { ReferenceModel, referenceGreedy } from '../../../main/model/reference.js';
@@ -65,7 +65,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('importing
     writeFileSync(codebookFile, encodeCodebooks(set));
     const updated = installRvqGraph(folder, codebookFile, 'test');
     // the set's files carry a generation (pid-time), so a later replacement writes new files and switches the manifest
-    expect(readManifest(folder).rvq).toEqual({ test: { graph: expect.stringMatching(/^rvq-test\.\d+-[0-9a-z]+\.onnx$/), codebooks: expect.stringMatching(/^codebooks-test\.\d+-[0-9a-z]+\.safetensors$/) } });
+    expect(readManifest(folder).rvq).toEqual({ test: { graph: expect.stringMatching(/^rvq-test\.\d+-[0-9a-z]+\.onnx$/), codebooks: expect.stringMatching(/^codebooks-test\.\d+-[0-9a-z]+\.safetensors$/), version: rvqGraphVersion } });
     expect(updated.rvq.test).toEqual(readManifest(folder).rvq.test);
     // codebooks (each stage with its zero row) and the graph, not the ~1 MB of weights
     expect(readFileSync(join(folder, updated.rvq.test.graph)).length).toBeLessThan(2 * 5 * 2 * 65 * 32 * 4 + 150_000);
