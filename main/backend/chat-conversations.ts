@@ -165,15 +165,14 @@ export class ChatConversations {
     return this.session(id);
   }
 
-  /** Replaces the last reply with a new one to the same message (the cache is refilled from the history before it). */
+  /** Replaces the last reply with a new one to the same message, from the cache as it was before that message. */
   async regenerate(id: string, options: SamplingOptions): Promise<ChatSession> {
     const live = this.liveConversation(id);
     await live.model.run(async (engine) => {
       const { messages } = live.transcript;
       const asked = messages.at(-2);
       if (messages.at(-1)?.role !== 'assistant' || asked?.role !== 'user') throw new Error(`conversation '${id}' has no reply to regenerate`);
-      // the last turn holds the message and its reply (a chat model's copy also lists both as messages)
-      this.rebuild(engine, id, (copy) => ({ ...copy, turns: copy.turns.slice(0, -1), messages: copy.messages && copy.messages.slice(0, -2) }));
+      engine.undoLastReply(id);
       await this.reply(engine, live, asked.content, options, messages.slice(0, -2));
     });
     return this.session(id);

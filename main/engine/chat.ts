@@ -88,6 +88,13 @@ export class ChatConversation<S extends KvStore> {
     return { ...result, droppedMessages: asked.length - messages.length };
   }
 
+  /** Forgets the last user message and its reply (tokens and cache: see Conversation.undoLastTurn). */
+  undoLastExchange(): void {
+    if (this.history.at(-1)?.role !== 'assistant' || this.history.at(-2)?.role !== 'user') throw new Error(`conversation ${this.conversation.id} has no exchange to undo`);
+    this.conversation.undoLastTurn();
+    this.history = this.history.slice(0, -2);
+  }
+
   /** The conversation snapshot with the messages attached. */
   save(): Uint8Array {
     return this.conversation.save(JSON.stringify(this.history));

@@ -112,6 +112,21 @@ export class Conversation<S extends KvStore> {
     if (this.kv.length > length) this.kv.truncate(length);
   }
 
+  /**
+   * Forgets the last turn (its prompt and reply) and leaves the store as that turn's reply found it: a
+   * reply feeds every token but its last sampled one, so the store then held the history before the
+   * turn less its last token. A reply to the same prompt then repeats the same computation (at
+   * temperature 0, the same reply), without prefilling the history again.
+   */
+  undoLastTurn(): void {
+    const last = this.turns.at(-1);
+    if (!last) throw new Error(`conversation ${this.id} has no turn to undo`);
+    const before = this.tokens.length - last.length;
+    this.rewind(before);
+    const fed = Math.max(0, before - 1);
+    if (this.kv.length > fed) this.kv.truncate(fed);
+  }
+
   /** Makes room for `prompt` by the overflow policy; returns how many turns were dropped. */
   private makeRoom(prompt: readonly number[], maxTokens: number): number {
     const context = this.setup.decoder.contextLength;

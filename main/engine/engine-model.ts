@@ -311,6 +311,15 @@ export class EngineModel {
     };
   }
 
+  /** Forgets a conversation's last prompt and reply, keeping the cache before them (to reply again). */
+  undoLastReply(id: string): void {
+    const open = this.get(id);
+    if (open.controller) throw new Error(`conversation '${id}' is generating a reply`);
+    if (open.chat) open.chat.undoLastExchange();
+    else open.conversation.undoLastTurn();
+    open.lastReply = null;
+  }
+
   /** Forgets a conversation's history and cache (its depth settings stay). */
   reset(id: string): void {
     const open = this.get(id);

@@ -51,6 +51,28 @@ describe('Conversation', () => {
     expect(() => chat.rewind(4)).toThrow(/cannot rewind 3 tokens to 4/);
   });
 
+  it('undoes the last turn back to the store its reply found, so a second reply feeds the same chunks and repeats it', async () => {
+    const s = setup();
+    const chat = new Conversation(s, { preamble: [1] });
+    await reply(chat, [2]);
+    s.decoder.calls.length = 0;
+    const original = await reply(chat, [5, 6]);
+    const fed = s.decoder.calls.map((call) => [...call]);
+    chat.undoLastTurn();
+    expect(chat.tokens).toEqual([1, 2, 4, 1, 3]);
+    expect(chat.store.length).toBe(4);
+    s.decoder.calls.length = 0;
+    const again = await reply(chat, [5, 6]);
+    expect(s.decoder.calls).toEqual(fed);
+    expect(again.tokens).toEqual(original.tokens);
+    // the first turn back to the preamble alone, with an empty store
+    chat.undoLastTurn();
+    chat.undoLastTurn();
+    expect(chat.tokens).toEqual([1]);
+    expect(chat.store.length).toBe(0);
+    expect(() => chat.undoLastTurn()).toThrow(/no turn to undo/);
+  });
+
   it('keeps several conversations apart, each with its own store', async () => {
     const conversations = new Conversations(setup(), 'fp16');
     const a = conversations.create({ id: 'a' });
