@@ -798,13 +798,26 @@ static inline __attribute__((always_inline)) void screen_positions(const int32_t
   }
 }
 
-// Positions of the stage entries for V residuals: the exact search or the int8 screen, where position
-// = code, or the cluster index's.
-static inline __attribute__((always_inline)) void stage_positions(const int32_t V, float *const *r, const int32_t *p, const float *book, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
-  const int32_t *index = (const int32_t *)(uintptr_t)p[E_INDEX], *screen = (const int32_t *)(uintptr_t)p[E_SCREEN];
-  if (index) probe_positions(V, r, index, stage, gs, position);
-  else if (screen) screen_positions(V, r, screen, bias, stage, C, gs, position);
-  else stage_codes(V, r, book, bias, C, gs, position);
+// Positions of the stage entries for V residuals (1..4): the exact search or the int8 screen, where
+// position = code, or the cluster index's. One out-of-line function per search, each with V made a
+// constant inside: inlining all three searches for every V into encode_range's loop made the exact
+// search ~1.4x slower (bench:kernel).
+#define BY_V(call) \
+  if (V == 4) call(4); \
+  else if (V == 3) call(3); \
+  else if (V == 2) call(2); \
+  else call(1)
+static __attribute__((noinline)) void exact_positions(int32_t V, float *const *r, const float *book, const float *bias, int32_t C, int32_t gs, int32_t *position) {
+#define EXACT(n) stage_codes(n, r, book, bias, C, gs, position)
+  BY_V(EXACT);
+}
+static __attribute__((noinline)) void screened_positions(int32_t V, float *const *r, const int32_t *screen, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
+#define SCREENED(n) screen_positions(n, r, screen, bias, stage, C, gs, position)
+  BY_V(SCREENED);
+}
+static __attribute__((noinline)) void probed_positions(int32_t V, float *const *r, const int32_t *index, int32_t stage, int32_t gs, int32_t *position) {
+#define PROBED(n) probe_positions(n, r, index, stage, gs, position)
+  BY_V(PROBED);
 }
 
 // greedy codes of vectors [lo, hi)
@@ -829,10 +842,9 @@ __attribute__((export_name("encode_range"))) void encode_range(const int32_t *p,
       float *r[4];
       int32_t position[4];
       for (int32_t v = 0; v < V; v++) r[v] = vectors + (int64_t)(v0 + v) * gs;
-      if (V == 4) stage_positions(4, r, p, book, b, stage, C, gs, position);
-      else if (V == 3) stage_positions(3, r, p, book, b, stage, C, gs, position);
-      else if (V == 2) stage_positions(2, r, p, book, b, stage, C, gs, position);
-      else stage_positions(1, r, p, book, b, stage, C, gs, position);
+      if (index) probed_positions(V, r, index, stage, gs, position);
+      else if (screen) screened_positions(V, r, screen, b, stage, C, gs, position);
+      else exact_positions(V, r, book, b, C, gs, position);
       for (int32_t v = 0; v < V; v++) {
         const int32_t token = (v0 + v) / groups, g = (v0 + v) % groups, at = position[v];
         codes[((int64_t)token * depth + stage) * groups + g] = (uint32_t)(index ? entry_of[at] : at);
