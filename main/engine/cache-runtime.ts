@@ -11,7 +11,7 @@ import { RvqCodec, decodeCodebooks, rvqBitsPerValue, rvqCodebookBytes, scalarBit
 import type { CodebookSet, RvqSpec } from '../../quant/index.js';
 import { installRvqGraph } from '../library/install-rvq.js';
 import type { ModelManifest } from '../model/manifest.js';
-import { readManifest, verifyModelFiles } from '../model/manifest.js';
+import { verifyModelFiles } from '../model/manifest.js';
 import { rvqGraphVersion } from '../onnx/rvq-cache.js';
 import type { StoreFactory } from './conversation.js';
 import { FpGraphDecoder, fpDeviceOutputs } from './fp-graph-decoder.js';
@@ -215,13 +215,11 @@ export async function openCacheRuntime(folder: string, manifest: ModelManifest, 
   }
   if (choice.format === 'rvq') {
     const parts = rvqRuntimeParts(folder, manifest, choice);
-    let graph = parts.entry.graph;
-    if (parts.entry.version !== rvqGraphVersion) {
-      // written by an earlier builder (slow to load, or older inputs): rebuilt from the set's codebook copy
-      // before any session is made of it (weights are shared)
-      graph = installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name).rvq[parts.name].graph;
-    }
-    verifyModelFiles(folder, readManifest(folder), [graph]);
+    // written by an earlier builder (slow to load, or older inputs): rebuilt from the set's codebook copy
+    // before any session is made of it (weights are shared); the rebuild returns the switched manifest
+    const current = parts.entry.version === rvqGraphVersion ? manifest : installRvqGraph(folder, join(folder, parts.entry.codebooks), parts.name);
+    const { graph } = current.rvq[parts.name];
+    verifyModelFiles(folder, current, [graph]);
     const created = await createSession(join(folder, graph), session, { deviceOutputs: rvqDeviceOutputs });
     const { set } = parts;
     const decoder = new RvqGraphDecoder(created.session, config, set, created.deviceOutputs);
