@@ -3,13 +3,15 @@
 // Variants, interleaved step by step (each decodes its own cache; the order reverses every step):
 //   fp16 / d8 / d4 fused with the kernel's helper thread (the default on 2 cores) and without it
 //   (kernel 1 thread: no hand-offs), the same segment sessions (ONNX Runtime threads sleeping
-//   between runs, as the engine opens them); fp16 on segments with 1 intra-op thread (--segment-threads);
+//   between runs, as the engine opens them); fp16 and d8 on segments whose pool threads spin --spin-us
+//   microseconds after each parallel section before sleeping (-spin); fp16 on segments with 1 intra-op
+//   thread (--segment-threads);
 //   fp16 on the whole-step graph (ONNX Runtime's default spinning pool) as the reference.
 // Per fused step it splits the wall time into: segment runs (session.run, 31 a step), kernel attend,
 // kernel encode (the new token's codes; kernel calls only), the encode's JavaScript around the kernel
 // (KernelRvqCodec.encodeDecoded less its kernel call), and the rest (the decoder's own JavaScript:
 // RoPE turn, permutations, packing, store appends, segment feeds). Medians over steps.
-// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,fp16-seg1,graph]
+// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,fp16-spin,d8-spin,fp16-seg1,graph --spin-us 50]
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
 import { createRng } from '../../quant/index.js';
@@ -29,9 +31,9 @@ import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { appendRandomPast, benchConfig, randomCodebooks, randomRvqStore, rvqSpecFor } from './engine-speed.js';
 
-const known = ['fp16', 'd8', 'd4', 'fp16-k1', 'd8-k1', 'd4-k1', 'fp16-seg1', 'graph'] as const;
+const known = ['fp16', 'd8', 'd4', 'fp16-k1', 'd8-k1', 'd4-k1', 'fp16-spin', 'd8-spin', 'fp16-seg1', 'graph'] as const;
 type Variant = (typeof known)[number];
-const { values } = parseArgs({ options: { past: { type: 'string', default: '128' }, steps: { type: 'string', default: '24' }, variants: { type: 'string', default: known.join(',') }, 'segment-threads': { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { past: { type: 'string', default: '128' }, steps: { type: 'string', default: '24' }, variants: { type: 'string', default: known.join(',') }, 'segment-threads': { type: 'string', default: '1' }, 'spin-us': { type: 'string', default: '50' } } });
 const pasts = values.past!.split(',').map(Number);
 const steps = Number(values.steps);
 const variants = values.variants!.split(',') as Variant[];
@@ -60,9 +62,9 @@ function timed<T extends object>(target: T, method: keyof T & string, part: stri
   Object.assign(target, { [method]: wrapped });
 }
 
-const segments = async (threads: number) => {
+const segments = async (threads: number, spinning: false | number = false) => {
   const sessions: ort.InferenceSession[] = [];
-  for (let i = 0; i <= c.numLayers; i++) sessions.push(...(await openSplitSessions([buildSplitSegment(c, weights, i)], threads > 0 ? { threads } : {})));
+  for (let i = 0; i <= c.numLayers; i++) sessions.push(...(await openSplitSessions([buildSplitSegment(c, weights, i)], threads > 0 ? { threads } : {}, spinning)));
   for (const session of sessions) timed(session, 'run', 'runs');
   return sessions;
 };
@@ -81,25 +83,27 @@ KernelRvqCodec.prototype.encodeDecoded = function (this: KernelRvqCodec, ...args
   return result;
 };
 
-const shared = variants.some((v) => v !== 'graph' && v !== 'fp16-seg1') ? await segments(0) : [];
+const shared = variants.some((v) => v !== 'graph' && v !== 'fp16-seg1' && !v.endsWith('-spin')) ? await segments(0) : [];
 const kernels = { 2: kernelOf(2), 1: kernelOf(1) };
 const decoders = {
   2: new FusedDecoder(shared, c, kernels[2], fusedCodebooks(kernels[2], set)),
   1: new FusedDecoder(shared, c, kernels[1], fusedCodebooks(kernels[1], set)),
 };
 const seg1 = variants.includes('fp16-seg1') ? new FusedDecoder(await segments(Number(values['segment-threads'])), c, kernels[2]) : null;
+const spinUs = Number(values['spin-us']);
+const spin = variants.some((v) => v.endsWith('-spin')) ? new FusedDecoder(await segments(0, spinUs), c, kernels[2], fusedCodebooks(kernels[2], set)) : null;
 const graphSession = variants.includes('graph') ? await createSession(buildDecoderGraph(c, weights, { cacheType: 'float16' }), { providers: ['cpu'] }) : null;
 const graph = graphSession && (new FpGraphDecoder(graphSession.session, c) as DecoderStep<KvStore>);
 // the helper thread starts asynchronously
 await new Promise((resolve) => setTimeout(resolve, 500));
-console.log(`fused step A/B, SmolLM2-135M geometry (${c.numLayers} layers), random fp32 weights; kernel helper ${kernels[2].threads === 2 ? 'running' : 'NOT running (1 core?)'}; ${steps} steps per variant, interleaved`);
+console.log(`fused step A/B, SmolLM2-135M geometry (${c.numLayers} layers), random fp32 weights; kernel helper ${kernels[2].threads === 2 ? 'running' : 'NOT running (1 core?)'}; ${steps} steps per variant, interleaved; -spin: pools spin ${spinUs} us`);
 
 function caseOf(variant: Variant, past: number): { decoder: DecoderStep<KvStore>; store: KvStore } {
   const [kind, option] = variant.split('-');
   if (variant === 'graph') return { decoder: graph!, store: appendRandomPast(new Fp16KvStore(geometry), past, rng) };
   const threads = option === 'k1' ? 1 : 2;
   const kernel = kernels[threads];
-  const decoder = option === 'seg1' ? seg1! : decoders[threads];
+  const decoder = option === 'seg1' ? seg1! : option === 'spin' ? spin! : decoders[threads];
   const store = kind === 'fp16' ? appendRandomPast(new KernelFp16KvStore(kernel, geometry), past, rng) : randomRvqStore(c.numLayers, spec, Number(kind.slice(1)), past, rng, kernelStorage(kernel));
   return { decoder, store };
 }
