@@ -4,7 +4,7 @@
 // at once). The rvq graph reads zero-copy views (`past`), so nothing is copied per token; the fused
 // kernel reads the records in its own memory when the store's `storage` is that memory.
 import { z } from 'zod';
-import { float16ArrayToFloat32, rvqSpecSchema, scalesPerToken, tokenWidth } from '../../quant/index.js';
+import { float16ArrayToFloat32, float32ArrayToFloat16, rvqSpecSchema, scalesPerToken, tokenWidth } from '../../quant/index.js';
 import type { RvqCodec, RvqSpec, SafetensorEntry } from '../../quant/index.js';
 import type { BlockStorage } from './growable.js';
 import { checkKvRows, tokenMajorFloat32, tokenMajorFp16 } from './kv-rows.js';
@@ -108,11 +108,26 @@ export class KvCodeStore implements KvStore {
    * leave at once, which take `graphCodes` when given (what the graph attended this step).
    */
   append(layer: number, kind: KvKind, rows: KvRows, graphCodes?: PackedRecords): void {
-    const lane = this.lane(layer, kind);
     const { numKvHeads, headDim } = this.geometry;
     checkKvRows(rows, numKvHeads, headDim);
-    if (graphCodes && graphCodes.scales.length !== rows.count * scalesPerToken(lane.records.spec)) {
-      throw new RangeError(`graph codes carry ${graphCodes.scales.length} scales for ${rows.count} tokens`);
+    this.appendTokens(layer, kind, rows.count, { float32: () => tokenMajorFloat32(rows, numKvHeads, headDim), fp16: () => tokenMajorFp16(rows, numKvHeads, headDim) }, graphCodes);
+  }
+
+  /**
+   * append() for token-major float32 rows [tokens, kvHeads * headDim] (the fused path's layout, the
+   * one the store keeps): no head-major round trip.
+   */
+  appendTokenRows(layer: number, kind: KvKind, rows: Float32Array, graphCodes?: PackedRecords): void {
+    const W = this.geometry.numKvHeads * this.geometry.headDim;
+    if (rows.length % W !== 0) throw new RangeError(`token rows hold ${rows.length} values, not whole rows of ${W}`);
+    this.appendTokens(layer, kind, rows.length / W, { float32: () => rows, fp16: () => float32ArrayToFloat16(rows) }, graphCodes);
+  }
+
+  /** append's work on `count` new tokens given as token-major rows (made on demand). */
+  private appendTokens(layer: number, kind: KvKind, count: number, rows: { float32: () => Float32Array; fp16: () => Uint16Array }, graphCodes?: PackedRecords): void {
+    const lane = this.lane(layer, kind);
+    if (graphCodes && graphCodes.scales.length !== count * scalesPerToken(lane.records.spec)) {
+      throw new RangeError(`graph codes carry ${graphCodes.scales.length} scales for ${count} tokens`);
     }
     const depth = lane.records.depth;
     const encode = (values: Float32Array) => {
@@ -121,21 +136,21 @@ export class KvCodeStore implements KvStore {
       lane.records.appendEncoded(encoder.encode(values, depth));
     };
     if (this.window === 0) {
-      if (rows.count === 0) return;
+      if (count === 0) return;
       if (graphCodes) lane.records.appendPacked(graphCodes.records, graphCodes.depth, graphCodes.scales);
-      else encode(tokenMajorFloat32(rows, numKvHeads, headDim));
+      else encode(rows.float32());
       return;
     }
     const held = lane.window.length;
-    const leaving = lane.window.push(tokenMajorFp16(rows, numKvHeads, headDim));
-    const W = numKvHeads * headDim;
+    const leaving = lane.window.push(rows.fp16());
+    const W = lane.window.width;
     const fromWindow = Math.min(leaving.length / W, held);
     const fromBatch = leaving.length / W - fromWindow;
     if (fromWindow > 0) encode(float16ArrayToFloat32(leaving.subarray(0, fromWindow * W)));
     if (fromBatch === 0) return;
     if (!graphCodes) encode(float16ArrayToFloat32(leaving.subarray(fromWindow * W)));
     else {
-      const recordBytes = graphCodes.records.length / rows.count;
+      const recordBytes = graphCodes.records.length / count;
       const S = scalesPerToken(lane.records.spec);
       lane.records.appendPacked(graphCodes.records.subarray(0, fromBatch * recordBytes), graphCodes.depth, graphCodes.scales.subarray(0, fromBatch * S));
     }
@@ -160,7 +175,8 @@ export class KvCodeStore implements KvStore {
   /** Zero-copy views of one layer's K or V for the rvq graph or the kernel (valid until the storage's next allocation). */
   past(layer: number, kind: KvKind): RvqPast {
     const { records, window } = this.lane(layer, kind);
-    return { ...records.views(), codedTokens: records.length, window: window.view(), windowTokens: window.length };
+    const { records: bytes, recordBytes, scales, depths } = records.views();
+    return { records: bytes, recordBytes, scales, depths, codedTokens: records.length, window: window.view(), windowTokens: window.length };
   }
 
   /**

@@ -145,12 +145,13 @@ function loadModel(model: Uint8Array | string): { bytes: Uint8Array; folder: str
  * (from the graph's output names) the outputs a device provider keeps in its memory (the decoders feed
  * them back next step). `spinning: false` makes the intra-op pool's threads sleep between runs instead
  * of spinning (ONNX Runtime's default): for many short runs in a row, where spinning pools of idle
- * sessions would take the cores from the running one and from work done outside ONNX Runtime between runs.
+ * sessions would take the cores from the running one and from work done outside ONNX Runtime between runs;
+ * a number spins that many microseconds after each parallel section before sleeping (intra_op.spin_duration_us).
  */
 export async function createSession(
   model: Uint8Array | string,
   options: SessionOptionsInput = {},
-  { spinning = true, deviceOutputs = () => [] }: { spinning?: boolean; deviceOutputs?: (outputs: readonly string[]) => string[] } = {},
+  { spinning = true, deviceOutputs = () => [] }: { spinning?: boolean | number; deviceOutputs?: (outputs: readonly string[]) => string[] } = {},
 ): Promise<CreatedSession> {
   const { providers, threads } = parseOptions(sessionOptionsSchema, options, 'session options');
   const order = [...new Set([...(providers ?? platformProviders()), 'cpu' as const])];
@@ -171,7 +172,8 @@ export async function createSession(
         ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
       };
       // ORT's session config entries (session.<key>); applied to both ways of creating the session below
-      const config: Record<string, string> = spinning ? {} : { 'intra_op.allow_spinning': '0' };
+      const config: Record<string, string> =
+        spinning === true ? {} : spinning === false ? { 'intra_op.allow_spinning': '0' } : { 'intra_op.allow_spinning': '1', 'intra_op.spin_duration_us': String(spinning) };
       sessionOptions.extra = { session: config };
       const { bytes, folder } = loadModel(model);
       const onDevice = deviceProviders.includes(provider) ? deviceOutputs(outputNames(bytes)) : [];

@@ -11,7 +11,7 @@ import type { ModelConfig } from '../../model/config.js';
 import type { DecoderStep } from '../generate.js';
 import { checkGraphInputs } from '../graph-feeds.js';
 import { KvCodeStore, sameSpec } from '../kv-code-store.js';
-import { tokenRowsAsKvRows } from '../kv-rows.js';
+import type { PackedRecords } from '../kv-code-store.js';
 import { KV_KINDS } from '../kv-store.js';
 import type { KvKind, KvStore } from '../kv-store.js';
 import { RopeTables, Scratch, attendLayer } from './attention.js';
@@ -105,24 +105,29 @@ export class FusedDecoder implements DecoderStep<KvStore> {
 
   /** The per-layer attention for this store: (layer, q, k, v token rows) -> attention output [n, heads*d]. */
   private layerAttention(store: KvStore, n: number, past: number): (i: number, q: Float32Array, k: Float32Array, v: Float32Array) => Float32Array {
-    const { numKvHeads: KVH, headDim: d } = this.config;
+    const { numHeads: H, numKvHeads: KVH, headDim: d } = this.config;
     const W = KVH * d;
     if (store instanceof KernelFp16KvStore) {
       if (store.kernel !== this.kernel) throw new Error('the fp16 store belongs to another kernel instance');
+      // one step's buffers, reused by its layers (a segment run reads attn before the next layer writes it)
+      const keys = new Float32Array(n * W);
+      const attn = new Float32Array(n * H * d);
       return (i, q, k, v) => {
         // the fp16 cache holds keys turned by RoPE (as the fp graph's present), so past keys are not turned again
-        const keys = k.slice();
+        keys.set(k);
         this.tables.fp16.turn(keys, past, KVH);
         const newAt = { key: this.scratch.block('new.key', 4 * n * W), value: this.scratch.block('new.value', 4 * n * W) };
         this.kernel.f32(newAt.key, n * W).set(keys);
         this.kernel.f32(newAt.value, n * W).set(v);
-        const out = attendLayer(this.kernel, this.scratch, this.config, this.tables.fp16, q, past, [
-          { key: { type: 'f16', tokens: past, data: store.rowsAt(i, 'key'), rotated: true }, value: { type: 'f16', tokens: past, data: store.rowsAt(i, 'value') } },
-          { key: { type: 'f32', tokens: n, data: newAt.key, rotated: true }, value: { type: 'f32', tokens: n, data: newAt.value } },
-        ]).slice();
-        store.append(i, 'key', tokenRowsAsKvRows(keys, KVH, d));
-        store.append(i, 'value', tokenRowsAsKvRows(v, KVH, d));
-        return out;
+        attn.set(
+          attendLayer(this.kernel, this.scratch, this.config, this.tables.fp16, q, past, [
+            { key: { type: 'f16', tokens: past, data: store.rowsAt(i, 'key'), rotated: true }, value: { type: 'f16', tokens: past, data: store.rowsAt(i, 'value') } },
+            { key: { type: 'f32', tokens: n, data: newAt.key, rotated: true }, value: { type: 'f32', tokens: n, data: newAt.value } },
+          ]),
+        );
+        store.appendTokenRows(i, 'key', keys);
+        store.appendTokenRows(i, 'value', v);
+        return attn;
       };
     }
     if (store instanceof KvCodeStore) return this.codedAttention(store, n, past);
@@ -138,65 +143,72 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     const { numHeads: H, numKvHeads: KVH, headDim: d } = this.config;
     const W = KVH * d;
     const rope = this.tables.rvq;
+    const { kernel, scratch } = this;
+    // new tokens the step codes at once (the rest enter the window); all but the depth is the same for every layer
+    const coded = Math.max(0, n - recentWindow);
+    const S = { key: scalesPerToken(keySpec), value: scalesPerToken(valueSpec) };
+    // one step's buffers, reused by its layers (the store copies what it appends; a segment run reads attn before the next layer writes it)
+    const qCall = new Float32Array(n * H * d);
+    const attn = new Float32Array(n * H * d);
+    const scales = { key: new Uint16Array(n * S.key), value: new Uint16Array(n * S.value) };
+    const records = { key: new Uint8Array(n * rvqCodeBytesPerToken(keySpec)), value: new Uint8Array(n * rvqCodeBytesPerToken(valueSpec)) };
     return (i, q, k, v) => {
       const fresh = { key: k, value: v };
+      const decoded = {} as Record<KvKind, Float32Array | null>;
+      const appended = {} as Record<KvKind, PackedRecords>;
+      // codes of the new tokens first: the encode allocates kernel memory, which may move views taken before it
+      for (const kind of KV_KINDS) {
+        const codec = cb.codecs[i][kind];
+        const depth = store.depth(i, kind);
+        const recordBytes = rvqCodeBytesPerToken(codec.spec, depth);
+        const packed = { records: records[kind].subarray(0, n * recordBytes), depth, scales: scales[kind] };
+        decoded[kind] = null;
+        if (coded > 0) {
+          const result = codec.encodeDecoded(fresh[kind].subarray(0, coded * W), depth);
+          decoded[kind] = result.decoded;
+          packed.scales.set(result.encoded.scales);
+          const codes = result.encoded.codes;
+          const G = codes.length / (coded * depth);
+          for (let t = 0; t < coded; t++) packCodes(codes.subarray(t * depth * G, (t + 1) * depth * G), codec.bits, packed.records.subarray(t * recordBytes, (t + 1) * recordBytes));
+        }
+        appended[kind] = packed;
+      }
+      // scratch blocks before any view (an allocation may move the memory under a view); a window holds at most recentWindow tokens
+      const blocks = { key: { window: scratch.block('window.key', 2 * recentWindow * W), fresh: scratch.block('new.key', 4 * n * W) }, value: { window: scratch.block('window.value', 2 * recentWindow * W), fresh: scratch.block('new.value', 4 * n * W) } };
       const segments = { coded: {} as Record<KvKind, KernelSegment>, window: {} as Record<KvKind, KernelSegment>, fresh: {} as Record<KvKind, KernelSegment> };
-      const appends: (() => void)[] = [];
-      // new tokens' attended rows (call order) and codes, and the window in call order
-      const attended = {} as Record<KvKind, Float32Array>;
-      const windows = {} as Record<KvKind, Uint16Array>;
       for (const kind of KV_KINDS) {
         const codec = cb.codecs[i][kind];
         const spec = codec.spec;
         const perm = cb.order[kind];
-        const depth = store.depth(i, kind);
-        const coded = Math.max(0, n - recentWindow);
-        const rows = fresh[kind];
-        const rowsAttended = new Float32Array(n * W);
-        const S = scalesPerToken(spec);
-        const recordBytes = rvqCodeBytesPerToken(spec, depth);
-        const records = new Uint8Array(n * recordBytes);
-        const scales = new Uint16Array(n * S);
-        if (coded > 0) {
-          const { encoded, decoded } = codec.encodeDecoded(rows.subarray(0, coded * W), depth);
-          rowsAttended.set(decoded);
-          scales.set(encoded.scales);
-          const G = encoded.codes.length / (coded * depth);
-          for (let t = 0; t < coded; t++) packCodes(encoded.codes.subarray(t * depth * G, (t + 1) * depth * G), codec.bits, records.subarray(t * recordBytes, (t + 1) * recordBytes));
-        }
-        for (let t = coded; t < n; t++) {
-          const rounded = float16ArrayToFloat32(float32ArrayToFloat16(rows.subarray(t * W, (t + 1) * W)));
-          for (let h = 0; h < KVH; h++) for (let c = 0; c < d; c++) rowsAttended[t * W + h * d + c] = rounded[h * d + perm[c]];
-        }
-        attended[kind] = rowsAttended;
         const p = store.past(i, kind);
-        const win = new Uint16Array(p.windowTokens * W);
-        for (let t = 0; t < p.windowTokens; t++) for (let h = 0; h < KVH; h++) for (let c = 0; c < d; c++) win[t * W + h * d + c] = p.window[t * W + h * d + perm[c]];
-        windows[kind] = win;
-        // offsets, not views: the scratch blocks allocated below may move the memory under a view
-        const at = (view: ArrayBufferView) => kernelOffset(this.kernel, view);
-        segments.coded[kind] = { type: 'coded', tokens: p.codedTokens, records: at(p.records), stride: p.recordBytes, scales: at(p.scales), scaleCount: S, depths: at(p.depths), depth, books: codec.booksAt, codebookSize: spec.codebookSize, groupSize: spec.groupSize, bits: codec.bits };
-        appends.push(() => store.append(i, kind, tokenRowsAsKvRows(rows, KVH, d), { records, depth, scales }));
-      }
-      for (const kind of KV_KINDS) {
-        const windowAt = this.scratch.block(`window.${kind}`, 2 * windows[kind].length);
-        const freshAt = this.scratch.block(`new.${kind}`, 4 * n * W);
-        this.kernel.u16(windowAt, windows[kind].length).set(windows[kind]);
-        this.kernel.f32(freshAt, n * W).set(attended[kind]);
-        segments.window[kind] = { type: 'f16', tokens: windows[kind].length / W, data: windowAt };
+        const { window: windowAt, fresh: freshAt } = blocks[kind];
+        const at = (view: ArrayBufferView) => kernelOffset(kernel, view);
+        segments.coded[kind] = { type: 'coded', tokens: p.codedTokens, records: at(p.records), stride: p.recordBytes, scales: at(p.scales), scaleCount: S[kind], depths: at(p.depths), depth: appended[kind].depth, books: codec.booksAt, codebookSize: spec.codebookSize, groupSize: spec.groupSize, bits: codec.bits };
+        segments.window[kind] = { type: 'f16', tokens: p.windowTokens, data: windowAt };
         segments.fresh[kind] = { type: 'f32', tokens: n, data: freshAt };
+        // the window and the new tokens in call order: coded ones as their codes read back, the rest fp16-rounded as the window will hold them
+        if (p.windowTokens > 0) permuteRows(p.window, kernel.u16(windowAt, p.windowTokens * W), perm, d);
+        const rows = kernel.f32(freshAt, n * W);
+        if (decoded[kind]) rows.set(decoded[kind]);
+        if (coded < n) permuteRows(float16ArrayToFloat32(float32ArrayToFloat16(fresh[kind].subarray(coded * W))), rows.subarray(coded * W), perm, d);
       }
       // queries into the key call order, the output back from the value call order
-      const qCall = new Float32Array(q.length);
-      const keyPerm = cb.order.key;
-      for (let r = 0; r < n * H; r++) for (let c = 0; c < d; c++) qCall[r * d + c] = q[r * d + keyPerm[c]];
+      permuteRows(q, qCall, cb.order.key, d);
       const pair = (part: keyof typeof segments) => ({ key: segments[part].key, value: segments[part].value });
-      const out = attendLayer(this.kernel, this.scratch, this.config, rope, qCall, past, [pair('coded'), pair('window'), pair('fresh')]);
-      const attn = new Float32Array(q.length);
-      const valuePerm = cb.order.value;
-      for (let r = 0; r < n * H; r++) for (let c = 0; c < d; c++) attn[r * d + valuePerm[c]] = out[r * d + c];
-      for (const append of appends) append();
+      const out = attendLayer(kernel, scratch, this.config, rope, qCall, past, [pair('coded'), pair('window'), pair('fresh')]);
+      unpermuteRows(out, attn, cb.order.value, d);
+      for (const kind of KV_KINDS) store.appendTokenRows(i, kind, fresh[kind], appended[kind]);
       return attn;
     };
   }
+}
+
+/** to[r * d + c] = from[r * d + perm[c]] for every row of d (a channel order within a head). */
+function permuteRows(from: ArrayLike<number>, to: Float32Array | Uint16Array, perm: Int32Array, d: number): void {
+  for (let r = 0; r < to.length; r += d) for (let c = 0; c < d; c++) to[r + c] = from[r + perm[c]];
+}
+
+/** The inverse of permuteRows: to[r * d + perm[c]] = from[r * d + c]. */
+function unpermuteRows(from: Float32Array, to: Float32Array, perm: Int32Array, d: number): void {
+  for (let r = 0; r < to.length; r += d) for (let c = 0; c < d; c++) to[r + perm[c]] = from[r + c];
 }

@@ -48,22 +48,10 @@ export class KernelFp16KvStore implements KvStore {
   }
 
   append(layer: number, kind: KvKind, rows: KvRows): void {
-    checkLayer(this.geometry, layer);
     const { numKvHeads: H, headDim: D } = this.geometry;
     checkKvRows(rows, H, D);
-    const lane = this.lanes[layer][kind];
     const W = this.width;
-    const total = lane.tokens + rows.count;
-    if (total > lane.capacity) {
-      const capacity = Math.max(total, 2 * lane.capacity, 64);
-      const at = this.kernel.alloc(2 * capacity * W);
-      if (lane.capacity > 0) {
-        this.kernel.u16(at, lane.tokens * W).set(this.kernel.u16(lane.at, lane.tokens * W));
-        this.kernel.release(lane.at);
-      }
-      Object.assign(lane, { at, capacity });
-    }
-    const out = this.kernel.u16(lane.at + 2 * lane.tokens * W, rows.count * W);
+    const out = this.reserve(layer, kind, rows.count);
     for (let h = 0; h < H; h++) {
       for (let t = 0; t < rows.count; t++) {
         const from = (h * rows.tokens + rows.start + t) * D;
@@ -73,7 +61,32 @@ export class KernelFp16KvStore implements KvStore {
         else float32ArrayToFloat16(src, dst);
       }
     }
+  }
+
+  /** append() for token-major float32 rows [tokens, kvHeads * headDim], the layout the lanes keep. */
+  appendTokenRows(layer: number, kind: KvKind, rows: Float32Array): void {
+    if (rows.length % this.width !== 0) throw new RangeError(`token rows hold ${rows.length} values, not whole rows of ${this.width}`);
+    float32ArrayToFloat16(rows, this.reserve(layer, kind, rows.length / this.width));
+  }
+
+  /** Room for `count` more tokens in one lane (capacity doubles): their fp16 rows, now counted as held. */
+  private reserve(layer: number, kind: KvKind, count: number): Uint16Array {
+    checkLayer(this.geometry, layer);
+    const lane = this.lanes[layer][kind];
+    const W = this.width;
+    const total = lane.tokens + count;
+    if (total > lane.capacity) {
+      const capacity = Math.max(total, 2 * lane.capacity, 64);
+      const at = this.kernel.alloc(2 * capacity * W);
+      if (lane.capacity > 0) {
+        this.kernel.u16(at, lane.tokens * W).set(this.kernel.u16(lane.at, lane.tokens * W));
+        this.kernel.release(lane.at);
+      }
+      Object.assign(lane, { at, capacity });
+    }
+    const out = this.kernel.u16(lane.at + 2 * lane.tokens * W, count * W);
     lane.tokens = total;
+    return out;
   }
 
   truncate(length: number): void {

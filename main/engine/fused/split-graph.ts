@@ -71,12 +71,13 @@ export function buildSplitSegments(config: ModelConfig, weights: WeightSource, o
  * path), with ONNX Runtime's thread count unless asked and pool threads that sleep between runs: every
  * session has its own pool, and pools spinning after each of a step's many short runs took the cores
  * from the running segment and the kernel (820 ms a step at 128 tokens against 47 ms sleeping, 63 ms
- * on one thread, 2 cores).
+ * on one thread, 2 cores). `spinning` (microseconds): pool threads spin that long after each parallel
+ * section instead of sleeping at once (benchmarks A/B it).
  */
-export async function openSplitSessions(models: readonly (Uint8Array | string)[], session: SessionOptionsInput = {}): Promise<ort.InferenceSession[]> {
+export async function openSplitSessions(models: readonly (Uint8Array | string)[], session: SessionOptionsInput = {}, spinning: false | number = false): Promise<ort.InferenceSession[]> {
   const sessions: ort.InferenceSession[] = [];
   try {
-    for (const model of models) sessions.push((await createSession(model, { ...session, providers: ['cpu'] }, { spinning: false })).session);
+    for (const model of models) sessions.push((await createSession(model, { ...session, providers: ['cpu'] }, { spinning })).session);
   } catch (error) {
     await Promise.all(sessions.map((s) => s.release()));
     throw error;

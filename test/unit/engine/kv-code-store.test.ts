@@ -238,6 +238,28 @@ describe('KvCodeStore', () => {
     expect(store.depth(1, 'value')).toBe(5);
   });
 
+  it('takes token-major rows (appendTokenRows) as append takes the same tokens head-major, window and graph codes included', () => {
+    const headMajor = new KvCodeStore(twoLayers({ recentWindow: 3 }));
+    const tokenMajor = new KvCodeStore(twoLayers({ recentWindow: 3 }));
+    const { numKvHeads: H, headDim: D } = storiesSpec;
+    const graph = sampleCodes(storiesSpec, 4, 8, 5);
+    const packed = new Uint8Array(4 * 11);
+    for (let t = 0; t < 4; t++) packed.set(expectedRecord(storiesSpec, graph.codes, 8, t, 8), t * 11);
+    // chunks of 1, 4 (its first token leaves the window at once: the graph's codes) and 2
+    for (const [first, n, codes] of [[0, 1, undefined], [1, 4, { records: packed, depth: 8, scales: graph.scales }], [5, 2, undefined]] as const) {
+      const rows = { data: headMajorRows(storiesSpec, n, first), tokens: n, start: 0, count: n };
+      for (let layer = 0; layer < 2; layer++) {
+        for (const kind of ['key', 'value'] as const) {
+          headMajor.append(layer, kind, rows, codes);
+          tokenMajor.appendTokenRows(layer, kind, tokenMajorFloat32(rows, H, D), codes);
+        }
+      }
+    }
+    expect(tokenMajor.past(1, 'value')).toMatchObject({ codedTokens: 4, windowTokens: 3 });
+    expect(tokenMajor.save()).toEqual(headMajor.save());
+    expect(() => tokenMajor.appendTokenRows(0, 'key', new Float32Array(31))).toThrow(/31 values, not whole rows of 32/);
+  });
+
   it('needs encoders for raw values and checks the rows it is given', () => {
     const store = new KvCodeStore(twoLayers({ encoders: undefined }));
     expect(() => store.append(0, 'key', { data: headMajorRows(storiesSpec, 1), tokens: 1, start: 0, count: 1 })).toThrow(/no encoders/);
