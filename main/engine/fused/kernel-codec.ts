@@ -121,7 +121,7 @@ export class KernelRvqCodec {
       bias[e] = -norm / 2;
     }
     if (search.kind === 'screened') {
-      this.screenAt = this.buildScreen(codebooks);
+      this.screenAt = this.buildScreen(codebooks, bias);
       return;
     }
     this.encodeBooksAt = kernel.alloc(4 * codebooks.length);
@@ -134,38 +134,38 @@ export class KernelRvqCodec {
   }
 
   /**
-   * The int8 screen: each entry as int8 codes times a float32 scale (max(max |channel|, 1e-12) / 126.5,
-   * so that rounding never clips: every channel within scale/2), in the kernel's pair layout, and |c|_1.
+   * The int8 screen: per stage and channel a scale (max(max |channel|, 1e-30) / 127: every code in
+   * -127..127, every channel within scale/2), the entries' codes in the kernel's pair layout, and per
+   * stage the largest |codes|_1 and |bias| (the kernel's error bound).
    */
-  private buildScreen(codebooks: Float32Array): number {
+  private buildScreen(codebooks: Float32Array, bias: Float32Array): number {
     const { kernel } = this;
     const { depth: D, codebookSize: C, groupSize: gs } = this.spec;
     const screenAt = kernel.alloc(4 * SCREEN_FIELDS);
-    const [codesAt, scaleAt, l1At] = [D * C * gs, 4 * D * C, 4 * D * C].map((bytes) => kernel.alloc(bytes));
-    kernel.i32(screenAt, SCREEN_FIELDS).set([codesAt, scaleAt, l1At, this.booksAt]);
+    const [codesAt, channelAt, stageAt] = [D * C * gs, 4 * D * gs, 4 * D * 2].map((bytes) => kernel.alloc(bytes));
+    kernel.i32(screenAt, SCREEN_FIELDS).set([codesAt, channelAt, stageAt, this.booksAt]);
     const codes = new Int8Array(kernel.memory.buffer, codesAt, D * C * gs);
-    const scale = kernel.f32(scaleAt, D * C);
-    const l1 = kernel.f32(l1At, D * C);
-    for (let e = 0; e < D * C; e++) {
-      const row = codebooks.subarray(e * gs, (e + 1) * gs);
-      let most = 0;
-      let sum = 0;
-      for (const v of row) {
-        most = Math.max(most, Math.abs(v));
-        sum += Math.abs(v);
+    const channel = kernel.f32(channelAt, D * gs);
+    const limits = kernel.f32(stageAt, D * 2);
+    for (let s = 0; s < D; s++) {
+      const scale = channel.subarray(s * gs, (s + 1) * gs);
+      for (let c = 0; c < C; c++) for (let t = 0; t < gs; t++) scale[t] = Math.max(scale[t], Math.abs(codebooks[(s * C + c) * gs + t]));
+      for (let t = 0; t < gs; t++) scale[t] = Math.max(scale[t], 1e-30) / 127;
+      let l1 = 0;
+      let largest = 0;
+      for (let c = 0; c < C; c++) {
+        // entry c's channels (2k, 2k+1) at block c/4, pair k, lane c%4: byte 8k + 2(c%4) of the block
+        const block = (s * C + (c & ~3)) * gs;
+        let sum = 0;
+        for (let t = 0; t < gs; t++) {
+          const code = Math.round(codebooks[(s * C + c) * gs + t] / scale[t]);
+          codes[block + 8 * (t >> 1) + 2 * (c & 3) + (t & 1)] = code;
+          sum += Math.abs(code);
+        }
+        l1 = Math.max(l1, sum);
+        largest = Math.max(largest, Math.abs(bias[s * C + c]));
       }
-      // floored like the kernel's residual scale: no subnormal scale or product of scales
-      const unit = Math.fround(Math.max(most, 1e-12) / 126.5);
-      scale[e] = unit;
-      l1[e] = sum;
-      // entry e = stage s, index c: block c/4 of the stage, channels (2k, 2k+1) of lane c%4 at 8k + 2(c%4)
-      const s = Math.floor(e / C);
-      const c = e % C;
-      const block = (s * C + (c & ~3)) * gs;
-      for (let k = 0; k < gs / 2; k++) {
-        codes[block + 8 * k + 2 * (c & 3)] = Math.round(row[2 * k] / unit);
-        codes[block + 8 * k + 2 * (c & 3) + 1] = Math.round(row[2 * k + 1] / unit);
-      }
+      limits.set([l1, largest], 2 * s);
     }
     return screenAt;
   }
