@@ -774,7 +774,8 @@ static __attribute__((noinline)) void screen_rescore(const float *y, f4 floor, c
 }
 
 // One vector's code from its integer scores `dots` (C entries, overwritten by the estimates y = u dot
-// + bias): the largest y, then every entry within `reach` (2T) of it rescored exactly. Out of line
+// + bias): the largest y, then every entry within `reach` (2T) of it rescored exactly, unless it is
+// the only one. Out of line
 // and in small loops, so that V8 keeps each loop's values in registers.
 #define SCREEN_FOUND 64
 static __attribute__((noinline)) int32_t screen_pick(float *y, float u, float reach, const float *bias, int32_t C, const float *r, const float *plain, int32_t gs) {
@@ -800,6 +801,11 @@ static __attribute__((noinline)) int32_t screen_pick(float *y, float u, float re
       screen_rescore(y, floor, found, n, bias, r, plain, gs, &best, &best_at);
       n = 0;
     }
+  }
+  if (n == 1) {
+    // a single entry in reach is the exact best: no rescoring (nor its row's cache miss)
+    const int32_t reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(y + found[0]), floor));
+    if ((reached & (reached - 1)) == 0) return found[0] + __builtin_ctz(reached);
   }
   screen_rescore(y, floor, found, n, bias, r, plain, gs, &best, &best_at);
   return best_at;
