@@ -51,7 +51,7 @@ export function encodeSearchFromEnv(fallback: EncodeSearch, value = process.env.
 function searchGap(search: EncodeSearch, codebookSize: number, groupSize: number): string | null {
   if (search.kind === 'exact') return null;
   if (groupSize > 64 || groupSize % 4 !== 0) return `the ${search.kind} search takes groups of up to 64 channels, a multiple of 4, got ${groupSize}`;
-  if (search.kind === 'screened') return codebookSize > MAX_SCREENED ? `the screened search takes codebooks of up to ${MAX_SCREENED} entries, got ${codebookSize}` : null;
+  if (search.kind === 'screened') return codebookSize > MAX_SCREENED || codebookSize < 4 ? `the screened search takes codebooks of 4 to ${MAX_SCREENED} entries (blocks of 4), got ${codebookSize}` : null;
   const { clusters, probes } = search;
   if (!Number.isInteger(clusters) || clusters % 4 !== 0 || clusters < 4 || clusters > Math.min(512, codebookSize)) return `clusters must be a multiple of 4 in 4..${Math.min(512, codebookSize)}, got ${clusters}`;
   if (!Number.isInteger(probes) || probes < 1 || probes > Math.min(64, clusters)) return `probes must be in 1..${Math.min(64, clusters)}, got ${probes}`;
