@@ -724,10 +724,10 @@ static inline __attribute__((always_inline)) void probe_positions(const int32_t 
   }
 }
 
-// Integer scores of V vectors against N blocks of 4 entries (int8 codes at `block`, blocks 4 gs bytes
-// apart): out[v * stride + 4n + lane] = <p_v, q>, with p_v's int16 channel pairs splatted at
-// pairs[v * gs/2 + k]. Each code load serves V vectors and each pair load N blocks.
-static inline __attribute__((always_inline)) void screen_tile(const int32_t V, const int32_t N, const v128_t *pairs, const int8_t *block, const int32_t gs, int32_t *out, int32_t stride) {
+// Estimated scores of V vectors against N blocks of 4 entries (int8 codes at `block`, blocks 4 gs bytes
+// apart): out[v * stride + 4n + lane] = unit[v] <p_v, q> + bias, with p_v's int16 channel pairs
+// splatted at pairs[v * gs/2 + k]. Each code load serves V vectors and each pair load N blocks.
+static inline __attribute__((always_inline)) void screen_tile(const int32_t V, const int32_t N, const v128_t *pairs, const int8_t *block, const int32_t gs, const float *unit, const float *bias, float *out, int32_t stride) {
   v128_t acc[MAX_PASS][4];
   for (int32_t v = 0; v < V; v++) for (int32_t n = 0; n < N; n++) acc[v][n] = wasm_i32x4_splat(0);
   for (int32_t k = 0; k < gs / 2; k++) {
@@ -738,16 +738,19 @@ static inline __attribute__((always_inline)) void screen_tile(const int32_t V, c
       for (int32_t n = 0; n < N; n++) acc[v][n] = wasm_i32x4_add(acc[v][n], wasm_i32x4_dot_i16x8(e[n], pair));
     }
   }
-  for (int32_t v = 0; v < V; v++) for (int32_t n = 0; n < N; n++) wasm_v128_store(out + v * stride + 4 * n, acc[v][n]);
+  for (int32_t v = 0; v < V; v++) {
+    const f4 u = wasm_f32x4_splat(unit[v]);
+    for (int32_t n = 0; n < N; n++) wasm_v128_store(out + v * stride + 4 * n, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[v][n]), u), wasm_v128_load(bias + 4 * n)));
+  }
 }
 
 // screen_tile over a stage's C entries: tiles of N blocks, then single blocks. V x N accumulators
 // plus N codes and a pair fit x64's 16 SIMD registers (V8 spills beyond that).
-static inline __attribute__((always_inline)) void screen_dots(const int32_t V, const v128_t *pairs, const int8_t *codes, int32_t C, const int32_t gs, int32_t *out, int32_t stride) {
+static inline __attribute__((always_inline)) void screen_dots(const int32_t V, const v128_t *pairs, const int8_t *codes, int32_t C, const int32_t gs, const float *unit, const float *bias, float *out, int32_t stride) {
   const int32_t N = V == 1 ? 4 : V == 2 ? 4 : V == 3 ? 3 : 2;
   int32_t c = 0;
-  for (; c + 4 * N <= C; c += 4 * N) screen_tile(V, N, pairs, codes + c * gs, gs, out + c, stride);
-  for (; c < C; c += 4) screen_tile(V, 1, pairs, codes + c * gs, gs, out + c, stride);
+  for (; c + 4 * N <= C; c += 4 * N) screen_tile(V, N, pairs, codes + c * gs, gs, unit, bias + c, out + c, stride);
+  for (; c < C; c += 4) screen_tile(V, 1, pairs, codes + c * gs, gs, unit, bias + c, out + c, stride);
 }
 
 // The best of the entries of blocks at[0..n) (4 entries each) whose estimate y reaches `floor`,
@@ -773,20 +776,22 @@ static __attribute__((noinline)) void screen_rescore(const float *y, f4 floor, c
   }
 }
 
-// One vector's code from its integer scores `dots` (C entries, overwritten by the estimates y = u dot
-// + bias): the largest y, then every entry within `reach` (2T) of it rescored exactly, unless it is
-// the only one. Out of line
-// and in small loops, so that V8 keeps each loop's values in registers.
+// One vector's code from its estimates y (C entries): the largest y, then every entry within `reach`
+// (2T) of it rescored exactly, unless it is the only one. Out of line and in small loops, so that V8
+// keeps each loop's values in registers.
 #define SCREEN_FOUND 64
-static __attribute__((noinline)) int32_t screen_pick(float *y, float u, float reach, const float *bias, int32_t C, const float *r, const float *plain, int32_t gs) {
-  const int32_t *dots = (const int32_t *)y;
-  const f4 unit = wasm_f32x4_splat(u);
-  f4 top = wasm_f32x4_splat(-3.4e38f);
-  for (int32_t c = 0; c < C; c += 4) {
-    const f4 score = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_v128_load(dots + c)), unit), wasm_v128_load(bias + c));
-    wasm_v128_store(y + c, score);
-    top = wasm_f32x4_pmax(top, score);
+static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach, const float *bias, int32_t C, const float *r, const float *plain, int32_t gs) {
+  // 4 running maxima: fewer loop iterations (each with V8's interrupt check) and no chain of max latencies
+  f4 top = wasm_f32x4_splat(-3.4e38f), top1 = top, top2 = top, top3 = top;
+  int32_t c = 0;
+  for (; c + 16 <= C; c += 16) {
+    top = wasm_f32x4_pmax(top, wasm_v128_load(y + c));
+    top1 = wasm_f32x4_pmax(top1, wasm_v128_load(y + c + 4));
+    top2 = wasm_f32x4_pmax(top2, wasm_v128_load(y + c + 8));
+    top3 = wasm_f32x4_pmax(top3, wasm_v128_load(y + c + 12));
   }
+  for (; c < C; c += 4) top = wasm_f32x4_pmax(top, wasm_v128_load(y + c));
+  top = wasm_f32x4_pmax(wasm_f32x4_pmax(top, top1), wasm_f32x4_pmax(top2, top3));
   const float m01 = wasm_f32x4_extract_lane(top, 0) > wasm_f32x4_extract_lane(top, 1) ? wasm_f32x4_extract_lane(top, 0) : wasm_f32x4_extract_lane(top, 1);
   const float m23 = wasm_f32x4_extract_lane(top, 2) > wasm_f32x4_extract_lane(top, 3) ? wasm_f32x4_extract_lane(top, 2) : wasm_f32x4_extract_lane(top, 3);
   const f4 floor = wasm_f32x4_splat((m01 > m23 ? m01 : m23) - reach);
@@ -794,7 +799,16 @@ static __attribute__((noinline)) int32_t screen_pick(float *y, float u, float re
   int32_t found[SCREEN_FOUND], n = 0;
   float best = -3.4e38f;
   int32_t best_at = 0;
-  for (int32_t c = 0; c < C; c += 4) {
+  for (c = 0; c < C; c += 4) {
+    // 4 blocks per test where 4 remain
+    if (c % 16 == 0 && c + 16 <= C) {
+      const v128_t any = wasm_v128_or(wasm_v128_or(wasm_f32x4_ge(wasm_v128_load(y + c), floor), wasm_f32x4_ge(wasm_v128_load(y + c + 4), floor)),
+                                      wasm_v128_or(wasm_f32x4_ge(wasm_v128_load(y + c + 8), floor), wasm_f32x4_ge(wasm_v128_load(y + c + 12), floor)));
+      if (!wasm_v128_any_true(any)) {
+        c += 12;
+        continue;
+      }
+    }
     if (!wasm_v128_any_true(wasm_f32x4_ge(wasm_v128_load(y + c), floor))) continue;
     found[n++] = c;
     if (n == SCREEN_FOUND) {
@@ -828,7 +842,7 @@ static inline __attribute__((always_inline)) void screen_positions(const int32_t
   float unit[MAX_PASS], reach[MAX_PASS];
   // rows padded by 32 entries: rows 16 KiB apart would share L1 sets
   const int32_t stride = C + 32;
-  int32_t dots[MAX_PASS * (MAX_SCREENED + 32)];
+  float y[MAX_PASS * (MAX_SCREENED + 32)];
   for (int32_t v = 0; v < V; v++) {
     f4 w[MAX_GROUP / 4];
     f4 most = wasm_f32x4_splat(0), l1 = wasm_f32x4_splat(0);
@@ -851,8 +865,8 @@ static inline __attribute__((always_inline)) void screen_positions(const int32_t
     reach[v] = 2 * (0.502f * hsum(l1) + u * (0.501f * limits[0] + (float)gs) + 2e-5f * limits[1] + 1e-30f);
     unit[v] = u;
   }
-  screen_dots(V, pairs, codes, C, gs, dots, stride);
-  for (int32_t v = 0; v < V; v++) position[v] = screen_pick((float *)(dots + v * stride), unit[v], reach[v], bias, C, r[v], plain, gs);
+  screen_dots(V, pairs, codes, C, gs, unit, bias, y, stride);
+  for (int32_t v = 0; v < V; v++) position[v] = screen_pick(y + v * stride, reach[v], bias, C, r[v], plain, gs);
 }
 
 // Positions of the stage entries for V residuals (1..4): the exact search or the int8 screen, where
