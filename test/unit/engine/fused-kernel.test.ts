@@ -91,6 +91,23 @@ describe('the fused kernel', () => {
     for (const threads of [1, 2] as const) expect(new KernelRvqCodec(kernels[threads], tied, tiedBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
   });
 
+  it("screens with the exact search's codes where a batch of candidates was rescored before a last lone one", () => {
+    // stage 1's entries 1..256 are one row, the rest lie far away: 65 blocks of candidates, the first 64
+    // rescored as a batch (best: entry 1), then block 64 with entry 256 alone, which must not be taken
+    // for the only candidate (found on trained stories260K books, where 65+ blocks fell within the bound)
+    const tied = parseRvqSpec({ ...spec, codebookSize: 2048, depth: 2 });
+    const gs = tied.groupSize;
+    const row = Float32Array.from({ length: gs }, () => rng.normal());
+    const tiedBooks = Float32Array.from({ length: 2 * 2048 * gs }, (_, i) => {
+      const entry = Math.floor(i / gs) - 2048;
+      return entry < 0 ? rng.normal() : row[i % gs] + (entry >= 1 && entry <= 256 ? 0 : 100);
+    });
+    const rows = Float32Array.from({ length: 3 * W }, () => 2 * rng.normal());
+    const exact = new KernelRvqCodec(kernels[1], tied, tiedBooks, EXACT_SEARCH).encode(rows);
+    expect(exact.codes.filter((_, i) => Math.floor(i / groups) % 2 === 1).every((c) => c === 1)).toBe(true);
+    expect(new KernelRvqCodec(kernels[1], tied, tiedBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
+  });
+
   it("screens with the exact search's codes where the int8 copy errs by nearly its bound", () => {
     // residual: all ones; channel scales 1/127 (entry 0: all -1). Entry 1, the best, sits 0.49 of a step
     // above the grid in every channel, so its screen score is low by nearly the bound's 0.5 sum |r_i| S_i;

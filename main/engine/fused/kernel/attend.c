@@ -796,7 +796,7 @@ static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach
   const float m23 = wasm_f32x4_extract_lane(top, 2) > wasm_f32x4_extract_lane(top, 3) ? wasm_f32x4_extract_lane(top, 2) : wasm_f32x4_extract_lane(top, 3);
   const f4 floor = wasm_f32x4_splat((m01 > m23 ? m01 : m23) - reach);
   // the blocks holding an entry that reaches the floor, rescored SCREEN_FOUND blocks at a time
-  int32_t found[SCREEN_FOUND], n = 0;
+  int32_t found[SCREEN_FOUND], n = 0, flushed = 0;
   float best = -3.4e38f;
   int32_t best_at = 0;
   for (c = 0; c < C; c += 4) {
@@ -814,9 +814,10 @@ static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach
     if (n == SCREEN_FOUND) {
       screen_rescore(y, floor, found, n, bias, r, plain, gs, &best, &best_at);
       n = 0;
+      flushed = 1;
     }
   }
-  if (n == 1) {
+  if (n == 1 && !flushed) {
     // a single entry in reach is the exact best: no rescoring (nor its row's cache miss)
     const int32_t reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(y + found[0]), floor));
     if ((reached & (reached - 1)) == 0) return found[0] + __builtin_ctz(reached);
