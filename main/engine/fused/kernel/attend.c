@@ -755,21 +755,28 @@ static inline __attribute__((always_inline)) void screen_dots(const int32_t V, c
 
 // The best of the entries of blocks at[0..n) (4 entries each) whose estimate y reaches `floor`,
 // scored exactly in stage_codes' order ((bias + even channels) + odd channels), ties to the lower
-// index, over the running best (*best, *best_at).
+// index, over the running best (*best, *best_at). A block's 4 entries are scored together.
 static __attribute__((noinline)) void screen_rescore(const float *y, f4 floor, const int32_t *at, int32_t n, const float *bias, const float *r, const float *plain, int32_t gs, float *best, int32_t *best_at) {
   for (int32_t j = 0; j < n; j++) {
     const int32_t c = at[j], reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(y + c), floor));
+    // the block's 4 entries in the lanes, 4 channels at a time (a 4 x 4 transpose of their rows): each
+    // lane's sums are the scalar ones, in the same order
+    const float *e = plain + c * gs;
+    f4 a0 = wasm_v128_load(bias + c), a1 = wasm_f32x4_splat(0);
+    for (int32_t i = 0; i < gs; i += 4) {
+      const f4 x0 = wasm_v128_load(e + i), x1 = wasm_v128_load(e + gs + i), x2 = wasm_v128_load(e + 2 * gs + i), x3 = wasm_v128_load(e + 3 * gs + i);
+      const f4 lo01 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5), lo23 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+      const f4 hi01 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7), hi23 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_i64x2_shuffle(lo01, lo23, 0, 2), wasm_f32x4_splat(r[i])));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_i64x2_shuffle(lo01, lo23, 1, 3), wasm_f32x4_splat(r[i + 1])));
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_i64x2_shuffle(hi01, hi23, 0, 2), wasm_f32x4_splat(r[i + 2])));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_i64x2_shuffle(hi01, hi23, 1, 3), wasm_f32x4_splat(r[i + 3])));
+    }
+    float score[4];
+    wasm_v128_store(score, wasm_f32x4_add(a0, a1));
     for (int32_t l = 0; l < 4; l++) {
-      if (!(reached & (1 << l))) continue;
-      const float *e = plain + (c + l) * gs;
-      float a0 = bias[c + l], a1 = 0;
-      for (int32_t i = 0; i < gs; i += 2) {
-        a0 = a0 + e[i] * r[i];
-        a1 = a1 + e[i + 1] * r[i + 1];
-      }
-      const float score = a0 + a1;
-      if (score > *best) {
-        *best = score;
+      if ((reached & (1 << l)) && score[l] > *best) {
+        *best = score[l];
         *best_at = c + l;
       }
     }
