@@ -11,7 +11,15 @@ import type { FusedKernel } from './kernel.js';
 
 const ENCODE_FIELDS = 12;
 const INDEX_FIELDS = 9;
-const SCREEN_FIELDS = 4;
+const SCREEN_FIELDS = 5;
+/**
+ * The screen is judged after this many searches (vector x stage): where more than SCREEN_GIVE_UP blocks of 4
+ * entries per search fell within its bound and were rescored, the codec encodes with the exact search from
+ * then on (the same codes). Trained stories260K keys (groups of 8) rescored ~430 blocks per search and
+ * screened 2.3x slower than exact; random SmolLM2-geometry books rescore ~1 entry.
+ */
+const SCREEN_TRIAL = 4096;
+const SCREEN_GIVE_UP = 64;
 /** attend.c's MAX_SCREENED: the screen's score buffer holds this many entries. */
 const MAX_SCREENED = 4096;
 
@@ -88,14 +96,16 @@ export class KernelRvqCodec {
   readonly layout: GroupLayout;
   readonly booksAt: number;
   readonly bits: number;
-  /** Exact search: books interleaved by 4; else 0. */
-  private readonly encodeBooksAt: number = 0;
+  /** Exact search (or a screen given up): books interleaved by 4; else 0. */
+  private encodeBooksAt = 0;
   /** Exact and screened search: -|c|^2/2 per entry; else 0. */
   private readonly biasAt: number = 0;
   /** Clustered search: the index's field block (attend.c I_ fields); else 0. */
   private readonly indexAt: number = 0;
-  /** Screened search: the screen's field block (attend.c X_ fields); else 0. */
-  private readonly screenAt: number = 0;
+  /** Screened search: the screen's field block (attend.c X_ fields); else 0, also once given up. */
+  private screenAt = 0;
+  /** Searches (vector x stage) screened so far, until the screen is judged; -1 once judged. */
+  private screened = 0;
 
   constructor(
     private readonly kernel: FusedKernel,
@@ -124,13 +134,46 @@ export class KernelRvqCodec {
       this.screenAt = this.buildScreen(codebooks, bias);
       return;
     }
-    this.encodeBooksAt = kernel.alloc(4 * codebooks.length);
-    const interleaved = kernel.f32(this.encodeBooksAt, codebooks.length);
+    this.encodeBooksAt = this.interleave(codebooks);
+  }
+
+  /** The books interleaved by 4 ([depth][C/4][groupSize][4]) for the exact search; returns their offset. */
+  private interleave(codebooks: Float32Array): number {
+    const { depth: D, codebookSize: C, groupSize: gs } = this.spec;
+    const at = this.kernel.alloc(4 * codebooks.length);
+    const interleaved = this.kernel.f32(at, codebooks.length);
     for (let s = 0; s < D; s++) {
       for (let c = 0; c < C; c++) {
         for (let t = 0; t < gs; t++) interleaved[s * C * gs + (c >> 2) * 4 * gs + 4 * t + (c & 3)] = codebooks[(s * C + c) * gs + t];
       }
     }
+    return at;
+  }
+
+  /** The search in use: the one asked for, or exact once a screen was given up (see SCREEN_GIVE_UP). */
+  get searching(): EncodeSearch['kind'] {
+    return this.screenAt === 0 && this.search.kind === 'screened' ? 'exact' : this.search.kind;
+  }
+
+  /**
+   * Before a call of `searches` searches: once the calls before have made SCREEN_TRIAL, keeps the screen or
+   * gives it up for the exact search (judged once).
+   */
+  private judgeScreen(searches: number): void {
+    if (this.screenAt === 0 || this.screened < 0) return;
+    if (this.screened < SCREEN_TRIAL) {
+      this.screened += searches;
+      return;
+    }
+    const { kernel } = this;
+    const [codesAt, channelAt, stageAt, , rescored] = kernel.i32(this.screenAt, SCREEN_FIELDS);
+    if (rescored > SCREEN_GIVE_UP * this.screened) {
+      const books = kernel.f32(this.booksAt, this.spec.depth * this.spec.codebookSize * this.spec.groupSize).slice();
+      this.encodeBooksAt = this.interleave(books);
+      for (const at of [codesAt, channelAt, stageAt, this.screenAt]) kernel.release(at);
+      this.screenAt = 0;
+    }
+    this.screened = -1;
   }
 
   /**
@@ -143,7 +186,7 @@ export class KernelRvqCodec {
     const { depth: D, codebookSize: C, groupSize: gs } = this.spec;
     const screenAt = kernel.alloc(4 * SCREEN_FIELDS);
     const [codesAt, channelAt, stageAt] = [D * C * gs, 4 * D * gs, 4 * D * 2].map((bytes) => kernel.alloc(bytes));
-    kernel.i32(screenAt, SCREEN_FIELDS).set([codesAt, channelAt, stageAt, this.booksAt]);
+    kernel.i32(screenAt, SCREEN_FIELDS).set([codesAt, channelAt, stageAt, this.booksAt, 0]);
     const codes = new Int8Array(kernel.memory.buffer, codesAt, D * C * gs);
     const channel = kernel.f32(channelAt, D * gs);
     const limits = kernel.f32(stageAt, D * 2);
@@ -195,6 +238,7 @@ export class KernelRvqCodec {
     const { kernel, layout } = this;
     const { width, groups, scalesPerToken: S, scaleSpan } = layout;
     const tokens = rows.length / width;
+    this.judgeScreen(tokens * groups * depth);
     const vectors = new Float32Array(rows.length);
     const scales = new Uint16Array(tokens * S);
     rowsToGroups(layout, rows, tokens, vectors, scales);

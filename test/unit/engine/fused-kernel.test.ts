@@ -108,6 +108,27 @@ describe('the fused kernel', () => {
     expect(new KernelRvqCodec(kernels[1], tied, tiedBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
   });
 
+  it('gives up the screen for the exact search where most entries fall within its bound, keeps it elsewhere', () => {
+    // stage 1 all one row (entry 0 far): every search there rescores 511 blocks; random books rescore about one entry
+    const big = parseRvqSpec({ ...spec, codebookSize: 2048, depth: 2 });
+    const gs = big.groupSize;
+    const row = Float32Array.from({ length: gs }, () => rng.normal());
+    const tiedBooks = Float32Array.from({ length: 2 * 2048 * gs }, (_, i) => (i < 2048 * gs ? rng.normal() : row[i % gs] + (i < 2049 * gs ? 100 : 0)));
+    const randomBooks = Float32Array.from({ length: 2 * 2048 * gs }, () => rng.normal());
+    // 8 searches a token: 600 tokens pass the trial, the next call is judged
+    const rows = Float32Array.from({ length: 600 * W }, () => 2 * rng.normal());
+    const next = Float32Array.from({ length: 5 * W }, () => 2 * rng.normal());
+    for (const [books, kept] of [[tiedBooks, 'exact'], [randomBooks, 'screened']] as const) {
+      const exact = new KernelRvqCodec(kernels[1], big, books, EXACT_SEARCH);
+      const screened = new KernelRvqCodec(kernels[1], big, books, SCREENED_SEARCH);
+      expect(screened.encode(rows).codes).toEqual(exact.encode(rows).codes);
+      expect(screened.searching).toBe('screened');
+      expect(screened.encode(next).codes).toEqual(exact.encode(next).codes);
+      expect(screened.searching).toBe(kept);
+      expect(screened.encode(next).codes).toEqual(exact.encode(next).codes);
+    }
+  });
+
   it("screens with the exact search's codes where the int8 copy errs by nearly its bound", () => {
     // residual: all ones; channel scales 1/127 (entry 0: all -1). Entry 1, the best, sits 0.49 of a step
     // above the grid in every channel, so its screen score is low by nearly the bound's 0.5 sum |r_i| S_i;

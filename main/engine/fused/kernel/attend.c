@@ -589,6 +589,7 @@ enum {
   X_CHANNEL,    // float32 [depth][groupSize]: channel scales; channel i of an entry ~ code * scale_i within scale_i/2, |code| <= 127
   X_STAGE,      // float32 [depth][2]: the largest |codes|_1 of an entry, the largest |bias|
   X_PLAIN,      // float32 [depth][C][groupSize]: the books as rows (exact scores, residual updates)
+  X_RESCORED,   // int32, added to: blocks of candidates rescored, all searches (the codec gives up the screen where they are many)
 };
 
 // Cluster index of a codec's stage books (approximate search): each stage's C entries split by k-means
@@ -787,7 +788,7 @@ static __attribute__((noinline)) void screen_rescore(const float *y, f4 floor, c
 // (2T) of it rescored exactly, unless it is the only one. Out of line and in small loops, so that V8
 // keeps each loop's values in registers.
 #define SCREEN_FOUND 64
-static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach, const float *bias, int32_t C, const float *r, const float *plain, int32_t gs) {
+static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach, const float *bias, int32_t C, const float *r, const float *plain, int32_t gs, int32_t *rescored) {
   // 4 running maxima: fewer loop iterations (each with V8's interrupt check) and no chain of max latencies
   f4 top = wasm_f32x4_splat(-3.4e38f), top1 = top, top2 = top, top3 = top;
   int32_t c = 0;
@@ -821,9 +822,10 @@ static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach
     if (n == SCREEN_FOUND) {
       screen_rescore(y, floor, found, n, bias, r, plain, gs, &best, &best_at);
       n = 0;
-      flushed = 1;
+      flushed++;
     }
   }
+  __atomic_fetch_add(rescored, flushed * SCREEN_FOUND + n, __ATOMIC_RELAXED);
   if (n == 1 && !flushed) {
     // a single entry in reach is the exact best: no rescoring (nor its row's cache miss)
     const int32_t reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(y + found[0]), floor));
@@ -874,7 +876,8 @@ static inline __attribute__((always_inline)) void screen_positions(const int32_t
     unit[v] = u;
   }
   screen_dots(V, pairs, codes, C, gs, unit, bias, y, stride);
-  for (int32_t v = 0; v < V; v++) position[v] = screen_pick(y + v * stride, reach[v], bias, C, r[v], plain, gs);
+  int32_t *rescored = (int32_t *)(uintptr_t)(screen + X_RESCORED);
+  for (int32_t v = 0; v < V; v++) position[v] = screen_pick(y + v * stride, reach[v], bias, C, r[v], plain, gs, rescored);
 }
 
 // Positions of the stage entries for V residuals (1..4): the exact search or the int8 screen, where
