@@ -836,8 +836,9 @@ static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach
 }
 
 // Positions (= codes) of V residuals (up to MAX_PASS) by the int8 screen (X_ fields). With the stage's
-// channel scales S_i, w_i = r_i S_i is rounded to int16 p_i with step u (max |w| / 32000, floored at
-// 1e-12 / 32000 so that no scale or product is subnormal), and entry c's score is estimated as
+// channel scales S_i (floored at 1e-30 / 127), w_i = r_i S_i is rounded to int16 p_i with step u
+// (max |w| / 32000, floored at 1e-12 / 32000 so that u and u dot are never subnormal; a subnormal w_i
+// errs by less than the bound's 1e-30), and entry c's score is estimated as
 // y_c = u <p, q_c> + bias_c. Writing A = sum |r_i| S_i, it is within
 //   T = 0.502 A + u (0.501 max_c |q_c|_1 + gs) + 2e-5 max |bias| + 1e-30
 // of the float32 exact score: |r_i||c_i - S_i q_ci| <= |r_i| S_i / 2 and |q_c . (w - u p)| <= (u/2) |q_c|_1;
