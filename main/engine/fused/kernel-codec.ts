@@ -28,7 +28,15 @@ function scratchOf(kernel: FusedKernel): Scratch {
   return scratch;
 }
 const INDEX_FIELDS = 9;
-const SCREEN_FIELDS = 4;
+const SCREEN_FIELDS = 5;
+/**
+ * The screen is judged after this many searches (vector x stage): where more than SCREEN_GIVE_UP blocks of 4
+ * entries per search fell within its bound and were rescored, the codec encodes with the exact search from
+ * then on (the same codes). Trained stories260K keys (groups of 8) rescored ~430 blocks per search and
+ * screened 2.3x slower than exact; random SmolLM2-geometry books rescore ~1 entry.
+ */
+const SCREEN_TRIAL = 4096;
+const SCREEN_GIVE_UP = 64;
 /** attend.c's MAX_SCREENED: the screen's score buffer holds this many entries. */
 const MAX_SCREENED = 4096;
 
@@ -68,7 +76,7 @@ export function encodeSearchFromEnv(fallback: EncodeSearch, value = process.env.
 function searchGap(search: EncodeSearch, codebookSize: number, groupSize: number): string | null {
   if (search.kind === 'exact') return null;
   if (groupSize > 64 || groupSize % 4 !== 0) return `the ${search.kind} search takes groups of up to 64 channels, a multiple of 4, got ${groupSize}`;
-  if (search.kind === 'screened') return codebookSize > MAX_SCREENED ? `the screened search takes codebooks of up to ${MAX_SCREENED} entries, got ${codebookSize}` : null;
+  if (search.kind === 'screened') return codebookSize > MAX_SCREENED || codebookSize < 4 ? `the screened search takes codebooks of 4 to ${MAX_SCREENED} entries (blocks of 4), got ${codebookSize}` : null;
   const { clusters, probes } = search;
   if (!Number.isInteger(clusters) || clusters % 4 !== 0 || clusters < 4 || clusters > Math.min(512, codebookSize)) return `clusters must be a multiple of 4 in 4..${Math.min(512, codebookSize)}, got ${clusters}`;
   if (!Number.isInteger(probes) || probes < 1 || probes > Math.min(64, clusters)) return `probes must be in 1..${Math.min(64, clusters)}, got ${probes}`;
@@ -105,14 +113,16 @@ export class KernelRvqCodec {
   readonly layout: GroupLayout;
   readonly booksAt: number;
   readonly bits: number;
-  /** Exact search: books interleaved by 4; else 0. */
-  private readonly encodeBooksAt: number = 0;
+  /** Exact search (or a screen given up): books interleaved by 4; else 0. */
+  private encodeBooksAt = 0;
   /** Exact and screened search: -|c|^2/2 per entry; else 0. */
   private readonly biasAt: number = 0;
   /** Clustered search: the index's field block (attend.c I_ fields); else 0. */
   private readonly indexAt: number = 0;
-  /** Screened search: the screen's field block (attend.c X_ fields); else 0. */
-  private readonly screenAt: number = 0;
+  /** Screened search: the screen's field block (attend.c X_ fields); else 0, also once given up. */
+  private screenAt = 0;
+  /** Searches (vector x stage) screened so far, until the screen is judged; -1 once judged. */
+  private screened = 0;
   /** Each call's blocks, reused: see scratchOf. */
   private readonly scratch: Scratch;
 
@@ -141,51 +151,84 @@ export class KernelRvqCodec {
       bias[e] = -norm / 2;
     }
     if (search.kind === 'screened') {
-      this.screenAt = this.buildScreen(codebooks);
+      this.screenAt = this.buildScreen(codebooks, bias);
       return;
     }
-    this.encodeBooksAt = kernel.alloc(4 * codebooks.length);
-    const interleaved = kernel.f32(this.encodeBooksAt, codebooks.length);
+    this.encodeBooksAt = this.interleave(codebooks);
+  }
+
+  /** The books interleaved by 4 ([depth][C/4][groupSize][4]) for the exact search; returns their offset. */
+  private interleave(codebooks: Float32Array): number {
+    const { depth: D, codebookSize: C, groupSize: gs } = this.spec;
+    const at = this.kernel.alloc(4 * codebooks.length);
+    const interleaved = this.kernel.f32(at, codebooks.length);
     for (let s = 0; s < D; s++) {
       for (let c = 0; c < C; c++) {
         for (let t = 0; t < gs; t++) interleaved[s * C * gs + (c >> 2) * 4 * gs + 4 * t + (c & 3)] = codebooks[(s * C + c) * gs + t];
       }
     }
+    return at;
+  }
+
+  /** The search in use: the one asked for, or exact once a screen was given up (see SCREEN_GIVE_UP). */
+  get searching(): EncodeSearch['kind'] {
+    return this.screenAt === 0 && this.search.kind === 'screened' ? 'exact' : this.search.kind;
   }
 
   /**
-   * The int8 screen: each entry as int8 codes times a float32 scale (max(max |channel|, 1e-12) / 126.5,
-   * so that rounding never clips: every channel within scale/2), in the kernel's pair layout, and |c|_1.
+   * Before a call of `searches` searches: once the calls before have made SCREEN_TRIAL, keeps the screen or
+   * gives it up for the exact search (judged once).
    */
-  private buildScreen(codebooks: Float32Array): number {
+  private judgeScreen(searches: number): void {
+    if (this.screenAt === 0 || this.screened < 0) return;
+    if (this.screened < SCREEN_TRIAL) {
+      this.screened += searches;
+      return;
+    }
+    const { kernel } = this;
+    const [codesAt, channelAt, stageAt, , rescored] = kernel.i32(this.screenAt, SCREEN_FIELDS);
+    if (rescored > SCREEN_GIVE_UP * this.screened) {
+      const books = kernel.f32(this.booksAt, this.spec.depth * this.spec.codebookSize * this.spec.groupSize).slice();
+      this.encodeBooksAt = this.interleave(books);
+      for (const at of [codesAt, channelAt, stageAt, this.screenAt]) kernel.release(at);
+      this.screenAt = 0;
+    }
+    this.screened = -1;
+  }
+
+  /**
+   * The int8 screen: per stage and channel a scale (max(max |channel|, 1e-30) / 127: every code in
+   * -127..127, every channel within scale/2), the entries' codes in the kernel's pair layout, and per
+   * stage the largest |codes|_1 and |bias| (the kernel's error bound).
+   */
+  private buildScreen(codebooks: Float32Array, bias: Float32Array): number {
     const { kernel } = this;
     const { depth: D, codebookSize: C, groupSize: gs } = this.spec;
     const screenAt = kernel.alloc(4 * SCREEN_FIELDS);
-    const [codesAt, scaleAt, l1At] = [D * C * gs, 4 * D * C, 4 * D * C].map((bytes) => kernel.alloc(bytes));
-    kernel.i32(screenAt, SCREEN_FIELDS).set([codesAt, scaleAt, l1At, this.booksAt]);
+    const [codesAt, channelAt, stageAt] = [D * C * gs, 4 * D * gs, 4 * D * 2].map((bytes) => kernel.alloc(bytes));
+    kernel.i32(screenAt, SCREEN_FIELDS).set([codesAt, channelAt, stageAt, this.booksAt, 0]);
     const codes = new Int8Array(kernel.memory.buffer, codesAt, D * C * gs);
-    const scale = kernel.f32(scaleAt, D * C);
-    const l1 = kernel.f32(l1At, D * C);
-    for (let e = 0; e < D * C; e++) {
-      const row = codebooks.subarray(e * gs, (e + 1) * gs);
-      let most = 0;
-      let sum = 0;
-      for (const v of row) {
-        most = Math.max(most, Math.abs(v));
-        sum += Math.abs(v);
+    const channel = kernel.f32(channelAt, D * gs);
+    const limits = kernel.f32(stageAt, D * 2);
+    for (let s = 0; s < D; s++) {
+      const scale = channel.subarray(s * gs, (s + 1) * gs);
+      for (let c = 0; c < C; c++) for (let t = 0; t < gs; t++) scale[t] = Math.max(scale[t], Math.abs(codebooks[(s * C + c) * gs + t]));
+      for (let t = 0; t < gs; t++) scale[t] = Math.max(scale[t], 1e-30) / 127;
+      let l1 = 0;
+      let largest = 0;
+      for (let c = 0; c < C; c++) {
+        // entry c's channels (2k, 2k+1) at block c/4, pair k, lane c%4: byte 8k + 2(c%4) of the block
+        const block = (s * C + (c & ~3)) * gs;
+        let sum = 0;
+        for (let t = 0; t < gs; t++) {
+          const code = Math.round(codebooks[(s * C + c) * gs + t] / scale[t]);
+          codes[block + 8 * (t >> 1) + 2 * (c & 3) + (t & 1)] = code;
+          sum += Math.abs(code);
+        }
+        l1 = Math.max(l1, sum);
+        largest = Math.max(largest, Math.abs(bias[s * C + c]));
       }
-      // floored like the kernel's residual scale: no subnormal scale or product of scales
-      const unit = Math.fround(Math.max(most, 1e-12) / 126.5);
-      scale[e] = unit;
-      l1[e] = sum;
-      // entry e = stage s, index c: block c/4 of the stage, channels (2k, 2k+1) of lane c%4 at 8k + 2(c%4)
-      const s = Math.floor(e / C);
-      const c = e % C;
-      const block = (s * C + (c & ~3)) * gs;
-      for (let k = 0; k < gs / 2; k++) {
-        codes[block + 8 * k + 2 * (c & 3)] = Math.round(row[2 * k] / unit);
-        codes[block + 8 * k + 2 * (c & 3) + 1] = Math.round(row[2 * k + 1] / unit);
-      }
+      limits.set([l1, largest], 2 * s);
     }
     return screenAt;
   }
@@ -215,6 +258,7 @@ export class KernelRvqCodec {
     const { kernel, layout } = this;
     const { width, groups, scalesPerToken: S, scaleSpan } = layout;
     const tokens = rows.length / width;
+    this.judgeScreen(tokens * groups * depth);
     const vectors = new Float32Array(rows.length);
     const scales = new Uint16Array(tokens * S);
     rowsToGroups(layout, rows, tokens, vectors, scales);

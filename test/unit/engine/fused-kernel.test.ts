@@ -78,6 +78,87 @@ describe('the fused kernel', () => {
     expect(new KernelRvqCodec(kernels[1], tiny, tinyBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
   });
 
+  it("screens with the exact search's codes where a whole stage ties (more waiting candidates than the screen holds)", () => {
+    // stage 1's entries 1..2047 are one row (entry 0 lies far away): every one is within the bound, 512
+    // blocks of candidates rescored in batches; the exact search keeps the lowest index, 1
+    const tied = parseRvqSpec({ ...spec, codebookSize: 2048, depth: 3 });
+    const n = 2048 * tied.groupSize;
+    const row = Float32Array.from({ length: tied.groupSize }, () => rng.normal());
+    const tiedBooks = Float32Array.from({ length: 3 * n }, (_, i) => (i >= n && i < 2 * n ? row[i % tied.groupSize] + (i < n + tied.groupSize ? 100 : 0) : rng.normal()));
+    const rows = Float32Array.from({ length: 5 * W }, () => 2 * rng.normal());
+    const exact = new KernelRvqCodec(kernels[1], tied, tiedBooks, EXACT_SEARCH).encode(rows);
+    expect(exact.codes.filter((_, i) => Math.floor(i / groups) % 3 === 1).every((c) => c === 1)).toBe(true);
+    for (const threads of [1, 2] as const) expect(new KernelRvqCodec(kernels[threads], tied, tiedBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
+  });
+
+  it("screens with the exact search's codes where a batch of candidates was rescored before a last lone one", () => {
+    // stage 1's entries 1..256 are one row, the rest lie far away: 65 blocks of candidates, the first 64
+    // rescored as a batch (best: entry 1), then block 64 with entry 256 alone, which must not be taken
+    // for the only candidate (found on trained stories260K books, where 65+ blocks fell within the bound)
+    const tied = parseRvqSpec({ ...spec, codebookSize: 2048, depth: 2 });
+    const gs = tied.groupSize;
+    const row = Float32Array.from({ length: gs }, () => rng.normal());
+    const tiedBooks = Float32Array.from({ length: 2 * 2048 * gs }, (_, i) => {
+      const entry = Math.floor(i / gs) - 2048;
+      return entry < 0 ? rng.normal() : row[i % gs] + (entry >= 1 && entry <= 256 ? 0 : 100);
+    });
+    const rows = Float32Array.from({ length: 3 * W }, () => 2 * rng.normal());
+    const exact = new KernelRvqCodec(kernels[1], tied, tiedBooks, EXACT_SEARCH).encode(rows);
+    expect(exact.codes.filter((_, i) => Math.floor(i / groups) % 2 === 1).every((c) => c === 1)).toBe(true);
+    expect(new KernelRvqCodec(kernels[1], tied, tiedBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
+  });
+
+  it('gives up the screen for the exact search where most entries fall within its bound, keeps it elsewhere', () => {
+    // stage 1 all one row (entry 0 far): every search there rescores 511 blocks; random books rescore about one entry
+    const big = parseRvqSpec({ ...spec, codebookSize: 2048, depth: 2 });
+    const gs = big.groupSize;
+    const row = Float32Array.from({ length: gs }, () => rng.normal());
+    const tiedBooks = Float32Array.from({ length: 2 * 2048 * gs }, (_, i) => (i < 2048 * gs ? rng.normal() : row[i % gs] + (i < 2049 * gs ? 100 : 0)));
+    const randomBooks = Float32Array.from({ length: 2 * 2048 * gs }, () => rng.normal());
+    // 8 searches a token: 600 tokens pass the trial, the next call is judged
+    const rows = Float32Array.from({ length: 600 * W }, () => 2 * rng.normal());
+    const next = Float32Array.from({ length: 5 * W }, () => 2 * rng.normal());
+    for (const [books, kept] of [[tiedBooks, 'exact'], [randomBooks, 'screened']] as const) {
+      const exact = new KernelRvqCodec(kernels[1], big, books, EXACT_SEARCH);
+      const screened = new KernelRvqCodec(kernels[1], big, books, SCREENED_SEARCH);
+      expect(screened.encode(rows).codes).toEqual(exact.encode(rows).codes);
+      expect(screened.searching).toBe('screened');
+      expect(screened.encode(next).codes).toEqual(exact.encode(next).codes);
+      expect(screened.searching).toBe(kept);
+      expect(screened.encode(next).codes).toEqual(exact.encode(next).codes);
+    }
+  });
+
+  it("screens with the exact search's codes where the int8 copy errs by nearly its bound", () => {
+    // residual: all ones; channel scales 1/127 (entry 0: all -1). Entry 1, the best, sits 0.49 of a step
+    // above the grid in every channel, so its screen score is low by nearly the bound's 0.5 sum |r_i| S_i;
+    // entry 2, on the grid, scores 0.005 less exactly but 0.12 more in the screen
+    const edge = parseRvqSpec({ ...spec, codebookSize: 64, depth: 1, scale: 'none' });
+    const gs = edge.groupSize;
+    const edgeBooks = new Float32Array(64 * gs).fill(-0.5);
+    for (let t = 0; t < gs; t++) {
+      edgeBooks[t] = -1;
+      edgeBooks[gs + t] = 10.49 / 127;
+      edgeBooks[2 * gs + t] = (t < 15 ? 11 : 10) / 127;
+    }
+    const rows = new Float32Array(3 * W).fill(1);
+    const exact = new KernelRvqCodec(kernels[1], edge, edgeBooks, EXACT_SEARCH).encode(rows);
+    expect(Array.from(exact.codes).every((c) => c === 1)).toBe(true);
+    expect(new KernelRvqCodec(kernels[1], edge, edgeBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
+  });
+
+  it.each([16, 64])(
+    "screens with the exact search's codes for groups of %i, an outlier channel, a zero channel and a book smaller than a tile",
+    (groupSize) => {
+      // per stage and channel scales: channel 0 a thousand times the others, channel 1 all zero; 8 entries
+      const shaped = parseRvqSpec({ ...spec, groupSize, codebookSize: 8, depth: 4, scale: 'none' });
+      const shapedBooks = Float32Array.from({ length: 4 * 8 * groupSize }, (_, i) => (i % groupSize === 0 ? 1000 : i % groupSize === 1 ? 0 : 1) * rng.normal());
+      const rows = Float32Array.from({ length: 7 * W }, (_, i) => (i % 3 === 0 ? 800 : 1) * rng.normal());
+      const exact = new KernelRvqCodec(kernels[1], shaped, shapedBooks, EXACT_SEARCH).encode(rows);
+      for (const threads of [1, 2] as const) expect(new KernelRvqCodec(kernels[threads], shaped, shapedBooks, SCREENED_SEARCH).encode(rows).codes).toEqual(exact.codes);
+    },
+  );
+
   describe('the clustered (approximate) search', () => {
     // Stage 0's 256 entries lie in 16 tight, far-apart clumps (shuffled); stage 1 is plain noise, small.
     // No scales, so that rows near entries stay near them.

@@ -580,15 +580,16 @@ enum {
   E_SCREEN,     // 0, else an int8 screen (X_ fields) searched instead of E_BOOKS: the exact codes, faster
 };
 
-// int8 screen of a codec's stage books: every entry scored from an int8 copy against the residual
-// rounded to int16 (i32x4.dot_i16x8_s), with a bound on that score's error; only the entries whose
-// bound reaches the best lower bound are scored exactly, in stage_codes' order, so the codes are the
-// exact search's. int32 fields:
+// int8 screen of a codec's stage books: every entry scored from an int8 copy (a scale per stage and
+// channel) against the residual rounded to int16 (i32x4.dot_i16x8_s), with a bound on that score's
+// error that is the same for every entry; only the entries whose bound reaches the best lower bound
+// are scored exactly, in stage_codes' order, so the codes are the exact search's. int32 fields:
 enum {
   X_CODES,      // int8 [depth][C/4][groupSize/2][4][2]: entry c's channels (2k, 2k+1) at block c/4, pair k, lane c%4
-  X_SCALE,      // float32 [depth][C]: entry c ~ codes * scale, each channel within scale/2
-  X_L1,         // float32 [depth][C]: |c|_1
+  X_CHANNEL,    // float32 [depth][groupSize]: channel scales; channel i of an entry ~ code * scale_i within scale_i/2, |code| <= 127
+  X_STAGE,      // float32 [depth][2]: the largest |codes|_1 of an entry, the largest |bias|
   X_PLAIN,      // float32 [depth][C][groupSize]: the books as rows (exact scores, residual updates)
+  X_RESCORED,   // int32, added to: blocks of candidates rescored, all searches (the codec gives up the screen where they are many)
 };
 
 // Cluster index of a codec's stage books (approximate search): each stage's C entries split by k-means
@@ -610,6 +611,7 @@ enum {
 #define MAX_CLUSTERS 512
 #define MAX_GROUP 64
 #define MAX_SCREENED 4096 // codebook size the screen's per-call score buffer (on the stack) holds
+#define MAX_PASS 4 // vectors screened in one pass over a stage's book (6 or 8 measured slower: V8 spills)
 
 // Scores of a block of 4 entries ([groupSize][4] at `block`, biases at `bias`) against V residuals,
 // each summed as (bias + even dims) + odd dims: 2V accumulator chains side by side.
@@ -723,79 +725,160 @@ static inline __attribute__((always_inline)) void probe_positions(const int32_t 
   }
 }
 
-// Positions (= codes) of V residuals by the int8 screen (X_ fields). The integer score of entry c,
-// dot(q_c, p) * scale_c * s_r + bias_c, is within
-//   t_c = (s_r/2) |c|_1 + (scale_c/2) |r~|_1 + 1e-5 (|bias_c| + 127 scale_c |r~|_1) + 1e-30
-// of the float32 exact score (|r - r~| <= s_r/2 and |c - c~| <= scale_c/2 per channel; the last terms
-// cover float rounding of both, subnormal sums included; s_r and scale_c are floored at 1e-12 / their
-// integer range so that neither they nor their product are subnormal), so the exact best has hi_c = score + t_c >= max over c of
-// score - t_c, and only those entries are scored exactly.
-static inline __attribute__((always_inline)) void screen_positions(const int32_t V, float *const *r, const int32_t *screen, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
-  const int8_t *codes = (const int8_t *)(uintptr_t)screen[X_CODES] + (int64_t)stage * C * gs;
-  const float *scale = (const float *)(uintptr_t)screen[X_SCALE] + (int64_t)stage * C;
-  const float *l1 = (const float *)(uintptr_t)screen[X_L1] + (int64_t)stage * C;
-  const float *plain = (const float *)(uintptr_t)screen[X_PLAIN] + (int64_t)stage * C * gs;
-  v128_t pairs[4][MAX_GROUP / 2];
-  f4 unit[4], half_unit[4], reach[4], lo_max[4];
-  float hi[4][MAX_SCREENED];
-  for (int32_t v = 0; v < V; v++) {
-    float most = 0;
-    for (int32_t i = 0; i < gs; i++) most = r[v][i] > most ? r[v][i] : -r[v][i] > most ? -r[v][i] : most;
-    // floored so that every scale and product stays a normal float (no subnormal precision loss)
-    const float s_r = (most > 1e-12f ? most : 1e-12f) / 32000.0f;
-    float total = 0;
-    for (int32_t k = 0; k < gs / 2; k++) {
-      const float a = __builtin_nearbyintf(r[v][2 * k] / s_r), b = __builtin_nearbyintf(r[v][2 * k + 1] / s_r);
-      total += (a < 0 ? -a : a) + (b < 0 ? -b : b);
-      pairs[v][k] = wasm_i32x4_splat((int32_t)(((uint32_t)(int32_t)a & 0xffff) | ((uint32_t)(int32_t)b << 16)));
-    }
-    const float l1_r = total * s_r;
-    unit[v] = wasm_f32x4_splat(s_r);
-    half_unit[v] = wasm_f32x4_splat(s_r / 2);
-    reach[v] = wasm_f32x4_splat(l1_r * (0.5f + 127e-5f));
-    lo_max[v] = wasm_f32x4_splat(-3.4e38f);
-  }
-  for (int32_t c = 0; c < C; c += 4) {
-    const int8_t *block = codes + (int64_t)c * gs;
-    v128_t acc[4];
-    for (int32_t v = 0; v < V; v++) acc[v] = wasm_i32x4_splat(0);
-    for (int32_t k = 0; k < gs / 2; k++) {
-      const v128_t e = wasm_i16x8_load8x8(block + 8 * k);
-      for (int32_t v = 0; v < V; v++) acc[v] = wasm_i32x4_add(acc[v], wasm_i32x4_dot_i16x8(e, pairs[v][k]));
-    }
-    const f4 sc = wasm_v128_load(scale + c), norm = wasm_v128_load(l1 + c), b = wasm_v128_load(bias + c);
-    const f4 slack = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_abs(b), wasm_f32x4_splat(1e-5f)), wasm_f32x4_splat(1e-30f));
+// Estimated scores of V vectors against N blocks of 4 entries (int8 codes at `block`, blocks 4 gs bytes
+// apart): out[v * stride + 4n + lane] = unit[v] <p_v, q> + bias, with p_v's int16 channel pairs
+// splatted at pairs[v * gs/2 + k]. Each code load serves V vectors and each pair load N blocks.
+static inline __attribute__((always_inline)) void screen_tile(const int32_t V, const int32_t N, const v128_t *pairs, const int8_t *block, const int32_t gs, const float *unit, const float *bias, float *out, int32_t stride) {
+  v128_t acc[MAX_PASS][4];
+  for (int32_t v = 0; v < V; v++) for (int32_t n = 0; n < N; n++) acc[v][n] = wasm_i32x4_splat(0);
+  for (int32_t k = 0; k < gs / 2; k++) {
+    v128_t e[4];
+    for (int32_t n = 0; n < N; n++) e[n] = wasm_i16x8_load8x8(block + n * 4 * gs + 8 * k);
     for (int32_t v = 0; v < V; v++) {
-      const f4 score = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[v]), wasm_f32x4_mul(sc, unit[v])), b);
-      const f4 t = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(half_unit[v], norm), wasm_f32x4_mul(sc, reach[v])), slack);
-      wasm_v128_store(hi[v] + c, wasm_f32x4_add(score, t));
-      lo_max[v] = wasm_f32x4_max(lo_max[v], wasm_f32x4_sub(score, t));
+      const v128_t pair = wasm_v128_load(pairs + v * (gs / 2) + k);
+      for (int32_t n = 0; n < N; n++) acc[v][n] = wasm_i32x4_add(acc[v][n], wasm_i32x4_dot_i16x8(e[n], pair));
     }
   }
   for (int32_t v = 0; v < V; v++) {
-    const float m01 = wasm_f32x4_extract_lane(lo_max[v], 0) > wasm_f32x4_extract_lane(lo_max[v], 1) ? wasm_f32x4_extract_lane(lo_max[v], 0) : wasm_f32x4_extract_lane(lo_max[v], 1);
-    const float m23 = wasm_f32x4_extract_lane(lo_max[v], 2) > wasm_f32x4_extract_lane(lo_max[v], 3) ? wasm_f32x4_extract_lane(lo_max[v], 2) : wasm_f32x4_extract_lane(lo_max[v], 3);
-    const f4 floor = wasm_f32x4_splat(m01 > m23 ? m01 : m23);
-    float best = -3.4e38f;
-    int32_t best_at = 0;
-    for (int32_t c = 0; c < C; c += 4) {
-      const int32_t reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(hi[v] + c), floor));
-      if (!reached) continue;
-      for (int32_t l = 0; l < 4; l++) {
-        if (!(reached & (1 << l))) continue;
-        // stage_codes' sum: (bias + even channels) + odd channels
-        const float *e = plain + (int64_t)(c + l) * gs;
-        float a0 = bias[c + l], a1 = 0;
-        for (int32_t i = 0; i < gs; i += 2) {
-          a0 = a0 + e[i] * r[v][i];
-          a1 = a1 + e[i + 1] * r[v][i + 1];
-        }
-        const float score = a0 + a1;
-        if (score > best) { best = score; best_at = c + l; }
+    const f4 u = wasm_f32x4_splat(unit[v]);
+    for (int32_t n = 0; n < N; n++) wasm_v128_store(out + v * stride + 4 * n, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[v][n]), u), wasm_v128_load(bias + 4 * n)));
+  }
+}
+
+// screen_tile over a stage's C entries: tiles of N blocks, then single blocks. V x N accumulators
+// plus N codes and a pair fit x64's 16 SIMD registers (V8 spills beyond that).
+static inline __attribute__((always_inline)) void screen_dots(const int32_t V, const v128_t *pairs, const int8_t *codes, int32_t C, const int32_t gs, const float *unit, const float *bias, float *out, int32_t stride) {
+  const int32_t N = V == 1 ? 4 : V == 2 ? 4 : V == 3 ? 3 : 2;
+  int32_t c = 0;
+  for (; c + 4 * N <= C; c += 4 * N) screen_tile(V, N, pairs, codes + c * gs, gs, unit, bias + c, out + c, stride);
+  for (; c < C; c += 4) screen_tile(V, 1, pairs, codes + c * gs, gs, unit, bias + c, out + c, stride);
+}
+
+// The best of the entries of blocks at[0..n) (4 entries each) whose estimate y reaches `floor`,
+// scored exactly in stage_codes' order ((bias + even channels) + odd channels), ties to the lower
+// index, over the running best (*best, *best_at). A block's 4 entries are scored together.
+static __attribute__((noinline)) void screen_rescore(const float *y, f4 floor, const int32_t *at, int32_t n, const float *bias, const float *r, const float *plain, int32_t gs, float *best, int32_t *best_at) {
+  for (int32_t j = 0; j < n; j++) {
+    const int32_t c = at[j], reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(y + c), floor));
+    // the block's 4 entries in the lanes, 4 channels at a time (a 4 x 4 transpose of their rows): each
+    // lane's sums are the scalar ones, in the same order
+    const float *e = plain + c * gs;
+    f4 a0 = wasm_v128_load(bias + c), a1 = wasm_f32x4_splat(0);
+    for (int32_t i = 0; i < gs; i += 4) {
+      const f4 x0 = wasm_v128_load(e + i), x1 = wasm_v128_load(e + gs + i), x2 = wasm_v128_load(e + 2 * gs + i), x3 = wasm_v128_load(e + 3 * gs + i);
+      const f4 lo01 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5), lo23 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+      const f4 hi01 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7), hi23 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_i64x2_shuffle(lo01, lo23, 0, 2), wasm_f32x4_splat(r[i])));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_i64x2_shuffle(lo01, lo23, 1, 3), wasm_f32x4_splat(r[i + 1])));
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_i64x2_shuffle(hi01, hi23, 0, 2), wasm_f32x4_splat(r[i + 2])));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_i64x2_shuffle(hi01, hi23, 1, 3), wasm_f32x4_splat(r[i + 3])));
+    }
+    float score[4];
+    wasm_v128_store(score, wasm_f32x4_add(a0, a1));
+    for (int32_t l = 0; l < 4; l++) {
+      if ((reached & (1 << l)) && score[l] > *best) {
+        *best = score[l];
+        *best_at = c + l;
       }
     }
-    position[v] = best_at;
   }
+}
+
+// One vector's code from its estimates y (C entries): the largest y, then every entry within `reach`
+// (2T) of it rescored exactly, unless it is the only one. Out of line and in small loops, so that V8
+// keeps each loop's values in registers.
+#define SCREEN_FOUND 64
+static __attribute__((noinline)) int32_t screen_pick(const float *y, float reach, const float *bias, int32_t C, const float *r, const float *plain, int32_t gs, int32_t *rescored) {
+  // 4 running maxima: fewer loop iterations (each with V8's interrupt check) and no chain of max latencies
+  f4 top = wasm_f32x4_splat(-3.4e38f), top1 = top, top2 = top, top3 = top;
+  int32_t c = 0;
+  for (; c + 16 <= C; c += 16) {
+    top = wasm_f32x4_pmax(top, wasm_v128_load(y + c));
+    top1 = wasm_f32x4_pmax(top1, wasm_v128_load(y + c + 4));
+    top2 = wasm_f32x4_pmax(top2, wasm_v128_load(y + c + 8));
+    top3 = wasm_f32x4_pmax(top3, wasm_v128_load(y + c + 12));
+  }
+  for (; c < C; c += 4) top = wasm_f32x4_pmax(top, wasm_v128_load(y + c));
+  top = wasm_f32x4_pmax(wasm_f32x4_pmax(top, top1), wasm_f32x4_pmax(top2, top3));
+  const float m01 = wasm_f32x4_extract_lane(top, 0) > wasm_f32x4_extract_lane(top, 1) ? wasm_f32x4_extract_lane(top, 0) : wasm_f32x4_extract_lane(top, 1);
+  const float m23 = wasm_f32x4_extract_lane(top, 2) > wasm_f32x4_extract_lane(top, 3) ? wasm_f32x4_extract_lane(top, 2) : wasm_f32x4_extract_lane(top, 3);
+  const f4 floor = wasm_f32x4_splat((m01 > m23 ? m01 : m23) - reach);
+  // the blocks holding an entry that reaches the floor, rescored SCREEN_FOUND blocks at a time
+  int32_t found[SCREEN_FOUND], n = 0, flushed = 0;
+  float best = -3.4e38f;
+  int32_t best_at = 0;
+  for (c = 0; c < C; c += 4) {
+    // 4 blocks per test where 4 remain
+    if (c % 16 == 0 && c + 16 <= C) {
+      const v128_t any = wasm_v128_or(wasm_v128_or(wasm_f32x4_ge(wasm_v128_load(y + c), floor), wasm_f32x4_ge(wasm_v128_load(y + c + 4), floor)),
+                                      wasm_v128_or(wasm_f32x4_ge(wasm_v128_load(y + c + 8), floor), wasm_f32x4_ge(wasm_v128_load(y + c + 12), floor)));
+      if (!wasm_v128_any_true(any)) {
+        c += 12;
+        continue;
+      }
+    }
+    if (!wasm_v128_any_true(wasm_f32x4_ge(wasm_v128_load(y + c), floor))) continue;
+    found[n++] = c;
+    if (n == SCREEN_FOUND) {
+      screen_rescore(y, floor, found, n, bias, r, plain, gs, &best, &best_at);
+      n = 0;
+      flushed++;
+    }
+  }
+  __atomic_fetch_add(rescored, flushed * SCREEN_FOUND + n, __ATOMIC_RELAXED);
+  if (n == 1 && !flushed) {
+    // a single entry in reach is the exact best: no rescoring (nor its row's cache miss)
+    const int32_t reached = wasm_i32x4_bitmask(wasm_f32x4_ge(wasm_v128_load(y + found[0]), floor));
+    if ((reached & (reached - 1)) == 0) return found[0] + __builtin_ctz(reached);
+  }
+  screen_rescore(y, floor, found, n, bias, r, plain, gs, &best, &best_at);
+  return best_at;
+}
+
+// Positions (= codes) of V residuals (up to MAX_PASS) by the int8 screen (X_ fields). With the stage's
+// channel scales S_i (floored at 1e-30 / 127), w_i = r_i S_i is rounded to int16 p_i with step u
+// (max |w| / 32000, floored at 1e-12 / 32000 so that u and u dot are never subnormal; a subnormal w_i
+// errs by less than the bound's 1e-30), and entry c's score is estimated as
+// y_c = u <p, q_c> + bias_c. Writing A = sum |r_i| S_i, it is within
+//   T = 0.502 A + u (0.501 max_c |q_c|_1 + gs) + 2e-5 max |bias| + 1e-30
+// of the float32 exact score: |r_i||c_i - S_i q_ci| <= |r_i| S_i / 2 and |q_c . (w - u p)| <= (u/2) |q_c|_1;
+// the rest covers float rounding in both scores and in w (relative 1e-6 of |bias| + 128 A, subnormal
+// products included). So the exact best has y >= max_c y_c - 2T, and only those entries are rescored.
+static inline __attribute__((always_inline)) void screen_positions(const int32_t V, float *const *r, const int32_t *screen, const float *bias, int32_t stage, int32_t C, int32_t gs, int32_t *position) {
+  const int8_t *codes = (const int8_t *)(uintptr_t)screen[X_CODES] + (int64_t)stage * C * gs;
+  const float *channel = (const float *)(uintptr_t)screen[X_CHANNEL] + (int64_t)stage * gs;
+  const float *limits = (const float *)(uintptr_t)screen[X_STAGE] + 2 * stage;
+  const float *plain = (const float *)(uintptr_t)screen[X_PLAIN] + (int64_t)stage * C * gs;
+  v128_t pairs[MAX_PASS * MAX_GROUP / 2];
+  float unit[MAX_PASS], reach[MAX_PASS];
+  // rows padded by 32 entries: rows 16 KiB apart would share L1 sets
+  const int32_t stride = C + 32;
+  float y[MAX_PASS * (MAX_SCREENED + 32)];
+  for (int32_t v = 0; v < V; v++) {
+    f4 w[MAX_GROUP / 4];
+    f4 most = wasm_f32x4_splat(0), l1 = wasm_f32x4_splat(0);
+    for (int32_t i = 0; i < gs / 4; i++) {
+      w[i] = wasm_f32x4_mul(wasm_v128_load(r[v] + 4 * i), wasm_v128_load(channel + 4 * i));
+      most = wasm_f32x4_pmax(most, wasm_f32x4_abs(w[i]));
+      l1 = wasm_f32x4_add(l1, wasm_f32x4_abs(w[i]));
+    }
+    const float m01 = wasm_f32x4_extract_lane(most, 0) > wasm_f32x4_extract_lane(most, 1) ? wasm_f32x4_extract_lane(most, 0) : wasm_f32x4_extract_lane(most, 1);
+    const float m23 = wasm_f32x4_extract_lane(most, 2) > wasm_f32x4_extract_lane(most, 3) ? wasm_f32x4_extract_lane(most, 2) : wasm_f32x4_extract_lane(most, 3);
+    const float m = m01 > m23 ? m01 : m23;
+    const float u = (m > 1e-12f ? m : 1e-12f) / 32000.0f;
+    for (int32_t i = 0; i < gs / 4; i++) {
+      // p_4i..p_4i+3 as int16 pairs (p_4i, p_4i+1), (p_4i+2, p_4i+3) in int32 lanes 0 and 1
+      const v128_t p = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_div(w[i], wasm_f32x4_splat(u))));
+      const v128_t narrow = wasm_i16x8_narrow_i32x4(p, p);
+      pairs[v * (gs / 2) + 2 * i] = wasm_i32x4_shuffle(narrow, narrow, 0, 0, 0, 0);
+      pairs[v * (gs / 2) + 2 * i + 1] = wasm_i32x4_shuffle(narrow, narrow, 1, 1, 1, 1);
+    }
+    reach[v] = 2 * (0.502f * hsum(l1) + u * (0.501f * limits[0] + (float)gs) + 2e-5f * limits[1] + 1e-30f);
+    unit[v] = u;
+  }
+  screen_dots(V, pairs, codes, C, gs, unit, bias, y, stride);
+  int32_t *rescored = (int32_t *)(uintptr_t)(screen + X_RESCORED);
+  for (int32_t v = 0; v < V; v++) position[v] = screen_pick(y + v * stride, reach[v], bias, C, r[v], plain, gs, rescored);
 }
 
 // Positions of the stage entries for V residuals (1..4): the exact search or the int8 screen, where
@@ -826,7 +909,7 @@ __attribute__((export_name("encode_range"))) void encode_range(const int32_t *p,
   const int32_t groups = p[E_GROUPS], C = p[E_C], gs = p[E_GROUP_SIZE], depth = p[E_DEPTH];
   const int32_t *index = (const int32_t *)(uintptr_t)p[E_INDEX], *screen = (const int32_t *)(uintptr_t)p[E_SCREEN];
   if (index && (gs > MAX_GROUP || index[I_CLUSTERS] > MAX_CLUSTERS || index[I_PROBES] > MAX_PROBES || index[I_PROBES] < 1)) __builtin_trap();
-  if (screen && (gs > MAX_GROUP || C > MAX_SCREENED || gs % 2 != 0)) __builtin_trap();
+  if (screen && (gs > MAX_GROUP || C > MAX_SCREENED || gs % 4 != 0)) __builtin_trap();
   uint32_t *codes = (uint32_t *)(uintptr_t)p[E_CODES];
   float *decoded = (float *)(uintptr_t)p[E_DECODED];
   for (int32_t i = lo * gs; i < hi * gs; i++) decoded[i] = 0;
