@@ -111,19 +111,28 @@ static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32
 // a thread's buffer (on its stack) for the rows of up to MAX_BLOCK tokens (all KV heads), float32
 #define BLOCK_FLOATS 8192
 #define MAX_BLOCK 32
-#define MAX_DEPTH 64
 
-// Stage sums of one group, `chunk` floats (4 or 16) at a time: out[i] = sum over stages of entry[s][i],
-// added in stage order.
-static inline __attribute__((always_inline)) void sum_entries(const int32_t chunk, const float *const *entry, int32_t depth, int32_t gs, float *out) {
-  for (int32_t i = 0; i + chunk <= gs; i += chunk) {
-    f4 acc[4];
-    for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_splat(0);
-    for (int32_t stage = 0; stage < depth; stage++) {
-      for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_add(acc[k], wasm_v128_load(entry[stage] + i + 4 * k));
-    }
-    for (int32_t k = 0; k < chunk / 4; k++) wasm_v128_store(out + i + 4 * k, acc[k]);
+// Stage sums of `floats` (constant after inlining: a multiple of 4, at most 32) channels of group g,
+// from `books` (entries of gs floats) on, in registers: acc[v] = sum over stages of the entries'
+// [4v, 4v+4), added in stage order.
+static inline __attribute__((always_inline)) void sum_group(const int32_t floats, const uint8_t *record, const float *books, int32_t C, int32_t gs, int32_t bits, int32_t groups, int32_t g, int32_t depth, f4 *acc) {
+  for (int32_t v = 0; v < floats / 4; v++) acc[v] = wasm_f32x4_splat(0);
+  for (int32_t stage = 0; stage < depth; stage++) {
+    const float *entry = books + (stage * C + (int32_t)read_code(record, stage * groups + g, bits)) * gs;
+    for (int32_t v = 0; v < floats / 4; v++) acc[v] = wasm_f32x4_add(acc[v], wasm_v128_load(entry + 4 * v));
   }
+}
+
+// A coded token's stages read: its own depth, capped by the segment's
+static inline int32_t token_depth(const int32_t *s, int32_t t) {
+  const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
+  return held < s[S_DEPTH] ? held : s[S_DEPTH];
+}
+
+// Scale of KV head h of coded token t (1 without scales)
+static inline float token_scale(const int32_t *s, int32_t t, int32_t h) {
+  const int32_t S = s[S_SCALE_COUNT];
+  return S > 0 ? half_to_float(((const uint16_t *)(uintptr_t)s[S_SCALES])[(int64_t)t * S + (S == 1 ? 0 : h)]) : 1.0f;
 }
 
 // One token's row of a segment, all KV heads [kv_heads * d] (call order: head h at [h*d, (h+1)*d);
@@ -141,28 +150,33 @@ static void read_row(const int32_t *s, int32_t t, int32_t kv_heads, int32_t d, f
     return;
   }
   const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
-  const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
-  const int32_t depth = held < s[S_DEPTH] ? held : s[S_DEPTH];
-  const int32_t C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
+  const int32_t depth = token_depth(s, t), C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
   const int32_t groups = width / gs;
   const float *books = (const float *)(uintptr_t)s[S_BOOKS];
-  const float *entry[MAX_DEPTH];
-  for (int32_t g = 0; g < groups; g++) {
-    for (int32_t stage = 0; stage < depth; stage++) entry[stage] = books + ((int64_t)stage * C + read_code(record, stage * groups + g, bits)) * gs;
-    float *dst = out + g * gs;
-    // the common shapes with constant depth and size, unrolled (the same additions in the same order)
-    if (gs == 32 && depth == 8) sum_entries(16, entry, 8, 32, dst);
-    else if (gs == 32 && depth == 4) sum_entries(16, entry, 4, 32, dst);
-    else if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
-    else sum_entries(4, entry, depth, gs, dst);
-  }
-  const int32_t S = s[S_SCALE_COUNT];
-  if (S > 0) {
-    const uint16_t *scales = (const uint16_t *)(uintptr_t)s[S_SCALES] + (int64_t)t * S;
-    for (int32_t h = 0; h < kv_heads; h++) {
-      const f4 scale = wasm_f32x4_splat(half_to_float(scales[S == 1 ? 0 : h]));
-      for (int32_t i = h * d; i < (h + 1) * d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
+  if (gs == 32 && d % 32 == 0) {
+    // the common size unrolled: a group's sums stay in registers until scaled and stored
+    for (int32_t g = 0; g < groups; g++) {
+      const f4 scale = wasm_f32x4_splat(token_scale(s, t, g * 32 / d));
+      f4 acc[8];
+      sum_group(32, record, books, C, 32, bits, groups, g, depth, acc);
+      for (int32_t v = 0; v < 8; v++) wasm_v128_store(out + g * 32 + 4 * v, wasm_f32x4_mul(acc[v], scale));
     }
+    return;
+  }
+  for (int32_t g = 0; g < groups; g++) {
+    f4 acc[4];
+    for (int32_t i = 0; i + 16 <= gs; i += 16) {
+      sum_group(16, record, books + i, C, gs, bits, groups, g, depth, acc);
+      for (int32_t v = 0; v < 4; v++) wasm_v128_store(out + g * gs + i + 4 * v, acc[v]);
+    }
+    for (int32_t i = gs / 16 * 16; i < gs; i += 4) {
+      sum_group(4, record, books + i, C, gs, bits, groups, g, depth, acc);
+      wasm_v128_store(out + g * gs + i, acc[0]);
+    }
+  }
+  for (int32_t h = 0; h < kv_heads; h++) {
+    const f4 scale = wasm_f32x4_splat(token_scale(s, t, h));
+    for (int32_t i = h * d; i < (h + 1) * d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
   }
 }
 
@@ -226,16 +240,6 @@ static void accumulate_any(int32_t heads, int32_t d, const float *rows, int32_t 
   }
 }
 
-// the most stages any coded segment reads
-static int32_t s_max_depth(const int32_t *segments, int32_t count) {
-  int32_t most = 0;
-  for (int32_t g = 0; g < 2 * count; g++) {
-    const int32_t *s = segments + g * S_FIELDS;
-    if (s[S_TYPE] == SEGMENT_CODED && s[S_DEPTH] > most) most = s[S_DEPTH];
-  }
-  return most;
-}
-
 // One attend() call's shape and scratch. The call runs in phases so that two threads can share it:
 // begin (queries turned), keys (scores of a token range), softmax, values (a token range into an
 // output), end (a second output added, then normalized). Tokens are numbered across the segments.
@@ -266,7 +270,7 @@ __attribute__((export_name("attend_tokens"))) int32_t attend_tokens(const int32_
 
 __attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p) {
   const Attention a = attention(p);
-  if (a.width + a.d > BLOCK_FLOATS || s_max_depth(a.segments, a.count) > MAX_DEPTH) __builtin_trap();
+  if (a.width + a.d > BLOCK_FLOATS) __builtin_trap();
   const float scale = as_float((uint32_t)p[P_SCALE_BITS]);
   const float *q_in = (const float *)(uintptr_t)p[P_Q];
   for (int32_t r = 0; r < a.n * a.heads; r++) {
