@@ -280,6 +280,41 @@ __attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p)
   }
 }
 
+// Scores of coded key t at `pos` for one query (its turned, scaled q heads at q), into scores[h * stride],
+// for groups of 32 and the RoPE partner 16 channels on (rotate-half with strided groups: in the group,
+// vector v's partner is v ^ 4), G (constant after inlining) q heads per KV head. Each group's sums stay
+// in registers: turned there and dotted with the G heads; the token's scale multiplies the scores
+// (RoPE and the dot are linear) instead of every channel.
+static inline __attribute__((always_inline)) void score_coded(const int32_t G, const Attention *a, const int32_t *s, int32_t t, int32_t pos, float *scores, int32_t stride) {
+  const int32_t d = a->d, per_head = d / 32, groups = a->kv_heads * per_head;
+  const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
+  const int32_t depth = token_depth(s, t), C = s[S_C], bits = s[S_BITS];
+  const float *books = (const float *)(uintptr_t)s[S_BOOKS];
+  const float *cos = (const float *)(uintptr_t)a->p[P_COS] + (int64_t)pos * d;
+  const float *sin = (const float *)(uintptr_t)a->p[P_SIN] + (int64_t)pos * d;
+  for (int32_t kh = 0; kh < a->kv_heads; kh++) {
+    f4 part[4];
+    for (int32_t k = 0; k < G; k++) part[k] = wasm_f32x4_splat(0);
+    for (int32_t gh = 0; gh < per_head; gh++) {
+      f4 acc[8];
+      sum_group(32, record, books, C, 32, bits, groups, kh * per_head + gh, depth, acc);
+      for (int32_t v = 0; v < 8; v++) {
+        const int32_t c = gh * 32 + 4 * v;
+        const f4 turned = wasm_f32x4_add(wasm_f32x4_mul(acc[v], wasm_v128_load(cos + c)), wasm_f32x4_mul(acc[v ^ 4], wasm_v128_load(sin + c)));
+        for (int32_t k = 0; k < G; k++) part[k] = wasm_f32x4_add(part[k], wasm_f32x4_mul(turned, wasm_v128_load(a->q + (int64_t)(kh * G + k) * d + c)));
+      }
+    }
+    const float scale = token_scale(s, t, kh);
+    for (int32_t k = 0; k < G; k++) scores[(int64_t)(kh * G + k) * stride] = hsum(part[k]) * scale;
+  }
+}
+
+// whether score_coded takes segment s's keys: one query, pre-RoPE coded keys in groups of 32 inside
+// the heads, the partner 16 channels on, at most 4 q heads per KV head
+static inline int32_t scores_in_registers(const Attention *a, const int32_t *s) {
+  return a->n == 1 && s[S_TYPE] == SEGMENT_CODED && !s[S_ROTATED] && s[S_GROUP_SIZE] == 32 && a->d % 32 == 0 && a->p[P_PARTNER_XOR] == 16 && a->group <= 4;
+}
+
 // scores of tokens [lo, hi): every key rebuilt once, turned, dotted with the queries that see it
 __attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, int32_t lo, int32_t hi) {
   const Attention a = attention(p);
@@ -291,6 +326,17 @@ __attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, i
     const int32_t *s = a.segments + 2 * g * S_FIELDS;
     const int32_t pos0 = s[S_POS0];
     const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
+    if (scores_in_registers(&a, s)) {
+      for (int32_t t = from; t < to; t++) {
+        float *scores = a.weights + base + t;
+        if (pos0 + t > a.q_pos0) for (int32_t h = 0; h < heads; h++) scores[(int64_t)h * total] = -3.0e38f;
+        else if (a.group == 3) score_coded(3, &a, s, t, pos0 + t, scores, total);
+        else if (a.group == 4) score_coded(4, &a, s, t, pos0 + t, scores, total);
+        else if (a.group == 2) score_coded(2, &a, s, t, pos0 + t, scores, total);
+        else score_coded(1, &a, s, t, pos0 + t, scores, total);
+      }
+      continue;
+    }
     for (int32_t t0 = from; t0 < to; t0 += a.block) {
       // a block's rows rebuilt back to back (their codebook reads overlap), then turned and scored
       const int32_t rows = to - t0 < a.block ? to - t0 : a.block;
