@@ -55,6 +55,8 @@ enum {
   P_SEGMENTS, P_SEGMENT_COUNT,
   P_SCALE_BITS, // float32 bits of 1/sqrt(headDim)
   P_HISTOGRAM_WEIGHTS, // float32 [n, kvHeads, quads, tokens of histogram segments, 4]: see attend_softmax
+  P_HALF_COS, P_HALF_SIN, // float32 [positions, headDim / 2]: the tables at the call positions without
+                // bit 16, where the partner is i ^ 16 (sharing the cos, the sin negated); else 0
 };
 
 static inline float as_float(uint32_t u) { union { uint32_t u; float f; } x = { u }; return x.f; }
@@ -282,37 +284,49 @@ __attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p)
 
 // Scores of coded key t at `pos` for one query (its turned, scaled q heads at q), into scores[h * stride],
 // for groups of 32 and the RoPE partner 16 channels on (rotate-half with strided groups: in the group,
-// vector v's partner is v ^ 4), G (constant after inlining) q heads per KV head. Each group's sums stay
-// in registers: turned there and dotted with the G heads; the token's scale multiplies the scores
-// (RoPE and the dot are linear) instead of every channel.
+// vector v < 4 pairs with v + 4, sharing the cos, the sin negated: the half tables), G (constant after
+// inlining) q heads per KV head. Each group's sums stay in registers: turned there and dotted with the
+// G heads; the token's scale multiplies the scores (RoPE and the dot are linear) instead of every channel.
 static inline __attribute__((always_inline)) void score_coded(const int32_t G, const Attention *a, const int32_t *s, int32_t t, int32_t pos, float *scores, int32_t stride) {
   const int32_t d = a->d, per_head = d / 32, groups = a->kv_heads * per_head;
   const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
   const int32_t depth = token_depth(s, t), C = s[S_C], bits = s[S_BITS];
   const float *books = (const float *)(uintptr_t)s[S_BOOKS];
-  const float *cos = (const float *)(uintptr_t)a->p[P_COS] + (int64_t)pos * d;
-  const float *sin = (const float *)(uintptr_t)a->p[P_SIN] + (int64_t)pos * d;
+  const float *cos = (const float *)(uintptr_t)a->p[P_HALF_COS] + (int64_t)pos * (d / 2);
+  const float *sin = (const float *)(uintptr_t)a->p[P_HALF_SIN] + (int64_t)pos * (d / 2);
   for (int32_t kh = 0; kh < a->kv_heads; kh++) {
     f4 part[4];
-    for (int32_t k = 0; k < G; k++) part[k] = wasm_f32x4_splat(0);
+    for (int32_t k = 0; k < 4; k++) part[k] = wasm_f32x4_splat(0);
     for (int32_t gh = 0; gh < per_head; gh++) {
       f4 acc[8];
       sum_group(32, record, books, C, 32, bits, groups, kh * per_head + gh, depth, acc);
-      for (int32_t v = 0; v < 8; v++) {
-        const int32_t c = gh * 32 + 4 * v;
-        const f4 turned = wasm_f32x4_add(wasm_f32x4_mul(acc[v], wasm_v128_load(cos + c)), wasm_f32x4_mul(acc[v ^ 4], wasm_v128_load(sin + c)));
-        for (int32_t k = 0; k < G; k++) part[k] = wasm_f32x4_add(part[k], wasm_f32x4_mul(turned, wasm_v128_load(a->q + (int64_t)(kh * G + k) * d + c)));
+      const float *q = a->q + (int64_t)kh * G * d + gh * 32;
+      for (int32_t v = 0; v < 4; v++) {
+        const f4 c = wasm_v128_load(cos + gh * 16 + 4 * v), sn = wasm_v128_load(sin + gh * 16 + 4 * v);
+        const f4 low = wasm_f32x4_add(wasm_f32x4_mul(acc[v], c), wasm_f32x4_mul(acc[v + 4], sn));
+        const f4 high = wasm_f32x4_sub(wasm_f32x4_mul(acc[v + 4], c), wasm_f32x4_mul(acc[v], sn));
+        for (int32_t k = 0; k < G; k++) {
+          part[k] = wasm_f32x4_add(part[k], wasm_f32x4_mul(low, wasm_v128_load(q + k * d + 4 * v)));
+          part[k] = wasm_f32x4_add(part[k], wasm_f32x4_mul(high, wasm_v128_load(q + k * d + 16 + 4 * v)));
+        }
       }
     }
-    const float scale = token_scale(s, t, kh);
-    for (int32_t k = 0; k < G; k++) scores[(int64_t)(kh * G + k) * stride] = hsum(part[k]) * scale;
+    // the G horizontal sums at once (lanes of a 4x4 transpose), times the token's scale
+    const f4 p01 = wasm_f32x4_add(wasm_i32x4_shuffle(part[0], part[1], 0, 4, 1, 5), wasm_i32x4_shuffle(part[0], part[1], 2, 6, 3, 7));
+    const f4 p23 = wasm_f32x4_add(wasm_i32x4_shuffle(part[2], part[3], 0, 4, 1, 5), wasm_i32x4_shuffle(part[2], part[3], 2, 6, 3, 7));
+    const f4 sums = wasm_f32x4_mul(wasm_f32x4_add(wasm_i32x4_shuffle(p01, p23, 0, 1, 4, 5), wasm_i32x4_shuffle(p01, p23, 2, 3, 6, 7)), wasm_f32x4_splat(token_scale(s, t, kh)));
+    float *out = scores + (int64_t)kh * G * stride;
+    out[0] = wasm_f32x4_extract_lane(sums, 0);
+    if (G > 1) out[stride] = wasm_f32x4_extract_lane(sums, 1);
+    if (G > 2) out[2 * stride] = wasm_f32x4_extract_lane(sums, 2);
+    if (G > 3) out[3 * stride] = wasm_f32x4_extract_lane(sums, 3);
   }
 }
 
 // whether score_coded takes segment s's keys: one query, pre-RoPE coded keys in groups of 32 inside
-// the heads, the partner 16 channels on, at most 4 q heads per KV head
+// the heads, the partner 16 channels on with half tables, at most 4 q heads per KV head
 static inline int32_t scores_in_registers(const Attention *a, const int32_t *s) {
-  return a->n == 1 && s[S_TYPE] == SEGMENT_CODED && !s[S_ROTATED] && s[S_GROUP_SIZE] == 32 && a->d % 32 == 0 && a->p[P_PARTNER_XOR] == 16 && a->group <= 4;
+  return a->n == 1 && s[S_TYPE] == SEGMENT_CODED && !s[S_ROTATED] && s[S_GROUP_SIZE] == 32 && a->d % 32 == 0 && a->p[P_PARTNER_XOR] == 16 && a->p[P_HALF_COS] != 0 && a->group <= 4;
 }
 
 // scores of tokens [lo, hi): every key rebuilt once, turned, dotted with the queries that see it
