@@ -51,7 +51,7 @@ export class Scratch {
  * position i), grown to the positions asked for, and the RoPE partner of each call position. Where the
  * partner is i ^ 16 (rotate-half, groups of 32 strided), also half tables [positions, headDim / 2] of
  * the positions without bit 16 (a pair shares its cos; its partner's sin is the negated one): the
- * kernel's coded keys read a quarter of the bytes per token.
+ * kernel's coded keys read half the table bytes per token.
  */
 export class RopeTables {
   private capacity = 0;
