@@ -5,9 +5,9 @@
 // its codebook rows, scaled, turned by RoPE and dotted with the queries; each value is summed and
 // accumulated with the softmax weights. Tokens are rebuilt a block at a time (whole rows, all KV
 // heads) into a buffer on the calling thread's stack; for one query over keys in groups of 32 (the
-// decode step), each key group is instead summed, turned and dotted in registers (score_coded). The call runs in phases over token ranges so
-// that two instances on one shared memory (kernel.ts's helper thread) can each take half of it; the
-// exported attend() runs them all on one thread. The values of a long coded segment (chosen by the
+// decode step), each key group is instead summed, turned and dotted in registers (score_coded). The
+// call runs in phases over token ranges so that two instances on one shared memory (kernel.ts's
+// helper thread) can each take half of it; the exported attend() runs them all on one thread. The values of a long coded segment (chosen by the
 // caller) are instead summed through per-stage weight histograms, one unit of work per query, KV head
 // and stage (attend_histogram). Vectors are in "call order", the channel order of the head
 // the caller chose (for RVQ: the codebooks' group order, so a group's entries are contiguous); the
