@@ -26,7 +26,7 @@ const enum Word {
 }
 const CONTROL_WORDS = Word.Args + 4;
 const State = { idle: 0, posted: 1, running: 2, withdrawn: 3 } as const;
-const STACK_BYTES = 1024 * 1024;
+const STACK_BYTES = 256 * 1024;
 /** A kernel task that has not answered in this long is taken as a dead helper. */
 const ANSWER_MS = 60_000;
 

@@ -13,8 +13,6 @@ import { availableParallelism } from 'node:os';
 import { KernelHelper } from './kernel-helper.js';
 
 const PAGE = 65536;
-/** Initial memory: the module's data and its 1 MiB stack (build.sh). */
-const INITIAL_PAGES = 32;
 /** Bytes read past a buffer's end by the kernel's unaligned 4-byte code reads. */
 const SLACK = 16;
 
@@ -98,13 +96,13 @@ export class FusedKernel {
   constructor(wasmBytes?: Uint8Array, options: KernelOptions = {}) {
     committed ??= kernelWasmBytes();
     const module = kernelModule(wasmBytes ?? committed);
-    let memory = new wasm.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
+    let memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
     let instance;
     try {
       instance = new wasm.Instance(module, { env: { memory } });
     } catch {
       // a build before threads imports an unshared memory
-      memory = new wasm.Memory({ initial: INITIAL_PAGES });
+      memory = new wasm.Memory({ initial: 16 });
       instance = new wasm.Instance(module, { env: { memory } });
     }
     this.memory = memory;

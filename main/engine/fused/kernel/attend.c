@@ -183,72 +183,6 @@ static void read_row(const int32_t *s, int32_t t, int32_t kv_heads, int32_t d, f
   }
 }
 
-// Stage-major sums: a chunk of a coded segment's tokens (all KV heads) is summed stage by stage into
-// a buffer on the calling thread's stack (build.sh and kernel-helper.ts give each thread 1 MiB), so
-// that while one stage's book is read (256 KiB at C 2048, groups of 32) it stays in L2 and its rows
-// are reused across the chunk's tokens, instead of each token walking every stage's book (a kind's
-// books, 2 MiB at depth 8, do not fit L2: the cost is per random row missed). The additions are the
-// ones read_row / score_coded make, in the same stage order, so the sums are bit-identical.
-#define CHUNK_FLOATS 49152 // 192 KiB: a chunk's sums, beside one stage's book in a 512 KiB L2
-#define MAX_CHUNK 256
-// fewer of a segment's tokens in a call's range than this: one token at a time (measured: bench:kernel --past 128)
-#define CHUNK_MIN_TOKENS 256
-
-// tokens per chunk for rows of `width` floats
-static inline int32_t chunk_tokens(int32_t width) { return CHUNK_FLOATS / width < MAX_CHUNK ? CHUNK_FLOATS / width : MAX_CHUNK; }
-
-// row[0..floats) (+)= entry[0..floats) (floats constant after inlining); the first stage adds to 0 as sum_group does
-static inline __attribute__((always_inline)) void add_entry(const int32_t floats, int32_t first, const float *entry, float *row) {
-  for (int32_t v = 0; v < floats / 4; v++) {
-    const f4 base = first ? wasm_f32x4_splat(0) : wasm_v128_load(row + 4 * v);
-    wasm_v128_store(row + 4 * v, wasm_f32x4_add(base, wasm_v128_load(entry + 4 * v)));
-  }
-}
-
-// unscaled sums of coded tokens [t0, t0 + rows) into sums [rows, width] (groups of gs: constant after inlining, or 0)
-static inline __attribute__((always_inline)) void sum_stages_of(const int32_t gs_fixed, const int32_t *s, int32_t t0, int32_t rows, int32_t width, float *sums) {
-  const int32_t C = s[S_C], gs = gs_fixed ? gs_fixed : s[S_GROUP_SIZE], bits = s[S_BITS], groups = width / gs, stride = s[S_STRIDE];
-  const uint8_t *records = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t0 * stride;
-  int32_t depth = 0;
-  for (int32_t b = 0; b < rows; b++) if (token_depth(s, t0 + b) > depth) depth = token_depth(s, t0 + b);
-  for (int32_t b = 0; b < rows && depth == 0; b++) for (int32_t i = 0; i < width; i += 4) wasm_v128_store(sums + b * width + i, wasm_f32x4_splat(0));
-  for (int32_t stage = 0; stage < depth; stage++) {
-    const float *book = (const float *)(uintptr_t)s[S_BOOKS] + (int64_t)stage * C * gs;
-    for (int32_t b = 0; b < rows; b++) {
-      float *row = sums + b * width;
-      if (stage >= token_depth(s, t0 + b)) {
-        if (stage == 0) for (int32_t i = 0; i < width; i += 4) wasm_v128_store(row + i, wasm_f32x4_splat(0));
-        continue;
-      }
-      const uint8_t *record = records + (int64_t)b * stride;
-      for (int32_t g = 0; g < groups; g++) {
-        const float *entry = book + (int64_t)read_code(record, stage * groups + g, bits) * gs;
-        if (gs_fixed) add_entry(gs_fixed, stage == 0, entry, row + g * gs);
-        else for (int32_t i = 0; i < gs; i += 4) add_entry(4, stage == 0, entry + i, row + g * gs + i);
-      }
-    }
-  }
-}
-
-static void sum_stages(const int32_t *s, int32_t t0, int32_t rows, int32_t width, float *sums) {
-  if (s[S_GROUP_SIZE] == 32) sum_stages_of(32, s, t0, rows, width, sums);
-  else sum_stages_of(0, s, t0, rows, width, sums);
-}
-
-// sums [rows, kv_heads * d] of coded tokens from t0 times their scales, in place (read_row's rows)
-static void scale_rows(const int32_t *s, int32_t t0, int32_t rows, int32_t kv_heads, int32_t d, float *sums) {
-  for (int32_t b = 0; b < rows; b++) {
-    for (int32_t h = 0; h < kv_heads; h++) {
-      const f4 scale = wasm_f32x4_splat(token_scale(s, t0 + b, h));
-      float *x = sums + (b * kv_heads + h) * d;
-      for (int32_t i = 0; i < d; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), scale));
-    }
-  }
-}
-
-// whether a call's range of `tokens` of segment s is summed a chunk at a time
-static inline int32_t chunked(const int32_t *s, int32_t tokens) { return s[S_TYPE] == SEGMENT_CODED && tokens >= CHUNK_MIN_TOKENS; }
-
 // x (call order) turned by RoPE at `pos` into out
 static void rope(const int32_t *p, const float *x, int32_t pos, float *out) {
   const int32_t d = p[P_HEAD_DIM], m = p[P_PARTNER_XOR];
@@ -349,12 +283,12 @@ __attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p)
   }
 }
 
-// Scores of coded key t at `pos` (its unscaled sums at `sums`, or 0: summed here) for one query (its turned, scaled q heads at q), into scores[h * stride],
+// Scores of coded key t at `pos` for one query (its turned, scaled q heads at q), into scores[h * stride],
 // for groups of 32 and the RoPE partner 16 channels on (rotate-half with strided groups: in the group,
 // vector v < 4 pairs with v + 4, sharing the cos, the sin negated: the half tables), G (constant after
 // inlining) q heads per KV head. Each group's sums stay in registers: turned there and dotted with the
 // G heads; the token's scale multiplies the scores (RoPE and the dot are linear) instead of every channel.
-static inline __attribute__((always_inline)) void score_coded(const int32_t G, const Attention *a, const int32_t *s, int32_t t, const float *sums, int32_t pos, float *scores, int32_t stride) {
+static inline __attribute__((always_inline)) void score_coded(const int32_t G, const Attention *a, const int32_t *s, int32_t t, int32_t pos, float *scores, int32_t stride) {
   const int32_t d = a->d, per_head = d / 32, groups = a->kv_heads * per_head;
   const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
   const int32_t depth = token_depth(s, t), C = s[S_C], bits = s[S_BITS];
@@ -366,8 +300,7 @@ static inline __attribute__((always_inline)) void score_coded(const int32_t G, c
     for (int32_t k = 0; k < 4; k++) part[k] = wasm_f32x4_splat(0);
     for (int32_t gh = 0; gh < per_head; gh++) {
       f4 acc[8];
-      if (sums) for (int32_t v = 0; v < 8; v++) acc[v] = wasm_v128_load(sums + (kh * per_head + gh) * 32 + 4 * v);
-      else sum_group(32, record, books, C, 32, bits, groups, kh * per_head + gh, depth, acc);
+      sum_group(32, record, books, C, 32, bits, groups, kh * per_head + gh, depth, acc);
       const float *q = a->q + (int64_t)kh * G * d + gh * 32;
       for (int32_t v = 0; v < 4; v++) {
         const f4 c = wasm_v128_load(cos + gh * 16 + 4 * v), sn = wasm_v128_load(sin + gh * 16 + 4 * v);
@@ -397,43 +330,10 @@ static inline int32_t scores_in_registers(const Attention *a, const int32_t *s) 
   return a->n == 1 && s[S_TYPE] == SEGMENT_CODED && !s[S_ROTATED] && s[S_GROUP_SIZE] == 32 && a->d % 32 == 0 && a->p[P_PARTNER_XOR] == 16 && a->p[P_HALF_COS] != 0 && a->group <= 4;
 }
 
-// scores of coded key t (row: its unscaled sums, or 0) into a.weights, for one query in registers (scores_in_registers)
-static void score_one(const Attention *a, const int32_t *s, int32_t base, int32_t t, const float *row) {
-  float *scores = a->weights + base + t;
-  const int32_t pos = s[S_POS0] + t;
-  if (pos > a->q_pos0) for (int32_t h = 0; h < a->heads; h++) scores[(int64_t)h * a->total] = -3.0e38f;
-  else if (a->group == 3) score_coded(3, a, s, t, row, pos, scores, a->total);
-  else if (a->group == 4) score_coded(4, a, s, t, row, pos, scores, a->total);
-  else if (a->group == 2) score_coded(2, a, s, t, row, pos, scores, a->total);
-  else score_coded(1, a, s, t, row, pos, scores, a->total);
-}
-
-// scores of tokens [t0, t0 + rows) of segment s (base: its first token's number) from their rows
-// (scaled, [rows, width]), turned unless already, dotted with the queries that see them
-static void score_rows(const Attention *a, const int32_t *s, int32_t base, int32_t t0, int32_t rows, const float *buffer, float *turned) {
-  const int32_t n = a->n, heads = a->heads, d = a->d, total = a->total;
-  for (int32_t t = t0; t < t0 + rows; t++) {
-    const int32_t pos = s[S_POS0] + t;
-    const int32_t first = pos - a->q_pos0 > 0 ? pos - a->q_pos0 : 0; // first query that sees this key
-    for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) a->weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
-    if (first >= n) continue;
-    for (int32_t kh = 0; kh < a->kv_heads; kh++) {
-      const float *key = buffer + (t - t0) * a->width + kh * d;
-      if (!s[S_ROTATED]) {
-        rope(a->p, key, pos, turned);
-        key = turned;
-      }
-      for (int32_t j = first; j < n; j++) {
-        for (int32_t h = kh * a->group; h < (kh + 1) * a->group; h++) a->weights[((int64_t)j * heads + h) * total + base + t] = dot(a->q + ((int64_t)j * heads + h) * d, key, d);
-      }
-    }
-  }
-}
-
 // scores of tokens [lo, hi): every key rebuilt once, turned, dotted with the queries that see it
 __attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, int32_t lo, int32_t hi) {
   const Attention a = attention(p);
-  const int32_t width = a.width, n = a.n;
+  const int32_t n = a.n, heads = a.heads, d = a.d, width = a.width, total = a.total;
   float buffer[BLOCK_FLOATS];
   float *turned = buffer + a.block * width;
   int32_t base = 0;
@@ -441,35 +341,37 @@ __attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, i
     const int32_t *s = a.segments + 2 * g * S_FIELDS;
     const int32_t pos0 = s[S_POS0];
     const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
-    const int32_t registers = scores_in_registers(&a, s);
-    if (chunked(s, to - from)) {
-      float sums[CHUNK_FLOATS];
-      for (int32_t t0 = from; t0 < to; t0 += chunk_tokens(width)) {
-        int32_t rows = to - t0 < chunk_tokens(width) ? to - t0 : chunk_tokens(width);
-        // tokens no query sees (the end of a prefill's own tokens) are not summed
-        while (rows > 0 && pos0 + t0 + rows - 1 - a.q_pos0 >= n) rows--;
-        sum_stages(s, t0, rows, width, sums);
-        if (registers) for (int32_t t = t0; t < t0 + rows; t++) score_one(&a, s, base, t, sums + (t - t0) * width);
-        else {
-          scale_rows(s, t0, rows, a.kv_heads, a.d, sums);
-          score_rows(&a, s, base, t0, rows, sums, turned);
-        }
-        const int32_t end = to - t0 < chunk_tokens(width) ? to : t0 + chunk_tokens(width);
-        // the unseen tokens: masked
-        if (registers) for (int32_t t = t0 + rows; t < end; t++) score_one(&a, s, base, t, 0);
-        else score_rows(&a, s, base, t0 + rows, end - t0 - rows, buffer, turned);
+    if (scores_in_registers(&a, s)) {
+      for (int32_t t = from; t < to; t++) {
+        float *scores = a.weights + base + t;
+        if (pos0 + t > a.q_pos0) for (int32_t h = 0; h < heads; h++) scores[(int64_t)h * total] = -3.0e38f;
+        else if (a.group == 3) score_coded(3, &a, s, t, pos0 + t, scores, total);
+        else if (a.group == 4) score_coded(4, &a, s, t, pos0 + t, scores, total);
+        else if (a.group == 2) score_coded(2, &a, s, t, pos0 + t, scores, total);
+        else score_coded(1, &a, s, t, pos0 + t, scores, total);
       }
-      continue;
-    }
-    if (registers) {
-      for (int32_t t = from; t < to; t++) score_one(&a, s, base, t, 0);
       continue;
     }
     for (int32_t t0 = from; t0 < to; t0 += a.block) {
       // a block's rows rebuilt back to back (their codebook reads overlap), then turned and scored
       const int32_t rows = to - t0 < a.block ? to - t0 : a.block;
-      for (int32_t b = 0; b < rows; b++) if (pos0 + t0 + b - a.q_pos0 < n) read_row(s, t0 + b, a.kv_heads, a.d, buffer + b * width);
-      score_rows(&a, s, base, t0, rows, buffer, turned);
+      for (int32_t b = 0; b < rows; b++) if (pos0 + t0 + b - a.q_pos0 < n) read_row(s, t0 + b, a.kv_heads, d, buffer + b * width);
+      for (int32_t t = t0; t < t0 + rows; t++) {
+        const int32_t pos = pos0 + t;
+        const int32_t first = pos - a.q_pos0 > 0 ? pos - a.q_pos0 : 0; // first query that sees this key
+        for (int32_t j = 0; j < first && j < n; j++) for (int32_t h = 0; h < heads; h++) a.weights[((int64_t)j * heads + h) * total + base + t] = -3.0e38f;
+        if (first >= n) continue;
+        for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+          const float *key = buffer + (t - t0) * width + kh * d;
+          if (!s[S_ROTATED]) {
+            rope(p, key, pos, turned);
+            key = turned;
+          }
+          for (int32_t j = first; j < n; j++) {
+            for (int32_t h = kh * a.group; h < (kh + 1) * a.group; h++) a.weights[((int64_t)j * heads + h) * total + base + t] = dot(a.q + ((int64_t)j * heads + h) * d, key, d);
+          }
+        }
+      }
     }
   }
 }
@@ -544,47 +446,11 @@ __attribute__((export_name("attend_softmax"))) void attend_softmax(const int32_t
   histogram_weights(&a);
 }
 
-// values of tokens [t, t + count) of a segment (base: its first token's number), every query seeing
-// them, from their rows (scaled, [count, width]) added into out: each q head's output chunk by chunk,
-// the chunk's sums in registers (the same sums, token by token)
-static void add_seen(const Attention *a, int32_t base, int32_t t, int32_t count, const float *rows, float *out) {
-  const int32_t heads = a->heads, group = a->group, d = a->d;
-  for (int32_t j = 0; j < a->n; j++) {
-    for (int32_t kh = 0; kh < a->kv_heads; kh++) {
-      for (int32_t h = kh * group; h < (kh + 1) * group; h += 4) {
-        const int32_t together = (kh + 1) * group - h < 4 ? (kh + 1) * group - h : 4;
-        const float *w[4];
-        float *o[4];
-        for (int32_t k = 0; k < together; k++) {
-          w[k] = a->weights + ((int64_t)j * heads + h + k) * a->total + base + t;
-          o[k] = out + ((int64_t)j * heads + h + k) * d;
-        }
-        accumulate_any(together, d, rows + kh * d, a->width, count, w, o);
-      }
-    }
-  }
-}
-
-// value of token t at `pos` (its row, scaled) added with the weights of the queries from `first` on
-static void add_one(const Attention *a, int32_t base, int32_t t, int32_t first, const float *row, float *out) {
-  const int32_t heads = a->heads, group = a->group, d = a->d;
-  for (int32_t kh = 0; kh < a->kv_heads; kh++) {
-    const float *vec = row + kh * d;
-    for (int32_t j = first; j < a->n; j++) {
-      for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
-        const f4 w = wasm_f32x4_splat(a->weights[((int64_t)j * heads + h) * a->total + base + t]);
-        float *o = out + ((int64_t)j * heads + h) * d;
-        for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
-      }
-    }
-  }
-}
-
 // values of tokens [lo, hi), every one rebuilt once, added with the weights of the queries that see
 // it into out [n, heads, d] (zeroed by the caller)
 __attribute__((export_name("attend_values"))) void attend_values(const int32_t *p, int32_t lo, int32_t hi, float *out) {
   const Attention a = attention(p);
-  const int32_t n = a.n, d = a.d, width = a.width;
+  const int32_t n = a.n, heads = a.heads, d = a.d, width = a.width, total = a.total, group = a.group;
   float buffer[BLOCK_FLOATS];
   int32_t base = 0;
   for (int32_t g = 0; g < a.count; base += a.segments[(2 * g + 1) * S_FIELDS + S_TOKENS], g++) {
@@ -592,32 +458,43 @@ __attribute__((export_name("attend_values"))) void attend_values(const int32_t *
     if (is_histogram(s)) continue; // attend_histogram's units
     const int32_t pos0 = s[S_POS0];
     const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
-    if (chunked(s, to - from)) {
-      float sums[CHUNK_FLOATS];
-      for (int32_t t0 = from; t0 < to; t0 += chunk_tokens(width)) {
-        int32_t rows = to - t0 < chunk_tokens(width) ? to - t0 : chunk_tokens(width);
-        while (rows > 0 && pos0 + t0 + rows - 1 - a.q_pos0 >= n) rows--; // tokens no query sees
-        sum_stages(s, t0, rows, width, sums);
-        scale_rows(s, t0, rows, a.kv_heads, d, sums);
-        int32_t seen = 0; // tokens every query sees
-        while (seen < rows && pos0 + t0 + seen <= a.q_pos0) seen++;
-        add_seen(&a, base, t0, seen, sums, out);
-        for (int32_t t = t0 + seen; t < t0 + rows; t++) add_one(&a, base, t, pos0 + t - a.q_pos0, sums + (t - t0) * width, out);
-      }
-      continue;
-    }
     for (int32_t t = from; t < to;) {
       const int32_t rows = to - t < a.block ? to - t : a.block;
       if (pos0 + t + rows - 1 <= a.q_pos0) {
+        // every query sees these tokens: rebuild their rows, then add them to each q head's output
+        // chunk by chunk, the chunk's sums in registers (the same sums, token by token)
         for (int32_t b = 0; b < rows; b++) read_row(s, t + b, a.kv_heads, d, buffer + b * width);
-        add_seen(&a, base, t, rows, buffer, out);
+        for (int32_t j = 0; j < n; j++) {
+          for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+            for (int32_t h = kh * group; h < (kh + 1) * group; h += 4) {
+              const int32_t together = (kh + 1) * group - h < 4 ? (kh + 1) * group - h : 4;
+              const float *w[4];
+              float *o[4];
+              for (int32_t k = 0; k < together; k++) {
+                w[k] = a.weights + ((int64_t)j * heads + h + k) * total + base + t;
+                o[k] = out + ((int64_t)j * heads + h + k) * d;
+              }
+              accumulate_any(together, d, buffer + kh * d, width, rows, w, o);
+            }
+          }
+        }
         t += rows;
         continue;
       }
-      const int32_t first = pos0 + t - a.q_pos0 > 0 ? pos0 + t - a.q_pos0 : 0;
+      const int32_t pos = pos0 + t;
+      const int32_t first = pos - a.q_pos0 > 0 ? pos - a.q_pos0 : 0;
       if (first < n) {
         read_row(s, t, a.kv_heads, d, buffer);
-        add_one(&a, base, t, first, buffer, out);
+        for (int32_t kh = 0; kh < a.kv_heads; kh++) {
+          const float *vec = buffer + kh * d;
+          for (int32_t j = first; j < n; j++) {
+            for (int32_t h = kh * group; h < (kh + 1) * group; h++) {
+              const f4 w = wasm_f32x4_splat(a.weights[((int64_t)j * heads + h) * total + base + t]);
+              float *o = out + ((int64_t)j * heads + h) * d;
+              for (int32_t c = 0; c < d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(o + c), wasm_f32x4_mul(w, wasm_v128_load(vec + c))));
+            }
+          }
+        }
       }
       t++;
     }

@@ -6,6 +6,6 @@
 set -eu
 cd "$(dirname "$0")"
 clang --target=wasm32 -O3 -msimd128 -matomics -mbulk-memory -mmutable-globals -nostdlib -ffreestanding -fno-builtin \
-  -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,-z,stack-size=1048576 \
+  -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,-z,stack-size=262144 \
   -Wl,--export=__heap_base -Wl,--export=__stack_pointer -Wl,--strip-all \
   -o "${1:-attend.wasm}" attend.c
