@@ -24,8 +24,10 @@ export type KernelSegment =
     };
 
 const SEGMENT_FIELDS = 16;
-const PARAM_FIELDS = 16;
+const PARAM_FIELDS = 18;
 const segmentType = { coded: 0, f16: 1, f32: 2 } as const;
+/** The RoPE partner (call position i ^ HALF_XOR) for which RopeTables keeps half tables (attend.c's score_coded). */
+const HALF_XOR = 16;
 
 /** Reusable kernel-memory blocks by name, grown (never shrunk) as calls need. */
 export class Scratch {
@@ -46,16 +48,23 @@ export class Scratch {
 
 /**
  * cos and signed sin tables [positions, headDim] in a call order (perm[i] = the head channel at call
- * position i), grown to the positions asked for, and the RoPE partner of each call position.
+ * position i), grown to the positions asked for, and the RoPE partner of each call position. Where the
+ * partner is i ^ 16 (rotate-half, groups of 32 strided), also half tables [positions, headDim / 2] of
+ * the positions without bit 16 (a pair shares its cos; its partner's sin is the negated one): the
+ * kernel's coded keys read half the table bytes per token.
  */
 export class RopeTables {
   private capacity = 0;
   private cosAt = 0;
   private sinAt = 0;
+  private halfCosAt = 0;
+  private halfSinAt = 0;
   readonly partnerAt: number;
   /** Partner of call position i is i ^ partnerXor when that holds with partnerXor >= 4 (SIMD), else 0. */
   readonly partnerXor: number;
   private readonly inverse: Float64Array;
+  /** Whether the half tables exist: partner i ^ HALF_XOR, of the same frequency and the opposite sign. */
+  private readonly half: boolean;
 
   constructor(
     private readonly kernel: FusedKernel,
@@ -68,6 +77,12 @@ export class RopeTables {
     const partner = Int32Array.from(perm, (channel) => position[ropePair(config, channel).partner]);
     const xor = partner[0] ^ 0;
     this.partnerXor = xor >= 4 && partner.every((p, i) => p === (i ^ xor)) ? xor : 0;
+    this.half =
+      this.partnerXor === HALF_XOR &&
+      perm.every((channel, i) => {
+        const [own, other] = [ropePair(config, channel), ropePair(config, perm[i ^ HALF_XOR])];
+        return own.freq === other.freq && own.sign === -other.sign;
+      });
     this.partnerAt = kernel.alloc(4 * d);
     kernel.i32(this.partnerAt, d).set(partner);
     this.inverse = ropeInverseFrequencies(config);
@@ -91,19 +106,16 @@ export class RopeTables {
     }
   }
 
-  /** Offsets of the tables, covering positions [0, positions). */
-  tables(positions: number): { cos: number; sin: number } {
+  /** Offsets of the tables, covering positions [0, positions) (half tables 0 where there are none). */
+  tables(positions: number): { cos: number; sin: number; halfCos: number; halfSin: number } {
     if (positions > this.capacity) this.grow(Math.max(positions, 2 * this.capacity, 256));
-    return { cos: this.cosAt, sin: this.sinAt };
+    return { cos: this.cosAt, sin: this.sinAt, halfCos: this.halfCosAt, halfSin: this.halfSinAt };
   }
 
   private grow(capacity: number): void {
     const { kernel, config, perm } = this;
     const d = config.headDim;
-    if (this.capacity > 0) {
-      kernel.release(this.cosAt);
-      kernel.release(this.sinAt);
-    }
+    if (this.capacity > 0) for (const at of [this.cosAt, this.sinAt, this.halfCosAt, this.halfSinAt]) if (at !== 0) kernel.release(at);
     this.cosAt = kernel.alloc(4 * capacity * d);
     this.sinAt = kernel.alloc(4 * capacity * d);
     const cos = kernel.f32(this.cosAt, capacity * d);
@@ -116,6 +128,20 @@ export class RopeTables {
         const angle = Math.fround(pos * freqs[i]);
         cos[pos * d + i] = Math.cos(angle);
         sin[pos * d + i] = pairs[i].sign * Math.sin(angle);
+      }
+    }
+    this.halfCosAt = this.halfSinAt = 0;
+    if (this.half) {
+      this.halfCosAt = kernel.alloc(2 * capacity * d);
+      this.halfSinAt = kernel.alloc(2 * capacity * d);
+      const halfCos = kernel.f32(this.halfCosAt, (capacity * d) / 2);
+      const halfSin = kernel.f32(this.halfSinAt, (capacity * d) / 2);
+      const low = Array.from({ length: d }, (_, i) => i).filter((i) => (i & HALF_XOR) === 0);
+      for (let pos = 0; pos < capacity; pos++) {
+        low.forEach((i, k) => {
+          halfCos[(pos * d) / 2 + k] = cos[pos * d + i];
+          halfSin[(pos * d) / 2 + k] = sin[pos * d + i];
+        });
       }
     }
     this.capacity = capacity;
@@ -206,6 +232,7 @@ export function attendLayer(
   params.set([n, H, numKvHeads, d, qAt, qPos0, tables.cos, tables.sin, rope.partnerXor, rope.partnerAt, outAt, workAt, segmentsAt, segments.length]);
   new Float32Array(params.buffer, params.byteOffset + 14 * 4, 1)[0] = 1 / Math.sqrt(d);
   params[15] = histogramAt;
+  params.set([tables.halfCos, tables.halfSin], 16);
   kernel.attend(paramsAt);
   return kernel.f32(outAt, q.length);
 }

@@ -236,7 +236,7 @@ describe('the fused kernel', () => {
     });
   });
 
-  // past: 100 coded tokens (depths 1..4 held, 3 read), 3 fp16 window tokens; 3 new float32 tokens
+  // past: 100 coded tokens (depths 1..4 held, 3 read), 3 fp16 window tokens; up to 3 new float32 tokens
   const coded = 100;
   const windowTokens = 3;
   const n = 3;
@@ -288,12 +288,13 @@ describe('the fused kernel', () => {
     return x;
   };
 
-  function reference(): Float64Array {
-    const total = qPos0 + n;
+  /** The attention of the first `queries` new tokens (float64). */
+  function reference(queries = n): Float64Array {
+    const total = qPos0 + queries;
     const keys = Array.from({ length: total }, (_, t) => callRow('key', t));
     const values = Array.from({ length: total }, (_, t) => callRow('value', t));
-    const out = new Float64Array(n * H * d);
-    for (let j = 0; j < n; j++) {
+    const out = new Float64Array(queries * H * d);
+    for (let j = 0; j < queries; j++) {
       for (let h = 0; h < H; h++) {
         const kh = Math.floor(h / (H / KVH));
         const qr = rope(Float64Array.from(q.subarray((j * H + h) * d, (j * H + h + 1) * d)), qPos0 + j);
@@ -314,7 +315,7 @@ describe('the fused kernel', () => {
     return out;
   }
 
-  function run(kernel: FusedKernel, options: AttendOptions = {}): Float32Array {
+  function run(kernel: FusedKernel, options: AttendOptions = {}, queries = n): Float32Array {
     const scratch = new Scratch(kernel);
     const codec = { key: new KernelRvqCodec(kernel, spec, books), value: new KernelRvqCodec(kernel, spec, books) };
     const stride = rvqCodeBytesPerToken(spec);
@@ -328,14 +329,14 @@ describe('the fused kernel', () => {
       kernel.u16(at.window, window[kind].length).set(window[kind]);
       kernel.f32(at.fresh, fresh[kind].length).set(fresh[kind]);
       const codedSegment: KernelSegment = { type: 'coded', tokens: coded, records: at.records, stride, scales: at.scales, scaleCount: KVH, depths: at.depths, depth: readDepth, books: codec[kind].booksAt, codebookSize: spec.codebookSize, groupSize: spec.groupSize, bits: codec[kind].bits };
-      return [codedSegment, { type: 'f16', tokens: windowTokens, data: at.window }, { type: 'f32', tokens: n, data: at.fresh }] as const;
+      return [codedSegment, { type: 'f16', tokens: windowTokens, data: at.window }, { type: 'f32', tokens: queries, data: at.fresh }] as const;
     };
     const [keys, values] = [segment('key'), segment('value')];
-    const qCall = new Float32Array(q.length);
-    for (let r = 0; r < n * H; r++) for (let i = 0; i < d; i++) qCall[r * d + i] = q[r * d + perm[i]];
+    const qCall = new Float32Array(queries * H * d);
+    for (let r = 0; r < queries * H; r++) for (let i = 0; i < d; i++) qCall[r * d + i] = q[r * d + perm[i]];
     const out = attendLayer(kernel, scratch, config, new RopeTables(kernel, config, perm), qCall, qPos0, keys.map((key, i) => ({ key, value: values[i] })), options);
     const attn = new Float32Array(out.length);
-    for (let r = 0; r < n * H; r++) for (let i = 0; i < d; i++) attn[r * d + perm[i]] = out[r * d + i];
+    for (let r = 0; r < queries * H; r++) for (let i = 0; i < d; i++) attn[r * d + perm[i]] = out[r * d + i];
     return attn;
   }
 
@@ -348,6 +349,17 @@ describe('the fused kernel', () => {
     expect(Math.max(...Array.from(one, (x, i) => Math.abs(x - two[i])))).toBeLessThan(1e-5);
     // however the chunks fall between the threads, the same result
     for (let repeat = 0; repeat < 20; repeat++) expect(run(kernels[2])).toEqual(two);
+  });
+
+  it('scores one query (a decode step) from coded keys turned in registers as the float64 reference does, on 1 and 2 threads', () => {
+    // attend.c's score_coded: one query, groups of 32, the RoPE partner 16 call positions on
+    expect(new RopeTables(kernels[1], config, perm).partnerXor).toBe(16);
+    const expected = reference(1);
+    const [one, two] = [run(kernels[1], {}, 1), run(kernels[2], {}, 1)];
+    const worst = (a: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - expected[i])));
+    expect(worst(one)).toBeLessThan(1e-4);
+    expect(worst(two)).toBeLessThan(1e-4);
+    for (let repeat = 0; repeat < 20; repeat++) expect(run(kernels[2], {}, 1)).toEqual(two);
   });
 
   it("sums the coded past's values through per-stage histograms as the float64 reference does, on 1 and 2 threads", () => {

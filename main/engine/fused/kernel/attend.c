@@ -4,9 +4,10 @@
 // fp16 rows or float32 rows. Coded tokens are never materialized as a cache: each key is summed from
 // its codebook rows, scaled, turned by RoPE and dotted with the queries; each value is summed and
 // accumulated with the softmax weights. Tokens are rebuilt a block at a time (whole rows, all KV
-// heads) into a buffer on the calling thread's stack. The call runs in phases over token ranges so
-// that two instances on one shared memory (kernel.ts's helper thread) can each take half of it; the
-// exported attend() runs them all on one thread. The values of a long coded segment (chosen by the
+// heads) into a buffer on the calling thread's stack; for one query over keys in groups of 32 (the
+// decode step), each key group is instead summed, turned and dotted in registers (score_coded). The
+// call runs in phases over token ranges so that two instances on one shared memory (kernel.ts's
+// helper thread) can each take half of it; the exported attend() runs them all on one thread. The values of a long coded segment (chosen by the
 // caller) are instead summed through per-stage weight histograms, one unit of work per query, KV head
 // and stage (attend_histogram). Vectors are in "call order", the channel order of the head
 // the caller chose (for RVQ: the codebooks' group order, so a group's entries are contiguous); the
@@ -55,6 +56,8 @@ enum {
   P_SEGMENTS, P_SEGMENT_COUNT,
   P_SCALE_BITS, // float32 bits of 1/sqrt(headDim)
   P_HISTOGRAM_WEIGHTS, // float32 [n, kvHeads, quads, tokens of histogram segments, 4]: see attend_softmax
+  P_HALF_COS, P_HALF_SIN, // float32 [positions, headDim / 2]: the tables at the call positions without
+                // bit 16, where the partner is i ^ 16 (sharing the cos, the sin negated); else 0
 };
 
 static inline float as_float(uint32_t u) { union { uint32_t u; float f; } x = { u }; return x.f; }
@@ -111,19 +114,28 @@ static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32
 // a thread's buffer (on its stack) for the rows of up to MAX_BLOCK tokens (all KV heads), float32
 #define BLOCK_FLOATS 8192
 #define MAX_BLOCK 32
-#define MAX_DEPTH 64
 
-// Stage sums of one group, `chunk` floats (4 or 16) at a time: out[i] = sum over stages of entry[s][i],
-// added in stage order.
-static inline __attribute__((always_inline)) void sum_entries(const int32_t chunk, const float *const *entry, int32_t depth, int32_t gs, float *out) {
-  for (int32_t i = 0; i + chunk <= gs; i += chunk) {
-    f4 acc[4];
-    for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_splat(0);
-    for (int32_t stage = 0; stage < depth; stage++) {
-      for (int32_t k = 0; k < chunk / 4; k++) acc[k] = wasm_f32x4_add(acc[k], wasm_v128_load(entry[stage] + i + 4 * k));
-    }
-    for (int32_t k = 0; k < chunk / 4; k++) wasm_v128_store(out + i + 4 * k, acc[k]);
+// Stage sums of `floats` (constant after inlining: a multiple of 4, at most 32) channels of group g,
+// from `books` (entries of gs floats) on, in registers: acc[v] = sum over stages of the entries'
+// [4v, 4v+4), added in stage order.
+static inline __attribute__((always_inline)) void sum_group(const int32_t floats, const uint8_t *record, const float *books, int32_t C, int32_t gs, int32_t bits, int32_t groups, int32_t g, int32_t depth, f4 *acc) {
+  for (int32_t v = 0; v < floats / 4; v++) acc[v] = wasm_f32x4_splat(0);
+  for (int32_t stage = 0; stage < depth; stage++) {
+    const float *entry = books + (stage * C + (int32_t)read_code(record, stage * groups + g, bits)) * gs;
+    for (int32_t v = 0; v < floats / 4; v++) acc[v] = wasm_f32x4_add(acc[v], wasm_v128_load(entry + 4 * v));
   }
+}
+
+// A coded token's stages read: its own depth, capped by the segment's
+static inline int32_t token_depth(const int32_t *s, int32_t t) {
+  const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
+  return held < s[S_DEPTH] ? held : s[S_DEPTH];
+}
+
+// Scale of KV head h of coded token t (1 without scales)
+static inline float token_scale(const int32_t *s, int32_t t, int32_t h) {
+  const int32_t S = s[S_SCALE_COUNT];
+  return S > 0 ? half_to_float(((const uint16_t *)(uintptr_t)s[S_SCALES])[(int64_t)t * S + (S == 1 ? 0 : h)]) : 1.0f;
 }
 
 // One token's row of a segment, all KV heads [kv_heads * d] (call order: head h at [h*d, (h+1)*d);
@@ -141,28 +153,33 @@ static void read_row(const int32_t *s, int32_t t, int32_t kv_heads, int32_t d, f
     return;
   }
   const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
-  const uint8_t held = ((const uint8_t *)(uintptr_t)s[S_DEPTHS])[t];
-  const int32_t depth = held < s[S_DEPTH] ? held : s[S_DEPTH];
-  const int32_t C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
+  const int32_t depth = token_depth(s, t), C = s[S_C], gs = s[S_GROUP_SIZE], bits = s[S_BITS];
   const int32_t groups = width / gs;
   const float *books = (const float *)(uintptr_t)s[S_BOOKS];
-  const float *entry[MAX_DEPTH];
-  for (int32_t g = 0; g < groups; g++) {
-    for (int32_t stage = 0; stage < depth; stage++) entry[stage] = books + ((int64_t)stage * C + read_code(record, stage * groups + g, bits)) * gs;
-    float *dst = out + g * gs;
-    // the common shapes with constant depth and size, unrolled (the same additions in the same order)
-    if (gs == 32 && depth == 8) sum_entries(16, entry, 8, 32, dst);
-    else if (gs == 32 && depth == 4) sum_entries(16, entry, 4, 32, dst);
-    else if (gs % 16 == 0) sum_entries(16, entry, depth, gs, dst);
-    else sum_entries(4, entry, depth, gs, dst);
-  }
-  const int32_t S = s[S_SCALE_COUNT];
-  if (S > 0) {
-    const uint16_t *scales = (const uint16_t *)(uintptr_t)s[S_SCALES] + (int64_t)t * S;
-    for (int32_t h = 0; h < kv_heads; h++) {
-      const f4 scale = wasm_f32x4_splat(half_to_float(scales[S == 1 ? 0 : h]));
-      for (int32_t i = h * d; i < (h + 1) * d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
+  if (gs == 32 && d % 32 == 0) {
+    // the common size unrolled: a group's sums stay in registers until scaled and stored
+    for (int32_t g = 0; g < groups; g++) {
+      const f4 scale = wasm_f32x4_splat(token_scale(s, t, g * 32 / d));
+      f4 acc[8];
+      sum_group(32, record, books, C, 32, bits, groups, g, depth, acc);
+      for (int32_t v = 0; v < 8; v++) wasm_v128_store(out + g * 32 + 4 * v, wasm_f32x4_mul(acc[v], scale));
     }
+    return;
+  }
+  for (int32_t g = 0; g < groups; g++) {
+    f4 acc[4];
+    for (int32_t i = 0; i + 16 <= gs; i += 16) {
+      sum_group(16, record, books + i, C, gs, bits, groups, g, depth, acc);
+      for (int32_t v = 0; v < 4; v++) wasm_v128_store(out + g * gs + i + 4 * v, acc[v]);
+    }
+    for (int32_t i = gs / 16 * 16; i < gs; i += 4) {
+      sum_group(4, record, books + i, C, gs, bits, groups, g, depth, acc);
+      wasm_v128_store(out + g * gs + i, acc[0]);
+    }
+  }
+  for (int32_t h = 0; h < kv_heads; h++) {
+    const f4 scale = wasm_f32x4_splat(token_scale(s, t, h));
+    for (int32_t i = h * d; i < (h + 1) * d; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(out + i), scale));
   }
 }
 
@@ -226,16 +243,6 @@ static void accumulate_any(int32_t heads, int32_t d, const float *rows, int32_t 
   }
 }
 
-// the most stages any coded segment reads
-static int32_t s_max_depth(const int32_t *segments, int32_t count) {
-  int32_t most = 0;
-  for (int32_t g = 0; g < 2 * count; g++) {
-    const int32_t *s = segments + g * S_FIELDS;
-    if (s[S_TYPE] == SEGMENT_CODED && s[S_DEPTH] > most) most = s[S_DEPTH];
-  }
-  return most;
-}
-
 // One attend() call's shape and scratch. The call runs in phases so that two threads can share it:
 // begin (queries turned), keys (scores of a token range), softmax, values (a token range into an
 // output), end (a second output added, then normalized). Tokens are numbered across the segments.
@@ -266,7 +273,7 @@ __attribute__((export_name("attend_tokens"))) int32_t attend_tokens(const int32_
 
 __attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p) {
   const Attention a = attention(p);
-  if (a.width + a.d > BLOCK_FLOATS || s_max_depth(a.segments, a.count) > MAX_DEPTH) __builtin_trap();
+  if (a.width + a.d > BLOCK_FLOATS) __builtin_trap();
   const float scale = as_float((uint32_t)p[P_SCALE_BITS]);
   const float *q_in = (const float *)(uintptr_t)p[P_Q];
   for (int32_t r = 0; r < a.n * a.heads; r++) {
@@ -274,6 +281,53 @@ __attribute__((export_name("attend_begin"))) void attend_begin(const int32_t *p)
     rope(p, q_in + (int64_t)r * a.d, a.q_pos0 + r / a.heads, qr);
     for (int32_t i = 0; i < a.d; i += 4) wasm_v128_store(qr + i, wasm_f32x4_mul(wasm_v128_load(qr + i), wasm_f32x4_splat(scale)));
   }
+}
+
+// Scores of coded key t at `pos` for one query (its turned, scaled q heads at q), into scores[h * stride],
+// for groups of 32 and the RoPE partner 16 channels on (rotate-half with strided groups: in the group,
+// vector v < 4 pairs with v + 4, sharing the cos, the sin negated: the half tables), G (constant after
+// inlining) q heads per KV head. Each group's sums stay in registers: turned there and dotted with the
+// G heads; the token's scale multiplies the scores (RoPE and the dot are linear) instead of every channel.
+static inline __attribute__((always_inline)) void score_coded(const int32_t G, const Attention *a, const int32_t *s, int32_t t, int32_t pos, float *scores, int32_t stride) {
+  const int32_t d = a->d, per_head = d / 32, groups = a->kv_heads * per_head;
+  const uint8_t *record = (const uint8_t *)(uintptr_t)s[S_DATA] + (int64_t)t * s[S_STRIDE];
+  const int32_t depth = token_depth(s, t), C = s[S_C], bits = s[S_BITS];
+  const float *books = (const float *)(uintptr_t)s[S_BOOKS];
+  const float *cos = (const float *)(uintptr_t)a->p[P_HALF_COS] + (int64_t)pos * (d / 2);
+  const float *sin = (const float *)(uintptr_t)a->p[P_HALF_SIN] + (int64_t)pos * (d / 2);
+  for (int32_t kh = 0; kh < a->kv_heads; kh++) {
+    f4 part[4];
+    for (int32_t k = 0; k < 4; k++) part[k] = wasm_f32x4_splat(0);
+    for (int32_t gh = 0; gh < per_head; gh++) {
+      f4 acc[8];
+      sum_group(32, record, books, C, 32, bits, groups, kh * per_head + gh, depth, acc);
+      const float *q = a->q + (int64_t)kh * G * d + gh * 32;
+      for (int32_t v = 0; v < 4; v++) {
+        const f4 c = wasm_v128_load(cos + gh * 16 + 4 * v), sn = wasm_v128_load(sin + gh * 16 + 4 * v);
+        const f4 low = wasm_f32x4_add(wasm_f32x4_mul(acc[v], c), wasm_f32x4_mul(acc[v + 4], sn));
+        const f4 high = wasm_f32x4_sub(wasm_f32x4_mul(acc[v + 4], c), wasm_f32x4_mul(acc[v], sn));
+        for (int32_t k = 0; k < G; k++) {
+          part[k] = wasm_f32x4_add(part[k], wasm_f32x4_mul(low, wasm_v128_load(q + k * d + 4 * v)));
+          part[k] = wasm_f32x4_add(part[k], wasm_f32x4_mul(high, wasm_v128_load(q + k * d + 16 + 4 * v)));
+        }
+      }
+    }
+    // the G horizontal sums at once (lanes of a 4x4 transpose), times the token's scale
+    const f4 p01 = wasm_f32x4_add(wasm_i32x4_shuffle(part[0], part[1], 0, 4, 1, 5), wasm_i32x4_shuffle(part[0], part[1], 2, 6, 3, 7));
+    const f4 p23 = wasm_f32x4_add(wasm_i32x4_shuffle(part[2], part[3], 0, 4, 1, 5), wasm_i32x4_shuffle(part[2], part[3], 2, 6, 3, 7));
+    const f4 sums = wasm_f32x4_mul(wasm_f32x4_add(wasm_i32x4_shuffle(p01, p23, 0, 1, 4, 5), wasm_i32x4_shuffle(p01, p23, 2, 3, 6, 7)), wasm_f32x4_splat(token_scale(s, t, kh)));
+    float *out = scores + (int64_t)kh * G * stride;
+    out[0] = wasm_f32x4_extract_lane(sums, 0);
+    if (G > 1) out[stride] = wasm_f32x4_extract_lane(sums, 1);
+    if (G > 2) out[2 * stride] = wasm_f32x4_extract_lane(sums, 2);
+    if (G > 3) out[3 * stride] = wasm_f32x4_extract_lane(sums, 3);
+  }
+}
+
+// whether score_coded takes segment s's keys: one query, pre-RoPE coded keys in groups of 32 inside
+// the heads, the partner 16 channels on with half tables, at most 4 q heads per KV head
+static inline int32_t scores_in_registers(const Attention *a, const int32_t *s) {
+  return a->n == 1 && s[S_TYPE] == SEGMENT_CODED && !s[S_ROTATED] && s[S_GROUP_SIZE] == 32 && a->d % 32 == 0 && a->p[P_PARTNER_XOR] == 16 && a->p[P_HALF_COS] != 0 && a->group <= 4;
 }
 
 // scores of tokens [lo, hi): every key rebuilt once, turned, dotted with the queries that see it
@@ -287,6 +341,17 @@ __attribute__((export_name("attend_keys"))) void attend_keys(const int32_t *p, i
     const int32_t *s = a.segments + 2 * g * S_FIELDS;
     const int32_t pos0 = s[S_POS0];
     const int32_t from = lo - base > 0 ? lo - base : 0, to = hi - base < s[S_TOKENS] ? hi - base : s[S_TOKENS];
+    if (scores_in_registers(&a, s)) {
+      for (int32_t t = from; t < to; t++) {
+        float *scores = a.weights + base + t;
+        if (pos0 + t > a.q_pos0) for (int32_t h = 0; h < heads; h++) scores[(int64_t)h * total] = -3.0e38f;
+        else if (a.group == 3) score_coded(3, &a, s, t, pos0 + t, scores, total);
+        else if (a.group == 4) score_coded(4, &a, s, t, pos0 + t, scores, total);
+        else if (a.group == 2) score_coded(2, &a, s, t, pos0 + t, scores, total);
+        else score_coded(1, &a, s, t, pos0 + t, scores, total);
+      }
+      continue;
+    }
     for (int32_t t0 = from; t0 < to; t0 += a.block) {
       // a block's rows rebuilt back to back (their codebook reads overlap), then turned and scored
       const int32_t rows = to - t0 < a.block ? to - t0 : a.block;
