@@ -59,8 +59,10 @@ for (let seen = 0; ; ) {
   } catch {
     c[${Word.Failed}] = 1;
   }
-  Atomics.store(c, ${Word.Done}, seen);
+  // idle before done: a caller that sees done may post the next task at once, and an idle stored
+  // after that would overwrite its posted state (never claimed; the caller waits until ANSWER_MS)
   Atomics.store(c, ${Word.State}, ${State.idle});
+  Atomics.store(c, ${Word.Done}, seen);
   Atomics.notify(c, ${Word.Done});
 }
 `;
