@@ -3,8 +3,8 @@
 // Variants, interleaved step by step (each decodes its own cache; the order reverses every step):
 //   fp16 / d8 / d4 fused with the kernel's helper thread (the default on 2 cores) and without it
 //   (kernel 1 thread: no hand-offs), the same segment sessions (ONNX Runtime threads sleeping
-//   between runs, as the engine opens them); fp16 and d8 on segments whose pool threads spin --spin-us
-//   microseconds after each parallel section before sleeping (-spin); fp16 on segments with 1 intra-op
+//   between runs); fp16 and d8 on segments whose pool threads spin --spin-us microseconds after each
+//   parallel section before sleeping (-spin; the engine opens them with SEGMENT_SPIN_US); fp16 on segments with 1 intra-op
 //   thread (--segment-threads);
 //   fp16 on the whole-step graph (ONNX Runtime's default spinning pool) as the reference.
 // Per fused step it splits the wall time into: segment runs (session.run, 31 a step), kernel attend,

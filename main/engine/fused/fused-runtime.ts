@@ -12,7 +12,7 @@ import type { WeightSource } from '../../model/weights.js';
 import { existingExternalTensors } from '../../onnx/external-data.js';
 import type { SessionOptionsInput } from '../session.js';
 import { FusedKernel } from './kernel.js';
-import { buildSplitSegment, openSplitSessions, splitGraphVersion } from './split-graph.js';
+import { SEGMENT_SPIN_US, buildSplitSegment, openSplitSessions, splitGraphVersion } from './split-graph.js';
 
 export interface FusedParts {
   kernel: FusedKernel;
@@ -61,7 +61,7 @@ function splitSegmentFiles(folder: string, manifest: ModelManifest): string[] {
 }
 
 export async function openFusedParts(folder: string, manifest: ModelManifest, session: SessionOptionsInput = {}): Promise<FusedParts> {
-  return { kernel: new FusedKernel(), sessions: await openSplitSessions(splitSegmentFiles(folder, manifest), session) };
+  return { kernel: new FusedKernel(), sessions: await openSplitSessions(splitSegmentFiles(folder, manifest), session, SEGMENT_SPIN_US) };
 }
 
 /**

@@ -72,8 +72,15 @@ export function buildSplitSegments(config: ModelConfig, weights: WeightSource, o
  * session has its own pool, and pools spinning after each of a step's many short runs took the cores
  * from the running segment and the kernel (820 ms a step at 128 tokens against 47 ms sleeping, 63 ms
  * on one thread, 2 cores). `spinning` (microseconds): pool threads spin that long after each parallel
- * section instead of sleeping at once (benchmarks A/B it).
+ * section instead of sleeping at once (bench:step A/Bs it; the engine opens them with SEGMENT_SPIN_US).
  */
+/**
+ * The engine's segment pools spin this long before sleeping: on an idle machine a step took 0.93x the
+ * time of sleeping pools at 128 tokens and 0.98x at 2048 (bench:step, 2026-12-05, fp16); on a loaded
+ * one it was slower (1.08x), where the spin takes a core from other work.
+ */
+export const SEGMENT_SPIN_US = 50;
+
 export async function openSplitSessions(models: readonly (Uint8Array | string)[], session: SessionOptionsInput = {}, spinning: false | number = false): Promise<ort.InferenceSession[]> {
   const sessions: ort.InferenceSession[] = [];
   try {
