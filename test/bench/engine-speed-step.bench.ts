@@ -2,16 +2,17 @@
 // A/B of the two thread choices around the kernel, on random SmolLM2-135M-geometry weights (fp32).
 // Variants, interleaved step by step (each decodes its own cache; the order reverses every step):
 //   fp16 / d8 / d4 fused with the kernel's helper thread (the default on 2 cores) and without it
-//   (kernel 1 thread: no hand-offs), the same segment sessions (ONNX Runtime threads sleeping
+//   (kernel 1 thread: no hand-offs); d8 with each layer's keys and values encoded in two kernel calls
+//   (-sep: two hand-offs, as before encodePair); the same segment sessions (ONNX Runtime threads sleeping
 //   between runs); fp16 and d8 on segments whose pool threads spin --spin-us microseconds after each
 //   parallel section before sleeping (-spin; the engine opens them with SEGMENT_SPIN_US); fp16 on segments with 1 intra-op
 //   thread (--segment-threads);
 //   fp16 on the whole-step graph (ONNX Runtime's default spinning pool) as the reference.
 // Per fused step it splits the wall time into: segment runs (session.run, 31 a step), kernel attend,
 // kernel encode (the new token's codes; kernel calls only), the encode's JavaScript around the kernel
-// (KernelRvqCodec.encodeDecoded less its kernel call), and the rest (the decoder's own JavaScript:
+// (KernelRvqCodec.encodeDecoded / encodeDecodedWith less their kernel calls), and the rest (the decoder's own JavaScript:
 // RoPE turn, permutations, packing, store appends, segment feeds). Medians over steps.
-// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,fp16-spin,d8-spin,fp16-seg1,graph --spin-us 50]
+// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,d8-sep,fp16-spin,d8-spin,fp16-seg1,graph --spin-us 50]
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
 import { createRng } from '../../quant/index.js';
@@ -31,7 +32,7 @@ import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { appendRandomPast, benchConfig, randomCodebooks, randomRvqStore, rvqSpecFor } from './engine-speed.js';
 
-const known = ['fp16', 'd8', 'd4', 'fp16-k1', 'd8-k1', 'd4-k1', 'fp16-spin', 'd8-spin', 'fp16-seg1', 'graph'] as const;
+const known = ['fp16', 'd8', 'd4', 'fp16-k1', 'd8-k1', 'd4-k1', 'd8-sep', 'fp16-spin', 'd8-spin', 'fp16-seg1', 'graph'] as const;
 type Variant = (typeof known)[number];
 const { values } = parseArgs({ options: { past: { type: 'string', default: '128' }, steps: { type: 'string', default: '24' }, variants: { type: 'string', default: known.join(',') }, 'segment-threads': { type: 'string', default: '1' }, 'spin-us': { type: 'string', default: '50' } } });
 const pasts = values.past!.split(',').map(Number);
@@ -68,20 +69,29 @@ const segments = async (threads: number, spinning: false | number = false) => {
   for (const session of sessions) timed(session, 'run', 'runs');
   return sessions;
 };
+/** Set for a -sep step: the layer's keys and values encoded in two kernel calls (two hand-offs to the helper), as before encodePair. */
+let separate = false;
 const kernelOf = (threads: 1 | 2) => {
   const kernel = new FusedKernel(undefined, { threads });
+  const [encode, encodePair] = [kernel.encode.bind(kernel), kernel.encodePair.bind(kernel)];
+  kernel.encodePair = (params, other) => (separate ? [params, other].forEach(encode) : encodePair(params, other));
   timed(kernel, 'attend', 'attend');
   timed(kernel, 'encode', 'encode');
+  timed(kernel, 'encodePair', 'encode');
   return kernel;
 };
-// the encode's JavaScript: encodeDecoded's time less the kernel encode inside it (counted as 'encode')
-const encodeDecoded = KernelRvqCodec.prototype.encodeDecoded;
-KernelRvqCodec.prototype.encodeDecoded = function (this: KernelRvqCodec, ...args: Parameters<typeof encodeDecoded>) {
-  const [started, before] = [performance.now(), parts.encode ?? 0];
-  const result = encodeDecoded.apply(this, args);
-  parts['encode JS'] = (parts['encode JS'] ?? 0) + performance.now() - started - ((parts.encode ?? 0) - before);
-  return result;
-};
+// the encode's JavaScript: the codec calls' time less the kernel encode inside them (counted as 'encode')
+for (const method of ['encodeDecoded', 'encodeDecodedWith'] as const) {
+  const original = KernelRvqCodec.prototype[method] as (this: KernelRvqCodec, ...args: unknown[]) => unknown;
+  Object.assign(KernelRvqCodec.prototype, {
+    [method](this: KernelRvqCodec, ...args: unknown[]) {
+      const [started, before] = [performance.now(), parts.encode ?? 0];
+      const result = original.apply(this, args);
+      parts['encode JS'] = (parts['encode JS'] ?? 0) + performance.now() - started - ((parts.encode ?? 0) - before);
+      return result;
+    },
+  });
+}
 
 const shared = variants.some((v) => v !== 'graph' && v !== 'fp16-seg1' && !v.endsWith('-spin')) ? await segments(0) : [];
 const kernels = { 2: kernelOf(2), 1: kernelOf(1) };
@@ -114,6 +124,7 @@ for (const past of pasts) {
   for (let s = 0; s < steps; s++) {
     for (const entry of s % 2 === 0 ? cases : [...cases].reverse()) {
       for (const part of Object.keys(parts)) delete parts[part];
+      separate = entry.variant.endsWith('-sep');
       const started = performance.now();
       await entry.decoder.step([42], entry.store);
       const wall = performance.now() - started;

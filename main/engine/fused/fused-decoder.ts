@@ -157,14 +157,16 @@ export class FusedDecoder implements DecoderStep<KvStore> {
       const decoded = {} as Record<KvKind, Float32Array | null>;
       const appended = {} as Record<KvKind, PackedRecords>;
       // codes of the new tokens first: the encode allocates kernel memory, which may move views taken before it
+      const { key, value } = cb.codecs[i];
+      const results = coded > 0 ? key.encodeDecodedWith(k.subarray(0, coded * W), store.depth(i, 'key'), value, v.subarray(0, coded * W), store.depth(i, 'value')) : null;
       for (const kind of KV_KINDS) {
         const codec = cb.codecs[i][kind];
         const depth = store.depth(i, kind);
         const recordBytes = rvqCodeBytesPerToken(codec.spec, depth);
         const packed = { records: records[kind].subarray(0, n * recordBytes), depth, scales: scales[kind] };
         decoded[kind] = null;
-        if (coded > 0) {
-          const result = codec.encodeDecoded(fresh[kind].subarray(0, coded * W), depth);
+        if (results) {
+          const result = results[kind === 'key' ? 0 : 1];
           decoded[kind] = result.decoded;
           packed.scales.set(result.encoded.scales);
           const codes = result.encoded.codes;

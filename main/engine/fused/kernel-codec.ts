@@ -109,6 +109,23 @@ export function headCallOrder(spec: RvqSpec): Int32Array | null {
   return perm;
 }
 
+/** An encode's codes and the rows they read back (see encodeDecoded). */
+export interface EncodedRows {
+  encoded: RvqEncoded;
+  decoded: Float32Array;
+}
+
+/** One encode call's blocks in kernel memory, between prepare and collect. */
+interface EncodeCall {
+  paramsAt: number;
+  codesAt: number;
+  decodedAt: number;
+  tokens: number;
+  depth: number;
+  length: number;
+  scales: Uint16Array;
+}
+
 export class KernelRvqCodec {
   readonly layout: GroupLayout;
   readonly booksAt: number;
@@ -254,24 +271,49 @@ export class KernelRvqCodec {
    * Greedy codes of token rows [tokens, W] (channel order) to `depth` stages, with the rows as the
    * codes read back (`decoded`, [tokens, W] in group order, scales applied).
    */
-  encodeDecoded(rows: Float32Array, depth = this.spec.depth): { encoded: RvqEncoded; decoded: Float32Array } {
+  encodeDecoded(rows: Float32Array, depth = this.spec.depth): EncodedRows {
+    const call = this.prepare(rows, depth, 'encode');
+    this.kernel.encode(call.paramsAt);
+    return this.collect(call);
+  }
+
+  /**
+   * encodeDecoded of these rows and of `other`'s rows (a layer's keys and values) in one kernel call:
+   * with the helper thread, one hand-off for both. The same codes and rows as two encodeDecoded calls.
+   */
+  encodeDecodedWith(rows: Float32Array, depth: number, other: KernelRvqCodec, otherRows: Float32Array, otherDepth: number): [EncodedRows, EncodedRows] {
+    if (other.kernel !== this.kernel) throw new Error('encodeDecodedWith: the two codecs belong to different kernel instances');
+    const call = this.prepare(rows, depth, 'encode');
+    const otherCall = other.prepare(otherRows, otherDepth, 'encode.other');
+    this.kernel.encodePair(call.paramsAt, otherCall.paramsAt);
+    return [this.collect(call), other.collect(otherCall)];
+  }
+
+  /** Groups and scales `rows` into the scratch blocks named by `slot` and fills the kernel's encode fields. */
+  private prepare(rows: Float32Array, depth: number, slot: string): EncodeCall {
     const { kernel, layout } = this;
-    const { width, groups, scalesPerToken: S, scaleSpan } = layout;
+    const { width, groups, scalesPerToken: S } = layout;
     const tokens = rows.length / width;
     this.judgeScreen(tokens * groups * depth);
     const vectors = new Float32Array(rows.length);
     const scales = new Uint16Array(tokens * S);
     rowsToGroups(layout, rows, tokens, vectors, scales);
-    const vectorsAt = this.scratch.block('encode.vectors', 4 * rows.length);
-    const codesAt = this.scratch.block('encode.codes', 4 * tokens * depth * groups);
-    const decodedAt = this.scratch.block('encode.decoded', 4 * rows.length);
-    const paramsAt = this.scratch.block('encode.params', 4 * ENCODE_FIELDS);
+    const vectorsAt = this.scratch.block(`${slot}.vectors`, 4 * rows.length);
+    const codesAt = this.scratch.block(`${slot}.codes`, 4 * tokens * depth * groups);
+    const decodedAt = this.scratch.block(`${slot}.decoded`, 4 * rows.length);
+    const paramsAt = this.scratch.block(`${slot}.params`, 4 * ENCODE_FIELDS);
     kernel.f32(vectorsAt, rows.length).set(vectors);
     const { codebookSize: C, groupSize: gs } = this.spec;
     kernel.i32(paramsAt, ENCODE_FIELDS).set([vectorsAt, tokens * groups, groups, this.encodeBooksAt, this.biasAt, C, gs, depth, codesAt, decodedAt, this.indexAt, this.screenAt]);
-    kernel.encode(paramsAt);
+    return { paramsAt, codesAt, decodedAt, tokens, depth, length: rows.length, scales };
+  }
+
+  /** The codes and scaled rows of a finished call. */
+  private collect({ codesAt, decodedAt, tokens, depth, length, scales }: EncodeCall): EncodedRows {
+    const { kernel, layout } = this;
+    const { width, groups, scalesPerToken: S, scaleSpan } = layout;
     const codes = kernel.u32(codesAt, tokens * depth * groups).slice();
-    const decoded = kernel.f32(decodedAt, rows.length).slice();
+    const decoded = kernel.f32(decodedAt, length).slice();
     if (S > 0) {
       for (let t = 0; t < tokens; t++) {
         for (let s = 0; s < S; s++) {

@@ -30,8 +30,8 @@ const STACK_BYTES = 256 * 1024;
 /** A kernel task that has not answered in this long is taken as a dead helper. */
 const ANSWER_MS = 60_000;
 
-const tasks = { stop: 0, encode: 1, keys: 2, values: 3 } as const;
-const exportOf = { encode: 'encode_shared', keys: 'attend_keys_shared', values: 'attend_values_shared' } as const;
+const tasks = { stop: 0, encode: 1, keys: 2, values: 3, pair: 4 } as const;
+const exportOf = { encode: 'encode_shared', keys: 'attend_keys_shared', values: 'attend_values_shared', pair: 'encode_pair_shared' } as const;
 export type HelperTask = Exclude<keyof typeof tasks, 'stop'>;
 
 // plain JavaScript, run with eval in the worker (no loader needed)
@@ -54,7 +54,8 @@ for (let seen = 0; ; ) {
   try {
     if (task === ${tasks.encode}) kernel.${exportOf.encode}(a, b, x);
     else if (task === ${tasks.keys}) kernel.${exportOf.keys}(a, b, x);
-    else kernel.${exportOf.values}(a, b, x, y);
+    else if (task === ${tasks.values}) kernel.${exportOf.values}(a, b, x, y);
+    else kernel.${exportOf.pair}(a, b, x, y);
     c[${Word.Failed}] = 0;
   } catch {
     c[${Word.Failed}] = 1;

@@ -58,6 +58,7 @@ export interface KernelExports {
   attend_keys_shared?(params: number, next: number, size: number): void;
   attend_values_shared?(params: number, next: number, size: number, parts: number): void;
   encode_shared?(params: number, next: number, size: number): void;
+  encode_pair_shared?(params: number, next: number, size: number, other: number): void;
   encode_index?(index: number, books: number, depth: number, codebookSize: number, groupSize: number, iterations: number, scratch: number): void;
   __heap_base: { value: number };
   __stack_pointer?: { value: number };
@@ -263,8 +264,7 @@ export class FusedKernel {
       e.encode(params);
       return;
     }
-    // one token's vectors in 2 chunks; more in up to 8 chunks of whole 4-vector passes
-    const size = count <= 8 ? Math.ceil(count / 2) : 4 * Math.ceil(count / 32);
+    const size = encodeChunk(count);
     const { helper } = this;
     helper.share('encode', params, size);
     try {
@@ -273,9 +273,31 @@ export class FusedKernel {
       helper.finish();
     }
   }
+
+  /** Two encodes (a layer's keys and values) as one call: with the helper, one hand-off for both. */
+  encodePair(params: number, other: number): void {
+    const e = this.exports;
+    const count = this.helper?.ready ? Math.max(this.i32(params, 2)[1], this.i32(other, 2)[1]) : 0;
+    if (!this.helper?.ready || !e.encode_pair_shared || count < MIN_SPLIT.vectors) {
+      e.encode(params);
+      e.encode(other);
+      return;
+    }
+    const size = encodeChunk(count);
+    const { helper } = this;
+    helper.share('pair', params, size, other);
+    try {
+      e.encode_pair_shared(params, helper.nextAt, size, other);
+    } finally {
+      helper.finish();
+    }
+  }
 }
 
-
+/** Vectors per chunk of an encode of `count`: one token's vectors in 2 chunks; more in up to 8 chunks of whole 4-vector passes. */
+function encodeChunk(count: number): number {
+  return count <= 8 ? Math.ceil(count / 2) : 4 * Math.ceil(count / 32);
+}
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;

@@ -1091,3 +1091,14 @@ __attribute__((export_name("encode_shared"))) void encode_shared(const int32_t *
   const int32_t count = p[E_COUNT];
   for (int32_t k = take(next); k * size < count; k = take(next)) encode_range(p, k * size, (k + 1) * size < count ? (k + 1) * size : count);
 }
+
+// Two encodes (a layer's keys and values, each with its own books and fields) as one shared task, one
+// hand-off instead of two: chunks of `size` vectors of p, then of q, from the same counter.
+__attribute__((export_name("encode_pair_shared"))) void encode_pair_shared(const int32_t *p, int32_t *next, int32_t size, const int32_t *q) {
+  const int32_t first = (p[E_COUNT] + size - 1) / size, count = q[E_COUNT];
+  for (int32_t k = take(next);; k = take(next)) {
+    if (k < first) encode_range(p, k * size, (k + 1) * size < p[E_COUNT] ? (k + 1) * size : p[E_COUNT]);
+    else if ((k - first) * size < count) encode_range(q, (k - first) * size, (k - first + 1) * size < count ? (k - first + 1) * size : count);
+    else break;
+  }
+}
