@@ -154,20 +154,18 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     const records = { key: new Uint8Array(n * rvqCodeBytesPerToken(keySpec)), value: new Uint8Array(n * rvqCodeBytesPerToken(valueSpec)) };
     return (i, q, k, v) => {
       const fresh = { key: k, value: v };
-      const decoded = {} as Record<KvKind, Float32Array | null>;
       const appended = {} as Record<KvKind, PackedRecords>;
       // codes of the new tokens first: the encode allocates kernel memory, which may move views taken before it
       const { key, value } = cb.codecs[i];
-      const results = coded > 0 ? key.encodeDecodedWith(k.subarray(0, coded * W), store.depth(i, 'key'), value, v.subarray(0, coded * W), store.depth(i, 'value')) : null;
+      const encoded = coded > 0 ? key.encodeDecodedWith(k.subarray(0, coded * W), store.depth(i, 'key'), value, v.subarray(0, coded * W), store.depth(i, 'value')) : null;
+      const results = encoded && { key: encoded[0], value: encoded[1] };
       for (const kind of KV_KINDS) {
         const codec = cb.codecs[i][kind];
         const depth = store.depth(i, kind);
         const recordBytes = rvqCodeBytesPerToken(codec.spec, depth);
         const packed = { records: records[kind].subarray(0, n * recordBytes), depth, scales: scales[kind] };
-        decoded[kind] = null;
         if (results) {
-          const result = results[kind === 'key' ? 0 : 1];
-          decoded[kind] = result.decoded;
+          const result = results[kind];
           packed.scales.set(result.encoded.scales);
           const codes = result.encoded.codes;
           const G = codes.length / (coded * depth);
@@ -191,7 +189,7 @@ export class FusedDecoder implements DecoderStep<KvStore> {
         // the window and the new tokens in call order: coded ones as their codes read back, the rest fp16-rounded as the window will hold them
         if (p.windowTokens > 0) permuteRows(p.window, kernel.u16(windowAt, p.windowTokens * W), perm, d);
         const rows = kernel.f32(freshAt, n * W);
-        if (decoded[kind]) rows.set(decoded[kind]);
+        if (results) rows.set(results[kind].decoded);
         if (coded < n) permuteRows(float16ArrayToFloat32(float32ArrayToFloat16(fresh[kind].subarray(coded * W))), rows.subarray(coded * W), perm, d);
       }
       // queries into the key call order, the output back from the value call order

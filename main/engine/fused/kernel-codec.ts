@@ -11,6 +11,18 @@ import { Scratch } from './attention.js';
 import type { FusedKernel } from './kernel.js';
 
 const ENCODE_FIELDS = 12;
+const INDEX_FIELDS = 9;
+const SCREEN_FIELDS = 5;
+/**
+ * The screen is judged after this many searches (vector x stage): where more than SCREEN_GIVE_UP blocks of 4
+ * entries per search fell within its bound and were rescored, the codec encodes with the exact search from
+ * then on (the same codes). Trained stories260K keys (groups of 8) rescored ~430 blocks per search and
+ * screened 2.3x slower than exact; random SmolLM2-geometry books rescore ~1 entry.
+ */
+const SCREEN_TRIAL = 4096;
+const SCREEN_GIVE_UP = 64;
+/** attend.c's MAX_SCREENED: the screen's score buffer holds this many entries. */
+const MAX_SCREENED = 4096;
 
 const scratches = new WeakMap<FusedKernel, Scratch>();
 
@@ -27,18 +39,6 @@ function scratchOf(kernel: FusedKernel): Scratch {
   }
   return scratch;
 }
-const INDEX_FIELDS = 9;
-const SCREEN_FIELDS = 5;
-/**
- * The screen is judged after this many searches (vector x stage): where more than SCREEN_GIVE_UP blocks of 4
- * entries per search fell within its bound and were rescored, the codec encodes with the exact search from
- * then on (the same codes). Trained stories260K keys (groups of 8) rescored ~430 blocks per search and
- * screened 2.3x slower than exact; random SmolLM2-geometry books rescore ~1 entry.
- */
-const SCREEN_TRIAL = 4096;
-const SCREEN_GIVE_UP = 64;
-/** attend.c's MAX_SCREENED: the screen's score buffer holds this many entries. */
-const MAX_SCREENED = 4096;
 
 /**
  * The encoder's nearest-entry search: `exact` scores every entry of a stage's book in float32;

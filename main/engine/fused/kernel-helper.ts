@@ -93,16 +93,22 @@ export class KernelHelper {
   }
 
   /**
-   * Offers a shared task (the kernel export's arguments after the counter and chunk size); the
-   * caller then takes chunks with the same export and calls finish() before offering another.
+   * Runs a shared task with the helper: offers it (the kernel export's arguments after the counter and
+   * chunk size: `rest`), takes chunks on this thread (`work`, given the chunk counter's offset, calls the
+   * same export), then finishes it (see finish).
    */
-  share(task: HelperTask, params: number, size: number, ...rest: number[]): void {
+  share(task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void): void {
     Atomics.store(this.control, Word.Next, 0);
     this.post(tasks[task], [params, this.nextAt, size, ...rest]);
+    try {
+      work(this.nextAt);
+    } finally {
+      this.finish();
+    }
   }
 
   /** Withdraws the task if the helper has not started it, else blocks until it is done; throws if it failed or the helper stopped answering. */
-  finish(): void {
+  private finish(): void {
     const c = this.control;
     if (Atomics.compareExchange(c, Word.State, State.posted, State.withdrawn) === State.posted) return;
     const deadline = Date.now() + ANSWER_MS;

@@ -232,22 +232,12 @@ export class FusedKernel {
       if (this.partsAt !== 0) this.release(this.partsAt);
       this.partsAt = this.alloc(bytes);
     }
-    const { helper } = this;
+    const { helper, partsAt } = this;
     e.attend_begin!(params);
-    helper.share('keys', params, size);
-    try {
-      e.attend_keys_shared!(params, helper.nextAt, size);
-    } finally {
-      helper.finish();
-    }
+    helper.share('keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size));
     e.attend_softmax!(params);
-    helper.share('values', params, size, this.partsAt);
-    try {
-      e.attend_values_shared!(params, helper.nextAt, size, this.partsAt);
-    } finally {
-      helper.finish();
-    }
-    e.attend_end!(params, this.partsAt, chunks);
+    helper.share('values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt));
+    e.attend_end!(params, partsAt, chunks);
   }
 
   /** Builds a cluster index of stage books for the approximate encode (attend.c's encode_index). */
@@ -258,39 +248,29 @@ export class FusedKernel {
 
   encode(params: number): void {
     const e = this.exports;
+    const { helper } = this;
     // the block's second field: the vector count
-    const count = this.helper?.ready ? this.i32(params, 2)[1] : 0;
-    if (!this.helper?.ready || count < MIN_SPLIT.vectors) {
+    const count = this.i32(params, 2)[1];
+    if (!helper?.ready || count < MIN_SPLIT.vectors) {
       e.encode(params);
       return;
     }
     const size = encodeChunk(count);
-    const { helper } = this;
-    helper.share('encode', params, size);
-    try {
-      e.encode_shared!(params, helper.nextAt, size);
-    } finally {
-      helper.finish();
-    }
+    helper.share('encode', params, size, [], (next) => e.encode_shared!(params, next, size));
   }
 
   /** Two encodes (a layer's keys and values) as one call: with the helper, one hand-off for both. */
   encodePair(params: number, other: number): void {
     const e = this.exports;
-    const count = this.helper?.ready ? Math.max(this.i32(params, 2)[1], this.i32(other, 2)[1]) : 0;
-    if (!this.helper?.ready || !e.encode_pair_shared || count < MIN_SPLIT.vectors) {
+    const { helper } = this;
+    const count = Math.max(this.i32(params, 2)[1], this.i32(other, 2)[1]);
+    if (!helper?.ready || !e.encode_pair_shared || count < MIN_SPLIT.vectors) {
       e.encode(params);
       e.encode(other);
       return;
     }
     const size = encodeChunk(count);
-    const { helper } = this;
-    helper.share('pair', params, size, other);
-    try {
-      e.encode_pair_shared(params, helper.nextAt, size, other);
-    } finally {
-      helper.finish();
-    }
+    helper.share('pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other));
   }
 }
 

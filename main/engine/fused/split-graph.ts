@@ -67,6 +67,13 @@ export function buildSplitSegments(config: ModelConfig, weights: WeightSource, o
 }
 
 /**
+ * The engine's segment pools spin this long before sleeping: on an idle machine a step took 0.93x the
+ * time of sleeping pools at 128 tokens and 0.98x at 2048 (bench:step, 2026-12-05, fp16); on a loaded
+ * one it was slower (1.08x), where the spin takes a core from other work.
+ */
+export const SEGMENT_SPIN_US = 50;
+
+/**
  * Sessions of the segments (models or model files) on the CPU provider (the fused path is the CPU
  * path), with ONNX Runtime's thread count unless asked and pool threads that sleep between runs: every
  * session has its own pool, and pools spinning after each of a step's many short runs took the cores
@@ -74,13 +81,6 @@ export function buildSplitSegments(config: ModelConfig, weights: WeightSource, o
  * on one thread, 2 cores). `spinning` (microseconds): pool threads spin that long after each parallel
  * section instead of sleeping at once (bench:step A/Bs it; the engine opens them with SEGMENT_SPIN_US).
  */
-/**
- * The engine's segment pools spin this long before sleeping: on an idle machine a step took 0.93x the
- * time of sleeping pools at 128 tokens and 0.98x at 2048 (bench:step, 2026-12-05, fp16); on a loaded
- * one it was slower (1.08x), where the spin takes a core from other work.
- */
-export const SEGMENT_SPIN_US = 50;
-
 export async function openSplitSessions(models: readonly (Uint8Array | string)[], session: SessionOptionsInput = {}, spinning: false | number = false): Promise<ort.InferenceSession[]> {
   const sessions: ort.InferenceSession[] = [];
   try {
