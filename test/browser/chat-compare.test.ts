@@ -4,9 +4,8 @@
 import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatSession } from '../../main/api/types.js';
-import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { saveScreenshot } from '../support/browser.js';
-import { importStories260K, startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
+import { startCalibratedStoriesApp, type HeadlessApp } from '../support/headless-app.js';
 import { fixtures, haveFixtures } from '../support/shared.js';
 
 /** Tokens the last reply prefilled, from a column's "Prefill" figure ("… tokens/s (N tokens)"). */
@@ -19,13 +18,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
   let app: HeadlessApp;
 
   beforeAll(async () => {
-    app = await startHeadlessApp();
-    const folder = await importStories260K(app);
-    // A small calibration so the test stays quick (the benchmark calibrates properly).
-    await calibrateModel(folder, {
-      text: { kind: 'files', paths: [fixtures.validSample] },
-      settings: { depth: 4, codebookSize: 256, maxVectors: 4000, name: 'small' },
-    });
+    app = await startCalibratedStoriesApp();
   });
 
   afterAll(async () => {

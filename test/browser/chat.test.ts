@@ -1,22 +1,15 @@
 // The Chat view in headless Chromium with the real engine on stories260K: a streamed fp16 reply with
 // live figures, then an RVQ conversation (small calibration) whose KV figures drop with the depth.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { saveScreenshot } from '../support/browser.js';
-import { importStories260K, startHeadlessApp, type HeadlessApp } from '../support/headless-app.js';
+import { startCalibratedStoriesApp, type HeadlessApp } from '../support/headless-app.js';
 import { fixtures, haveFixtures } from '../support/shared.js';
 
 describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.validSample))('Chat view', () => {
   let app: HeadlessApp;
 
   beforeAll(async () => {
-    app = await startHeadlessApp();
-    const folder = await importStories260K(app);
-    // A small calibration so the test stays quick (the benchmark calibrates properly).
-    await calibrateModel(folder, {
-      text: { kind: 'files', paths: [fixtures.validSample] },
-      settings: { depth: 4, codebookSize: 256, maxVectors: 4000, name: 'small' },
-    });
+    app = await startCalibratedStoriesApp();
   });
 
   afterAll(async () => {
