@@ -60,9 +60,14 @@ export function ggmlBlocks(tensor: string, type: GgmlBlockType, q: BlockQuantize
         const zero = (q.zeroPoints![r * zpRow + (b >> 1)] >> ((b & 1) * 4)) & 15;
         half(scale, at, 'scale');
         half(-zero * scale, at + 2, 'minimum');
-        const codes = (r * blocks + b) * 16; // ResKV: value 2j low nibble, 2j + 1 high
-        const code = (j: number) => (q.packed[codes + (j >> 1)] >> ((j & 1) * 4)) & 15;
-        for (let j = 0; j < 16; j++) out[at + 4 + j] = code(j) | (code(j + 16) << 4);
+        // ResKV's byte k holds values 2k (low nibble) and 2k + 1; byte 8 + k values 16 + 2k and 17 + 2k
+        const codes = (r * blocks + b) * 16;
+        for (let k = 0; k < 8; k++) {
+          const low = q.packed[codes + k];
+          const high = q.packed[codes + 8 + k];
+          out[at + 4 + 2 * k] = (low & 15) | ((high & 15) << 4);
+          out[at + 5 + 2 * k] = (low >> 4) | (high & 0xf0);
+        }
       } else {
         half(scale, at, 'scale');
         const codes = (r * blocks + b) * spec.blockSize + first;
