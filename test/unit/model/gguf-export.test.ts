@@ -286,7 +286,7 @@ describe('llama.cpp runs our GGUF as the float64 reference runs our Hugging Face
     ['llama (MHA, tied, MLP 64)', 'Q4_1', 0.4],
     ['llama3 (GQA 2, llama3 scaling, untied, MLP 64)', 'Q4_1', 0.4],
     ['llama3 (GQA 2, llama3 scaling, untied, MLP 64)', 'Q8_0', 0.4],
-  ] as const)('%s, %s weights: log-probabilities at every prompt position and greedy tokens', async (name, type, tolerance) => {
+  ] as const)('%s, %s weights: log-probabilities at every prompt position, greedy tokens (float weights)', async (name, type, tolerance) => {
     if (!cpp.ok) return;
     const config = exportable[name];
     const folder = join(dir, `hf-${type}-${name.split(' ')[0]}`);
