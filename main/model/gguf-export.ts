@@ -37,9 +37,9 @@ type Storage = { type: 'F32' | 'F16' } | { type: GgmlBlockType; spec: BlockQuant
  * types follow ResKV's import with --weights int4 (Q4_1) or int8 (Q8_0) (main/onnx/layers.ts): the
  * embedding is gathered from float16, the linear layers hold ResKV's codes, and the classifier is its
  * own 8-bit copy (Q8_0 from ResKV's symmetric 8-bit blocks of 128), so a tied model gets an
- * output.weight too; `tied` is null when the classifier is the embedding (no output.weight).
+ * output.weight too; `classifier` is null when the classifier is the embedding (no output.weight).
  */
-export function ggufStorage(type: GgufExportType, tiedEmbeddings: boolean): { embedding: Storage; linear: Storage; classifier: Storage | null } {
+function ggufStorage(type: GgufExportType, tiedEmbeddings: boolean): { embedding: Storage; linear: Storage; classifier: Storage | null } {
   if (type === 'F32' || type === 'F16') return { embedding: { type }, linear: { type }, classifier: tiedEmbeddings ? null : { type } };
   const linear: Storage = type === 'Q4_1' ? { type, spec: linearQuantSpecs.int4 } : { type, spec: linearQuantSpecs.int8 };
   return { embedding: { type: 'F16' }, linear, classifier: { type: 'Q8_0', spec: classifierQuantSpec } };
