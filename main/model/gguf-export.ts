@@ -19,8 +19,8 @@ import type { GgmlBlockType } from './gguf-blocks.js';
 import type { WeightSource } from './weights.js';
 import { classifierQuantSpec, linearQuantSpecs } from './weights.js';
 
-/** What the file stores: F32, F16, or the block types that mirror ResKV's int4 and int8 imports (ggufStorage). */
-export type GgufExportType = Extract<GgufTensorType, 'F32' | 'F16' | 'Q4_1' | 'Q8_0'>;
+/** What the file stores: F32, F16, or block types (ggufStorage): Q4_1 and Q8_0 mirror ResKV's int4 and int8 imports. */
+export type GgufExportType = Extract<GgufTensorType, 'F32' | 'F16' | 'Q4_1' | 'Q4_0' | 'Q8_0'>;
 
 export interface GgufExportOptions {
   /** Storage of the matrices and embeddings (norms and RoPE divisors are always F32). Default F32. */
@@ -38,15 +38,18 @@ type Storage = { type: 'F32' | 'F16' } | { type: GgmlBlockType; spec: BlockQuant
  * embedding is gathered from float16, the linear layers hold ResKV's codes, and the classifier is its
  * own 8-bit copy (Q8_0 from ResKV's symmetric 8-bit blocks of 128), so a tied model gets an
  * output.weight too; `classifier` is null when the classifier is the embedding (no output.weight).
+ * Q4_0 stores the linear layers as ResKV's quantizer codes them symmetrically (zero 8), which no ResKV
+ * import does: llama.cpp's own fastest 4-bit layout, for reference; the rest as Q4_1.
  */
 function ggufStorage(type: GgufExportType, tiedEmbeddings: boolean): { embedding: Storage; linear: Storage; classifier: Storage | null } {
   if (type === 'F32' || type === 'F16') return { embedding: { type }, linear: { type }, classifier: tiedEmbeddings ? null : { type } };
-  const linear: Storage = type === 'Q4_1' ? { type, spec: linearQuantSpecs.int4 } : { type, spec: linearQuantSpecs.int8 };
+  const specs: Record<typeof type, BlockQuantSpec> = { Q4_1: linearQuantSpecs.int4, Q4_0: { ...linearQuantSpecs.int4, symmetric: true }, Q8_0: linearQuantSpecs.int8 };
+  const linear: Storage = { type, spec: specs[type] };
   return { embedding: { type: 'F16' }, linear, classifier: { type: 'Q8_0', spec: classifierQuantSpec } };
 }
 
 /** llama.cpp's llama_ftype of a file whose matrices are mostly `type`. */
-const fileTypes: Record<GgufExportType, number> = { F32: 0, F16: 1, Q4_1: 3, Q8_0: 7 };
+const fileTypes: Record<GgufExportType, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7 };
 
 /** One GGUF tensor and its bytes. */
 interface TensorSource extends GgufTensorInfo {

@@ -11,12 +11,13 @@
 export const ggufAlignment = 32;
 
 /** ggml tensor types this writer produces (the ids are ggml's). */
-export const ggufTensorTypes = { F32: 0, F16: 1, Q4_1: 3, Q8_0: 8 } as const;
+export const ggufTensorTypes = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8 } as const;
 export type GgufTensorType = keyof typeof ggufTensorTypes;
 /** Values per block and bytes per block (the float types: blocks of one value); blocks run along a row. */
 export const ggufBlockLayouts: Record<GgufTensorType, { values: number; bytes: number }> = {
   F32: { values: 1, bytes: 4 },
   F16: { values: 1, bytes: 2 },
+  Q4_0: { values: 32, bytes: 18 },
   Q4_1: { values: 32, bytes: 20 },
   Q8_0: { values: 32, bytes: 34 },
 };

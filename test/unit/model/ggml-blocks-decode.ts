@@ -1,4 +1,4 @@
-// ggml's Q4_1 and Q8_0 blocks decoded as ggml's dequantize_row_q4_1 / dequantize_row_q8_0 do
+// ggml's Q4_1, Q4_0 and Q8_0 blocks decoded as ggml's dequantize_row_q4_1 / _q4_0 / _q8_0 do
 // (ggml-quants.c), written from the format's description, independently of the GGUF writer.
 import { float16BitsToFloat32 } from '../../../quant/index.js';
 
@@ -19,6 +19,18 @@ export function decodeQ4_1(bytes: Uint8Array, count: number): Float32Array {
       const byte = view.getUint8(at + 4 + j);
       values[j] = (byte & 15) * d + m;
       values[j + 16] = (byte >> 4) * d + m;
+    }
+  });
+}
+
+/** Q4_0: fp16 d, 16 bytes as Q4_1's; w = (q - 8) d. */
+export function decodeQ4_0(bytes: Uint8Array, count: number): Float32Array {
+  return decodeBlocks(bytes, count, 18, (view, at, values) => {
+    const d = float16BitsToFloat32(view.getUint16(at, true));
+    for (let j = 0; j < 16; j++) {
+      const byte = view.getUint8(at + 2 + j);
+      values[j] = ((byte & 15) - 8) * d;
+      values[j + 16] = ((byte >> 4) - 8) * d;
     }
   });
 }

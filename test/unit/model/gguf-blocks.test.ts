@@ -7,7 +7,7 @@ import { dequantizeRows, quantizeRows } from '../../../quant/weight-quant.js';
 import { ggmlBlocks } from '../../../main/model/gguf-blocks.js';
 import { encodeGgufHeader } from '../../../main/model/gguf.js';
 import { classifierQuantSpec, linearQuantSpecs } from '../../../main/model/weights.js';
-import { decodeQ4_1, decodeQ8_0 } from './ggml-blocks-decode.js';
+import { decodeQ4_0, decodeQ4_1, decodeQ8_0 } from './ggml-blocks-decode.js';
 
 const f16 = (x: number) => float16BitsToFloat32(float32ToFloat16Bits(x));
 
@@ -56,6 +56,22 @@ describe('ggml block writer (GGUF Q4_1 / Q8_0 from ResKV block quantization)', (
     expect(decoded.subarray(3 * cols, 3 * cols + 32).every((x) => x === 0)).toBe(true);
   });
 
+  it('Q4_0: the codes of ResKV symmetric 4-bit blocks of 32 (zero 8), d = scale rounded to float16', () => {
+    const cols = 96;
+    const spec: BlockQuantSpec = { ...linearQuantSpecs.int4, symmetric: true };
+    const w = testMatrix(rows, cols);
+    const q = quantizeRows(w, rows, cols, spec);
+    const bytes = ggmlBlocks('w', 'Q4_0', q, rows, cols, spec);
+    expect(bytes.length).toBe((rows * cols * 18) / 32);
+    const decoded = decodeQ4_0(bytes, rows * cols);
+    for (let i = 0; i < w.length; i++) {
+      const code = (q.packed[i >> 1] >> ((i & 1) * 4)) & 15;
+      expect(decoded[i]).toBe(Math.fround((code - 8) * f16(q.scales[Math.floor(i / 32)])));
+    }
+    const reskv = dequantizeRows(q, rows, cols, spec);
+    for (let i = 0; i < w.length; i++) expect(Math.abs(decoded[i] - reskv[i])).toBeLessThanOrEqual(8 * 2 ** -11 * Math.abs(q.scales[Math.floor(i / 32)]) + 1e-9);
+  });
+
   it('Q8_0: the codes of ResKV int8 (symmetric blocks of 128) minus 128, each 128-block scale in its four 32-blocks', () => {
     const cols = 256;
     const spec: BlockQuantSpec = classifierQuantSpec;
@@ -82,6 +98,7 @@ describe('ggml block writer (GGUF Q4_1 / Q8_0 from ResKV block quantization)', (
     const q = quantizeRows(w, rows, 64, int4);
     expect(() => ggmlBlocks('blk.0.ffn_down.weight', 'Q4_1', quantizeRows(testMatrix(rows, 48), rows, 48, int4), rows, 48, int4)).toThrow(/blk\.0\.ffn_down\.weight as Q4_1: a \[5, 48\] matrix; rows must be a positive multiple of 32/);
     expect(() => ggmlBlocks('w', 'Q4_1', q, rows, 64, { ...int4, symmetric: true })).toThrow(/w as Q4_1: written from ResKV's 4-bit asymmetric blocks of 32, got 4-bit symmetric blocks of 32/);
+    expect(() => ggmlBlocks('w', 'Q4_0', q, rows, 64, int4)).toThrow(/w as Q4_0: written from ResKV's 4-bit symmetric blocks of 32, got 4-bit asymmetric/);
     expect(() => ggmlBlocks('w', 'Q8_0', q, rows, 64, int4)).toThrow(/w as Q8_0: written from ResKV's 8-bit symmetric/);
     expect(() => ggmlBlocks('w', 'Q8_0', q, rows, 64, { bits: 8, blockSize: 16, symmetric: true })).toThrow(/got 8-bit symmetric blocks of 16/);
     expect(() => ggmlBlocks('w', 'Q4_1', q, rows + 1, 64, int4)).toThrow(/w as Q4_1: the quantized rows hold 160 code bytes, 10 scales, 5 zero-point bytes; \[6, 64\] needs 192, 12, 6/);

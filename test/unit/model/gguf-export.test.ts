@@ -19,7 +19,7 @@ import { classifierQuantSpec, linearQuantSpecs, readAllWeights } from '../../../
 import { expectedWeightShapes } from '../../../main/model/config.js';
 import type { BlockQuantSpec } from '../../../quant/weight-quant.js';
 import { dequantizeRows, quantizeRows } from '../../../quant/weight-quant.js';
-import { decodeQ4_1, decodeQ8_0 } from './ggml-blocks-decode.js';
+import { decodeQ4_0, decodeQ4_1, decodeQ8_0 } from './ggml-blocks-decode.js';
 import { loadLlamaCpp } from '../../support/llama-cpp.js';
 import type { LlamaCppLoad } from '../../support/llama-cpp.js';
 import { tinyModels } from './tiny-models.js';
@@ -89,9 +89,9 @@ function parseGguf(bytes: Uint8Array): ParsedGguf {
   return { version, metadata, tensors, dataStart: Math.ceil(at / alignment) * alignment, bytes };
 }
 
-/** Bytes per 32 values of ggml's types F32 (0), F16 (1), Q4_1 (3), Q8_0 (8). */
-const bytesPer32: Record<number, number> = { 0: 128, 1: 64, 3: 20, 8: 34 };
-const typeIds = { F32: 0, F16: 1, Q4_1: 3, Q8_0: 8 } as const;
+/** Bytes per 32 values of ggml's types F32 (0), F16 (1), Q4_0 (2), Q4_1 (3), Q8_0 (8). */
+const bytesPer32: Record<number, number> = { 0: 128, 1: 64, 2: 18, 3: 20, 8: 34 };
+const typeIds = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8 } as const;
 
 function tensorValues(g: ParsedGguf, name: string): Float32Array {
   const t = g.tensors.find((x) => x.name === name);
@@ -100,6 +100,7 @@ function tensorValues(g: ParsedGguf, name: string): Float32Array {
   const start = g.dataStart + t.offset;
   const bytes = g.bytes.slice(start, start + (count / 32) * bytesPer32[t.type]);
   if (t.type === 0) return new Float32Array(bytes.buffer);
+  if (t.type === 2) return decodeQ4_0(bytes, count);
   if (t.type === 3) return decodeQ4_1(bytes, count);
   if (t.type === 8) return decodeQ8_0(bytes, count);
   expect(t.type).toBe(1);
@@ -108,7 +109,8 @@ function tensorValues(g: ParsedGguf, name: string): Float32Array {
 
 /**
  * The weights ResKV runs after an import as `type` (F32, F16 as stored; Q4_1: --weights int4, Q8_0:
- * --weights int8), under an untied config: its quantized classifier is a copy of the embedding.
+ * --weights int8; Q4_0: int4 coded symmetrically, no import's format), under an untied config: its
+ * quantized classifier is a copy of the embedding.
  */
 function reskvWeights(config: ModelConfig, weights: Map<string, Float32Array>, type: GgufExportType): { config: ModelConfig; weights: Map<string, Float32Array> } {
   if (type === 'F32') return { config, weights };
@@ -119,7 +121,7 @@ function reskvWeights(config: ModelConfig, weights: Map<string, Float32Array>, t
     const matrix = shapes.get(name)!.length === 2 && name !== 'model.embed_tokens.weight' && name !== 'lm_head.weight';
     if (name.endsWith('norm.weight')) out.set(name, w);
     else if (type === 'F16' || !matrix) out.set(name, asF16(w));
-    else out.set(name, quantized(w, shapes.get(name)!, type === 'Q4_1' ? linearQuantSpecs.int4 : linearQuantSpecs.int8));
+    else out.set(name, quantized(w, shapes.get(name)!, { Q4_1: linearQuantSpecs.int4, Q4_0: { ...linearQuantSpecs.int4, symmetric: true }, Q8_0: linearQuantSpecs.int8 }[type]));
   }
   if (type === 'F16') return { config, weights: out };
   const classifier = config.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
@@ -150,6 +152,7 @@ describe('GGUF writer byte layout (read back by an independent parser)', () => {
     ['llama MHA tied, F16', tied, 'F16'],
     ['llama MHA tied, Q4_1 (ResKV int4)', blockable(tied), 'Q4_1'],
     ['llama3 GQA untied, Q8_0 (ResKV int8)', blockable(llama3), 'Q8_0'],
+    ['llama MHA tied, Q4_0 (symmetric int4)', blockable(tied), 'Q4_0'],
   ] as const)('%s: header, metadata, aligned tensors, permuted q/k rows, values', (_, config, type) => {
     const weights = new RandomWeights(config, 3);
     const path = join(dir, `layout-${type}.gguf`);
@@ -174,7 +177,7 @@ describe('GGUF writer byte layout (read back by an independent parser)', () => {
     const names = g.tensors.map((t) => t.name);
     expect(names).toContain('blk.1.ffn_down.weight');
     // the block types write ResKV's 8-bit classifier, tied or not
-    const blockType = type === 'Q4_1' || type === 'Q8_0';
+    const blockType = type === 'Q4_1' || type === 'Q4_0' || type === 'Q8_0';
     expect(names.includes('output.weight')).toBe(!config.tiedEmbeddings || blockType);
     expect(names.includes('rope_freqs.weight')).toBe(config.rope.scaling !== null);
     expect(g.dataStart % 32).toBe(0);
@@ -286,6 +289,7 @@ describe('llama.cpp runs our GGUF as the float64 reference runs our Hugging Face
     ['llama (MHA, tied, MLP 64)', 'Q4_1', 0.4],
     ['llama3 (GQA 2, llama3 scaling, untied, MLP 64)', 'Q4_1', 0.4],
     ['llama3 (GQA 2, llama3 scaling, untied, MLP 64)', 'Q8_0', 0.4],
+    ['llama3 (GQA 2, llama3 scaling, untied, MLP 64)', 'Q4_0', 0.4],
   ] as const)('%s, %s weights: log-probabilities at every prompt position, greedy tokens (float weights)', async (name, type, tolerance) => {
     if (!cpp.ok) return;
     const config = exportable[name];
@@ -326,11 +330,11 @@ describe('llama.cpp runs our GGUF as the float64 reference runs our Hugging Face
         }
       });
       expect(worst).toBeLessThan(tolerance);
-      // measured: Q4_1 0.043-0.048 against ResKV's values, 0.48-0.56 against the float weights; Q8_0 0.038
+      // measured: Q4_1 0.043-0.048 against ResKV's values, 0.48-0.56 against the float weights (Q4_0 0.036, 0.56); Q8_0 0.038
       // and 0.043 (8-bit weights sit close to the floats, the activations' rounding dominates)
-      if (type === 'Q4_1') expect(meanError).toBeLessThan(meanErrorFloat / 5);
+      if (type === 'Q4_1' || type === 'Q4_0') expect(meanError).toBeLessThan(meanErrorFloat / 5);
       // llama.cpp's 8-bit activations move near-tied greedy choices: greedy tokens for the float types only
-      if (type === 'Q4_1' || type === 'Q8_0') return;
+      if (type !== 'F32' && type !== 'F16') return;
 
       const steps = 12;
       const greedy: number[] = [];
