@@ -5,6 +5,7 @@ import { createRng, float16BitsToFloat32, float32ToFloat16Bits } from '../../../
 import type { BlockQuantSpec } from '../../../quant/weight-quant.js';
 import { dequantizeRows, quantizeRows } from '../../../quant/weight-quant.js';
 import { ggmlBlocks } from '../../../main/model/gguf-blocks.js';
+import type { GgmlBlockType } from '../../../main/model/gguf-blocks.js';
 import { encodeGgufHeader } from '../../../main/model/gguf.js';
 import { classifierQuantSpec, linearQuantSpecs } from '../../../main/model/weights.js';
 import { decodeQ4_0, decodeQ4_1, decodeQ8_0 } from './ggml-blocks-decode.js';
@@ -24,17 +25,22 @@ function testMatrix(rows: number, cols: number): Float32Array {
   return w;
 }
 
-describe('ggml block writer (GGUF Q4_1 / Q8_0 from ResKV block quantization)', () => {
+describe('ggml block writer (GGUF Q4_1 / Q4_0 / Q8_0 from ResKV block quantization)', () => {
   const rows = 5;
+  const decoders = { Q4_1: [20, decodeQ4_1], Q4_0: [18, decodeQ4_0], Q8_0: [34, decodeQ8_0] } as const;
+  /** The test matrix quantized by ResKV per `spec`, written as `type` blocks, decoded independently. */
+  const written = (type: GgmlBlockType, spec: BlockQuantSpec, cols: number) => {
+    const w = testMatrix(rows, cols);
+    const q = quantizeRows(w, rows, cols, spec);
+    const bytes = ggmlBlocks('w', type, q, rows, cols, spec);
+    const [blockBytes, decode] = decoders[type];
+    expect(bytes.length).toBe((rows * cols * blockBytes) / 32);
+    return { w, q, bytes, decoded: decode(bytes, rows * cols), reskv: dequantizeRows(q, rows, cols, spec) };
+  };
 
   it('Q4_1: the codes of ResKV int4, d = scale and m = -zero * scale rounded to float16', () => {
     const cols = 96;
-    const spec = linearQuantSpecs.int4;
-    const w = testMatrix(rows, cols);
-    const q = quantizeRows(w, rows, cols, spec);
-    const bytes = ggmlBlocks('w', 'Q4_1', q, rows, cols, spec);
-    expect(bytes.length).toBe((rows * cols * 20) / 32);
-    const decoded = decodeQ4_1(bytes, rows * cols);
+    const { w, q, decoded, reskv } = written('Q4_1', linearQuantSpecs.int4, cols);
     // ResKV's layout: block b of row r has scale scales[r*blocks + b], codes two per byte (value 2j low)
     const blocks = cols / 32;
     const zeroBytesPerRow = Math.ceil(blocks / 2);
@@ -49,7 +55,6 @@ describe('ggml block writer (GGUF Q4_1 / Q8_0 from ResKV block quantization)', (
       }
     }
     // against what MatMulNBits multiplies by: within the float16 rounding of d and m (about 2^-11 of 15 steps)
-    const reskv = dequantizeRows(q, rows, cols, spec);
     for (let i = 0; i < w.length; i++) expect(Math.abs(decoded[i] - reskv[i])).toBeLessThanOrEqual(16 * 2 ** -11 * q.scales[Math.floor(i / 32)] + 1e-9);
     // and the weights themselves within half a step (plus that rounding)
     for (let i = 0; i < w.length; i++) expect(Math.abs(decoded[i] - w[i])).toBeLessThanOrEqual(0.51 * q.scales[Math.floor(i / 32)] + 1e-9);
@@ -57,30 +62,18 @@ describe('ggml block writer (GGUF Q4_1 / Q8_0 from ResKV block quantization)', (
   });
 
   it('Q4_0: the codes of ResKV symmetric 4-bit blocks of 32 (zero 8), d = scale rounded to float16', () => {
-    const cols = 96;
-    const spec: BlockQuantSpec = { ...linearQuantSpecs.int4, symmetric: true };
-    const w = testMatrix(rows, cols);
-    const q = quantizeRows(w, rows, cols, spec);
-    const bytes = ggmlBlocks('w', 'Q4_0', q, rows, cols, spec);
-    expect(bytes.length).toBe((rows * cols * 18) / 32);
-    const decoded = decodeQ4_0(bytes, rows * cols);
+    const { w, q, decoded, reskv } = written('Q4_0', { ...linearQuantSpecs.int4, symmetric: true }, 96);
     for (let i = 0; i < w.length; i++) {
       const code = (q.packed[i >> 1] >> ((i & 1) * 4)) & 15;
       expect(decoded[i]).toBe(Math.fround((code - 8) * f16(q.scales[Math.floor(i / 32)])));
     }
-    const reskv = dequantizeRows(q, rows, cols, spec);
     for (let i = 0; i < w.length; i++) expect(Math.abs(decoded[i] - reskv[i])).toBeLessThanOrEqual(8 * 2 ** -11 * Math.abs(q.scales[Math.floor(i / 32)]) + 1e-9);
   });
 
   it('Q8_0: the codes of ResKV int8 (symmetric blocks of 128) minus 128, each 128-block scale in its four 32-blocks', () => {
     const cols = 256;
-    const spec: BlockQuantSpec = classifierQuantSpec;
-    expect(spec).toEqual({ bits: 8, blockSize: 128, symmetric: true });
-    const w = testMatrix(rows, cols);
-    const q = quantizeRows(w, rows, cols, spec);
-    const bytes = ggmlBlocks('w', 'Q8_0', q, rows, cols, spec);
-    expect(bytes.length).toBe((rows * cols * 34) / 32);
-    const decoded = decodeQ8_0(bytes, rows * cols);
+    expect(classifierQuantSpec).toEqual({ bits: 8, blockSize: 128, symmetric: true });
+    const { w, q, bytes, decoded, reskv } = written('Q8_0', classifierQuantSpec, cols);
     for (let i = 0; i < w.length; i++) {
       const scale = q.scales[Math.floor(i / 128)];
       expect(decoded[i]).toBe(Math.fround((q.packed[i] - 128) * f16(scale)));
@@ -88,7 +81,6 @@ describe('ggml block writer (GGUF Q4_1 / Q8_0 from ResKV block quantization)', (
     // the value of largest magnitude takes code -128 (ResKV's symmetric range), which int8 holds
     const view = new DataView(bytes.buffer);
     expect(view.getInt8(2 + Math.floor((4 * cols + 7) / 32) * 34 + 7)).toBe(-128);
-    const reskv = dequantizeRows(q, rows, cols, spec);
     for (let i = 0; i < w.length; i++) expect(Math.abs(decoded[i] - reskv[i])).toBeLessThanOrEqual(128 * 2 ** -11 * Math.abs(q.scales[Math.floor(i / 128)]) + 1e-9);
   });
 
