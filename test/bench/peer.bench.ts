@@ -20,7 +20,7 @@
 // same ratios for reference.
 // Usage: npm run bench:peer [-- --contexts 128,512,2048,8192 --steps 16 --rounds 3 --threads 2
 //   --geometry smollm2-135m|llama-3.2-1b --weights fp32|int4 --kv f16,q8_0,q4_0
-//   --caches fp16-graph,fp16-fused,rvq-d8,rvq-d4]
+//   --caches fp16-graph,fp16-fused,rvq-d8,rvq-d4 --gguf q4_1|q4_0 (int4 only)]
 // (8192 tokens take the longest: llama.cpp prefills its contexts, ResKV's rvq steps are slowest; a
 // Llama-3.2-1B run writes a 2.5 GB bf16 folder, imports it and writes the GGUF first: minutes)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,6 +56,7 @@ const { values } = parseArgs({
     weights: { type: 'string', default: 'fp32' },
     kv: { type: 'string', default: 'f16,q8_0,q4_0' },
     caches: { type: 'string', default: 'fp16-graph,fp16-fused,rvq-d8,rvq-d4' },
+    gguf: { type: 'string' },
   },
 });
 const wholeNumber = (option: string, text: string, min: number) => {
@@ -78,23 +79,30 @@ const [geometry] = pick('geometry', values.geometry!, ['smollm2-135m', 'llama-3.
 const [weights] = pick('weights', values.weights!, ['fp32', 'int4'] as const);
 const kvTypes = pick('kv', values.kv!.toUpperCase(), llamaKvTypes);
 const reskvCaches = pick('caches', values.caches!, ['fp16-graph', 'fp16-fused', 'rvq-d8', 'rvq-d4'] as const);
-if (values.geometry!.includes(',') || values.weights!.includes(',')) throw new RangeError('--geometry and --weights take one value each');
+/** The GGUF's matrices: f32 with fp32 weights; with int4, q4_1 (ResKV's very codes, default) or q4_0 (llama.cpp's fastest 4-bit layout). */
+const ggufChoices = { fp32: ['F32'], int4: ['Q4_1', 'Q4_0'] } as const;
+const [ggufType] = pick('gguf', (values.gguf ?? ggufChoices[weights][0]).toUpperCase(), ggufChoices[weights] as readonly GgufExportType[]);
+if ([values.geometry!, values.weights!, values.gguf ?? ''].some((v) => v.includes(','))) throw new RangeError('--geometry, --weights and --gguf take one value each');
 const maxContext = contexts[contexts.length - 1] + steps + 1;
 // decoding past the geometry's positions needs a few more (no weight depends on them)
 const c = benchConfig(geometry, contexts, steps + 1);
 const geometryName = geometries[geometry].name;
-/** ResKV's import format and the GGUF type holding the same values; the HF folder's dtype. */
-const formats: Record<typeof weights, { reskv: WeightType; gguf: GgufExportType; hfDtype: 'F32' | 'BF16' }> = {
-  fp32: { reskv: 'float32', gguf: 'F32', hfDtype: 'F32' },
+/** ResKV's import format; the HF folder's dtype. */
+const formats: Record<typeof weights, { reskv: WeightType; hfDtype: 'F32' | 'BF16' }> = {
+  fp32: { reskv: 'float32', hfDtype: 'F32' },
   // bf16 as Llama-3.2-1B ships: half the folder to write; both engines quantize the same bf16 values
-  int4: { reskv: 'int4', gguf: 'Q4_1', hfDtype: 'BF16' },
+  int4: { reskv: 'int4', hfDtype: 'BF16' },
 };
-const format = formats[weights];
+const format = { ...formats[weights], gguf: ggufType };
+const linearText =
+  ggufType === 'Q4_1'
+    ? "the GGUF holds the same codes: q/k/v/o/gate/up/down Q4_1 (d = ResKV's scale, m = -zero point x scale, both rounded to float16), "
+    : "the GGUF's q/k/v/o/gate/up/down are Q4_0 (--gguf q4_0): ResKV's quantizer run symmetrically (zero 8), NOT ResKV's asymmetric codes; llama.cpp's own fastest 4-bit layout (4.5 bits a weight against ResKV's 5.1), for reference; ";
 const weightsText =
   weights === 'fp32'
     ? 'float32 weights in both engines (the GGUF F32; norms F32)'
     : 'int4 weights: ResKV --weights int4 (linear layers MatMulNBits 4-bit, blocks of 32, asymmetric, float32 scales, int8 activations (accuracy_level 4); classifier MatMulNBits 8-bit symmetric blocks of 128; embedding float16; norms float16); ' +
-      "the GGUF holds the same codes: q/k/v/o/gate/up/down Q4_1 (d = ResKV's scale, m = -zero point x scale, both rounded to float16), " +
+      linearText +
       "output.weight Q8_0 (ResKV's 8-bit classifier codes, each 128-block scale in four 32-blocks, rounded to float16), token_embd F16, norms F32; llama.cpp rounds activations to 8 bits per 32 values too";
 /** The issue's targets: SmolLM2-135M geometry, fp32 weights. */
 const targetsApply = geometry === 'smollm2-135m' && weights === 'fp32';
