@@ -322,8 +322,16 @@ try {
   const d4 = contexts.map((n) => ratio(n, 'ResKV rvq d8', 'ResKV rvq d4'));
   const d4Measured = d4.every((r) => r !== null);
   console.log(`  ResKV rvq d4 speed vs d8: ${contexts.map((n) => `${n}: ${fmt(n, 'ResKV rvq d8', 'ResKV rvq d4')}`).join(', ')} — target > 1x (d4 faster): ${d4Measured ? verdict(d4.every((r) => r! > 1)) : 'not measured'}`);
+  const pairs = [
+    ['ResKV rvq d8', 'ResKV fp16 fused'],
+    ['ResKV rvq d8', 'llama.cpp f16'],
+    ['ResKV rvq d8', 'llama.cpp q8_0'],
+    ['ResKV rvq d4', 'llama.cpp q4_0'],
+  ] as const;
   for (const context of contexts) {
-    console.log(`  at ${context}, time per token: rvq d8 / fp16 fused ${fmt(context, 'ResKV rvq d8', 'ResKV fp16 fused')}; rvq d8 / llama.cpp f16 ${fmt(context, 'ResKV rvq d8', 'llama.cpp f16')}; rvq d8 / llama.cpp q8_0 ${fmt(context, 'ResKV rvq d8', 'llama.cpp q8_0')}; rvq d4 / llama.cpp q4_0 ${fmt(context, 'ResKV rvq d4', 'llama.cpp q4_0')}`);
+    // the pairs whose caches both ran (--kv, --caches)
+    const ran = pairs.filter(([a, b]) => roundRatios(context, a, b) !== null);
+    if (ran.length > 0) console.log(`  at ${context}, time per token: ${ran.map(([a, b]) => `${a.replace('ResKV ', '')} / ${b.replace('ResKV ', '')} ${fmt(context, a, b)}`).join('; ')}`);
   }
   console.log(`load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${elapsed()})`);
 } finally {
