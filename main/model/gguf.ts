@@ -11,9 +11,16 @@
 export const ggufAlignment = 32;
 
 /** ggml tensor types this writer produces (the ids are ggml's). */
-export const ggufTensorTypes = { F32: 0, F16: 1 } as const;
+export const ggufTensorTypes = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8 } as const;
 export type GgufTensorType = keyof typeof ggufTensorTypes;
-const bytesPerElement: Record<GgufTensorType, number> = { F32: 4, F16: 2 };
+/** Values per block and bytes per block (the float types: blocks of one value); blocks run along a row. */
+export const ggufBlockLayouts: Record<GgufTensorType, { values: number; bytes: number }> = {
+  F32: { values: 1, bytes: 4 },
+  F16: { values: 1, bytes: 2 },
+  Q4_0: { values: 32, bytes: 18 },
+  Q4_1: { values: 32, bytes: 20 },
+  Q8_0: { values: 32, bytes: 34 },
+};
 
 /** Metadata value type ids of the GGUF format. */
 export const ggufValueTypes = { uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9 } as const;
@@ -41,8 +48,12 @@ export interface GgufLayout {
   dataBytes: number;
 }
 
+/** Bytes of a tensor's data; throws when its rows (the last dimension) are not whole blocks of its type. */
 export function ggufTensorBytes(info: GgufTensorInfo): number {
-  return info.shape.reduce((n, d) => n * d, 1) * bytesPerElement[info.type];
+  const { values, bytes } = ggufBlockLayouts[info.type];
+  const rowLength = info.shape[info.shape.length - 1];
+  if (rowLength % values !== 0) throw new Error(`GGUF: tensor ${info.name} is ${info.type}, whose rows must be a multiple of ${values} values long, not ${rowLength}`);
+  return (info.shape.reduce((n, d) => n * d, 1) / values) * bytes;
 }
 
 const alignUp = (n: number) => Math.ceil(n / ggufAlignment) * ggufAlignment;

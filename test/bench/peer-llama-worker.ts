@@ -1,5 +1,5 @@
 // The llama.cpp side of bench:peer, run in a child process (forked by peer-llama-cpp.ts) so that its
-// resident memory is its own. One model, one context per KV cache type (f16, q8_0, q4_0), each
+// resident memory is its own. One model, one context per KV cache type asked for (f16, q8_0, q4_0), each
 // holding the same random tokens; the parent asks it to fill them to a context length and to time
 // greedy decode steps on one of them, interleaved with ResKV's measurements.
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
@@ -10,7 +10,7 @@ export const llamaKvTypes = ['F16', 'Q8_0', 'Q4_0'] as const;
 export type LlamaKvType = (typeof llamaKvTypes)[number];
 
 export type WorkerRequest =
-  | { type: 'open'; modelPath: string; contextSize: number; threads: number; vocabSize: number }
+  | { type: 'open'; modelPath: string; contextSize: number; threads: number; vocabSize: number; kvTypes: readonly LlamaKvType[] }
   | { type: 'fill'; context: number }
   | { type: 'measure'; kv: LlamaKvType; steps: number; inputToken: number }
   | { type: 'close' };
@@ -43,14 +43,14 @@ async function serve(): Promise<void> {
     if (request.type === 'open') {
       vocabSize = request.vocabSize;
       const model = await llama.loadModel({ modelPath: request.modelPath, gpuLayers: 0 });
-      for (const kv of llamaKvTypes) {
+      for (const kv of request.kvTypes) {
         // flash attention: llama.cpp needs it for a quantized V cache; on for all three so one kernel is compared
         const context = await model.createContext({ contextSize: request.contextSize, threads: { ideal: request.threads, min: request.threads }, flashAttention: true, experimentalKvCacheKeyType: kv, experimentalKvCacheValueType: kv });
         sequences.set(kv, context.getSequence());
       }
       return {
         type: 'opened',
-        contexts: llamaKvTypes.map((kv) => {
+        contexts: request.kvTypes.map((kv) => {
           const context = sequences.get(kv)!.context;
           return { kv, contextSize: context.contextSize, flashAttention: context.flashAttention === true, threads: context.idealThreads };
         }),
@@ -58,11 +58,11 @@ async function serve(): Promise<void> {
     }
     if (request.type === 'fill') {
       const started = performance.now();
-      const have = sequences.get('F16')!.nextTokenIndex;
+      const have = [...sequences.values()][0].nextTokenIndex;
       // random ids past the control and byte tokens; the same tokens in every context
       const tokens = Array.from({ length: request.context - have }, () => (259 + rng.int(vocabSize - 259)) as Token);
       for (const sequence of sequences.values()) {
-        if (sequence.nextTokenIndex !== have) throw new Error(`the ${sequence.context.kvCacheKeyType} context holds ${sequence.nextTokenIndex} tokens, f16 ${have}`);
+        if (sequence.nextTokenIndex !== have) throw new Error(`the ${sequence.context.kvCacheKeyType} context holds ${sequence.nextTokenIndex} tokens, the first ${have}`);
         await sequence.evaluateWithoutGeneratingNewTokens(tokens);
       }
       return { type: 'filled', seconds: (performance.now() - started) / 1000 };
