@@ -30,8 +30,17 @@ const STACK_BYTES = 256 * 1024;
 /** A kernel task that has not answered in this long is taken as a dead helper. */
 const ANSWER_MS = 60_000;
 
-const tasks = { stop: 0, encode: 1, keys: 2, values: 3, pair: 4 } as const;
-const exportOf = { encode: 'encode_shared', keys: 'attend_keys_shared', values: 'attend_values_shared', pair: 'encode_pair_shared' } as const;
+/**
+ * Polls of the posted word the helper makes after a task before it sleeps: a decode step on the
+ * kernel's layers posts ~120 GEMV tasks of 0.05-0.5 ms back to back with a little JavaScript between
+ * them, and waking a sleeping helper for each costs tens of microseconds (bench:gemv, the same
+ * protocol: with no spin on a loaded machine the helper joined no task in time). The caller polls
+ * the done word less before it sleeps: a helper descheduled mid-chunk needs the core back.
+ */
+const SPIN = { helper: 20000, caller: 2000 } as const;
+
+const tasks = { stop: 0, encode: 1, keys: 2, values: 3, pair: 4, gemv: 5 } as const;
+const exportOf = { encode: 'encode_shared', keys: 'attend_keys_shared', values: 'attend_values_shared', pair: 'encode_pair_shared', gemv: 'gemv_shared' } as const;
 export type HelperTask = Exclude<keyof typeof tasks, 'stop'>;
 
 // plain JavaScript, run with eval in the worker (no loader needed)
@@ -43,6 +52,7 @@ kernel.__stack_pointer.value = stack;
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
 Atomics.store(c, ${Word.Ready}, 1);
 for (let seen = 0; ; ) {
+  for (let i = 0; i < ${SPIN.helper} && Atomics.load(c, ${Word.Posted}) === seen; i++);
   Atomics.wait(c, ${Word.Posted}, seen);
   seen = Atomics.load(c, ${Word.Posted});
   // the caller may have withdrawn the task (it did every chunk itself)
@@ -55,6 +65,7 @@ for (let seen = 0; ; ) {
     if (task === ${tasks.encode}) kernel.${exportOf.encode}(a, b, x);
     else if (task === ${tasks.keys}) kernel.${exportOf.keys}(a, b, x);
     else if (task === ${tasks.values}) kernel.${exportOf.values}(a, b, x, y);
+    else if (task === ${tasks.gemv}) kernel.${exportOf.gemv}(a, b, x);
     else kernel.${exportOf.pair}(a, b, x, y);
     c[${Word.Failed}] = 0;
   } catch {
@@ -111,6 +122,7 @@ export class KernelHelper {
   private finish(): void {
     const c = this.control;
     if (Atomics.compareExchange(c, Word.State, State.posted, State.withdrawn) === State.posted) return;
+    for (let i = 0; i < SPIN.caller && Atomics.load(c, Word.Done) !== this.posted; i++);
     const deadline = Date.now() + ANSWER_MS;
     for (let done = Atomics.load(c, Word.Done); done !== this.posted; done = Atomics.load(c, Word.Done)) {
       if (Date.now() > deadline) {

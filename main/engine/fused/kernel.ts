@@ -1,12 +1,13 @@
-// The fused attention kernel (kernel/attend.c built to kernel/attend.wasm) and the memory it works in:
+// The fused kernel (kernel/attend.c: attention and encode, and kernel/matmul.c: the float32 GEMV of the
+// kernel layers, built together to kernel/attend.wasm) and the memory it works in:
 // one shared WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks; freed
 // ranges merged with their free neighbours and reused best-fit, so the blocks a growing buffer leaves
 // behind hold its later, larger ones) for the buffers that live there: the fp16 cache lanes, the coded
-// cache (kernelStorage), the codebooks and each step's scratch. Growing the memory replaces its buffer object, so callers keep
+// cache (kernelStorage), the codebooks, the kernel layers' weights (one exact block) and each step's scratch. Growing the memory replaces its buffer object, so callers keep
 // byte offsets and take fresh views (`f32`, `u8`, ...) after any allocation.
 // With 2 threads a helper worker instantiates the same module on the same memory (its own stack) and
-// shares each call: chunks of an encode's group vectors and of an attention's tokens (key and value
-// passes), taken in turn from a counter, each chunk's result independent of the thread that took it
+// shares each call: chunks of an encode's group vectors, of an attention's tokens (key and value
+// passes) and of a GEMV's rows, taken in turn from a counter, each chunk's result independent of the thread that took it
 // (kernel-helper.ts). Calls stay synchronous; a helper the machine did not schedule in time is left out.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -60,6 +61,8 @@ export interface KernelExports {
   encode_shared?(params: number, next: number, size: number): void;
   encode_pair_shared?(params: number, next: number, size: number, other: number): void;
   encode_index?(index: number, books: number, depth: number, codebookSize: number, groupSize: number, iterations: number, scratch: number): void;
+  gemv?(params: number): void;
+  gemv_shared?(params: number, next: number, size: number): void;
   __heap_base: { value: number };
   __stack_pointer?: { value: number };
 }
@@ -67,7 +70,24 @@ export interface KernelExports {
 /** 4 GiB: the most a wasm32 shared memory can be declared to grow to (pages are reserved lazily). */
 const MAX_PAGES = 65536;
 /** Below these a call runs on one thread: the handoff would cost more than the half it saves. */
-const MIN_SPLIT = { tokens: 64, vectors: 2 };
+const MIN_SPLIT = { tokens: 64, vectors: 2, rows: 128 };
+/** A GEMV task is split in at most this many row chunks (fewer, larger ones for large matrices: fewer atomic takes), of at least MIN_SPLIT.rows / 2 rows. */
+const GEMV_CHUNKS = 32;
+
+/** One product y = W x of a GEMV task: byte offsets in kernel memory of W [rows, cols] (row-major, float32), x [cols] and y [rows]. */
+export interface GemvProduct {
+  w: number;
+  x: number;
+  y: number;
+  rows: number;
+  cols: number;
+}
+
+/** A GEMV task's parameter block in kernel memory (matmul.c's layout) and its rows as the kernel numbers them. */
+export interface GemvTask {
+  params: number;
+  rows: number;
+}
 
 export interface KernelOptions {
   /** Threads per call: 1, or 2 with a helper worker (by default 2 where the machine has 2 cores, or RESKV_KERNEL_THREADS). */
@@ -125,9 +145,13 @@ export class FusedKernel {
     this.helper?.close();
   }
 
-  /** Allocates `bytes` (16-byte aligned, zeroed); returns the offset. */
-  alloc(bytes: number): number {
-    const size = Math.max(64, 2 ** Math.ceil(Math.log2(bytes + SLACK)));
+  /**
+   * Allocates `bytes` (64-byte aligned, zeroed); returns the offset. Blocks are rounded up to a power
+   * of two (a growing buffer's later sizes fit the blocks it leaves), or `exact`ly (to 64 bytes: the
+   * weights, allocated once). Throws when the memory would pass 4 GiB.
+   */
+  alloc(bytes: number, exact = false): number {
+    const size = exact ? align(bytes + SLACK, 64) : Math.max(64, 2 ** Math.ceil(Math.log2(bytes + SLACK)));
     let at: number;
     let best = -1;
     this.free.forEach((range, i) => {
@@ -140,6 +164,7 @@ export class FusedKernel {
       range.size -= size;
       if (range.size === 0) this.free.splice(best, 1);
     } else {
+      if (this.top + size > MAX_PAGES * PAGE) throw new RangeError(`kernel memory: ${bytes} more bytes would pass its 4 GiB (${this.top} in use)`);
       at = this.top;
       this.top += size;
       const needed = this.top - this.memory.buffer.byteLength;
@@ -271,6 +296,30 @@ export class FusedKernel {
     }
     const size = encodeChunk(count);
     helper.share('pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other));
+  }
+
+  /** Writes a GEMV task's parameter block: products that read their inputs before any writes its output (q, k and v of one x). */
+  gemvTask(products: readonly GemvProduct[]): GemvTask {
+    const at = this.alloc(4 * (1 + 5 * products.length), true);
+    const words = this.i32(at, 1 + 5 * products.length);
+    words[0] = products.length;
+    products.forEach((p, i) => words.set([p.w, p.x, p.y, p.rows, p.cols], 1 + 5 * i));
+    // rows as matmul.c numbers them: each product's rounded up to a multiple of 8
+    return { params: at, rows: products.reduce((sum, p) => sum + align(p.rows, 8), 0) };
+  }
+
+  /** Runs a GEMV task, with the helper taking row chunks when there is one and the task is large enough. */
+  gemv({ params, rows }: GemvTask): void {
+    const e = this.exports;
+    if (!e.gemv || !e.gemv_shared) throw new Error('this kernel build has no GEMV (matmul.c)');
+    const { helper } = this;
+    if (!helper?.ready || rows < MIN_SPLIT.rows) {
+      e.gemv(params);
+      return;
+    }
+    // chunks start on 8-row blocks, so every row is summed the same way whichever thread takes it
+    const size = Math.max(MIN_SPLIT.rows / 2, align(rows / GEMV_CHUNKS, 8));
+    helper.share('gemv', params, size, [], (next) => e.gemv_shared!(params, next, size));
   }
 }
 
