@@ -9,8 +9,11 @@ import type { ModelConfig } from '../../model/config.js';
 import type { WeightType } from '../../model/weights.js';
 import type { FusedKernel, GemvProduct, GemvTask } from './kernel.js';
 
-/** Writes tensor `name` (Hugging Face name, [out, in] row-major as float32) into `into`, whose length is its size. */
-export type LayerWeightReader = (name: string, into: Float32Array) => void;
+/** Writes tensor `name` (Hugging Face name and layout: [rows, cols] = [out, in], float32; a vector has cols 1) into `into`, of rows * cols floats. */
+export type LayerWeightReader = (name: string, into: Float32Array, rows: number, cols: number) => void;
+
+/** The weights do not fit the kernel memory (4 GiB): the caller keeps the split graph's segments. */
+export class KernelLayersTooLarge extends Error {}
 
 /** Layer i's attention for one token: (i, q [heads*d], k, v [kvHeads*d], pre-RoPE) -> output [heads*d]. */
 export type TokenAttention = (i: number, q: Float32Array, k: Float32Array, v: Float32Array) => Float32Array;
@@ -125,12 +128,12 @@ export class KernelLayers {
     try {
       base = kernel.alloc(weightBytes + rowBytes, true);
     } catch (error) {
-      throw new Error(`kernel layers: the float32 weights (${weightBytes} bytes) do not fit the kernel memory`, { cause: error });
+      throw new KernelLayersTooLarge(`kernel layers: the float32 weights (${weightBytes} bytes) do not fit the kernel memory`, { cause: error });
     }
     const tensors: Tensor[] = [];
     let at = base;
     names.forEach((t, i) => {
-      read(t.name, kernel.f32(at, t.rows * t.cols));
+      read(t.name, kernel.f32(at, t.rows * t.cols), t.rows, t.cols);
       tensors.push({ at, rows: t.rows, cols: t.cols });
       at += 4 * floats[i];
     });
