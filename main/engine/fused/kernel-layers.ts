@@ -167,17 +167,19 @@ export class KernelLayers {
 
   /** One token through every layer (`attention` between each layer's q|k|v and its o): the logits [vocab] (a copy). */
   step(token: number, attention: TokenAttention): Float32Array {
-    const { kernel, rows: r, config } = this;
-    const { hiddenSize: hidden, numHeads, numKvHeads, headDim, intermediateSize: inter, vocabSize, embeddingScale } = config;
+    const { kernel, rows: r, config, layers } = this;
+    const { hiddenSize: hidden, numHeads, numKvHeads, headDim, intermediateSize: inter, vocabSize, embeddingScale, normEps } = config;
     if (!Number.isInteger(token) || token < 0 || token >= vocabSize) throw new RangeError(`token id ${token} is outside the vocabulary (0..${vocabSize - 1})`);
     const x = this.f32(r.x, hidden);
     const row = this.f32(this.embedding.at + 4 * token * hidden, hidden);
     for (let j = 0; j < hidden; j++) x[j] = row[j] * embeddingScale;
+    // each residual add is done with the norm that follows it: the next layer's input norm, the last one's the final norm
+    const norm = (add: number, weight: Tensor) => kernel.residualNorm(r.x, add, weight.at, r.normed, hidden, normEps);
+    norm(0, layers[0].inputNorm);
     const q = numHeads * headDim;
     const kv = numKvHeads * headDim;
-    this.layers.forEach((l, i) => {
+    layers.forEach((l, i) => {
       const tasks = this.tasks[i];
-      this.norm(l.inputNorm);
       kernel.gemv(tasks.qkv);
       // views of kernel memory: a shared memory (the GEMV builds' only kind) keeps them valid when the attention grows it
       const [qRow, kRow, vRow] = [this.f32(r.q, q), this.f32(r.k, kv), this.f32(r.v, kv)];
@@ -188,30 +190,15 @@ export class KernelLayers {
       }
       this.f32(r.attn, q).set(attention(i, qRow, kRow, vRow));
       kernel.gemv(tasks.o);
-      addInto(this.f32(r.x, hidden), this.f32(r.sum, hidden));
-      this.norm(l.mlpNorm);
+      norm(r.sum, l.mlpNorm);
       kernel.gemv(tasks.gateUp);
       // gate <- SiLU(gate) * up: the down product's input
-      const [gate, up] = [this.f32(r.gate, inter), this.f32(r.up, inter)];
-      for (let j = 0; j < inter; j++) gate[j] = (gate[j] / (1 + Math.exp(-gate[j]))) * up[j];
+      kernel.siluMul(r.gate, r.up, inter);
       kernel.gemv(tasks.down);
-      addInto(this.f32(r.x, hidden), this.f32(r.sum, hidden));
+      norm(r.sum, i + 1 < layers.length ? layers[i + 1].inputNorm : this.finalNorm);
     });
-    this.norm(this.finalNorm);
     kernel.gemv(this.classifier);
     return this.f32(r.logits, vocabSize).slice();
-  }
-
-  /** normed <- RMSNorm(x) * w. */
-  private norm(weight: Tensor): void {
-    const { hiddenSize: hidden, normEps } = this.config;
-    const x = this.f32(this.rows.x, hidden);
-    const w = this.vector(weight);
-    const normed = this.f32(this.rows.normed, hidden);
-    let squares = 0;
-    for (let j = 0; j < hidden; j++) squares += x[j] * x[j];
-    const scale = 1 / Math.sqrt(squares / hidden + normEps);
-    for (let j = 0; j < hidden; j++) normed[j] = x[j] * scale * w[j];
   }
 }
 

@@ -63,6 +63,8 @@ export interface KernelExports {
   encode_index?(index: number, books: number, depth: number, codebookSize: number, groupSize: number, iterations: number, scratch: number): void;
   gemv?(params: number): void;
   gemv_shared?(params: number, next: number, size: number): void;
+  residual_norm?(x: number, add: number, w: number, out: number, n: number, eps: number): void;
+  silu_mul?(gate: number, up: number, n: number): void;
   __heap_base: { value: number };
   __stack_pointer?: { value: number };
 }
@@ -306,6 +308,18 @@ export class FusedKernel {
     products.forEach((p, i) => words.set([p.w, p.x, p.y, p.rows, p.cols], 1 + 5 * i));
     // rows as matmul.c numbers them: each product's rounded up to a multiple of 8
     return { params: at, rows: products.reduce((sum, p) => sum + align(p.rows, 8), 0) };
+  }
+
+  /** x += add (unless `add` is 0), then out = RMSNorm(x) * w, over rows of n floats at these offsets (layers.c). */
+  residualNorm(x: number, add: number, w: number, out: number, n: number, eps: number): void {
+    if (!this.exports.residual_norm) throw new Error('this kernel build has no layer steps (layers.c)');
+    this.exports.residual_norm(x, add, w, out, n, eps);
+  }
+
+  /** gate = SiLU(gate) * up over n floats at these offsets (layers.c). */
+  siluMul(gate: number, up: number, n: number): void {
+    if (!this.exports.silu_mul) throw new Error('this kernel build has no layer steps (layers.c)');
+    this.exports.silu_mul(gate, up, n);
   }
 
   /** Runs a GEMV task, with the helper taking row chunks when there is one and the task is large enough. */

@@ -54,3 +54,40 @@ describe('FusedKernel.gemv', () => {
     expect(setUp(kernels[2]).run()).toEqual(setUp(kernels[1]).run());
   });
 });
+
+describe('FusedKernel layer steps (layers.c)', () => {
+  const kernel = new FusedKernel(undefined, { threads: 1 });
+  afterAll(() => kernel.close());
+  const rng = createRng(3);
+  // 11: two SIMD quads and a scalar tail of 3
+  const n = 11;
+  const row = (scale: number) => {
+    const at = kernel.alloc(4 * n);
+    kernel.f32(at, n).set(Float32Array.from({ length: n }, () => scale * rng.normal()));
+    return at;
+  };
+
+  it('residualNorm adds the residual, then RMS-normalizes and scales by the weight; add 0 only normalizes', () => {
+    const [x, add, w, out] = [row(1), row(1), row(1), row(0)];
+    const before = kernel.f32(x, n).slice();
+    const [a, weight] = [kernel.f32(add, n).slice(), kernel.f32(w, n).slice()];
+    kernel.residualNorm(x, add, w, out, n, 1e-5);
+    const sum = Array.from(before, (v, j) => v + a[j]);
+    const scale = 1 / Math.sqrt(sum.reduce((s, v) => s + v * v, 0) / n + 1e-5);
+    sum.forEach((v, j) => {
+      expect(kernel.f32(x, n)[j]).toBeCloseTo(v, 6);
+      expect(kernel.f32(out, n)[j]).toBeCloseTo(v * scale * weight[j], 5);
+    });
+    kernel.residualNorm(x, 0, w, out, n, 1e-5);
+    sum.forEach((v, j) => expect(kernel.f32(x, n)[j]).toBeCloseTo(v, 6));
+  });
+
+  it('siluMul gives SiLU(gate) * up without overflow for large |gate|', () => {
+    const [gate, up] = [row(4), row(1)];
+    kernel.f32(gate, n).set([-120, 120], 0);
+    kernel.f32(gate, n).set([-100], n - 1);
+    const [g, u] = [kernel.f32(gate, n).slice(), kernel.f32(up, n).slice()];
+    kernel.siluMul(gate, up, n);
+    g.forEach((v, j) => expect(kernel.f32(gate, n)[j]).toBeCloseTo((v / (1 + Math.exp(-v))) * u[j], 5));
+  });
+});
