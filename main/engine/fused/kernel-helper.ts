@@ -22,6 +22,8 @@ const enum Word {
   /** The chunk counter the kernel's shared exports take chunks from. */
   Next,
   Task,
+  /** Polls the helper makes for the next task after this one before it sleeps (SPIN). */
+  Spin,
   Args,
 }
 const CONTROL_WORDS = Word.Args + 4;
@@ -31,11 +33,12 @@ const STACK_BYTES = 256 * 1024;
 const ANSWER_MS = 60_000;
 
 /**
- * Polls of the posted word the helper makes after a task before it sleeps: a decode step on the
- * kernel's layers posts ~120 GEMV tasks of 0.05-0.5 ms back to back with a little JavaScript between
- * them, and waking a sleeping helper for each costs tens of microseconds (bench:gemv, the same
- * protocol: with no spin on a loaded machine the helper joined no task in time). The caller polls
- * the done word less before it sleeps: a helper descheduled mid-chunk needs the core back.
+ * Polls of the posted word the helper makes after a task posted with `spin` before it sleeps: a
+ * decode step on the kernel layers posts ~150 tasks of 0.05-0.5 ms back to back with a little work
+ * between them, and waking a sleeping helper for each costs tens of microseconds (bench:gemv, the same
+ * protocol: with no spin on a loaded machine the helper joined no task in time). Otherwise it sleeps
+ * at once: on the split graph's path a segment run follows, whose pool wants both cores. The caller
+ * polls the done word less before it sleeps: a helper descheduled mid-chunk needs the core back.
  */
 const SPIN = { helper: 20000, caller: 2000 } as const;
 
@@ -51,8 +54,8 @@ const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports;
 kernel.__stack_pointer.value = stack;
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
 Atomics.store(c, ${Word.Ready}, 1);
-for (let seen = 0; ; ) {
-  for (let i = 0; i < ${SPIN.helper} && Atomics.load(c, ${Word.Posted}) === seen; i++);
+for (let seen = 0, spin = 0; ; ) {
+  for (let i = 0; i < spin && Atomics.load(c, ${Word.Posted}) === seen; i++);
   Atomics.wait(c, ${Word.Posted}, seen);
   seen = Atomics.load(c, ${Word.Posted});
   // the caller may have withdrawn the task (it did every chunk itself)
@@ -61,6 +64,7 @@ for (let seen = 0; ; ) {
   seen = Atomics.load(c, ${Word.Posted});
   const task = c[${Word.Task}], a = c[${Word.Args}], b = c[${Word.Args + 1}], x = c[${Word.Args + 2}], y = c[${Word.Args + 3}];
   if (task === ${tasks.stop}) break;
+  spin = c[${Word.Spin}];
   try {
     if (task === ${tasks.encode}) kernel.${exportOf.encode}(a, b, x);
     else if (task === ${tasks.keys}) kernel.${exportOf.keys}(a, b, x);
@@ -106,10 +110,12 @@ export class KernelHelper {
   /**
    * Runs a shared task with the helper: offers it (the kernel export's arguments after the counter and
    * chunk size: `rest`), takes chunks on this thread (`work`, given the chunk counter's offset, calls the
-   * same export), then finishes it (see finish).
+   * same export), then finishes it (see finish). `spin`: the helper polls for the next task a while
+   * before it sleeps (SPIN).
    */
-  share(task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void): void {
+  share(task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void, spin = false): void {
     Atomics.store(this.control, Word.Next, 0);
+    this.control[Word.Spin] = spin ? SPIN.helper : 0;
     this.post(tasks[task], [params, this.nextAt, size, ...rest]);
     try {
       work(this.nextAt);

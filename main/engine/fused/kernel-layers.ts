@@ -157,6 +157,12 @@ export class KernelLayers {
     return new KernelLayers(kernel, config, layers, tensors[finalNorm], tensors[embedding], rows, tensors[classifier], weightBytes);
   }
 
+  /** x += the row at `add` (unless 0), then normed = RMSNorm(x) * weight. */
+  private norm(add: number, weight: Tensor): void {
+    const { hiddenSize, normEps } = this.config;
+    this.kernel.residualNorm(this.rows.x, add, weight.at, this.rows.normed, hiddenSize, normEps);
+  }
+
   private f32(at: number, length: number): Float32Array {
     return this.kernel.f32(at, length);
   }
@@ -168,14 +174,26 @@ export class KernelLayers {
   /** One token through every layer (`attention` between each layer's q|k|v and its o): the logits [vocab] (a copy). */
   step(token: number, attention: TokenAttention): Float32Array {
     const { kernel, rows: r, config, layers } = this;
-    const { hiddenSize: hidden, numHeads, numKvHeads, headDim, intermediateSize: inter, vocabSize, embeddingScale, normEps } = config;
+    const { hiddenSize: hidden, vocabSize, embeddingScale } = config;
     if (!Number.isInteger(token) || token < 0 || token >= vocabSize) throw new RangeError(`token id ${token} is outside the vocabulary (0..${vocabSize - 1})`);
     const x = this.f32(r.x, hidden);
     const row = this.f32(this.embedding.at + 4 * token * hidden, hidden);
     for (let j = 0; j < hidden; j++) x[j] = row[j] * embeddingScale;
-    // each residual add is done with the norm that follows it: the next layer's input norm, the last one's the final norm
-    const norm = (add: number, weight: Tensor) => kernel.residualNorm(r.x, add, weight.at, r.normed, hidden, normEps);
-    norm(0, layers[0].inputNorm);
+    this.norm(0, layers[0].inputNorm);
+    kernel.spinning = true;
+    try {
+      this.layersStep(attention);
+    } finally {
+      kernel.spinning = false;
+    }
+    kernel.gemv(this.classifier);
+    return this.f32(r.logits, vocabSize).slice();
+  }
+
+  /** Every layer, from the first one's normed input to the final norm's output. */
+  private layersStep(attention: TokenAttention): void {
+    const { kernel, rows: r, config, layers } = this;
+    const { numHeads, numKvHeads, headDim, intermediateSize: inter } = config;
     const q = numHeads * headDim;
     const kv = numKvHeads * headDim;
     layers.forEach((l, i) => {
@@ -190,15 +208,14 @@ export class KernelLayers {
       }
       this.f32(r.attn, q).set(attention(i, qRow, kRow, vRow));
       kernel.gemv(tasks.o);
-      norm(r.sum, l.mlpNorm);
+      this.norm(r.sum, l.mlpNorm);
       kernel.gemv(tasks.gateUp);
       // gate <- SiLU(gate) * up: the down product's input
       kernel.siluMul(r.gate, r.up, inter);
       kernel.gemv(tasks.down);
-      norm(r.sum, i + 1 < layers.length ? layers[i + 1].inputNorm : this.finalNorm);
+      // each residual add is done with the norm after it: the next layer's input norm, after the last layer the final norm
+      this.norm(r.sum, i + 1 < layers.length ? layers[i + 1].inputNorm : this.finalNorm);
     });
-    kernel.gemv(this.classifier);
-    return this.f32(r.logits, vocabSize).slice();
   }
 }
 

@@ -112,6 +112,11 @@ export class FusedKernel {
   private readonly blockSize = new Map<number, number>();
   private liveBytes = 0;
   private readonly helper: KernelHelper | null = null;
+  /**
+   * While set, the helper polls for the next task a while after each before it sleeps: for runs of
+   * tasks back to back (a kernel layers step), not between segment runs (their pool wants the cores).
+   */
+  spinning = false;
   /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
   private partsAt = 0;
 
@@ -261,9 +266,9 @@ export class FusedKernel {
     }
     const { helper, partsAt } = this;
     e.attend_begin!(params);
-    helper.share('keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size));
+    helper.share('keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size), this.spinning);
     e.attend_softmax!(params);
-    helper.share('values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt));
+    helper.share('values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt), this.spinning);
     e.attend_end!(params, partsAt, chunks);
   }
 
@@ -283,7 +288,7 @@ export class FusedKernel {
       return;
     }
     const size = encodeChunk(count);
-    helper.share('encode', params, size, [], (next) => e.encode_shared!(params, next, size));
+    helper.share('encode', params, size, [], (next) => e.encode_shared!(params, next, size), this.spinning);
   }
 
   /** Two encodes (a layer's keys and values) as one call: with the helper, one hand-off for both. */
@@ -297,7 +302,7 @@ export class FusedKernel {
       return;
     }
     const size = encodeChunk(count);
-    helper.share('pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other));
+    helper.share('pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other), this.spinning);
   }
 
   /** Writes a GEMV task's parameter block: products that read their inputs before any writes its output (q, k and v of one x). */
@@ -333,7 +338,7 @@ export class FusedKernel {
     }
     // chunks start on 8-row blocks, so every row is summed the same way whichever thread takes it
     const size = Math.max(MIN_SPLIT.rows / 2, align(rows / GEMV_CHUNKS, 8));
-    helper.share('gemv', params, size, [], (next) => e.gemv_shared!(params, next, size));
+    helper.share('gemv', params, size, [], (next) => e.gemv_shared!(params, next, size), this.spinning);
   }
 }
 
