@@ -14,6 +14,7 @@
 // split in chunks of `size` rows (a multiple of 8) that threads take in turn from a shared counter
 // (gemv_shared); gemv runs them all on the calling thread. Chunks start on a product's 8-row blocks,
 // so each row is summed the same way however the rows are chunked and whichever thread took them.
+// Built into the fused kernel module with attend.c and layers.c (build.sh); kernel-layers.ts uses it.
 #include <stdint.h>
 #include <wasm_simd128.h>
 
