@@ -111,23 +111,29 @@ export class KernelHelper {
    * Runs a shared task with the helper: offers it (the kernel export's arguments after the counter and
    * chunk size: `rest`), takes chunks on this thread (`work`, given the chunk counter's offset, calls the
    * same export), then finishes it (see finish). `spin`: the helper polls for the next task a while
-   * before it sleeps (SPIN).
+   * before it sleeps (SPIN). Returns the milliseconds this thread waited for the helper after its own chunks.
    */
-  share(task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void, spin = false): void {
+  share(task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void, spin = false): number {
     Atomics.store(this.control, Word.Next, 0);
     this.control[Word.Spin] = spin ? SPIN.helper : 0;
     this.post(tasks[task], [params, this.nextAt, size, ...rest]);
     try {
       work(this.nextAt);
-    } finally {
+    } catch (error) {
       this.finish();
+      throw error;
     }
+    return this.finish();
   }
 
-  /** Withdraws the task if the helper has not started it, else blocks until it is done; throws if it failed or the helper stopped answering. */
-  private finish(): void {
+  /**
+   * Withdraws the task if the helper has not started it, else blocks until it is done; throws if it
+   * failed or the helper stopped answering. Returns the milliseconds it waited (0 when withdrawn).
+   */
+  private finish(): number {
     const c = this.control;
-    if (Atomics.compareExchange(c, Word.State, State.posted, State.withdrawn) === State.posted) return;
+    if (Atomics.compareExchange(c, Word.State, State.posted, State.withdrawn) === State.posted) return 0;
+    const started = performance.now();
     for (let i = 0; i < SPIN.caller && Atomics.load(c, Word.Done) !== this.posted; i++);
     const deadline = Date.now() + ANSWER_MS;
     for (let done = Atomics.load(c, Word.Done); done !== this.posted; done = Atomics.load(c, Word.Done)) {
@@ -138,6 +144,7 @@ export class KernelHelper {
       Atomics.wait(c, Word.Done, done, 1000);
     }
     if (c[Word.Failed] !== 0) throw new Error("the kernel's helper thread failed its task (a trap in attend.wasm)");
+    return performance.now() - started;
   }
 
   close(): void {

@@ -73,6 +73,14 @@ export interface KernelExports {
 const MAX_PAGES = 65536;
 /** Below these a call runs on one thread: the handoff would cost more than the half it saves. */
 const MIN_SPLIT = { tokens: 64, vectors: 2, rows: 128 };
+/**
+ * A GEMV task whose helper kept this thread waiting longer than this (ms; a chunk takes well under
+ * 0.5 ms, so the helper was descheduled mid-chunk) makes the next GEMV_SOLO_TASKS tasks (~8 steps of
+ * SmolLM2-135M) run on this thread alone, then sharing is tried again. bench:step with one core kept
+ * busy: the kernel layers on 1 thread took 0.88-0.95x the segments' step, on 2 threads 1.12-1.18x.
+ */
+const GEMV_LATE_MS = 1;
+const GEMV_SOLO_TASKS = 1000;
 /** A GEMV task is split in at most this many row chunks (fewer, larger ones for large matrices: fewer atomic takes), of at least MIN_SPLIT.rows / 2 rows. */
 const GEMV_CHUNKS = 32;
 
@@ -117,6 +125,8 @@ export class FusedKernel {
    * tasks back to back (a kernel layers step), not between segment runs (their pool wants the cores).
    */
   spinning = false;
+  /** GEMV tasks left to run without the helper after it was late (GEMV_LATE_MS). */
+  private soloTasks = 0;
   /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
   private partsAt = 0;
 
@@ -332,13 +342,15 @@ export class FusedKernel {
     const e = this.exports;
     if (!e.gemv || !e.gemv_shared) throw new Error('this kernel build has no GEMV (matmul.c)');
     const { helper } = this;
-    if (!helper?.ready || rows < MIN_SPLIT.rows) {
+    if (!helper?.ready || rows < MIN_SPLIT.rows || this.soloTasks > 0) {
+      this.soloTasks = Math.max(0, this.soloTasks - 1);
       e.gemv(params);
       return;
     }
     // chunks start on 8-row blocks, so every row is summed the same way whichever thread takes it
     const size = Math.max(MIN_SPLIT.rows / 2, align(rows / GEMV_CHUNKS, 8));
-    helper.share('gemv', params, size, [], (next) => e.gemv_shared!(params, next, size), this.spinning);
+    const waited = helper.share('gemv', params, size, [], (next) => e.gemv_shared!(params, next, size), this.spinning);
+    if (waited > GEMV_LATE_MS) this.soloTasks = GEMV_SOLO_TASKS;
   }
 }
 
