@@ -75,12 +75,14 @@ const MAX_PAGES = 65536;
 const MIN_SPLIT = { tokens: 64, vectors: 2, rows: 128 };
 /**
  * A GEMV task whose helper kept this thread waiting longer than this (ms; a chunk takes well under
- * 0.5 ms, so the helper was descheduled mid-chunk) makes the next GEMV_SOLO_TASKS tasks (~8 steps of
- * SmolLM2-135M) run on this thread alone, then sharing is tried again. bench:step with one core kept
- * busy: the kernel layers on 1 thread took 0.88-0.95x the segments' step, on 2 threads 1.12-1.18x.
+ * 0.5 ms, so the helper was descheduled mid-chunk) makes the next GEMV_SOLO_TASKS tasks (about one
+ * step of SmolLM2-135M: 4 a layer and the classifier) run on this thread alone, then sharing is tried
+ * again. bench:step with one core kept busy: the kernel layers on 1 thread took 0.88-0.95x the
+ * segments' step, on 2 threads 1.12-1.18x; idle, 2 threads are the faster (1 thread 1.2-1.4x). A
+ * longer solo spell (1000 tasks) widened the idle spread (p75 64 ms against 50 at 128 tokens).
  */
-const GEMV_LATE_MS = 1;
-const GEMV_SOLO_TASKS = 1000;
+const GEMV_LATE_MS = 2;
+const GEMV_SOLO_TASKS = 150;
 /** A GEMV task is split in at most this many row chunks (fewer, larger ones for large matrices: fewer atomic takes), of at least MIN_SPLIT.rows / 2 rows. */
 const GEMV_CHUNKS = 32;
 
