@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { KernelHelper } from './kernel-helper.js';
+import type { HelperTask } from './kernel-helper.js';
 
 const PAGE = 65536;
 /** Bytes read past a buffer's end by the kernel's unaligned 4-byte code reads. */
@@ -74,15 +75,15 @@ const MAX_PAGES = 65536;
 /** Below these a call runs on one thread: the handoff would cost more than the half it saves. */
 const MIN_SPLIT = { tokens: 64, vectors: 2, rows: 128 };
 /**
- * A GEMV task whose helper kept this thread waiting longer than this (ms; a chunk takes well under
- * 0.5 ms, so the helper was descheduled mid-chunk) makes the next GEMV_SOLO_TASKS tasks (about one
- * step of SmolLM2-135M: 4 a layer and the classifier) run on this thread alone, then sharing is tried
- * again. bench:step with one core kept busy: the kernel layers on 1 thread took 0.88-0.95x the
- * segments' step, on 2 threads 1.12-1.18x; idle, 2 threads are the faster (1 thread 1.2-1.4x). A
- * longer solo spell (1000 tasks) widened the idle spread (p75 64 ms against 50 at 128 tokens).
+ * In a kernel layers step, a task whose helper kept this thread waiting longer than this (ms; a chunk
+ * takes well under 0.5 ms, so the helper was descheduled mid-chunk) makes the next SOLO_CALLS calls
+ * (about one step of SmolLM2-135M: 4 GEMVs and an attention a layer) run on this thread alone, then
+ * sharing is tried again. bench:step with one core kept busy: the kernel layers on 1 thread took
+ * 0.88-0.95x the segments' step, on 2 threads 1.12-1.18x; idle, 2 threads are the faster (1 thread
+ * 1.2-1.4x). A longer solo spell (1000 GEMVs) widened the idle spread (p75 64 ms against 50 at 128 tokens).
  */
-const GEMV_LATE_MS = 2;
-const GEMV_SOLO_TASKS = 150;
+const LATE_MS = 2;
+const SOLO_CALLS = 180;
 /** A GEMV task is split in at most this many row chunks (fewer, larger ones for large matrices: fewer atomic takes), of at least MIN_SPLIT.rows / 2 rows. */
 const GEMV_CHUNKS = 32;
 
@@ -127,8 +128,8 @@ export class FusedKernel {
    * tasks back to back (a kernel layers step), not between segment runs (their pool wants the cores).
    */
   spinning = false;
-  /** GEMV tasks left to run without the helper after it was late (GEMV_LATE_MS). */
-  private soloTasks = 0;
+  /** Calls left to run without the helper after it was late (LATE_MS). */
+  private soloCalls = 0;
   /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
   private partsAt = 0;
 
@@ -261,8 +262,9 @@ export class FusedKernel {
 
   attend(params: number): void {
     const e = this.exports;
-    const total = this.helper?.ready ? e.attend_tokens!(params) : 0;
-    if (!this.helper?.ready || total < MIN_SPLIT.tokens) {
+    const helper = this.helperNow();
+    const total = helper ? e.attend_tokens!(params) : 0;
+    if (!helper || total < MIN_SPLIT.tokens) {
       e.attend(params);
       return;
     }
@@ -276,11 +278,11 @@ export class FusedKernel {
       if (this.partsAt !== 0) this.release(this.partsAt);
       this.partsAt = this.alloc(bytes);
     }
-    const { helper, partsAt } = this;
+    const { partsAt } = this;
     e.attend_begin!(params);
-    helper.share('keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size), this.spinning);
+    this.share(helper, 'keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size));
     e.attend_softmax!(params);
-    helper.share('values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt), this.spinning);
+    this.share(helper, 'values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt));
     e.attend_end!(params, partsAt, chunks);
   }
 
@@ -292,29 +294,29 @@ export class FusedKernel {
 
   encode(params: number): void {
     const e = this.exports;
-    const { helper } = this;
+    const helper = this.helperNow();
     // the block's second field: the vector count
     const count = this.i32(params, 2)[1];
-    if (!helper?.ready || count < MIN_SPLIT.vectors) {
+    if (!helper || count < MIN_SPLIT.vectors) {
       e.encode(params);
       return;
     }
     const size = encodeChunk(count);
-    helper.share('encode', params, size, [], (next) => e.encode_shared!(params, next, size), this.spinning);
+    this.share(helper, 'encode', params, size, [], (next) => e.encode_shared!(params, next, size));
   }
 
   /** Two encodes (a layer's keys and values) as one call: with the helper, one hand-off for both. */
   encodePair(params: number, other: number): void {
     const e = this.exports;
-    const { helper } = this;
+    const helper = this.helperNow();
     const count = Math.max(this.i32(params, 2)[1], this.i32(other, 2)[1]);
-    if (!helper?.ready || !e.encode_pair_shared || count < MIN_SPLIT.vectors) {
+    if (!helper || !e.encode_pair_shared || count < MIN_SPLIT.vectors) {
       e.encode(params);
       e.encode(other);
       return;
     }
     const size = encodeChunk(count);
-    helper.share('pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other), this.spinning);
+    this.share(helper, 'pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other));
   }
 
   /** Writes a GEMV task's parameter block: products that read their inputs before any writes its output (q, k and v of one x). */
@@ -343,16 +345,28 @@ export class FusedKernel {
   gemv({ params, rows }: GemvTask): void {
     const e = this.exports;
     if (!e.gemv || !e.gemv_shared) throw new Error('this kernel build has no GEMV (matmul.c)');
-    const { helper } = this;
-    if (!helper?.ready || rows < MIN_SPLIT.rows || this.soloTasks > 0) {
-      this.soloTasks = Math.max(0, this.soloTasks - 1);
+    const helper = this.helperNow();
+    if (!helper || rows < MIN_SPLIT.rows) {
       e.gemv(params);
       return;
     }
     // chunks start on 8-row blocks, so every row is summed the same way whichever thread takes it
     const size = Math.max(MIN_SPLIT.rows / 2, align(rows / GEMV_CHUNKS, 8));
-    const waited = helper.share('gemv', params, size, [], (next) => e.gemv_shared!(params, next, size), this.spinning);
-    if (waited > GEMV_LATE_MS) this.soloTasks = GEMV_SOLO_TASKS;
+    this.share(helper, 'gemv', params, size, [], (next) => e.gemv_shared!(params, next, size));
+  }
+
+  /** The helper for the call being made, or null: none, not up yet, or a solo spell after it was late (LATE_MS). */
+  private helperNow(): KernelHelper | null {
+    if (!this.helper?.ready) return null;
+    if (this.soloCalls === 0) return this.helper;
+    this.soloCalls--;
+    return null;
+  }
+
+  /** A shared task; in a kernel layers step (spinning), a helper that kept this thread waiting past LATE_MS starts a solo spell. */
+  private share(helper: KernelHelper, task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void): void {
+    const waited = helper.share(task, params, size, rest, work, this.spinning);
+    if (this.spinning && waited > LATE_MS) this.soloCalls = SOLO_CALLS;
   }
 }
 
