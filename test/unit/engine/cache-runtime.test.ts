@@ -132,15 +132,19 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
     expectFp16Reference(await withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), path));
   });
 
-  it('with the kernel layers (RESKV_KERNEL_LAYERS=1) fused fp16 and rvq give the reference logits, and a one-token step runs no ONNX Runtime session', async () => {
-    vi.stubEnv('RESKV_KERNEL_LAYERS', '1');
+  it('with the kernel layers (the default; RESKV_KERNEL_LAYERS=0 turns them off) fused fp16 and rvq give the reference logits, and a one-token step runs no ONNX Runtime session', async () => {
+    const sessions = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+    const steps = ids.length - prefill;
     try {
-      const sessions = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
-      const runs = vi.spyOn(sessions, 'run');
-      expectFp16Reference(await withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), 'fused'));
-      // the prompt's segments only
-      expect(runs).toHaveBeenCalledTimes(manifest().config.numLayers + 1);
-      vi.restoreAllMocks();
+      for (const [chosen, runs] of [[undefined, 0], ['0', steps]] as const) {
+        vi.stubEnv('RESKV_KERNEL_LAYERS', chosen);
+        const spy = vi.spyOn(sessions, 'run');
+        expectFp16Reference(await withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), 'fused'));
+        // the prompt's segments, and each one-token step's unless the layers run it
+        expect(spy).toHaveBeenCalledTimes((manifest().config.numLayers + 1) * (1 + runs));
+        vi.restoreAllMocks();
+      }
+      vi.stubEnv('RESKV_KERNEL_LAYERS', '1');
       expectRvqReference(await withRuntime({ format: 'rvq', codebooks: 'synthetic', layerDepths }, (runtime) => runSteps(runtime), 'fused'), layerDepths);
       vi.stubEnv('RESKV_KERNEL_LAYERS', 'yes');
       await expect(withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), 'fused')).rejects.toThrow(/RESKV_KERNEL_LAYERS must be 0 or 1/);
