@@ -7,12 +7,15 @@
 //   between runs); fp16 and d8 on segments whose pool threads spin --spin-us microseconds after each
 //   parallel section before sleeping (-spin; the engine opens them with SEGMENT_SPIN_US); fp16 on segments with 1 intra-op
 //   thread (--segment-threads);
+//   fp16 / d8 / d4 on the kernel layers (-layers: a one-token step runs no segment; every product a
+//   kernel GEMV, norms, SiLU and residuals in the kernel too; weights a second time in kernel memory),
+//   and fp16 on them with the kernel on 1 thread (fp16-layers1: no helper to wait for under load);
 //   fp16 on the whole-step graph (ONNX Runtime's default spinning pool) as the reference.
 // Per fused step it splits the wall time into: segment runs (session.run, 31 a step), kernel attend,
-// kernel encode (the new token's codes; kernel calls only), the encode's JavaScript around the kernel
+// kernel encode (the new token's codes; kernel calls only), kernel GEMVs (-layers), the encode's JavaScript around the kernel
 // (KernelRvqCodec.encodeDecoded / encodeDecodedWith less their kernel calls), and the rest (the decoder's own JavaScript:
 // RoPE turn, permutations, packing, store appends, segment feeds). Medians over steps.
-// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,d8-sep,fp16-spin,d8-spin,fp16-seg1,graph --spin-us 50]
+// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,d8-sep,fp16-spin,d8-spin,fp16-seg1,fp16-layers,d8-layers,d4-layers,fp16-layers1,graph --spin-us 50]
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
 import { createRng } from '../../quant/index.js';
@@ -22,6 +25,7 @@ import { FusedDecoder, fusedCodebooks } from '../../main/engine/fused/fused-deco
 import { FusedKernel } from '../../main/engine/fused/kernel.js';
 import { KernelRvqCodec } from '../../main/engine/fused/kernel-codec.js';
 import { KernelFp16KvStore } from '../../main/engine/fused/kernel-fp16-store.js';
+import { KernelLayers } from '../../main/engine/fused/kernel-layers.js';
 import { kernelStorage } from '../../main/engine/fused/kernel-storage.js';
 import { buildSplitSegment, openSplitSessions } from '../../main/engine/fused/split-graph.js';
 import type { DecoderStep } from '../../main/engine/generate.js';
@@ -32,7 +36,7 @@ import { RandomWeights } from '../../main/model/hf-export.js';
 import { buildDecoderGraph } from '../../main/onnx/decoder.js';
 import { appendRandomPast, benchConfig, randomCodebooks, randomRvqStore, rvqSpecFor } from './engine-speed.js';
 
-const known = ['fp16', 'd8', 'd4', 'fp16-k1', 'd8-k1', 'd4-k1', 'd8-sep', 'fp16-spin', 'd8-spin', 'fp16-seg1', 'graph'] as const;
+const known = ['fp16', 'd8', 'd4', 'fp16-k1', 'd8-k1', 'd4-k1', 'd8-sep', 'fp16-spin', 'd8-spin', 'fp16-seg1', 'fp16-layers', 'd8-layers', 'd4-layers', 'fp16-layers1', 'graph'] as const;
 type Variant = (typeof known)[number];
 const { values } = parseArgs({ options: { past: { type: 'string', default: '128' }, steps: { type: 'string', default: '24' }, variants: { type: 'string', default: known.join(',') }, 'segment-threads': { type: 'string', default: '1' }, 'spin-us': { type: 'string', default: '50' } } });
 const pasts = values.past!.split(',').map(Number);
@@ -78,6 +82,7 @@ const kernelOf = (threads: 1 | 2) => {
   timed(kernel, 'attend', 'attend');
   timed(kernel, 'encode', 'encode');
   timed(kernel, 'encodePair', 'encode');
+  timed(kernel, 'gemv', 'gemv');
   return kernel;
 };
 // the encode's JavaScript: the codec calls' time less the kernel encode inside them (counted as 'encode')
@@ -93,12 +98,21 @@ for (const method of ['encodeDecoded', 'encodeDecodedWith'] as const) {
   });
 }
 
+// the -layers variants' prompts run on these too
 const shared = variants.some((v) => v !== 'graph' && v !== 'fp16-seg1' && !v.endsWith('-spin')) ? await segments(0) : [];
 const kernels = { 2: kernelOf(2), 1: kernelOf(1) };
 const decoders = {
   2: new FusedDecoder(shared, c, kernels[2], fusedCodebooks(kernels[2], set)),
   1: new FusedDecoder(shared, c, kernels[1], fusedCodebooks(kernels[1], set)),
 };
+const residentMiB = () => (process.memoryUsage().rss / 2 ** 20).toFixed(0);
+const beforeLayers = residentMiB();
+const layeredOn = (threads: 1 | 2) => {
+  const layers = KernelLayers.load(kernels[threads], c, (name, into) => into.set(weights.read(name)));
+  console.log(`resident ${beforeLayers} MiB with the segments, ${residentMiB()} MiB with the kernel layers too (their weights: ${(layers.weightBytes / 2 ** 20).toFixed(0)} MiB of kernel memory)`);
+  return new FusedDecoder(shared, c, kernels[threads], fusedCodebooks(kernels[threads], set), layers);
+};
+const layered = { 2: variants.some((v) => v.endsWith('-layers')) ? layeredOn(2) : null, 1: variants.includes('fp16-layers1') ? layeredOn(1) : null };
 const seg1 = variants.includes('fp16-seg1') ? new FusedDecoder(await segments(Number(values['segment-threads'])), c, kernels[2]) : null;
 const spinUs = Number(values['spin-us']);
 const spin = variants.some((v) => v.endsWith('-spin')) ? new FusedDecoder(await segments(0, spinUs), c, kernels[2], fusedCodebooks(kernels[2], set)) : null;
@@ -111,9 +125,9 @@ console.log(`fused step A/B, SmolLM2-135M geometry (${c.numLayers} layers), rand
 function caseOf(variant: Variant, past: number): { decoder: DecoderStep<KvStore>; store: KvStore } {
   const [kind, option] = variant.split('-');
   if (variant === 'graph') return { decoder: graph!, store: appendRandomPast(new Fp16KvStore(geometry), past, rng) };
-  const threads = option === 'k1' ? 1 : 2;
+  const threads = option === 'k1' || option === 'layers1' ? 1 : 2;
   const kernel = kernels[threads];
-  const decoder = option === 'seg1' ? seg1! : option === 'spin' ? spin! : decoders[threads];
+  const decoder = option === 'seg1' ? seg1! : option === 'spin' ? spin! : option?.startsWith('layers') ? layered[option === 'layers1' ? 1 : 2]! : decoders[threads];
   const store = kind === 'fp16' ? appendRandomPast(new KernelFp16KvStore(kernel, geometry), past, rng) : randomRvqStore(c.numLayers, spec, Number(kind.slice(1)), past, rng, kernelStorage(kernel));
   return { decoder, store };
 }

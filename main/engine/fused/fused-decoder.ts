@@ -19,6 +19,7 @@ import type { KernelSegment } from './attention.js';
 import { KernelRvqCodec, headCallOrder } from './kernel-codec.js';
 import type { FusedKernel } from './kernel.js';
 import { KernelFp16KvStore } from './kernel-fp16-store.js';
+import type { KernelLayers } from './kernel-layers.js';
 import { kernelOffset } from './kernel-storage.js';
 import { segmentOutputs } from './split-graph.js';
 
@@ -54,9 +55,12 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     readonly config: ModelConfig,
     readonly kernel: FusedKernel,
     private readonly codebooks: FusedCodebooks | null = null,
+    /** The dense layers in the same kernel: a one-token step then runs no segment (prompts still do). */
+    private readonly layers: KernelLayers | null = null,
   ) {
     this.contextLength = config.maxPositions;
     this.vocabSize = config.vocabSize;
+    if (layers && (layers.config !== config || layers.kernel !== kernel)) throw new Error("the kernel layers belong to another model or kernel");
     if (sessions.length !== config.numLayers + 1) throw new Error(`the split graph has ${config.numLayers + 1} segments, got ${sessions.length} sessions`);
     sessions.forEach((session, i) => checkGraphInputs(session, i === 0 ? ['input_ids'] : ['resid', 'attn'], `split segment ${i}`));
     const { headDim } = config;
@@ -74,6 +78,7 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     const n = tokens.length;
     const past = store.length;
     const layer = this.layerAttention(store, n, past);
+    if (n === 1 && this.layers) return this.layers.step(tokens[0], layer);
     let out = await this.segment(0, { input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [1, n]) });
     for (let i = 0; i < numLayers; i++) {
       const [q, k, v] = this.projections((out[`qkv.${i}`] as ort.Tensor).data as Float32Array, n);

@@ -1,5 +1,6 @@
 // The fused CPU path for a library model: its split-graph segments (written beside the model's other
 // graphs on first use, referencing the same weights file) opened on the CPU provider, and the kernel.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../../atomic-file.js';
@@ -12,11 +13,15 @@ import type { WeightSource } from '../../model/weights.js';
 import { existingExternalTensors } from '../../onnx/external-data.js';
 import type { SessionOptionsInput } from '../session.js';
 import { FusedKernel } from './kernel.js';
+import { KernelLayers, KernelLayersTooLarge, kernelLayersGap } from './kernel-layers.js';
+import type { LayerWeightReader } from './kernel-layers.js';
 import { SEGMENT_SPIN_US, buildSplitSegment, openSplitSessions, splitGraphVersion } from './split-graph.js';
 
 export interface FusedParts {
   kernel: FusedKernel;
   sessions: ort.InferenceSession[];
+  /** The dense layers in the kernel for one-token steps, or null: those steps run the segments too. */
+  layers: KernelLayers | null;
 }
 
 /** The fused path's segment graphs in a model folder: split-0.onnx .. split-<layers>.onnx. */
@@ -61,7 +66,77 @@ function splitSegmentFiles(folder: string, manifest: ModelManifest): string[] {
 }
 
 export async function openFusedParts(folder: string, manifest: ModelManifest, session: SessionOptionsInput = {}): Promise<FusedParts> {
-  return { kernel: new FusedKernel(), sessions: await openSplitSessions(splitSegmentFiles(folder, manifest), session, SEGMENT_SPIN_US) };
+  const kernel = new FusedKernel();
+  const sessions = await openSplitSessions(splitSegmentFiles(folder, manifest), session, SEGMENT_SPIN_US);
+  try {
+    return { kernel, sessions, layers: openKernelLayers(folder, manifest, kernel) };
+  } catch (error) {
+    await Promise.all(sessions.map((s) => s.release()));
+    kernel.close();
+    throw error;
+  }
+}
+
+/**
+ * Whether one-token steps run on the kernel layers (RESKV_KERNEL_LAYERS=1) or on the segments (0, the
+ * default). bench:step on the shared 2-core VM (SmolLM2-135M geometry, 2026-12-05 07:33-07:45, quiet
+ * but never idle): the fp16 step took 0.77-0.86x the segments' time at 128 and 2048 tokens, rvq d8
+ * 0.84-0.91x; with one core kept busy 1.03-1.05x and 0.98-1.09x. But bench:peer (07:49-07:57) showed
+ * less: fused fp16 / llama.cpp f16 1.35x with the layers against 1.34x without at 128, 1.05x against
+ * 1.15x at 2048; and the float32 weights are held a second time (+513 MiB for SmolLM2-135M). Opt-in
+ * until an idle machine confirms the gain.
+ */
+function kernelLayersChosen(): boolean {
+  const chosen = process.env.RESKV_KERNEL_LAYERS;
+  if (chosen !== undefined && chosen !== '0' && chosen !== '1') throw new Error(`RESKV_KERNEL_LAYERS must be 0 or 1, got ${JSON.stringify(chosen)}`);
+  return chosen === '1';
+}
+
+/** The kernel layers of a float32 library model when chosen, or null: not chosen, a model they lack a feature of, or weights past the kernel memory. */
+function openKernelLayers(folder: string, manifest: ModelManifest, kernel: FusedKernel): KernelLayers | null {
+  if (!kernelLayersChosen() || kernelLayersGap(manifest.config, manifest.weightType)) return null;
+  const fd = openSync(join(folder, manifest.weightsFile), 'r');
+  try {
+    return KernelLayers.load(kernel, manifest.config, weightsFileReader(fd, manifest));
+  } catch (error) {
+    if (error instanceof KernelLayersTooLarge) return null;
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Tensors of the model's weights file (checked against its hash on open) by the manifest's table:
+ * float32 matrices the graphs multiply by are stored transposed ([in, out], `<name>.T`), and turned
+ * back to [out, in] here; the rest as they are.
+ */
+function weightsFileReader(fd: number, manifest: ModelManifest): LayerWeightReader {
+  const { weightsFile, weightsTable } = manifest;
+  return (name, into, rows, cols) => {
+    const transposed = !weightsTable[name] && weightsTable[`${name}.T`] !== undefined;
+    const entry = weightsTable[transposed ? `${name}.T` : name];
+    if (!entry) throw new Error(`${weightsFile} has no tensor ${name}; re-import the model`);
+    if (entry.length !== into.byteLength) throw new Error(`${weightsFile}: tensor ${name} holds ${entry.length} bytes, expected ${into.byteLength} (float32 [${rows}, ${cols}])`);
+    const stored = transposed ? new Float32Array(rows * cols) : into;
+    const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+    for (let done = 0; done < bytes.length; ) {
+      const got = readSync(fd, bytes, done, bytes.length - done, entry.offset + done);
+      if (got === 0) throw new Error(`${weightsFile} ends inside tensor ${name}`);
+      done += got;
+    }
+    if (transposed) transposeInto(stored, cols, rows, into);
+  };
+}
+
+/** to = from^T for from [rows, cols] row-major, in tiles (both sides stay in cache). */
+function transposeInto(from: Float32Array, rows: number, cols: number, to: Float32Array): void {
+  const TILE = 64;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      for (let r = r0; r < Math.min(r0 + TILE, rows); r++) for (let c = c0; c < Math.min(c0 + TILE, cols); c++) to[c * rows + r] = from[r * cols + c];
+    }
+  }
 }
 
 /**

@@ -22,6 +22,8 @@ const enum Word {
   /** The chunk counter the kernel's shared exports take chunks from. */
   Next,
   Task,
+  /** Polls the helper makes for the next task after this one before it sleeps (SPIN). */
+  Spin,
   Args,
 }
 const CONTROL_WORDS = Word.Args + 4;
@@ -30,8 +32,18 @@ const STACK_BYTES = 256 * 1024;
 /** A kernel task that has not answered in this long is taken as a dead helper. */
 const ANSWER_MS = 60_000;
 
-const tasks = { stop: 0, encode: 1, keys: 2, values: 3, pair: 4 } as const;
-const exportOf = { encode: 'encode_shared', keys: 'attend_keys_shared', values: 'attend_values_shared', pair: 'encode_pair_shared' } as const;
+/**
+ * Polls of the posted word the helper makes after a task posted with `spin` before it sleeps: a
+ * decode step on the kernel layers posts ~150 tasks of 0.05-0.5 ms back to back with a little work
+ * between them, and waking a sleeping helper for each costs tens of microseconds (bench:gemv, the same
+ * protocol: with no spin on a loaded machine the helper joined no task in time). Otherwise it sleeps
+ * at once: on the split graph's path a segment run follows, whose pool wants both cores. The caller
+ * polls the done word less before it sleeps: a helper descheduled mid-chunk needs the core back.
+ */
+const SPIN = { helper: 20000, caller: 2000 } as const;
+
+const tasks = { stop: 0, encode: 1, keys: 2, values: 3, pair: 4, gemv: 5 } as const;
+const exportOf = { encode: 'encode_shared', keys: 'attend_keys_shared', values: 'attend_values_shared', pair: 'encode_pair_shared', gemv: 'gemv_shared' } as const;
 export type HelperTask = Exclude<keyof typeof tasks, 'stop'>;
 
 // plain JavaScript, run with eval in the worker (no loader needed)
@@ -42,7 +54,8 @@ const kernel = new WebAssembly.Instance(module, { env: { memory } }).exports;
 kernel.__stack_pointer.value = stack;
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
 Atomics.store(c, ${Word.Ready}, 1);
-for (let seen = 0; ; ) {
+for (let seen = 0, spin = 0; ; ) {
+  for (let i = 0; i < spin && Atomics.load(c, ${Word.Posted}) === seen; i++);
   Atomics.wait(c, ${Word.Posted}, seen);
   seen = Atomics.load(c, ${Word.Posted});
   // the caller may have withdrawn the task (it did every chunk itself)
@@ -51,10 +64,12 @@ for (let seen = 0; ; ) {
   seen = Atomics.load(c, ${Word.Posted});
   const task = c[${Word.Task}], a = c[${Word.Args}], b = c[${Word.Args + 1}], x = c[${Word.Args + 2}], y = c[${Word.Args + 3}];
   if (task === ${tasks.stop}) break;
+  spin = c[${Word.Spin}];
   try {
     if (task === ${tasks.encode}) kernel.${exportOf.encode}(a, b, x);
     else if (task === ${tasks.keys}) kernel.${exportOf.keys}(a, b, x);
     else if (task === ${tasks.values}) kernel.${exportOf.values}(a, b, x, y);
+    else if (task === ${tasks.gemv}) kernel.${exportOf.gemv}(a, b, x);
     else kernel.${exportOf.pair}(a, b, x, y);
     c[${Word.Failed}] = 0;
   } catch {
@@ -95,22 +110,31 @@ export class KernelHelper {
   /**
    * Runs a shared task with the helper: offers it (the kernel export's arguments after the counter and
    * chunk size: `rest`), takes chunks on this thread (`work`, given the chunk counter's offset, calls the
-   * same export), then finishes it (see finish).
+   * same export), then finishes it (see finish). `spin`: the helper polls for the next task a while
+   * before it sleeps (SPIN). Returns the milliseconds this thread waited for the helper after its own chunks.
    */
-  share(task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void): void {
+  share(task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void, spin = false): number {
     Atomics.store(this.control, Word.Next, 0);
+    this.control[Word.Spin] = spin ? SPIN.helper : 0;
     this.post(tasks[task], [params, this.nextAt, size, ...rest]);
     try {
       work(this.nextAt);
-    } finally {
+    } catch (error) {
       this.finish();
+      throw error;
     }
+    return this.finish();
   }
 
-  /** Withdraws the task if the helper has not started it, else blocks until it is done; throws if it failed or the helper stopped answering. */
-  private finish(): void {
+  /**
+   * Withdraws the task if the helper has not started it, else blocks until it is done; throws if it
+   * failed or the helper stopped answering. Returns the milliseconds it waited (0 when withdrawn).
+   */
+  private finish(): number {
     const c = this.control;
-    if (Atomics.compareExchange(c, Word.State, State.posted, State.withdrawn) === State.posted) return;
+    if (Atomics.compareExchange(c, Word.State, State.posted, State.withdrawn) === State.posted) return 0;
+    const started = performance.now();
+    for (let i = 0; i < SPIN.caller && Atomics.load(c, Word.Done) !== this.posted; i++);
     const deadline = Date.now() + ANSWER_MS;
     for (let done = Atomics.load(c, Word.Done); done !== this.posted; done = Atomics.load(c, Word.Done)) {
       if (Date.now() > deadline) {
@@ -120,6 +144,7 @@ export class KernelHelper {
       Atomics.wait(c, Word.Done, done, 1000);
     }
     if (c[Word.Failed] !== 0) throw new Error("the kernel's helper thread failed its task (a trap in attend.wasm)");
+    return performance.now() - started;
   }
 
   close(): void {

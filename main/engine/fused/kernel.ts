@@ -1,16 +1,18 @@
-// The fused attention kernel (kernel/attend.c built to kernel/attend.wasm) and the memory it works in:
+// The fused kernel (kernel/attend.c: attention and encode, and kernel/matmul.c: the float32 GEMV of the
+// kernel layers, built together to kernel/attend.wasm) and the memory it works in:
 // one shared WebAssembly memory per kernel instance, with a small allocator (power-of-two blocks; freed
 // ranges merged with their free neighbours and reused best-fit, so the blocks a growing buffer leaves
 // behind hold its later, larger ones) for the buffers that live there: the fp16 cache lanes, the coded
-// cache (kernelStorage), the codebooks and each step's scratch. Growing the memory replaces its buffer object, so callers keep
+// cache (kernelStorage), the codebooks, the kernel layers' weights (one exact block) and each step's scratch. Growing the memory replaces its buffer object, so callers keep
 // byte offsets and take fresh views (`f32`, `u8`, ...) after any allocation.
 // With 2 threads a helper worker instantiates the same module on the same memory (its own stack) and
-// shares each call: chunks of an encode's group vectors and of an attention's tokens (key and value
-// passes), taken in turn from a counter, each chunk's result independent of the thread that took it
+// shares each call: chunks of an encode's group vectors, of an attention's tokens (key and value
+// passes) and of a GEMV's rows, taken in turn from a counter, each chunk's result independent of the thread that took it
 // (kernel-helper.ts). Calls stay synchronous; a helper the machine did not schedule in time is left out.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { KernelHelper } from './kernel-helper.js';
+import type { HelperTask } from './kernel-helper.js';
 
 const PAGE = 65536;
 /** Bytes read past a buffer's end by the kernel's unaligned 4-byte code reads. */
@@ -60,6 +62,10 @@ export interface KernelExports {
   encode_shared?(params: number, next: number, size: number): void;
   encode_pair_shared?(params: number, next: number, size: number, other: number): void;
   encode_index?(index: number, books: number, depth: number, codebookSize: number, groupSize: number, iterations: number, scratch: number): void;
+  gemv?(params: number): void;
+  gemv_shared?(params: number, next: number, size: number): void;
+  residual_norm?(x: number, add: number, w: number, out: number, n: number, eps: number): void;
+  silu_mul?(gate: number, up: number, n: number): void;
   __heap_base: { value: number };
   __stack_pointer?: { value: number };
 }
@@ -67,7 +73,34 @@ export interface KernelExports {
 /** 4 GiB: the most a wasm32 shared memory can be declared to grow to (pages are reserved lazily). */
 const MAX_PAGES = 65536;
 /** Below these a call runs on one thread: the handoff would cost more than the half it saves. */
-const MIN_SPLIT = { tokens: 64, vectors: 2 };
+const MIN_SPLIT = { tokens: 64, vectors: 2, rows: 128 };
+/**
+ * In a kernel layers step, a task whose helper kept this thread waiting longer than this (ms; a chunk
+ * takes well under 0.5 ms, so the helper was descheduled mid-chunk) makes the next SOLO_CALLS calls
+ * (about one step of SmolLM2-135M: 4 GEMVs and an attention a layer) run on this thread alone, then
+ * sharing is tried again. bench:step with one core kept busy: the kernel layers on 1 thread took
+ * 0.88-0.95x the segments' step, on 2 threads 1.12-1.18x; idle, 2 threads are the faster (1 thread
+ * 1.2-1.4x). A longer solo spell (1000 GEMVs) widened the idle spread (p75 64 ms against 50 at 128 tokens).
+ */
+const LATE_MS = 2;
+const SOLO_CALLS = 180;
+/** A GEMV task is split in at most this many row chunks (fewer, larger ones for large matrices: fewer atomic takes), of at least MIN_SPLIT.rows / 2 rows. */
+const GEMV_CHUNKS = 32;
+
+/** One product y = W x of a GEMV task: byte offsets in kernel memory of W [rows, cols] (row-major, float32), x [cols] and y [rows]. */
+export interface GemvProduct {
+  w: number;
+  x: number;
+  y: number;
+  rows: number;
+  cols: number;
+}
+
+/** A GEMV task's parameter block in kernel memory (matmul.c's layout) and its rows as the kernel numbers them. */
+export interface GemvTask {
+  params: number;
+  rows: number;
+}
 
 export interface KernelOptions {
   /** Threads per call: 1, or 2 with a helper worker (by default 2 where the machine has 2 cores, or RESKV_KERNEL_THREADS). */
@@ -90,6 +123,13 @@ export class FusedKernel {
   private readonly blockSize = new Map<number, number>();
   private liveBytes = 0;
   private readonly helper: KernelHelper | null = null;
+  /**
+   * While set, the helper polls for the next task a while after each before it sleeps: for runs of
+   * tasks back to back (a kernel layers step), not between segment runs (their pool wants the cores).
+   */
+  spinning = false;
+  /** Calls left to run without the helper after it was late (LATE_MS). */
+  private soloCalls = 0;
   /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
   private partsAt = 0;
 
@@ -125,9 +165,13 @@ export class FusedKernel {
     this.helper?.close();
   }
 
-  /** Allocates `bytes` (16-byte aligned, zeroed); returns the offset. */
-  alloc(bytes: number): number {
-    const size = Math.max(64, 2 ** Math.ceil(Math.log2(bytes + SLACK)));
+  /**
+   * Allocates `bytes` (64-byte aligned, zeroed); returns the offset. Blocks are rounded up to a power
+   * of two (a growing buffer's later sizes fit the blocks it leaves), or `exact`ly (to 64 bytes: the
+   * weights, allocated once). Throws when the memory would pass 4 GiB.
+   */
+  alloc(bytes: number, exact = false): number {
+    const size = exact ? align(bytes + SLACK, 64) : Math.max(64, 2 ** Math.ceil(Math.log2(bytes + SLACK)));
     let at: number;
     let best = -1;
     this.free.forEach((range, i) => {
@@ -140,6 +184,7 @@ export class FusedKernel {
       range.size -= size;
       if (range.size === 0) this.free.splice(best, 1);
     } else {
+      if (this.top + size > MAX_PAGES * PAGE) throw new RangeError(`kernel memory: ${bytes} more bytes would pass its 4 GiB (${this.top} in use)`);
       at = this.top;
       this.top += size;
       const needed = this.top - this.memory.buffer.byteLength;
@@ -217,8 +262,9 @@ export class FusedKernel {
 
   attend(params: number): void {
     const e = this.exports;
-    const total = this.helper?.ready ? e.attend_tokens!(params) : 0;
-    if (!this.helper?.ready || total < MIN_SPLIT.tokens) {
+    const helper = this.helperNow();
+    const total = helper ? e.attend_tokens!(params) : 0;
+    if (!helper || total < MIN_SPLIT.tokens) {
       e.attend(params);
       return;
     }
@@ -232,11 +278,11 @@ export class FusedKernel {
       if (this.partsAt !== 0) this.release(this.partsAt);
       this.partsAt = this.alloc(bytes);
     }
-    const { helper, partsAt } = this;
+    const { partsAt } = this;
     e.attend_begin!(params);
-    helper.share('keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size));
+    this.share(helper, 'keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size));
     e.attend_softmax!(params);
-    helper.share('values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt));
+    this.share(helper, 'values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt));
     e.attend_end!(params, partsAt, chunks);
   }
 
@@ -248,29 +294,79 @@ export class FusedKernel {
 
   encode(params: number): void {
     const e = this.exports;
-    const { helper } = this;
+    const helper = this.helperNow();
     // the block's second field: the vector count
     const count = this.i32(params, 2)[1];
-    if (!helper?.ready || count < MIN_SPLIT.vectors) {
+    if (!helper || count < MIN_SPLIT.vectors) {
       e.encode(params);
       return;
     }
     const size = encodeChunk(count);
-    helper.share('encode', params, size, [], (next) => e.encode_shared!(params, next, size));
+    this.share(helper, 'encode', params, size, [], (next) => e.encode_shared!(params, next, size));
   }
 
   /** Two encodes (a layer's keys and values) as one call: with the helper, one hand-off for both. */
   encodePair(params: number, other: number): void {
     const e = this.exports;
-    const { helper } = this;
+    const helper = this.helperNow();
     const count = Math.max(this.i32(params, 2)[1], this.i32(other, 2)[1]);
-    if (!helper?.ready || !e.encode_pair_shared || count < MIN_SPLIT.vectors) {
+    if (!helper || !e.encode_pair_shared || count < MIN_SPLIT.vectors) {
       e.encode(params);
       e.encode(other);
       return;
     }
     const size = encodeChunk(count);
-    helper.share('pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other));
+    this.share(helper, 'pair', params, size, [other], (next) => e.encode_pair_shared!(params, next, size, other));
+  }
+
+  /** Writes a GEMV task's parameter block: products that read their inputs before any writes its output (q, k and v of one x). */
+  gemvTask(products: readonly GemvProduct[]): GemvTask {
+    const at = this.alloc(4 * (1 + 5 * products.length), true);
+    const words = this.i32(at, 1 + 5 * products.length);
+    words[0] = products.length;
+    products.forEach((p, i) => words.set([p.w, p.x, p.y, p.rows, p.cols], 1 + 5 * i));
+    // rows as matmul.c numbers them: each product's rounded up to a multiple of 8
+    return { params: at, rows: products.reduce((sum, p) => sum + align(p.rows, 8), 0) };
+  }
+
+  /** x += add (unless `add` is 0), then out = RMSNorm(x) * w, over rows of n floats at these offsets (layers.c). */
+  residualNorm(x: number, add: number, w: number, out: number, n: number, eps: number): void {
+    if (!this.exports.residual_norm) throw new Error('this kernel build has no layer steps (layers.c)');
+    this.exports.residual_norm(x, add, w, out, n, eps);
+  }
+
+  /** gate = SiLU(gate) * up over n floats at these offsets (layers.c). */
+  siluMul(gate: number, up: number, n: number): void {
+    if (!this.exports.silu_mul) throw new Error('this kernel build has no layer steps (layers.c)');
+    this.exports.silu_mul(gate, up, n);
+  }
+
+  /** Runs a GEMV task, with the helper taking row chunks when there is one and the task is large enough. */
+  gemv({ params, rows }: GemvTask): void {
+    const e = this.exports;
+    if (!e.gemv || !e.gemv_shared) throw new Error('this kernel build has no GEMV (matmul.c)');
+    const helper = this.helperNow();
+    if (!helper || rows < MIN_SPLIT.rows) {
+      e.gemv(params);
+      return;
+    }
+    // chunks start on 8-row blocks, so every row is summed the same way whichever thread takes it
+    const size = Math.max(MIN_SPLIT.rows / 2, align(rows / GEMV_CHUNKS, 8));
+    this.share(helper, 'gemv', params, size, [], (next) => e.gemv_shared!(params, next, size));
+  }
+
+  /** The helper for the call being made, or null: none, not up yet, or a solo spell after it was late (LATE_MS). */
+  private helperNow(): KernelHelper | null {
+    if (!this.helper?.ready) return null;
+    if (this.soloCalls === 0) return this.helper;
+    this.soloCalls--;
+    return null;
+  }
+
+  /** A shared task; in a kernel layers step (spinning), a helper that kept this thread waiting past LATE_MS starts a solo spell. */
+  private share(helper: KernelHelper, task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void): void {
+    const waited = helper.share(task, params, size, rest, work, this.spinning);
+    if (this.spinning && waited > LATE_MS) this.soloCalls = SOLO_CALLS;
   }
 }
 

@@ -132,6 +132,27 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
     expectFp16Reference(await withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), path));
   });
 
+  it('with the kernel layers (RESKV_KERNEL_LAYERS=1; the segments by default or with 0) fused fp16 and rvq give the reference logits, and a one-token step runs no ONNX Runtime session', async () => {
+    const sessions = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+    const steps = ids.length - prefill;
+    try {
+      for (const [chosen, runs] of [['1', 0], [undefined, steps], ['0', steps]] as const) {
+        vi.stubEnv('RESKV_KERNEL_LAYERS', chosen);
+        const spy = vi.spyOn(sessions, 'run');
+        expectFp16Reference(await withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), 'fused'));
+        // the prompt's segments, and each one-token step's unless the layers run it
+        expect(spy).toHaveBeenCalledTimes((manifest().config.numLayers + 1) * (1 + runs));
+        vi.restoreAllMocks();
+      }
+      vi.stubEnv('RESKV_KERNEL_LAYERS', '1');
+      expectRvqReference(await withRuntime({ format: 'rvq', codebooks: 'synthetic', layerDepths }, (runtime) => runSteps(runtime), 'fused'), layerDepths);
+      vi.stubEnv('RESKV_KERNEL_LAYERS', 'yes');
+      await expect(withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), 'fused')).rejects.toThrow(/RESKV_KERNEL_LAYERS must be 0 or 1/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it.each<CacheChoice>([
     { format: 'fp16' },
     { format: 'q8_0' },

@@ -47,7 +47,7 @@ const haveClang = (() => {
 })();
 
 describe('the fused kernel build', () => {
-  it.skipIf(!haveClang && process.env.CI !== 'true')('rebuilds from attend.c to the committed attend.wasm, byte for byte (needs clang + lld)', () => {
+  it.skipIf(!haveClang && process.env.CI !== 'true')('rebuilds from attend.c, matmul.c and layers.c to the committed attend.wasm, byte for byte (needs clang + lld)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'reskv-kernel-'));
     try {
       execFileSync(join(kernelDir, 'build.sh'), [join(dir, 'attend.wasm')]);

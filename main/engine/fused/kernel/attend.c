@@ -20,6 +20,7 @@
 // Build (Debian clang + lld): see build.sh.
 #include <stdint.h>
 #include <wasm_simd128.h>
+#include "exp4.h"
 
 typedef v128_t f4;
 
@@ -90,23 +91,6 @@ typedef uint32_t __attribute__((aligned(1))) unaligned_u32;
 static inline uint32_t read_code(const uint8_t *record, uint32_t index, uint32_t bits) {
   uint32_t bit = index * bits;
   return (*(const unaligned_u32 *)(record + (bit >> 3)) >> (bit & 7)) & ((1u << bits) - 1);
-}
-
-// exp(x) for 4 lanes (Cephes-style: 2^n * poly(r), r = x - n ln2), relative error ~2e-7; x <= 0 here
-static inline f4 exp4(f4 x) {
-  x = wasm_f32x4_max(x, wasm_f32x4_splat(-87.0f));
-  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
-  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
-  f4 p = wasm_f32x4_splat(1.9875691500e-4f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)));
-  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_f32x4_mul(p, e);
 }
 
 static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
