@@ -1,7 +1,8 @@
 // A decode step's dense layers in the fused kernel, without ONNX Runtime: the float32 weights held in
 // kernel memory, every matrix product a GEMV task of the kernel (matmul.c, row chunks shared with its
-// helper thread), the small elementwise work (RMSNorm, SiLU x up, residual adds on hidden- and
-// intermediate-sized rows) in JavaScript on views of the same memory. Per layer: norm, q|k|v (one
+// helper thread), the small elementwise work (each residual add with the RMSNorm after it, SiLU x up:
+// layers.c) in the kernel too; only the embedding row and q/k/v biases are JavaScript on views of the
+// same memory. Per layer: norm, q|k|v (one
 // task), the caller's attention, o + residual, norm, gate|up (one task), SiLU x up, down + residual;
 // then the final norm and the classifier. One token only: a prompt's rows are a matrix product, where
 // ONNX Runtime's GEMM is far faster than a GEMV per row (the split graph keeps those).
