@@ -76,11 +76,13 @@ const MAX_PAGES = 65536;
 const MIN_SPLIT = { tokens: 64, vectors: 2, rows: 128 };
 /**
  * In a kernel layers step, a task whose helper kept this thread waiting longer than this (ms; a chunk
- * takes well under 0.5 ms, so the helper was descheduled mid-chunk) makes the next SOLO_CALLS calls
- * (about one step of SmolLM2-135M: 4 GEMVs and an attention a layer) run on this thread alone, then
- * sharing is tried again. bench:step with one core kept busy: the kernel layers on 1 thread took
- * 0.88-0.95x the segments' step, on 2 threads 1.12-1.18x; idle, 2 threads are the faster (1 thread
- * 1.2-1.4x). A longer solo spell (1000 GEMVs) widened the idle spread (p75 64 ms against 50 at 128 tokens).
+ * takes well under 0.5 ms, so the helper was descheduled mid-chunk) is late; a second late task
+ * within SOLO_CALLS calls of the first makes the next SOLO_CALLS calls (about one step of SmolLM2-135M:
+ * 4 GEMVs and an attention a layer) run on this thread alone, then sharing is tried again. bench:step
+ * with one core kept busy: the kernel layers on 1 thread took 0.88-0.95x the segments' step, on 2
+ * threads 1.12-1.18x; idle, 2 threads are the faster (1 thread 1.2-1.4x). A longer solo spell (1000
+ * GEMVs) widened the idle spread (p75 64 ms against 50 at 128 tokens). One late task alone is no sign
+ * of a busy core: on the idle VM bench:peer saw one every ~5 steps (2.3-4 ms, 17 in its run).
  */
 const LATE_MS = 2;
 const SOLO_CALLS = 180;
@@ -128,8 +130,11 @@ export class FusedKernel {
    * tasks back to back (a kernel layers step), not between segment runs (their pool wants the cores).
    */
   spinning = false;
-  /** Calls left to run without the helper after it was late (LATE_MS). */
+  /** Calls left to run without the helper after it was late twice (LATE_MS). */
   private soloCalls = 0;
+  /** Shared calls made, and the count when the helper was last late (LATE_MS). */
+  private sharedCalls = 0;
+  private lateAt = -Infinity;
   /** An attention's values by token chunk, [chunks, n, heads, headDim] float32. */
   private partsAt = 0;
 
@@ -363,10 +368,13 @@ export class FusedKernel {
     return null;
   }
 
-  /** A shared task; in a kernel layers step (spinning), a helper that kept this thread waiting past LATE_MS starts a solo spell. */
+  /** A shared task; in a kernel layers step (spinning), a helper that kept this thread waiting past LATE_MS twice within SOLO_CALLS calls starts a solo spell. */
   private share(helper: KernelHelper, task: HelperTask, params: number, size: number, rest: readonly number[], work: (next: number) => void): void {
     const waited = helper.share(task, params, size, rest, work, this.spinning);
-    if (this.spinning && waited > LATE_MS) this.soloCalls = SOLO_CALLS;
+    this.sharedCalls++;
+    if (!this.spinning || waited <= LATE_MS) return;
+    if (this.sharedCalls - this.lateAt <= SOLO_CALLS) this.soloCalls = SOLO_CALLS;
+    this.lateAt = this.sharedCalls;
   }
 }
 
