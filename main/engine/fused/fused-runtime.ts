@@ -78,18 +78,17 @@ export async function openFusedParts(folder: string, manifest: ModelManifest, se
 }
 
 /**
- * Whether one-token steps run on the kernel layers (RESKV_KERNEL_LAYERS=1) or on the segments (0, the
- * default). bench:step on the shared 2-core VM (SmolLM2-135M geometry, 2026-12-05 07:33-07:45, quiet
- * but never idle): the fp16 step took 0.77-0.86x the segments' time at 128 and 2048 tokens, rvq d8
- * 0.84-0.91x; with one core kept busy 1.03-1.05x and 0.98-1.09x. But bench:peer (07:49-07:57) showed
- * less: fused fp16 / llama.cpp f16 1.35x with the layers against 1.34x without at 128, 1.05x against
- * 1.15x at 2048; and the float32 weights are held a second time (+513 MiB for SmolLM2-135M). Opt-in
- * until an idle machine confirms the gain.
+ * Whether one-token steps run on the kernel layers (RESKV_KERNEL_LAYERS=1, the default) or on the
+ * segments (0). On the idle 2-core VM (SmolLM2-135M geometry, 2026-12-05 08:04-08:11): bench:step, the
+ * fp16 step 0.78x the segments' time at 128 tokens and 0.85x at 2048, rvq d8 0.80x and 0.90x; bench:peer
+ * back to back, fused fp16 50.5 against 62.7 ms at 128 and 72.4 against 89.3 at 2048. With one core kept
+ * busy about even (0.92-1.05x, 08:19). The cost: the float32 weights a second time, in kernel memory
+ * (+513 MiB resident for SmolLM2-135M, per fused runtime open).
  */
 function kernelLayersChosen(): boolean {
   const chosen = process.env.RESKV_KERNEL_LAYERS;
   if (chosen !== undefined && chosen !== '0' && chosen !== '1') throw new Error(`RESKV_KERNEL_LAYERS must be 0 or 1, got ${JSON.stringify(chosen)}`);
-  return chosen === '1';
+  return chosen !== '0';
 }
 
 /** The kernel layers of a float32 library model when chosen, or null: not chosen, a model they lack a feature of, or weights past the kernel memory. */

@@ -132,11 +132,11 @@ describe.skipIf(!haveFixtures(fixtures.stories260K))('cache runtime against inde
     expectFp16Reference(await withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), path));
   });
 
-  it('with the kernel layers (RESKV_KERNEL_LAYERS=1; the segments by default or with 0) fused fp16 and rvq give the reference logits, and a one-token step runs no ONNX Runtime session', async () => {
+  it('with the kernel layers (the default, or RESKV_KERNEL_LAYERS=1; the segments with 0) fused fp16 and rvq give the reference logits, and a one-token step runs no ONNX Runtime session', async () => {
     const sessions = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
     const steps = ids.length - prefill;
     try {
-      for (const [chosen, runs] of [['1', 0], [undefined, steps], ['0', steps]] as const) {
+      for (const [chosen, runs] of [[undefined, 0], ['1', 0], ['0', steps]] as const) {
         vi.stubEnv('RESKV_KERNEL_LAYERS', chosen);
         const spy = vi.spyOn(sessions, 'run');
         expectFp16Reference(await withRuntime({ format: 'fp16' }, (runtime) => runSteps(runtime), 'fused'));
