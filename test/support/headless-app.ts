@@ -23,6 +23,11 @@ export interface HeadlessApp {
 const token = 'browser-test-token';
 
 export async function startHeadlessApp(): Promise<HeadlessApp> {
+  // The chat tests stop a long reply mid-stream: on the kernel layers stories260K fills its 512-token
+  // context in ~0.1 s, before a click lands, so the app's one-token steps run on the segments (read when
+  // the backend's worker starts, at its first call; restored on close).
+  const chosen = process.env.RESKV_KERNEL_LAYERS;
+  process.env.RESKV_KERNEL_LAYERS = '0';
   // out/renderer was built by the browser project's global setup (build-app.ts).
   const { backend, dataDir } = await startSourceBackend();
   const server = await startHeadlessServer({ port: 0, rendererDir: join(repoRoot, 'out', 'renderer'), token, backend });
@@ -42,6 +47,8 @@ export async function startHeadlessApp(): Promise<HeadlessApp> {
       await browser.close();
       await server.close();
       await backend.close();
+      if (chosen === undefined) delete process.env.RESKV_KERNEL_LAYERS;
+      else process.env.RESKV_KERNEL_LAYERS = chosen;
     },
   };
 }

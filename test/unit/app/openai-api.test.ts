@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BackendEvent, CompletionRequest, JobSnapshot } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { importIntoLibrary } from '../../../main/backend/models.js';
@@ -59,6 +59,10 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     fetch(new URL(path, server.url), { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers } });
 
   beforeAll(async () => {
+    // the cancellation tests need a request that outlasts a few client round trips: on the kernel layers
+    // stories260K fills its 512-token context in ~0.1 s, so its one-token steps run on the segments (read
+    // when the backend's worker starts, at its first call)
+    vi.stubEnv('RESKV_KERNEL_LAYERS', '0');
     let dataDir: string;
     ({ backend, dataDir } = await startSourceBackend());
     backend.subscribe((e) => events.push(e));
@@ -79,6 +83,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
   afterAll(async () => {
     await server?.close();
     await backend?.close();
+    vi.unstubAllEnvs();
   });
 
   it('lists the library models with the caches they offer', async () => {
