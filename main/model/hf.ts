@@ -1,7 +1,7 @@
 // Reader for Hugging Face model folders: config.json plus model.safetensors or a sharded
 // model.safetensors.index.json. Headers are parsed and every tensor's name, shape and byte range
 // checked against the config up front; tensor data are read (and converted to float32) on demand.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { SafetensorInfo } from '../../quant/index.js';
@@ -10,6 +10,7 @@ import type { ModelConfig } from './config.js';
 import { expectedWeightShapes } from './config.js';
 import { modelConfigFromHf } from './hf-config.js';
 import type { LoadedCheckpoint, WeightSource } from './weights.js';
+import { readExactly } from './read-exactly.js';
 
 export const singleFileName = 'model.safetensors';
 export const shardIndexName = 'model.safetensors.index.json';
@@ -42,14 +43,9 @@ export function readHfConfig(folder: string): ModelConfig {
 }
 
 /** Reads exactly `length` bytes at `position` or throws naming the file. */
-function readExactly(fd: number, file: string, length: number, position: number): Uint8Array {
+function readBytes(fd: number, file: string, length: number, position: number): Uint8Array {
   const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, out, done, length - done, position + done);
-    if (n === 0) throw new Error(`${file}: unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
+  readExactly(fd, out, position, (at) => `${file}: unexpected end of file at byte ${at}`);
   return out;
 }
 
@@ -74,7 +70,7 @@ class SafetensorsWeights implements WeightSource {
     const [rows, ...rest] = at.info.shape;
     if (start < 0 || count < 0 || start + count > rows) throw new Error(`${name}: rows ${start}..${start + count} outside its ${rows}`);
     const rowBytes = rest.reduce((a, b) => a * b, 1) * dtypeByteSize(at.info.dtype);
-    const data = readExactly(at.fd, at.file, count * rowBytes, at.dataStart + at.info.dataOffsets[0] + start * rowBytes);
+    const data = readBytes(at.fd, at.file, count * rowBytes, at.dataStart + at.info.dataOffsets[0] + start * rowBytes);
     return safetensorToFloat32({ dtype: at.info.dtype, shape: [count, ...rest], data });
   }
 
@@ -105,8 +101,8 @@ export function readHfCheckpoint(folder: string): LoadedCheckpoint {
       const size = fstatSync(fd).size;
       let header;
       try {
-        const headerLength = safetensorsHeaderLength(readExactly(fd, file, Math.min(8, size), 0));
-        header = parseSafetensorsHeader(readExactly(fd, file, Math.min(8 + headerLength, size), 0), size);
+        const headerLength = safetensorsHeaderLength(readBytes(fd, file, Math.min(8, size), 0));
+        header = parseSafetensorsHeader(readBytes(fd, file, Math.min(8 + headerLength, size), 0), size);
       } catch (e) {
         throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
       }

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import type { ModelConfig } from './config.js';
 import { expectedWeightShapes } from './config.js';
 import type { LoadedCheckpoint, WeightSource } from './weights.js';
+import { readExactly } from './read-exactly.js';
 
 const headerBytes = 7 * 4;
 
@@ -132,14 +133,7 @@ class Llama2cWeights implements WeightSource {
     if (start < 0 || count < 0 || start + count > shape[0]) throw new Error(`${name}: rows ${start}..${start + count} outside its ${shape[0]}`);
     const rowValues = span.count / shape[0];
     const out = new Float32Array(count * rowValues);
-    const bytes = new Uint8Array(out.buffer);
-    const offset = span.offset + start * rowValues * 4;
-    let done = 0;
-    while (done < bytes.length) {
-      const n = readSync(this.fd, bytes, done, bytes.length - done, offset + done);
-      if (n === 0) throw new Error(`unexpected end of file reading ${name}`);
-      done += n;
-    }
+    readExactly(this.fd, new Uint8Array(out.buffer), span.offset + start * rowValues * 4, () => `unexpected end of file reading ${name}`);
     return out;
   }
 

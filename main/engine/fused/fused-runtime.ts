@@ -1,6 +1,6 @@
 // The fused CPU path for a library model: its split-graph segments (written beside the model's other
 // graphs on first use, referencing the same weights file) opened on the CPU provider, and the kernel.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../../atomic-file.js';
@@ -9,6 +9,7 @@ import type { ModelConfig } from '../../model/config.js';
 import { DamagedFileError, hashFiles } from '../../model/file-hashes.js';
 import { readManifest, verifyModelFiles, writeManifest } from '../../model/manifest.js';
 import type { ModelManifest } from '../../model/manifest.js';
+import { readExactly } from '../../model/read-exactly.js';
 import type { WeightSource } from '../../model/weights.js';
 import { existingExternalTensors } from '../../onnx/external-data.js';
 import type { SessionOptionsInput } from '../session.js';
@@ -118,12 +119,7 @@ function weightsFileReader(fd: number, manifest: ModelManifest): LayerWeightRead
     if (!entry) throw new Error(`${weightsFile} has no tensor ${name}; re-import the model`);
     if (entry.length !== into.byteLength) throw new Error(`${weightsFile}: tensor ${name} holds ${entry.length} bytes, expected ${into.byteLength} (float32 [${rows}, ${cols}])`);
     const stored = transposed ? new Float32Array(rows * cols) : into;
-    const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
-    for (let done = 0; done < bytes.length; ) {
-      const got = readSync(fd, bytes, done, bytes.length - done, entry.offset + done);
-      if (got === 0) throw new Error(`${weightsFile} ends inside tensor ${name}`);
-      done += got;
-    }
+    readExactly(fd, new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength), entry.offset, () => `${weightsFile} ends inside tensor ${name}`);
     if (transposed) transposeInto(stored, cols, rows, into);
   };
 }
