@@ -11,8 +11,10 @@
 // A task is a list of products that read their inputs before any writes its output (q, k and v of one
 // x; gate and up): params = [count, then per product: w, x, y, rows, cols] (byte offsets, int32).
 // Its rows, numbered across the products with each product's count rounded up to a multiple of 8, are
-// split in chunks of `size` rows (a multiple of 8) that threads take in turn from a shared counter
-// (gemv_shared); gemv runs them all on the calling thread. Chunks start on a product's 8-row blocks,
+// split in chunks that threads take in turn from a shared row counter (gemv_shared): each take is a
+// quarter of the rows left, at most `size` (a multiple of 8) and at least one 8-row block, so the last
+// takes are small and the two threads finish within a small chunk of each other (guided
+// self-scheduling); gemv runs them all on the calling thread. Chunks start on a product's 8-row blocks,
 // so each row is summed the same way however the rows are chunked and whichever thread took them.
 // Built into the fused kernel module with attend.c and layers.c (build.sh); kernel-layers.ts uses it.
 #include <stdint.h>
@@ -110,10 +112,16 @@ static int32_t task_rows(const int32_t *params) {
 
 __attribute__((export_name("gemv"))) void gemv(const int32_t *params) { task_range(params, 0, task_rows(params)); }
 
+// `next`: the first row not yet taken (0 when the task is posted)
 __attribute__((export_name("gemv_shared"))) void gemv_shared(const int32_t *params, int32_t *next, int32_t size) {
   const int32_t total = task_rows(params);
-  for (int32_t chunk; (chunk = __atomic_fetch_add(next, 1, __ATOMIC_SEQ_CST)) * size < total;) {
-    int32_t from = chunk * size;
-    task_range(params, from, from + size < total ? from + size : total);
+  int32_t from = __atomic_load_n(next, __ATOMIC_SEQ_CST);
+  while (from < total) {
+    int32_t take = ((total - from) / 4 + 7) & ~7;
+    take = take > size ? size : take < 8 ? 8 : take;
+    // on failure `from` is reloaded with the row the other thread left it at
+    if (!__atomic_compare_exchange_n(next, &from, from + take, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
+    task_range(params, from, from + take < total ? from + take : total);
+    from = __atomic_load_n(next, __ATOMIC_SEQ_CST);
   }
 }
