@@ -88,22 +88,10 @@ export class RopeTables {
     this.inverse = ropeInverseFrequencies(config);
   }
 
-  /** Turns token rows [n, kvHeads * headDim] (call order) at positions pos0.. in place, as the graphs' rope() does in float32. */
-  turn(rows: Float32Array, pos0: number, heads: number): void {
-    const d = this.config.headDim;
-    const n = rows.length / (heads * d);
-    const tables = this.tables(pos0 + n);
-    const cos = this.kernel.f32(tables.cos + 4 * pos0 * d, n * d);
-    const sin = this.kernel.f32(tables.sin + 4 * pos0 * d, n * d);
-    const partner = this.kernel.i32(this.partnerAt, d);
-    const x = new Float32Array(d);
-    for (let t = 0; t < n; t++) {
-      for (let h = 0; h < heads; h++) {
-        const row = rows.subarray((t * heads + h) * d, (t * heads + h + 1) * d);
-        x.set(row);
-        for (let i = 0; i < d; i++) row[i] = Math.fround(x[i] * cos[t * d + i]) + Math.fround(x[partner[i]] * sin[t * d + i]);
-      }
-    }
+  /** Turns `count` token rows [kvHeads * headDim] (call order) at kernel offset `at`, positions pos0.., in place, as the graphs' rope() does in float32. */
+  turn(at: number, count: number, pos0: number, heads: number): void {
+    const { cos, sin } = this.tables(pos0 + count);
+    this.kernel.ropeRows(at, count, heads, this.config.headDim, pos0, { cos, sin, partner: this.partnerAt });
   }
 
   /** Offsets of the tables, covering positions [0, positions) (half tables 0 where there are none). */

@@ -115,14 +115,12 @@ export class FusedDecoder implements DecoderStep<KvStore> {
     if (store instanceof KernelFp16KvStore) {
       if (store.kernel !== this.kernel) throw new Error('the fp16 store belongs to another kernel instance');
       // one step's buffers, reused by its layers (a segment run reads attn before the next layer writes it)
-      const keys = new Float32Array(n * W);
       const attn = new Float32Array(n * H * d);
+      const newAt = { key: this.scratch.block('new.key', 4 * n * W), value: this.scratch.block('new.value', 4 * n * W) };
       return (i, q, k, v) => {
         // the fp16 cache holds keys turned by RoPE (as the fp graph's present), so past keys are not turned again
-        keys.set(k);
-        this.tables.fp16.turn(keys, past, KVH);
-        const newAt = { key: this.scratch.block('new.key', 4 * n * W), value: this.scratch.block('new.value', 4 * n * W) };
-        this.kernel.f32(newAt.key, n * W).set(keys);
+        this.kernel.f32(newAt.key, n * W).set(k);
+        this.tables.fp16.turn(newAt.key, n, past, KVH);
         this.kernel.f32(newAt.value, n * W).set(v);
         attn.set(
           attendLayer(this.kernel, this.scratch, this.config, this.tables.fp16, q, past, [
@@ -130,8 +128,8 @@ export class FusedDecoder implements DecoderStep<KvStore> {
             { key: { type: 'f32', tokens: n, data: newAt.key, rotated: true }, value: { type: 'f32', tokens: n, data: newAt.value } },
           ]),
         );
-        store.appendTokenRows(i, 'key', keys);
-        store.appendTokenRows(i, 'value', v);
+        store.appendTokenRowsAt(i, 'key', newAt.key, n);
+        store.appendTokenRowsAt(i, 'value', newAt.value, n);
         return attn;
       };
     }

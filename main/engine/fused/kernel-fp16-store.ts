@@ -63,10 +63,10 @@ export class KernelFp16KvStore implements KvStore {
     }
   }
 
-  /** append() for token-major float32 rows [tokens, kvHeads * headDim], the layout the lanes keep. */
-  appendTokenRows(layer: number, kind: KvKind, rows: Float32Array): void {
-    if (rows.length % this.width !== 0) throw new RangeError(`token rows hold ${rows.length} values, not whole rows of ${this.width}`);
-    float32ArrayToFloat16(rows, this.reserve(layer, kind, rows.length / this.width));
+  /** append() for `count` token-major float32 rows [count, kvHeads * headDim] (the layout the lanes keep) at kernel offset `at`. */
+  appendTokenRowsAt(layer: number, kind: KvKind, at: number, count: number): void {
+    if (!Number.isInteger(count) || count < 0) throw new RangeError(`token count ${count} is not a whole number`);
+    this.kernel.toHalf(at, this.reserve(layer, kind, count).byteOffset, count * this.width);
   }
 
   /** Room for `count` more tokens in one lane (capacity doubles): their fp16 rows, now counted as held. */

@@ -66,6 +66,8 @@ export interface KernelExports {
   gemv_shared?(params: number, next: number, size: number): void;
   residual_norm?(x: number, add: number, w: number, out: number, n: number, eps: number): void;
   silu_mul?(gate: number, up: number, n: number): void;
+  rope_rows?(x: number, count: number, heads: number, d: number, pos0: number, cos: number, sin: number, partner: number): void;
+  to_half?(x: number, out: number, n: number): void;
   __heap_base: { value: number };
   __stack_pointer?: { value: number };
 }
@@ -350,6 +352,18 @@ export class FusedKernel {
   siluMul(gate: number, up: number, n: number): void {
     if (!this.exports.silu_mul) throw new Error('this kernel build has no layer steps (layers.c)');
     this.exports.silu_mul(gate, up, n);
+  }
+
+  /** Turns token rows [count, heads, d] at x (call order) at positions pos0.. by RoPE in place, with RopeTables' tables and partners (layers.c). */
+  ropeRows(x: number, count: number, heads: number, d: number, pos0: number, tables: { cos: number; sin: number; partner: number }): void {
+    if (!this.exports.rope_rows) throw new Error('this kernel build has no RoPE rows (layers.c)');
+    this.exports.rope_rows(x, count, heads, d, pos0, tables.cos, tables.sin, tables.partner);
+  }
+
+  /** out = the n float32 values at x rounded to float16 bits, as quant's float32ArrayToFloat16 (layers.c). */
+  toHalf(x: number, out: number, n: number): void {
+    if (!this.exports.to_half) throw new Error('this kernel build has no float16 rounding (layers.c)');
+    this.exports.to_half(x, out, n);
   }
 
   /** Runs a GEMV task, with the helper taking row chunks when there is one and the task is large enough. */

@@ -1,6 +1,7 @@
-// The kernel layers' elementwise steps between their products (kernel-layers.ts), on one thread: rows
-// of the hidden or intermediate size, too small to share with the helper. Built into the fused kernel
-// module with attend.c and matmul.c (build.sh).
+// The kernel layers' elementwise steps between their products (kernel-layers.ts), and the fp16 cache's
+// new token rows (RoPE, rounding to fp16: fused-decoder.ts), on one thread: rows of the hidden or
+// intermediate size, too small to share with the helper. Built into the fused kernel module with
+// attend.c and matmul.c (build.sh).
 #include <stdint.h>
 #include <wasm_simd128.h>
 #include "exp4.h"
@@ -48,4 +49,50 @@ __attribute__((export_name("silu_mul"))) void silu_mul(float *gate, const float 
     float sigmoid = gate[j] >= 0 ? 1.0f / (1.0f + ej) : ej / (1.0f + ej);
     gate[j] = gate[j] * sigmoid * up[j];
   }
+}
+
+// Token rows [count, heads, d] (call order) at positions pos0.. turned by RoPE in place:
+// x[i] = x[i] * cos[i] + x[partner[i]] * sin[i] with attention.ts's RopeTables ([positions, d], the sin
+// signed; partner an involution), each product rounded to float32 and then their sum, as the graphs'
+// rope() does; a pair's two channels are read before either is written
+__attribute__((export_name("rope_rows"))) void rope_rows(float *x, int32_t count, int32_t heads, int32_t d, int32_t pos0, const float *cos, const float *sin, const int32_t *partner) {
+  for (int32_t t = 0; t < count; t++) {
+    const float *c = cos + (int64_t)(pos0 + t) * d, *s = sin + (int64_t)(pos0 + t) * d;
+    for (int32_t h = 0; h < heads; h++) {
+      float *row = x + ((int64_t)t * heads + h) * d;
+      for (int32_t i = 0; i < d; i++) {
+        const int32_t p = partner[i];
+        if (p < i) continue;
+        const float a = row[i], b = row[p];
+        row[i] = a * c[i] + b * s[i];
+        if (p != i) row[p] = b * c[p] + a * s[p];
+      }
+    }
+  }
+}
+
+// float32 -> float16 bits, rounded to nearest even: quant/fp16.ts's float32ArrayToFloat16, the same
+// branches (its tests hold this to the same bits)
+static inline uint16_t half_bits(float v) {
+  union { float f; uint32_t u; } x = { v };
+  const uint32_t sign = (x.u >> 16) & 0x8000, a = x.u & 0x7fffffff;
+  // from 65520 up (the tie rounds to infinity), infinity, NaN (quiet, sign kept)
+  if (a >= 0x477ff000) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00);
+  // normal half: rebias the exponent, round the 13 dropped mantissa bits half to even
+  if (a >= 0x38800000) {
+    const uint32_t h = a - 0x38000000;
+    return sign | ((h + 0xfff + ((h >> 13) & 1)) >> 13);
+  }
+  // subnormal half (from 2^-25): the significand in units of 2^-24, rounded half to even
+  if (a >= 0x33000000) {
+    const uint32_t shift = 126 - (a >> 23), mantissa = (a & 0x7fffff) | 0x800000;
+    const uint32_t m = mantissa >> shift, rest = mantissa & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return sign | (m + (rest > half || (rest == half && (m & 1)) ? 1 : 0));
+  }
+  return sign;
+}
+
+// out[i] = float16 bits of x[i]
+__attribute__((export_name("to_half"))) void to_half(const float *x, uint16_t *out, int32_t n) {
+  for (int32_t i = 0; i < n; i++) out[i] = half_bits(x[i]);
 }
