@@ -85,6 +85,13 @@ export interface GenerationRequest<S extends KvStore> {
   signal?: AbortSignal;
 }
 
+/**
+ * Lets the thread's pending events run: a cancel or a depth change arrives as a message (or a timer),
+ * and a decoder whose one-token step never waits (the kernel layers run it all in WebAssembly) would
+ * otherwise hold the thread until the reply ends, so a Stop landed only after the whole reply.
+ */
+const letEventsIn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Runs tokens through the decoder; on failure the store is cut back to where it was. */
 async function runStep<S extends KvStore>(decoder: DecoderStep<S>, store: S, tokens: readonly number[]): Promise<Float32Array> {
   const before = store.length;
@@ -164,6 +171,7 @@ export async function* streamGeneration<S extends KvStore>(request: GenerationRe
       stopReason = 'context-full';
       break;
     }
+    await letEventsIn();
     if (signal?.aborted) break;
     logits = await runStep(decoder, store, [tokenId]);
   }

@@ -34,24 +34,30 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('Chat extr
     await page.getByLabel('KV cache').selectOption('fp16');
     const used = async () => Number(/^(\d+) of 512/.exec((await page.getByTestId('context-fill').textContent())!)![1]);
 
-    // a long reply: its count and speed are live while it streams; Stop marks it stopped. A fast machine
-    // can finish the reply before the click lands (the Stop button is gone then): that try ends "cut",
-    // and the next one starts in a new conversation. A Stop that never stops fails all three.
-    let marks: string[] = [];
-    for (let attempt = 0; attempt < 3 && !marks.includes('stopped'); attempt++) {
-      await page.getByRole('button', { name: 'New conversation' }).click();
-      await expect.poll(() => page.getByTestId('context-fill').textContent(), { timeout: 30_000 }).toMatch(/^1 of 512 tokens \(0%\)$/);
-      await setSampling(page, { 'Max tokens': '480', Temperature: '0' });
-      await page.getByLabel('Message', { exact: true }).fill('Once upon a time');
-      await page.getByRole('button', { name: 'Send' }).click();
-      await expect.poll(() => page.getByTestId('live-figures').textContent(), { timeout: 30_000, interval: 10 }).toMatch(/^\d+ tokens · [\d.]+ tokens\/s$/);
-      await page.getByRole('button', { name: 'Stop' }).click({ timeout: 5_000 }).catch(() => undefined);
-      await expect.poll(() => finishedReplies(page).count(), { timeout: 60_000 }).toBe(1);
-      marks = await finishedReplies(page).first().locator('.reply-mark').allTextContents();
-    }
+    // a long reply: its count and speed are live while it streams; Stop marks it stopped. The gate holds
+    // the reply at its first token until the page's cancel is in the backend's queue, so the Stop lands
+    // mid-reply however fast the model decodes (each page call lets the reply one token on)
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    await expect.poll(() => page.getByTestId('context-fill').textContent(), { timeout: 30_000 }).toMatch(/^1 of 512 tokens \(0%\)$/);
+    await setSampling(page, { 'Max tokens': '480', Temperature: '0' });
+    await page.getByLabel('Message', { exact: true }).fill('Once upon a time');
+    const heldFrom = app.served.calls.length;
+    app.gate.hold();
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect.poll(() => page.getByTestId('live-figures').textContent(), { timeout: 30_000, interval: 10 }).toMatch(/^\d+ tokens · [\d.]+ tokens\/s$/);
+    const called = app.served.calls.length;
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => app.served.calls.slice(called).includes('chat.cancel'), { interval: 10 }).toBe(true);
+    const passes = app.served.calls.length - heldFrom;
+    app.gate.open();
+    await expect.poll(() => finishedReplies(page).count(), { timeout: 60_000 }).toBe(1);
+    const marks = await finishedReplies(page).first().locator('.reply-mark').allTextContents();
     expect(marks).toContain('stopped');
     const first = finishedReplies(page).first();
-    expect(await first.getByTestId('reply-figures').textContent()).toMatch(/^\d+ tokens · [\d.]+ tokens\/s$/);
+    const figures = await first.getByTestId('reply-figures').textContent();
+    expect(figures).toMatch(/^\d+ tokens · [\d.]+ tokens\/s$/);
+    // stopped at the next token: one token, then one more per page call while held
+    expect(Number(/^(\d+)/.exec(figures!)![1])).toBeLessThanOrEqual(1 + passes);
     const afterFirst = await used();
 
     // a short greedy reply is cut at the maximum; regenerating it at temperature 0 gives the same text in its place

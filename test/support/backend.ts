@@ -5,16 +5,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendEvent, JobSnapshot } from '../../main/api/types.js';
 import { startBackend, type Backend } from '../../main/backend/client.js';
+import type { BackendHost } from '../../main/backend/protocol.js';
 import { defaultSettings, saveSettings } from '../../main/backend/settings.js';
+import type { ReplyGate } from './reply-gate.js';
 import { fixtures } from './shared.js';
 
-export async function startSourceBackend(dataDir?: string): Promise<{ backend: Backend; dataDir: string }> {
+/**
+ * With `gate`, the worker's streamed pieces pass it (reply-gate.ts); its shared memory rides to the
+ * worker with the host's facts, which the real worker passes over.
+ */
+export async function startSourceBackend(dataDir?: string, gate?: ReplyGate): Promise<{ backend: Backend; dataDir: string }> {
   let dir = dataDir;
   if (dir === undefined) {
     dir = await mkdtemp(join(tmpdir(), 'reskv-data-'));
     saveSettings(dir, { ...defaultSettings, providers: ['cpu'] });
   }
-  const backend = startBackend(new URL('../../main/backend/worker-from-source.js', import.meta.url), { name: 'ResKV', version: 'test', dataDir: dir });
+  const host = { name: 'ResKV', version: 'test', dataDir: dir };
+  const backend = gate
+    ? startBackend(new URL('./reply-gate-worker.js', import.meta.url), { ...host, replyGate: gate.shared } as BackendHost)
+    : startBackend(new URL('../../main/backend/worker-from-source.js', import.meta.url), host);
   return { backend, dataDir: dir };
 }
 

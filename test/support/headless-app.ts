@@ -7,12 +7,17 @@ import { startHeadlessServer, type HeadlessServer } from '../../main/server/http
 import type { Backend } from '../../main/backend/client.js';
 import { importStories260K as importFixture, startSourceBackend } from './backend.js';
 import { collectPageErrors, launchChromium } from './browser.js';
+import { ReplyGate, type RecordedBackend } from './reply-gate.js';
 import { repoRoot } from './paths.js';
 import { fixtures } from './shared.js';
 
 export interface HeadlessApp {
   server: HeadlessServer;
   backend: Backend;
+  /** Holds a reply at a streamed piece (reply-gate.ts): a test stops it there without racing the decode. */
+  gate: ReplyGate;
+  /** The backend as the server calls it, for the page's calls (each lets a held reply one piece on), recorded. */
+  served: RecordedBackend;
   browser: Browser;
   dataDir: string;
   /** Opens the app in a new page, authenticated; `errors` collects console and page errors. */
@@ -23,18 +28,17 @@ export interface HeadlessApp {
 const token = 'browser-test-token';
 
 export async function startHeadlessApp(): Promise<HeadlessApp> {
-  // The chat tests stop a long reply mid-stream: on the kernel layers stories260K fills its 512-token
-  // context in ~0.1 s, before a click lands, so the app's one-token steps run on the segments (read when
-  // the backend's worker starts, at its first call; restored on close).
-  const chosen = process.env.RESKV_KERNEL_LAYERS;
-  process.env.RESKV_KERNEL_LAYERS = '0';
+  const gate = new ReplyGate();
+  const { backend, dataDir } = await startSourceBackend(undefined, gate);
+  const served = gate.serving(backend);
   // out/renderer was built by the browser project's global setup (build-app.ts).
-  const { backend, dataDir } = await startSourceBackend();
-  const server = await startHeadlessServer({ port: 0, rendererDir: join(repoRoot, 'out', 'renderer'), token, backend });
+  const server = await startHeadlessServer({ port: 0, rendererDir: join(repoRoot, 'out', 'renderer'), token, backend: served });
   const browser = await launchChromium();
   return {
     server,
     backend,
+    gate,
+    served,
     browser,
     dataDir,
     async open() {
@@ -46,9 +50,8 @@ export async function startHeadlessApp(): Promise<HeadlessApp> {
     async close() {
       await browser.close();
       await server.close();
+      gate.open();
       await backend.close();
-      if (chosen === undefined) delete process.env.RESKV_KERNEL_LAYERS;
-      else process.env.RESKV_KERNEL_LAYERS = chosen;
     },
   };
 }

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendEvent, CompletionRequest, JobSnapshot } from '../../../main/api/types.js';
 import type { Backend } from '../../../main/backend/client.js';
 import { importIntoLibrary } from '../../../main/backend/models.js';
@@ -15,6 +15,7 @@ import { RandomWeights, writeHfFolder } from '../../../main/model/hf-export.js';
 import { readHfTokenizer } from '../../../main/model/tokenizer-hf.js';
 import { startHeadlessServer, type HeadlessServer } from '../../../main/server/http-server.js';
 import { startSourceBackend } from '../../support/backend.js';
+import { ReplyGate, type RecordedBackend } from '../../support/reply-gate.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 import { tinyModels } from '../model/tiny-models.js';
 
@@ -33,6 +34,10 @@ interface ResKvUsage extends OpenAI.CompletionUsage {
 
 describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-compatible local API (stories260K, official client)', () => {
   let backend: Backend;
+  /** Holds a long request after a streamed piece: the cancellation tests do not race the decode. */
+  const gate = new ReplyGate();
+  /** What the server calls the backend through (each call lets a held reply one piece on). */
+  let served: RecordedBackend;
   let server: HeadlessServer;
   let client: OpenAI;
   let tinyChatSource: string;
@@ -45,6 +50,9 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     ...extra,
   });
   const deltas = (id: string) => events.filter((e) => e.type === 'completion-delta' && e.requestId === id).length;
+  const until = async (done: () => boolean) => {
+    while (!done()) await new Promise((r) => setTimeout(r, 5));
+  };
   /** A backend request that runs until the context is full unless cancelled. */
   const longRequest = (requestId: string): CompletionRequest => ({
     requestId,
@@ -59,12 +67,8 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     fetch(new URL(path, server.url), { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers } });
 
   beforeAll(async () => {
-    // the cancellation tests need a request that outlasts a few client round trips: on the kernel layers
-    // stories260K fills its 512-token context in ~0.1 s, so its one-token steps run on the segments (read
-    // when the backend's worker starts, at its first call)
-    vi.stubEnv('RESKV_KERNEL_LAYERS', '0');
     let dataDir: string;
-    ({ backend, dataDir } = await startSourceBackend());
+    ({ backend, dataDir } = await startSourceBackend(undefined, gate));
     backend.subscribe((e) => events.push(e));
     const source = await mkdtemp(join(tmpdir(), 'reskv-ckpt-'));
     await copyFile(fixtures.stories260K, join(source, 'stories260K.bin'));
@@ -76,14 +80,16 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     tinyChatSource = join(source, 'tiny-chat');
     writeHfFolder(tinyChatSource, tinyConfig, new RandomWeights(tinyConfig, 3));
     await importIntoLibrary(dataDir, tinyChatSource, control);
-    server = await startHeadlessServer({ port: 0, rendererDir: null, backend, token, maxBodyBytes });
+    served = gate.serving(backend);
+    server = await startHeadlessServer({ port: 0, rendererDir: null, backend: served, token, maxBodyBytes });
     client = new OpenAI({ baseURL: `${server.url}v1`, apiKey: token, maxRetries: 0 });
   }, 60_000); // two imports, each in its own worker thread
+
+  afterEach(() => gate.open()); // a test that failed holding it leaves the others free
 
   afterAll(async () => {
     await server?.close();
     await backend?.close();
-    vi.unstubAllEnvs();
   });
 
   it('lists the library models with the caches they offer', async () => {
@@ -264,10 +270,15 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
     ['mid-stream', true],
     ['while waiting for a whole answer', false],
   ])('cancels the request of a client that leaves %s, and keeps serving', async (_, stream) => {
-    // a long request holds the model's queue, so the streamed one waits behind it
-    const blocker = backend.call('completions.create', [longRequest('blocker-1')]);
-    while (deltas('blocker-1') === 0) await new Promise((r) => setTimeout(r, 5));
+    // a long request holds the model's queue, so the client's waits behind it; the gate holds the long
+    // one at its first piece, and each server call lets it one piece on (so the worker reads the call)
+    const blockerId = stream ? 'blocker-stream' : 'blocker-whole';
+    gate.hold();
+    const blocker = backend.call('completions.create', [longRequest(blockerId)]);
+    await until(() => deltas(blockerId) > 0);
     const before = events.length;
+    const called = served.calls.length;
+    const serverCalled = (method: string) => served.calls.slice(called).includes(method);
     await new Promise<void>((resolve, reject) => {
       const req = request(new URL('/v1/chat/completions', server.url), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
         expect(res.statusCode).toBe(200);
@@ -279,27 +290,37 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512))('OpenAI-co
       req.on('error', () => undefined);
       req.on('close', resolve);
       req.end(JSON.stringify({ ...chat(), stream }));
-      if (!stream) setTimeout(() => req.destroy(), 100); // no answer comes while the blocker runs: leave
+      if (!stream) void until(() => serverCalled('completions.create')).then(() => req.destroy()); // queued behind the blocker: leave
       setTimeout(() => reject(new Error('no first chunk')), 30_000);
     });
-    await new Promise((r) => setTimeout(r, 50)); // let the server see the close
-    await backend.call('completions.cancel', ['blocker-1']);
+    await until(() => serverCalled('completions.cancel')); // the server saw the client leave
+    expect(served.calls.slice(called)).toEqual(['completions.models', 'completions.create', 'completions.cancel']);
+    const cancelled = backend.call('completions.cancel', [blockerId]);
+    gate.open();
+    expect(await cancelled).toBe(true);
     await expect(blocker).rejects.toThrow(/cancelled/);
+    // at most one piece per server call: the blocker was far from its context's end
+    expect(deltas(blockerId)).toBeLessThanOrEqual(4);
     // the next request runs after the abandoned one's turn: that one never produced text
     const next = await client.chat.completions.create(chat() as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(next.choices[0].message.content!.length).toBeGreaterThan(0);
-    const producers = new Set(events.slice(before).flatMap((e) => (e.type === 'completion-delta' && e.requestId !== 'blocker-1' ? [e.requestId] : [])));
+    const producers = new Set(events.slice(before).flatMap((e) => (e.type === 'completion-delta' && e.requestId !== blockerId ? [e.requestId] : [])));
     expect(producers.size).toBe(1); // the next request's only
   });
 
   it('cancels a running request at its next token and a queued one before it starts', async () => {
+    // the gate holds running-1 right after its first piece: both cancels are in the worker's queue
+    // before its next token
+    gate.hold();
     const running = backend.call('completions.create', [longRequest('running-1')]);
     const queued = backend.call('completions.create', [longRequest('queued-1')]);
-    while (deltas('running-1') === 0) await new Promise((r) => setTimeout(r, 5));
-    expect(await backend.call('completions.cancel', ['queued-1'])).toBe(true);
-    expect(await backend.call('completions.cancel', ['running-1'])).toBe(true);
+    await until(() => deltas('running-1') > 0);
+    const cancels = [backend.call('completions.cancel', ['queued-1']), backend.call('completions.cancel', ['running-1'])];
+    gate.open();
+    expect(await Promise.all(cancels)).toEqual([true, true]);
     await expect(running).rejects.toThrow(/request 'running-1' was cancelled/);
     await expect(queued).rejects.toThrow(/request 'queued-1' was cancelled/);
+    expect(deltas('running-1')).toBe(1);
     expect(deltas('queued-1')).toBe(0);
     expect(await backend.call('completions.cancel', ['running-1'])).toBe(false);
   });

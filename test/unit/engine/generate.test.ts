@@ -78,6 +78,16 @@ describe('generate', () => {
     expect(decoder.calls.length).toBe(2);
   });
 
+  it('lets events in between tokens: a cancel from an event lands at the next token, though the step never waits', async () => {
+    // SumDecoder's step finishes without waiting, as the kernel layers' does; the abort comes as an
+    // event scheduled at the first token, as a message from the backend's client would
+    const controller = new AbortController();
+    const decoder = new SumDecoder(1000);
+    const result = await generate(request(decoder, { options: { maxTokens: 500 }, signal: controller.signal }), (e) => e.index === 0 && setImmediate(() => controller.abort()));
+    expect(result).toMatchObject({ tokens: [4], stopReason: 'cancelled' });
+    expect(decoder.calls).toEqual([[1, 2]]);
+  });
+
   it('rejects a prompt longer than the context and stops when the context is full', async () => {
     await expect(generate(request(new SumDecoder(6), { input: [1, 2, 3, 4, 5, 6, 7] }))).rejects.toThrow(ContextOverflowError);
     await expect(generate(request(new SumDecoder(6), { input: [1, 2, 3, 4, 5, 6, 7] }))).rejects.toThrow(/needs 7 positions but the model's context holds 6/);
