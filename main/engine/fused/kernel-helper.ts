@@ -126,6 +126,12 @@ export class KernelHelper {
     return this.finish();
   }
 
+  /** Runs a shared task's chunks on this thread alone (`work` as for share): the same chunks, no helper. */
+  alone(work: (next: number) => void): void {
+    Atomics.store(this.control, Word.Next, 0);
+    work(this.nextAt);
+  }
+
   /**
    * Withdraws the task if the helper has not started it, else blocks until it is done; throws if it
    * failed or the helper stopped answering. Returns the milliseconds it waited (0 when withdrawn).

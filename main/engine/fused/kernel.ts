@@ -276,11 +276,13 @@ export class FusedKernel {
   attend(params: number): void {
     const e = this.exports;
     const helper = this.helperNow();
-    const total = helper ? e.attend_tokens!(params) : 0;
-    if (!helper || total < MIN_SPLIT.tokens) {
+    const total = this.helper ? e.attend_tokens!(params) : 0;
+    if (!this.helper || total < MIN_SPLIT.tokens) {
       e.attend(params);
       return;
     }
+    // chunked by the token count alone, whether the helper joins or not (starting up, a solo spell): the
+    // values are summed per chunk and the chunks added in order, so the output does not depend on timing
     // up to 8 chunks of at least MIN_SPLIT.tokens / 2 tokens, the values of each (and of each histogram unit) in its own output
     const size = Math.ceil(total / Math.min(8, Math.ceil((2 * total) / MIN_SPLIT.tokens)));
     const chunks = Math.ceil(total / size) + (e.attend_histogram_units?.(params) ?? 0);
@@ -292,10 +294,11 @@ export class FusedKernel {
       this.partsAt = this.alloc(bytes);
     }
     const { partsAt } = this;
+    const split = (task: HelperTask, rest: readonly number[], work: (next: number) => void) => (helper ? this.share(helper, task, params, size, rest, work) : this.helper!.alone(work));
     e.attend_begin!(params);
-    this.share(helper, 'keys', params, size, [], (next) => e.attend_keys_shared!(params, next, size));
+    split('keys', [], (next) => e.attend_keys_shared!(params, next, size));
     e.attend_softmax!(params);
-    this.share(helper, 'values', params, size, [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt));
+    split('values', [partsAt], (next) => e.attend_values_shared!(params, next, size, partsAt));
     e.attend_end!(params, partsAt, chunks);
   }
 

@@ -351,6 +351,18 @@ describe('the fused kernel', () => {
     for (let repeat = 0; repeat < 20; repeat++) expect(run(kernels[2])).toEqual(two);
   });
 
+  it('gives a 2-thread kernel the same bits when its helper takes no chunk (starting up; a solo spell alike)', () => {
+    const starting = new FusedKernel(undefined, { threads: 2 });
+    try {
+      // the helper's worker thread has not started yet: every chunk runs on this thread
+      expect(starting.threads).toBe(1);
+      expect(run(starting)).toEqual(run(kernels[2]));
+      expect(run(starting, {}, 1)).toEqual(run(kernels[2], {}, 1));
+    } finally {
+      starting.close();
+    }
+  });
+
   it('scores one query (a decode step) from coded keys turned in registers as the float64 reference does, on 1 and 2 threads', () => {
     // attend.c's score_coded: one query, groups of 32, the RoPE partner 16 call positions on
     expect(new RopeTables(kernels[1], config, perm).partnerXor).toBe(16);
