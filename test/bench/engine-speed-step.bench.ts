@@ -15,7 +15,9 @@
 // kernel encode (the new token's codes; kernel calls only), kernel GEMVs (-layers), the encode's JavaScript around the kernel
 // (KernelRvqCodec.encodeDecoded / encodeDecodedWith less their kernel calls), and the rest (the decoder's own JavaScript:
 // RoPE turn, permutations, packing, store appends, segment feeds). Medians over steps.
-// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,d8-sep,fp16-spin,d8-spin,fp16-seg1,fp16-layers,d8-layers,d4-layers,fp16-layers1,graph --spin-us 50]
+// --codebook-size: the RVQ books' entries (2048, the paper's; smaller books are a calibration choice that
+// trades quality for fewer codebook-row cache misses).
+// Usage: npm run bench:step [-- --past 128,2048 --steps 24 --variants fp16,d8,d4,fp16-k1,d8-k1,d4-k1,d8-sep,fp16-spin,d8-spin,fp16-seg1,fp16-layers,d8-layers,d4-layers,fp16-layers1,graph --spin-us 50 --codebook-size 2048]
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
 import { createRng } from '../../quant/index.js';
@@ -38,7 +40,7 @@ import { appendRandomPast, benchConfig, randomCodebooks, randomRvqStore, rvqSpec
 
 const known = ['fp16', 'd8', 'd4', 'fp16-k1', 'd8-k1', 'd4-k1', 'd8-sep', 'fp16-spin', 'd8-spin', 'fp16-seg1', 'fp16-layers', 'd8-layers', 'd4-layers', 'fp16-layers1', 'graph'] as const;
 type Variant = (typeof known)[number];
-const { values } = parseArgs({ options: { past: { type: 'string', default: '128' }, steps: { type: 'string', default: '24' }, variants: { type: 'string', default: known.join(',') }, 'segment-threads': { type: 'string', default: '1' }, 'spin-us': { type: 'string', default: '50' } } });
+const { values } = parseArgs({ options: { past: { type: 'string', default: '128' }, steps: { type: 'string', default: '24' }, variants: { type: 'string', default: known.join(',') }, 'segment-threads': { type: 'string', default: '1' }, 'spin-us': { type: 'string', default: '50' }, 'codebook-size': { type: 'string', default: '2048' } } });
 const pasts = values.past!.split(',').map(Number);
 const steps = Number(values.steps);
 const variants = values.variants!.split(',') as Variant[];
@@ -47,7 +49,7 @@ if (bad !== undefined) throw new Error(`--variants: unknown '${bad}' (known: ${k
 if (pasts.some((p) => !Number.isInteger(p) || p < 1) || !Number.isInteger(steps) || steps < 2) throw new RangeError('--past takes whole numbers >= 1, --steps a whole number >= 2');
 
 const c = benchConfig('smollm2-135m', pasts, steps + 1);
-const spec = rvqSpecFor(c);
+const spec = rvqSpecFor(c, Number(values['codebook-size']));
 const rng = createRng(1);
 const set = randomCodebooks(c.numLayers, spec, rng);
 const weights = new RandomWeights(c, 1);
@@ -120,7 +122,7 @@ const graphSession = variants.includes('graph') ? await createSession(buildDecod
 const graph = graphSession && (new FpGraphDecoder(graphSession.session, c) as DecoderStep<KvStore>);
 // the helper thread starts asynchronously
 await new Promise((resolve) => setTimeout(resolve, 500));
-console.log(`fused step A/B, SmolLM2-135M geometry (${c.numLayers} layers), random fp32 weights; kernel helper ${kernels[2].threads === 2 ? 'running' : 'NOT running (1 core?)'}; ${steps} steps per variant, interleaved; -spin: pools spin ${spinUs} us`);
+console.log(`fused step A/B, SmolLM2-135M geometry (${c.numLayers} layers), random fp32 weights, RVQ books of ${spec.codebookSize} entries; kernel helper ${kernels[2].threads === 2 ? 'running' : 'NOT running (1 core?)'}; ${steps} steps per variant, interleaved; -spin: pools spin ${spinUs} us`);
 
 function caseOf(variant: Variant, past: number): { decoder: DecoderStep<KvStore>; store: KvStore } {
   const [kind, option] = variant.split('-');

@@ -41,9 +41,9 @@ export const geometries = {
 } as const;
 export type GeometryName = keyof typeof geometries;
 
-/** Groups of 32 inside the head (strided), C 2048, depth 8, an fp16 scale per head. */
-export const rvqSpecFor = (c: ModelConfig) =>
-  parseRvqSpec({ headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize: 2048, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
+/** Groups of 32 inside the head (strided), C 2048 (or `codebookSize`), depth 8, an fp16 scale per head. */
+export const rvqSpecFor = (c: ModelConfig, codebookSize = 2048) =>
+  parseRvqSpec({ headDim: c.headDim, numKvHeads: c.numKvHeads, groupSize: 32, codebookSize, depth: 8, grouping: 'strided', groupSpan: 'head', scale: 'head' });
 
 export const smolLm2RvqSpec = rvqSpecFor(smolLm2Geometry);
 
