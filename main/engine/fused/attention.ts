@@ -75,6 +75,8 @@ export class RopeTables {
     const position = new Int32Array(d);
     perm.forEach((channel, i) => (position[channel] = i));
     const partner = Int32Array.from(perm, (channel) => position[ropePair(config, channel).partner]);
+    // layers.c's rope_rows turns a pair's two channels together, in place
+    if (partner.some((p, i) => partner[p] !== i)) throw new Error('RoPE partners must come in pairs (each the partner of its partner)');
     const xor = partner[0] ^ 0;
     this.partnerXor = xor >= 4 && partner.every((p, i) => p === (i ^ xor)) ? xor : 0;
     this.half =
