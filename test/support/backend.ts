@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendEvent, JobSnapshot } from '../../main/api/types.js';
 import { startBackend, type Backend } from '../../main/backend/client.js';
+import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import type { BackendHost } from '../../main/backend/protocol.js';
 import { defaultSettings, saveSettings } from '../../main/backend/settings.js';
 import type { ReplyGate } from './reply-gate.js';
@@ -40,4 +41,9 @@ export async function importStories260K(backend: Backend, dataDir: string): Prom
   unsubscribe();
   if (end.type === 'job' && end.job.state !== 'done') throw new Error(`importing stories260K ${end.job.state}: ${end.job.message ?? ''}`);
   return join(dataDir, 'models', 'stories260K');
+}
+
+/** A small RVQ codebook set for the imported stories260K, `rvq:small` (depth 4, 256 entries, 4000 vectors: quick; the benchmarks calibrate properly). */
+export async function calibrateStoriesSmall(folder: string): Promise<void> {
+  await calibrateModel(folder, { text: { kind: 'files', paths: [fixtures.validSample] }, settings: { depth: 4, codebookSize: 256, maxVectors: 4000, name: 'small' } });
 }

@@ -2,14 +2,12 @@
 // data folder, plus headless Chromium, for browser tests.
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { calibrateModel } from '../../main/engine/calibration/calibrate.js';
 import { startHeadlessServer, type HeadlessServer } from '../../main/server/http-server.js';
 import type { Backend } from '../../main/backend/client.js';
-import { importStories260K as importFixture, startSourceBackend } from './backend.js';
+import { calibrateStoriesSmall, importStories260K as importFixture, startSourceBackend } from './backend.js';
 import { collectPageErrors, launchChromium } from './browser.js';
 import { ReplyGate, type RecordedBackend } from './reply-gate.js';
 import { repoRoot } from './paths.js';
-import { fixtures } from './shared.js';
 
 export interface HeadlessApp {
   server: HeadlessServer;
@@ -61,18 +59,11 @@ export function importStories260K(app: HeadlessApp): Promise<string> {
   return importFixture(app.backend, app.dataDir);
 }
 
-/**
- * The app with stories260K imported and a small RVQ codebook set, `rvq:small` (depth 4, 256 entries,
- * 4000 vectors: quick; the benchmarks calibrate properly).
- */
+/** The app with stories260K imported and calibrated, `rvq:small` (calibrateStoriesSmall). */
 export async function startCalibratedStoriesApp(): Promise<HeadlessApp> {
   const app = await startHeadlessApp();
   try {
-    const folder = await importStories260K(app);
-    await calibrateModel(folder, {
-      text: { kind: 'files', paths: [fixtures.validSample] },
-      settings: { depth: 4, codebookSize: 256, maxVectors: 4000, name: 'small' },
-    });
+    await calibrateStoriesSmall(await importStories260K(app));
     return app;
   } catch (error) {
     await app.close();

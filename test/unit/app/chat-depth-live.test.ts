@@ -3,8 +3,7 @@
 // waits. The reply is held at a streamed token by the reply gate, so the test does not race the decode.
 import { describe, expect, it } from 'vitest';
 import type { BackendEvent, ChatSession, ChatFigures, SamplingOptions } from '../../../main/api/types.js';
-import { calibrateModel } from '../../../main/engine/calibration/calibrate.js';
-import { importStories260K, startSourceBackend } from '../../support/backend.js';
+import { calibrateStoriesSmall, importStories260K, startSourceBackend } from '../../support/backend.js';
 import { ReplyGate } from '../../support/reply-gate.js';
 import { fixtures, haveFixtures } from '../../support/shared.js';
 
@@ -15,9 +14,7 @@ describe.skipIf(!haveFixtures(fixtures.stories260K, fixtures.tok512, fixtures.va
     const gate = new ReplyGate();
     const { backend, dataDir } = await startSourceBackend(undefined, gate);
     try {
-      const folder = await importStories260K(backend, dataDir);
-      // a quick calibration (depth 4, 256 entries), as the browser tests' calibrated app
-      await calibrateModel(folder, { text: { kind: 'files', paths: [fixtures.validSample] }, settings: { depth: 4, codebookSize: 256, maxVectors: 4000, name: 'small' } });
+      await calibrateStoriesSmall(await importStories260K(backend, dataDir));
       const start = async () => {
         const session = (await backend.call('chat.start', ['stories260K', 'rvq:small', null])) as ChatSession;
         expect(session.open!.figures.depth).toBe(4);
